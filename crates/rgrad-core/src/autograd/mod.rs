@@ -1,0 +1,141 @@
+//! The dynamic graph: nodes record what backward needs; the engine walks them.
+
+pub mod engine;
+mod ops;
+mod rules;
+
+pub use ops::{Op, UnaryGrad};
+
+use crate::error::{Error, Result};
+use crate::grad_mode;
+use crate::tensor::Tensor;
+use parking_lot::Mutex;
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+/// Where a node sends the gradient of one of its inputs.
+#[derive(Clone)]
+pub enum Edge {
+    /// The input does not require grad.
+    None,
+    /// A leaf that requires grad: the gradient accumulates into its `.grad`.
+    Leaf(Tensor),
+    /// Output `usize` of an interior node.
+    Node(Arc<Node>, usize),
+}
+
+impl Edge {
+    pub fn of(t: &Tensor) -> Edge {
+        if !t.requires_grad() {
+            return Edge::None;
+        }
+        let m = t.meta();
+        match &m.grad_fn {
+            Some(node) => Edge::Node(node.clone(), m.output_nr),
+            None => Edge::Leaf(t.clone()),
+        }
+    }
+}
+
+/// A user-defined backward (autograd.Function in Python), called with one gradient per
+/// output (None where no gradient arrived) and returning one per input.
+pub trait BackwardFn: Send + Sync {
+    fn backward(&self, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>>;
+    /// Drops saved state after a backward without `retain_graph`.
+    fn release(&self) {}
+}
+
+pub struct Node {
+    name: &'static str,
+    pub(crate) op: Mutex<Op>,
+    pub(crate) edges: SmallVec<[Edge; 2]>,
+    /// Each input's dtype: gradients are cast to it before they flow on.
+    pub(crate) input_dtypes: SmallVec<[crate::DType; 2]>,
+    pub(crate) num_outputs: usize,
+}
+
+impl Node {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    pub fn num_outputs(&self) -> usize {
+        self.num_outputs
+    }
+}
+
+/// A tensor kept for backward, with the storage version it had when saved.
+#[derive(Clone)]
+pub struct Saved {
+    tensor: Tensor,
+    version: u64,
+    /// Saved outputs are kept without history (no reference cycle through their grad_fn).
+    producer: Option<&'static str>,
+}
+
+impl Saved {
+    pub fn input(t: &Tensor) -> Saved {
+        Saved { tensor: t.clone(), version: t.version(), producer: None }
+    }
+
+    pub fn output(t: &Tensor, producer: &'static str) -> Saved {
+        Saved { tensor: t.detach(), version: t.version(), producer: Some(producer) }
+    }
+
+    /// The saved tensor, or PyTorch's error if it was modified in place since.
+    pub fn get(&self) -> Result<&Tensor> {
+        let now = self.tensor.version();
+        if now != self.version {
+            let origin = match (self.producer, self.tensor.grad_fn()) {
+                (Some(p), _) => format!(", which is output 0 of {}", p.trim_end_matches("Backward0")),
+                (None, Some(n)) => {
+                    let name = n.name();
+                    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
+                    format!(", which is output 0 of {}", base.trim_end_matches("Backward"))
+                }
+                (None, None) => String::new(),
+            };
+            return Err(Error::Runtime(format!(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: {}{}, is at version {}; expected version {} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).",
+                self.tensor.type_description(),
+                origin,
+                now,
+                self.version
+            )));
+        }
+        Ok(&self.tensor)
+    }
+}
+
+/// Whether an op over these inputs must be recorded.
+#[inline]
+pub fn needs_grad(inputs: &[&Tensor]) -> bool {
+    inputs.iter().any(|t| t.requires_grad()) && grad_mode::is_enabled()
+}
+
+/// Records `op` as the grad_fn of `outputs` with an edge per input.
+pub fn record(name: &'static str, op: Op, inputs: &[&Tensor], outputs: &[&Tensor]) {
+    let node = Arc::new(Node {
+        name,
+        op: Mutex::new(op),
+        edges: inputs.iter().map(|t| Edge::of(t)).collect(),
+        input_dtypes: inputs.iter().map(|t| t.dtype()).collect(),
+        num_outputs: outputs.len(),
+    });
+    for (i, out) in outputs.iter().enumerate() {
+        out.set_grad_fn(node.clone(), i);
+    }
+}
+
+/// Records a single-output op and returns the output, for the common case.
+#[inline]
+pub fn recorded(out: Tensor, name: &'static str, inputs: &[&Tensor], op: impl FnOnce() -> Op) -> Tensor {
+    if needs_grad(inputs) {
+        record(name, op(), inputs, &[&out]);
+    }
+    out
+}

@@ -1,0 +1,108 @@
+//! What the graph records for each differentiable op: just enough to run its backward rule.
+
+use super::{BackwardFn, Saved};
+use crate::ops::views::Narrow;
+use crate::shape::Dims;
+use crate::tensor::Tensor;
+use crate::DType;
+
+/// Which derivative a unary op needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryGrad {
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sigmoid,
+    Log1p,
+    Expm1,
+    Reciprocal,
+    Relu,
+    Abs,
+}
+
+impl From<crate::ops::unary::UnaryOp> for UnaryGrad {
+    fn from(op: crate::ops::unary::UnaryOp) -> Self {
+        use crate::ops::unary::UnaryOp as U;
+        match op {
+            U::Exp => UnaryGrad::Exp,
+            U::Log => UnaryGrad::Log,
+            U::Sqrt => UnaryGrad::Sqrt,
+            U::Rsqrt => UnaryGrad::Rsqrt,
+            U::Sin => UnaryGrad::Sin,
+            U::Cos => UnaryGrad::Cos,
+            U::Tan => UnaryGrad::Tan,
+            U::Tanh => UnaryGrad::Tanh,
+            U::Sigmoid => UnaryGrad::Sigmoid,
+            U::Log1p => UnaryGrad::Log1p,
+            U::Expm1 => UnaryGrad::Expm1,
+            U::Reciprocal => UnaryGrad::Reciprocal,
+            // Rounding ops record a zero gradient instead (see `Tensor::unary`).
+            U::Floor | U::Ceil | U::Round | U::Trunc => UnaryGrad::Abs,
+        }
+    }
+}
+
+pub enum Op {
+    /// Saved tensors were freed by a backward without `retain_graph`.
+    Released,
+    /// `a + alpha * b` over two tensors (add, sub).
+    AddSub { shapes: [Dims; 2], alpha: f64 },
+    /// One input scaled by a constant (ops with a Python number; neg; clone; fill).
+    Scale(f64),
+    Mul { a: Saved, b: Saved },
+    Div { a: Saved, b: Saved },
+    /// `s / x`.
+    RDiv { x: Saved, s: f64 },
+    /// `x ** e`.
+    PowScalar { x: Saved, e: f64 },
+    /// `a ** b`.
+    Pow { a: Saved, b: Saved, out: Saved },
+    /// `s ** x`.
+    RPow { x: Saved, s: f64, out: Saved },
+    MaxMin { a: Saved, b: Saved, is_max: bool },
+    /// Elementwise `f(x)`; `out` lets rules reuse the forward result.
+    Unary { f: UnaryGrad, x: Saved, out: Saved },
+    Sum { shape: Dims, dims: Dims, keepdim: bool },
+    Mean { shape: Dims, dims: Dims, keepdim: bool, count: usize },
+    Mm { a: Saved, b: Saved },
+    Bmm { a: Saved, b: Saved },
+    Dot { a: Saved, b: Saved },
+    /// view / reshape / squeeze: the gradient is reshaped back.
+    Reshape { shape: Dims },
+    Permute { dims: Dims },
+    Transpose { a: usize, b: usize },
+    Unsqueeze { dim: usize },
+    Expand { shape: Dims },
+    Narrow { shape: Dims, narrow: Narrow },
+    NarrowBackward { narrow: Narrow },
+    Cast { from: DType },
+    Where { cond: Tensor, shapes: [Dims; 2], sides: [bool; 2] },
+    Custom(Box<dyn BackwardFn>),
+}
+
+impl Op {
+    /// Whether freeing this op's saved values after backward loses anything.
+    pub(crate) fn holds_saved(&self) -> bool {
+        !matches!(
+            self,
+            Op::Released
+                | Op::AddSub { .. }
+                | Op::Scale(_)
+                | Op::Sum { .. }
+                | Op::Mean { .. }
+                | Op::Reshape { .. }
+                | Op::Permute { .. }
+                | Op::Transpose { .. }
+                | Op::Unsqueeze { .. }
+                | Op::Expand { .. }
+                | Op::Narrow { .. }
+                | Op::NarrowBackward { .. }
+                | Op::Cast { .. }
+        )
+    }
+}

@@ -1,0 +1,32 @@
+//! Thread-local grad mode (`no_grad`, `enable_grad`, `set_grad_enabled`). Forward ops read it
+//! to decide whether to record, so it sits beneath the tensor layer.
+
+use std::cell::Cell;
+
+thread_local! {
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+pub fn is_enabled() -> bool {
+    ENABLED.with(|c| c.get())
+}
+
+/// Sets grad mode and returns the previous value.
+pub fn set_enabled(on: bool) -> bool {
+    ENABLED.with(|c| c.replace(on))
+}
+
+/// Restores the previous grad mode when dropped.
+pub struct GradModeGuard(bool);
+
+impl GradModeGuard {
+    pub fn new(on: bool) -> Self {
+        GradModeGuard(set_enabled(on))
+    }
+}
+
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        set_enabled(self.0);
+    }
+}

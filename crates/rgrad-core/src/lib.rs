@@ -1,0 +1,22 @@
+//! rgrad-core: tensors with strided storage, PyTorch's dtype promotion and broadcasting, and a
+//! dynamic autograd engine whose backward rules are themselves tensor ops. Knows nothing of
+//! Python.
+
+pub mod autograd;
+pub mod cpu;
+pub mod dtype;
+pub mod error;
+pub mod grad_mode;
+pub mod layout;
+pub mod ops;
+pub mod shape;
+pub mod storage;
+pub mod tensor;
+
+pub use dtype::{DType, ResultType, Scalar};
+pub use error::{Error, Result};
+pub use layout::Layout;
+pub use ops::binary::{BinaryOp, Operand};
+pub use ops::unary::UnaryOp;
+pub use storage::{Device, Element, Storage};
+pub use tensor::Tensor;

@@ -1,0 +1,305 @@
+//! Binary elementwise ops with broadcasting, type promotion and Python-number operands.
+
+use super::arith::Arith;
+use crate::autograd::{needs_grad, record, Op, Saved};
+use crate::bail;
+use crate::cpu::elementwise::zip;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::shape::{broadcast_shapes, Dims};
+use crate::tensor::{scalar_as, Tensor};
+use crate::{with_dtype, DType, ResultType, Scalar};
+use smallvec::smallvec;
+
+/// One side of a binary op: a tensor or a Python number.
+#[derive(Clone, Copy)]
+pub enum Operand<'a> {
+    T(&'a Tensor),
+    S(Scalar),
+}
+
+impl Operand<'_> {
+    fn shape(&self) -> &[usize] {
+        match self {
+            Operand::T(t) => t.shape(),
+            Operand::S(_) => &[],
+        }
+    }
+
+    fn add_to(&self, r: ResultType) -> ResultType {
+        match self {
+            Operand::T(t) => r.tensor(t.dtype(), t.ndim()),
+            Operand::S(s) => r.scalar(*s),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Rem,
+    Pow,
+    Maximum,
+    Minimum,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl BinaryOp {
+    fn is_comparison(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
+    }
+}
+
+/// The dtype `op` computes in for these operands, with PyTorch's checks.
+pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
+    let dt = b.add_to(a.add_to(ResultType::default())).result();
+    match op {
+        BinaryOp::Div => Ok(dt.to_float()),
+        BinaryOp::Sub if dt == DType::Bool => bail!(
+            Runtime,
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+        ),
+        _ => Ok(dt),
+    }
+}
+
+fn operand_layout(o: &Operand, shape: &[usize]) -> Result<Layout> {
+    match o {
+        Operand::T(t) => t.layout().broadcast_to(shape),
+        Operand::S(_) => Ok(Layout { shape: shape.into(), strides: smallvec![0; shape.len()], offset: 0 }),
+    }
+}
+
+fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
+    if !dt.is_int() {
+        return Ok(());
+    }
+    let (has_zero, has_neg) = match b {
+        Operand::S(s) => (s.to_f64() == 0.0, s.to_f64() < 0.0),
+        Operand::T(t) => {
+            let v = t.to_vec::<i64>();
+            (v.contains(&0), v.iter().any(|&x| x < 0))
+        }
+    };
+    match op {
+        BinaryOp::FloorDiv | BinaryOp::Rem if has_zero => bail!(Runtime, "ZeroDivisionError"),
+        BinaryOp::Pow if has_neg => bail!(Runtime, "Integers to negative integer powers are not allowed."),
+        _ => Ok(()),
+    }
+}
+
+fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape: &[usize]) -> Tensor {
+    use BinaryOp::*;
+    macro_rules! arith {
+        ($f:expr) => {
+            Tensor::from_vec(zip(a, la, b, lb, $f), shape)
+        };
+    }
+    macro_rules! cmp {
+        ($f:expr) => {
+            Tensor::from_vec::<bool>(zip(a, la, b, lb, $f), shape)
+        };
+    }
+    match op {
+        Add => arith!(|x: T, y: T| x.add(y)),
+        Sub => arith!(|x: T, y: T| x.sub(y)),
+        Mul => arith!(|x: T, y: T| x.mul(y)),
+        Div => arith!(|x: T, y: T| x.div(y)),
+        FloorDiv => arith!(|x: T, y: T| x.floordiv(y)),
+        Rem => arith!(|x: T, y: T| x.rem(y)),
+        Pow => arith!(|x: T, y: T| x.pow(y)),
+        Maximum => arith!(|x: T, y: T| x.maximum(y)),
+        Minimum => arith!(|x: T, y: T| x.minimum(y)),
+        Eq => cmp!(|x: T, y: T| x == y),
+        Ne => cmp!(|x: T, y: T| x != y),
+        Lt => cmp!(|x: T, y: T| x < y),
+        Le => cmp!(|x: T, y: T| x <= y),
+        Gt => cmp!(|x: T, y: T| x > y),
+        Ge => cmp!(|x: T, y: T| x >= y),
+    }
+}
+
+/// Computes `op(a, b)` without recording autograd.
+pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
+    let dt = compute_dtype(op, a, b)?;
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    check_int_operands(op, dt, &b)?;
+    let (la, lb) = (operand_layout(&a, &shape)?, operand_layout(&b, &shape)?);
+    // Operands of another dtype are converted first; scalars become one stack element.
+    let cast = |o: &Operand| -> Option<Tensor> {
+        match o {
+            Operand::T(t) if t.dtype() != dt => Some(t.cast_kernel(dt)),
+            _ => None,
+        }
+    };
+    let (ca, cb) = (cast(&a), cast(&b));
+    Ok(with_dtype!(dt, T => {
+        let sa: [T; 1] = [match a { Operand::S(s) => scalar_as::<T>(s), _ => T::default() }];
+        let sb: [T; 1] = [match b { Operand::S(s) => scalar_as::<T>(s), _ => T::default() }];
+        let da: &[T] = match (&a, &ca) {
+            (Operand::S(_), _) => &sa,
+            (_, Some(c)) => c.storage_slice::<T>(),
+            (Operand::T(t), None) => t.storage_slice::<T>(),
+        };
+        let db: &[T] = match (&b, &cb) {
+            (Operand::S(_), _) => &sb,
+            (_, Some(c)) => c.storage_slice::<T>(),
+            (Operand::T(t), None) => t.storage_slice::<T>(),
+        };
+        run::<T>(op, da, &la, db, &lb, &shape)
+    }))
+}
+
+fn name(op: BinaryOp, a: &Operand, b: &Operand) -> &'static str {
+    use BinaryOp::*;
+    match (op, a, b) {
+        (Add, ..) => "AddBackward0",
+        (Sub, Operand::S(_), _) => "RsubBackward1",
+        (Sub, ..) => "SubBackward0",
+        (Mul, ..) => "MulBackward0",
+        (Div, ..) => "DivBackward0",
+        (Pow, Operand::S(_), _) => "PowBackward2",
+        (Pow, _, Operand::S(_)) => "PowBackward0",
+        (Pow, ..) => "PowBackward1",
+        (Maximum, ..) => "MaximumBackward0",
+        (Minimum, ..) => "MinimumBackward0",
+        _ => "NotDifferentiable",
+    }
+}
+
+/// The autograd record for `out = op(a, b)`; `None` for non-differentiable ops.
+fn backward_op(op: BinaryOp, a: Operand, b: Operand, out: &Tensor) -> Option<Op> {
+    use BinaryOp::*;
+    use Operand::{S, T};
+    let shapes = |x: &Tensor, y: &Tensor| -> [Dims; 2] { [x.dims(), y.dims()] };
+    Some(match (op, a, b) {
+        (Add, T(x), T(y)) => Op::AddSub { shapes: shapes(x, y), alpha: 1.0 },
+        (Sub, T(x), T(y)) => Op::AddSub { shapes: shapes(x, y), alpha: -1.0 },
+        (Add | Sub, T(_), S(_)) => Op::Scale(1.0),
+        (Sub, S(_), T(_)) => Op::Scale(-1.0),
+        (Add, S(_), T(_)) => Op::Scale(1.0),
+        (Mul, T(x), T(y)) => Op::Mul { a: Saved::input(x), b: Saved::input(y) },
+        (Mul, T(_), S(s)) | (Mul, S(s), T(_)) => Op::Scale(s.to_f64()),
+        (Div, T(x), T(y)) => Op::Div { a: Saved::input(x), b: Saved::input(y) },
+        (Div, T(_), S(s)) => Op::Scale(1.0 / s.to_f64()),
+        (Div, S(s), T(x)) => Op::RDiv { x: Saved::input(x), s: s.to_f64() },
+        (Pow, T(x), S(e)) => Op::PowScalar { x: Saved::input(x), e: e.to_f64() },
+        (Pow, S(s), T(x)) => Op::RPow { x: Saved::input(x), s: s.to_f64(), out: Saved::output(out, "PowBackward2") },
+        (Pow, T(x), T(y)) => Op::Pow { a: Saved::input(x), b: Saved::input(y), out: Saved::output(out, "PowBackward1") },
+        (Maximum | Minimum, T(x), T(y)) => Op::MaxMin { a: Saved::input(x), b: Saved::input(y), is_max: op == Maximum },
+        _ => return None,
+    })
+}
+
+/// `op(a, b)` with autograd recorded when an operand requires grad.
+pub fn binary(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
+    let out = binary_kernel(op, a, b)?;
+    if op.is_comparison() || !out.dtype().is_float() {
+        return Ok(out);
+    }
+    let (ta, tb) = (tensor_of(&a), tensor_of(&b));
+    let inputs: smallvec::SmallVec<[&Tensor; 2]> = ta.into_iter().chain(tb).collect();
+    if needs_grad(&inputs) {
+        if let Some(bop) = backward_op(op, a, b, &out) {
+            record(name(op, &a, &b), bop, &inputs, &[&out]);
+        }
+    }
+    Ok(out)
+}
+
+fn tensor_of<'a>(o: &Operand<'a>) -> Option<&'a Tensor> {
+    match o {
+        Operand::T(t) => Some(t),
+        Operand::S(_) => None,
+    }
+}
+
+/// `torch.where(cond, a, b)`.
+pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
+    if cond.dtype() != DType::Bool {
+        bail!(Runtime, "where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype());
+    }
+    let dt = b.add_to(a.add_to(ResultType::default())).result();
+    let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+    let lc = cond.layout().broadcast_to(&shape)?;
+    let (la, lb) = (operand_layout(&a, &shape)?, operand_layout(&b, &shape)?);
+    let materialize = |o: &Operand| -> Tensor {
+        match o {
+            Operand::T(t) => t.cast_kernel(dt),
+            Operand::S(s) => Tensor::scalar_tensor(*s, dt),
+        }
+    };
+    let (ta, tb) = (materialize(&a), materialize(&b));
+    let out = with_dtype!(dt, T => {
+        let v = crate::cpu::elementwise::zip3(
+            cond.storage_slice::<bool>(), &lc,
+            ta.storage_slice::<T>(), &la,
+            tb.storage_slice::<T>(), &lb,
+            |c: bool, x: T, y: T| if c { x } else { y },
+        );
+        Tensor::from_vec(v, &shape)
+    });
+    if !dt.is_float() {
+        return Ok(out);
+    }
+    let inputs: smallvec::SmallVec<[&Tensor; 2]> = tensor_of(&a).into_iter().chain(tensor_of(&b)).collect();
+    if needs_grad(&inputs) {
+        let shapes = [a.shape().into(), b.shape().into()];
+        let sides = [tensor_of(&a).is_some(), tensor_of(&b).is_some()];
+        record("WhereBackward0", Op::Where { cond: cond.detach(), shapes, sides }, &inputs, &[&out]);
+    }
+    Ok(out)
+}
+
+impl Tensor {
+    pub fn add(&self, o: &Tensor) -> Result<Tensor> {
+        binary(BinaryOp::Add, Operand::T(self), Operand::T(o))
+    }
+    pub fn sub(&self, o: &Tensor) -> Result<Tensor> {
+        binary(BinaryOp::Sub, Operand::T(self), Operand::T(o))
+    }
+    pub fn mul(&self, o: &Tensor) -> Result<Tensor> {
+        binary(BinaryOp::Mul, Operand::T(self), Operand::T(o))
+    }
+    pub fn div(&self, o: &Tensor) -> Result<Tensor> {
+        binary(BinaryOp::Div, Operand::T(self), Operand::T(o))
+    }
+    pub fn pow(&self, o: &Tensor) -> Result<Tensor> {
+        binary(BinaryOp::Pow, Operand::T(self), Operand::T(o))
+    }
+    pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
+        binary(BinaryOp::Add, Operand::T(self), Operand::S(Scalar::Float(s)))
+    }
+    pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
+        binary(BinaryOp::Mul, Operand::T(self), Operand::S(Scalar::Float(s)))
+    }
+    pub fn pow_scalar(&self, e: f64) -> Result<Tensor> {
+        binary(BinaryOp::Pow, Operand::T(self), Operand::S(Scalar::Float(e)))
+    }
+    pub fn rsub_scalar(&self, s: f64) -> Result<Tensor> {
+        binary(BinaryOp::Sub, Operand::S(Scalar::Float(s)), Operand::T(self))
+    }
+    pub fn compare_scalar(&self, op: BinaryOp, s: f64) -> Result<Tensor> {
+        binary(op, Operand::T(self), Operand::S(Scalar::Float(s)))
+    }
+    pub fn where_with(&self, cond: &Tensor, other: &Tensor) -> Result<Tensor> {
+        where_(cond, Operand::T(self), Operand::T(other))
+    }
+}
+
+impl Tensor {
+    /// Elementwise comparison with another tensor; returns a bool tensor.
+    pub fn compare(&self, op: BinaryOp, other: &Tensor) -> Result<Tensor> {
+        binary(op, Operand::T(self), Operand::T(other))
+    }
+}

@@ -1,0 +1,98 @@
+//! Creation ops: ranges and random tensors (one global generator, seeded by `manual_seed`).
+
+use crate::bail;
+use crate::error::Result;
+use crate::storage::Element;
+use crate::tensor::Tensor;
+use crate::{with_dtype, DType, Scalar};
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+static RNG: Mutex<Option<StdRng>> = Mutex::new(None);
+
+/// `manual_seed(seed)`: makes every later random op reproducible.
+pub fn manual_seed(seed: u64) {
+    *RNG.lock() = Some(StdRng::seed_from_u64(seed));
+}
+
+/// Runs `f` with the global generator (seeded from the OS on first use).
+pub fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
+    let mut guard = RNG.lock();
+    let rng = guard.get_or_insert_with(|| StdRng::from_rng(&mut rand::rng()));
+    f(rng)
+}
+
+fn float_dtype(dtype: DType) -> Result<DType> {
+    if !dtype.is_float() {
+        bail!(Runtime, "\"check_uniform_bounds\" not implemented for '{}'", dtype);
+    }
+    Ok(dtype)
+}
+
+/// `rand(*shape)`: uniform on [0, 1).
+pub fn rand_uniform(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let n = crate::shape::numel(shape);
+    Ok(match float_dtype(dtype)? {
+        DType::F32 => Tensor::from_vec(with_rng(|r| (0..n).map(|_| r.random::<f32>()).collect()), shape),
+        _ => Tensor::from_vec(with_rng(|r| (0..n).map(|_| r.random::<f64>()).collect()), shape),
+    })
+}
+
+/// `randn(*shape)`: standard normal.
+pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let n = crate::shape::numel(shape);
+    Ok(match float_dtype(dtype)? {
+        DType::F32 => Tensor::from_vec(
+            with_rng(|r| (0..n).map(|_| StandardNormal.sample(r)).collect::<Vec<f32>>()),
+            shape,
+        ),
+        _ => Tensor::from_vec(
+            with_rng(|r| (0..n).map(|_| StandardNormal.sample(r)).collect::<Vec<f64>>()),
+            shape,
+        ),
+    })
+}
+
+/// `arange(start, end, step)`: ints give int64, any float gives the default float.
+pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: Option<DType>) -> Result<Tensor> {
+    let any_float = [start, end, step].iter().any(|s| matches!(s, Scalar::Float(_)));
+    let dtype = dtype.unwrap_or(if any_float { DType::F32 } else { DType::I64 });
+    let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
+    if st == 0.0 {
+        bail!(Runtime, "step must be nonzero");
+    }
+    if !(s.is_finite() && e.is_finite()) {
+        bail!(Runtime, "unsupported range: {} -> {}", s, e);
+    }
+    if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
+        bail!(Runtime, "upper bound and larger bound inconsistent with step sign");
+    }
+    let n = ((e - s) / st).ceil().max(0.0) as usize;
+    Ok(with_dtype!(dtype, T => {
+        let v: Vec<T> = match (start, step) {
+            (Scalar::Int(a), Scalar::Int(b)) => (0..n as i64).map(|i| T::from_i64(a + i * b)).collect(),
+            _ => (0..n).map(|i| T::from_f64(s + i as f64 * st)).collect(),
+        };
+        Tensor::from_vec(v, &[n])
+    }))
+}
+
+/// `linspace(start, end, steps)`, symmetric from both ends as PyTorch computes it.
+pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor> {
+    if steps < 0 {
+        bail!(Runtime, "number of steps must be non-negative");
+    }
+    let n = steps as usize;
+    let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+    let half = n / 2;
+    let vals = (0..n).map(|i| {
+        if i < half {
+            start + step * i as f64
+        } else {
+            end - step * (n - 1 - i) as f64
+        }
+    });
+    Ok(with_dtype!(dtype, T => Tensor::from_vec(vals.map(T::from_f64).collect::<Vec<T>>(), &[n])))
+}

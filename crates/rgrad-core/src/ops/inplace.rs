@@ -1,0 +1,106 @@
+//! In-place ops. Each computes its result out of place, then writes it into `self`'s storage:
+//! simple, correct when operands alias `self`, and autograd sees an ordinary recorded op whose
+//! output history `self` takes over.
+
+use super::binary::{binary, BinaryOp, Operand};
+use crate::autograd::{recorded, Op};
+use crate::bail;
+use crate::error::Result;
+use crate::grad_mode;
+use crate::shape::fmt_shape;
+use crate::tensor::Tensor;
+use crate::{with_dtype, DType, Scalar};
+
+/// PyTorch's `canCast`: no float to int, nothing but bool to bool.
+fn can_cast(from: DType, to: DType) -> bool {
+    !(from.is_float() && !to.is_float() || from != DType::Bool && to == DType::Bool)
+}
+
+fn scalar_type_name(dt: DType) -> &'static str {
+    match dt {
+        DType::Bool => "Bool",
+        DType::I32 => "Int",
+        DType::I64 => "Long",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}
+
+impl Tensor {
+    /// Runs `f` on (a copy of) `self` and writes the result back into `self`.
+    pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        let grad_on = grad_mode::is_enabled();
+        if grad_on && self.requires_grad() && self.is_leaf() {
+            bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
+        }
+        let record = grad_on && (self.requires_grad() || others.iter().any(|t| t.requires_grad()));
+        // When recording, the op must see the old value even after we overwrite it.
+        let base = if record { self.clone_tensor()? } else { self.clone() };
+        let result = f(&base)?;
+        if !can_cast(result.dtype(), self.dtype()) {
+            bail!(
+                Runtime,
+                "result type {} can't be cast to the desired output type {}",
+                scalar_type_name(result.dtype()),
+                scalar_type_name(self.dtype())
+            );
+        }
+        if result.shape() != self.shape() {
+            bail!(
+                Runtime,
+                "output with shape {} doesn't match the broadcast shape {}",
+                fmt_shape(self.shape()),
+                fmt_shape(result.shape())
+            );
+        }
+        self.write_from(&result);
+        if record {
+            if let Some(node) = result.grad_fn() {
+                self.set_grad_fn(node, result.meta().output_nr);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `src` (same shape, not aliasing `self`) into `self`'s view, converting dtype.
+    fn write_from(&self, src: &Tensor) {
+        with_dtype!(self.dtype(), D => {
+            let data: Vec<D> = src.to_vec::<D>();
+            // SAFETY: `src` was computed into fresh memory, so nothing else borrows ours.
+            let dst = unsafe { self.storage().as_mut_slice::<D>() };
+            if self.is_contiguous() {
+                let off = self.layout().offset;
+                dst[off..off + data.len()].copy_from_slice(&data);
+            } else {
+                crate::cpu::copy::scatter(&data, dst, self.layout());
+            }
+        });
+        self.storage().bump_version();
+    }
+
+    /// `self op= other` for the arithmetic ops (`add_`, `mul_`, ...).
+    pub fn binary_(&self, op: BinaryOp, other: Operand) -> Result<()> {
+        let others: Vec<&Tensor> = match other {
+            Operand::T(t) => vec![t],
+            Operand::S(_) => vec![],
+        };
+        self.apply_inplace(&others, |base| binary(op, Operand::T(base), other))
+    }
+
+    /// `fill_(value)` / `zero_()`.
+    pub fn fill_(&self, value: Scalar) -> Result<()> {
+        let shape = self.dims();
+        let dt = self.dtype();
+        self.apply_inplace(&[], |base| {
+            let full = Tensor::full(&shape, value, dt);
+            Ok(recorded(full, "FillBackward0", &[base], || Op::Scale(0.0)))
+        })
+    }
+
+    /// `copy_(src)`: broadcasts and converts `src` into `self`.
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
+        let dt = self.dtype();
+        self.apply_inplace(&[src], |_| src.expand(&sizes)?.to_dtype(dt))
+    }
+}

@@ -1,0 +1,11 @@
+//! Forward ops, grouped by family. Each op computes with a CPU kernel and records its
+//! autograd node in the same place.
+
+pub mod arith;
+pub mod binary;
+pub mod factory;
+pub mod inplace;
+pub mod linalg;
+pub mod reduce;
+pub mod unary;
+pub mod views;

@@ -1,0 +1,108 @@
+//! Reductions: sum and mean over all or some dimensions.
+
+use crate::autograd::{recorded, Op};
+use crate::bail;
+use crate::cpu::reduce::{reduce, Sum};
+use crate::error::Result;
+use crate::shape::{normalize_dims, Dims};
+use crate::tensor::Tensor;
+use crate::DType;
+
+/// Resolves `dim=None` (all) or a list of dims into sorted, unique dims.
+pub fn reduction_dims(dims: Option<&[i64]>, ndim: usize) -> Result<Dims> {
+    let mut d = match dims {
+        None => (0..ndim).collect(),
+        Some(ds) => normalize_dims(ds, ndim)?,
+    };
+    if ndim == 0 {
+        d.clear();
+    }
+    d.sort_unstable();
+    Ok(d)
+}
+
+/// The output shape of reducing `shape` over `dims`.
+pub fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Dims {
+    let mut out = Dims::new();
+    for (i, &s) in shape.iter().enumerate() {
+        if !dims.contains(&i) {
+            out.push(s);
+        } else if keepdim {
+            out.push(1);
+        }
+    }
+    out
+}
+
+impl Tensor {
+    /// The sum kernel without autograd; integers and bools sum to int64.
+    fn sum_kernel(&self, dims: &[usize], keepdim: bool) -> Tensor {
+        let shape = reduced_shape(self.shape(), dims, keepdim);
+        let l = self.layout();
+        match self.dtype() {
+            DType::F32 => Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape),
+            DType::F64 => Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape),
+            DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape),
+            DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape),
+            DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape),
+        }
+    }
+
+    /// `sum(dim=None, keepdim=False)`.
+    pub fn sum(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        let d = reduction_dims(dims, self.ndim())?;
+        let out = self.sum_kernel(&d, keepdim);
+        let name = if dims.is_none() { "SumBackward0" } else { "SumBackward1" };
+        Ok(recorded(out, name, &[self], || Op::Sum { shape: self.dims(), dims: d, keepdim }))
+    }
+
+    /// `mean(dim=None, keepdim=False, dtype=None)`.
+    pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+        let src = match dtype {
+            Some(dt) => self.to_dtype(dt)?,
+            None => self.clone(),
+        };
+        if !src.dtype().is_float() {
+            bail!(
+                Runtime,
+                "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+                legacy_scalar_name(src.dtype())
+            );
+        }
+        let d = reduction_dims(dims, src.ndim())?;
+        let count: usize = d.iter().map(|&i| src.shape()[i]).product();
+        let sum = src.sum_kernel(&d, keepdim);
+        let out = crate::ops::binary::binary_kernel(
+            crate::ops::binary::BinaryOp::Div,
+            crate::ops::binary::Operand::T(&sum),
+            crate::ops::binary::Operand::S(crate::Scalar::Float(count as f64)),
+        )?;
+        let name = if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" };
+        Ok(recorded(out, name, &[&src], || Op::Mean { shape: src.dims(), dims: d, keepdim, count }))
+    }
+
+    /// Sums a broadcast gradient back to `shape` (the shape of the input it belongs to).
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.ndim() - shape.len();
+        let dims: Vec<i64> = (0..self.ndim())
+            .filter(|&i| i < lead || (shape[i - lead] == 1 && self.shape()[i] != 1))
+            .map(|i| i as i64)
+            .collect();
+        let summed = if dims.is_empty() { self.clone() } else { self.sum(Some(&dims), true)? };
+        let target: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
+        summed.reshape(&target)
+    }
+}
+
+fn legacy_scalar_name(dt: DType) -> &'static str {
+    match dt {
+        DType::Bool => "Bool",
+        DType::I32 => "Int",
+        DType::I64 => "Long",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}

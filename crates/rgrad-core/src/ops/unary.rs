@@ -1,0 +1,208 @@
+//! Unary elementwise ops, dtype casts and copies.
+
+use super::arith::Arith;
+use crate::autograd::{recorded, Op, Saved, UnaryGrad};
+use crate::bail;
+use crate::cpu::elementwise::map;
+use crate::error::Result;
+use crate::storage::Element;
+use crate::tensor::Tensor;
+use crate::{with_dtype, DType};
+use num_traits::Float;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UnaryOp {
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sigmoid,
+    Log1p,
+    Expm1,
+    Reciprocal,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+}
+
+fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
+    use UnaryOp::*;
+    let (s, l) = (x.storage_slice::<T>(), x.layout());
+    let one = T::one();
+    match op {
+        Exp => map(s, l, |v: T| v.exp()),
+        Log => map(s, l, |v: T| v.ln()),
+        Sqrt => map(s, l, |v: T| v.sqrt()),
+        Rsqrt => map(s, l, |v: T| one / v.sqrt()),
+        Sin => map(s, l, |v: T| v.sin()),
+        Cos => map(s, l, |v: T| v.cos()),
+        Tan => map(s, l, |v: T| v.tan()),
+        Tanh => map(s, l, |v: T| v.tanh()),
+        Sigmoid => map(s, l, |v: T| one / (one + (-v).exp())),
+        Log1p => map(s, l, |v: T| v.ln_1p()),
+        Expm1 => map(s, l, |v: T| v.exp_m1()),
+        Reciprocal => map(s, l, |v: T| one / v),
+        Floor => map(s, l, |v: T| v.floor()),
+        Ceil => map(s, l, |v: T| v.ceil()),
+        Round => map(s, l, |v: T| {
+            // Round half to even, as PyTorch does.
+            let r = v.round();
+            if (v - v.trunc()).abs() == T::from(0.5).unwrap() {
+                (v / T::from(2.0).unwrap()).round() * T::from(2.0).unwrap()
+            } else {
+                r
+            }
+        }),
+        Trunc => map(s, l, |v: T| v.trunc()),
+    }
+}
+
+fn unary_name(op: UnaryOp) -> &'static str {
+    use UnaryOp::*;
+    match op {
+        Exp => "ExpBackward0",
+        Log => "LogBackward0",
+        Sqrt => "SqrtBackward0",
+        Rsqrt => "RsqrtBackward0",
+        Sin => "SinBackward0",
+        Cos => "CosBackward0",
+        Tan => "TanBackward0",
+        Tanh => "TanhBackward0",
+        Sigmoid => "SigmoidBackward0",
+        Log1p => "Log1pBackward0",
+        Expm1 => "Expm1Backward0",
+        Reciprocal => "ReciprocalBackward0",
+        Floor => "FloorBackward0",
+        Ceil => "CeilBackward0",
+        Round => "RoundBackward0",
+        Trunc => "TruncBackward0",
+    }
+}
+
+impl Tensor {
+    /// A float unary op; integer inputs compute in float32 (as `torch.exp(int_tensor)`).
+    pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        let rounding = matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc);
+        if rounding && !self.dtype().is_float() {
+            return Ok(self.cast_kernel(self.dtype()));
+        }
+        let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32) };
+        let out = match x.dtype() {
+            DType::F32 => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
+            _ => Tensor::from_vec(float_map::<f64>(op, &x), x.shape()),
+        };
+        let name = unary_name(op);
+        Ok(recorded(out.clone(), name, &[self], || {
+            if rounding {
+                return Op::Scale(0.0);
+            }
+            Op::Unary { f: UnaryGrad::from(op), x: Saved::input(self), out: Saved::output(&out, name) }
+        }))
+    }
+
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Exp)
+    }
+    pub fn log(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Log)
+    }
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sqrt)
+    }
+    pub fn sin(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sin)
+    }
+    pub fn cos(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Cos)
+    }
+    pub fn tanh(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Tanh)
+    }
+    pub fn sigmoid(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sigmoid)
+    }
+
+    fn arith_map(&self, f: impl Fn(&Tensor) -> Tensor) -> Tensor {
+        f(self)
+    }
+
+    pub fn neg(&self) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            bail!(
+                Runtime,
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            );
+        }
+        let out = self.arith_map(|x| with_dtype!(x.dtype(), T => Tensor::from_vec(map(x.storage_slice::<T>(), x.layout(), |v: T| v.neg()), x.shape())));
+        Ok(recorded(out, "NegBackward0", &[self], || Op::Scale(-1.0)))
+    }
+
+    pub fn abs(&self) -> Result<Tensor> {
+        let out = with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.abs()), self.shape()));
+        Ok(recorded(out, "AbsBackward0", &[self], || Op::Unary {
+            f: UnaryGrad::Abs,
+            x: Saved::input(self),
+            out: Saved::input(self),
+        }))
+    }
+
+    /// `sign(x)`; not differentiable (its derivative is zero almost everywhere).
+    pub fn sign(&self) -> Tensor {
+        with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape()))
+    }
+
+    pub fn relu(&self) -> Result<Tensor> {
+        let out = with_dtype!(self.dtype(), T => {
+            let zero = T::default();
+            Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
+        });
+        if self.dtype() == DType::Bool {
+            bail!(Runtime, "\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
+        }
+        Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
+            f: UnaryGrad::Relu,
+            x: Saved::input(self),
+            out: Saved::output(&out, "ReluBackward0"),
+        }))
+    }
+
+    /// A contiguous copy converted to `dtype`, with no autograd.
+    pub fn cast_kernel(&self, dtype: DType) -> Tensor {
+        with_dtype!(dtype, U => {
+            let v: Vec<U> = self.to_vec::<U>();
+            Tensor::from_vec(v, self.shape())
+        })
+    }
+
+    /// `tensor.to(dtype)`: returns `self` when the dtype already matches.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        let out = self.cast_kernel(dtype);
+        if !dtype.is_float() {
+            return Ok(out);
+        }
+        let from = self.dtype();
+        Ok(recorded(out, "ToCopyBackward0", &[self], || Op::Cast { from }))
+    }
+
+    /// `clone()`: a contiguous copy that keeps history.
+    pub fn clone_tensor(&self) -> Result<Tensor> {
+        let out = self.cast_kernel(self.dtype());
+        Ok(recorded(out, "CloneBackward0", &[self], || Op::Scale(1.0)))
+    }
+
+    /// `contiguous()`: `self` when already contiguous, else a recorded copy.
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        self.clone_tensor()
+    }
+}

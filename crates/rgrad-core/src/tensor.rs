@@ -1,0 +1,304 @@
+//! The tensor handle: shared storage, a layout, and autograd metadata.
+
+use crate::autograd::Node;
+use crate::bail;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::shape::{fmt_shape, Dims};
+use crate::storage::{Device, Element, Storage};
+use crate::{with_dtype, DType, Scalar};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A user hook on a tensor's gradient; may return a replacement.
+pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+#[derive(Default)]
+pub struct AutogradMeta {
+    pub grad: Option<Tensor>,
+    pub grad_fn: Option<Arc<Node>>,
+    pub output_nr: usize,
+    pub retains_grad: bool,
+    pub hooks: Vec<GradHook>,
+}
+
+pub struct TensorImpl {
+    storage: Arc<Storage>,
+    layout: Layout,
+    /// True for a leaf that requires grad and for every tensor with a `grad_fn`; read on
+    /// every op, so kept out of the mutex.
+    requires_grad: AtomicBool,
+    meta: Mutex<AutogradMeta>,
+}
+
+/// A cheap-to-clone handle; clones share everything (it is the same tensor).
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({}, {:?})", self.dtype(), self.shape())
+    }
+}
+
+impl Tensor {
+    pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            requires_grad: AtomicBool::new(false),
+            meta: Mutex::new(AutogradMeta::default()),
+        }))
+    }
+
+    /// A contiguous tensor owning `data`.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape` (an internal invariant).
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+        assert_eq!(data.len(), crate::shape::numel(shape), "from_vec length mismatch");
+        Tensor::from_parts(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
+    }
+
+    /// Checked variant of [`Tensor::from_vec`] for data coming from users.
+    pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        if data.len() != crate::shape::numel(shape) {
+            bail!(
+                Runtime,
+                "cannot make a tensor of shape {} from {} elements",
+                fmt_shape(shape),
+                data.len()
+            );
+        }
+        Ok(Tensor::from_vec(data, shape))
+    }
+
+    pub fn scalar_tensor(value: Scalar, dtype: DType) -> Tensor {
+        Tensor::full(&[], value, dtype)
+    }
+
+    pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Tensor {
+        let n = crate::shape::numel(shape);
+        with_dtype!(dtype, T => {
+            let v: T = scalar_as::<T>(value);
+            Tensor::from_vec(vec![v; n], shape)
+        })
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, Scalar::Int(0), dtype)
+    }
+
+    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, Scalar::Int(1), dtype)
+    }
+
+    // ---- accessors -------------------------------------------------------------------------
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+
+    pub fn dims(&self) -> Dims {
+        self.0.layout.shape.clone()
+    }
+
+    pub fn strides(&self) -> &[usize] {
+        &self.0.layout.strides
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.0.storage.dtype()
+    }
+
+    pub fn device(&self) -> Device {
+        self.0.storage.device()
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.0.layout.ndim()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.0.storage.version()
+    }
+
+    /// Identity of the tensor object (not its storage).
+    pub fn same(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub fn impl_ptr(&self) -> *const TensorImpl {
+        Arc::as_ptr(&self.0)
+    }
+
+    /// Whether nothing but this handle refers to the tensor or its storage.
+    pub(crate) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+
+    /// Typed view of the whole storage (check `dtype()` first).
+    pub fn storage_slice<T: Element>(&self) -> &[T] {
+        self.0.storage.as_slice::<T>()
+    }
+
+    /// The elements in row-major order, converted to `T`.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        with_dtype!(self.dtype(), S => crate::cpu::copy::gather::<S, T>(self.storage_slice::<S>(), self.layout()))
+    }
+
+    /// The single element of a one-element tensor, with PyTorch's error otherwise.
+    pub fn item(&self) -> Result<Scalar> {
+        if self.numel() != 1 {
+            bail!(
+                Runtime,
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            );
+        }
+        let off = self.layout().offset;
+        Ok(with_dtype!(self.dtype(), T => {
+            let v = self.storage_slice::<T>()[off];
+            match T::DTYPE {
+                DType::F32 | DType::F64 => Scalar::Float(v.to_f64()),
+                DType::I32 | DType::I64 => Scalar::Int(v.to_i64()),
+                DType::Bool => Scalar::Bool(v.is_nonzero()),
+            }
+        }))
+    }
+
+    // ---- autograd metadata -----------------------------------------------------------------
+
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    pub fn meta(&self) -> parking_lot::MutexGuard<'_, AutogradMeta> {
+        self.0.meta.lock()
+    }
+
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.meta().grad_fn.clone()
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+
+    pub fn grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+
+    /// `tensor.requires_grad_(flag)` / `tensor.requires_grad = flag`.
+    pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
+        if !self.is_leaf() {
+            if flag {
+                return Ok(());
+            }
+            bail!(
+                Runtime,
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            );
+        }
+        if flag && !self.dtype().is_float() {
+            bail!(Runtime, "only Tensors of floating point dtype can require gradients");
+        }
+        self.0.requires_grad.store(flag, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// `tensor.grad = value` with PyTorch's checks.
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &grad {
+            if g.shape() != self.shape() {
+                bail!(
+                    Runtime,
+                    "attempting to assign a gradient of size '{}' to a tensor of size '{}'. Please ensure that the gradient and the tensor are the same size",
+                    fmt_shape(g.shape()),
+                    fmt_shape(self.shape())
+                );
+            }
+            if g.dtype() != self.dtype() {
+                bail!(
+                    Runtime,
+                    "attempting to assign a gradient with dtype '{}' to a tensor with dtype '{}'. Please ensure that the gradient and the tensor have the same dtype",
+                    g.dtype(),
+                    self.dtype()
+                );
+            }
+        }
+        self.meta().grad = grad;
+        Ok(())
+    }
+
+    pub(crate) fn set_grad_fn(&self, node: Arc<Node>, output_nr: usize) {
+        let mut m = self.meta();
+        m.grad_fn = Some(node);
+        m.output_nr = output_nr;
+        self.0.requires_grad.store(true, Ordering::Relaxed);
+    }
+
+    /// `retain_grad()`: keep the gradient of a non-leaf in `.grad` during backward.
+    pub fn retain_grad(&self) -> Result<()> {
+        if !self.requires_grad() {
+            bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
+        }
+        if !self.is_leaf() {
+            self.meta().retains_grad = true;
+        }
+        Ok(())
+    }
+
+    pub fn retains_grad(&self) -> bool {
+        self.meta().retains_grad
+    }
+
+    pub fn register_hook(&self, hook: GradHook) -> Result<()> {
+        if !self.requires_grad() {
+            bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
+        }
+        self.meta().hooks.push(hook);
+        Ok(())
+    }
+
+    /// A new tensor sharing storage and layout, with no history.
+    pub fn detach(&self) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), self.0.layout.clone())
+    }
+
+    /// A view with a different layout over the same storage, no history yet.
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), layout)
+    }
+
+    /// Describes the tensor as PyTorch does in autograd messages: `[torch.FloatTensor [3]]`.
+    pub fn type_description(&self) -> String {
+        format!("[torch.{} {}]", self.dtype().legacy_name(), fmt_shape(self.shape()))
+    }
+}
+
+/// Converts a Python-level number to an element type.
+pub fn scalar_as<T: Element>(s: Scalar) -> T {
+    match s {
+        Scalar::Bool(b) => T::from_bool(b),
+        Scalar::Int(i) => T::from_i64(i),
+        Scalar::Float(f) => T::from_f64(f),
+    }
+}
