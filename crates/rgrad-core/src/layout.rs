@@ -15,7 +15,11 @@ pub struct Layout {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     pub fn ndim(&self) -> usize {
@@ -57,7 +61,8 @@ impl Layout {
         }
         let lead = n - self.ndim();
         let mut strides: Dims = SmallVec::from_elem(0, n);
-        for i in 0..n {
+        // From the last dim, so errors name the same dim PyTorch does.
+        for i in (0..n).rev() {
             if i < lead {
                 continue;
             }
@@ -76,7 +81,11 @@ impl Layout {
                 );
             }
         }
-        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     pub fn permute(&self, dims: &[usize]) -> Layout {
@@ -96,7 +105,11 @@ impl Layout {
 
     pub fn unsqueeze(&self, dim: usize) -> Layout {
         let mut l = self.clone();
-        let stride = if dim < self.ndim() { self.shape[dim] * self.strides[dim] } else { 1 };
+        let stride = if dim < self.ndim() {
+            self.shape[dim] * self.strides[dim]
+        } else {
+            1
+        };
         l.shape.insert(dim, 1);
         l.strides.insert(dim, stride.max(1));
         l
@@ -260,7 +273,10 @@ mod tests {
         assert_eq!(l.view_strides(&[6, 4]).unwrap().as_slice(), &[4, 1]);
         let t = l.transpose(0, 1); // [3, 2, 4] strides [4, 12, 1]
         assert!(t.view_strides(&[6, 4]).is_none());
-        assert_eq!(t.view_strides(&[3, 2, 2, 2]).unwrap().as_slice(), &[4, 12, 2, 1]);
+        assert_eq!(
+            t.view_strides(&[3, 2, 2, 2]).unwrap().as_slice(),
+            &[4, 12, 2, 1]
+        );
     }
 
     #[test]
@@ -274,7 +290,7 @@ mod tests {
     #[test]
     fn rows_cover_every_element_once() {
         let l = Layout::contiguous(&[2, 3, 4]).permute(&[2, 0, 1]);
-        let mut seen = vec![0; 24];
+        let mut seen = [0; 24];
         for_each_row(&l.shape, [&l.strides], [0], |[o], n, [s]| {
             for i in 0..n {
                 seen[o + i * s] += 1;

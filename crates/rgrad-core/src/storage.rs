@@ -20,7 +20,9 @@ impl fmt::Display for Device {
 }
 
 /// A type that can live in a storage.
-pub trait Element: Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static {
+pub trait Element:
+    Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static
+{
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;

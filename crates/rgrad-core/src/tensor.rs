@@ -20,6 +20,8 @@ pub struct AutogradMeta {
     pub grad_fn: Option<Arc<Node>>,
     pub output_nr: usize,
     pub retains_grad: bool,
+    /// The grad_fn was taken over from an in-place op (it names errors differently).
+    pub inplace_history: bool,
     pub hooks: Vec<GradHook>,
 }
 
@@ -57,7 +59,11 @@ impl Tensor {
     /// # Panics
     /// If `data.len()` is not the product of `shape` (an internal invariant).
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
-        assert_eq!(data.len(), crate::shape::numel(shape), "from_vec length mismatch");
+        assert_eq!(
+            data.len(),
+            crate::shape::numel(shape),
+            "from_vec length mismatch"
+        );
         Tensor::from_parts(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
     }
 
@@ -218,7 +224,10 @@ impl Tensor {
             );
         }
         if flag && !self.dtype().is_float() {
-            bail!(Runtime, "only Tensors of floating point dtype can require gradients");
+            bail!(
+                Runtime,
+                "only Tensors of floating point dtype can require gradients"
+            );
         }
         self.0.requires_grad.store(flag, Ordering::Relaxed);
         Ok(())
@@ -258,7 +267,10 @@ impl Tensor {
     /// `retain_grad()`: keep the gradient of a non-leaf in `.grad` during backward.
     pub fn retain_grad(&self) -> Result<()> {
         if !self.requires_grad() {
-            bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
+            bail!(
+                Runtime,
+                "can't retain_grad on Tensor that has requires_grad=False"
+            );
         }
         if !self.is_leaf() {
             self.meta().retains_grad = true;
@@ -272,7 +284,10 @@ impl Tensor {
 
     pub fn register_hook(&self, hook: GradHook) -> Result<()> {
         if !self.requires_grad() {
-            bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
+            bail!(
+                Runtime,
+                "cannot register a hook on a tensor that doesn't require gradient"
+            );
         }
         self.meta().hooks.push(hook);
         Ok(())
@@ -290,7 +305,11 @@ impl Tensor {
 
     /// Describes the tensor as PyTorch does in autograd messages: `[torch.FloatTensor [3]]`.
     pub fn type_description(&self) -> String {
-        format!("[torch.{} {}]", self.dtype().legacy_name(), fmt_shape(self.shape()))
+        format!(
+            "[torch.{} {}]",
+            self.dtype().legacy_name(),
+            fmt_shape(self.shape())
+        )
     }
 }
 

@@ -1,1 +1,51 @@
+//! `rgrad._rgrad`: the compiled module. Translates between Python and rgrad-core; does no
+//! math of its own.
 
+mod convert;
+mod dtype;
+mod errors;
+mod factory;
+mod graph;
+mod index;
+mod interop;
+mod tensor;
+
+use pyo3::prelude::*;
+use rgrad_core::{grad_mode, DType};
+
+/// Sets grad mode and returns the previous value (the Python context managers build on it).
+#[pyfunction]
+fn _set_grad_enabled(mode: bool) -> bool {
+    grad_mode::set_enabled(mode)
+}
+
+#[pyfunction]
+fn is_grad_enabled() -> bool {
+    grad_mode::is_enabled()
+}
+
+#[pymodule]
+fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<dtype::PyDType>()?;
+    m.add_class::<dtype::PyDevice>()?;
+    m.add_class::<graph::PyRawNode>()?;
+    for dt in DType::ALL {
+        m.add(dt.name(), dtype::PyDType { dt })?;
+    }
+    m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_set_node_factory, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::zeros, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::ones, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::empty, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::full, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::arange, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::linspace, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::rand, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::randn, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::from_numpy, m)?)?;
+    Ok(())
+}

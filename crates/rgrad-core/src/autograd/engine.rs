@@ -50,7 +50,8 @@ fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
     }
     let old = leaf.meta().grad.take();
     let new = match old {
-        None if create_graph => g,
+        // As PyTorch (`clone_obey_contract`): a recorded copy, never a view or someone's tensor.
+        None if create_graph => g.clone_tensor()?,
         None => owned(g),
         Some(old) if create_graph => old.add(&g)?,
         Some(old) => {
@@ -95,8 +96,8 @@ pub fn run(
     let root_edges: Vec<Edge> = roots.iter().map(Edge::of).collect();
     for e in &root_edges {
         if let Edge::Node(n, _) = e {
-            if !tasks.contains_key(&Arc::as_ptr(n)) {
-                tasks.insert(Arc::as_ptr(n), new_task(n));
+            if let std::collections::hash_map::Entry::Vacant(v) = tasks.entry(Arc::as_ptr(n)) {
+                v.insert(new_task(n));
                 stack.push(n.clone());
             }
         }
@@ -119,7 +120,16 @@ pub fn run(
     }
     let mut ready: Vec<*const Node> = Vec::new();
     for (edge, g) in root_edges.iter().zip(root_grads) {
-        deliver(edge, g, &mut tasks, &mut ready, &target, &mut captured, create_graph, false)?;
+        deliver(
+            edge,
+            g,
+            &mut tasks,
+            &mut ready,
+            &target,
+            &mut captured,
+            create_graph,
+            false,
+        )?;
     }
     for e in &root_edges {
         if let Edge::Node(n, _) = e {
@@ -136,11 +146,22 @@ pub fn run(
         let input_grads = run_node(&node, &grads, retain_graph, create_graph)?;
         for (i, edge) in node.edges.iter().enumerate() {
             let g = match input_grads.get(i).cloned().flatten() {
-                Some(g) if g.dtype() != node.input_dtypes[i] => Some(g.to_dtype(node.input_dtypes[i])?),
+                Some(g) if g.dtype() != node.input_dtypes[i] => {
+                    Some(g.to_dtype(node.input_dtypes[i])?)
+                }
                 g => g,
             };
             match g {
-                Some(g) => deliver(edge, g, &mut tasks, &mut ready, &target, &mut captured, create_graph, true)?,
+                Some(g) => deliver(
+                    edge,
+                    g,
+                    &mut tasks,
+                    &mut ready,
+                    &target,
+                    &mut captured,
+                    create_graph,
+                    true,
+                )?,
                 None => release_dep(edge, &mut tasks, &mut ready),
             }
         }
@@ -149,10 +170,18 @@ pub fn run(
 }
 
 fn new_task(n: &Arc<Node>) -> Task {
-    Task { node: n.clone(), deps: 0, grads: smallvec![None; n.num_outputs] }
+    Task {
+        node: n.clone(),
+        deps: 0,
+        grads: smallvec![None; n.num_outputs],
+    }
 }
 
-fn release_dep(edge: &Edge, tasks: &mut FxHashMap<*const Node, Task>, ready: &mut Vec<*const Node>) {
+fn release_dep(
+    edge: &Edge,
+    tasks: &mut FxHashMap<*const Node, Task>,
+    ready: &mut Vec<*const Node>,
+) {
     if let Edge::Node(n, _) = edge {
         let key = Arc::as_ptr(n);
         if let Some(t) = tasks.get_mut(&key) {
@@ -184,7 +213,11 @@ fn deliver(
         Edge::None => {}
         Edge::Leaf(t) => {
             if matches!(target, Target::Accumulate) {
-                let g = if g.dtype() != t.dtype() { g.to_dtype(t.dtype())? } else { g };
+                let g = if g.dtype() != t.dtype() {
+                    g.to_dtype(t.dtype())?
+                } else {
+                    g
+                };
                 accumulate(t, g, create_graph)?;
             }
         }
@@ -203,8 +236,17 @@ fn deliver(
     Ok(())
 }
 
-fn run_node(node: &Node, grads: &[Option<Tensor>], retain_graph: bool, create_graph: bool) -> Result<Grads> {
-    let needs: SmallVec<[bool; 2]> = node.edges.iter().map(|e| !matches!(e, Edge::None)).collect();
+fn run_node(
+    node: &Node,
+    grads: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<Grads> {
+    let needs: SmallVec<[bool; 2]> = node
+        .edges
+        .iter()
+        .map(|e| !matches!(e, Edge::None))
+        .collect();
     let mut op = node.op.lock();
     if matches!(*op, Op::Released) {
         return Err(Error::Runtime(FREED.into()));
@@ -221,9 +263,20 @@ fn run_node(node: &Node, grads: &[Option<Tensor>], retain_graph: bool, create_gr
 
 impl Tensor {
     /// `tensor.backward(gradient=None, retain_graph=None, create_graph=False)`.
-    pub fn backward(&self, gradient: Option<Tensor>, retain_graph: Option<bool>, create_graph: bool) -> Result<()> {
+    pub fn backward(
+        &self,
+        gradient: Option<Tensor>,
+        retain_graph: Option<bool>,
+        create_graph: bool,
+    ) -> Result<()> {
         let g = root_grad(self, gradient, 0)?;
-        run(&[self.clone()], vec![g], retain_graph.unwrap_or(create_graph), create_graph, Target::Accumulate)?;
+        run(
+            std::slice::from_ref(self),
+            vec![g],
+            retain_graph.unwrap_or(create_graph),
+            create_graph,
+            Target::Accumulate,
+        )?;
         Ok(())
     }
 }
@@ -231,12 +284,19 @@ impl Tensor {
 /// The seed gradient for root `i`, with PyTorch's checks.
 pub fn root_grad(root: &Tensor, gradient: Option<Tensor>, i: usize) -> Result<Tensor> {
     if !root.requires_grad() {
-        bail!(Runtime, "element {} of tensors does not require grad and does not have a grad_fn", i);
+        bail!(
+            Runtime,
+            "element {} of tensors does not require grad and does not have a grad_fn",
+            i
+        );
     }
     match gradient {
         None => {
             if root.numel() != 1 {
-                bail!(Runtime, "grad can be implicitly created only for scalar outputs");
+                bail!(
+                    Runtime,
+                    "grad can be implicitly created only for scalar outputs"
+                );
             }
             Ok(Tensor::ones(root.shape(), root.dtype()))
         }

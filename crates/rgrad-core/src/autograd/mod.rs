@@ -79,28 +79,44 @@ pub struct Saved {
 
 impl Saved {
     pub fn input(t: &Tensor) -> Saved {
-        Saved { tensor: t.clone(), version: t.version(), producer: None }
+        Saved {
+            tensor: t.clone(),
+            version: t.version(),
+            producer: None,
+        }
     }
 
     pub fn output(t: &Tensor, producer: &'static str) -> Saved {
-        Saved { tensor: t.detach(), version: t.version(), producer: Some(producer) }
+        Saved {
+            tensor: t.detach(),
+            version: t.version(),
+            producer: Some(producer),
+        }
     }
 
     /// The saved tensor, or PyTorch's error if it was modified in place since.
     pub fn get(&self) -> Result<&Tensor> {
         let now = self.tensor.version();
         if now != self.version {
+            // PyTorch names the node (`ExpBackward0`); a history taken over by an in-place op
+            // is named by the op (`Add`).
             let origin = match (self.producer, self.tensor.grad_fn()) {
-                (Some(p), _) => format!(", which is output 0 of {}", p.trim_end_matches("Backward0")),
+                (Some(p), _) => format!(", which is output 0 of {p},"),
                 (None, Some(n)) => {
-                    let name = n.name();
-                    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
-                    format!(", which is output 0 of {}", base.trim_end_matches("Backward"))
+                    let m = self.tensor.meta();
+                    let name = if m.inplace_history {
+                        n.name()
+                            .trim_end_matches(|c: char| c.is_ascii_digit())
+                            .trim_end_matches("Backward")
+                    } else {
+                        n.name()
+                    };
+                    format!(", which is output {} of {},", m.output_nr, name)
                 }
                 (None, None) => String::new(),
             };
             return Err(Error::Runtime(format!(
-                "one of the variables needed for gradient computation has been modified by an inplace operation: {}{}, is at version {}; expected version {} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).",
+                "one of the variables needed for gradient computation has been modified by an inplace operation: {}{} is at version {}; expected version {} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).",
                 self.tensor.type_description(),
                 origin,
                 now,
@@ -119,11 +135,27 @@ pub fn needs_grad(inputs: &[&Tensor]) -> bool {
 
 /// Records `op` as the grad_fn of `outputs` with an edge per input.
 pub fn record(name: &'static str, op: Op, inputs: &[&Tensor], outputs: &[&Tensor]) {
+    record_edges(
+        name,
+        op,
+        inputs.iter().map(|t| (Edge::of(t), t.dtype())).collect(),
+        outputs,
+    )
+}
+
+/// Records `op` with explicit edges (an `Edge::None` stands for a wrapped Python number, as
+/// PyTorch shows it in `next_functions`).
+pub fn record_edges(
+    name: &'static str,
+    op: Op,
+    edges: SmallVec<[(Edge, crate::DType); 2]>,
+    outputs: &[&Tensor],
+) {
     let node = Arc::new(Node {
         name,
         op: Mutex::new(op),
-        edges: inputs.iter().map(|t| Edge::of(t)).collect(),
-        input_dtypes: inputs.iter().map(|t| t.dtype()).collect(),
+        input_dtypes: edges.iter().map(|e| e.1).collect(),
+        edges: edges.into_iter().map(|e| e.0).collect(),
         num_outputs: outputs.len(),
     });
     for (i, out) in outputs.iter().enumerate() {
@@ -133,7 +165,12 @@ pub fn record(name: &'static str, op: Op, inputs: &[&Tensor], outputs: &[&Tensor
 
 /// Records a single-output op and returns the output, for the common case.
 #[inline]
-pub fn recorded(out: Tensor, name: &'static str, inputs: &[&Tensor], op: impl FnOnce() -> Op) -> Tensor {
+pub fn recorded(
+    out: Tensor,
+    name: &'static str,
+    inputs: &[&Tensor],
+    op: impl FnOnce() -> Op,
+) -> Tensor {
     if needs_grad(inputs) {
         record(name, op(), inputs, &[&out]);
     }

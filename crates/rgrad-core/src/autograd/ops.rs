@@ -51,37 +51,111 @@ pub enum Op {
     /// Saved tensors were freed by a backward without `retain_graph`.
     Released,
     /// `a + alpha * b` over two tensors (add, sub).
-    AddSub { shapes: [Dims; 2], alpha: f64 },
+    AddSub {
+        shapes: [Dims; 2],
+        alpha: f64,
+    },
     /// One input scaled by a constant (ops with a Python number; neg; clone; fill).
     Scale(f64),
-    Mul { a: Saved, b: Saved },
-    Div { a: Saved, b: Saved },
+    /// As `Scale`, for ops whose PyTorch counterpart saves the number (so a second backward
+    /// through a freed graph fails the same way).
+    ScaleSaved(f64),
+    Mul {
+        a: Saved,
+        b: Saved,
+    },
+    Div {
+        a: Saved,
+        b: Saved,
+    },
     /// `s / x`.
-    RDiv { x: Saved, s: f64 },
+    RDiv {
+        x: Saved,
+        s: f64,
+    },
     /// `x ** e`.
-    PowScalar { x: Saved, e: f64 },
+    PowScalar {
+        x: Saved,
+        e: f64,
+    },
     /// `a ** b`.
-    Pow { a: Saved, b: Saved, out: Saved },
+    Pow {
+        a: Saved,
+        b: Saved,
+        out: Saved,
+    },
     /// `s ** x`.
-    RPow { x: Saved, s: f64, out: Saved },
-    MaxMin { a: Saved, b: Saved, is_max: bool },
+    RPow {
+        x: Saved,
+        s: f64,
+        out: Saved,
+    },
+    MaxMin {
+        a: Saved,
+        b: Saved,
+        is_max: bool,
+    },
     /// Elementwise `f(x)`; `out` lets rules reuse the forward result.
-    Unary { f: UnaryGrad, x: Saved, out: Saved },
-    Sum { shape: Dims, dims: Dims, keepdim: bool },
-    Mean { shape: Dims, dims: Dims, keepdim: bool, count: usize },
-    Mm { a: Saved, b: Saved },
-    Bmm { a: Saved, b: Saved },
-    Dot { a: Saved, b: Saved },
+    Unary {
+        f: UnaryGrad,
+        x: Saved,
+        out: Saved,
+    },
+    Sum {
+        shape: Dims,
+        dims: Dims,
+        keepdim: bool,
+    },
+    Mean {
+        shape: Dims,
+        dims: Dims,
+        keepdim: bool,
+        count: usize,
+    },
+    Mm {
+        a: Saved,
+        b: Saved,
+    },
+    Bmm {
+        a: Saved,
+        b: Saved,
+    },
+    Dot {
+        a: Saved,
+        b: Saved,
+    },
     /// view / reshape / squeeze: the gradient is reshaped back.
-    Reshape { shape: Dims },
-    Permute { dims: Dims },
-    Transpose { a: usize, b: usize },
-    Unsqueeze { dim: usize },
-    Expand { shape: Dims },
-    Narrow { shape: Dims, narrow: Narrow },
-    NarrowBackward { narrow: Narrow },
-    Cast { from: DType },
-    Where { cond: Tensor, shapes: [Dims; 2], sides: [bool; 2] },
+    Reshape {
+        shape: Dims,
+    },
+    Permute {
+        dims: Dims,
+    },
+    Transpose {
+        a: usize,
+        b: usize,
+    },
+    Unsqueeze {
+        dim: usize,
+    },
+    Expand {
+        shape: Dims,
+    },
+    Narrow {
+        shape: Dims,
+        narrow: Narrow,
+    },
+    NarrowBackward {
+        narrow: Narrow,
+    },
+    Cast {
+        from: DType,
+    },
+    Where {
+        cond: Tensor,
+        shapes: [Dims; 2],
+        sides: [bool; 2],
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

@@ -43,7 +43,13 @@ fn scalar(v: f64) -> Operand<'static> {
     Operand::S(Scalar::Float(v))
 }
 
-fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Tensor, out: &Tensor, create_graph: bool) -> Result<Tensor> {
+fn unary_grad(
+    f: UnaryGrad,
+    g: &Tensor,
+    x: &Tensor,
+    out: &Tensor,
+    create_graph: bool,
+) -> Result<Tensor> {
     // The saved output has no history; recompute it when the backward itself is recorded.
     let o = match (create_graph, unary_op(f)) {
         (true, Some(op)) => x.unary(op)?,
@@ -63,14 +69,23 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Tensor, out: &Tensor, create_graph: 
         G::Log1p => g.div(&x.add_scalar(1.0)?),
         G::Expm1 => g.mul(&o.add_scalar(1.0)?),
         G::Reciprocal => g.mul(&o.mul(&o)?)?.neg(),
-        G::Relu => g.mul(&out.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
+        G::Relu => g.mul(
+            &out.detach()
+                .compare_scalar(BinaryOp::Gt, 0.0)?
+                .to_dtype(g.dtype())?,
+        ),
         G::Abs => g.mul(&x.detach().sign().to_dtype(g.dtype())?),
     }
 }
 
 /// Computes the gradients of a node's inputs from the gradients of its outputs. `needs[i]`
 /// says whether input `i` wants a gradient.
-pub(crate) fn backward(op: &Op, grads: &[Option<Tensor>], needs: &[bool], create_graph: bool) -> Result<Grads> {
+pub(crate) fn backward(
+    op: &Op,
+    grads: &[Option<Tensor>],
+    needs: &[bool],
+    create_graph: bool,
+) -> Result<Grads> {
     if let Op::Custom(f) = op {
         return Ok(f.backward(grads)?.into_iter().collect());
     }
@@ -78,23 +93,36 @@ pub(crate) fn backward(op: &Op, grads: &[Option<Tensor>], needs: &[bool], create
         return Ok(smallvec![None; needs.len()]);
     };
     let need = |i: usize| needs.get(i).copied().unwrap_or(false);
-    let grad_a_b = |ga: &dyn Fn() -> Result<Tensor>, gb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
-        Ok(smallvec![
-            if need(0) { Some(ga()?) } else { None },
-            if need(1) { Some(gb()?) } else { None }
-        ])
-    };
+    let grad_a_b =
+        |ga: &dyn Fn() -> Result<Tensor>, gb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
+            Ok(smallvec![
+                if need(0) { Some(ga()?) } else { None },
+                if need(1) { Some(gb()?) } else { None }
+            ])
+        };
     let one = |t: Result<Tensor>| -> Result<Grads> { Ok(smallvec![Some(t?)]) };
     match op {
-        Op::Released | Op::Custom(_) => Err(Error::Runtime("internal: released node reached a rule".into())),
+        Op::Released | Op::Custom(_) => Err(Error::Runtime(
+            "internal: released node reached a rule".into(),
+        )),
         Op::AddSub { shapes, alpha } => grad_a_b(&|| g.sum_to_shape(&shapes[0]), &|| {
-            let gb = if *alpha == 1.0 { g.clone() } else { g.mul_scalar(*alpha)? };
+            let gb = if *alpha == 1.0 {
+                g.clone()
+            } else {
+                g.mul_scalar(*alpha)?
+            };
             gb.sum_to_shape(&shapes[1])
         }),
-        Op::Scale(c) => one(if *c == 1.0 { Ok(g.clone()) } else { g.mul_scalar(*c) }),
+        Op::Scale(c) | Op::ScaleSaved(c) => one(if *c == 1.0 {
+            Ok(g.clone())
+        } else {
+            g.mul_scalar(*c)
+        }),
         Op::Mul { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
-            grad_a_b(&|| g.mul(b)?.sum_to_shape(a.shape()), &|| g.mul(a)?.sum_to_shape(b.shape()))
+            grad_a_b(&|| g.mul(b)?.sum_to_shape(a.shape()), &|| {
+                g.mul(a)?.sum_to_shape(b.shape())
+            })
         }
         Op::Div { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
@@ -115,9 +143,16 @@ pub(crate) fn backward(op: &Op, grads: &[Option<Tensor>], needs: &[bool], create
         }
         Op::Pow { a, b, out } => {
             let (a, b) = (a.get()?, b.get()?);
-            let o = if create_graph { a.pow(b)? } else { out.get()?.clone() };
+            let o = if create_graph {
+                a.pow(b)?
+            } else {
+                out.get()?.clone()
+            };
             grad_a_b(
-                &|| g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?.sum_to_shape(a.shape()),
+                &|| {
+                    g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?
+                        .sum_to_shape(a.shape())
+                },
                 &|| {
                     // d/db a^b = a^b ln a, defined as 0 where a == 0 and b >= 0 (PyTorch).
                     let zero_base = a.detach().compare_scalar(BinaryOp::Eq, 0.0)?;
@@ -131,7 +166,11 @@ pub(crate) fn backward(op: &Op, grads: &[Option<Tensor>], needs: &[bool], create
         Op::RPow { x, s, out } => {
             let x = x.get()?;
             let o = if create_graph {
-                crate::ops::binary::binary(BinaryOp::Pow, Operand::S(Scalar::Float(*s)), Operand::T(x))?
+                crate::ops::binary::binary(
+                    BinaryOp::Pow,
+                    Operand::S(Scalar::Float(*s)),
+                    Operand::T(x),
+                )?
             } else {
                 out.get()?.clone()
             };
@@ -141,23 +180,39 @@ pub(crate) fn backward(op: &Op, grads: &[Option<Tensor>], needs: &[bool], create
             let (a, b) = (a.get()?.detach(), b.get()?.detach());
             let win = a.compare(if *is_max { BinaryOp::Gt } else { BinaryOp::Lt }, &b)?;
             let tie = a.compare(BinaryOp::Eq, &b)?;
-            let wa = win.to_dtype(g.dtype())?.add(&tie.to_dtype(g.dtype())?.mul_scalar(0.5)?)?;
+            let wa = win
+                .to_dtype(g.dtype())?
+                .add(&tie.to_dtype(g.dtype())?.mul_scalar(0.5)?)?;
             grad_a_b(&|| g.mul(&wa)?.sum_to_shape(a.shape()), &|| {
                 g.mul(&wa.rsub_scalar(1.0)?)?.sum_to_shape(b.shape())
             })
         }
         Op::Unary { f, x, out } => one(unary_grad(*f, g, x.get()?, out.get()?, create_graph)),
-        Op::Sum { shape, dims, keepdim } => one(expand_back(g, shape, dims, *keepdim)),
-        Op::Mean { shape, dims, keepdim, count } => {
-            one(expand_back(&g.mul_scalar(1.0 / *count as f64)?, shape, dims, *keepdim))
-        }
+        Op::Sum {
+            shape,
+            dims,
+            keepdim,
+        } => one(expand_back(g, shape, dims, *keepdim)),
+        Op::Mean {
+            shape,
+            dims,
+            keepdim,
+            count,
+        } => one(expand_back(
+            &g.mul_scalar(1.0 / *count as f64)?,
+            shape,
+            dims,
+            *keepdim,
+        )),
         Op::Mm { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
             grad_a_b(&|| g.mm(&b.t()?), &|| a.t()?.mm(g))
         }
         Op::Bmm { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
-            grad_a_b(&|| g.bmm(&b.transpose(1, 2)?), &|| a.transpose(1, 2)?.bmm(g))
+            grad_a_b(&|| g.bmm(&b.transpose(1, 2)?), &|| {
+                a.transpose(1, 2)?.bmm(g)
+            })
         }
         Op::Dot { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
@@ -174,13 +229,21 @@ pub(crate) fn backward(op: &Op, grads: &[Option<Tensor>], needs: &[bool], create
             }
             one(g.permute(&inv))
         }
-        Op::Transpose { a, b } => one(if a == b { Ok(g.clone()) } else { g.transpose(*a as i64, *b as i64) }),
+        Op::Transpose { a, b } => one(if a == b {
+            Ok(g.clone())
+        } else {
+            g.transpose(*a as i64, *b as i64)
+        }),
         Op::Unsqueeze { dim } => one(g.squeeze(Some(*dim as i64))),
         Op::Expand { shape } => one(g.sum_to_shape(shape)),
         Op::Narrow { shape, narrow } => one(g.narrow_backward(shape, narrow)),
         Op::NarrowBackward { narrow } => one(g.apply_narrow(narrow)),
         Op::Cast { from } => one(g.to_dtype(*from)),
-        Op::Where { cond, shapes, sides } => {
+        Op::Where {
+            cond,
+            shapes,
+            sides,
+        } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
             Ok(match sides {

@@ -1,7 +1,7 @@
 //! Binary elementwise ops with broadcasting, type promotion and Python-number operands.
 
 use super::arith::Arith;
-use crate::autograd::{needs_grad, record, Op, Saved};
+use crate::autograd::{needs_grad, record, record_edges, Edge, Op, Saved};
 use crate::bail;
 use crate::cpu::elementwise::zip;
 use crate::error::Result;
@@ -76,7 +76,11 @@ pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
 fn operand_layout(o: &Operand, shape: &[usize]) -> Result<Layout> {
     match o {
         Operand::T(t) => t.layout().broadcast_to(shape),
-        Operand::S(_) => Ok(Layout { shape: shape.into(), strides: smallvec![0; shape.len()], offset: 0 }),
+        Operand::S(_) => Ok(Layout {
+            shape: shape.into(),
+            strides: smallvec![0; shape.len()],
+            offset: 0,
+        }),
     }
 }
 
@@ -93,12 +97,22 @@ fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
     };
     match op {
         BinaryOp::FloorDiv | BinaryOp::Rem if has_zero => bail!(Runtime, "ZeroDivisionError"),
-        BinaryOp::Pow if has_neg => bail!(Runtime, "Integers to negative integer powers are not allowed."),
+        BinaryOp::Pow if has_neg => bail!(
+            Runtime,
+            "Integers to negative integer powers are not allowed."
+        ),
         _ => Ok(()),
     }
 }
 
-fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape: &[usize]) -> Tensor {
+fn run<T: Arith>(
+    op: BinaryOp,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    shape: &[usize],
+) -> Tensor {
     use BinaryOp::*;
     macro_rules! arith {
         ($f:expr) => {
@@ -134,7 +148,6 @@ pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     let dt = compute_dtype(op, a, b)?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     check_int_operands(op, dt, &b)?;
-    let (la, lb) = (operand_layout(&a, &shape)?, operand_layout(&b, &shape)?);
     // Operands of another dtype are converted first; scalars become one stack element.
     let cast = |o: &Operand| -> Option<Tensor> {
         match o {
@@ -143,6 +156,12 @@ pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
         }
     };
     let (ca, cb) = (cast(&a), cast(&b));
+    // A cast copy is contiguous from offset 0: index it with its own layout, not the view's.
+    let layout_of = |o: &Operand, c: &Option<Tensor>| match c {
+        Some(c) => c.layout().broadcast_to(&shape),
+        None => operand_layout(o, &shape),
+    };
+    let (la, lb) = (layout_of(&a, &ca)?, layout_of(&b, &cb)?);
     Ok(with_dtype!(dt, T => {
         let sa: [T; 1] = [match a { Operand::S(s) => scalar_as::<T>(s), _ => T::default() }];
         let sb: [T; 1] = [match b { Operand::S(s) => scalar_as::<T>(s), _ => T::default() }];
@@ -183,20 +202,50 @@ fn backward_op(op: BinaryOp, a: Operand, b: Operand, out: &Tensor) -> Option<Op>
     use Operand::{S, T};
     let shapes = |x: &Tensor, y: &Tensor| -> [Dims; 2] { [x.dims(), y.dims()] };
     Some(match (op, a, b) {
-        (Add, T(x), T(y)) => Op::AddSub { shapes: shapes(x, y), alpha: 1.0 },
-        (Sub, T(x), T(y)) => Op::AddSub { shapes: shapes(x, y), alpha: -1.0 },
+        (Add, T(x), T(y)) => Op::AddSub {
+            shapes: shapes(x, y),
+            alpha: 1.0,
+        },
+        (Sub, T(x), T(y)) => Op::AddSub {
+            shapes: shapes(x, y),
+            alpha: -1.0,
+        },
         (Add | Sub, T(_), S(_)) => Op::Scale(1.0),
         (Sub, S(_), T(_)) => Op::Scale(-1.0),
         (Add, S(_), T(_)) => Op::Scale(1.0),
-        (Mul, T(x), T(y)) => Op::Mul { a: Saved::input(x), b: Saved::input(y) },
-        (Mul, T(_), S(s)) | (Mul, S(s), T(_)) => Op::Scale(s.to_f64()),
-        (Div, T(x), T(y)) => Op::Div { a: Saved::input(x), b: Saved::input(y) },
-        (Div, T(_), S(s)) => Op::Scale(1.0 / s.to_f64()),
-        (Div, S(s), T(x)) => Op::RDiv { x: Saved::input(x), s: s.to_f64() },
-        (Pow, T(x), S(e)) => Op::PowScalar { x: Saved::input(x), e: e.to_f64() },
-        (Pow, S(s), T(x)) => Op::RPow { x: Saved::input(x), s: s.to_f64(), out: Saved::output(out, "PowBackward2") },
-        (Pow, T(x), T(y)) => Op::Pow { a: Saved::input(x), b: Saved::input(y), out: Saved::output(out, "PowBackward1") },
-        (Maximum | Minimum, T(x), T(y)) => Op::MaxMin { a: Saved::input(x), b: Saved::input(y), is_max: op == Maximum },
+        (Mul, T(x), T(y)) => Op::Mul {
+            a: Saved::input(x),
+            b: Saved::input(y),
+        },
+        (Mul, T(_), S(s)) | (Mul, S(s), T(_)) => Op::ScaleSaved(s.to_f64()),
+        (Div, T(x), T(y)) => Op::Div {
+            a: Saved::input(x),
+            b: Saved::input(y),
+        },
+        (Div, T(_), S(s)) => Op::ScaleSaved(1.0 / s.to_f64()),
+        (Div, S(s), T(x)) => Op::RDiv {
+            x: Saved::input(x),
+            s: s.to_f64(),
+        },
+        (Pow, T(x), S(e)) => Op::PowScalar {
+            x: Saved::input(x),
+            e: e.to_f64(),
+        },
+        (Pow, S(s), T(x)) => Op::RPow {
+            x: Saved::input(x),
+            s: s.to_f64(),
+            out: Saved::output(out, "PowBackward2"),
+        },
+        (Pow, T(x), T(y)) => Op::Pow {
+            a: Saved::input(x),
+            b: Saved::input(y),
+            out: Saved::output(out, "PowBackward1"),
+        },
+        (Maximum | Minimum, T(x), T(y)) => Op::MaxMin {
+            a: Saved::input(x),
+            b: Saved::input(y),
+            is_max: op == Maximum,
+        },
         _ => return None,
     })
 }
@@ -211,7 +260,23 @@ pub fn binary(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     let inputs: smallvec::SmallVec<[&Tensor; 2]> = ta.into_iter().chain(tb).collect();
     if needs_grad(&inputs) {
         if let Some(bop) = backward_op(op, a, b, &out) {
-            record(name(op, &a, &b), bop, &inputs, &[&out]);
+            // PyTorch wraps the number of `x + 2`, `x * 2`, ... in a tensor: a second, empty edge.
+            let wrapped = inputs.len() == 1
+                && matches!(
+                    (op, a, b),
+                    (
+                        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div,
+                        Operand::T(_),
+                        Operand::S(_)
+                    ) | (BinaryOp::Add | BinaryOp::Mul, Operand::S(_), Operand::T(_))
+                );
+            if wrapped {
+                let t = inputs[0];
+                let edges = smallvec![(Edge::of(t), t.dtype()), (Edge::None, t.dtype())];
+                record_edges(name(op, &a, &b), bop, edges, &[&out]);
+            } else {
+                record(name(op, &a, &b), bop, &inputs, &[&out]);
+            }
         }
     }
     Ok(out)
@@ -227,12 +292,15 @@ fn tensor_of<'a>(o: &Operand<'a>) -> Option<&'a Tensor> {
 /// `torch.where(cond, a, b)`.
 pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     if cond.dtype() != DType::Bool {
-        bail!(Runtime, "where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype());
+        bail!(
+            Runtime,
+            "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+            cond.dtype()
+        );
     }
     let dt = b.add_to(a.add_to(ResultType::default())).result();
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
     let lc = cond.layout().broadcast_to(&shape)?;
-    let (la, lb) = (operand_layout(&a, &shape)?, operand_layout(&b, &shape)?);
     let materialize = |o: &Operand| -> Tensor {
         match o {
             Operand::T(t) => t.cast_kernel(dt),
@@ -240,6 +308,10 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
         }
     };
     let (ta, tb) = (materialize(&a), materialize(&b));
+    let (la, lb) = (
+        ta.layout().broadcast_to(&shape)?,
+        tb.layout().broadcast_to(&shape)?,
+    );
     let out = with_dtype!(dt, T => {
         let v = crate::cpu::elementwise::zip3(
             cond.storage_slice::<bool>(), &lc,
@@ -252,11 +324,21 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     if !dt.is_float() {
         return Ok(out);
     }
-    let inputs: smallvec::SmallVec<[&Tensor; 2]> = tensor_of(&a).into_iter().chain(tensor_of(&b)).collect();
+    let inputs: smallvec::SmallVec<[&Tensor; 2]> =
+        tensor_of(&a).into_iter().chain(tensor_of(&b)).collect();
     if needs_grad(&inputs) {
         let shapes = [a.shape().into(), b.shape().into()];
         let sides = [tensor_of(&a).is_some(), tensor_of(&b).is_some()];
-        record("WhereBackward0", Op::Where { cond: cond.detach(), shapes, sides }, &inputs, &[&out]);
+        record(
+            "WhereBackward0",
+            Op::Where {
+                cond: cond.detach(),
+                shapes,
+                sides,
+            },
+            &inputs,
+            &[&out],
+        );
     }
     Ok(out)
 }
@@ -278,16 +360,32 @@ impl Tensor {
         binary(BinaryOp::Pow, Operand::T(self), Operand::T(o))
     }
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
-        binary(BinaryOp::Add, Operand::T(self), Operand::S(Scalar::Float(s)))
+        binary(
+            BinaryOp::Add,
+            Operand::T(self),
+            Operand::S(Scalar::Float(s)),
+        )
     }
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
-        binary(BinaryOp::Mul, Operand::T(self), Operand::S(Scalar::Float(s)))
+        binary(
+            BinaryOp::Mul,
+            Operand::T(self),
+            Operand::S(Scalar::Float(s)),
+        )
     }
     pub fn pow_scalar(&self, e: f64) -> Result<Tensor> {
-        binary(BinaryOp::Pow, Operand::T(self), Operand::S(Scalar::Float(e)))
+        binary(
+            BinaryOp::Pow,
+            Operand::T(self),
+            Operand::S(Scalar::Float(e)),
+        )
     }
     pub fn rsub_scalar(&self, s: f64) -> Result<Tensor> {
-        binary(BinaryOp::Sub, Operand::S(Scalar::Float(s)), Operand::T(self))
+        binary(
+            BinaryOp::Sub,
+            Operand::S(Scalar::Float(s)),
+            Operand::T(self),
+        )
     }
     pub fn compare_scalar(&self, op: BinaryOp, s: f64) -> Result<Tensor> {
         binary(op, Operand::T(self), Operand::S(Scalar::Float(s)))

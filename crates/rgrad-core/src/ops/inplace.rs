@@ -26,16 +26,43 @@ fn scalar_type_name(dt: DType) -> &'static str {
     }
 }
 
+/// PyTorch's `assert_no_internal_overlap` for the case it can prove: a broadcast (stride-0)
+/// dimension, where several elements share one memory location.
+fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
+    if t.shape()
+        .iter()
+        .zip(t.strides())
+        .any(|(&d, &s)| d > 1 && s == 0)
+    {
+        bail!(
+            Runtime,
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation."
+        );
+    }
+    Ok(())
+}
+
 impl Tensor {
     /// Runs `f` on (a copy of) `self` and writes the result back into `self`.
-    pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+    pub fn apply_inplace(
+        &self,
+        others: &[&Tensor],
+        f: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
         let grad_on = grad_mode::is_enabled();
         if grad_on && self.requires_grad() && self.is_leaf() {
-            bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
+            bail!(
+                Runtime,
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            );
         }
         let record = grad_on && (self.requires_grad() || others.iter().any(|t| t.requires_grad()));
         // When recording, the op must see the old value even after we overwrite it.
-        let base = if record { self.clone_tensor()? } else { self.clone() };
+        let base = if record {
+            self.clone_tensor()?
+        } else {
+            self.clone()
+        };
         let result = f(&base)?;
         if !can_cast(result.dtype(), self.dtype()) {
             bail!(
@@ -57,6 +84,7 @@ impl Tensor {
         if record {
             if let Some(node) = result.grad_fn() {
                 self.set_grad_fn(node, result.meta().output_nr);
+                self.meta().inplace_history = true;
             }
         }
         Ok(())
@@ -80,6 +108,7 @@ impl Tensor {
 
     /// `self op= other` for the arithmetic ops (`add_`, `mul_`, ...).
     pub fn binary_(&self, op: BinaryOp, other: Operand) -> Result<()> {
+        check_no_internal_overlap(self)?;
         let others: Vec<&Tensor> = match other {
             Operand::T(t) => vec![t],
             Operand::S(_) => vec![],
@@ -99,6 +128,7 @@ impl Tensor {
 
     /// `copy_(src)`: broadcasts and converts `src` into `self`.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        check_no_internal_overlap(self)?;
         let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
         let dt = self.dtype();
         self.apply_inplace(&[src], |_| src.expand(&sizes)?.to_dtype(dt))

@@ -13,7 +13,12 @@ fn mat<'a, T: Element>(t: &'a Tensor, batch: usize) -> Mat<'a, T> {
     let l = t.layout();
     let nd = l.ndim();
     let batch_off = if nd == 3 { batch * l.strides[0] } else { 0 };
-    Mat { data: t.storage_slice::<T>(), offset: l.offset + batch_off, rs: l.strides[nd - 2], cs: l.strides[nd - 1] }
+    Mat {
+        data: t.storage_slice::<T>(),
+        offset: l.offset + batch_off,
+        rs: l.strides[nd - 2],
+        cs: l.strides[nd - 1],
+    }
 }
 
 fn check_same_dtype(a: &Tensor, b: &Tensor) -> Result<()> {
@@ -43,7 +48,11 @@ fn product_kernel(a: &Tensor, b: &Tensor) -> Tensor {
     let (nd, sa, sb) = (a.ndim(), a.shape(), b.shape());
     let (m, k, n) = (sa[nd - 2], sa[nd - 1], sb[nd - 1]);
     let batch = if nd == 3 { sa[0] } else { 1 };
-    let shape: Vec<usize> = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
+    let shape: Vec<usize> = if nd == 3 {
+        vec![batch, m, n]
+    } else {
+        vec![m, n]
+    };
     with_dtype!(a.dtype(), T => {
         let mut out = vec![T::default(); batch * m * n];
         for (i, chunk) in out.chunks_mut((m * n).max(1)).enumerate().take(batch) {
@@ -57,8 +66,17 @@ impl Tensor {
     /// `mm`: 2-D matrix product.
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 2 || other.ndim() != 2 {
-            let which = if self.ndim() != 2 { ("self", self.ndim()) } else { ("mat2", other.ndim()) };
-            bail!(Runtime, "{} must be a matrix, got {}-D tensor", which.0, which.1);
+            let which = if self.ndim() != 2 {
+                ("self", self.ndim())
+            } else {
+                ("mat2", other.ndim())
+            };
+            bail!(
+                Runtime,
+                "{} must be a matrix, got {}-D tensor",
+                which.0,
+                which.1
+            );
         }
         let (sa, sb) = (self.shape(), other.shape());
         if sa[1] != sb[0] {
@@ -73,13 +91,20 @@ impl Tensor {
         }
         check_same_dtype(self, other)?;
         let out = product_kernel(self, other);
-        Ok(recorded(out, "MmBackward0", &[self, other], || Op::Mm { a: Saved::input(self), b: Saved::input(other) }))
+        Ok(recorded(out, "MmBackward0", &[self, other], || Op::Mm {
+            a: Saved::input(self),
+            b: Saved::input(other),
+        }))
     }
 
     /// `bmm`: batched 3-D matrix product.
     pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 3 || other.ndim() != 3 {
-            let which = if self.ndim() != 3 { ("batch1", self.ndim()) } else { ("batch2", other.ndim()) };
+            let which = if self.ndim() != 3 {
+                ("batch1", self.ndim())
+            } else {
+                ("batch2", other.ndim())
+            };
             bail!(Runtime, "{} must be a 3D tensor", which.0);
         }
         let (sa, sb) = (self.shape(), other.shape());
@@ -95,7 +120,10 @@ impl Tensor {
         }
         check_same_dtype(self, other)?;
         let out = product_kernel(self, other);
-        Ok(recorded(out, "BmmBackward0", &[self, other], || Op::Bmm { a: Saved::input(self), b: Saved::input(other) }))
+        Ok(recorded(out, "BmmBackward0", &[self, other], || Op::Bmm {
+            a: Saved::input(self),
+            b: Saved::input(other),
+        }))
     }
 
     /// `dot`: inner product of two vectors.
@@ -128,14 +156,22 @@ impl Tensor {
             gemm_kernel(a, b, &mut o, 1, n, 1);
             Tensor::from_vec(o, &[])
         });
-        Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot { a: Saved::input(self), b: Saved::input(other) }))
+        Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot {
+            a: Saved::input(self),
+            b: Saved::input(other),
+        }))
     }
 
     /// `matmul` / `@` with PyTorch's rules for 1-D operands and batch broadcasting.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (da, db) = (self.ndim(), other.ndim());
         if da == 0 || db == 0 {
-            bail!(Runtime, "both arguments to matmul need to be at least 1D, but they are {}D and {}D", da, db);
+            bail!(
+                Runtime,
+                "both arguments to matmul need to be at least 1D, but they are {}D and {}D",
+                da,
+                db
+            );
         }
         match (da, db) {
             (1, 1) => return self.dot(other),
@@ -146,7 +182,11 @@ impl Tensor {
         }
         if db <= 2 {
             // Fold the batch into rows: one large mm instead of many small ones.
-            let b2 = if db == 1 { other.unsqueeze(1)? } else { other.clone() };
+            let b2 = if db == 1 {
+                other.unsqueeze(1)?
+            } else {
+                other.clone()
+            };
             let k = self.shape()[da - 1] as i64;
             let rows = self.reshape(&[-1, k])?.mm(&b2)?;
             let mut shape: Vec<i64> = self.shape()[..da - 1].iter().map(|&s| s as i64).collect();
@@ -155,13 +195,28 @@ impl Tensor {
             }
             return rows.reshape(&shape);
         }
-        let a = if da == 1 { self.unsqueeze(0)? } else { self.clone() };
-        let b = if db == 1 { other.unsqueeze(1)? } else { other.clone() };
+        let a = if da == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let b = if db == 1 {
+            other.unsqueeze(1)?
+        } else {
+            other.clone()
+        };
         let (na, nb) = (a.ndim(), b.ndim());
         let (m, k1) = (a.shape()[na - 2], a.shape()[na - 1]);
         let (k2, p) = (b.shape()[nb - 2], b.shape()[nb - 1]);
         if k1 != k2 {
-            bail!(Runtime, "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", m, k1, k2, p);
+            bail!(
+                Runtime,
+                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+                m,
+                k1,
+                k2,
+                p
+            );
         }
         let batch = broadcast_shapes(&a.shape()[..na - 2], &b.shape()[..nb - 2])?;
         let nbatch: usize = batch.iter().product();

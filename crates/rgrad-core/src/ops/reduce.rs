@@ -40,11 +40,21 @@ impl Tensor {
         let shape = reduced_shape(self.shape(), dims, keepdim);
         let l = self.layout();
         match self.dtype() {
-            DType::F32 => Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape),
-            DType::F64 => Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape),
-            DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape),
-            DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape),
-            DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape),
+            DType::F32 => {
+                Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape)
+            }
+            DType::F64 => {
+                Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape)
+            }
+            DType::I64 => {
+                Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape)
+            }
+            DType::I32 => {
+                Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape)
+            }
+            DType::Bool => {
+                Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape)
+            }
         }
     }
 
@@ -52,12 +62,25 @@ impl Tensor {
     pub fn sum(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let d = reduction_dims(dims, self.ndim())?;
         let out = self.sum_kernel(&d, keepdim);
-        let name = if dims.is_none() { "SumBackward0" } else { "SumBackward1" };
-        Ok(recorded(out, name, &[self], || Op::Sum { shape: self.dims(), dims: d, keepdim }))
+        let name = if dims.is_none() {
+            "SumBackward0"
+        } else {
+            "SumBackward1"
+        };
+        Ok(recorded(out, name, &[self], || Op::Sum {
+            shape: self.dims(),
+            dims: d,
+            keepdim,
+        }))
     }
 
     /// `mean(dim=None, keepdim=False, dtype=None)`.
-    pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    pub fn mean(
+        &self,
+        dims: Option<&[i64]>,
+        keepdim: bool,
+        dtype: Option<DType>,
+    ) -> Result<Tensor> {
         let src = match dtype {
             Some(dt) => self.to_dtype(dt)?,
             None => self.clone(),
@@ -77,8 +100,17 @@ impl Tensor {
             crate::ops::binary::Operand::T(&sum),
             crate::ops::binary::Operand::S(crate::Scalar::Float(count as f64)),
         )?;
-        let name = if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" };
-        Ok(recorded(out, name, &[&src], || Op::Mean { shape: src.dims(), dims: d, keepdim, count }))
+        let name = if dims.is_none() {
+            "MeanBackward0"
+        } else {
+            "MeanBackward1"
+        };
+        Ok(recorded(out, name, &[&src], || Op::Mean {
+            shape: src.dims(),
+            dims: d,
+            keepdim,
+            count,
+        }))
     }
 
     /// Sums a broadcast gradient back to `shape` (the shape of the input it belongs to).
@@ -91,7 +123,11 @@ impl Tensor {
             .filter(|&i| i < lead || (shape[i - lead] == 1 && self.shape()[i] != 1))
             .map(|i| i as i64)
             .collect();
-        let summed = if dims.is_empty() { self.clone() } else { self.sum(Some(&dims), true)? };
+        let summed = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum(Some(&dims), true)?
+        };
         let target: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
         summed.reshape(&target)
     }

@@ -87,11 +87,18 @@ fn unary_name(op: UnaryOp) -> &'static str {
 impl Tensor {
     /// A float unary op; integer inputs compute in float32 (as `torch.exp(int_tensor)`).
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
-        let rounding = matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc);
+        let rounding = matches!(
+            op,
+            UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc
+        );
         if rounding && !self.dtype().is_float() {
             return Ok(self.cast_kernel(self.dtype()));
         }
-        let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32) };
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.cast_kernel(DType::F32)
+        };
         let out = match x.dtype() {
             DType::F32 => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
             _ => Tensor::from_vec(float_map::<f64>(op, &x), x.shape()),
@@ -101,7 +108,11 @@ impl Tensor {
             if rounding {
                 return Op::Scale(0.0);
             }
-            Op::Unary { f: UnaryGrad::from(op), x: Saved::input(self), out: Saved::output(&out, name) }
+            Op::Unary {
+                f: UnaryGrad::from(op),
+                x: Saved::input(self),
+                out: Saved::output(&out, name),
+            }
         }))
     }
 
@@ -127,10 +138,6 @@ impl Tensor {
         self.unary(UnaryOp::Sigmoid)
     }
 
-    fn arith_map(&self, f: impl Fn(&Tensor) -> Tensor) -> Tensor {
-        f(self)
-    }
-
     pub fn neg(&self) -> Result<Tensor> {
         if self.dtype() == DType::Bool {
             bail!(
@@ -138,7 +145,7 @@ impl Tensor {
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
             );
         }
-        let out = self.arith_map(|x| with_dtype!(x.dtype(), T => Tensor::from_vec(map(x.storage_slice::<T>(), x.layout(), |v: T| v.neg()), x.shape())));
+        let out = with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.neg()), self.shape()));
         Ok(recorded(out, "NegBackward0", &[self], || Op::Scale(-1.0)))
     }
 
@@ -156,18 +163,24 @@ impl Tensor {
         with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape()))
     }
 
+    #[allow(clippy::bool_comparison)] // generic over every dtype; bools are rejected first
     pub fn relu(&self) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            bail!(
+                Runtime,
+                "\"clamp_min_scalar_cpu\" not implemented for 'Bool'"
+            );
+        }
         let out = with_dtype!(self.dtype(), T => {
             let zero = T::default();
             Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
         });
-        if self.dtype() == DType::Bool {
-            bail!(Runtime, "\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
-        }
-        Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
-            f: UnaryGrad::Relu,
-            x: Saved::input(self),
-            out: Saved::output(&out, "ReluBackward0"),
+        Ok(recorded(out.clone(), "ReluBackward0", &[self], || {
+            Op::Unary {
+                f: UnaryGrad::Relu,
+                x: Saved::input(self),
+                out: Saved::output(&out, "ReluBackward0"),
+            }
         }))
     }
 
@@ -189,7 +202,9 @@ impl Tensor {
             return Ok(out);
         }
         let from = self.dtype();
-        Ok(recorded(out, "ToCopyBackward0", &[self], || Op::Cast { from }))
+        Ok(recorded(out, "ToCopyBackward0", &[self], || Op::Cast {
+            from,
+        }))
     }
 
     /// `clone()`: a contiguous copy that keeps history.

@@ -1,0 +1,175 @@
+//! Module-level creation functions: `tensor`, `zeros`, `arange`, `rand`, ...
+
+use crate::convert::{default_dtype, int_list, scalar, tensor_from_data, usize_shape};
+use crate::dtype::{check_device, opt_dtype};
+use crate::errors::IntoPyResult;
+use crate::interop;
+use crate::tensor::{wrap, PyTensor};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use rgrad_core::ops::factory;
+use rgrad_core::{DType, Scalar, Tensor};
+
+fn finish(py: Python<'_>, t: Tensor, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    if requires_grad {
+        t.set_requires_grad(true).py()?;
+    }
+    wrap(py, t)
+}
+
+fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
+    match kw {
+        Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?)?),
+        _ => usize_shape(&int_list(size)?),
+    }
+}
+
+/// `rgrad.tensor(data, dtype=None, device=None, requires_grad=False)`.
+#[pyfunction]
+#[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false, pin_memory=false))]
+pub fn tensor(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+) -> PyResult<Py<PyTensor>> {
+    let _ = pin_memory;
+    check_device(device)?;
+    let t = tensor_from_data(data, opt_dtype(dtype)?)?;
+    finish(py, t, requires_grad)
+}
+
+macro_rules! filled {
+    ($name:ident, $value:expr) => {
+        #[pyfunction]
+        #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name(
+            py: Python<'_>,
+            size: &Bound<'_, PyTuple>,
+            out: Option<&Bound<'_, PyAny>>,
+            dtype: Option<&Bound<'_, PyAny>>,
+            layout: Option<&Bound<'_, PyAny>>,
+            device: Option<&Bound<'_, PyAny>>,
+            requires_grad: bool,
+            pin_memory: bool,
+        ) -> PyResult<Py<PyTensor>> {
+            let _ = (out, layout, pin_memory);
+            check_device(device)?;
+            let shape = shape_arg(size, None)?;
+            let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
+            let v: Scalar = $value;
+            finish(py, Tensor::full(&shape, v, dt), requires_grad)
+        }
+    };
+}
+filled!(zeros, Scalar::Int(0));
+filled!(ones, Scalar::Int(1));
+filled!(empty, Scalar::Int(0));
+
+/// `rgrad.full(size, fill_value)`: the dtype follows the fill value, as in PyTorch.
+#[pyfunction]
+#[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+pub fn full(
+    py: Python<'_>,
+    size: &Bound<'_, PyAny>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    check_device(device)?;
+    let shape = shape_arg(&PyTuple::new(py, [size])?, None)?;
+    let v = scalar(fill_value)?
+        .ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
+    let dt = opt_dtype(dtype)?.unwrap_or(default_dtype(v));
+    finish(py, Tensor::full(&shape, v, dt), requires_grad)
+}
+
+fn number(ob: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    scalar(ob)?.ok_or_else(|| PyTypeError::new_err("arange(): expected a number"))
+}
+
+/// `rgrad.arange(end)` / `arange(start, end, step=1)`.
+#[pyfunction]
+#[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
+pub fn arange(
+    py: Python<'_>,
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    check_device(device)?;
+    let (s, e) = match end {
+        Some(e) if !e.is_none() => (number(start)?, number(e)?),
+        _ => (Scalar::Int(0), number(start)?),
+    };
+    let st = match step {
+        Some(x) => number(x)?,
+        None => Scalar::Int(1),
+    };
+    let t = factory::arange(s, e, st, opt_dtype(dtype)?).py()?;
+    finish(py, t, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
+pub fn linspace(
+    py: Python<'_>,
+    start: f64,
+    end: f64,
+    steps: i64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    check_device(device)?;
+    let t = factory::linspace(start, end, steps, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
+    finish(py, t, requires_grad)
+}
+
+macro_rules! random {
+    ($name:ident, $f:path) => {
+        #[pyfunction]
+        #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false))]
+        pub fn $name(
+            py: Python<'_>,
+            size: &Bound<'_, PyTuple>,
+            generator: Option<&Bound<'_, PyAny>>,
+            dtype: Option<&Bound<'_, PyAny>>,
+            device: Option<&Bound<'_, PyAny>>,
+            requires_grad: bool,
+        ) -> PyResult<Py<PyTensor>> {
+            let _ = generator;
+            check_device(device)?;
+            let shape = shape_arg(size, None)?;
+            let t = $f(&shape, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
+            finish(py, t, requires_grad)
+        }
+    };
+}
+random!(rand, factory::rand_uniform);
+random!(randn, factory::randn);
+
+#[pyfunction]
+pub fn manual_seed(seed: i64) {
+    factory::manual_seed(seed as u64);
+}
+
+/// `rgrad.from_numpy(array)`: shares the array's memory.
+#[pyfunction]
+pub fn from_numpy(py: Python<'_>, array: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    if !interop::is_ndarray(array) {
+        return Err(PyTypeError::new_err(format!(
+            "expected np.ndarray (got {})",
+            array.get_type().name()?
+        )));
+    }
+    wrap(py, interop::tensor_from_numpy(array, false)?)
+}

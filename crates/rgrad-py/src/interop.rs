@@ -1,0 +1,165 @@
+//! NumPy interop: zero-copy in both directions on the CPU.
+
+use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+use rgrad_core::{DType, Layout, Storage, Tensor};
+use std::sync::Arc;
+
+pub fn is_ndarray(ob: &Bound<'_, PyAny>) -> bool {
+    ob.cast::<PyUntypedArray>().is_ok()
+}
+
+/// Whether `ob` is a NumPy scalar (`np.float32(1)`, `np.int64(3)`, ...).
+pub fn is_numpy_scalar(ob: &Bound<'_, PyAny>) -> bool {
+    static GENERIC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    match GENERIC.import(ob.py(), "numpy", "generic") {
+        Ok(g) => ob.is_instance(g).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+fn dtype_of(py: Python<'_>, d: &Bound<'_, PyArrayDescr>) -> Option<DType> {
+    let pairs = [
+        (PyArrayDescr::of::<f32>(py), DType::F32),
+        (PyArrayDescr::of::<f64>(py), DType::F64),
+        (PyArrayDescr::of::<i64>(py), DType::I64),
+        (PyArrayDescr::of::<i32>(py), DType::I32),
+        (PyArrayDescr::of::<bool>(py), DType::Bool),
+    ];
+    pairs
+        .into_iter()
+        .find(|(nd, _)| d.is_equiv_to(nd))
+        .map(|(_, dt)| dt)
+}
+
+fn descr_of<'py>(py: Python<'py>, dt: DType) -> Bound<'py, PyArrayDescr> {
+    match dt {
+        DType::F32 => PyArrayDescr::of::<f32>(py),
+        DType::F64 => PyArrayDescr::of::<f64>(py),
+        DType::I64 => PyArrayDescr::of::<i64>(py),
+        DType::I32 => PyArrayDescr::of::<i32>(py),
+        DType::Bool => PyArrayDescr::of::<bool>(py),
+    }
+}
+
+/// A tensor over a NumPy array's memory (no copy). With `copy_fallback`, arrays that cannot
+/// be shared (negative strides, other dtypes) are converted instead of rejected.
+pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult<Tensor> {
+    let py = ob.py();
+    let arr = ob.cast::<PyUntypedArray>()?;
+    let Some(dt) = dtype_of(py, &arr.dtype()) else {
+        if copy_fallback {
+            let kind: String = arr.dtype().getattr("kind")?.extract()?;
+            let target = match kind.as_str() {
+                "f" => "float64",
+                "b" => "bool",
+                _ => "int64",
+            };
+            let conv = ob.call_method1("astype", (target,))?;
+            return tensor_from_numpy(&conv, false);
+        }
+        return Err(PyTypeError::new_err(format!(
+            "can't convert np.ndarray of type {}. The only supported types are: float64, float32, int64, int32, and bool.",
+            arr.dtype()
+        )));
+    };
+    let itemsize = dt.itemsize() as isize;
+    let shape: Vec<usize> = arr.shape().to_vec();
+    let byte_strides: Vec<isize> = arr.strides().to_vec();
+    let shareable = byte_strides.iter().all(|&s| s >= 0 && s % itemsize == 0)
+        && arr.dtype().byteorder() != b'>';
+    if !shareable {
+        if copy_fallback {
+            let c = py
+                .import("numpy")?
+                .call_method1("ascontiguousarray", (ob,))?;
+            return tensor_from_numpy(&c, false);
+        }
+        return Err(PyRuntimeError::new_err(
+            "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
+        ));
+    }
+    let strides: Vec<usize> = byte_strides
+        .iter()
+        .map(|&s| (s / itemsize) as usize)
+        .collect();
+    let numel: usize = shape.iter().product();
+    let span = if numel == 0 {
+        0
+    } else {
+        1 + shape
+            .iter()
+            .zip(&strides)
+            .map(|(&d, &s)| (d - 1) * s)
+            .sum::<usize>()
+    };
+    // SAFETY: the array's buffer holds `span` elements from its data pointer and stays alive
+    // while the owner reference (the array itself) does.
+    let storage = unsafe {
+        let data = (*arr.as_array_ptr()).fields.data as *mut u8;
+        Storage::from_external(data, span, dt, Box::new(ob.clone().unbind()))
+    };
+    let layout = Layout {
+        shape: shape.into(),
+        strides: strides.into(),
+        offset: 0,
+    };
+    Ok(Tensor::from_parts(Arc::new(storage), layout))
+}
+
+/// A NumPy array viewing the tensor's memory; `owner` keeps the storage alive.
+pub fn numpy_view<'py>(
+    py: Python<'py>,
+    t: &Tensor,
+    owner: Py<PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dt = t.dtype();
+    let itemsize = dt.itemsize();
+    let mut dims: Vec<npyffi::npy_intp> =
+        t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
+    let mut strides: Vec<npyffi::npy_intp> = t
+        .strides()
+        .iter()
+        .map(|&s| (s * itemsize) as npyffi::npy_intp)
+        .collect();
+    // SAFETY: data points into the live storage; numpy takes a reference to `owner` as base.
+    unsafe {
+        let data = t.storage().data_ptr().add(t.layout().offset * itemsize);
+        let descr = descr_of(py, dt).into_dtype_ptr();
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            descr,
+            dims.len() as i32,
+            dims.as_mut_ptr(),
+            strides.as_mut_ptr(),
+            data as *mut std::ffi::c_void,
+            NPY_ARRAY_WRITEABLE,
+            std::ptr::null_mut(),
+        );
+        if ptr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let arr = Bound::from_owned_ptr(py, ptr);
+        if PY_ARRAY_API.PyArray_SetBaseObject(
+            py,
+            ptr as *mut npyffi::PyArrayObject,
+            owner.into_ptr(),
+        ) < 0
+        {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(arr)
+    }
+}
+
+/// `tensor.tolist()`.
+pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let owner = Py::new(py, crate::tensor::PyTensor { t: t.detach() })?.into_any();
+    let arr = numpy_view(py, t, owner)?;
+    arr.call_method0("tolist")
+}

@@ -1,0 +1,1005 @@
+//! `rgrad.Tensor`: the compiled class users hold. Methods parse arguments, call the core and
+//! wrap the result; nothing else happens per op.
+
+use crate::convert::{int_list, int_or_list, operand, require_operand, tensor_arg, Arg};
+use crate::dtype::{check_device, extract_dtype, opt_dtype, PyDType, PyDevice};
+use crate::errors::{from_py, IntoPyResult};
+use crate::graph::node_object;
+use crate::index;
+use crate::interop;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyTuple, PyType};
+use rgrad_core::ops::binary::{binary, BinaryOp};
+use rgrad_core::ops::unary::UnaryOp;
+use rgrad_core::{DType, Operand, Scalar, Tensor};
+use std::sync::Arc;
+
+#[pyclass(name = "Tensor", subclass, weakref, dict)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+#[inline]
+pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyTensor>> {
+    Py::new(py, PyTensor { t })
+}
+
+#[inline]
+fn wrap_any(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
+    Ok(wrap(py, t)?.into_any())
+}
+
+/// `a op b` for a Python operator; NotImplemented for unsupported operand types.
+#[inline]
+fn bin(
+    py: Python<'_>,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    op: BinaryOp,
+    reflected: bool,
+) -> PyResult<Py<PyAny>> {
+    let Some(arg) = operand(other)? else {
+        return Ok(py.NotImplemented());
+    };
+    let (x, y) = match &arg {
+        Arg::T(b) => (Operand::T(a), Operand::T(b)),
+        Arg::S(s) => (Operand::T(a), Operand::S(*s)),
+    };
+    let r = if reflected {
+        binary(op, y, x)
+    } else {
+        binary(op, x, y)
+    };
+    wrap_any(py, r.py()?)
+}
+
+fn arg_binary(a: &Tensor, other: &Bound<'_, PyAny>, op: BinaryOp, what: &str) -> PyResult<Tensor> {
+    match require_operand(other, what)? {
+        Arg::T(b) => binary(op, Operand::T(a), Operand::T(&b)).py(),
+        Arg::S(s) => binary(op, Operand::T(a), Operand::S(s)).py(),
+    }
+}
+
+/// `dim=` arguments: None, an int, or a sequence of ints.
+fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    match dim {
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d)?)),
+        _ => Ok(None),
+    }
+}
+
+fn size_object<'py>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    static SIZE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let cls = SIZE.import(py, "rgrad._size", "Size")?;
+    cls.call1((PyTuple::new(py, shape)?,))
+}
+
+impl PyTensor {
+    fn inplace(
+        slf: &Bound<'_, Self>,
+        f: impl FnOnce(&Tensor) -> rgrad_core::Result<()>,
+    ) -> PyResult<Py<PyTensor>> {
+        f(&slf.borrow().t).py()?;
+        Ok(slf.clone().unbind())
+    }
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `Tensor(data)` / subclasses such as `nn.Parameter` call this with existing data.
+    #[new]
+    #[pyo3(signature = (data=None, requires_grad=false))]
+    fn py_new(data: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Self> {
+        let t = match data {
+            None => Tensor::zeros(&[0], DType::F32),
+            Some(d) => match d.cast::<PyTensor>() {
+                Ok(pt) => pt.borrow().t.detach(),
+                Err(_) => crate::convert::tensor_from_data(d, None)?,
+            },
+        };
+        if requires_grad {
+            t.set_requires_grad(true).py()?;
+        }
+        Ok(PyTensor { t })
+    }
+
+    // ---- properties ----------------------------------------------------------------------
+
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        size_object(py, self.t.shape())
+    }
+
+    #[pyo3(signature = (dim=None))]
+    fn size<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => size_object(py, self.t.shape()),
+            Some(d) => {
+                let d = rgrad_core::shape::normalize_dim(d, self.t.ndim()).py()?;
+                Ok(self.t.shape()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    #[pyo3(signature = (dim=None))]
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.strides())?.into_any()),
+            Some(d) => {
+                let d = rgrad_core::shape::normalize_dim(d, self.t.ndim()).py()?;
+                Ok(self.t.strides()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    fn storage_offset(&self) -> usize {
+        self.t.layout().offset
+    }
+
+    fn dim(&self) -> usize {
+        self.t.ndim()
+    }
+
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.t.ndim()
+    }
+
+    fn numel(&self) -> usize {
+        self.t.numel()
+    }
+
+    fn nelement(&self) -> usize {
+        self.t.numel()
+    }
+
+    fn element_size(&self) -> usize {
+        self.t.dtype().itemsize()
+    }
+
+    #[getter]
+    fn dtype(&self) -> PyDType {
+        PyDType { dt: self.t.dtype() }
+    }
+
+    #[getter]
+    fn device(&self) -> PyDevice {
+        PyDevice {
+            kind: self.t.device().to_string(),
+            index: None,
+        }
+    }
+
+    #[getter]
+    fn is_cuda(&self) -> bool {
+        false
+    }
+
+    fn is_floating_point(&self) -> bool {
+        self.t.dtype().is_float()
+    }
+
+    fn is_contiguous(&self) -> bool {
+        self.t.is_contiguous()
+    }
+
+    #[getter]
+    fn get_requires_grad(&self) -> bool {
+        self.t.requires_grad()
+    }
+
+    #[setter]
+    fn set_requires_grad(&self, flag: bool) -> PyResult<()> {
+        self.t.set_requires_grad(flag).py()
+    }
+
+    #[pyo3(signature = (requires_grad=true))]
+    fn requires_grad_(slf: &Bound<'_, Self>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+        Self::inplace(slf, |t| t.set_requires_grad(requires_grad))
+    }
+
+    #[getter]
+    fn get_grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyTensor>>> {
+        self.t.grad().map(|g| wrap(py, g)).transpose()
+    }
+
+    #[setter]
+    fn set_grad(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let g = match value {
+            None => None,
+            Some(v) if v.is_none() => None,
+            Some(v) => match v.cast::<PyTensor>() {
+                Ok(t) => Some(t.borrow().t.clone()),
+                Err(_) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "assigned grad expected to be a Tensor or None but got grad of type {}",
+                        v.get_type().name()?
+                    )))
+                }
+            },
+        };
+        self.t.set_grad(g).py()
+    }
+
+    #[getter]
+    fn is_leaf(&self) -> bool {
+        self.t.is_leaf()
+    }
+
+    #[getter]
+    fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.t.grad_fn() {
+            Some(n) => node_object(py, crate::graph::RawNode::Node(n)),
+            None => Ok(py.None()),
+        }
+    }
+
+    #[getter]
+    fn _version(&self) -> u64 {
+        self.t.version()
+    }
+
+    #[getter]
+    fn get_data(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.detach())
+    }
+
+    #[setter]
+    fn set_data(&mut self, value: PyRef<'_, PyTensor>) -> PyResult<()> {
+        let rg = self.t.requires_grad() && self.t.is_leaf();
+        let t = value.t.detach();
+        if rg {
+            t.set_requires_grad(true).py()?;
+        }
+        self.t = t;
+        Ok(())
+    }
+
+    #[getter(T)]
+    fn t_prop(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.reverse_dims().py()?)
+    }
+
+    #[getter(mT)]
+    fn m_t(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.transpose(-2, -1).py()?)
+    }
+
+    // ---- conversion ----------------------------------------------------------------------
+
+    fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.t.item().py()? {
+            Scalar::Float(f) => f.into_pyobject(py)?.into_any(),
+            Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
+            Scalar::Bool(b) => pyo3::types::PyBool::new(py, b).to_owned().into_any(),
+        })
+    }
+
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        interop::to_list(py, &self.t)
+    }
+
+    #[pyo3(signature = (force=false))]
+    fn numpy<'py>(slf: &Bound<'py, Self>, force: bool) -> PyResult<Bound<'py, PyAny>> {
+        let t = slf.borrow().t.clone();
+        if t.requires_grad() && !force {
+            return Err(PyRuntimeError::new_err(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
+            ));
+        }
+        interop::numpy_view(slf.py(), &t, slf.clone().into_any().unbind())
+    }
+
+    #[pyo3(signature = (dtype=None, copy=None))]
+    fn __array__<'py>(
+        slf: &Bound<'py, Self>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let t = slf.borrow().t.detach();
+        let owner = wrap(slf.py(), t.clone())?.into_any();
+        let arr = interop::numpy_view(slf.py(), &t, owner)?;
+        let arr = match dtype {
+            Some(d) if !d.is_none() => arr.call_method1("astype", (d,))?,
+            _ => arr,
+        };
+        if copy == Some(true) {
+            return arr.call_method0("copy");
+        }
+        Ok(arr)
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        if self.t.ndim() == 0 {
+            return Err(PyTypeError::new_err("len() of a 0-d tensor"));
+        }
+        Ok(self.t.shape()[0])
+    }
+
+    fn __bool__(&self) -> PyResult<bool> {
+        if self.t.numel() != 1 {
+            return Err(PyRuntimeError::new_err(format!(
+                "Boolean value of Tensor with {} values is ambiguous",
+                if self.t.numel() == 0 {
+                    "no"
+                } else {
+                    "more than one"
+                }
+            )));
+        }
+        Ok(self.t.item().py()?.to_f64() != 0.0)
+    }
+
+    fn __float__(&self) -> PyResult<f64> {
+        Ok(self.t.item().py()?.to_f64())
+    }
+
+    fn __int__(&self) -> PyResult<i64> {
+        Ok(match self.t.item().py()? {
+            Scalar::Float(f) => f as i64,
+            Scalar::Int(i) => i,
+            Scalar::Bool(b) => b as i64,
+        })
+    }
+
+    fn __index__(&self) -> PyResult<i64> {
+        if self.t.dtype().is_float() || self.t.numel() != 1 {
+            return Err(PyTypeError::new_err(
+                "only integer tensors of a single element can be converted to an index",
+            ));
+        }
+        self.__int__()
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        slf.as_ptr() as isize
+    }
+
+    /// `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`, keywords too.
+    #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
+    fn to(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        non_blocking: bool,
+        copy: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        let _ = non_blocking;
+        let mut target = opt_dtype(dtype)?;
+        check_device(device)?;
+        for a in args.iter() {
+            if let Ok(d) = a.cast::<PyDType>() {
+                target = Some(d.get().dt);
+            } else if let Ok(o) = a.cast::<PyTensor>() {
+                target = Some(o.borrow().t.dtype());
+            } else if a.is_none() {
+            } else {
+                check_device(Some(&a))?;
+            }
+        }
+        let dt = target.unwrap_or(self.t.dtype());
+        let out = if copy && dt == self.t.dtype() {
+            self.t.clone_tensor()
+        } else {
+            self.t.to_dtype(dt)
+        };
+        wrap(py, out.py()?)
+    }
+
+    #[pyo3(signature = (memory_format=None))]
+    fn cpu(slf: &Bound<'_, Self>, memory_format: Option<&Bound<'_, PyAny>>) -> Py<PyTensor> {
+        let _ = memory_format;
+        slf.clone().unbind()
+    }
+
+    fn float(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.to_dtype(DType::F32).py()?)
+    }
+    fn double(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.to_dtype(DType::F64).py()?)
+    }
+    fn long(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.to_dtype(DType::I64).py()?)
+    }
+    fn int(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.to_dtype(DType::I32).py()?)
+    }
+    fn bool(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.to_dtype(DType::Bool).py()?)
+    }
+    #[pyo3(signature = (dtype=None))]
+    fn r#type<'py>(
+        &self,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match dtype {
+            None => Ok(format!("torch.{}", self.t.dtype().legacy_name())
+                .into_pyobject(py)?
+                .into_any()),
+            Some(d) => Ok(wrap(py, self.t.to_dtype(extract_dtype(d)?).py()?)?
+                .into_bound(py)
+                .into_any()),
+        }
+    }
+
+    fn detach(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.detach())
+    }
+
+    fn clone(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.clone_tensor().py()?)
+    }
+
+    fn contiguous(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.contiguous().py()?)
+    }
+
+    // ---- autograd ------------------------------------------------------------------------
+
+    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
+    fn backward(
+        &self,
+        gradient: Option<PyRef<'_, PyTensor>>,
+        retain_graph: Option<bool>,
+        create_graph: bool,
+        inputs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        if inputs.is_some_and(|i| !i.is_none()) {
+            return Err(PyRuntimeError::new_err(
+                "backward(inputs=...) is not supported yet; use rgrad.autograd.grad",
+            ));
+        }
+        self.t
+            .backward(gradient.map(|g| g.t.clone()), retain_graph, create_graph)
+            .py()
+    }
+
+    fn retain_grad(&self) -> PyResult<()> {
+        self.t.retain_grad().py()
+    }
+
+    #[getter]
+    fn retains_grad(&self) -> bool {
+        self.t.retains_grad()
+    }
+
+    /// Registers `hook(grad) -> Tensor | None`, called when the gradient is computed.
+    fn register_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
+        let f: rgrad_core::tensor::GradHook = Arc::new(move |g: &Tensor| {
+            Python::attach(|py| {
+                let arg = wrap(py, g.clone()).map_err(from_py)?;
+                let r = hook.call1(py, (arg,)).map_err(from_py)?;
+                if r.is_none(py) {
+                    return Ok(None);
+                }
+                let t = r
+                    .bind(py)
+                    .cast::<PyTensor>()
+                    .map_err(|e| from_py(e.into()))?;
+                Ok(Some(t.borrow().t.clone()))
+            })
+        });
+        self.t.register_hook(f).py()
+    }
+
+    // ---- arithmetic operators ------------------------------------------------------------
+
+    fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Add, false)
+    }
+    fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Add, true)
+    }
+    fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Sub, false)
+    }
+    fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Sub, true)
+    }
+    fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Mul, false)
+    }
+    fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Mul, true)
+    }
+    fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Div, false)
+    }
+    fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Div, true)
+    }
+    fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::FloorDiv, false)
+    }
+    fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::FloorDiv, true)
+    }
+    fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Rem, false)
+    }
+    fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        bin(py, &self.t, o, BinaryOp::Rem, true)
+    }
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = modulo;
+        bin(py, &self.t, o, BinaryOp::Pow, false)
+    }
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = modulo;
+        bin(py, &self.t, o, BinaryOp::Pow, true)
+    }
+    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(o)? {
+            Some(Arg::T(b)) => wrap_any(py, self.t.matmul(&b).py()?),
+            _ => Ok(py.NotImplemented()),
+        }
+    }
+    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(o)? {
+            Some(Arg::T(b)) => wrap_any(py, b.matmul(&self.t).py()?),
+            _ => Ok(py.NotImplemented()),
+        }
+    }
+    fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.neg().py()?)
+    }
+    fn __pos__(slf: &Bound<'_, Self>) -> Py<PyTensor> {
+        slf.clone().unbind()
+    }
+    fn __abs__(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.abs().py()?)
+    }
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let bop = match op {
+            CompareOp::Eq => BinaryOp::Eq,
+            CompareOp::Ne => BinaryOp::Ne,
+            CompareOp::Lt => BinaryOp::Lt,
+            CompareOp::Le => BinaryOp::Le,
+            CompareOp::Gt => BinaryOp::Gt,
+            CompareOp::Ge => BinaryOp::Ge,
+        };
+        bin(py, &self.t, o, bop, false)
+    }
+
+    fn __iadd__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::inplace_op(slf, o, BinaryOp::Add).map(drop)
+    }
+    fn __isub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::inplace_op(slf, o, BinaryOp::Sub).map(drop)
+    }
+    fn __imul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::inplace_op(slf, o, BinaryOp::Mul).map(drop)
+    }
+    fn __itruediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::inplace_op(slf, o, BinaryOp::Div).map(drop)
+    }
+
+    // ---- named arithmetic ----------------------------------------------------------------
+
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.add_sub(other, alpha, BinaryOp::Add)?)
+    }
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.add_sub(other, alpha, BinaryOp::Sub)?)
+    }
+    fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Mul, "mul")?)
+    }
+    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Div, "div")?)
+    }
+    fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, exponent, BinaryOp::Pow, "pow")?)
+    }
+    fn maximum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(
+            py,
+            arg_binary(&self.t, other, BinaryOp::Maximum, "maximum")?,
+        )
+    }
+    fn minimum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(
+            py,
+            arg_binary(&self.t, other, BinaryOp::Minimum, "minimum")?,
+        )
+    }
+    fn eq(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Eq, "eq")?)
+    }
+    fn ne(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Ne, "ne")?)
+    }
+    fn lt(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Lt, "lt")?)
+    }
+    fn le(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Le, "le")?)
+    }
+    fn gt(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Gt, "gt")?)
+    }
+    fn ge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Ge, "ge")?)
+    }
+    fn neg(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.neg().py()?)
+    }
+    fn abs(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.abs().py()?)
+    }
+    fn relu(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.relu().py()?)
+    }
+    fn sign(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.sign())
+    }
+    fn exp(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Exp)
+    }
+    fn log(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Log)
+    }
+    fn sqrt(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Sqrt)
+    }
+    fn rsqrt(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Rsqrt)
+    }
+    fn sin(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Sin)
+    }
+    fn cos(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Cos)
+    }
+    fn tan(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Tan)
+    }
+    fn tanh(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Tanh)
+    }
+    fn sigmoid(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Sigmoid)
+    }
+    fn log1p(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Log1p)
+    }
+    fn expm1(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Expm1)
+    }
+    fn reciprocal(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Reciprocal)
+    }
+    fn floor(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Floor)
+    }
+    fn ceil(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Ceil)
+    }
+    fn round(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Round)
+    }
+    fn trunc(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Trunc)
+    }
+
+    /// `where(condition, other)`: self where condition, else other.
+    #[pyo3(name = "where")]
+    fn where_(
+        &self,
+        py: Python<'_>,
+        condition: PyRef<'_, PyTensor>,
+        other: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyTensor>> {
+        let out = match require_operand(other, "where")? {
+            Arg::T(o) => {
+                rgrad_core::ops::binary::where_(&condition.t, Operand::T(&self.t), Operand::T(&o))
+            }
+            Arg::S(s) => {
+                rgrad_core::ops::binary::where_(&condition.t, Operand::T(&self.t), Operand::S(s))
+            }
+        };
+        wrap(py, out.py()?)
+    }
+
+    // ---- reductions ----------------------------------------------------------------------
+
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn sum(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        let dims = dims_arg(dim)?;
+        wrap(py, src.sum(dims.as_deref(), keepdim).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn mean(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let dims = dims_arg(dim)?;
+        wrap(
+            py,
+            self.t
+                .mean(dims.as_deref(), keepdim, opt_dtype(dtype)?)
+                .py()?,
+        )
+    }
+
+    // ---- linear algebra ------------------------------------------------------------------
+
+    fn matmul(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.matmul(&other.t).py()?)
+    }
+    fn mm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.mm(&mat2.t).py()?)
+    }
+    fn bmm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.bmm(&mat2.t).py()?)
+    }
+    fn dot(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.dot(&other.t).py()?)
+    }
+    fn mv(&self, py: Python<'_>, vec: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        if self.t.ndim() != 2 || vec.t.ndim() != 1 {
+            return Err(PyRuntimeError::new_err("vector + matrix @ vector expected"));
+        }
+        wrap(py, self.t.matmul(&vec.t).py()?)
+    }
+
+    // ---- shape ---------------------------------------------------------------------------
+
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.reshape(&int_list(shape)?).py()?)
+    }
+
+    #[pyo3(signature = (*shape))]
+    fn view(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        if shape.len() == 1 {
+            if let Ok(d) = shape.get_item(0)?.cast::<PyDType>() {
+                if d.get().dt == self.t.dtype() {
+                    return wrap(py, self.t.detach());
+                }
+                return Err(PyRuntimeError::new_err(
+                    "view(dtype) is only supported for the same dtype",
+                ));
+            }
+        }
+        wrap(py, self.t.view(&int_list(shape)?).py()?)
+    }
+
+    fn view_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let s: Vec<i64> = other.t.shape().iter().map(|&d| d as i64).collect();
+        wrap(py, self.t.view(&s).py()?)
+    }
+
+    fn reshape_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let s: Vec<i64> = other.t.shape().iter().map(|&d| d as i64).collect();
+        wrap(py, self.t.reshape(&s).py()?)
+    }
+
+    fn transpose(&self, py: Python<'_>, dim0: i64, dim1: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.transpose(dim0, dim1).py()?)
+    }
+
+    fn t(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.t().py()?)
+    }
+
+    #[pyo3(signature = (*dims))]
+    fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.permute(&int_list(dims)?).py()?)
+    }
+
+    fn unsqueeze(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.unsqueeze(dim).py()?)
+    }
+
+    #[pyo3(signature = (dim=None))]
+    fn squeeze(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let mut t = self.t.clone();
+        match dims_arg(dim)? {
+            None => t = t.squeeze(None).py()?,
+            Some(ds) => {
+                let mut norm: Vec<usize> = ds
+                    .iter()
+                    .map(|&d| rgrad_core::shape::normalize_dim(d, t.ndim()))
+                    .collect::<Result<_, _>>()
+                    .py()?;
+                norm.sort_unstable();
+                for d in norm.into_iter().rev() {
+                    t = t.squeeze(Some(d as i64)).py()?;
+                }
+            }
+        }
+        wrap(py, t)
+    }
+
+    #[pyo3(signature = (*sizes))]
+    fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.expand(&int_list(sizes)?).py()?)
+    }
+
+    fn expand_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let s: Vec<i64> = other.t.shape().iter().map(|&d| d as i64).collect();
+        wrap(py, self.t.expand(&s).py()?)
+    }
+
+    #[pyo3(signature = (start_dim=0, end_dim=-1))]
+    fn flatten(&self, py: Python<'_>, start_dim: i64, end_dim: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.flatten(start_dim, end_dim).py()?)
+    }
+
+    fn select(&self, py: Python<'_>, dim: i64, index: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.select(dim, index).py()?)
+    }
+
+    fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyTensor>> {
+        wrap(
+            py,
+            self.t
+                .slice(dim, Some(start), Some(start + length), 1)
+                .py()?,
+        )
+    }
+
+    fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, index::get(&self.t, idx)?)
+    }
+
+    // ---- in-place ------------------------------------------------------------------------
+
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn add_(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        Self::inplace_scaled(slf, other, alpha, BinaryOp::Add)
+    }
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub_(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        Self::inplace_scaled(slf, other, alpha, BinaryOp::Sub)
+    }
+    fn mul_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        Self::inplace_op(slf, other, BinaryOp::Mul)
+    }
+    fn div_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        Self::inplace_op(slf, other, BinaryOp::Div)
+    }
+    fn pow_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        Self::inplace_op(slf, other, BinaryOp::Pow)
+    }
+    fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::inplace(slf, |t| t.fill_(Scalar::Int(0)))
+    }
+    fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let v = match require_operand(value, "fill_")? {
+            Arg::S(s) => s,
+            Arg::T(t) => t.item().py()?,
+        };
+        Self::inplace(slf, |t| t.fill_(v))
+    }
+    fn copy_(slf: &Bound<'_, Self>, src: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let s = tensor_arg(src, "copy_")?;
+        Self::inplace(slf, |t| t.copy_(&s))
+    }
+    fn detach_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        let mut me = slf.borrow_mut();
+        me.t = me.t.detach();
+        Ok(slf.clone().unbind())
+    }
+}
+
+impl PyTensor {
+    fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.unary(op).py()?)
+    }
+
+    fn add_sub(
+        &self,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+        op: BinaryOp,
+    ) -> PyResult<Tensor> {
+        match (require_operand(other, "add")?, alpha) {
+            (Arg::T(b), Some(a)) if a != 1.0 => {
+                binary(op, Operand::T(&self.t), Operand::T(&b.mul_scalar(a).py()?)).py()
+            }
+            (Arg::T(b), _) => binary(op, Operand::T(&self.t), Operand::T(&b)).py(),
+            (Arg::S(s), a) => {
+                let s = match a {
+                    Some(a) => Scalar::Float(s.to_f64() * a),
+                    None => s,
+                };
+                binary(op, Operand::T(&self.t), Operand::S(s)).py()
+            }
+        }
+    }
+
+    fn inplace_op(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        op: BinaryOp,
+    ) -> PyResult<Py<PyTensor>> {
+        let Some(arg) = operand(other)? else {
+            return Err(PyTypeError::new_err(format!(
+                "unsupported operand type(s) for in-place op: 'Tensor' and '{}'",
+                other.get_type().name()?
+            )));
+        };
+        Self::inplace(slf, |t| match &arg {
+            Arg::T(b) => t.binary_(op, Operand::T(b)),
+            Arg::S(s) => t.binary_(op, Operand::S(*s)),
+        })
+    }
+
+    fn inplace_scaled(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+        op: BinaryOp,
+    ) -> PyResult<Py<PyTensor>> {
+        match alpha {
+            Some(a) if a != 1.0 => {
+                let scaled = match require_operand(other, "add_")? {
+                    Arg::T(b) => Arg::T(b.mul_scalar(a).py()?),
+                    Arg::S(s) => Arg::S(Scalar::Float(s.to_f64() * a)),
+                };
+                Self::inplace(slf, |t| match &scaled {
+                    Arg::T(b) => t.binary_(op, Operand::T(b)),
+                    Arg::S(s) => t.binary_(op, Operand::S(*s)),
+                })
+            }
+            _ => Self::inplace_op(slf, other, op),
+        }
+    }
+}

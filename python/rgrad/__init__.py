@@ -1,0 +1,155 @@
+"""rgrad: automatic differentiation with a Rust core and a PyTorch-shaped API.
+
+``import rgrad as torch`` runs PyTorch-style autograd code on rgrad's engine.
+"""
+
+from rgrad import _tensor  # noqa: F401  (attaches printing and iteration to Tensor)
+from rgrad import autograd
+from rgrad._rgrad import (
+    Tensor,
+    arange,
+    bool,
+    device,
+    dtype,
+    empty,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    int32,
+    int64,
+    is_grad_enabled,
+    linspace,
+    manual_seed,
+    ones,
+    rand,
+    randn,
+    tensor,
+    zeros,
+)
+from rgrad._size import Size
+from rgrad.autograd.grad_mode import enable_grad, no_grad, set_grad_enabled
+
+__version__ = "0.1.0"
+
+float = float32  # noqa: A001  (PyTorch's aliases shadow the builtins inside this namespace)
+double = float64
+long = int64
+int = int32  # noqa: A001
+
+# Functional forms of Tensor methods: `rgrad.exp(t)` is `Tensor.exp(t)`, no wrapper in between.
+abs = Tensor.abs  # noqa: A001
+add = Tensor.add
+sub = Tensor.sub
+mul = Tensor.mul
+div = Tensor.div
+pow = Tensor.pow  # noqa: A001
+neg = Tensor.neg
+exp = Tensor.exp
+log = Tensor.log
+log1p = Tensor.log1p
+expm1 = Tensor.expm1
+sqrt = Tensor.sqrt
+rsqrt = Tensor.rsqrt
+sin = Tensor.sin
+cos = Tensor.cos
+tan = Tensor.tan
+tanh = Tensor.tanh
+sigmoid = Tensor.sigmoid
+relu = Tensor.relu
+sign = Tensor.sign
+reciprocal = Tensor.reciprocal
+floor = Tensor.floor
+ceil = Tensor.ceil
+round = Tensor.round  # noqa: A001
+trunc = Tensor.trunc
+maximum = Tensor.maximum
+minimum = Tensor.minimum
+eq = Tensor.eq
+ne = Tensor.ne
+lt = Tensor.lt
+le = Tensor.le
+gt = Tensor.gt
+ge = Tensor.ge
+sum = Tensor.sum  # noqa: A001
+mean = Tensor.mean
+matmul = Tensor.matmul
+mm = Tensor.mm
+bmm = Tensor.bmm
+dot = Tensor.dot
+mv = Tensor.mv
+reshape = Tensor.reshape
+transpose = Tensor.transpose
+t = Tensor.t
+permute = Tensor.permute
+unsqueeze = Tensor.unsqueeze
+squeeze = Tensor.squeeze
+flatten = Tensor.flatten
+select = Tensor.select
+narrow = Tensor.narrow
+clone = Tensor.clone
+detach = Tensor.detach
+
+
+def outer(input, vec2):
+    """Outer product of two vectors."""
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+def where(condition, input, other):
+    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    if not isinstance(input, Tensor):
+        input = tensor(input, dtype=other.dtype if isinstance(other, Tensor) else None)
+    return input.where(condition, other)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def zeros_like(input, *, dtype=None, requires_grad=False):
+    return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, requires_grad=False):
+    return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input, *, dtype=None, requires_grad=False):
+    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, requires_grad=False):
+    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+__all__ = [
+    "Size",
+    "Tensor",
+    "autograd",
+    "bool",
+    "device",
+    "double",
+    "dtype",
+    "enable_grad",
+    "float",
+    "float32",
+    "float64",
+    "int",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "long",
+    "manual_seed",
+    "no_grad",
+    "set_grad_enabled",
+    "tensor",
+]

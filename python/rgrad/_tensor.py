@@ -1,0 +1,56 @@
+"""Python-side parts of ``rgrad.Tensor`` (printing, iteration): attached to the compiled class
+at import, so no Python wrapper sits on the per-op path."""
+
+from rgrad import _rgrad
+from rgrad._tensor_str import format_tensor
+
+Tensor = _rgrad.Tensor
+
+_DEFAULT_DTYPES = {"float32", "int64", "bool"}
+
+
+def _suffixes(t):
+    out = []
+    if t.requires_grad:
+        fn = t.grad_fn
+        out.append(f"grad_fn=<{type(fn).__name__}>" if fn is not None else "requires_grad=True")
+    return out
+
+
+def _repr(self):
+    return format_tensor(self.detach().numpy(), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self))
+
+
+def _format(self, spec):
+    if self.dim() == 0:
+        return self.item().__format__(spec)
+    return format(_repr(self), spec)
+
+
+def _iter(self):
+    if self.dim() == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self[i] for i in range(self.shape[0]))
+
+
+def _reduce(self):
+    return (_rebuild, (self.detach().numpy().copy(), self.requires_grad))
+
+
+def _rebuild(array, requires_grad):
+    return _rgrad.tensor(array, requires_grad=requires_grad)
+
+
+def _install():
+    # The compiled class has no module in its type name, so messages say 'Tensor' as PyTorch's do.
+    Tensor.__module__ = "rgrad"
+    Tensor.__name__ = Tensor.__qualname__ = "Tensor"
+    Tensor.__repr__ = _repr
+    Tensor.__str__ = _repr
+    Tensor.__format__ = _format
+    Tensor.__iter__ = _iter
+    Tensor.__reduce__ = _reduce
+    Tensor.__array_priority__ = 1000
+
+
+_install()
