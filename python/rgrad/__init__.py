@@ -4,14 +4,16 @@
 """
 
 from rgrad import _tensor  # noqa: F401  (attaches printing and iteration to Tensor)
-from rgrad import autograd
+from rgrad import autograd, return_types
 from rgrad._rgrad import (
     Tensor,
     arange,
     bool,
+    cat,
     device,
     dtype,
     empty,
+    eye,
     float32,
     float64,
     from_numpy,
@@ -23,7 +25,10 @@ from rgrad._rgrad import (
     manual_seed,
     ones,
     rand,
+    randint,
     randn,
+    randperm,
+    stack,
     tensor,
     zeros,
 )
@@ -89,6 +94,45 @@ select = Tensor.select
 narrow = Tensor.narrow
 clone = Tensor.clone
 detach = Tensor.detach
+max = Tensor.max  # noqa: A001
+min = Tensor.min  # noqa: A001
+amax = Tensor.amax
+amin = Tensor.amin
+argmax = Tensor.argmax
+argmin = Tensor.argmin
+prod = Tensor.prod
+cumsum = Tensor.cumsum
+cumprod = Tensor.cumprod
+var = Tensor.var
+std = Tensor.std
+logsumexp = Tensor.logsumexp
+norm = Tensor.norm
+all = Tensor.all  # noqa: A001
+any = Tensor.any  # noqa: A001
+softmax = Tensor.softmax
+log_softmax = Tensor.log_softmax
+clamp = Tensor.clamp
+clip = Tensor.clip
+clamp_min = Tensor.clamp_min
+clamp_max = Tensor.clamp_max
+split = Tensor.split
+chunk = Tensor.chunk
+unbind = Tensor.unbind
+flip = Tensor.flip
+movedim = Tensor.movedim
+gather = Tensor.gather
+scatter = Tensor.scatter
+scatter_add = Tensor.scatter_add
+index_select = Tensor.index_select
+masked_fill = Tensor.masked_fill
+masked_select = Tensor.masked_select
+tril = Tensor.tril
+triu = Tensor.triu
+nonzero = Tensor.nonzero
+
+
+def concat(tensors, dim=0):
+    return cat(tensors, dim)
 
 
 def outer(input, vec2):

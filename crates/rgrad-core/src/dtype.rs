@@ -170,13 +170,9 @@ mod tests {
 
     #[test]
     fn wrapped_numbers_do_not_upcast_within_category() {
-        let r = ResultType::default()
-            .tensor(F32, 1)
-            .scalar(Scalar::Float(2.5));
+        let r = ResultType::default().tensor(F32, 1).scalar(Scalar::Float(2.5));
         assert_eq!(r.result(), F32);
-        let r = ResultType::default()
-            .tensor(I64, 1)
-            .scalar(Scalar::Float(1.5));
+        let r = ResultType::default().tensor(I64, 1).scalar(Scalar::Float(1.5));
         assert_eq!(r.result(), F32);
         let r = ResultType::default().tensor(I32, 1).scalar(Scalar::Int(3));
         assert_eq!(r.result(), I32);
@@ -192,13 +188,9 @@ mod tests {
         assert_eq!(r.result(), F32);
         let r = ResultType::default().tensor(F32, 0).tensor(F64, 0);
         assert_eq!(r.result(), F64);
-        let r = ResultType::default()
-            .tensor(F64, 0)
-            .scalar(Scalar::Float(1.0));
+        let r = ResultType::default().tensor(F64, 0).scalar(Scalar::Float(1.0));
         assert_eq!(r.result(), F64);
-        let r = ResultType::default()
-            .tensor(I64, 0)
-            .scalar(Scalar::Float(1.0));
+        let r = ResultType::default().tensor(I64, 0).scalar(Scalar::Float(1.0));
         assert_eq!(r.result(), F32);
     }
 }

@@ -15,11 +15,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout {
-            shape: shape.into(),
-            strides: contiguous_strides(shape),
-            offset: 0,
-        }
+        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
     }
 
     pub fn ndim(&self) -> usize {
@@ -81,11 +77,7 @@ impl Layout {
                 );
             }
         }
-        Ok(Layout {
-            shape: shape.into(),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
     }
 
     pub fn permute(&self, dims: &[usize]) -> Layout {
@@ -105,11 +97,7 @@ impl Layout {
 
     pub fn unsqueeze(&self, dim: usize) -> Layout {
         let mut l = self.clone();
-        let stride = if dim < self.ndim() {
-            self.shape[dim] * self.strides[dim]
-        } else {
-            1
-        };
+        let stride = if dim < self.ndim() { self.shape[dim] * self.strides[dim] } else { 1 };
         l.shape.insert(dim, 1);
         l.strides.insert(dim, stride.max(1));
         l
@@ -155,8 +143,7 @@ impl Layout {
                 || (self.shape[tensor_d - 1] != 1
                     && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
             if chunk_ends {
-                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1)
-                {
+                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
                     new_strides[view_d as usize] = view_numel * chunk_base_stride;
                     view_numel *= new_shape[view_d as usize];
                     view_d -= 1;
@@ -273,10 +260,7 @@ mod tests {
         assert_eq!(l.view_strides(&[6, 4]).unwrap().as_slice(), &[4, 1]);
         let t = l.transpose(0, 1); // [3, 2, 4] strides [4, 12, 1]
         assert!(t.view_strides(&[6, 4]).is_none());
-        assert_eq!(
-            t.view_strides(&[3, 2, 2, 2]).unwrap().as_slice(),
-            &[4, 12, 2, 1]
-        );
+        assert_eq!(t.view_strides(&[3, 2, 2, 2]).unwrap().as_slice(), &[4, 12, 2, 1]);
     }
 
     #[test]

@@ -41,11 +41,7 @@ pub fn normalize_dim(dim: i64, ndim: usize) -> Result<usize> {
             dim
         );
     }
-    Ok(if dim < 0 {
-        (dim + n) as usize
-    } else {
-        dim as usize
-    })
+    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
 }
 
 /// Normalizes a list of dims; duplicates are an error.
@@ -54,11 +50,7 @@ pub fn normalize_dims(dims: &[i64], ndim: usize) -> Result<Dims> {
     for &d in dims {
         let d = normalize_dim(d, ndim)?;
         if out.contains(&d) {
-            bail!(
-                Runtime,
-                "dim {} appears multiple times in the list of dims",
-                d
-            );
+            bail!(Runtime, "dim {} appears multiple times in the list of dims", d);
         }
         out.push(d);
     }
@@ -70,16 +62,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
     let n = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n {
-            a[i + a.len() - n]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= n {
-            b[i + b.len() - n]
-        } else {
-            1
-        };
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -143,10 +127,7 @@ mod tests {
     fn broadcasting_follows_numpy_rules() {
         assert_eq!(broadcast_shapes(&[3, 1], &[4]).unwrap().as_slice(), &[3, 4]);
         assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap().as_slice(), &[2, 2]);
-        assert_eq!(
-            broadcast_shapes(&[5, 1, 3], &[2, 1]).unwrap().as_slice(),
-            &[5, 2, 3]
-        );
+        assert_eq!(broadcast_shapes(&[5, 1, 3], &[2, 1]).unwrap().as_slice(), &[5, 2, 3]);
         let err = broadcast_shapes(&[2, 3], &[2, 4]).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -159,10 +140,7 @@ mod tests {
         assert_eq!(normalize_dim(-1, 3).unwrap(), 2);
         assert_eq!(normalize_dim(0, 0).unwrap(), 0);
         let e = normalize_dim(2, 2).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
-        );
+        assert_eq!(e.to_string(), "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
     }
 
     #[test]

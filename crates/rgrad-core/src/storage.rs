@@ -20,9 +20,7 @@ impl fmt::Display for Device {
 }
 
 /// A type that can live in a storage.
-pub trait Element:
-    Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static
-{
+pub trait Element: Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
@@ -164,14 +162,7 @@ impl Storage {
         let len = v.len();
         // Moving a Vec does not move its heap buffer, so `ptr` stays valid.
         let owner = T::into_owner(v);
-        Storage {
-            ptr,
-            len,
-            dtype: T::DTYPE,
-            device: Device::Cpu,
-            version: AtomicU64::new(0),
-            _owner: owner,
-        }
+        Storage { ptr, len, dtype: T::DTYPE, device: Device::Cpu, version: AtomicU64::new(0), _owner: owner }
     }
 
     /// Wraps memory owned elsewhere.

@@ -59,23 +59,14 @@ impl Tensor {
     /// # Panics
     /// If `data.len()` is not the product of `shape` (an internal invariant).
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
-        assert_eq!(
-            data.len(),
-            crate::shape::numel(shape),
-            "from_vec length mismatch"
-        );
+        assert_eq!(data.len(), crate::shape::numel(shape), "from_vec length mismatch");
         Tensor::from_parts(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
     }
 
     /// Checked variant of [`Tensor::from_vec`] for data coming from users.
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
         if data.len() != crate::shape::numel(shape) {
-            bail!(
-                Runtime,
-                "cannot make a tensor of shape {} from {} elements",
-                fmt_shape(shape),
-                data.len()
-            );
+            bail!(Runtime, "cannot make a tensor of shape {} from {} elements", fmt_shape(shape), data.len());
         }
         Ok(Tensor::from_vec(data, shape))
     }
@@ -173,11 +164,7 @@ impl Tensor {
     /// The single element of a one-element tensor, with PyTorch's error otherwise.
     pub fn item(&self) -> Result<Scalar> {
         if self.numel() != 1 {
-            bail!(
-                Runtime,
-                "a Tensor with {} elements cannot be converted to Scalar",
-                self.numel()
-            );
+            bail!(Runtime, "a Tensor with {} elements cannot be converted to Scalar", self.numel());
         }
         let off = self.layout().offset;
         Ok(with_dtype!(self.dtype(), T => {
@@ -224,10 +211,7 @@ impl Tensor {
             );
         }
         if flag && !self.dtype().is_float() {
-            bail!(
-                Runtime,
-                "only Tensors of floating point dtype can require gradients"
-            );
+            bail!(Runtime, "only Tensors of floating point dtype can require gradients");
         }
         self.0.requires_grad.store(flag, Ordering::Relaxed);
         Ok(())
@@ -267,10 +251,7 @@ impl Tensor {
     /// `retain_grad()`: keep the gradient of a non-leaf in `.grad` during backward.
     pub fn retain_grad(&self) -> Result<()> {
         if !self.requires_grad() {
-            bail!(
-                Runtime,
-                "can't retain_grad on Tensor that has requires_grad=False"
-            );
+            bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
         }
         if !self.is_leaf() {
             self.meta().retains_grad = true;
@@ -284,10 +265,7 @@ impl Tensor {
 
     pub fn register_hook(&self, hook: GradHook) -> Result<()> {
         if !self.requires_grad() {
-            bail!(
-                Runtime,
-                "cannot register a hook on a tensor that doesn't require gradient"
-            );
+            bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
         }
         self.meta().hooks.push(hook);
         Ok(())
@@ -305,11 +283,7 @@ impl Tensor {
 
     /// Describes the tensor as PyTorch does in autograd messages: `[torch.FloatTensor [3]]`.
     pub fn type_description(&self) -> String {
-        format!(
-            "[torch.{} {}]",
-            self.dtype().legacy_name(),
-            fmt_shape(self.shape())
-        )
+        format!("[torch.{} {}]", self.dtype().legacy_name(), fmt_shape(self.shape()))
     }
 }
 

@@ -36,25 +36,14 @@ fn sum_backward(t: &Tensor) -> Result<()> {
 /// `retain_graph` defaults to `create_graph`.
 fn grad_wrt(root: &Tensor, inputs: &[Tensor], create_graph: bool) -> Result<Vec<Tensor>> {
     let seed = Tensor::ones(root.shape(), root.dtype());
-    let grads = run(
-        std::slice::from_ref(root),
-        vec![seed],
-        create_graph,
-        create_graph,
-        Target::Capture(inputs),
-    )?;
-    Ok(grads
-        .into_iter()
-        .map(|g| g.expect("input is reachable from root"))
-        .collect())
+    let grads =
+        run(std::slice::from_ref(root), vec![seed], create_graph, create_graph, Target::Capture(inputs))?;
+    Ok(grads.into_iter().map(|g| g.expect("input is reachable from root")).collect())
 }
 
 fn assert_close(got: &[f64], want: &[f64]) {
     let close = |(g, w): (&f64, &f64)| (g - w).abs() <= 1e-12 * (1.0 + w.abs());
-    assert!(
-        got.len() == want.len() && got.iter().zip(want).all(close),
-        "{got:?} != {want:?}"
-    );
+    assert!(got.len() == want.len() && got.iter().zip(want).all(close), "{got:?} != {want:?}");
 }
 
 fn err<T: std::fmt::Debug>(r: Result<T>) -> String {
@@ -216,9 +205,7 @@ fn reductions_and_views_match_finite_differences() {
         ("select", x(), |t| t[0].select(1, -1)),
         ("slice", x(), |t| t[0].slice(2, Some(1), None, 2)),
         ("expand", x(), |t| t[0].unsqueeze(1)?.expand(&[2, 5, 3, 4])),
-        ("squeeze", x(), |t| {
-            t[0].slice(1, None, Some(1), 1)?.squeeze(None)
-        }),
+        ("squeeze", x(), |t| t[0].slice(1, None, Some(1), 1)?.squeeze(None)),
         ("flatten", x(), |t| t[0].transpose(0, 1)?.flatten(0, -1)),
         ("where", x_and_y, |t| {
             let cond = t[0].detach().compare_scalar(BinaryOp::Gt, 0.0)?;
@@ -240,9 +227,7 @@ fn matmul_shapes_match_finite_differences() {
         ("matrix-vector", two(&m, &v), mm),
         ("vector-matrix", two(&v, &n), mm),
         ("mm", two(&m, &n), mm),
-        ("mm of transposes", two(&n, &m), |t| {
-            t[0].t()?.mm(&t[1].t()?)
-        }),
+        ("mm of transposes", two(&n, &m), |t| t[0].t()?.mm(&t[1].t()?)),
         ("batched broadcast", two(&batched, &other), mm),
         ("batched times matrix", two(&batched, &n), mm),
     ]);
@@ -271,9 +256,7 @@ fn compositions_match_finite_differences() {
             let z = y.mul(&t[0].sqrt()?)?.add(&y.pow_scalar(2.0)?)?;
             z.div(&t[0].add_scalar(1.0)?)
         }),
-        ("x ** x", vec![input(&[4], 27, 0.5, 2.0)], |t| {
-            t[0].pow(&t[0])
-        }),
+        ("x ** x", vec![input(&[4], 27, 0.5, 2.0)], |t| t[0].pow(&t[0])),
     ]);
 }
 
@@ -359,10 +342,7 @@ fn no_grad_guard_disables_recording() -> Result<()> {
         }
         assert!(!grad_mode::is_enabled(), "the inner guard restores no-grad");
         let e = err(y.backward(None, None, false));
-        assert_eq!(
-            e,
-            "element 0 of tensors does not require grad and does not have a grad_fn"
-        );
+        assert_eq!(e, "element 0 of tensors does not require grad and does not have a grad_fn");
     }
     assert!(grad_mode::is_enabled());
     let y = x.mul_scalar(2.0)?;
@@ -379,10 +359,7 @@ fn create_graph_gives_second_derivatives() -> Result<()> {
     x.pow_scalar(3.0)?.backward(None, None, true)?;
     let g = x.grad().unwrap();
     assert_eq!(vals(&g), vec![27.0]); // 3x^2
-    assert!(
-        g.requires_grad() && g.grad_fn().is_some(),
-        "create_graph records the backward"
-    );
+    assert!(g.requires_grad() && g.grad_fn().is_some(), "create_graph records the backward");
     // Backward through the gradient accumulates into x.grad: 3x^2 + 6x.
     g.backward(None, None, false)?;
     assert_eq!(grad_of(&x), vec![27.0 + 18.0]);
@@ -409,10 +386,8 @@ fn create_graph_grad_is_its_own_memory() -> Result<()> {
     // Nor does `.grad` alias a user-supplied gradient.
     let z = leaf(&[1.0, 2.0], &[2]);
     let seed = t64(&[1.0, 1.0], &[2]);
-    z.mul_scalar(1.0)?
-        .backward(Some(seed.clone()), None, true)?;
-    z.mul_scalar(1.0)?
-        .backward(Some(seed.clone()), None, false)?;
+    z.mul_scalar(1.0)?.backward(Some(seed.clone()), None, true)?;
+    z.mul_scalar(1.0)?.backward(Some(seed.clone()), None, false)?;
     assert_eq!((grad_of(&z), vals(&seed)), (vec![2.0, 2.0], vec![1.0, 1.0]));
     Ok(())
 }
@@ -433,17 +408,11 @@ fn capture_gives_higher_derivatives_without_touching_grad() -> Result<()> {
     let (a, b) = (leaf(&[1.5], &[]), leaf(&[-2.0], &[]));
     let da = grad_wrt(&a.mul(&a)?.mul(&b)?, std::slice::from_ref(&a), true)?.remove(0);
     assert_eq!(vals(&da), vec![-6.0]);
-    assert_eq!(
-        vals(&grad_wrt(&da, std::slice::from_ref(&b), false)?[0]),
-        vec![3.0]
-    );
+    assert_eq!(vals(&grad_wrt(&da, std::slice::from_ref(&b), false)?[0]), vec![3.0]);
 
     // Gradient with respect to an intermediate tensor.
     let h = a.mul_scalar(4.0)?;
-    assert_eq!(
-        vals(&grad_wrt(&h.mul(&h)?, std::slice::from_ref(&h), false)?[0]),
-        vec![12.0]
-    );
+    assert_eq!(vals(&grad_wrt(&h.mul(&h)?, std::slice::from_ref(&h), false)?[0]), vec![12.0]);
     Ok(())
 }
 
@@ -464,14 +433,8 @@ fn second_derivatives_of_unary_ops() -> Result<()> {
     assert_close(&second(|t| t.exp())?, &want(f64::exp));
     assert_close(&second(|t| t.log())?, &want(|v| -1.0 / (v * v)));
     assert_close(&second(|t| t.sqrt())?, &want(|v| -0.25 * v.powf(-1.5)));
-    assert_close(
-        &second(|t| t.tanh())?,
-        &want(|v| -2.0 * v.tanh() * (1.0 - v.tanh().powi(2))),
-    );
-    assert_close(
-        &second(|t| t.sigmoid())?,
-        &want(|v| sig(v) * (1.0 - sig(v)) * (1.0 - 2.0 * sig(v))),
-    );
+    assert_close(&second(|t| t.tanh())?, &want(|v| -2.0 * v.tanh() * (1.0 - v.tanh().powi(2))));
+    assert_close(&second(|t| t.sigmoid())?, &want(|v| sig(v) * (1.0 - sig(v)) * (1.0 - 2.0 * sig(v))));
     assert_close(&second(|t| t.mul(t)?.mul(t))?, &want(|v| 6.0 * v));
     Ok(())
 }
@@ -484,11 +447,7 @@ fn in_place_on_leaf_requiring_grad_errors() -> Result<()> {
     let msg = "a leaf Variable that requires grad is being used in an in-place operation.";
     assert_eq!(err(x.binary_(BinaryOp::Add, s(1.0))), msg);
     assert_eq!(err(x.fill_(Scalar::Float(0.0))), msg);
-    assert_eq!(
-        vals(&x),
-        vec![1.0, 2.0],
-        "a failed in-place op leaves the data alone"
-    );
+    assert_eq!(vals(&x), vec![1.0, 2.0], "a failed in-place op leaves the data alone");
     // Allowed under no_grad (the usual optimizer step).
     {
         let _g = GradModeGuard::new(false);
@@ -513,7 +472,8 @@ fn in_place_on_non_leaf_keeps_gradients_right() -> Result<()> {
 
 /// The message after PyTorch's fixed prefix for a saved tensor modified in place.
 fn modified_detail(e: String) -> String {
-    let prefix = "one of the variables needed for gradient computation has been modified by an inplace operation: ";
+    let prefix =
+        "one of the variables needed for gradient computation has been modified by an inplace operation: ";
     assert_starts(&e, prefix);
     e[prefix.len()..].to_string()
 }
@@ -538,7 +498,8 @@ fn modified_saved_input_errors_on_backward() -> Result<()> {
     // A history taken over by an in-place op is named by the op, as PyTorch 2.13 prints it
     // (tests/data/printing.json).
     let e = modified_detail(err(sum_backward(&z)));
-    let want = "[torch.DoubleTensor [3]], which is output 0 of Add, is at version 1; expected version 0 instead.";
+    let want =
+        "[torch.DoubleTensor [3]], which is output 0 of Add, is at version 1; expected version 0 instead.";
     assert_starts(&e, want);
 
     // A modified leaf has no grad_fn to name.
@@ -546,10 +507,7 @@ fn modified_saved_input_errors_on_backward() -> Result<()> {
     let loss = x.mul(&w)?.sum(None, false)?;
     w.binary_(BinaryOp::Mul, s(2.0))?;
     let e = modified_detail(err(loss.backward(None, None, false)));
-    assert_starts(
-        &e,
-        "[torch.DoubleTensor [3]] is at version 1; expected version 0 instead.",
-    );
+    assert_starts(&e, "[torch.DoubleTensor [3]] is at version 1; expected version 0 instead.");
     Ok(())
 }
 
@@ -559,10 +517,7 @@ fn modified_saved_input_errors_on_backward() -> Result<()> {
 fn in_place_on_view_updates_base_gradient() {
     let x = leaf(&[1.0, 2.0, 3.0], &[3]);
     let y = x.mul_scalar(1.0).unwrap();
-    y.select(0, 0)
-        .unwrap()
-        .binary_(BinaryOp::Mul, s(2.0))
-        .unwrap();
+    y.select(0, 0).unwrap().binary_(BinaryOp::Mul, s(2.0)).unwrap();
     assert_eq!(vals(&y), vec![2.0, 2.0, 3.0]);
     sum_backward(&y).unwrap();
     assert_eq!(grad_of(&x), vec![2.0, 1.0, 1.0]);
@@ -574,10 +529,7 @@ fn in_place_on_view_updates_base_gradient() {
 fn in_place_on_view_of_leaf_errors() {
     let x = leaf(&[1.0, 2.0, 3.0], &[3]);
     let e = err(x.select(0, 0).unwrap().binary_(BinaryOp::Mul, s(2.0)));
-    assert_eq!(
-        e,
-        "a view of a leaf Variable that requires grad is being used in an in-place operation."
-    );
+    assert_eq!(e, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
 }
 
 // ---- dtypes ----------------------------------------------------------------------------------
@@ -604,10 +556,7 @@ fn gradient_dtype_matches_leaf_dtype() -> Result<()> {
     sum_backward(&out)?;
     assert_eq!(v.grad().unwrap().dtype(), DType::F32);
     let kg = k.grad().unwrap();
-    assert_eq!(
-        (kg.dtype(), kg.shape(), vals(&kg)),
-        (DType::F64, &[] as &[usize], vec![3.0])
-    );
+    assert_eq!((kg.dtype(), kg.shape(), vals(&kg)), (DType::F64, &[] as &[usize], vec![3.0]));
 
     // An explicit cast in the graph sends the gradient back in the source dtype.
     let h = Tensor::from_vec(vec![0.25f32], &[1]);
@@ -622,14 +571,8 @@ fn gradient_dtype_matches_leaf_dtype() -> Result<()> {
 fn only_float_leaves_can_require_grad() -> Result<()> {
     let i = Tensor::from_vec(vec![1i64, 2], &[2]);
     let e = err(i.set_requires_grad(true));
-    assert_eq!(
-        e,
-        "only Tensors of floating point dtype can require gradients"
-    );
+    assert_eq!(e, "only Tensors of floating point dtype can require gradients");
     let e = err(leaf(&[1.0], &[1]).mul_scalar(2.0)?.set_requires_grad(false));
-    assert_starts(
-        &e,
-        "you can only change requires_grad flags of leaf variables.",
-    );
+    assert_starts(&e, "you can only change requires_grad flags of leaf variables.");
     Ok(())
 }

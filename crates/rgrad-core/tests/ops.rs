@@ -52,19 +52,13 @@ fn python_numbers_promote_only_across_categories() -> Result<()> {
 
     let i32s = Tensor::from_vec(vec![1i32, 2], &[2]);
     assert_eq!(with(BinaryOp::Add, &i32s, int(3)).dtype(), DType::I32);
-    assert_eq!(
-        with(BinaryOp::Add, &t64(&[1.0], &[1]), float(1.0)).dtype(),
-        DType::F64
-    );
+    assert_eq!(with(BinaryOp::Add, &t64(&[1.0], &[1]), float(1.0)).dtype(), DType::F64);
     let bools = Tensor::from_vec(vec![true, false], &[2]);
     let r = with(BinaryOp::Add, &bools, int(2));
     assert_eq!((r.dtype(), r.to_vec::<i64>()), (DType::I64, vec![3, 2]));
     assert_eq!(with(BinaryOp::Mul, &bools, float(1.5)).dtype(), DType::F32);
     let zero_dim_int = Tensor::from_vec(vec![4i64], &[]);
-    assert_eq!(
-        with(BinaryOp::Mul, &zero_dim_int, float(0.5)).dtype(),
-        DType::F32
-    );
+    assert_eq!(with(BinaryOp::Mul, &zero_dim_int, float(0.5)).dtype(), DType::F32);
     Ok(())
 }
 
@@ -75,11 +69,7 @@ fn zero_dim_tensors_promote_only_across_categories() -> Result<()> {
     let r = f.add(&d0)?;
     assert_eq!(r.dtype(), DType::F32);
     assert_eq!(r.to_vec::<f32>(), vec![1.5, 2.5]);
-    assert_eq!(
-        d0.add(&f)?.dtype(),
-        DType::F32,
-        "operand order does not matter"
-    );
+    assert_eq!(d0.add(&f)?.dtype(), DType::F32, "operand order does not matter");
 
     let i = Tensor::from_vec(vec![1i64, 2], &[2]);
     let r = i.add(&d0)?;
@@ -87,21 +77,10 @@ fn zero_dim_tensors_promote_only_across_categories() -> Result<()> {
     assert_eq!(vals(&r), vec![1.5, 2.5]);
 
     let i32s = Tensor::from_vec(vec![1i32], &[1]);
-    assert_eq!(
-        i32s.add(&Tensor::from_vec(vec![7i64], &[]))?.dtype(),
-        DType::I32
-    );
+    assert_eq!(i32s.add(&Tensor::from_vec(vec![7i64], &[]))?.dtype(), DType::I32);
     let f0 = Tensor::from_vec(vec![1.0f32], &[]);
-    assert_eq!(
-        f0.add(&d0)?.dtype(),
-        DType::F64,
-        "two 0-dim tensors promote"
-    );
-    assert_eq!(
-        f.add(&t64(&[1.0], &[1]))?.dtype(),
-        DType::F64,
-        "[1] is not 0-dim"
-    );
+    assert_eq!(f0.add(&d0)?.dtype(), DType::F64, "two 0-dim tensors promote");
+    assert_eq!(f.add(&t64(&[1.0], &[1]))?.dtype(), DType::F64, "[1] is not 0-dim");
     Ok(())
 }
 
@@ -113,18 +92,12 @@ fn integer_true_division_gives_float32() -> Result<()> {
     assert_eq!(r.dtype(), DType::F32);
     assert_eq!(r.to_vec::<f32>(), vec![3.5, -3.5, f32::INFINITY]);
     let r = with(BinaryOp::Div, &a, int(4));
-    assert_eq!(
-        (r.dtype(), r.to_vec::<f32>()),
-        (DType::F32, vec![1.75, -1.75, 0.25])
-    );
+    assert_eq!((r.dtype(), r.to_vec::<f32>()), (DType::F32, vec![1.75, -1.75, 0.25]));
     // Floor division and remainder stay integral and follow Python's signs.
     let (a2, b2) = (a.slice(0, None, Some(2), 1)?, b.slice(0, None, Some(2), 1)?);
     let q = with(BinaryOp::FloorDiv, &a2, Operand::T(&b2));
     assert_eq!((q.dtype(), q.to_vec::<i64>()), (DType::I64, vec![3, -4]));
-    assert_eq!(
-        with(BinaryOp::Rem, &a2, Operand::T(&b2)).to_vec::<i64>(),
-        vec![1, 1]
-    );
+    assert_eq!(with(BinaryOp::Rem, &a2, Operand::T(&b2)).to_vec::<i64>(), vec![1, 1]);
     Ok(())
 }
 
@@ -143,10 +116,7 @@ fn promoted_operands_keep_their_view_layout() -> Result<()> {
     assert_eq!(f.add(&k)?.to_vec::<f32>(), vec![31.0, 32.0]);
     // A strided slice compared against a scalar of another category.
     let s = Tensor::from_vec(vec![0i64, 1, 2, 3, 4, 5], &[6]).slice(0, Some(1), None, 2)?;
-    assert_eq!(
-        s.compare_scalar(BinaryOp::Gt, 2.5)?.to_vec::<bool>(),
-        vec![false, true, true]
-    );
+    assert_eq!(s.compare_scalar(BinaryOp::Gt, 2.5)?.to_vec::<bool>(), vec![false, true, true]);
     Ok(())
 }
 
@@ -218,16 +188,10 @@ fn views_share_storage_and_see_in_place_writes() -> Result<()> {
     let col = base.slice(1, Some(2), None, 1)?; // [2, 1]
     let wide = col.expand(&[2, 4])?;
     assert!(shares_storage(&base, &wide));
-    assert_eq!(
-        vals(&wide),
-        vec![0.5, 0.5, 0.5, 0.5, 30.0, 30.0, 30.0, 30.0]
-    );
+    assert_eq!(vals(&wide), vec![0.5, 0.5, 0.5, 0.5, 30.0, 30.0, 30.0, 30.0]);
     wide.fill_(Scalar::Int(7))?; // fill is allowed on overlapping memory
     assert_eq!(vals(&base), vec![0.0, 9.0, 7.0, 26.0, 1.0, 7.0]);
-    assert!(
-        base.version() > 0 && base.version() == wide.version(),
-        "views share one version counter"
-    );
+    assert!(base.version() > 0 && base.version() == wide.version(), "views share one version counter");
     Ok(())
 }
 
@@ -248,21 +212,12 @@ fn in_place_arithmetic_on_expanded_view_errors() -> Result<()> {
 fn in_place_result_must_cast_to_self() -> Result<()> {
     let i = Tensor::from_vec(vec![1i64, 2], &[2]);
     let e = err(i.binary_(BinaryOp::Mul, float(1.5)));
-    assert_eq!(
-        e,
-        "result type Float can't be cast to the desired output type Long"
-    );
+    assert_eq!(e, "result type Float can't be cast to the desired output type Long");
     let f = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     f.binary_(BinaryOp::Add, Operand::T(&t64(&[0.5, 0.25], &[2])))?;
-    assert_eq!(
-        (f.dtype(), f.to_vec::<f32>()),
-        (DType::F32, vec![1.5, 2.25])
-    );
+    assert_eq!((f.dtype(), f.to_vec::<f32>()), (DType::F32, vec![1.5, 2.25]));
     let e = err(f.binary_(BinaryOp::Add, Operand::T(&range(&[3, 2]))));
-    assert_eq!(
-        e,
-        "output with shape [2] doesn't match the broadcast shape [3, 2]"
-    );
+    assert_eq!(e, "output with shape [2] doesn't match the broadcast shape [3, 2]");
     Ok(())
 }
 
@@ -275,11 +230,7 @@ fn reshape_of_non_contiguous_copies() -> Result<()> {
     assert_eq!(vals(&flat), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
     assert!(!shares_storage(&base, &flat));
     flat.fill_(Scalar::Float(0.0))?;
-    assert_eq!(
-        vals(&base),
-        vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
-        "the copy is independent"
-    );
+    assert_eq!(vals(&base), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "the copy is independent");
 
     let e = err(t.view(&[6]));
     assert_eq!(
@@ -297,18 +248,9 @@ fn reshape_of_non_contiguous_copies() -> Result<()> {
 #[test]
 fn view_shape_errors() -> Result<()> {
     let x = range(&[3]);
-    assert_eq!(
-        err(x.view(&[2, 2])),
-        "shape '[2, 2]' is invalid for input of size 3"
-    );
-    assert_eq!(
-        err(x.reshape(&[2, -1])),
-        "shape '[2, -1]' is invalid for input of size 3"
-    );
-    assert_eq!(
-        err(range(&[6]).view(&[-1, -1])),
-        "only one dimension can be inferred"
-    );
+    assert_eq!(err(x.view(&[2, 2])), "shape '[2, 2]' is invalid for input of size 3");
+    assert_eq!(err(x.reshape(&[2, -1])), "shape '[2, -1]' is invalid for input of size 3");
+    assert_eq!(err(range(&[6]).view(&[-1, -1])), "only one dimension can be inferred");
     assert_eq!(range(&[6]).view(&[-1, 3])?.shape(), &[2, 3]);
     Ok(())
 }
@@ -317,30 +259,14 @@ fn view_shape_errors() -> Result<()> {
 fn indexing_views_follow_python_rules() -> Result<()> {
     let x = range(&[4, 5]);
     assert_eq!(vals(&x.select(1, -2)?), vec![3.0, 8.0, 13.0, 18.0]);
-    assert_eq!(
-        err(x.select(0, 4)),
-        "index 4 is out of bounds for dimension 0 with size 4"
-    );
-    assert_eq!(
-        vals(&x.select(0, 0)?.slice(0, Some(-3), Some(100), 2)?),
-        vec![2.0, 4.0]
-    );
-    assert_eq!(
-        x.slice(0, Some(3), Some(1), 1)?.shape(),
-        &[0, 5],
-        "empty slice"
-    );
+    assert_eq!(err(x.select(0, 4)), "index 4 is out of bounds for dimension 0 with size 4");
+    assert_eq!(vals(&x.select(0, 0)?.slice(0, Some(-3), Some(100), 2)?), vec![2.0, 4.0]);
+    assert_eq!(x.slice(0, Some(3), Some(1), 1)?.shape(), &[0, 5], "empty slice");
     let p = range(&[2, 3, 4]).permute(&[2, 0, 1])?;
     assert_eq!(p.shape(), &[4, 2, 3]);
-    assert_eq!(
-        vals(&p.select(0, 1)?),
-        vec![1.0, 5.0, 9.0, 13.0, 17.0, 21.0]
-    );
+    assert_eq!(vals(&p.select(0, 1)?), vec![1.0, 5.0, 9.0, 13.0, 17.0, 21.0]);
     let e = err(x.transpose(0, 2));
-    assert_eq!(
-        e,
-        "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
-    );
+    assert_eq!(e, "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
     Ok(())
 }
 
@@ -348,16 +274,8 @@ fn indexing_views_follow_python_rules() -> Result<()> {
 
 /// numpy/PyTorch `matmul` on contiguous row-major data, written out by hand.
 fn reference_matmul(a: &[f64], sa: &[usize], b: &[f64], sb: &[usize]) -> (Vec<f64>, Vec<usize>) {
-    let sa2 = if sa.len() == 1 {
-        vec![1, sa[0]]
-    } else {
-        sa.to_vec()
-    };
-    let sb2 = if sb.len() == 1 {
-        vec![sb[0], 1]
-    } else {
-        sb.to_vec()
-    };
+    let sa2 = if sa.len() == 1 { vec![1, sa[0]] } else { sa.to_vec() };
+    let sb2 = if sb.len() == 1 { vec![sb[0], 1] } else { sb.to_vec() };
     let (m, k) = (sa2[sa2.len() - 2], sa2[sa2.len() - 1]);
     let n = sb2[sb2.len() - 1];
     assert_eq!(k, sb2[sb2.len() - 2]);
@@ -375,11 +293,8 @@ fn reference_matmul(a: &[f64], sa: &[usize], b: &[f64], sb: &[usize]) -> (Vec<f6
             rem /= batch[d];
         }
         // Batch index into an operand, with size-1 dims broadcast.
-        let at = |p: &[usize]| {
-            idx.iter()
-                .zip(p)
-                .fold(0, |acc, (&i, &s)| acc * s + if s == 1 { 0 } else { i })
-        };
+        let at =
+            |p: &[usize]| idx.iter().zip(p).fold(0, |acc, (&i, &s)| acc * s + if s == 1 { 0 } else { i });
         let (oa, ob) = (at(&pa) * m * k, at(&pb) * k * n);
         for i in 0..m {
             for j in 0..n {
@@ -420,11 +335,7 @@ fn matmul_follows_pytorch_shape_rules() -> Result<()> {
         let gi = a.to_dtype(DType::I64)?.matmul(&b.to_dtype(DType::I64)?)?;
         assert_eq!(gi.dtype(), DType::I64);
         let (ai, bi) = (vals(&a.to_dtype(DType::I64)?), vals(&b));
-        assert_eq!(
-            vals(&gi),
-            reference_matmul(&ai, sa, &bi, sb).0,
-            "int64 {sa:?} @ {sb:?}"
-        );
+        assert_eq!(vals(&gi), reference_matmul(&ai, sa, &bi, sb).0, "int64 {sa:?} @ {sb:?}");
     }
     Ok(())
 }
@@ -437,10 +348,7 @@ fn matmul_reads_strided_operands() -> Result<()> {
     let (want, _) = reference_matmul(&vals(&ca), a.shape(), &vals(&cb), b.shape());
     assert_eq!(vals(&a.matmul(&b)?), want);
     let v = range(&[8]).slice(0, Some(1), None, 2)?; // [4], stride 2
-    assert_eq!(
-        vals(&a.matmul(&v)?),
-        reference_matmul(&vals(&ca), &[3, 4], &vals(&v), &[4]).0
-    );
+    assert_eq!(vals(&a.matmul(&v)?), reference_matmul(&vals(&ca), &[3, 4], &vals(&v), &[4]).0);
     let batched = range(&[2, 4, 3]).transpose(1, 2)?; // [2, 3, 4]
     let cbat = batched.contiguous()?;
     let (want, shape) = reference_matmul(&vals(&cbat), &[2, 3, 4], &vals(&cb), &[4, 3]);
@@ -478,10 +386,7 @@ fn sum_and_mean_over_dims() -> Result<()> {
     let x = range(&[2, 3, 4]);
     let s = x.sum(Some(&[1]), false)?;
     assert_eq!(s.shape(), &[2, 4]);
-    assert_eq!(
-        vals(&s),
-        vec![12.0, 15.0, 18.0, 21.0, 48.0, 51.0, 54.0, 57.0]
-    );
+    assert_eq!(vals(&s), vec![12.0, 15.0, 18.0, 21.0, 48.0, 51.0, 54.0, 57.0]);
     let s = x.sum(Some(&[0, -1]), true)?;
     assert_eq!(s.shape(), &[1, 3, 1]);
     assert_eq!(vals(&s), vec![60.0, 92.0, 124.0]);
@@ -495,14 +400,8 @@ fn sum_and_mean_over_dims() -> Result<()> {
     assert_eq!(vals(&x.mean(None, false, None)?), vec![11.5]);
     // Reductions over a non-contiguous view.
     let p = x.permute(&[2, 0, 1])?;
-    assert_eq!(
-        vals(&p.sum(Some(&[0]), false)?),
-        vec![6.0, 22.0, 38.0, 54.0, 70.0, 86.0]
-    );
-    assert_eq!(
-        vals(&p.mean(Some(&[1, 2]), false, None)?),
-        vec![10.0, 11.0, 12.0, 13.0]
-    );
+    assert_eq!(vals(&p.sum(Some(&[0]), false)?), vec![6.0, 22.0, 38.0, 54.0, 70.0, 86.0]);
+    assert_eq!(vals(&p.mean(Some(&[1, 2]), false, None)?), vec![10.0, 11.0, 12.0, 13.0]);
     Ok(())
 }
 
@@ -527,10 +426,7 @@ fn reduction_dtypes_and_errors() -> Result<()> {
         err(x.sum(Some(&[2]), false)),
         "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
     );
-    assert_eq!(
-        err(x.sum(Some(&[1, -1]), false)),
-        "dim 1 appears multiple times in the list of dims"
-    );
+    assert_eq!(err(x.sum(Some(&[1, -1]), false)), "dim 1 appears multiple times in the list of dims");
     Ok(())
 }
 
@@ -555,22 +451,13 @@ fn comparisons_give_bool_tensors() -> Result<()> {
     }
     let i = Tensor::from_vec(vec![1i64, 2, 3], &[3]);
     let r = i.compare_scalar(BinaryOp::Lt, 2.5)?;
-    assert_eq!(
-        (r.dtype(), r.to_vec::<bool>()),
-        (DType::Bool, vec![true, true, false])
-    );
+    assert_eq!((r.dtype(), r.to_vec::<bool>()), (DType::Bool, vec![true, true, false]));
     let r = t64(&[1.0, 5.0], &[2, 1]).compare(BinaryOp::Gt, &a)?;
     assert_eq!(r.shape(), &[2, 3]);
-    assert_eq!(
-        r.to_vec::<bool>(),
-        vec![false, false, false, true, true, true]
-    );
+    assert_eq!(r.to_vec::<bool>(), vec![false, false, false, true, true, true]);
     // Compared in float32: the float64 0.1 rounds to the same float32.
     let f = Tensor::from_vec(vec![0.1f32], &[1]);
-    assert_eq!(
-        f.compare(BinaryOp::Eq, &t64(&[0.1], &[]))?.to_vec::<bool>(),
-        vec![true]
-    );
+    assert_eq!(f.compare(BinaryOp::Eq, &t64(&[0.1], &[]))?.to_vec::<bool>(), vec![true]);
     // Never part of the graph.
     a.set_requires_grad(true)?;
     let r = a.compare(BinaryOp::Gt, &b)?;

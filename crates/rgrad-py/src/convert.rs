@@ -56,14 +56,8 @@ pub fn operand(ob: &Bound<'_, PyAny>) -> PyResult<Option<Arg>> {
 /// Like [`operand`] but a type error when it is neither.
 pub fn require_operand(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Arg> {
     operand(ob)?.ok_or_else(|| {
-        let name = ob
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        PyTypeError::new_err(format!(
-            "{what}: expected Tensor or Number as argument, but got {name}"
-        ))
+        let name = ob.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        PyTypeError::new_err(format!("{what}: expected Tensor or Number as argument, but got {name}"))
     })
 }
 
@@ -95,11 +89,7 @@ fn int_of(ob: &Bound<'_, PyAny>) -> PyResult<i64> {
         }
     }
     ob.extract::<i64>().map_err(|_| {
-        let name = ob
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
+        let name = ob.get_type().name().map(|n| n.to_string()).unwrap_or_default();
         PyTypeError::new_err(format!("expected int, but got {name}"))
     })
 }
@@ -141,10 +131,7 @@ pub fn usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
 pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = data.cast::<PyTensor>() {
         let t = t.borrow().t.detach();
-        return t
-            .to_dtype(dtype.unwrap_or(t.dtype()))
-            .py()
-            .map(|x| x.cast_kernel(x.dtype()));
+        return t.to_dtype(dtype.unwrap_or(t.dtype())).py().map(|x| x.cast_kernel(x.dtype()));
     }
     if let Some(s) = scalar(data)? {
         return Ok(Tensor::scalar_tensor(s, dtype.unwrap_or(default_dtype(s))));
@@ -174,26 +161,15 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     }
     let mut flat = Vec::new();
     fill(data, &shape, 0, &mut flat)?;
-    let inferred = flat
-        .iter()
-        .fold(DType::Bool, |acc, s| DType::promote(acc, default_dtype(*s)));
-    let dt = dtype.unwrap_or(if flat.is_empty() {
-        DType::F32
-    } else {
-        inferred
-    });
+    let inferred = flat.iter().fold(DType::Bool, |acc, s| DType::promote(acc, default_dtype(*s)));
+    let dt = dtype.unwrap_or(if flat.is_empty() { DType::F32 } else { inferred });
     rgrad_core::with_dtype!(dt, T => {
         let v: Vec<T> = flat.iter().map(|&s| rgrad_core::tensor::scalar_as::<T>(s)).collect();
         Tensor::try_from_vec(v, &shape).py()
     })
 }
 
-fn fill(
-    ob: &Bound<'_, PyAny>,
-    shape: &[usize],
-    depth: usize,
-    out: &mut Vec<Scalar>,
-) -> PyResult<()> {
+fn fill(ob: &Bound<'_, PyAny>, shape: &[usize], depth: usize, out: &mut Vec<Scalar>) -> PyResult<()> {
     if depth == shape.len() {
         if let Some(s) = scalar(ob)? {
             out.push(s);
@@ -205,24 +181,17 @@ fn fill(
                 out.push(t.item().py()?);
                 return Ok(());
             }
-            return Err(PyValueError::new_err(
-                "only one element tensors can be converted to Python scalars",
-            ));
+            return Err(PyValueError::new_err("only one element tensors can be converted to Python scalars"));
         }
         let name = ob.get_type().name()?.to_string();
-        return Err(PyTypeError::new_err(format!(
-            "new(): invalid data type '{name}'"
-        )));
+        return Err(PyTypeError::new_err(format!("new(): invalid data type '{name}'")));
     }
     let seq = ob.cast::<PySequence>().map_err(|_| {
         PyValueError::new_err(format!(
             "expected sequence of length {} at dim {} (got {})",
             shape[depth],
             depth,
-            ob.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            ob.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })?;
     let n = seq.len()?;

@@ -53,10 +53,7 @@ pub fn extract_dtype(ob: &Bound<'_, PyAny>) -> PyResult<DType> {
             return Ok(DType::I64);
         }
     }
-    Err(PyTypeError::new_err(format!(
-        "dtype must be rgrad.dtype, not {}",
-        ob.get_type().name()?
-    )))
+    Err(PyTypeError::new_err(format!("dtype must be rgrad.dtype, not {}", ob.get_type().name()?)))
 }
 
 pub fn opt_dtype(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
@@ -103,21 +100,18 @@ impl PyDevice {
 }
 
 pub fn parse_device(s: &str, index: Option<i64>) -> PyResult<PyDevice> {
-    let (kind, idx) =
-        match s.split_once(':') {
-            Some((k, i)) => (
-                k,
-                Some(i.parse::<i64>().map_err(|_| {
-                    PyRuntimeError::new_err(format!("Invalid device string: '{s}'"))
-                })?),
+    let (kind, idx) = match s.split_once(':') {
+        Some((k, i)) => (
+            k,
+            Some(
+                i.parse::<i64>()
+                    .map_err(|_| PyRuntimeError::new_err(format!("Invalid device string: '{s}'")))?,
             ),
-            None => (s, index),
-        };
+        ),
+        None => (s, index),
+    };
     match kind {
-        "cpu" | "cuda" | "wgpu" | "mps" | "meta" => Ok(PyDevice {
-            kind: kind.to_string(),
-            index: idx,
-        }),
+        "cpu" | "cuda" | "wgpu" | "mps" | "meta" => Ok(PyDevice { kind: kind.to_string(), index: idx }),
         _ => Err(PyRuntimeError::new_err(format!(
             "Expected one of cpu, cuda, wgpu, mps, meta device type at start of device string: {s}"
         ))),
@@ -134,15 +128,11 @@ pub fn check_device(ob: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
     } else if let Ok(s) = ob.cast::<PyString>() {
         parse_device(&s.to_string(), None)?
     } else {
-        return Err(PyTypeError::new_err(
-            "device must be a rgrad.device or a string",
-        ));
+        return Err(PyTypeError::new_err("device must be a rgrad.device or a string"));
     };
     match dev.kind.as_str() {
         "cpu" => Ok(()),
-        "cuda" => Err(pyo3::exceptions::PyAssertionError::new_err(
-            "Torch not compiled with CUDA enabled",
-        )),
+        "cuda" => Err(pyo3::exceptions::PyAssertionError::new_err("Torch not compiled with CUDA enabled")),
         other => Err(PyRuntimeError::new_err(format!(
             "the '{other}' device is not available in this build of rgrad"
         ))),

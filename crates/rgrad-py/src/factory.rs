@@ -83,8 +83,7 @@ pub fn full(
 ) -> PyResult<Py<PyTensor>> {
     check_device(device)?;
     let shape = shape_arg(&PyTuple::new(py, [size])?, None)?;
-    let v = scalar(fill_value)?
-        .ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
+    let v = scalar(fill_value)?.ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
     let dt = opt_dtype(dtype)?.unwrap_or(default_dtype(v));
     finish(py, Tensor::full(&shape, v, dt), requires_grad)
 }
@@ -166,10 +165,7 @@ pub fn manual_seed(seed: i64) {
 #[pyfunction]
 pub fn from_numpy(py: Python<'_>, array: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
     if !interop::is_ndarray(array) {
-        return Err(PyTypeError::new_err(format!(
-            "expected np.ndarray (got {})",
-            array.get_type().name()?
-        )));
+        return Err(PyTypeError::new_err(format!("expected np.ndarray (got {})", array.get_type().name()?)));
     }
     wrap(py, interop::tensor_from_numpy(array, false)?)
 }

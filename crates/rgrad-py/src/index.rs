@@ -1,10 +1,34 @@
-//! `tensor[...]`: ints, slices, None and Ellipsis, as views.
+//! `tensor[...]` and `tensor[...] = value`: ints, slices, None and Ellipsis as views; integer
+//! and boolean tensors (or lists) as advanced indices.
 
+use crate::convert::{tensor_arg, tensor_from_data};
 use crate::errors::IntoPyResult;
+use crate::interop;
+use crate::tensor::PyTensor;
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyEllipsis, PyNone, PySlice, PyTuple};
-use rgrad_core::Tensor;
+use pyo3::types::{PyBool, PyEllipsis, PyList, PyNone, PySlice, PyTuple};
+use rgrad_core::{grad_mode, DType, Tensor};
+
+enum Item {
+    Int(i64),
+    Slice(Option<i64>, Option<i64>, i64),
+    NewAxis,
+    Ellipsis,
+    Adv(Tensor),
+}
+
+impl Item {
+    /// How many dims of the indexed tensor this item consumes.
+    fn consumes(&self) -> usize {
+        match self {
+            Item::Int(_) | Item::Slice(..) => 1,
+            Item::Adv(t) if t.dtype() == DType::Bool => t.ndim(),
+            Item::Adv(_) => 1,
+            Item::NewAxis | Item::Ellipsis => 0,
+        }
+    }
+}
 
 fn opt_i64(ob: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     if ob.is_none() {
@@ -14,56 +38,133 @@ fn opt_i64(ob: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     }
 }
 
-fn consumes_dim(item: &Bound<'_, PyAny>) -> bool {
-    !(item.is_instance_of::<PyNone>() || item.is_instance_of::<PyEllipsis>())
+fn parse_item(ob: &Bound<'_, PyAny>) -> PyResult<Item> {
+    if ob.is_instance_of::<PyNone>() {
+        return Ok(Item::NewAxis);
+    }
+    if ob.is_instance_of::<PyEllipsis>() {
+        return Ok(Item::Ellipsis);
+    }
+    if let Ok(s) = ob.cast::<PySlice>() {
+        let step = opt_i64(&s.getattr("step")?)?.unwrap_or(1);
+        return Ok(Item::Slice(opt_i64(&s.getattr("start")?)?, opt_i64(&s.getattr("stop")?)?, step));
+    }
+    if ob.is_instance_of::<PyBool>() {
+        return Ok(Item::Adv(Tensor::from_vec(vec![ob.is_truthy()?], &[])));
+    }
+    if let Ok(t) = ob.cast::<PyTensor>() {
+        let t = t.borrow().t.clone();
+        if t.ndim() == 0 && !t.dtype().is_float() && t.dtype() != DType::Bool {
+            return Ok(Item::Int(t.item().py()?.to_f64() as i64));
+        }
+        return Ok(Item::Adv(t));
+    }
+    if ob.is_instance_of::<PyList>() || interop::is_ndarray(ob) {
+        return Ok(Item::Adv(tensor_from_data(ob, None)?));
+    }
+    if let Ok(i) = ob.extract::<i64>() {
+        return Ok(Item::Int(i));
+    }
+    Err(PyIndexError::new_err(
+        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices",
+    ))
+}
+
+fn parse(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
+    match idx.cast::<PyTuple>() {
+        Ok(tup) => tup.iter().map(|i| parse_item(&i)).collect(),
+        Err(_) => Ok(vec![parse_item(idx)?]),
+    }
+}
+
+/// Applies basic items as views; returns the view and the advanced indices by view dim.
+fn apply(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<Option<Tensor>>)> {
+    let consumed: usize = items.iter().map(Item::consumes).sum();
+    if consumed > t.ndim() {
+        return Err(PyIndexError::new_err(format!("too many indices for tensor of dimension {}", t.ndim())));
+    }
+    let mut out = t.clone();
+    let mut adv: Vec<(usize, Tensor)> = Vec::new();
+    let mut dim = 0usize;
+    let mut seen_ellipsis = false;
+    for item in items {
+        match item {
+            Item::NewAxis => {
+                out = out.unsqueeze(dim as i64).py()?;
+                dim += 1;
+            }
+            Item::Ellipsis => {
+                if seen_ellipsis {
+                    return Err(PyIndexError::new_err("an index can only have a single ellipsis ('...')"));
+                }
+                seen_ellipsis = true;
+                dim += t.ndim() - consumed;
+            }
+            Item::Slice(s, e, step) => {
+                out = out.slice(dim as i64, s, e, step).py()?;
+                dim += 1;
+            }
+            Item::Int(i) => out = out.select(dim as i64, i).py()?,
+            Item::Adv(x) => {
+                let n = if x.dtype() == DType::Bool { x.ndim() } else { 1 };
+                adv.push((dim, x));
+                dim += n;
+            }
+        }
+    }
+    let mut per_dim: Vec<Option<Tensor>> = vec![None; out.ndim()];
+    for (d, x) in adv {
+        if d >= per_dim.len() {
+            per_dim.resize(d + 1, None);
+        }
+        per_dim[d] = Some(x);
+    }
+    while per_dim.last().is_some_and(|x| x.is_none()) {
+        per_dim.pop();
+    }
+    Ok((out, per_dim))
 }
 
 pub fn get(t: &Tensor, idx: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-    let items: Vec<Bound<'_, PyAny>> = match idx.cast::<PyTuple>() {
-        Ok(tup) => tup.iter().collect(),
-        Err(_) => vec![idx.clone()],
-    };
-    let consumed = items.iter().filter(|i| consumes_dim(i)).count();
-    if consumed > t.ndim() {
-        return Err(PyIndexError::new_err(format!(
-            "too many indices for tensor of dimension {}",
-            t.ndim()
-        )));
+    let (view, adv) = apply(t, parse(idx)?)?;
+    if adv.is_empty() {
+        return Ok(view);
     }
-    let mut out = t.clone();
-    let mut dim: i64 = 0;
-    let mut seen_ellipsis = false;
-    for item in &items {
-        if item.is_instance_of::<PyNone>() {
-            out = out.unsqueeze(dim).py()?;
-            dim += 1;
-        } else if item.is_instance_of::<PyEllipsis>() {
-            if seen_ellipsis {
-                return Err(PyIndexError::new_err(
-                    "an index can only have a single ellipsis ('...')",
-                ));
-            }
-            seen_ellipsis = true;
-            dim += (t.ndim() - consumed) as i64;
-        } else if let Ok(s) = item.cast::<PySlice>() {
-            let start = opt_i64(&s.getattr("start")?)?;
-            let stop = opt_i64(&s.getattr("stop")?)?;
-            let step = opt_i64(&s.getattr("step")?)?.unwrap_or(1);
-            out = out.slice(dim, start, stop, step).py()?;
-            dim += 1;
-        } else if let Ok(i) = item.extract::<i64>() {
-            if item.is_instance_of::<pyo3::types::PyBool>() {
-                return Err(PyTypeError::new_err(
-                    "indexing with a Python bool is not supported",
-                ));
-            }
-            out = out.select(dim, i).py()?;
-        } else {
-            return Err(PyIndexError::new_err(format!(
-                "only integers, slices (`:`), ellipsis (`...`) and None are valid indices (got {})",
-                item.get_type().name()?
-            )));
-        }
+    view.index(&adv).py()
+}
+
+pub fn set(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let v = tensor_arg(value, "__setitem__").map_err(|_| {
+        PyTypeError::new_err(format!(
+            "can't assign a {} to a Tensor",
+            value.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })?;
+    let items = parse(idx)?;
+    let has_adv = items.iter().any(|i| matches!(i, Item::Adv(_)));
+    let recording = grad_mode::is_enabled() && (t.requires_grad() || v.requires_grad());
+    if !has_adv && !recording {
+        let (view, _) = apply(t, items)?;
+        return view.copy_(&v).py();
     }
-    Ok(out)
+    // General case: find the flat positions the index selects, then one recorded index_put.
+    let n = t.numel() as i64;
+    let shape: Vec<i64> = t.shape().iter().map(|&s| s as i64).collect();
+    let positions = rgrad_core::ops::factory::arange(
+        rgrad_core::Scalar::Int(0),
+        rgrad_core::Scalar::Int(n),
+        rgrad_core::Scalar::Int(1),
+        None,
+    )
+    .py()?
+    .reshape(&shape)
+    .py()?;
+    let pos = get(&positions, idx)?;
+    let pos_shape: Vec<i64> = pos.shape().iter().map(|&s| s as i64).collect();
+    let vals = v.to_dtype(t.dtype()).py()?.expand(&pos_shape).py()?.reshape(&[-1]).py()?;
+    let flat_pos = pos.reshape(&[-1]).py()?;
+    t.apply_inplace(&[&v], |base| {
+        base.reshape(&[-1])?.index_put(&[Some(flat_pos.clone())], &vals, false)?.reshape(&shape)
+    })
+    .py()
 }

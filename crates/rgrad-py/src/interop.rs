@@ -30,10 +30,7 @@ fn dtype_of(py: Python<'_>, d: &Bound<'_, PyArrayDescr>) -> Option<DType> {
         (PyArrayDescr::of::<i32>(py), DType::I32),
         (PyArrayDescr::of::<bool>(py), DType::Bool),
     ];
-    pairs
-        .into_iter()
-        .find(|(nd, _)| d.is_equiv_to(nd))
-        .map(|(_, dt)| dt)
+    pairs.into_iter().find(|(nd, _)| d.is_equiv_to(nd)).map(|(_, dt)| dt)
 }
 
 fn descr_of<'py>(py: Python<'py>, dt: DType) -> Bound<'py, PyArrayDescr> {
@@ -70,32 +67,23 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
     let itemsize = dt.itemsize() as isize;
     let shape: Vec<usize> = arr.shape().to_vec();
     let byte_strides: Vec<isize> = arr.strides().to_vec();
-    let shareable = byte_strides.iter().all(|&s| s >= 0 && s % itemsize == 0)
-        && arr.dtype().byteorder() != b'>';
+    let shareable =
+        byte_strides.iter().all(|&s| s >= 0 && s % itemsize == 0) && arr.dtype().byteorder() != b'>';
     if !shareable {
         if copy_fallback {
-            let c = py
-                .import("numpy")?
-                .call_method1("ascontiguousarray", (ob,))?;
+            let c = py.import("numpy")?.call_method1("ascontiguousarray", (ob,))?;
             return tensor_from_numpy(&c, false);
         }
         return Err(PyRuntimeError::new_err(
             "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
         ));
     }
-    let strides: Vec<usize> = byte_strides
-        .iter()
-        .map(|&s| (s / itemsize) as usize)
-        .collect();
+    let strides: Vec<usize> = byte_strides.iter().map(|&s| (s / itemsize) as usize).collect();
     let numel: usize = shape.iter().product();
     let span = if numel == 0 {
         0
     } else {
-        1 + shape
-            .iter()
-            .zip(&strides)
-            .map(|(&d, &s)| (d - 1) * s)
-            .sum::<usize>()
+        1 + shape.iter().zip(&strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>()
     };
     // SAFETY: the array's buffer holds `span` elements from its data pointer and stays alive
     // while the owner reference (the array itself) does.
@@ -103,29 +91,17 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
         let data = (*arr.as_array_ptr()).fields.data as *mut u8;
         Storage::from_external(data, span, dt, Box::new(ob.clone().unbind()))
     };
-    let layout = Layout {
-        shape: shape.into(),
-        strides: strides.into(),
-        offset: 0,
-    };
+    let layout = Layout { shape: shape.into(), strides: strides.into(), offset: 0 };
     Ok(Tensor::from_parts(Arc::new(storage), layout))
 }
 
 /// A NumPy array viewing the tensor's memory; `owner` keeps the storage alive.
-pub fn numpy_view<'py>(
-    py: Python<'py>,
-    t: &Tensor,
-    owner: Py<PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
+pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let dt = t.dtype();
     let itemsize = dt.itemsize();
-    let mut dims: Vec<npyffi::npy_intp> =
-        t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
-    let mut strides: Vec<npyffi::npy_intp> = t
-        .strides()
-        .iter()
-        .map(|&s| (s * itemsize) as npyffi::npy_intp)
-        .collect();
+    let mut dims: Vec<npyffi::npy_intp> = t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
+    let mut strides: Vec<npyffi::npy_intp> =
+        t.strides().iter().map(|&s| (s * itemsize) as npyffi::npy_intp).collect();
     // SAFETY: data points into the live storage; numpy takes a reference to `owner` as base.
     unsafe {
         let data = t.storage().data_ptr().add(t.layout().offset * itemsize);
@@ -145,12 +121,7 @@ pub fn numpy_view<'py>(
             return Err(PyErr::fetch(py));
         }
         let arr = Bound::from_owned_ptr(py, ptr);
-        if PY_ARRAY_API.PyArray_SetBaseObject(
-            py,
-            ptr as *mut npyffi::PyArrayObject,
-            owner.into_ptr(),
-        ) < 0
-        {
+        if PY_ARRAY_API.PyArray_SetBaseObject(py, ptr as *mut npyffi::PyArrayObject, owner.into_ptr()) < 0 {
             return Err(PyErr::fetch(py));
         }
         Ok(arr)

@@ -9,6 +9,7 @@ mod graph;
 mod index;
 mod interop;
 mod tensor;
+mod tensor_ops;
 
 use pyo3::prelude::*;
 use rgrad_core::{grad_mode, DType};
@@ -47,5 +48,11 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(factory::randn, m)?)?;
     m.add_function(wrap_pyfunction!(factory::manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(factory::from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_ops::cat, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_ops::stack, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_ops::eye, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_ops::_grad, m)?)?;
     Ok(())
 }

@@ -48,11 +48,7 @@ fn bin(
         Arg::T(b) => (Operand::T(a), Operand::T(b)),
         Arg::S(s) => (Operand::T(a), Operand::S(*s)),
     };
-    let r = if reflected {
-        binary(op, y, x)
-    } else {
-        binary(op, x, y)
-    };
+    let r = if reflected { binary(op, y, x) } else { binary(op, x, y) };
     wrap_any(py, r.py()?)
 }
 
@@ -167,10 +163,7 @@ impl PyTensor {
 
     #[getter]
     fn device(&self) -> PyDevice {
-        PyDevice {
-            kind: self.t.device().to_string(),
-            index: None,
-        }
+        PyDevice { kind: self.t.device().to_string(), index: None }
     }
 
     #[getter]
@@ -323,11 +316,7 @@ impl PyTensor {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
                 "Boolean value of Tensor with {} values is ambiguous",
-                if self.t.numel() == 0 {
-                    "no"
-                } else {
-                    "more than one"
-                }
+                if self.t.numel() == 0 { "no" } else { "more than one" }
             )));
         }
         Ok(self.t.item().py()?.to_f64() != 0.0)
@@ -383,11 +372,7 @@ impl PyTensor {
             }
         }
         let dt = target.unwrap_or(self.t.dtype());
-        let out = if copy && dt == self.t.dtype() {
-            self.t.clone_tensor()
-        } else {
-            self.t.to_dtype(dt)
-        };
+        let out = if copy && dt == self.t.dtype() { self.t.clone_tensor() } else { self.t.to_dtype(dt) };
         wrap(py, out.py()?)
     }
 
@@ -413,18 +398,10 @@ impl PyTensor {
         wrap(py, self.t.to_dtype(DType::Bool).py()?)
     }
     #[pyo3(signature = (dtype=None))]
-    fn r#type<'py>(
-        &self,
-        py: Python<'py>,
-        dtype: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn r#type<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         match dtype {
-            None => Ok(format!("torch.{}", self.t.dtype().legacy_name())
-                .into_pyobject(py)?
-                .into_any()),
-            Some(d) => Ok(wrap(py, self.t.to_dtype(extract_dtype(d)?).py()?)?
-                .into_bound(py)
-                .into_any()),
+            None => Ok(format!("torch.{}", self.t.dtype().legacy_name()).into_pyobject(py)?.into_any()),
+            Some(d) => Ok(wrap(py, self.t.to_dtype(extract_dtype(d)?).py()?)?.into_bound(py).into_any()),
         }
     }
 
@@ -455,9 +432,7 @@ impl PyTensor {
                 "backward(inputs=...) is not supported yet; use rgrad.autograd.grad",
             ));
         }
-        self.t
-            .backward(gradient.map(|g| g.t.clone()), retain_graph, create_graph)
-            .py()
+        self.t.backward(gradient.map(|g| g.t.clone()), retain_graph, create_graph).py()
     }
 
     fn retain_grad(&self) -> PyResult<()> {
@@ -478,10 +453,7 @@ impl PyTensor {
                 if r.is_none(py) {
                     return Ok(None);
                 }
-                let t = r
-                    .bind(py)
-                    .cast::<PyTensor>()
-                    .map_err(|e| from_py(e.into()))?;
+                let t = r.bind(py).cast::<PyTensor>().map_err(|e| from_py(e.into()))?;
                 Ok(Some(t.borrow().t.clone()))
             })
         });
@@ -565,12 +537,7 @@ impl PyTensor {
     fn __abs__(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
         wrap(py, self.t.abs().py()?)
     }
-    fn __richcmp__(
-        &self,
-        py: Python<'_>,
-        o: &Bound<'_, PyAny>,
-        op: CompareOp,
-    ) -> PyResult<Py<PyAny>> {
+    fn __richcmp__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
         let bop = match op {
             CompareOp::Eq => BinaryOp::Eq,
             CompareOp::Ne => BinaryOp::Ne,
@@ -598,21 +565,11 @@ impl PyTensor {
     // ---- named arithmetic ----------------------------------------------------------------
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add(
-        &self,
-        py: Python<'_>,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
-    ) -> PyResult<Py<PyTensor>> {
+    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Py<PyTensor>> {
         wrap(py, self.add_sub(other, alpha, BinaryOp::Add)?)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(
-        &self,
-        py: Python<'_>,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
-    ) -> PyResult<Py<PyTensor>> {
+    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Py<PyTensor>> {
         wrap(py, self.add_sub(other, alpha, BinaryOp::Sub)?)
     }
     fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
@@ -625,16 +582,10 @@ impl PyTensor {
         wrap(py, arg_binary(&self.t, exponent, BinaryOp::Pow, "pow")?)
     }
     fn maximum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        wrap(
-            py,
-            arg_binary(&self.t, other, BinaryOp::Maximum, "maximum")?,
-        )
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Maximum, "maximum")?)
     }
     fn minimum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        wrap(
-            py,
-            arg_binary(&self.t, other, BinaryOp::Minimum, "minimum")?,
-        )
+        wrap(py, arg_binary(&self.t, other, BinaryOp::Minimum, "minimum")?)
     }
     fn eq(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         wrap(py, arg_binary(&self.t, other, BinaryOp::Eq, "eq")?)
@@ -724,12 +675,8 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
         let out = match require_operand(other, "where")? {
-            Arg::T(o) => {
-                rgrad_core::ops::binary::where_(&condition.t, Operand::T(&self.t), Operand::T(&o))
-            }
-            Arg::S(s) => {
-                rgrad_core::ops::binary::where_(&condition.t, Operand::T(&self.t), Operand::S(s))
-            }
+            Arg::T(o) => rgrad_core::ops::binary::where_(&condition.t, Operand::T(&self.t), Operand::T(&o)),
+            Arg::S(s) => rgrad_core::ops::binary::where_(&condition.t, Operand::T(&self.t), Operand::S(s)),
         };
         wrap(py, out.py()?)
     }
@@ -761,12 +708,7 @@ impl PyTensor {
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
         let dims = dims_arg(dim)?;
-        wrap(
-            py,
-            self.t
-                .mean(dims.as_deref(), keepdim, opt_dtype(dtype)?)
-                .py()?,
-        )
+        wrap(py, self.t.mean(dims.as_deref(), keepdim, opt_dtype(dtype)?).py()?)
     }
 
     // ---- linear algebra ------------------------------------------------------------------
@@ -804,9 +746,7 @@ impl PyTensor {
                 if d.get().dt == self.t.dtype() {
                     return wrap(py, self.t.detach());
                 }
-                return Err(PyRuntimeError::new_err(
-                    "view(dtype) is only supported for the same dtype",
-                ));
+                return Err(PyRuntimeError::new_err("view(dtype) is only supported for the same dtype"));
             }
         }
         wrap(py, self.t.view(&int_list(shape)?).py()?)
@@ -879,34 +819,22 @@ impl PyTensor {
     }
 
     fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyTensor>> {
-        wrap(
-            py,
-            self.t
-                .slice(dim, Some(start), Some(start + length), 1)
-                .py()?,
-        )
+        wrap(py, self.t.slice(dim, Some(start), Some(start + length), 1).py()?)
     }
 
     fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         wrap(py, index::get(&self.t, idx)?)
     }
 
+
     // ---- in-place ------------------------------------------------------------------------
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add_(
-        slf: &Bound<'_, Self>,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
-    ) -> PyResult<Py<PyTensor>> {
+    fn add_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Py<PyTensor>> {
         Self::inplace_scaled(slf, other, alpha, BinaryOp::Add)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub_(
-        slf: &Bound<'_, Self>,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
-    ) -> PyResult<Py<PyTensor>> {
+    fn sub_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Py<PyTensor>> {
         Self::inplace_scaled(slf, other, alpha, BinaryOp::Sub)
     }
     fn mul_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
@@ -944,12 +872,7 @@ impl PyTensor {
         wrap(py, self.t.unary(op).py()?)
     }
 
-    fn add_sub(
-        &self,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
-        op: BinaryOp,
-    ) -> PyResult<Tensor> {
+    fn add_sub(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>, op: BinaryOp) -> PyResult<Tensor> {
         match (require_operand(other, "add")?, alpha) {
             (Arg::T(b), Some(a)) if a != 1.0 => {
                 binary(op, Operand::T(&self.t), Operand::T(&b.mul_scalar(a).py()?)).py()
@@ -965,11 +888,7 @@ impl PyTensor {
         }
     }
 
-    fn inplace_op(
-        slf: &Bound<'_, Self>,
-        other: &Bound<'_, PyAny>,
-        op: BinaryOp,
-    ) -> PyResult<Py<PyTensor>> {
+    fn inplace_op(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<Py<PyTensor>> {
         let Some(arg) = operand(other)? else {
             return Err(PyTypeError::new_err(format!(
                 "unsupported operand type(s) for in-place op: 'Tensor' and '{}'",

@@ -120,16 +120,7 @@ pub fn run(
     }
     let mut ready: Vec<*const Node> = Vec::new();
     for (edge, g) in root_edges.iter().zip(root_grads) {
-        deliver(
-            edge,
-            g,
-            &mut tasks,
-            &mut ready,
-            &target,
-            &mut captured,
-            create_graph,
-            false,
-        )?;
+        deliver(edge, g, &mut tasks, &mut ready, &target, &mut captured, create_graph, false)?;
     }
     for e in &root_edges {
         if let Edge::Node(n, _) = e {
@@ -146,22 +137,13 @@ pub fn run(
         let input_grads = run_node(&node, &grads, retain_graph, create_graph)?;
         for (i, edge) in node.edges.iter().enumerate() {
             let g = match input_grads.get(i).cloned().flatten() {
-                Some(g) if g.dtype() != node.input_dtypes[i] => {
-                    Some(g.to_dtype(node.input_dtypes[i])?)
-                }
+                Some(g) if g.dtype() != node.input_dtypes[i] => Some(g.to_dtype(node.input_dtypes[i])?),
                 g => g,
             };
             match g {
-                Some(g) => deliver(
-                    edge,
-                    g,
-                    &mut tasks,
-                    &mut ready,
-                    &target,
-                    &mut captured,
-                    create_graph,
-                    true,
-                )?,
+                Some(g) => {
+                    deliver(edge, g, &mut tasks, &mut ready, &target, &mut captured, create_graph, true)?
+                }
                 None => release_dep(edge, &mut tasks, &mut ready),
             }
         }
@@ -170,18 +152,10 @@ pub fn run(
 }
 
 fn new_task(n: &Arc<Node>) -> Task {
-    Task {
-        node: n.clone(),
-        deps: 0,
-        grads: smallvec![None; n.num_outputs],
-    }
+    Task { node: n.clone(), deps: 0, grads: smallvec![None; n.num_outputs] }
 }
 
-fn release_dep(
-    edge: &Edge,
-    tasks: &mut FxHashMap<*const Node, Task>,
-    ready: &mut Vec<*const Node>,
-) {
+fn release_dep(edge: &Edge, tasks: &mut FxHashMap<*const Node, Task>, ready: &mut Vec<*const Node>) {
     if let Edge::Node(n, _) = edge {
         let key = Arc::as_ptr(n);
         if let Some(t) = tasks.get_mut(&key) {
@@ -213,11 +187,7 @@ fn deliver(
         Edge::None => {}
         Edge::Leaf(t) => {
             if matches!(target, Target::Accumulate) {
-                let g = if g.dtype() != t.dtype() {
-                    g.to_dtype(t.dtype())?
-                } else {
-                    g
-                };
+                let g = if g.dtype() != t.dtype() { g.to_dtype(t.dtype())? } else { g };
                 accumulate(t, g, create_graph)?;
             }
         }
@@ -236,17 +206,8 @@ fn deliver(
     Ok(())
 }
 
-fn run_node(
-    node: &Node,
-    grads: &[Option<Tensor>],
-    retain_graph: bool,
-    create_graph: bool,
-) -> Result<Grads> {
-    let needs: SmallVec<[bool; 2]> = node
-        .edges
-        .iter()
-        .map(|e| !matches!(e, Edge::None))
-        .collect();
+fn run_node(node: &Node, grads: &[Option<Tensor>], retain_graph: bool, create_graph: bool) -> Result<Grads> {
+    let needs: SmallVec<[bool; 2]> = node.edges.iter().map(|e| !matches!(e, Edge::None)).collect();
     let mut op = node.op.lock();
     if matches!(*op, Op::Released) {
         return Err(Error::Runtime(FREED.into()));
@@ -284,19 +245,12 @@ impl Tensor {
 /// The seed gradient for root `i`, with PyTorch's checks.
 pub fn root_grad(root: &Tensor, gradient: Option<Tensor>, i: usize) -> Result<Tensor> {
     if !root.requires_grad() {
-        bail!(
-            Runtime,
-            "element {} of tensors does not require grad and does not have a grad_fn",
-            i
-        );
+        bail!(Runtime, "element {} of tensors does not require grad and does not have a grad_fn", i);
     }
     match gradient {
         None => {
             if root.numel() != 1 {
-                bail!(
-                    Runtime,
-                    "grad can be implicitly created only for scalar outputs"
-                );
+                bail!(Runtime, "grad can be implicitly created only for scalar outputs");
             }
             Ok(Tensor::ones(root.shape(), root.dtype()))
         }

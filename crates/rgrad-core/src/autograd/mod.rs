@@ -79,19 +79,11 @@ pub struct Saved {
 
 impl Saved {
     pub fn input(t: &Tensor) -> Saved {
-        Saved {
-            tensor: t.clone(),
-            version: t.version(),
-            producer: None,
-        }
+        Saved { tensor: t.clone(), version: t.version(), producer: None }
     }
 
     pub fn output(t: &Tensor, producer: &'static str) -> Saved {
-        Saved {
-            tensor: t.detach(),
-            version: t.version(),
-            producer: Some(producer),
-        }
+        Saved { tensor: t.detach(), version: t.version(), producer: Some(producer) }
     }
 
     /// The saved tensor, or PyTorch's error if it was modified in place since.
@@ -105,9 +97,7 @@ impl Saved {
                 (None, Some(n)) => {
                     let m = self.tensor.meta();
                     let name = if m.inplace_history {
-                        n.name()
-                            .trim_end_matches(|c: char| c.is_ascii_digit())
-                            .trim_end_matches("Backward")
+                        n.name().trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches("Backward")
                     } else {
                         n.name()
                     };
@@ -135,12 +125,7 @@ pub fn needs_grad(inputs: &[&Tensor]) -> bool {
 
 /// Records `op` as the grad_fn of `outputs` with an edge per input.
 pub fn record(name: &'static str, op: Op, inputs: &[&Tensor], outputs: &[&Tensor]) {
-    record_edges(
-        name,
-        op,
-        inputs.iter().map(|t| (Edge::of(t), t.dtype())).collect(),
-        outputs,
-    )
+    record_edges(name, op, inputs.iter().map(|t| (Edge::of(t), t.dtype())).collect(), outputs)
 }
 
 /// Records `op` with explicit edges (an `Edge::None` stands for a wrapped Python number, as
@@ -165,12 +150,7 @@ pub fn record_edges(
 
 /// Records a single-output op and returns the output, for the common case.
 #[inline]
-pub fn recorded(
-    out: Tensor,
-    name: &'static str,
-    inputs: &[&Tensor],
-    op: impl FnOnce() -> Op,
-) -> Tensor {
+pub fn recorded(out: Tensor, name: &'static str, inputs: &[&Tensor], op: impl FnOnce() -> Op) -> Tensor {
     if needs_grad(inputs) {
         record(name, op(), inputs, &[&out]);
     }

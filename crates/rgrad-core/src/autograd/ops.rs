@@ -1,10 +1,12 @@
 //! What the graph records for each differentiable op: just enough to run its backward rule.
 
 use super::{BackwardFn, Saved};
+use crate::ops::index::AdvIndex;
 use crate::ops::views::Narrow;
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 use crate::DType;
+use std::sync::Arc;
 
 /// Which derivative a unary op needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +158,41 @@ pub enum Op {
         shapes: [Dims; 2],
         sides: [bool; 2],
     },
+    Index {
+        shape: Dims,
+        adv: Arc<AdvIndex>,
+    },
+    IndexBackward {
+        adv: Arc<AdvIndex>,
+    },
+    IndexPut {
+        adv: Arc<AdvIndex>,
+        values_shape: Dims,
+        accumulate: bool,
+    },
+    Gather {
+        shape: Dims,
+        dim: usize,
+        index: Tensor,
+    },
+    Scatter {
+        dim: usize,
+        index: Tensor,
+        src_shape: Dims,
+        accumulate: bool,
+    },
+    /// Concatenation: each input gets its slice of the gradient.
+    Cat { dim: usize, sizes: Vec<usize> },
+    /// max/min along a dim: the gradient goes to the chosen index.
+    IndexReduce { shape: Dims, dim: usize, keepdim: bool, indices: Tensor },
+    Cumsum { dim: usize },
+    Cumprod { x: Saved, out: Saved, dim: usize },
+    Prod { x: Saved, dim: Option<usize>, keepdim: bool },
+    Softmax { x: Saved, out: Saved, dim: usize, log: bool },
+    /// amax/amin and the all-reduce max()/min(): ties share the gradient evenly.
+    Amax { x: Saved, out: Saved, dims: Dims, keepdim: bool },
+    /// clamp: the gradient passes where the input was inside the bounds.
+    Clamp { x: Saved, min: Option<f64>, max: Option<f64> },
     Custom(Box<dyn BackwardFn>),
 }
 
@@ -177,6 +214,10 @@ impl Op {
                 | Op::Narrow { .. }
                 | Op::NarrowBackward { .. }
                 | Op::Cast { .. }
+                | Op::Index { .. }
+                | Op::Cat { .. }
+                | Op::Cumsum { .. }
+                | Op::IndexBackward { .. }
         )
     }
 }

@@ -43,13 +43,7 @@ fn scalar(v: f64) -> Operand<'static> {
     Operand::S(Scalar::Float(v))
 }
 
-fn unary_grad(
-    f: UnaryGrad,
-    g: &Tensor,
-    x: &Tensor,
-    out: &Tensor,
-    create_graph: bool,
-) -> Result<Tensor> {
+fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Tensor, out: &Tensor, create_graph: bool) -> Result<Tensor> {
     // The saved output has no history; recompute it when the backward itself is recorded.
     let o = match (create_graph, unary_op(f)) {
         (true, Some(op)) => x.unary(op)?,
@@ -69,11 +63,7 @@ fn unary_grad(
         G::Log1p => g.div(&x.add_scalar(1.0)?),
         G::Expm1 => g.mul(&o.add_scalar(1.0)?),
         G::Reciprocal => g.mul(&o.mul(&o)?)?.neg(),
-        G::Relu => g.mul(
-            &out.detach()
-                .compare_scalar(BinaryOp::Gt, 0.0)?
-                .to_dtype(g.dtype())?,
-        ),
+        G::Relu => g.mul(&out.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
         G::Abs => g.mul(&x.detach().sign().to_dtype(g.dtype())?),
     }
 }
@@ -93,36 +83,20 @@ pub(crate) fn backward(
         return Ok(smallvec![None; needs.len()]);
     };
     let need = |i: usize| needs.get(i).copied().unwrap_or(false);
-    let grad_a_b =
-        |ga: &dyn Fn() -> Result<Tensor>, gb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
-            Ok(smallvec![
-                if need(0) { Some(ga()?) } else { None },
-                if need(1) { Some(gb()?) } else { None }
-            ])
-        };
+    let grad_a_b = |ga: &dyn Fn() -> Result<Tensor>, gb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
+        Ok(smallvec![if need(0) { Some(ga()?) } else { None }, if need(1) { Some(gb()?) } else { None }])
+    };
     let one = |t: Result<Tensor>| -> Result<Grads> { Ok(smallvec![Some(t?)]) };
     match op {
-        Op::Released | Op::Custom(_) => Err(Error::Runtime(
-            "internal: released node reached a rule".into(),
-        )),
+        Op::Released | Op::Custom(_) => Err(Error::Runtime("internal: released node reached a rule".into())),
         Op::AddSub { shapes, alpha } => grad_a_b(&|| g.sum_to_shape(&shapes[0]), &|| {
-            let gb = if *alpha == 1.0 {
-                g.clone()
-            } else {
-                g.mul_scalar(*alpha)?
-            };
+            let gb = if *alpha == 1.0 { g.clone() } else { g.mul_scalar(*alpha)? };
             gb.sum_to_shape(&shapes[1])
         }),
-        Op::Scale(c) | Op::ScaleSaved(c) => one(if *c == 1.0 {
-            Ok(g.clone())
-        } else {
-            g.mul_scalar(*c)
-        }),
+        Op::Scale(c) | Op::ScaleSaved(c) => one(if *c == 1.0 { Ok(g.clone()) } else { g.mul_scalar(*c) }),
         Op::Mul { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
-            grad_a_b(&|| g.mul(b)?.sum_to_shape(a.shape()), &|| {
-                g.mul(a)?.sum_to_shape(b.shape())
-            })
+            grad_a_b(&|| g.mul(b)?.sum_to_shape(a.shape()), &|| g.mul(a)?.sum_to_shape(b.shape()))
         }
         Op::Div { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
@@ -143,34 +117,20 @@ pub(crate) fn backward(
         }
         Op::Pow { a, b, out } => {
             let (a, b) = (a.get()?, b.get()?);
-            let o = if create_graph {
-                a.pow(b)?
-            } else {
-                out.get()?.clone()
-            };
-            grad_a_b(
-                &|| {
-                    g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?
-                        .sum_to_shape(a.shape())
-                },
-                &|| {
-                    // d/db a^b = a^b ln a, defined as 0 where a == 0 and b >= 0 (PyTorch).
-                    let zero_base = a.detach().compare_scalar(BinaryOp::Eq, 0.0)?;
-                    let nonneg = b.detach().compare_scalar(BinaryOp::Ge, 0.0)?;
-                    let mask = zero_base.mul(&nonneg)?;
-                    let d = where_(&mask, scalar(0.0), Operand::T(&o.mul(&a.log()?)?))?;
-                    g.mul(&d)?.sum_to_shape(b.shape())
-                },
-            )
+            let o = if create_graph { a.pow(b)? } else { out.get()?.clone() };
+            grad_a_b(&|| g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?.sum_to_shape(a.shape()), &|| {
+                // d/db a^b = a^b ln a, defined as 0 where a == 0 and b >= 0 (PyTorch).
+                let zero_base = a.detach().compare_scalar(BinaryOp::Eq, 0.0)?;
+                let nonneg = b.detach().compare_scalar(BinaryOp::Ge, 0.0)?;
+                let mask = zero_base.mul(&nonneg)?;
+                let d = where_(&mask, scalar(0.0), Operand::T(&o.mul(&a.log()?)?))?;
+                g.mul(&d)?.sum_to_shape(b.shape())
+            })
         }
         Op::RPow { x, s, out } => {
             let x = x.get()?;
             let o = if create_graph {
-                crate::ops::binary::binary(
-                    BinaryOp::Pow,
-                    Operand::S(Scalar::Float(*s)),
-                    Operand::T(x),
-                )?
+                crate::ops::binary::binary(BinaryOp::Pow, Operand::S(Scalar::Float(*s)), Operand::T(x))?
             } else {
                 out.get()?.clone()
             };
@@ -180,39 +140,23 @@ pub(crate) fn backward(
             let (a, b) = (a.get()?.detach(), b.get()?.detach());
             let win = a.compare(if *is_max { BinaryOp::Gt } else { BinaryOp::Lt }, &b)?;
             let tie = a.compare(BinaryOp::Eq, &b)?;
-            let wa = win
-                .to_dtype(g.dtype())?
-                .add(&tie.to_dtype(g.dtype())?.mul_scalar(0.5)?)?;
+            let wa = win.to_dtype(g.dtype())?.add(&tie.to_dtype(g.dtype())?.mul_scalar(0.5)?)?;
             grad_a_b(&|| g.mul(&wa)?.sum_to_shape(a.shape()), &|| {
                 g.mul(&wa.rsub_scalar(1.0)?)?.sum_to_shape(b.shape())
             })
         }
         Op::Unary { f, x, out } => one(unary_grad(*f, g, x.get()?, out.get()?, create_graph)),
-        Op::Sum {
-            shape,
-            dims,
-            keepdim,
-        } => one(expand_back(g, shape, dims, *keepdim)),
-        Op::Mean {
-            shape,
-            dims,
-            keepdim,
-            count,
-        } => one(expand_back(
-            &g.mul_scalar(1.0 / *count as f64)?,
-            shape,
-            dims,
-            *keepdim,
-        )),
+        Op::Sum { shape, dims, keepdim } => one(expand_back(g, shape, dims, *keepdim)),
+        Op::Mean { shape, dims, keepdim, count } => {
+            one(expand_back(&g.mul_scalar(1.0 / *count as f64)?, shape, dims, *keepdim))
+        }
         Op::Mm { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
             grad_a_b(&|| g.mm(&b.t()?), &|| a.t()?.mm(g))
         }
         Op::Bmm { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
-            grad_a_b(&|| g.bmm(&b.transpose(1, 2)?), &|| {
-                a.transpose(1, 2)?.bmm(g)
-            })
+            grad_a_b(&|| g.bmm(&b.transpose(1, 2)?), &|| a.transpose(1, 2)?.bmm(g))
         }
         Op::Dot { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
@@ -229,21 +173,94 @@ pub(crate) fn backward(
             }
             one(g.permute(&inv))
         }
-        Op::Transpose { a, b } => one(if a == b {
-            Ok(g.clone())
-        } else {
-            g.transpose(*a as i64, *b as i64)
-        }),
+        Op::Transpose { a, b } => one(if a == b { Ok(g.clone()) } else { g.transpose(*a as i64, *b as i64) }),
         Op::Unsqueeze { dim } => one(g.squeeze(Some(*dim as i64))),
         Op::Expand { shape } => one(g.sum_to_shape(shape)),
         Op::Narrow { shape, narrow } => one(g.narrow_backward(shape, narrow)),
         Op::NarrowBackward { narrow } => one(g.apply_narrow(narrow)),
         Op::Cast { from } => one(g.to_dtype(*from)),
-        Op::Where {
-            cond,
-            shapes,
-            sides,
-        } => {
+        Op::Index { shape, adv } => one(g.index_backward(shape, adv)),
+        Op::IndexBackward { adv } => one(g.take_again(adv)),
+        Op::IndexPut { adv, values_shape, accumulate } => grad_a_b(
+            &|| if *accumulate { Ok(g.clone()) } else { g.zero_indexed(adv) },
+            &|| g.take_adv(adv)?.sum_to_shape(values_shape),
+        ),
+        Op::Gather { shape, dim, index } => one(Tensor::zeros(shape, g.dtype()).scatter_add(*dim as i64, index, g)),
+        Op::Scatter { dim, index, src_shape, accumulate } => grad_a_b(
+            &|| {
+                if *accumulate {
+                    Ok(g.clone())
+                } else {
+                    g.scatter(*dim as i64, index, &Tensor::zeros(src_shape, g.dtype()))
+                }
+            },
+            &|| g.gather(*dim as i64, index),
+        ),
+        Op::Cat { dim, sizes } => {
+            let mut out = Grads::new();
+            let mut start = 0i64;
+            for (i, &n) in sizes.iter().enumerate() {
+                let end = start + n as i64;
+                out.push(if need(i) { Some(g.slice(*dim as i64, Some(start), Some(end), 1)?) } else { None });
+                start = end;
+            }
+            Ok(out)
+        }
+        Op::IndexReduce { shape, dim, keepdim, indices } => {
+            let (g, ix) = if *keepdim {
+                (g.clone(), indices.clone())
+            } else {
+                (g.unsqueeze(*dim as i64)?, indices.unsqueeze(*dim as i64)?)
+            };
+            one(Tensor::zeros(shape, g.dtype()).scatter_add(*dim as i64, &ix, &g))
+        }
+        Op::Cumsum { dim } => {
+            let d = *dim as i64;
+            one(g.flip(&[d])?.cumsum(d)?.flip(&[d]))
+        }
+        Op::Cumprod { x, out, dim } => {
+            let (x, d) = (x.get()?, *dim as i64);
+            let o = if create_graph { x.cumprod(d)? } else { out.get()?.clone() };
+            one(g.mul(&o)?.flip(&[d])?.cumsum(d)?.flip(&[d])?.div(x))
+        }
+        Op::Prod { x, dim, keepdim } => {
+            let x = x.get()?;
+            let ge = match dim {
+                Some(d) => expand_back(g, &x.dims(), &smallvec![*d], *keepdim)?,
+                None => expand_back(g, &x.dims(), &(0..x.ndim()).collect(), false)?,
+            };
+            one(ge.mul(&x.detach().prod_others(*dim)?))
+        }
+        Op::Softmax { x, out, dim, log } => {
+            let (x, d) = (x.get()?, *dim as i64);
+            let y = if create_graph { x.softmax(d, *log)? } else { out.get()?.clone() };
+            if *log {
+                one(g.sub(&y.exp()?.mul(&g.sum(Some(&[d]), true)?)?))
+            } else {
+                one(y.mul(&g.sub(&g.mul(&y)?.sum(Some(&[d]), true)?)?))
+            }
+        }
+        Op::Amax { x, out, dims, keepdim } => {
+            let x = x.get()?.detach();
+            let shape = x.dims();
+            let o = expand_back(out.get()?, &shape, dims, *keepdim)?;
+            let mask = x.compare(BinaryOp::Eq, &o)?.to_dtype(g.dtype())?;
+            let dl: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+            let count = expand_back(&mask.sum(Some(&dl), true)?, &shape, dims, true)?;
+            one(expand_back(g, &shape, dims, *keepdim)?.mul(&mask)?.div(&count))
+        }
+        Op::Clamp { x, min, max } => {
+            let x = x.get()?.detach();
+            let mut keep = Tensor::ones(x.shape(), crate::DType::Bool);
+            if let Some(lo) = min {
+                keep = keep.mul(&x.compare_scalar(BinaryOp::Ge, *lo)?)?;
+            }
+            if let Some(hi) = max {
+                keep = keep.mul(&x.compare_scalar(BinaryOp::Le, *hi)?)?;
+            }
+            one(g.mul(&keep.to_dtype(g.dtype())?))
+        }
+        Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
             Ok(match sides {

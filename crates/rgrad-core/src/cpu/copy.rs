@@ -23,33 +23,23 @@ pub fn gather<T: Element, U: Element>(src: &[T], layout: &Layout) -> Vec<U> {
         return s.iter().map(|&x| cast::<T, U>(x)).collect();
     }
     let mut out = Vec::with_capacity(n);
-    for_each_row(
-        &layout.shape,
-        [&layout.strides],
-        [layout.offset],
-        |[o], len, [st]| {
-            if st == 1 {
-                out.extend(src[o..o + len].iter().map(|&x| cast::<T, U>(x)));
-            } else {
-                out.extend((0..len).map(|i| cast::<T, U>(src[o + i * st])));
-            }
-        },
-    );
+    for_each_row(&layout.shape, [&layout.strides], [layout.offset], |[o], len, [st]| {
+        if st == 1 {
+            out.extend(src[o..o + len].iter().map(|&x| cast::<T, U>(x)));
+        } else {
+            out.extend((0..len).map(|i| cast::<T, U>(src[o + i * st])));
+        }
+    });
     out
 }
 
 /// Writes a contiguous buffer `src` (of `dst_layout`'s shape) into the view `dst_layout`.
 pub fn scatter<T: Element, U: Element>(src: &[T], dst: &mut [U], dst_layout: &Layout) {
     let mut i = 0;
-    for_each_row(
-        &dst_layout.shape,
-        [&dst_layout.strides],
-        [dst_layout.offset],
-        |[o], len, [st]| {
-            for k in 0..len {
-                dst[o + k * st] = cast::<T, U>(src[i + k]);
-            }
-            i += len;
-        },
-    );
+    for_each_row(&dst_layout.shape, [&dst_layout.strides], [dst_layout.offset], |[o], len, [st]| {
+        for k in 0..len {
+            dst[o + k * st] = cast::<T, U>(src[i + k]);
+        }
+        i += len;
+    });
 }

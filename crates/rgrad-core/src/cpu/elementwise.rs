@@ -6,11 +6,7 @@ use crate::storage::Element;
 use rayon::prelude::*;
 
 /// `f` applied to every element of the view `layout` of `src`.
-pub fn map<T: Element, U: Element>(
-    src: &[T],
-    layout: &Layout,
-    f: impl Fn(T) -> U + Sync,
-) -> Vec<U> {
+pub fn map<T: Element, U: Element>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let n = layout.numel();
     if layout.is_contiguous() {
         let s = &src[layout.offset..layout.offset + n];
@@ -20,14 +16,9 @@ pub fn map<T: Element, U: Element>(
         return s.iter().map(|&x| f(x)).collect();
     }
     let mut out = Vec::with_capacity(n);
-    for_each_row(
-        &layout.shape,
-        [&layout.strides],
-        [layout.offset],
-        |[o], len, [st]| {
-            out.extend((0..len).map(|i| f(src[o + i * st])));
-        },
-    );
+    for_each_row(&layout.shape, [&layout.strides], [layout.offset], |[o], len, [st]| {
+        out.extend((0..len).map(|i| f(src[o + i * st])));
+    });
     out
 }
 
@@ -52,11 +43,7 @@ pub fn zip<A: Element, B: Element, U: Element>(
     if ca && cb {
         let (sa, sb) = (&a[la.offset..la.offset + n], &b[lb.offset..lb.offset + n]);
         if par {
-            return sa
-                .par_iter()
-                .zip(sb.par_iter())
-                .map(|(&x, &y)| f(x, y))
-                .collect();
+            return sa.par_iter().zip(sb.par_iter()).map(|(&x, &y)| f(x, y)).collect();
         }
         return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
     }
@@ -75,17 +62,9 @@ pub fn zip<A: Element, B: Element, U: Element>(
         return sb.iter().map(|&y| f(x, y)).collect();
     }
     let mut out = Vec::with_capacity(n);
-    for_each_row(
-        &la.shape,
-        [&la.strides, &lb.strides],
-        [la.offset, lb.offset],
-        |[oa, ob], len, [sa, sb]| match (sa, sb) {
-            (1, 1) => out.extend(
-                a[oa..oa + len]
-                    .iter()
-                    .zip(&b[ob..ob + len])
-                    .map(|(&x, &y)| f(x, y)),
-            ),
+    for_each_row(&la.shape, [&la.strides, &lb.strides], [la.offset, lb.offset], |[oa, ob], len, [sa, sb]| {
+        match (sa, sb) {
+            (1, 1) => out.extend(a[oa..oa + len].iter().zip(&b[ob..ob + len]).map(|(&x, &y)| f(x, y))),
             (1, 0) => {
                 let y = b[ob];
                 out.extend(a[oa..oa + len].iter().map(|&x| f(x, y)))
@@ -95,8 +74,8 @@ pub fn zip<A: Element, B: Element, U: Element>(
                 out.extend(b[ob..ob + len].iter().map(|&y| f(x, y)))
             }
             _ => out.extend((0..len).map(|i| f(a[oa + i * sa], b[ob + i * sb]))),
-        },
-    );
+        }
+    });
     out
 }
 

@@ -26,8 +26,7 @@ pub fn matmul<T: Element>(a: Mat<T>, b: Mat<T>, out: &mut [T], m: usize, k: usiz
         out.iter_mut().for_each(|x| *x = T::default());
         return;
     }
-    let is_float =
-        TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    let is_float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
     if is_float {
         let par = if m * n * k >= PAR_FLOPS {
             gemm::Parallelism::Rayon(rayon::current_num_threads())
@@ -82,38 +81,18 @@ mod tests {
         let a = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2x3
         let b = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0]; // 3x2
         let mut out = [0.0f64; 4];
-        let ma = Mat {
-            data: &a[..],
-            offset: 0,
-            rs: 3,
-            cs: 1,
-        };
-        let mb = Mat {
-            data: &b[..],
-            offset: 0,
-            rs: 2,
-            cs: 1,
-        };
+        let ma = Mat { data: &a[..], offset: 0, rs: 3, cs: 1 };
+        let mb = Mat { data: &b[..], offset: 0, rs: 2, cs: 1 };
         matmul(ma, mb, &mut out, 2, 3, 2);
         assert_eq!(out, [4.0, 5.0, 10.0, 11.0]);
         // Transposed view of `a` (3x2) times 2x... : use a^T @ a^T's shape check via strides.
-        let at = Mat {
-            data: &a[..],
-            offset: 0,
-            rs: 1,
-            cs: 3,
-        };
+        let at = Mat { data: &a[..], offset: 0, rs: 1, cs: 3 };
         let mut o2 = [0.0f64; 9];
         matmul(at, ma, &mut o2, 3, 2, 3);
         assert_eq!(o2[0], 1.0 * 1.0 + 4.0 * 4.0);
         let ai = [1i64, 2, 3, 4];
         let mut oi = [0i64; 4];
-        let m = Mat {
-            data: &ai[..],
-            offset: 0,
-            rs: 2,
-            cs: 1,
-        };
+        let m = Mat { data: &ai[..], offset: 0, rs: 2, cs: 1 };
         matmul(m, m, &mut oi, 2, 2, 2);
         assert_eq!(oi, [7, 10, 15, 22]);
     }

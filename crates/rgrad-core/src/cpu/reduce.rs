@@ -72,12 +72,7 @@ int_sum!(bool);
 
 /// Folds the view over `dims` (sorted, unique); returns one accumulator per kept position in
 /// row-major order of the kept dims.
-pub fn reduce<T: Element, R: Reducer<T>>(
-    src: &[T],
-    layout: &Layout,
-    dims: &[usize],
-    r: &R,
-) -> Vec<R::Acc> {
+pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usize], r: &R) -> Vec<R::Acc> {
     let (mut kshape, mut kstrides, mut rshape, mut rstrides) =
         (Dims::new(), Dims::new(), Dims::new(), Dims::new());
     for d in 0..layout.ndim() {
@@ -143,5 +138,35 @@ mod tests {
         assert_eq!(s02, vec![6.0 + 54.0, 22.0 + 70.0, 38.0 + 86.0]);
         let t = l.permute(&[2, 1, 0]);
         assert_eq!(reduce(&data, &t, &[2], &Sum)[0], 12.0);
+    }
+}
+
+/// Maximum (or minimum) with NaN propagation, as PyTorch's `amax`/`max()`.
+pub struct Extreme {
+    pub is_max: bool,
+}
+
+impl<T: Element> Reducer<T> for Extreme {
+    type Acc = Option<T>;
+    fn init(&self) -> Option<T> {
+        None
+    }
+    #[inline]
+    fn step(&self, acc: Option<T>, x: T) -> Option<T> {
+        #[allow(clippy::eq_op)]
+        let x_nan = x != x;
+        Some(match acc {
+            None => x,
+            #[allow(clippy::eq_op)]
+            Some(a) if a != a => a,
+            Some(_) if x_nan => x,
+            Some(a) => {
+                if (self.is_max && x > a) || (!self.is_max && x < a) {
+                    x
+                } else {
+                    a
+                }
+            }
+        })
     }
 }

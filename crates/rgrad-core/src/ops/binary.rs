@@ -76,11 +76,7 @@ pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
 fn operand_layout(o: &Operand, shape: &[usize]) -> Result<Layout> {
     match o {
         Operand::T(t) => t.layout().broadcast_to(shape),
-        Operand::S(_) => Ok(Layout {
-            shape: shape.into(),
-            strides: smallvec![0; shape.len()],
-            offset: 0,
-        }),
+        Operand::S(_) => Ok(Layout { shape: shape.into(), strides: smallvec![0; shape.len()], offset: 0 }),
     }
 }
 
@@ -97,22 +93,12 @@ fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
     };
     match op {
         BinaryOp::FloorDiv | BinaryOp::Rem if has_zero => bail!(Runtime, "ZeroDivisionError"),
-        BinaryOp::Pow if has_neg => bail!(
-            Runtime,
-            "Integers to negative integer powers are not allowed."
-        ),
+        BinaryOp::Pow if has_neg => bail!(Runtime, "Integers to negative integer powers are not allowed."),
         _ => Ok(()),
     }
 }
 
-fn run<T: Arith>(
-    op: BinaryOp,
-    a: &[T],
-    la: &Layout,
-    b: &[T],
-    lb: &Layout,
-    shape: &[usize],
-) -> Tensor {
+fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape: &[usize]) -> Tensor {
     use BinaryOp::*;
     macro_rules! arith {
         ($f:expr) => {
@@ -202,50 +188,26 @@ fn backward_op(op: BinaryOp, a: Operand, b: Operand, out: &Tensor) -> Option<Op>
     use Operand::{S, T};
     let shapes = |x: &Tensor, y: &Tensor| -> [Dims; 2] { [x.dims(), y.dims()] };
     Some(match (op, a, b) {
-        (Add, T(x), T(y)) => Op::AddSub {
-            shapes: shapes(x, y),
-            alpha: 1.0,
-        },
-        (Sub, T(x), T(y)) => Op::AddSub {
-            shapes: shapes(x, y),
-            alpha: -1.0,
-        },
+        (Add, T(x), T(y)) => Op::AddSub { shapes: shapes(x, y), alpha: 1.0 },
+        (Sub, T(x), T(y)) => Op::AddSub { shapes: shapes(x, y), alpha: -1.0 },
         (Add | Sub, T(_), S(_)) => Op::Scale(1.0),
         (Sub, S(_), T(_)) => Op::Scale(-1.0),
         (Add, S(_), T(_)) => Op::Scale(1.0),
-        (Mul, T(x), T(y)) => Op::Mul {
-            a: Saved::input(x),
-            b: Saved::input(y),
-        },
+        (Mul, T(x), T(y)) => Op::Mul { a: Saved::input(x), b: Saved::input(y) },
         (Mul, T(_), S(s)) | (Mul, S(s), T(_)) => Op::ScaleSaved(s.to_f64()),
-        (Div, T(x), T(y)) => Op::Div {
-            a: Saved::input(x),
-            b: Saved::input(y),
-        },
+        (Div, T(x), T(y)) => Op::Div { a: Saved::input(x), b: Saved::input(y) },
         (Div, T(_), S(s)) => Op::ScaleSaved(1.0 / s.to_f64()),
-        (Div, S(s), T(x)) => Op::RDiv {
-            x: Saved::input(x),
-            s: s.to_f64(),
-        },
-        (Pow, T(x), S(e)) => Op::PowScalar {
-            x: Saved::input(x),
-            e: e.to_f64(),
-        },
-        (Pow, S(s), T(x)) => Op::RPow {
-            x: Saved::input(x),
-            s: s.to_f64(),
-            out: Saved::output(out, "PowBackward2"),
-        },
-        (Pow, T(x), T(y)) => Op::Pow {
-            a: Saved::input(x),
-            b: Saved::input(y),
-            out: Saved::output(out, "PowBackward1"),
-        },
-        (Maximum | Minimum, T(x), T(y)) => Op::MaxMin {
-            a: Saved::input(x),
-            b: Saved::input(y),
-            is_max: op == Maximum,
-        },
+        (Div, S(s), T(x)) => Op::RDiv { x: Saved::input(x), s: s.to_f64() },
+        (Pow, T(x), S(e)) => Op::PowScalar { x: Saved::input(x), e: e.to_f64() },
+        (Pow, S(s), T(x)) => {
+            Op::RPow { x: Saved::input(x), s: s.to_f64(), out: Saved::output(out, "PowBackward2") }
+        }
+        (Pow, T(x), T(y)) => {
+            Op::Pow { a: Saved::input(x), b: Saved::input(y), out: Saved::output(out, "PowBackward1") }
+        }
+        (Maximum | Minimum, T(x), T(y)) => {
+            Op::MaxMin { a: Saved::input(x), b: Saved::input(y), is_max: op == Maximum }
+        }
         _ => return None,
     })
 }
@@ -308,10 +270,7 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
         }
     };
     let (ta, tb) = (materialize(&a), materialize(&b));
-    let (la, lb) = (
-        ta.layout().broadcast_to(&shape)?,
-        tb.layout().broadcast_to(&shape)?,
-    );
+    let (la, lb) = (ta.layout().broadcast_to(&shape)?, tb.layout().broadcast_to(&shape)?);
     let out = with_dtype!(dt, T => {
         let v = crate::cpu::elementwise::zip3(
             cond.storage_slice::<bool>(), &lc,
@@ -324,21 +283,11 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     if !dt.is_float() {
         return Ok(out);
     }
-    let inputs: smallvec::SmallVec<[&Tensor; 2]> =
-        tensor_of(&a).into_iter().chain(tensor_of(&b)).collect();
+    let inputs: smallvec::SmallVec<[&Tensor; 2]> = tensor_of(&a).into_iter().chain(tensor_of(&b)).collect();
     if needs_grad(&inputs) {
         let shapes = [a.shape().into(), b.shape().into()];
         let sides = [tensor_of(&a).is_some(), tensor_of(&b).is_some()];
-        record(
-            "WhereBackward0",
-            Op::Where {
-                cond: cond.detach(),
-                shapes,
-                sides,
-            },
-            &inputs,
-            &[&out],
-        );
+        record("WhereBackward0", Op::Where { cond: cond.detach(), shapes, sides }, &inputs, &[&out]);
     }
     Ok(out)
 }
@@ -360,32 +309,16 @@ impl Tensor {
         binary(BinaryOp::Pow, Operand::T(self), Operand::T(o))
     }
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
-        binary(
-            BinaryOp::Add,
-            Operand::T(self),
-            Operand::S(Scalar::Float(s)),
-        )
+        binary(BinaryOp::Add, Operand::T(self), Operand::S(Scalar::Float(s)))
     }
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
-        binary(
-            BinaryOp::Mul,
-            Operand::T(self),
-            Operand::S(Scalar::Float(s)),
-        )
+        binary(BinaryOp::Mul, Operand::T(self), Operand::S(Scalar::Float(s)))
     }
     pub fn pow_scalar(&self, e: f64) -> Result<Tensor> {
-        binary(
-            BinaryOp::Pow,
-            Operand::T(self),
-            Operand::S(Scalar::Float(e)),
-        )
+        binary(BinaryOp::Pow, Operand::T(self), Operand::S(Scalar::Float(e)))
     }
     pub fn rsub_scalar(&self, s: f64) -> Result<Tensor> {
-        binary(
-            BinaryOp::Sub,
-            Operand::S(Scalar::Float(s)),
-            Operand::T(self),
-        )
+        binary(BinaryOp::Sub, Operand::S(Scalar::Float(s)), Operand::T(self))
     }
     pub fn compare_scalar(&self, op: BinaryOp, s: f64) -> Result<Tensor> {
         binary(op, Operand::T(self), Operand::S(Scalar::Float(s)))

@@ -26,11 +26,7 @@ pub fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
 
 fn float_dtype(dtype: DType) -> Result<DType> {
     if !dtype.is_float() {
-        bail!(
-            Runtime,
-            "\"check_uniform_bounds\" not implemented for '{}'",
-            dtype
-        );
+        bail!(Runtime, "\"check_uniform_bounds\" not implemented for '{}'", dtype);
     }
     Ok(dtype)
 }
@@ -39,14 +35,8 @@ fn float_dtype(dtype: DType) -> Result<DType> {
 pub fn rand_uniform(shape: &[usize], dtype: DType) -> Result<Tensor> {
     let n = crate::shape::numel(shape);
     Ok(match float_dtype(dtype)? {
-        DType::F32 => Tensor::from_vec(
-            with_rng(|r| (0..n).map(|_| r.random::<f32>()).collect()),
-            shape,
-        ),
-        _ => Tensor::from_vec(
-            with_rng(|r| (0..n).map(|_| r.random::<f64>()).collect()),
-            shape,
-        ),
+        DType::F32 => Tensor::from_vec(with_rng(|r| (0..n).map(|_| r.random::<f32>()).collect()), shape),
+        _ => Tensor::from_vec(with_rng(|r| (0..n).map(|_| r.random::<f64>()).collect()), shape),
     })
 }
 
@@ -55,19 +45,11 @@ pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
     let n = crate::shape::numel(shape);
     Ok(match float_dtype(dtype)? {
         DType::F32 => Tensor::from_vec(
-            with_rng(|r| {
-                (0..n)
-                    .map(|_| StandardNormal.sample(r))
-                    .collect::<Vec<f32>>()
-            }),
+            with_rng(|r| (0..n).map(|_| StandardNormal.sample(r)).collect::<Vec<f32>>()),
             shape,
         ),
         _ => Tensor::from_vec(
-            with_rng(|r| {
-                (0..n)
-                    .map(|_| StandardNormal.sample(r))
-                    .collect::<Vec<f64>>()
-            }),
+            with_rng(|r| (0..n).map(|_| StandardNormal.sample(r)).collect::<Vec<f64>>()),
             shape,
         ),
     })
@@ -75,9 +57,7 @@ pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
 
 /// `arange(start, end, step)`: ints give int64, any float gives the default float.
 pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: Option<DType>) -> Result<Tensor> {
-    let any_float = [start, end, step]
-        .iter()
-        .any(|s| matches!(s, Scalar::Float(_)));
+    let any_float = [start, end, step].iter().any(|s| matches!(s, Scalar::Float(_)));
     let dtype = dtype.unwrap_or(if any_float { DType::F32 } else { DType::I64 });
     let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
     if st == 0.0 {
@@ -87,10 +67,7 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: Option<DType>) ->
         bail!(Runtime, "unsupported range: {} -> {}", s, e);
     }
     if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
-        bail!(
-            Runtime,
-            "upper bound and larger bound inconsistent with step sign"
-        );
+        bail!(Runtime, "upper bound and larger bound inconsistent with step sign");
     }
     let n = ((e - s) / st).ceil().max(0.0) as usize;
     Ok(with_dtype!(dtype, T => {
@@ -108,18 +85,28 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
         bail!(Runtime, "number of steps must be non-negative");
     }
     let n = steps as usize;
-    let step = if n > 1 {
-        (end - start) / (n - 1) as f64
-    } else {
-        0.0
-    };
+    let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
     let half = n / 2;
-    let vals = (0..n).map(|i| {
-        if i < half {
-            start + step * i as f64
-        } else {
-            end - step * (n - 1 - i) as f64
+    let vals =
+        (0..n).map(|i| if i < half { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 });
+    Ok(with_dtype!(dtype, T => Tensor::from_vec(vals.map(T::from_f64).collect::<Vec<T>>(), &[n])))
+}
+
+/// `randint(low, high, shape)`.
+pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Tensor {
+    let n = crate::shape::numel(shape);
+    let v: Vec<i64> = with_rng(|r| (0..n).map(|_| r.random_range(low..high)).collect());
+    Tensor::from_vec(v, shape).cast_kernel(dtype)
+}
+
+/// `randperm(n)`: a random permutation of `0..n`.
+pub fn randperm(n: usize) -> Tensor {
+    let mut v: Vec<i64> = (0..n as i64).collect();
+    with_rng(|r| {
+        for i in (1..n).rev() {
+            let j = r.random_range(0..=i);
+            v.swap(i, j);
         }
     });
-    Ok(with_dtype!(dtype, T => Tensor::from_vec(vals.map(T::from_f64).collect::<Vec<T>>(), &[n])))
+    Tensor::from_vec(v, &[n])
 }

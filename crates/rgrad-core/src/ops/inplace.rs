@@ -29,11 +29,7 @@ fn scalar_type_name(dt: DType) -> &'static str {
 /// PyTorch's `assert_no_internal_overlap` for the case it can prove: a broadcast (stride-0)
 /// dimension, where several elements share one memory location.
 fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
-    if t.shape()
-        .iter()
-        .zip(t.strides())
-        .any(|(&d, &s)| d > 1 && s == 0)
-    {
+    if t.shape().iter().zip(t.strides()).any(|(&d, &s)| d > 1 && s == 0) {
         bail!(
             Runtime,
             "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation."
@@ -44,25 +40,14 @@ fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
 
 impl Tensor {
     /// Runs `f` on (a copy of) `self` and writes the result back into `self`.
-    pub fn apply_inplace(
-        &self,
-        others: &[&Tensor],
-        f: impl FnOnce(&Tensor) -> Result<Tensor>,
-    ) -> Result<()> {
+    pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
         let grad_on = grad_mode::is_enabled();
         if grad_on && self.requires_grad() && self.is_leaf() {
-            bail!(
-                Runtime,
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            );
+            bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
         }
         let record = grad_on && (self.requires_grad() || others.iter().any(|t| t.requires_grad()));
         // When recording, the op must see the old value even after we overwrite it.
-        let base = if record {
-            self.clone_tensor()?
-        } else {
-            self.clone()
-        };
+        let base = if record { self.clone_tensor()? } else { self.clone() };
         let result = f(&base)?;
         if !can_cast(result.dtype(), self.dtype()) {
             bail!(

@@ -48,11 +48,7 @@ fn product_kernel(a: &Tensor, b: &Tensor) -> Tensor {
     let (nd, sa, sb) = (a.ndim(), a.shape(), b.shape());
     let (m, k, n) = (sa[nd - 2], sa[nd - 1], sb[nd - 1]);
     let batch = if nd == 3 { sa[0] } else { 1 };
-    let shape: Vec<usize> = if nd == 3 {
-        vec![batch, m, n]
-    } else {
-        vec![m, n]
-    };
+    let shape: Vec<usize> = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
     with_dtype!(a.dtype(), T => {
         let mut out = vec![T::default(); batch * m * n];
         for (i, chunk) in out.chunks_mut((m * n).max(1)).enumerate().take(batch) {
@@ -66,17 +62,8 @@ impl Tensor {
     /// `mm`: 2-D matrix product.
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 2 || other.ndim() != 2 {
-            let which = if self.ndim() != 2 {
-                ("self", self.ndim())
-            } else {
-                ("mat2", other.ndim())
-            };
-            bail!(
-                Runtime,
-                "{} must be a matrix, got {}-D tensor",
-                which.0,
-                which.1
-            );
+            let which = if self.ndim() != 2 { ("self", self.ndim()) } else { ("mat2", other.ndim()) };
+            bail!(Runtime, "{} must be a matrix, got {}-D tensor", which.0, which.1);
         }
         let (sa, sb) = (self.shape(), other.shape());
         if sa[1] != sb[0] {
@@ -100,11 +87,7 @@ impl Tensor {
     /// `bmm`: batched 3-D matrix product.
     pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 3 || other.ndim() != 3 {
-            let which = if self.ndim() != 3 {
-                ("batch1", self.ndim())
-            } else {
-                ("batch2", other.ndim())
-            };
+            let which = if self.ndim() != 3 { ("batch1", self.ndim()) } else { ("batch2", other.ndim()) };
             bail!(Runtime, "{} must be a 3D tensor", which.0);
         }
         let (sa, sb) = (self.shape(), other.shape());
@@ -129,12 +112,7 @@ impl Tensor {
     /// `dot`: inner product of two vectors.
     pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || other.ndim() != 1 {
-            bail!(
-                Runtime,
-                "1D tensors expected, but got {}D and {}D tensors",
-                self.ndim(),
-                other.ndim()
-            );
+            bail!(Runtime, "1D tensors expected, but got {}D and {}D tensors", self.ndim(), other.ndim());
         }
         if self.numel() != other.numel() {
             bail!(
@@ -182,11 +160,7 @@ impl Tensor {
         }
         if db <= 2 {
             // Fold the batch into rows: one large mm instead of many small ones.
-            let b2 = if db == 1 {
-                other.unsqueeze(1)?
-            } else {
-                other.clone()
-            };
+            let b2 = if db == 1 { other.unsqueeze(1)? } else { other.clone() };
             let k = self.shape()[da - 1] as i64;
             let rows = self.reshape(&[-1, k])?.mm(&b2)?;
             let mut shape: Vec<i64> = self.shape()[..da - 1].iter().map(|&s| s as i64).collect();
@@ -195,28 +169,13 @@ impl Tensor {
             }
             return rows.reshape(&shape);
         }
-        let a = if da == 1 {
-            self.unsqueeze(0)?
-        } else {
-            self.clone()
-        };
-        let b = if db == 1 {
-            other.unsqueeze(1)?
-        } else {
-            other.clone()
-        };
+        let a = if da == 1 { self.unsqueeze(0)? } else { self.clone() };
+        let b = if db == 1 { other.unsqueeze(1)? } else { other.clone() };
         let (na, nb) = (a.ndim(), b.ndim());
         let (m, k1) = (a.shape()[na - 2], a.shape()[na - 1]);
         let (k2, p) = (b.shape()[nb - 2], b.shape()[nb - 1]);
         if k1 != k2 {
-            bail!(
-                Runtime,
-                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
-                m,
-                k1,
-                k2,
-                p
-            );
+            bail!(Runtime, "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", m, k1, k2, p);
         }
         let batch = broadcast_shapes(&a.shape()[..na - 2], &b.shape()[..nb - 2])?;
         let nbatch: usize = batch.iter().product();

@@ -4,8 +4,11 @@
 pub mod arith;
 pub mod binary;
 pub mod factory;
+pub mod index;
 pub mod inplace;
+pub mod join;
 pub mod linalg;
 pub mod reduce;
+pub mod scan;
 pub mod unary;
 pub mod views;

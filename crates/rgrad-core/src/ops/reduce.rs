@@ -40,21 +40,11 @@ impl Tensor {
         let shape = reduced_shape(self.shape(), dims, keepdim);
         let l = self.layout();
         match self.dtype() {
-            DType::F32 => {
-                Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape)
-            }
-            DType::F64 => {
-                Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape)
-            }
-            DType::I64 => {
-                Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape)
-            }
-            DType::I32 => {
-                Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape)
-            }
-            DType::Bool => {
-                Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape)
-            }
+            DType::F32 => Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape),
+            DType::F64 => Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape),
+            DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape),
+            DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape),
+            DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape),
         }
     }
 
@@ -62,25 +52,12 @@ impl Tensor {
     pub fn sum(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let d = reduction_dims(dims, self.ndim())?;
         let out = self.sum_kernel(&d, keepdim);
-        let name = if dims.is_none() {
-            "SumBackward0"
-        } else {
-            "SumBackward1"
-        };
-        Ok(recorded(out, name, &[self], || Op::Sum {
-            shape: self.dims(),
-            dims: d,
-            keepdim,
-        }))
+        let name = if dims.is_none() { "SumBackward0" } else { "SumBackward1" };
+        Ok(recorded(out, name, &[self], || Op::Sum { shape: self.dims(), dims: d, keepdim }))
     }
 
     /// `mean(dim=None, keepdim=False, dtype=None)`.
-    pub fn mean(
-        &self,
-        dims: Option<&[i64]>,
-        keepdim: bool,
-        dtype: Option<DType>,
-    ) -> Result<Tensor> {
+    pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
         let src = match dtype {
             Some(dt) => self.to_dtype(dt)?,
             None => self.clone(),
@@ -100,17 +77,8 @@ impl Tensor {
             crate::ops::binary::Operand::T(&sum),
             crate::ops::binary::Operand::S(crate::Scalar::Float(count as f64)),
         )?;
-        let name = if dims.is_none() {
-            "MeanBackward0"
-        } else {
-            "MeanBackward1"
-        };
-        Ok(recorded(out, name, &[&src], || Op::Mean {
-            shape: src.dims(),
-            dims: d,
-            keepdim,
-            count,
-        }))
+        let name = if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" };
+        Ok(recorded(out, name, &[&src], || Op::Mean { shape: src.dims(), dims: d, keepdim, count }))
     }
 
     /// Sums a broadcast gradient back to `shape` (the shape of the input it belongs to).
@@ -123,11 +91,7 @@ impl Tensor {
             .filter(|&i| i < lead || (shape[i - lead] == 1 && self.shape()[i] != 1))
             .map(|i| i as i64)
             .collect();
-        let summed = if dims.is_empty() {
-            self.clone()
-        } else {
-            self.sum(Some(&dims), true)?
-        };
+        let summed = if dims.is_empty() { self.clone() } else { self.sum(Some(&dims), true)? };
         let target: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
         summed.reshape(&target)
     }
@@ -140,5 +104,100 @@ fn legacy_scalar_name(dt: DType) -> &'static str {
         DType::I64 => "Long",
         DType::F32 => "Float",
         DType::F64 => "Double",
+    }
+}
+
+impl Tensor {
+    /// `amax(dim, keepdim)` / `amin`; with `dims = None`, the all-reduce `max()` / `min()`.
+    pub fn amax(&self, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+        let d = reduction_dims(dims, self.ndim())?;
+        if self.numel() == 0 {
+            bail!(
+                Runtime,
+                "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.",
+                if is_max { "max" } else { "min" }
+            );
+        }
+        let shape = reduced_shape(self.shape(), &d, keepdim);
+        let r = crate::cpu::reduce::Extreme { is_max };
+        let out = crate::with_dtype!(self.dtype(), T => {
+            let v: Vec<T> = reduce(self.storage_slice::<T>(), self.layout(), &d, &r).into_iter().map(|x| x.unwrap_or_default()).collect();
+            Tensor::from_vec(v, &shape)
+        });
+        let name = match (dims.is_some(), is_max) {
+            (true, true) => "AmaxBackward0",
+            (true, false) => "AminBackward0",
+            (false, true) => "MaxBackward1",
+            (false, false) => "MinBackward1",
+        };
+        Ok(crate::autograd::recorded(out.clone(), name, &[self], || Op::Amax {
+            x: crate::autograd::Saved::input(self),
+            out: crate::autograd::Saved::output(&out, name),
+            dims: d,
+            keepdim,
+        }))
+    }
+
+    /// `var(dim, correction=1, keepdim)`.
+    pub fn var(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+        let d = reduction_dims(dims, self.ndim())?;
+        let count: usize = d.iter().map(|&i| self.shape()[i]).product();
+        let dl: Vec<i64> = d.iter().map(|&i| i as i64).collect();
+        let centered = self.sub(&self.mean(Some(&dl), true, None)?)?;
+        let ss = centered.mul(&centered)?.sum(Some(&dl), keepdim)?;
+        ss.mul_scalar(1.0 / (count as f64 - correction))
+    }
+
+    /// `std(dim, correction=1, keepdim)`.
+    pub fn std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+        self.var(dims, correction, keepdim)?.sqrt()
+    }
+
+    /// `logsumexp(dim, keepdim)`, shifted by the max for stability.
+    pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        let m = x.detach().amax(Some(dims), true, true)?;
+        // An all -inf (or +inf) slice shifts by 0 instead, as PyTorch does.
+        let m = crate::ops::binary::where_(
+            &m.abs()?.compare_scalar(crate::BinaryOp::Eq, f64::INFINITY)?,
+            crate::Operand::S(crate::Scalar::Float(0.0)),
+            crate::Operand::T(&m),
+        )?;
+        let s = x.sub(&m)?.exp()?.sum(Some(dims), true)?.log()?.add(&m)?;
+        if keepdim {
+            return Ok(s);
+        }
+        let mut nd = reduction_dims(Some(dims), self.ndim())?;
+        nd.sort_unstable();
+        let mut out = s;
+        for &dd in nd.iter().rev() {
+            out = out.squeeze(Some(dd as i64))?;
+        }
+        Ok(out)
+    }
+
+    /// `norm(p, dim, keepdim)` for p = 2 (default), 1, inf and other positive p.
+    pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        if p == 2.0 {
+            return self.mul(self)?.sum(dims, keepdim)?.sqrt();
+        }
+        let a = self.abs()?;
+        if p == 1.0 {
+            return a.sum(dims, keepdim);
+        }
+        if p.is_infinite() {
+            return a.amax(dims.or(Some(&(0..self.ndim() as i64).collect::<Vec<_>>())), keepdim, p > 0.0);
+        }
+        a.pow_scalar(p)?.sum(dims, keepdim)?.pow_scalar(1.0 / p)
+    }
+
+    /// `all(dim)` / `any(dim)`: bool reductions (`dims = None` reduces everything).
+    pub fn all_any(&self, dims: Option<&[i64]>, keepdim: bool, all: bool) -> Result<Tensor> {
+        let d = reduction_dims(dims, self.ndim())?;
+        let count: usize = d.iter().map(|&i| self.shape()[i]).product();
+        let b = self.to_dtype(DType::Bool)?;
+        let s = b.sum_kernel(&d, keepdim);
+        let op = if all { crate::BinaryOp::Eq } else { crate::BinaryOp::Gt };
+        s.compare_scalar(op, if all { count as f64 } else { 0.0 })
     }
 }

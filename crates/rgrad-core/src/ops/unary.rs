@@ -87,18 +87,11 @@ fn unary_name(op: UnaryOp) -> &'static str {
 impl Tensor {
     /// A float unary op; integer inputs compute in float32 (as `torch.exp(int_tensor)`).
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
-        let rounding = matches!(
-            op,
-            UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc
-        );
+        let rounding = matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc);
         if rounding && !self.dtype().is_float() {
             return Ok(self.cast_kernel(self.dtype()));
         }
-        let x = if self.dtype().is_float() {
-            self.clone()
-        } else {
-            self.cast_kernel(DType::F32)
-        };
+        let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32) };
         let out = match x.dtype() {
             DType::F32 => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
             _ => Tensor::from_vec(float_map::<f64>(op, &x), x.shape()),
@@ -108,11 +101,7 @@ impl Tensor {
             if rounding {
                 return Op::Scale(0.0);
             }
-            Op::Unary {
-                f: UnaryGrad::from(op),
-                x: Saved::input(self),
-                out: Saved::output(&out, name),
-            }
+            Op::Unary { f: UnaryGrad::from(op), x: Saved::input(self), out: Saved::output(&out, name) }
         }))
     }
 
@@ -166,22 +155,39 @@ impl Tensor {
     #[allow(clippy::bool_comparison)] // generic over every dtype; bools are rejected first
     pub fn relu(&self) -> Result<Tensor> {
         if self.dtype() == DType::Bool {
-            bail!(
-                Runtime,
-                "\"clamp_min_scalar_cpu\" not implemented for 'Bool'"
-            );
+            bail!(Runtime, "\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
         }
         let out = with_dtype!(self.dtype(), T => {
             let zero = T::default();
             Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
         });
-        Ok(recorded(out.clone(), "ReluBackward0", &[self], || {
-            Op::Unary {
-                f: UnaryGrad::Relu,
-                x: Saved::input(self),
-                out: Saved::output(&out, "ReluBackward0"),
-            }
+        Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
+            f: UnaryGrad::Relu,
+            x: Saved::input(self),
+            out: Saved::output(&out, "ReluBackward0"),
         }))
+    }
+
+    /// `clamp(min, max)` (either bound optional).
+    pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            bail!(Runtime, "torch.clamp: At least one of 'min' or 'max' must not be None");
+        }
+        let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+        let out = with_dtype!(self.dtype(), T => {
+            let (l, h) = (T::from_f64(lo), T::from_f64(hi));
+            let v = map(self.storage_slice::<T>(), self.layout(), |x: T| {
+                let y = if min.is_some() && x < l { l } else { x };
+                if max.is_some() && y > h { h } else { y }
+            });
+            Tensor::from_vec(v, self.shape())
+        });
+        let name = match (min, max) {
+            (Some(_), Some(_)) => "ClampBackward1",
+            (Some(_), None) => "ClampMinBackward0",
+            _ => "ClampMaxBackward0",
+        };
+        Ok(recorded(out, name, &[self], || Op::Clamp { x: Saved::input(self), min, max }))
     }
 
     /// A contiguous copy converted to `dtype`, with no autograd.
@@ -202,9 +208,7 @@ impl Tensor {
             return Ok(out);
         }
         let from = self.dtype();
-        Ok(recorded(out, "ToCopyBackward0", &[self], || Op::Cast {
-            from,
-        }))
+        Ok(recorded(out, "ToCopyBackward0", &[self], || Op::Cast { from }))
     }
 
     /// `clone()`: a contiguous copy that keeps history.

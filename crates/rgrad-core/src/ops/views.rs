@@ -11,28 +11,15 @@ use crate::with_dtype;
 /// A narrowing of one dimension, shared by indexing and its backward.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Narrow {
-    Select {
-        dim: usize,
-        index: usize,
-    },
-    Slice {
-        dim: usize,
-        start: usize,
-        len: usize,
-        step: usize,
-    },
+    Select { dim: usize, index: usize },
+    Slice { dim: usize, start: usize, len: usize, step: usize },
 }
 
 impl Narrow {
     fn apply(&self, l: &Layout) -> Layout {
         match *self {
             Narrow::Select { dim, index } => l.select(dim, index),
-            Narrow::Slice {
-                dim,
-                start,
-                len,
-                step,
-            } => l.slice(dim, start, len, step),
+            Narrow::Slice { dim, start, len, step } => l.slice(dim, start, len, step),
         }
     }
 }
@@ -51,14 +38,8 @@ impl Tensor {
                 "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead."
             );
         };
-        let layout = Layout {
-            shape: new_shape,
-            strides,
-            offset: self.layout().offset,
-        };
-        Ok(self.view_with(layout, "ViewBackward0", || Op::Reshape {
-            shape: self.dims(),
-        }))
+        let layout = Layout { shape: new_shape, strides, offset: self.layout().offset };
+        Ok(self.view_with(layout, "ViewBackward0", || Op::Reshape { shape: self.dims() }))
     }
 
     /// `reshape(*shape)`: a view when possible, else a copy.
@@ -74,38 +55,19 @@ impl Tensor {
     }
 
     pub fn transpose(&self, d0: i64, d1: i64) -> Result<Tensor> {
-        let (a, b) = (
-            normalize_dim(d0, self.ndim())?,
-            normalize_dim(d1, self.ndim())?,
-        );
+        let (a, b) = (normalize_dim(d0, self.ndim())?, normalize_dim(d1, self.ndim())?);
         if self.ndim() < 2 {
-            return Ok(
-                self.view_with(self.layout().clone(), "TransposeBackward0", || {
-                    Op::Transpose { a, b }
-                }),
-            );
+            return Ok(self.view_with(self.layout().clone(), "TransposeBackward0", || Op::Transpose { a, b }));
         }
-        Ok(
-            self.view_with(self.layout().transpose(a, b), "TransposeBackward0", || {
-                Op::Transpose { a, b }
-            }),
-        )
+        Ok(self.view_with(self.layout().transpose(a, b), "TransposeBackward0", || Op::Transpose { a, b }))
     }
 
     /// `t()`: transpose of a matrix (vectors and scalars are returned as they are).
     pub fn t(&self) -> Result<Tensor> {
         if self.ndim() > 2 {
-            bail!(
-                Runtime,
-                "t() expects a tensor with <= 2 dimensions, but self is {}D",
-                self.ndim()
-            );
+            bail!(Runtime, "t() expects a tensor with <= 2 dimensions, but self is {}D", self.ndim());
         }
-        let layout = if self.ndim() == 2 {
-            self.layout().transpose(0, 1)
-        } else {
-            self.layout().clone()
-        };
+        let layout = if self.ndim() == 2 { self.layout().transpose(0, 1) } else { self.layout().clone() };
         let (a, b) = if self.ndim() == 2 { (0, 1) } else { (0, 0) };
         Ok(self.view_with(layout, "TBackward0", || Op::Transpose { a, b }))
     }
@@ -127,11 +89,9 @@ impl Tensor {
             }
             perm.push(d);
         }
-        Ok(
-            self.view_with(self.layout().permute(&perm), "PermuteBackward0", || {
-                Op::Permute { dims: perm.clone() }
-            }),
-        )
+        Ok(self.view_with(self.layout().permute(&perm), "PermuteBackward0", || Op::Permute {
+            dims: perm.clone(),
+        }))
     }
 
     /// `.T` / `.mT`-style full reversal of the dims.
@@ -142,11 +102,7 @@ impl Tensor {
 
     pub fn unsqueeze(&self, dim: i64) -> Result<Tensor> {
         let d = normalize_dim(dim, self.ndim() + 1)?;
-        Ok(
-            self.view_with(self.layout().unsqueeze(d), "UnsqueezeBackward0", || {
-                Op::Unsqueeze { dim: d }
-            }),
-        )
+        Ok(self.view_with(self.layout().unsqueeze(d), "UnsqueezeBackward0", || Op::Unsqueeze { dim: d }))
     }
 
     /// `squeeze()` (all size-1 dims) or `squeeze(dim)`.
@@ -181,19 +137,13 @@ impl Tensor {
                 }
                 shape.push(self.shape()[i - lead]);
             } else if s < 0 {
-                bail!(
-                    Runtime,
-                    "The expanded size of the tensor ({}) isn't allowed",
-                    s
-                );
+                bail!(Runtime, "The expanded size of the tensor ({}) isn't allowed", s);
             } else {
                 shape.push(s as usize);
             }
         }
         let layout = self.layout().broadcast_to(&shape)?;
-        Ok(self.view_with(layout, "ExpandBackward0", || Op::Expand {
-            shape: self.dims(),
-        }))
+        Ok(self.view_with(layout, "ExpandBackward0", || Op::Expand { shape: self.dims() }))
     }
 
     /// `x[index]` along `dim`, with negative indices and PyTorch's IndexError.
@@ -204,26 +154,14 @@ impl Tensor {
         let d = normalize_dim(dim, self.ndim())?;
         let size = self.shape()[d] as i64;
         if index < -size || index >= size {
-            bail!(
-                Index,
-                "index {} is out of bounds for dimension {} with size {}",
-                index,
-                d,
-                size
-            );
+            bail!(Index, "index {} is out of bounds for dimension {} with size {}", index, d, size);
         }
         let i = if index < 0 { index + size } else { index } as usize;
         self.narrow_view(Narrow::Select { dim: d, index: i }, "SelectBackward0")
     }
 
     /// `x[start:end:step]` along `dim`, with Python's clamping.
-    pub fn slice(
-        &self,
-        dim: i64,
-        start: Option<i64>,
-        end: Option<i64>,
-        step: i64,
-    ) -> Result<Tensor> {
+    pub fn slice(&self, dim: i64, start: Option<i64>, end: Option<i64>, step: i64) -> Result<Tensor> {
         if step <= 0 {
             bail!(Value, "step must be greater than zero");
         }
@@ -239,21 +177,13 @@ impl Tensor {
         let s = start.map_or(0, clamp);
         let e = end.map_or(size, clamp).max(s);
         let len = ((e - s) + step - 1) / step;
-        let n = Narrow::Slice {
-            dim: d,
-            start: s as usize,
-            len: len as usize,
-            step: step as usize,
-        };
+        let n = Narrow::Slice { dim: d, start: s as usize, len: len as usize, step: step as usize };
         self.narrow_view(n, "SliceBackward0")
     }
 
     fn narrow_view(&self, n: Narrow, name: &'static str) -> Result<Tensor> {
         let layout = n.apply(self.layout());
-        Ok(self.view_with(layout, name, || Op::Narrow {
-            shape: self.dims(),
-            narrow: n.clone(),
-        }))
+        Ok(self.view_with(layout, name, || Op::Narrow { shape: self.dims(), narrow: n.clone() }))
     }
 
     /// The gradient of a narrowing: zeros of `shape` with `self` written into the narrowed part.
@@ -268,9 +198,7 @@ impl Tensor {
             Narrow::Select { .. } => "SelectBackwardBackward0",
             Narrow::Slice { .. } => "SliceBackwardBackward0",
         };
-        Ok(recorded(out, name, &[self], || Op::NarrowBackward {
-            narrow: n.clone(),
-        }))
+        Ok(recorded(out, name, &[self], || Op::NarrowBackward { narrow: n.clone() }))
     }
 
     /// Applies a narrowing recorded by [`Tensor::narrow_backward`]'s own backward.
@@ -287,15 +215,9 @@ impl Tensor {
         if self.ndim() == 0 {
             return self.reshape(&[1]);
         }
-        let (s, e) = (
-            normalize_dim(start, self.ndim())?,
-            normalize_dim(end, self.ndim())?,
-        );
+        let (s, e) = (normalize_dim(start, self.ndim())?, normalize_dim(end, self.ndim())?);
         if s > e {
-            bail!(
-                Runtime,
-                "flatten() has invalid args: start_dim cannot come after end_dim"
-            );
+            bail!(Runtime, "flatten() has invalid args: start_dim cannot come after end_dim");
         }
         let mut shape: Vec<i64> = self.shape()[..s].iter().map(|&x| x as i64).collect();
         shape.push(self.shape()[s..=e].iter().product::<usize>() as i64);

@@ -1,0 +1,44 @@
+//! Index-driven copies: advanced indexing (take/put) and dim-wise gather/scatter.
+
+use crate::layout::{for_each_row, Layout};
+use crate::storage::Element;
+
+/// Element offsets of every position of `layout`, in row-major order.
+pub fn offsets(layout: &Layout) -> Vec<usize> {
+    let mut out = Vec::with_capacity(layout.numel());
+    for_each_row(&layout.shape, [&layout.strides], [layout.offset], |[o], n, [s]| {
+        out.extend((0..n).map(|i| o + i * s));
+    });
+    out
+}
+
+/// For `bases` (one storage offset per index position) and a `rest` layout (offset 0),
+/// copies `src[base + rest]` for every base, in order.
+pub fn take<T: Element>(src: &[T], bases: &[usize], rest: &Layout) -> Vec<T> {
+    let rest_offs = offsets(rest);
+    let mut out = Vec::with_capacity(bases.len() * rest_offs.len());
+    for &b in bases {
+        out.extend(rest_offs.iter().map(|&r| src[b + r]));
+    }
+    out
+}
+
+/// The inverse of [`take`]: writes (or adds) `vals` into `dst` at the same positions.
+pub fn put<T: Element>(
+    dst: &mut [T],
+    bases: &[usize],
+    rest: &Layout,
+    vals: &[T],
+    add: impl Fn(T, T) -> T,
+    accumulate: bool,
+) {
+    let rest_offs = offsets(rest);
+    let mut k = 0;
+    for &b in bases {
+        for &r in &rest_offs {
+            let slot = &mut dst[b + r];
+            *slot = if accumulate { add(*slot, vals[k]) } else { vals[k] };
+            k += 1;
+        }
+    }
+}

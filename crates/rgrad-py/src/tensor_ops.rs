@@ -1,0 +1,683 @@
+//! The rest of `Tensor`'s methods: reductions, joins, indexing ops and in-place variants.
+
+use crate::convert::{int_list, int_or_list, require_operand, scalar, tensor_arg, Arg};
+use crate::dtype::opt_dtype;
+use crate::errors::IntoPyResult;
+use crate::index;
+use crate::tensor::{wrap, PyTensor};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyList, PyString, PyTuple};
+use rgrad_core::ops::factory;
+use rgrad_core::ops::unary::UnaryOp;
+use rgrad_core::{BinaryOp, DType, Operand, Scalar, Tensor};
+
+fn dims_opt(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    match dim {
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d)?)),
+        _ => Ok(None),
+    }
+}
+
+fn number(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
+    if let Ok(t) = ob.cast::<PyTensor>() {
+        return t.borrow().t.item().py();
+    }
+    scalar(ob)?.ok_or_else(|| PyTypeError::new_err(format!("{what}: expected a number")))
+}
+
+fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    match ob {
+        Some(o) if !o.is_none() => Ok(Some(number(o, "clamp")?.to_f64())),
+        _ => Ok(None),
+    }
+}
+
+/// A `torch.return_types.max(values=..., indices=...)` pair.
+fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<Py<PyAny>> {
+    static MODULE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let m = MODULE.get_or_try_init(py, || py.import("rgrad.return_types").map(|m| m.into_any().unbind()))?;
+    let cls = m.bind(py).getattr(kind)?;
+    Ok(cls.call1(((wrap(py, v)?, wrap(py, i)?),))?.unbind())
+}
+
+fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    seq.try_iter()?.map(|x| tensor_arg(&x?, "expected a sequence of Tensors")).collect()
+}
+
+fn wrap_list(py: Python<'_>, ts: Vec<Tensor>) -> PyResult<Py<PyTuple>> {
+    let objs: Vec<Py<PyTensor>> = ts.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
+    Ok(PyTuple::new(py, objs)?.unbind())
+}
+
+fn correction(unbiased: Option<&Bound<'_, PyAny>>, correction: Option<f64>) -> PyResult<f64> {
+    Ok(match (correction, unbiased) {
+        (Some(c), _) => c,
+        (None, Some(u)) if !u.is_none() => {
+            if u.extract::<bool>()? {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        _ => 1.0,
+    })
+}
+
+#[pymethods]
+impl PyTensor {
+    // ---- reductions with indices -----------------------------------------------------------
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn max(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+        self.extreme(py, dim, keepdim, true)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn min(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+        self.extreme(py, dim, keepdim, false)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn amax(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        let d = dims_opt(dim)?.filter(|d| !d.is_empty());
+        let all: Vec<i64> = (0..self.t.ndim() as i64).collect();
+        wrap(py, self.t.amax(Some(d.as_deref().unwrap_or(&all)), keepdim, true).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn amin(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        let d = dims_opt(dim)?.filter(|d| !d.is_empty());
+        let all: Vec<i64> = (0..self.t.ndim() as i64).collect();
+        wrap(py, self.t.amax(Some(d.as_deref().unwrap_or(&all)), keepdim, false).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmax(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.arg_extreme(dim, keepdim, true).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmin(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.arg_extreme(dim, keepdim, false).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn prod(
+        &self,
+        py: Python<'_>,
+        dim: Option<i64>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        wrap(py, src.prod(dim, keepdim).py()?)
+    }
+
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumsum(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        wrap(py, src.cumsum(dim).py()?)
+    }
+
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumprod(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        wrap(py, src.cumprod(dim).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    fn var(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        unbiased: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        correction: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        let c = crate::tensor_ops::correction(unbiased, correction)?;
+        wrap(py, self.t.var(dims_opt(dim)?.as_deref(), c, keepdim).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    fn std(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        unbiased: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        correction: Option<f64>,
+    ) -> PyResult<Py<PyTensor>> {
+        let c = crate::tensor_ops::correction(unbiased, correction)?;
+        wrap(py, self.t.std(dims_opt(dim)?.as_deref(), c, keepdim).py()?)
+    }
+
+    #[pyo3(signature = (dim, keepdim=false))]
+    fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.logsumexp(&int_or_list(dim)?, keepdim).py()?)
+    }
+
+    #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
+    fn norm(
+        &self,
+        py: Python<'_>,
+        p: Option<&Bound<'_, PyAny>>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let p = match p {
+            None => 2.0,
+            Some(p) if p.is_none() => 2.0,
+            Some(p) if p.is_instance_of::<PyString>() => match p.extract::<String>()?.as_str() {
+                "fro" => 2.0,
+                "nuc" => return Err(PyRuntimeError::new_err("nuclear norm is not supported")),
+                other => return Err(PyRuntimeError::new_err(format!("unsupported norm type {other}"))),
+            },
+            Some(p) => p.extract::<f64>()?,
+        };
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        wrap(py, src.norm(p, dims_opt(dim)?.as_deref(), keepdim).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.all_any(dims_opt(dim)?.as_deref(), keepdim, true).py()?)
+    }
+
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.all_any(dims_opt(dim)?.as_deref(), keepdim, false).py()?)
+    }
+
+    #[pyo3(signature = (dim, dtype=None))]
+    fn softmax(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        wrap(py, src.softmax(dim, false).py()?)
+    }
+
+    #[pyo3(signature = (dim, dtype=None))]
+    fn log_softmax(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let src = match opt_dtype(dtype)? {
+            Some(dt) => self.t.to_dtype(dt).py()?,
+            None => self.t.clone(),
+        };
+        wrap(py, src.softmax(dim, true).py()?)
+    }
+
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.clamp(opt_f64(min)?, opt_f64(max)?).py()?)
+    }
+
+    #[pyo3(signature = (min=None, max=None))]
+    fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        self.clamp(py, min, max)
+    }
+
+    fn clamp_min(&self, py: Python<'_>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.clamp(opt_f64(Some(min))?, None).py()?)
+    }
+
+    fn clamp_max(&self, py: Python<'_>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.clamp(None, opt_f64(Some(max))?).py()?)
+    }
+
+    // ---- joins and splits ----------------------------------------------------------------
+
+    #[pyo3(signature = (split_size_or_sections, dim=0))]
+    fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyTuple>> {
+        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
+            self.t.split(&[n], true, dim)
+        } else {
+            let sizes: Vec<usize> = split_size_or_sections.extract()?;
+            self.t.split(&sizes, false, dim)
+        };
+        wrap_list(py, parts.py()?)
+    }
+
+    #[pyo3(signature = (chunks, dim=0))]
+    fn chunk(&self, py: Python<'_>, chunks: usize, dim: i64) -> PyResult<Py<PyTuple>> {
+        wrap_list(py, self.t.chunk(chunks, dim).py()?)
+    }
+
+    #[pyo3(signature = (dim=0))]
+    fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTuple>> {
+        let d = rgrad_core::shape::normalize_dim(dim, self.t.ndim()).py()?;
+        let parts = (0..self.t.shape()[d] as i64).map(|i| self.t.select(d as i64, i)).collect::<Result<Vec<_>, _>>();
+        wrap_list(py, parts.py()?)
+    }
+
+    #[pyo3(signature = (*sizes))]
+    fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.repeat(&int_list(sizes)?).py()?)
+    }
+
+    #[pyo3(signature = (*dims))]
+    fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.flip(&int_list(dims)?).py()?)
+    }
+
+    fn movedim(&self, py: Python<'_>, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.movedim(&int_or_list(source)?, &int_or_list(destination)?).py()?)
+    }
+
+    fn moveaxis(&self, py: Python<'_>, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        self.movedim(py, source, destination)
+    }
+
+    fn swapaxes(&self, py: Python<'_>, axis0: i64, axis1: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.transpose(axis0, axis1).py()?)
+    }
+
+    // ---- index ops -----------------------------------------------------------------------
+
+    fn __setitem__(&self, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        index::set(&self.t, idx, value)
+    }
+
+    fn gather(&self, py: Python<'_>, dim: i64, index: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.gather(dim, &index.t).py()?)
+    }
+
+    #[pyo3(signature = (dim, index, src=None, value=None))]
+    fn scatter(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: Option<&Bound<'_, PyAny>>,
+        value: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let s = scatter_src(&index.t, src, value, self.t.dtype())?;
+        wrap(py, self.t.scatter(dim, &index.t, &s).py()?)
+    }
+
+    fn scatter_add(&self, py: Python<'_>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.scatter_add(dim, &index.t, &src.t).py()?)
+    }
+
+    fn index_select(&self, py: Python<'_>, dim: i64, index: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.index_select(dim, &index.t).py()?)
+    }
+
+    fn masked_fill(&self, py: Python<'_>, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.masked_fill(&mask.t, number(value, "masked_fill")?).py()?)
+    }
+
+    fn masked_select(&self, py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.masked_select(&mask.t).py()?)
+    }
+
+    #[pyo3(signature = (diagonal=0))]
+    fn tril(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.triangle(diagonal, true).py()?)
+    }
+
+    #[pyo3(signature = (diagonal=0))]
+    fn triu(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.triangle(diagonal, false).py()?)
+    }
+
+    fn nonzero(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        let mask = self.t.to_dtype(DType::Bool).py()?;
+        let coords = mask.nonzero_coords();
+        let n = coords.first().map_or(0, |c| c.len());
+        let nd = coords.len();
+        let mut flat = Vec::with_capacity(n * nd);
+        for i in 0..n {
+            flat.extend(coords.iter().map(|c| c[i]));
+        }
+        wrap(py, Tensor::from_vec(flat, &[n, nd]))
+    }
+
+    #[pyo3(signature = (indices, values, accumulate=false))]
+    fn index_put(&self, py: Python<'_>, indices: &Bound<'_, PyAny>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<Py<PyTensor>> {
+        let ix: Vec<Option<Tensor>> = indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put")?))).collect::<PyResult<_>>()?;
+        wrap(py, self.t.index_put(&ix, &values.t, accumulate).py()?)
+    }
+
+    // ---- new_* constructors --------------------------------------------------------------
+
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_zeros(&self, py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+        self.new_full_impl(py, size, Scalar::Int(0), dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_ones(&self, py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+        self.new_full_impl(py, size, Scalar::Int(1), dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_empty(&self, py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+        self.new_full_impl(py, size, Scalar::Int(0), dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+    fn new_full(&self, py: Python<'_>, size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+        let v = number(fill_value, "new_full")?;
+        self.new_full_impl(py, &PyTuple::new(py, [size])?, v, dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false))]
+    fn new_tensor(&self, py: Python<'_>, data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+        crate::dtype::check_device(device)?;
+        let dt = opt_dtype(dtype)?.unwrap_or(self.t.dtype());
+        let t = crate::convert::tensor_from_data(data, Some(dt))?;
+        if requires_grad {
+            t.set_requires_grad(true).py()?;
+        }
+        wrap(py, t)
+    }
+
+    // ---- in-place variants ---------------------------------------------------------------
+
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp_(slf: &Bound<'_, Self>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
+        Self::apply_(slf, |b| b.clamp(lo, hi))
+    }
+    fn clamp_min_(slf: &Bound<'_, Self>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let lo = opt_f64(Some(min))?;
+        Self::apply_(slf, |b| b.clamp(lo, None))
+    }
+    fn clamp_max_(slf: &Bound<'_, Self>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let hi = opt_f64(Some(max))?;
+        Self::apply_(slf, |b| b.clamp(None, hi))
+    }
+    fn neg_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.neg())
+    }
+    fn abs_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.abs())
+    }
+    fn relu_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.relu())
+    }
+    fn exp_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Exp))
+    }
+    fn log_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Log))
+    }
+    fn sqrt_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Sqrt))
+    }
+    fn sigmoid_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Sigmoid))
+    }
+    fn tanh_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Tanh))
+    }
+    fn floor_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Floor))
+    }
+    fn round_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Round))
+    }
+    fn reciprocal_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::apply_(slf, |b| b.unary(UnaryOp::Reciprocal))
+    }
+    fn masked_fill_(slf: &Bound<'_, Self>, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let (m, v) = (mask.t.clone(), number(value, "masked_fill_")?);
+        Self::apply_(slf, |b| b.masked_fill(&m, v))
+    }
+    fn scatter_add_(slf: &Bound<'_, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let (ix, s) = (index.t.clone(), src.t.clone());
+        let others = [&s];
+        slf.borrow().t.apply_inplace(&others, |b| b.scatter_add(dim, &ix, &s)).py()?;
+        Ok(slf.clone().unbind())
+    }
+    #[pyo3(signature = (dim, index, src=None, value=None))]
+    fn scatter_(slf: &Bound<'_, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let dt = slf.borrow().t.dtype();
+        let (ix, s) = (index.t.clone(), scatter_src(&index.t, src, value, dt)?);
+        let others = [&s];
+        slf.borrow().t.apply_inplace(&others, |b| b.scatter(dim, &ix, &s)).py()?;
+        Ok(slf.clone().unbind())
+    }
+    #[pyo3(signature = (indices, values, accumulate=false))]
+    fn index_put_(slf: &Bound<'_, Self>, indices: &Bound<'_, PyAny>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<Py<PyTensor>> {
+        let ix: Vec<Option<Tensor>> = indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put_")?))).collect::<PyResult<_>>()?;
+        let v = values.t.clone();
+        let others = [&v];
+        slf.borrow().t.apply_inplace(&others, |b| b.index_put(&ix, &v, accumulate)).py()?;
+        Ok(slf.clone().unbind())
+    }
+    #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
+    fn uniform_(slf: &Bound<'_, Self>, from_: f64, to: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let _ = generator;
+        let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
+        let r = factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
+        Self::write_(slf, r)
+    }
+    #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
+    fn normal_(slf: &Bound<'_, Self>, mean: f64, std: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+        let _ = generator;
+        let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
+        let r = factory::randn(&shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
+        Self::write_(slf, r)
+    }
+}
+
+fn scatter_src(index: &Tensor, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>, dt: DType) -> PyResult<Tensor> {
+    let ob = src.or(value).ok_or_else(|| PyTypeError::new_err("scatter(): expected src or value"))?;
+    Ok(match require_operand(ob, "scatter")? {
+        Arg::T(t) => t,
+        Arg::S(s) => Tensor::full(index.shape(), s, dt),
+    })
+}
+
+impl PyTensor {
+    fn extreme(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Py<PyAny>> {
+        match dim {
+            None => Ok(wrap(py, self.t.amax(None, false, is_max).py()?)?.into_any()),
+            Some(d) if d.is_none() => Ok(wrap(py, self.t.amax(None, false, is_max).py()?)?.into_any()),
+            Some(d) => {
+                if let Ok(other) = d.cast::<PyTensor>() {
+                    let op = if is_max { BinaryOp::Maximum } else { BinaryOp::Minimum };
+                    let o = other.borrow().t.clone();
+                    let r = rgrad_core::ops::binary::binary(op, Operand::T(&self.t), Operand::T(&o));
+                    return Ok(wrap(py, r.py()?)?.into_any());
+                }
+                let (v, i) = self.t.extreme_dim(d.extract()?, keepdim, is_max).py()?;
+                values_indices(py, if is_max { "max" } else { "min" }, v, i)
+            }
+        }
+    }
+
+    fn new_full_impl(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        v: Scalar,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        crate::dtype::check_device(device)?;
+        let shape = crate::convert::usize_shape(&int_list(size)?)?;
+        let t = Tensor::full(&shape, v, opt_dtype(dtype)?.unwrap_or(self.t.dtype()));
+        if requires_grad {
+            t.set_requires_grad(true).py()?;
+        }
+        wrap(py, t)
+    }
+
+    fn apply_(slf: &Bound<'_, Self>, f: impl FnOnce(&Tensor) -> rgrad_core::Result<Tensor>) -> PyResult<Py<PyTensor>> {
+        slf.borrow().t.apply_inplace(&[], f).py()?;
+        Ok(slf.clone().unbind())
+    }
+
+    /// Overwrites the values without history (random fills), as PyTorch's `*_` initializers.
+    fn write_(slf: &Bound<'_, Self>, values: Tensor) -> PyResult<Py<PyTensor>> {
+        let _guard = rgrad_core::grad_mode::GradModeGuard::new(false);
+        slf.borrow().t.copy_(&values).py()?;
+        Ok(slf.clone().unbind())
+    }
+}
+
+/// `rgrad.cat(tensors, dim=0)`.
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0, *, out=None))]
+pub fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    let _ = out;
+    wrap(py, Tensor::cat(&tensors_of(tensors)?, dim).py()?)
+}
+
+/// `rgrad.stack(tensors, dim=0)`.
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0, *, out=None))]
+pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    let _ = out;
+    wrap(py, Tensor::stack(&tensors_of(tensors)?, dim).py()?)
+}
+
+/// `rgrad.eye(n, m=None)`.
+#[pyfunction]
+#[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
+pub fn eye(py: Python<'_>, n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    crate::dtype::check_device(device)?;
+    let m = m.unwrap_or(n);
+    let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
+    let v: Vec<f64> = (0..n * m).map(|i| if i / m == i % m { 1.0 } else { 0.0 }).collect();
+    let t = Tensor::from_vec(v, &[n, m]).cast_kernel(dt);
+    if requires_grad {
+        t.set_requires_grad(true).py()?;
+    }
+    wrap(py, t)
+}
+
+/// `rgrad.randint(low=0, high, size)`.
+#[pyfunction]
+#[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
+pub fn randint(
+    py: Python<'_>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    let _ = (generator, requires_grad);
+    crate::dtype::check_device(device)?;
+    let items: Vec<Bound<'_, PyAny>> = args.iter().collect();
+    let (low, high, size) = match (items.len(), size) {
+        (1, Some(s)) => (0, items[0].extract::<i64>()?, s.clone()),
+        (2, None) => (0, items[0].extract::<i64>()?, items[1].clone()),
+        (2, Some(s)) => (items[0].extract::<i64>()?, items[1].extract::<i64>()?, s.clone()),
+        (3, None) => (items[0].extract::<i64>()?, items[1].extract::<i64>()?, items[2].clone()),
+        _ => return Err(PyTypeError::new_err("randint(): expected (high, size) or (low, high, size)")),
+    };
+    if high <= low {
+        return Err(PyRuntimeError::new_err(format!(
+            "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )));
+    }
+    let shape = crate::convert::usize_shape(&int_or_list(&size)?)?;
+    let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64));
+    wrap(py, t)
+}
+
+/// `rgrad.randperm(n)`.
+#[pyfunction]
+#[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
+pub fn randperm(py: Python<'_>, n: usize, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    let _ = (generator, requires_grad);
+    crate::dtype::check_device(device)?;
+    wrap(py, factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)))
+}
+
+/// `rgrad.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
+#[pyfunction]
+#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=None))]
+pub fn _grad(
+    py: Python<'_>,
+    outputs: &Bound<'_, PyAny>,
+    inputs: &Bound<'_, PyAny>,
+    grad_outputs: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    allow_unused: Option<bool>,
+) -> PyResult<Py<PyTuple>> {
+    let outs = seq_of_tensors(outputs)?;
+    let ins = seq_of_tensors(inputs)?;
+    let gos: Vec<Option<Tensor>> = match grad_outputs {
+        Some(g) if !g.is_none() => {
+            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() { vec![g.clone()] } else { g.try_iter()?.collect::<PyResult<_>>()? };
+            items.iter().map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) }).collect::<PyResult<_>>()?
+        }
+        _ => vec![None; outs.len()],
+    };
+    if gos.len() != outs.len() {
+        return Err(PyRuntimeError::new_err(format!(
+            "grad requires one grad_output per output: got {} outputs and {} grad_outputs",
+            outs.len(),
+            gos.len()
+        )));
+    }
+    for (i, x) in ins.iter().enumerate() {
+        if !x.requires_grad() {
+            return Err(PyRuntimeError::new_err(format!(
+                "One of the differentiated Tensors does not require grad (input {i})"
+            )));
+        }
+    }
+    let seeds = outs
+        .iter()
+        .zip(gos)
+        .enumerate()
+        .map(|(i, (o, g))| rgrad_core::autograd::engine::root_grad(o, g, i))
+        .collect::<Result<Vec<_>, _>>()
+        .py()?;
+    let grads = rgrad_core::autograd::engine::run(
+        &outs,
+        seeds,
+        retain_graph.unwrap_or(create_graph),
+        create_graph,
+        rgrad_core::autograd::engine::Target::Capture(&ins),
+    )
+    .py()?;
+    let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(grads.len());
+    for (i, g) in grads.into_iter().enumerate() {
+        match g {
+            Some(g) => objs.push(wrap(py, g)?.into_any()),
+            None if allow_unused == Some(true) => objs.push(py.None()),
+            None => {
+                return Err(PyRuntimeError::new_err(format!(
+                    "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior. (input {i})"
+                )))
+            }
+        }
+    }
+    Ok(PyTuple::new(py, objs)?.unbind())
+}
+
+fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    if let Ok(t) = ob.cast::<PyTensor>() {
+        return Ok(vec![t.borrow().t.clone()]);
+    }
+    if ob.is_instance_of::<PyList>() || ob.is_instance_of::<PyTuple>() {
+        return tensors_of(ob);
+    }
+    Err(PyTypeError::new_err("expected a Tensor or a sequence of Tensors"))
+}
+

@@ -1,0 +1,32 @@
+"""Named pairs returned by ``max(dim)``, ``min(dim)`` and friends (``rgrad.return_types``)."""
+
+__all__ = ["max", "min"]
+
+
+class _ValuesIndices(tuple):
+    __slots__ = ()
+
+    def __new__(cls, pair):
+        return super().__new__(cls, pair)
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"rgrad.return_types.{type(self).__name__}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (tuple(self),))
+
+
+class max(_ValuesIndices):  # noqa: A001
+    __slots__ = ()
+
+
+class min(_ValuesIndices):  # noqa: A001
+    __slots__ = ()
