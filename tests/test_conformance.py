@@ -75,7 +75,9 @@ def test_float32(case):
     check(case, "float32", 1e-4)
 
 
-@pytest.mark.parametrize("case", [c for c in TIER1 if c["name"] in NOT_YET], ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", [c for c in TIER1 if c["name"] in NOT_YET], ids=lambda c: c["name"]
+)
 def test_gap_is_real(case):
     """Each case in NOT_YET must still fail; remove it from the list once it passes."""
     with pytest.raises(Exception):  # noqa: B017 - any failure keeps it on the list

@@ -18,7 +18,9 @@ def _suffixes(t):
 
 
 def _repr(self):
-    return format_tensor(self.detach().numpy(), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self))
+    return format_tensor(
+        self.detach().numpy(), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self)
+    )
 
 
 def _format(self, spec):

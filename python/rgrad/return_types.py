@@ -18,7 +18,9 @@ class _ValuesIndices(tuple):
         return self[1]
 
     def __repr__(self):
-        return f"rgrad.return_types.{type(self).__name__}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+        return (
+            f"rgrad.return_types.{type(self).__name__}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+        )
 
     def __reduce__(self):
         return (type(self), (tuple(self),))

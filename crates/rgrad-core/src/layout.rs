@@ -15,7 +15,10 @@ pub struct Layout {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        if shape.is_empty() {
+            return Layout { shape: Dims::new(), strides: Dims::new(), offset: 0 };
+        }
+        Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
     pub fn ndim(&self) -> usize {

@@ -1,9 +1,9 @@
 """``rgrad.autograd``: grad mode, graph nodes and gradient checks."""
 
+from rgrad._rgrad import _grad
 from rgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from rgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from rgrad.autograd.graph import Node
-from rgrad._rgrad import _grad
 
 
 def grad(
@@ -19,14 +19,21 @@ def grad(
 ):
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated)."""
     del only_inputs, is_grads_batched
-    result = _grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
-                   True if materialize_grads else allow_unused)
+    result = _grad(
+        outputs,
+        inputs,
+        grad_outputs,
+        retain_graph,
+        create_graph,
+        True if materialize_grads else allow_unused,
+    )
     if materialize_grads:
         from rgrad import zeros_like
 
         ins = (inputs,) if not isinstance(inputs, (list, tuple)) else inputs
         result = tuple(zeros_like(x) if g is None else g for g, x in zip(result, ins))
     return result
+
 
 __all__ = [
     "GradcheckError",

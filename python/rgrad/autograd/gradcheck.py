@@ -84,7 +84,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, **kwargs):
         outs = _outputs(func, args)
         total = None
         for n, o in enumerate(outs):
-            cot = grad_outputs[n] if grad_outputs is not None else rgrad.ones(o.shape, dtype=o.dtype)
+            cot = (
+                grad_outputs[n] if grad_outputs is not None else rgrad.ones(o.shape, dtype=o.dtype)
+            )
             term = (o * cot).sum()
             total = term if total is None else total + term
         for x in args:

@@ -6,7 +6,6 @@ use super::{Edge, Node, Op};
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::grad_mode::GradModeGuard;
-use crate::ops::binary::{BinaryOp, Operand};
 use crate::tensor::Tensor;
 use rustc_hash::FxHashMap;
 use smallvec::{smallvec, SmallVec};
@@ -55,7 +54,7 @@ fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
         None => owned(g),
         Some(old) if create_graph => old.add(&g)?,
         Some(old) => {
-            old.binary_(BinaryOp::Add, Operand::T(&g))?;
+            old.accumulate_(&g)?;
             old
         }
     };

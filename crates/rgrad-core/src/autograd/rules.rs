@@ -113,6 +113,10 @@ pub(crate) fn backward(
             if *e == 0.0 {
                 return one(g.mul_scalar(0.0));
             }
+            if *e == 2.0 {
+                // The common square: one product fewer than the general rule.
+                return one(g.mul(x)?.mul_scalar(2.0));
+            }
             one(g.mul(&x.pow_scalar(*e - 1.0)?.mul_scalar(*e)?))
         }
         Op::Pow { a, b, out } => {

@@ -7,6 +7,7 @@ use crate::cpu::elementwise::zip;
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, Dims};
+use crate::storage::Element;
 use crate::tensor::{scalar_as, Tensor};
 use crate::{with_dtype, DType, ResultType, Scalar};
 use smallvec::smallvec;
@@ -129,9 +130,67 @@ fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape
     }
 }
 
+/// The common case on the per-op path: float operands of one dtype, contiguous, with equal
+/// shapes or a Python number on one side. Skips broadcasting and layout work.
+fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor> {
+    fn slice_of<T: Element>(t: &Tensor) -> &[T] {
+        let off = t.layout().offset;
+        &t.storage_slice::<T>()[off..off + t.numel()]
+    }
+    fn go<T: Arith>(op: BinaryOp, a: Operand, b: Operand) -> Option<Tensor> {
+        use BinaryOp::*;
+        macro_rules! apply {
+            ($f:expr) => {{
+                let f = $f;
+                let (v, shape): (Vec<T>, &[usize]) = match (a, b) {
+                    (Operand::T(x), Operand::T(y)) => {
+                        (slice_of::<T>(x).iter().zip(slice_of::<T>(y)).map(|(&p, &q)| f(p, q)).collect(), x.shape())
+                    }
+                    (Operand::T(x), Operand::S(s)) => {
+                        let q = scalar_as::<T>(s);
+                        (slice_of::<T>(x).iter().map(|&p| f(p, q)).collect(), x.shape())
+                    }
+                    (Operand::S(s), Operand::T(y)) => {
+                        let p = scalar_as::<T>(s);
+                        (slice_of::<T>(y).iter().map(|&q| f(p, q)).collect(), y.shape())
+                    }
+                    _ => return None,
+                };
+                Some(Tensor::from_vec(v, shape))
+            }};
+        }
+        match op {
+            Add => apply!(|x: T, y: T| x.add(y)),
+            Sub => apply!(|x: T, y: T| x.sub(y)),
+            Mul => apply!(|x: T, y: T| x.mul(y)),
+            Div => apply!(|x: T, y: T| x.div(y)),
+            Pow => apply!(|x: T, y: T| x.pow(y)),
+            _ => None,
+        }
+    }
+    let ok = |o: &Operand| match o {
+        Operand::T(t) => t.dtype() == dt && t.is_contiguous() && t.numel() < crate::cpu::PAR_THRESHOLD,
+        Operand::S(_) => true,
+    };
+    let same_shape = match (a, b) {
+        (Operand::T(x), Operand::T(y)) => x.shape() == y.shape(),
+        _ => true,
+    };
+    if !dt.is_float() || !same_shape || !ok(&a) || !ok(&b) {
+        return None;
+    }
+    match dt {
+        DType::F32 => go::<f32>(op, a, b),
+        _ => go::<f64>(op, a, b),
+    }
+}
+
 /// Computes `op(a, b)` without recording autograd.
 pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     let dt = compute_dtype(op, a, b)?;
+    if let Some(out) = fast_float(op, a, b, dt) {
+        return Ok(out);
+    }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     check_int_operands(op, dt, &b)?;
     // Operands of another dtype are converted first; scalars become one stack element.

@@ -9,7 +9,9 @@ use crate::error::Result;
 use crate::grad_mode;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
+use crate::ops::arith::Arith;
 use crate::{with_dtype, DType, Scalar};
+use std::sync::Arc;
 
 /// PyTorch's `canCast`: no float to int, nothing but bool to bool.
 fn can_cast(from: DType, to: DType) -> bool {
@@ -78,17 +80,50 @@ impl Tensor {
     /// Copies `src` (same shape, not aliasing `self`) into `self`'s view, converting dtype.
     fn write_from(&self, src: &Tensor) {
         with_dtype!(self.dtype(), D => {
-            let data: Vec<D> = src.to_vec::<D>();
+            // A contiguous source of the same dtype is read in place; others are converted.
+            let converted: Vec<D>;
+            let data: &[D] = if src.dtype() == self.dtype() && src.is_contiguous() {
+                let off = src.layout().offset;
+                &src.storage_slice::<D>()[off..off + src.numel()]
+            } else {
+                converted = src.to_vec::<D>();
+                &converted
+            };
             // SAFETY: `src` was computed into fresh memory, so nothing else borrows ours.
             let dst = unsafe { self.storage().as_mut_slice::<D>() };
             if self.is_contiguous() {
                 let off = self.layout().offset;
-                dst[off..off + data.len()].copy_from_slice(&data);
+                dst[off..off + data.len()].copy_from_slice(data);
             } else {
-                crate::cpu::copy::scatter(&data, dst, self.layout());
+                crate::cpu::copy::scatter(data, dst, self.layout());
             }
         });
         self.storage().bump_version();
+    }
+
+    /// `self += other` for gradient accumulation: no autograd, added in place when both are
+    /// plain contiguous buffers of one dtype and shape.
+    pub(crate) fn accumulate_(&self, other: &Tensor) -> Result<()> {
+        let plain = self.is_contiguous() && other.is_contiguous() && self.shape() == other.shape();
+        if !plain || self.dtype() != other.dtype() {
+            return self.binary_(BinaryOp::Add, Operand::T(other));
+        }
+        with_dtype!(self.dtype(), D => {
+            let (so, oo, n) = (self.layout().offset, other.layout().offset, self.numel());
+            let src: Vec<D> = if Arc::ptr_eq(self.storage(), other.storage()) {
+                other.storage_slice::<D>()[oo..oo + n].to_vec()
+            } else {
+                Vec::new()
+            };
+            let src: &[D] = if src.is_empty() { &other.storage_slice::<D>()[oo..oo + n] } else { &src };
+            // SAFETY: `src` is another storage or a copy, so the only live borrow is ours.
+            let dst = unsafe { self.storage().as_mut_slice::<D>() };
+            for (d, &s) in dst[so..so + n].iter_mut().zip(src) {
+                *d = d.add(s);
+            }
+        });
+        self.storage().bump_version();
+        Ok(())
     }
 
     /// `self op= other` for the arithmetic ops (`add_`, `mul_`, ...).
