@@ -36,7 +36,13 @@ from rgrad._rgrad import (
     zeros,
 )
 from rgrad._size import Size
-from rgrad.autograd.grad_mode import enable_grad, no_grad, set_grad_enabled
+from rgrad.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 __version__ = "0.1.0"
 
@@ -233,7 +239,9 @@ __all__ = [
     "int",
     "int32",
     "int64",
+    "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "is_tensor",
     "le",
     "linspace",

@@ -22,6 +22,8 @@ pub struct AutogradMeta {
     pub retains_grad: bool,
     /// The grad_fn was taken over from an in-place op (it names errors differently).
     pub inplace_history: bool,
+    /// A view (possibly of a view) of a leaf that requires grad: in-place writes are errors.
+    pub views_grad_leaf: bool,
     pub hooks: Vec<GradHook>,
 }
 

@@ -137,11 +137,9 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
         return Ok(Tensor::scalar_tensor(s, dtype.unwrap_or(default_dtype(s))));
     }
     if interop::is_ndarray(data) {
+        // `tensor()` always copies; only `from_numpy` shares memory.
         let t = interop::tensor_from_numpy(data, true)?;
-        return Ok(match dtype {
-            Some(dt) => t.cast_kernel(dt),
-            None => t,
-        });
+        return Ok(t.cast_kernel(dtype.unwrap_or(t.dtype())));
     }
     let mut shape = Vec::new();
     let mut probe = data.clone();
@@ -186,14 +184,7 @@ fn fill(ob: &Bound<'_, PyAny>, shape: &[usize], depth: usize, out: &mut Vec<Scal
         let name = ob.get_type().name()?.to_string();
         return Err(PyTypeError::new_err(format!("new(): invalid data type '{name}'")));
     }
-    let seq = ob.cast::<PySequence>().map_err(|_| {
-        PyValueError::new_err(format!(
-            "expected sequence of length {} at dim {} (got {})",
-            shape[depth],
-            depth,
-            ob.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-        ))
-    })?;
+    let seq = ob.cast::<PySequence>().map_err(|_| PyTypeError::new_err("not a sequence"))?;
     let n = seq.len()?;
     if n != shape[depth] {
         return Err(PyValueError::new_err(format!(

@@ -37,6 +37,16 @@ impl PyDType {
     }
 }
 
+/// The one `rgrad.<dtype>` object per dtype, so `t.dtype is rgrad.float32` holds.
+pub fn dtype_object(py: Python<'_>, dt: DType) -> PyResult<Py<PyDType>> {
+    static OBJECTS: pyo3::sync::PyOnceLock<Vec<Py<PyDType>>> = pyo3::sync::PyOnceLock::new();
+    let objs = OBJECTS.get_or_try_init(py, || {
+        DType::ALL.iter().map(|&dt| Py::new(py, PyDType { dt })).collect::<PyResult<Vec<_>>>()
+    })?;
+    let i = DType::ALL.iter().position(|&d| d == dt).unwrap_or(0);
+    Ok(objs[i].clone_ref(py))
+}
+
 /// Reads a `dtype=` argument: an rgrad dtype, or the Python types float/int/bool.
 pub fn extract_dtype(ob: &Bound<'_, PyAny>) -> PyResult<DType> {
     if let Ok(d) = ob.cast::<PyDType>() {

@@ -79,6 +79,11 @@ fn parse(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
 
 /// Applies basic items as views; returns the view and the advanced indices by view dim.
 fn apply(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<Option<Tensor>>)> {
+    if t.ndim() == 0 && items.iter().any(|i| matches!(i, Item::Int(_))) {
+        return Err(PyIndexError::new_err(
+            "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number",
+        ));
+    }
     let consumed: usize = items.iter().map(Item::consumes).sum();
     if consumed > t.ndim() {
         return Err(PyIndexError::new_err(format!("too many indices for tensor of dimension {}", t.ndim())));
@@ -86,8 +91,10 @@ fn apply(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<Option<Tensor>>)
     let mut out = t.clone();
     let mut adv: Vec<(usize, Tensor)> = Vec::new();
     let mut dim = 0usize;
+    let mut orig = 0usize; // the dim of `t` the next item refers to, for messages
     let mut seen_ellipsis = false;
     for item in items {
+        let step = item.consumes();
         match item {
             Item::NewAxis => {
                 out = out.unsqueeze(dim as i64).py()?;
@@ -99,18 +106,28 @@ fn apply(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<Option<Tensor>>)
                 }
                 seen_ellipsis = true;
                 dim += t.ndim() - consumed;
+                orig += t.ndim() - consumed;
             }
             Item::Slice(s, e, step) => {
                 out = out.slice(dim as i64, s, e, step).py()?;
                 dim += 1;
             }
-            Item::Int(i) => out = out.select(dim as i64, i).py()?,
+            Item::Int(i) => {
+                let size = out.shape()[dim] as i64;
+                if i < -size || i >= size {
+                    return Err(PyIndexError::new_err(format!(
+                        "index {i} is out of bounds for dimension {orig} with size {size}"
+                    )));
+                }
+                out = out.select(dim as i64, i).py()?;
+            }
             Item::Adv(x) => {
                 let n = if x.dtype() == DType::Bool { x.ndim() } else { 1 };
                 adv.push((dim, x));
                 dim += n;
             }
         }
+        orig += step;
     }
     let mut per_dim: Vec<Option<Tensor>> = vec![None; out.ndim()];
     for (d, x) in adv {

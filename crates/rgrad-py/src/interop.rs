@@ -2,7 +2,7 @@
 
 use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -74,7 +74,7 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
             let c = py.import("numpy")?.call_method1("ascontiguousarray", (ob,))?;
             return tensor_from_numpy(&c, false);
         }
-        return Err(PyRuntimeError::new_err(
+        return Err(pyo3::exceptions::PyValueError::new_err(
             "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
         ));
     }

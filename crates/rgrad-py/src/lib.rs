@@ -32,7 +32,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dtype::PyDevice>()?;
     m.add_class::<graph::PyRawNode>()?;
     for dt in DType::ALL {
-        m.add(dt.name(), dtype::PyDType { dt })?;
+        m.add(dt.name(), dtype::dtype_object(m.py(), dt)?)?;
     }
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;

@@ -157,8 +157,8 @@ impl PyTensor {
     }
 
     #[getter]
-    fn dtype(&self) -> PyDType {
-        PyDType { dt: self.t.dtype() }
+    fn dtype(&self, py: Python<'_>) -> PyResult<Py<PyDType>> {
+        crate::dtype::dtype_object(py, self.t.dtype())
     }
 
     #[getter]
@@ -315,8 +315,8 @@ impl PyTensor {
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with {} values is ambiguous",
-                if self.t.numel() == 0 { "no" } else { "more than one" }
+                "Boolean value of Tensor with {} is ambiguous",
+                if self.t.numel() == 0 { "no values" } else { "more than one value" }
             )));
         }
         Ok(self.t.item().py()?.to_f64() != 0.0)
@@ -350,8 +350,7 @@ impl PyTensor {
     /// `to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`, keywords too.
     #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
     fn to(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         args: &Bound<'_, PyTuple>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: Option<&Bound<'_, PyAny>>,
@@ -371,9 +370,13 @@ impl PyTensor {
                 check_device(Some(&a))?;
             }
         }
-        let dt = target.unwrap_or(self.t.dtype());
-        let out = if copy && dt == self.t.dtype() { self.t.clone_tensor() } else { self.t.to_dtype(dt) };
-        wrap(py, out.py()?)
+        let me = &slf.borrow().t;
+        let dt = target.unwrap_or(me.dtype());
+        if copy {
+            let out = if dt == me.dtype() { me.clone_tensor() } else { me.to_dtype(dt) };
+            return wrap(slf.py(), out.py()?);
+        }
+        Self::cast_or_self(slf, dt)
     }
 
     #[pyo3(signature = (memory_format=None))]
@@ -382,20 +385,20 @@ impl PyTensor {
         slf.clone().unbind()
     }
 
-    fn float(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.to_dtype(DType::F32).py()?)
+    fn float(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::F32)
     }
-    fn double(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.to_dtype(DType::F64).py()?)
+    fn double(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::F64)
     }
-    fn long(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.to_dtype(DType::I64).py()?)
+    fn long(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::I64)
     }
-    fn int(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.to_dtype(DType::I32).py()?)
+    fn int(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::I32)
     }
-    fn bool(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.to_dtype(DType::Bool).py()?)
+    fn bool(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::Bool)
     }
     #[pyo3(signature = (dtype=None))]
     fn r#type<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
@@ -413,8 +416,11 @@ impl PyTensor {
         wrap(py, self.t.clone_tensor().py()?)
     }
 
-    fn contiguous(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.contiguous().py()?)
+    fn contiguous(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        if slf.borrow().t.is_contiguous() {
+            return Ok(slf.clone().unbind());
+        }
+        wrap(slf.py(), slf.borrow().t.contiguous().py()?)
     }
 
     // ---- autograd ------------------------------------------------------------------------
@@ -819,13 +825,20 @@ impl PyTensor {
     }
 
     fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyTensor>> {
+        let d = rgrad_core::shape::normalize_dim(dim, self.t.ndim()).py()?;
+        let size = self.t.shape()[d] as i64;
+        let start = if start < 0 { start + size } else { start };
+        if start < 0 || length < 0 || start + length > size {
+            return Err(PyRuntimeError::new_err(format!(
+                "start ({start}) + length ({length}) exceeds dimension size ({size})."
+            )));
+        }
         wrap(py, self.t.slice(dim, Some(start), Some(start + length), 1).py()?)
     }
 
     fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         wrap(py, index::get(&self.t, idx)?)
     }
-
 
     // ---- in-place ------------------------------------------------------------------------
 
@@ -868,6 +881,15 @@ impl PyTensor {
 }
 
 impl PyTensor {
+    /// `self` itself when the dtype already matches (as PyTorch returns the same object).
+    fn cast_or_self(slf: &Bound<'_, Self>, dt: DType) -> PyResult<Py<PyTensor>> {
+        let t = &slf.borrow().t;
+        if t.dtype() == dt {
+            return Ok(slf.clone().unbind());
+        }
+        wrap(slf.py(), t.to_dtype(dt).py()?)
+    }
+
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<Py<PyTensor>> {
         wrap(py, self.t.unary(op).py()?)
     }

@@ -213,7 +213,12 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (dim, dtype=None))]
-    fn log_softmax(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn log_softmax(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let src = match opt_dtype(dtype)? {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
@@ -222,12 +227,22 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn clamp(
+        &self,
+        py: Python<'_>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         wrap(py, self.t.clamp(opt_f64(min)?, opt_f64(max)?).py()?)
     }
 
     #[pyo3(signature = (min=None, max=None))]
-    fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn clip(
+        &self,
+        py: Python<'_>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         self.clamp(py, min, max)
     }
 
@@ -242,7 +257,12 @@ impl PyTensor {
     // ---- joins and splits ----------------------------------------------------------------
 
     #[pyo3(signature = (split_size_or_sections, dim=0))]
-    fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyTuple>> {
+    fn split(
+        &self,
+        py: Python<'_>,
+        split_size_or_sections: &Bound<'_, PyAny>,
+        dim: i64,
+    ) -> PyResult<Py<PyTuple>> {
         let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
             self.t.split(&[n], true, dim)
         } else {
@@ -260,7 +280,8 @@ impl PyTensor {
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTuple>> {
         let d = rgrad_core::shape::normalize_dim(dim, self.t.ndim()).py()?;
-        let parts = (0..self.t.shape()[d] as i64).map(|i| self.t.select(d as i64, i)).collect::<Result<Vec<_>, _>>();
+        let parts =
+            (0..self.t.shape()[d] as i64).map(|i| self.t.select(d as i64, i)).collect::<Result<Vec<_>, _>>();
         wrap_list(py, parts.py()?)
     }
 
@@ -274,11 +295,21 @@ impl PyTensor {
         wrap(py, self.t.flip(&int_list(dims)?).py()?)
     }
 
-    fn movedim(&self, py: Python<'_>, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    fn movedim(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyTensor>> {
         wrap(py, self.t.movedim(&int_or_list(source)?, &int_or_list(destination)?).py()?)
     }
 
-    fn moveaxis(&self, py: Python<'_>, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    fn moveaxis(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyTensor>> {
         self.movedim(py, source, destination)
     }
 
@@ -309,7 +340,13 @@ impl PyTensor {
         wrap(py, self.t.scatter(dim, &index.t, &s).py()?)
     }
 
-    fn scatter_add(&self, py: Python<'_>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+    fn scatter_add(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: PyRef<'_, PyTensor>,
+    ) -> PyResult<Py<PyTensor>> {
         wrap(py, self.t.scatter_add(dim, &index.t, &src.t).py()?)
     }
 
@@ -317,7 +354,12 @@ impl PyTensor {
         wrap(py, self.t.index_select(dim, &index.t).py()?)
     }
 
-    fn masked_fill(&self, py: Python<'_>, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    fn masked_fill(
+        &self,
+        py: Python<'_>,
+        mask: PyRef<'_, PyTensor>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyTensor>> {
         wrap(py, self.t.masked_fill(&mask.t, number(value, "masked_fill")?).py()?)
     }
 
@@ -348,36 +390,79 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (indices, values, accumulate=false))]
-    fn index_put(&self, py: Python<'_>, indices: &Bound<'_, PyAny>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<Py<PyTensor>> {
-        let ix: Vec<Option<Tensor>> = indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put")?))).collect::<PyResult<_>>()?;
+    fn index_put(
+        &self,
+        py: Python<'_>,
+        indices: &Bound<'_, PyAny>,
+        values: PyRef<'_, PyTensor>,
+        accumulate: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        let ix: Vec<Option<Tensor>> =
+            indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put")?))).collect::<PyResult<_>>()?;
         wrap(py, self.t.index_put(&ix, &values.t, accumulate).py()?)
     }
 
     // ---- new_* constructors --------------------------------------------------------------
 
     #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-    fn new_zeros(&self, py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    fn new_zeros(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
         self.new_full_impl(py, size, Scalar::Int(0), dtype, device, requires_grad)
     }
 
     #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-    fn new_ones(&self, py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    fn new_ones(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
         self.new_full_impl(py, size, Scalar::Int(1), dtype, device, requires_grad)
     }
 
     #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
-    fn new_empty(&self, py: Python<'_>, size: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    fn new_empty(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
         self.new_full_impl(py, size, Scalar::Int(0), dtype, device, requires_grad)
     }
 
     #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
-    fn new_full(&self, py: Python<'_>, size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    fn new_full(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyAny>,
+        fill_value: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
         let v = number(fill_value, "new_full")?;
         self.new_full_impl(py, &PyTuple::new(py, [size])?, v, dtype, device, requires_grad)
     }
 
     #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false))]
-    fn new_tensor(&self, py: Python<'_>, data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    fn new_tensor(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
         crate::dtype::check_device(device)?;
         let dt = opt_dtype(dtype)?.unwrap_or(self.t.dtype());
         let t = crate::convert::tensor_from_data(data, Some(dt))?;
@@ -390,7 +475,11 @@ impl PyTensor {
     // ---- in-place variants ---------------------------------------------------------------
 
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp_(slf: &Bound<'_, Self>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn clamp_(
+        slf: &Bound<'_, Self>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
         Self::apply_(slf, |b| b.clamp(lo, hi))
     }
@@ -435,18 +524,33 @@ impl PyTensor {
     fn reciprocal_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         Self::apply_(slf, |b| b.unary(UnaryOp::Reciprocal))
     }
-    fn masked_fill_(slf: &Bound<'_, Self>, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    fn masked_fill_(
+        slf: &Bound<'_, Self>,
+        mask: PyRef<'_, PyTensor>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyTensor>> {
         let (m, v) = (mask.t.clone(), number(value, "masked_fill_")?);
         Self::apply_(slf, |b| b.masked_fill(&m, v))
     }
-    fn scatter_add_(slf: &Bound<'_, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+    fn scatter_add_(
+        slf: &Bound<'_, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: PyRef<'_, PyTensor>,
+    ) -> PyResult<Py<PyTensor>> {
         let (ix, s) = (index.t.clone(), src.t.clone());
         let others = [&s];
         slf.borrow().t.apply_inplace(&others, |b| b.scatter_add(dim, &ix, &s)).py()?;
         Ok(slf.clone().unbind())
     }
     #[pyo3(signature = (dim, index, src=None, value=None))]
-    fn scatter_(slf: &Bound<'_, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn scatter_(
+        slf: &Bound<'_, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: Option<&Bound<'_, PyAny>>,
+        value: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let dt = slf.borrow().t.dtype();
         let (ix, s) = (index.t.clone(), scatter_src(&index.t, src, value, dt)?);
         let others = [&s];
@@ -454,22 +558,39 @@ impl PyTensor {
         Ok(slf.clone().unbind())
     }
     #[pyo3(signature = (indices, values, accumulate=false))]
-    fn index_put_(slf: &Bound<'_, Self>, indices: &Bound<'_, PyAny>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<Py<PyTensor>> {
-        let ix: Vec<Option<Tensor>> = indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put_")?))).collect::<PyResult<_>>()?;
+    fn index_put_(
+        slf: &Bound<'_, Self>,
+        indices: &Bound<'_, PyAny>,
+        values: PyRef<'_, PyTensor>,
+        accumulate: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        let ix: Vec<Option<Tensor>> =
+            indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put_")?))).collect::<PyResult<_>>()?;
         let v = values.t.clone();
         let others = [&v];
         slf.borrow().t.apply_inplace(&others, |b| b.index_put(&ix, &v, accumulate)).py()?;
         Ok(slf.clone().unbind())
     }
     #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
-    fn uniform_(slf: &Bound<'_, Self>, from_: f64, to: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn uniform_(
+        slf: &Bound<'_, Self>,
+        from_: f64,
+        to: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let _ = generator;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r = factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
+        let r =
+            factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
         Self::write_(slf, r)
     }
     #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
-    fn normal_(slf: &Bound<'_, Self>, mean: f64, std: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn normal_(
+        slf: &Bound<'_, Self>,
+        mean: f64,
+        std: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let _ = generator;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
         let r = factory::randn(&shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
@@ -477,7 +598,12 @@ impl PyTensor {
     }
 }
 
-fn scatter_src(index: &Tensor, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>, dt: DType) -> PyResult<Tensor> {
+fn scatter_src(
+    index: &Tensor,
+    src: Option<&Bound<'_, PyAny>>,
+    value: Option<&Bound<'_, PyAny>>,
+    dt: DType,
+) -> PyResult<Tensor> {
     let ob = src.or(value).ok_or_else(|| PyTypeError::new_err("scatter(): expected src or value"))?;
     Ok(match require_operand(ob, "scatter")? {
         Arg::T(t) => t,
@@ -486,7 +612,13 @@ fn scatter_src(index: &Tensor, src: Option<&Bound<'_, PyAny>>, value: Option<&Bo
 }
 
 impl PyTensor {
-    fn extreme(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Py<PyAny>> {
+    fn extreme(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        is_max: bool,
+    ) -> PyResult<Py<PyAny>> {
         match dim {
             None => Ok(wrap(py, self.t.amax(None, false, is_max).py()?)?.into_any()),
             Some(d) if d.is_none() => Ok(wrap(py, self.t.amax(None, false, is_max).py()?)?.into_any()),
@@ -521,7 +653,10 @@ impl PyTensor {
         wrap(py, t)
     }
 
-    fn apply_(slf: &Bound<'_, Self>, f: impl FnOnce(&Tensor) -> rgrad_core::Result<Tensor>) -> PyResult<Py<PyTensor>> {
+    fn apply_(
+        slf: &Bound<'_, Self>,
+        f: impl FnOnce(&Tensor) -> rgrad_core::Result<Tensor>,
+    ) -> PyResult<Py<PyTensor>> {
         slf.borrow().t.apply_inplace(&[], f).py()?;
         Ok(slf.clone().unbind())
     }
@@ -537,7 +672,12 @@ impl PyTensor {
 /// `rgrad.cat(tensors, dim=0)`.
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
-pub fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+pub fn cat(
+    py: Python<'_>,
+    tensors: &Bound<'_, PyAny>,
+    dim: i64,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
     let _ = out;
     wrap(py, Tensor::cat(&tensors_of(tensors)?, dim).py()?)
 }
@@ -545,7 +685,12 @@ pub fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bo
 /// `rgrad.stack(tensors, dim=0)`.
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
-pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+pub fn stack(
+    py: Python<'_>,
+    tensors: &Bound<'_, PyAny>,
+    dim: i64,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
     let _ = out;
     wrap(py, Tensor::stack(&tensors_of(tensors)?, dim).py()?)
 }
@@ -553,7 +698,14 @@ pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&
 /// `rgrad.eye(n, m=None)`.
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
-pub fn eye(py: Python<'_>, n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+pub fn eye(
+    py: Python<'_>,
+    n: usize,
+    m: Option<usize>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
     crate::dtype::check_device(device)?;
     let m = m.unwrap_or(n);
     let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
@@ -600,7 +752,14 @@ pub fn randint(
 /// `rgrad.randperm(n)`.
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
-pub fn randperm(py: Python<'_>, n: usize, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+pub fn randperm(
+    py: Python<'_>,
+    n: usize,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
     let _ = (generator, requires_grad);
     crate::dtype::check_device(device)?;
     wrap(py, factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)))
@@ -622,8 +781,15 @@ pub fn _grad(
     let ins = seq_of_tensors(inputs)?;
     let gos: Vec<Option<Tensor>> = match grad_outputs {
         Some(g) if !g.is_none() => {
-            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() { vec![g.clone()] } else { g.try_iter()?.collect::<PyResult<_>>()? };
-            items.iter().map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) }).collect::<PyResult<_>>()?
+            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
+                vec![g.clone()]
+            } else {
+                g.try_iter()?.collect::<PyResult<_>>()?
+            };
+            items
+                .iter()
+                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) })
+                .collect::<PyResult<_>>()?
         }
         _ => vec![None; outs.len()],
     };
@@ -680,4 +846,3 @@ fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
     }
     Err(PyTypeError::new_err("expected a Tensor or a sequence of Tensors"))
 }
-

@@ -1,7 +1,14 @@
 """``rgrad.autograd``: grad mode, graph nodes and gradient checks."""
 
 from rgrad._rgrad import _grad
-from rgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from rgrad.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from rgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from rgrad.autograd.graph import Node
 
@@ -42,7 +49,9 @@ __all__ = [
     "gradcheck",
     "grad",
     "gradgradcheck",
+    "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "no_grad",
     "set_grad_enabled",
 ]

@@ -81,6 +81,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, **kwargs):
     diff = [x for x in inputs if isinstance(x, rgrad.Tensor) and x.requires_grad]
 
     def first_grads(*args):
+        with rgrad.enable_grad():  # also under the numerical Jacobian's no_grad
+            return _first_grads(args)
+
+    def _first_grads(args):
         outs = _outputs(func, args)
         total = None
         for n, o in enumerate(outs):

@@ -182,17 +182,49 @@ pub enum Op {
         accumulate: bool,
     },
     /// Concatenation: each input gets its slice of the gradient.
-    Cat { dim: usize, sizes: Vec<usize> },
+    Cat {
+        dim: usize,
+        sizes: Vec<usize>,
+    },
     /// max/min along a dim: the gradient goes to the chosen index.
-    IndexReduce { shape: Dims, dim: usize, keepdim: bool, indices: Tensor },
-    Cumsum { dim: usize },
-    Cumprod { x: Saved, out: Saved, dim: usize },
-    Prod { x: Saved, dim: Option<usize>, keepdim: bool },
-    Softmax { x: Saved, out: Saved, dim: usize, log: bool },
+    IndexReduce {
+        shape: Dims,
+        dim: usize,
+        keepdim: bool,
+        indices: Tensor,
+    },
+    Cumsum {
+        dim: usize,
+    },
+    Cumprod {
+        x: Saved,
+        out: Saved,
+        dim: usize,
+    },
+    Prod {
+        x: Saved,
+        dim: Option<usize>,
+        keepdim: bool,
+    },
+    Softmax {
+        x: Saved,
+        out: Saved,
+        dim: usize,
+        log: bool,
+    },
     /// amax/amin and the all-reduce max()/min(): ties share the gradient evenly.
-    Amax { x: Saved, out: Saved, dims: Dims, keepdim: bool },
+    Amax {
+        x: Saved,
+        out: Saved,
+        dims: Dims,
+        keepdim: bool,
+    },
     /// clamp: the gradient passes where the input was inside the bounds.
-    Clamp { x: Saved, min: Option<f64>, max: Option<f64> },
+    Clamp {
+        x: Saved,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

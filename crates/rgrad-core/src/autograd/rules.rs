@@ -185,11 +185,14 @@ pub(crate) fn backward(
         Op::Cast { from } => one(g.to_dtype(*from)),
         Op::Index { shape, adv } => one(g.index_backward(shape, adv)),
         Op::IndexBackward { adv } => one(g.take_again(adv)),
-        Op::IndexPut { adv, values_shape, accumulate } => grad_a_b(
-            &|| if *accumulate { Ok(g.clone()) } else { g.zero_indexed(adv) },
-            &|| g.take_adv(adv)?.sum_to_shape(values_shape),
-        ),
-        Op::Gather { shape, dim, index } => one(Tensor::zeros(shape, g.dtype()).scatter_add(*dim as i64, index, g)),
+        Op::IndexPut { adv, values_shape, accumulate } => {
+            grad_a_b(&|| if *accumulate { Ok(g.clone()) } else { g.zero_indexed(adv) }, &|| {
+                g.take_adv(adv)?.sum_to_shape(values_shape)
+            })
+        }
+        Op::Gather { shape, dim, index } => {
+            one(Tensor::zeros(shape, g.dtype()).scatter_add(*dim as i64, index, g))
+        }
         Op::Scatter { dim, index, src_shape, accumulate } => grad_a_b(
             &|| {
                 if *accumulate {

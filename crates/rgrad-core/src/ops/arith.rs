@@ -142,7 +142,7 @@ macro_rules! int_arith {
             #[inline(always)]
             fn pow(self, o: Self) -> Self {
                 // Negative exponents were rejected before the kernel ran.
-                self.wrapping_pow(o.clamp(0, u32::MAX as $t) as u32)
+                self.wrapping_pow((o as i64).clamp(0, u32::MAX as i64) as u32)
             }
             #[inline(always)]
             fn maximum(self, o: Self) -> Self {

@@ -70,7 +70,18 @@ pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
             Runtime,
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
         ),
+        BinaryOp::Sub if is_bool(&a) || is_bool(&b) => bail!(
+            Runtime,
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        ),
         _ => Ok(dt),
+    }
+}
+
+fn is_bool(o: &Operand) -> bool {
+    match o {
+        Operand::T(t) => t.dtype() == DType::Bool,
+        Operand::S(s) => matches!(s, Scalar::Bool(_)),
     }
 }
 
@@ -143,9 +154,10 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
             ($f:expr) => {{
                 let f = $f;
                 let (v, shape): (Vec<T>, &[usize]) = match (a, b) {
-                    (Operand::T(x), Operand::T(y)) => {
-                        (slice_of::<T>(x).iter().zip(slice_of::<T>(y)).map(|(&p, &q)| f(p, q)).collect(), x.shape())
-                    }
+                    (Operand::T(x), Operand::T(y)) => (
+                        slice_of::<T>(x).iter().zip(slice_of::<T>(y)).map(|(&p, &q)| f(p, q)).collect(),
+                        x.shape(),
+                    ),
                     (Operand::T(x), Operand::S(s)) => {
                         let q = scalar_as::<T>(s);
                         (slice_of::<T>(x).iter().map(|&p| f(p, q)).collect(), x.shape())

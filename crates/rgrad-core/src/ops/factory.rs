@@ -87,8 +87,13 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
     let n = steps as usize;
     let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
     let half = n / 2;
-    let vals =
-        (0..n).map(|i| if i < half { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 });
+    let vals = (0..n).map(|i| {
+        if i < half || n == 1 {
+            start + step * i as f64
+        } else {
+            end - step * (n - 1 - i) as f64
+        }
+    });
     Ok(with_dtype!(dtype, T => Tensor::from_vec(vals.map(T::from_f64).collect::<Vec<T>>(), &[n])))
 }
 

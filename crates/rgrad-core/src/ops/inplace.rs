@@ -7,9 +7,9 @@ use crate::autograd::{recorded, Op};
 use crate::bail;
 use crate::error::Result;
 use crate::grad_mode;
+use crate::ops::arith::Arith;
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
-use crate::ops::arith::Arith;
 use crate::{with_dtype, DType, Scalar};
 use std::sync::Arc;
 
@@ -44,6 +44,12 @@ impl Tensor {
     /// Runs `f` on (a copy of) `self` and writes the result back into `self`.
     pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
         let grad_on = grad_mode::is_enabled();
+        if grad_on && self.meta().views_grad_leaf {
+            bail!(
+                Runtime,
+                "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            );
+        }
         if grad_on && self.requires_grad() && self.is_leaf() {
             bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
         }

@@ -41,9 +41,17 @@ impl Tensor {
         let sections: Vec<usize> = if equal {
             let s = sizes[0];
             if s == 0 && n > 0 {
-                bail!(Runtime, "split_size can only be 0 if dimension size is 0, but got dimension size of {}", n);
+                bail!(
+                    Runtime,
+                    "split_size can only be 0 if dimension size is 0, but got dimension size of {}",
+                    n
+                );
             }
-            if n == 0 { vec![0] } else { (0..n.div_ceil(s)).map(|i| s.min(n - i * s)).collect() }
+            if n == 0 {
+                vec![0]
+            } else {
+                (0..n.div_ceil(s)).map(|i| s.min(n - i * s)).collect()
+            }
         } else {
             if sizes.iter().sum::<usize>() != n {
                 bail!(
@@ -131,7 +139,8 @@ impl Tensor {
             perm[b] = Some(a);
         }
         let mut rest = (0..n).filter(|d| !s.contains(d));
-        let order: Vec<i64> = perm.into_iter().map(|p| p.unwrap_or_else(|| rest.next().unwrap_or(0)) as i64).collect();
+        let order: Vec<i64> =
+            perm.into_iter().map(|p| p.unwrap_or_else(|| rest.next().unwrap_or(0)) as i64).collect();
         self.permute(&order)
     }
 }
@@ -148,12 +157,7 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
     let mut dtype = first.dtype();
     for (i, t) in tensors.iter().enumerate() {
         if t.ndim() != nd {
-            bail!(
-                Runtime,
-                "Tensors must have same number of dimensions: got {} and {}",
-                nd,
-                t.ndim()
-            );
+            bail!(Runtime, "Tensors must have same number of dimensions: got {} and {}", nd, t.ndim());
         }
         for k in 0..nd {
             if k != d && t.shape()[k] != first.shape()[k] {

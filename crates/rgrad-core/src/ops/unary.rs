@@ -152,7 +152,6 @@ impl Tensor {
         with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape()))
     }
 
-    #[allow(clippy::bool_comparison)] // generic over every dtype; bools are rejected first
     pub fn relu(&self) -> Result<Tensor> {
         if self.dtype() == DType::Bool {
             bail!(Runtime, "\"clamp_min_scalar_cpu\" not implemented for 'Bool'");

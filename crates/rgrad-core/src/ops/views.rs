@@ -26,7 +26,15 @@ impl Narrow {
 
 impl Tensor {
     fn view_with(&self, layout: Layout, name: &'static str, op: impl FnOnce() -> Op) -> Tensor {
-        recorded(self.with_layout(layout), name, &[self], op)
+        let out = recorded(self.with_layout(layout), name, &[self], op);
+        let of_grad_leaf = {
+            let m = self.meta();
+            m.views_grad_leaf || (m.grad_fn.is_none() && self.requires_grad())
+        };
+        if of_grad_leaf {
+            out.meta().views_grad_leaf = true;
+        }
+        out
     }
 
     /// `view(*shape)`: fails when the strides cannot express the new shape.
@@ -154,7 +162,13 @@ impl Tensor {
         let d = normalize_dim(dim, self.ndim())?;
         let size = self.shape()[d] as i64;
         if index < -size || index >= size {
-            bail!(Index, "index {} is out of bounds for dimension {} with size {}", index, d, size);
+            bail!(
+                Index,
+                "select(): index {} out of range for tensor of size {} at dimension {}",
+                index,
+                crate::shape::fmt_shape(self.shape()),
+                d
+            );
         }
         let i = if index < 0 { index + size } else { index } as usize;
         self.narrow_view(Narrow::Select { dim: d, index: i }, "SelectBackward0")

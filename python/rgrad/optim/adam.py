@@ -1,0 +1,297 @@
+"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW``."""
+
+from __future__ import annotations
+
+import math
+
+import rgrad
+from rgrad import Tensor, enable_grad
+from rgrad.optim.optimizer import (
+    Optimizer,
+    _default_scalar_dtype,
+    _get_value,
+    _lerp_,
+    _use_grad_for_differentiable,
+)
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    r"""Implements the Adam algorithm.
+
+    With :math:`g` the gradient (negated with ``maximize``) and :math:`t` the step count:
+
+    .. math::
+        g \leftarrow g + \lambda\theta \ (\text{or } \theta \leftarrow (1-\gamma\lambda)\theta
+        \text{ with decoupled weight decay}),\quad
+        m \leftarrow \beta_1 m + (1-\beta_1) g,\quad
+        v \leftarrow \beta_2 v + (1-\beta_2) g^2,\\
+        \theta \leftarrow \theta - \frac{\gamma}{1-\beta_1^t}\,
+        \frac{m}{\sqrt{\hat v}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    where :math:`\hat v` is :math:`v`, or with ``amsgrad`` the running maximum of :math:`v`.
+
+    Args:
+        params (iterable): tensors to optimize or dicts defining parameter groups.
+        lr (float): learning rate (default: 1e-3).
+        betas (Tuple[float, float]): coefficients of the running averages of the gradient and
+            its square (default: (0.9, 0.999)).
+        eps (float): term added to the denominator for numerical stability (default: 1e-8).
+        weight_decay (float): weight decay (default: 0).
+        amsgrad (bool): use the AMSGrad variant (default: False).
+        maximize (bool): maximize the objective instead of minimizing (default: False).
+        decoupled_weight_decay (bool): decay the weights directly, as AdamW does (default:
+            False).
+        foreach, capturable, differentiable, fused: accepted for compatibility with PyTorch
+            and shown in the param groups; the update always runs as one pass per group.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=False,
+    ):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+        if fused:
+            if differentiable:
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if foreach:
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+            for p in group["params"]:
+                p_state = self.state.get(p, [])
+                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
+                    p_state["step"] = rgrad.tensor(
+                        float(p_state["step"]), dtype=_default_scalar_dtype()
+                    )
+
+    def _init_group(
+        self, group, params_with_grad, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps
+    ):
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            params_with_grad.append(p)
+            grads.append(p.grad)
+
+            state = self.state[p]
+            # Lazy state initialization
+            if len(state) == 0:
+                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+                # Exponential moving average of gradient values
+                state["exp_avg"] = rgrad.zeros_like(p)
+                # Exponential moving average of squared gradient values
+                state["exp_avg_sq"] = rgrad.zeros_like(p)
+                if group["amsgrad"]:
+                    # Maximum of all exp. moving avg. of sq. grad. values
+                    state["max_exp_avg_sq"] = rgrad.zeros_like(p)
+
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if group["amsgrad"]:
+                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+            state_steps.append(state["step"])
+
+    @_use_grad_for_differentiable
+    def step(self, closure=None):
+        """Performs a single optimization step.
+
+        Args:
+            closure (Callable, optional): a closure that reevaluates the model and returns the
+                loss.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params_with_grad = []
+            grads = []
+            exp_avgs = []
+            exp_avg_sqs = []
+            max_exp_avg_sqs = []
+            state_steps = []
+            beta1, beta2 = group["betas"]
+
+            self._init_group(
+                group,
+                params_with_grad,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                max_exp_avg_sqs,
+                state_steps,
+            )
+
+            _adam_update(
+                params_with_grad,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                max_exp_avg_sqs,
+                state_steps,
+                amsgrad=group["amsgrad"],
+                beta1=beta1,
+                beta2=beta2,
+                lr=group["lr"],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=group["maximize"],
+                decoupled_weight_decay=group["decoupled_weight_decay"],
+            )
+
+        return loss
+
+
+class AdamW(Adam):
+    r"""Implements AdamW: Adam with decoupled weight decay
+    (:math:`\theta \leftarrow (1-\gamma\lambda)\theta` before the Adam update).
+
+    Same arguments as :class:`Adam`, with ``weight_decay`` defaulting to 1e-2.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )
+
+    # decoupled_weight_decay is always True for state loaded into AdamW.
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
+
+
+def _adam_update(
+    params: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    max_exp_avg_sqs: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    amsgrad: bool,
+    beta1: float,
+    beta2: float,
+    lr: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+) -> None:
+    """One Adam/AdamW step over a parameter group, in place.
+
+    Updates ``params``, ``exp_avgs``, ``exp_avg_sqs``, ``max_exp_avg_sqs`` (only used, and
+    then one per parameter, when ``amsgrad``) and increments each 0-dim ``state_steps[i]`` by
+    one; the bias corrections use the incremented count. ``grads`` are not modified.
+
+    Same operation order as PyTorch's ``_single_tensor_adam``. To be replaced by one Rust call.
+    """
+    for i, param in enumerate(params):
+        grad = grads[i] if not maximize else -grads[i]
+        exp_avg = exp_avgs[i]
+        exp_avg_sq = exp_avg_sqs[i]
+        step_t = state_steps[i]
+
+        step_t += 1
+
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                param.mul_(1 - lr * weight_decay)
+            else:
+                grad = grad.add(param, alpha=weight_decay)
+
+        # Decay the first and second moment running averages.
+        _lerp_(exp_avg, grad, 1 - beta1)
+        # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        exp_avg_sq.mul_(beta2).add_(grad.mul(1 - beta2).mul_(grad))
+
+        step = _get_value(step_t)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = math.sqrt(bias_correction2)
+
+        if amsgrad:
+            max_exp_avg_sqs[i].copy_(rgrad.maximum(max_exp_avg_sqs[i], exp_avg_sq))
+            denom = (max_exp_avg_sqs[i].sqrt() / bias_correction2_sqrt).add_(eps)
+        else:
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+
+        # param.addcdiv_(exp_avg, denom, value=-step_size)
+        param.add_(exp_avg.mul(-step_size).div_(denom))
