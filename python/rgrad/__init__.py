@@ -140,6 +140,18 @@ triu = Tensor.triu
 nonzero = Tensor.nonzero
 
 
+erf = Tensor.erf
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing the memory of any CPU DLPack producer (NumPy arrays, other tensors)."""
+    import numpy as np
+
+    if isinstance(ext_tensor, Tensor):
+        return ext_tensor
+    return from_numpy(np.from_dlpack(ext_tensor))
+
+
 def concat(tensors, dim=0):
     return cat(tensors, dim)
 
@@ -220,6 +232,7 @@ __all__ = [
     "empty",
     "enable_grad",
     "eq",
+    "erf",
     "exp",
     "expm1",
     "eye",
@@ -229,6 +242,7 @@ __all__ = [
     "float32",
     "float64",
     "floor",
+    "from_dlpack",
     "from_numpy",
     "full",
     "full_like",

@@ -43,6 +43,20 @@ def _rebuild(array, requires_grad):
     return _rgrad.tensor(array, requires_grad=requires_grad)
 
 
+def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+    """Exports the tensor's memory (no copy) through NumPy's DLPack producer."""
+    kwargs = {
+        k: v
+        for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
+        if v is not None
+    }
+    return self.detach().numpy().__dlpack__(stream=stream, **kwargs)
+
+
+def _dlpack_device(self):
+    return (1, 0)  # kDLCPU, device 0
+
+
 def _install():
     # The compiled class has no module in its type name, so messages say 'Tensor' as PyTorch's do.
     Tensor.__module__ = "rgrad"
@@ -53,6 +67,8 @@ def _install():
     Tensor.__iter__ = _iter
     Tensor.__reduce__ = _reduce
     Tensor.__array_priority__ = 1000
+    Tensor.__dlpack__ = _dlpack
+    Tensor.__dlpack_device__ = _dlpack_device
 
 
 _install()

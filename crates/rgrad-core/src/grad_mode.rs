@@ -5,6 +5,17 @@ use std::cell::Cell;
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
+    static ANOMALY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Anomaly detection (`detect_anomaly`): backward checks every gradient for NaN.
+pub fn anomaly_enabled() -> bool {
+    ANOMALY.with(|c| c.get())
+}
+
+/// Sets anomaly detection and returns the previous value.
+pub fn set_anomaly(on: bool) -> bool {
+    ANOMALY.with(|c| c.replace(on))
 }
 
 pub fn is_enabled() -> bool {

@@ -8,7 +8,9 @@ use crate::shape::{fmt_shape, Dims};
 use crate::storage::{Device, Element, Storage};
 use crate::{with_dtype, DType, Scalar};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
 use std::sync::Arc;
 
 /// A user hook on a tensor's gradient; may return a replacement.
@@ -24,10 +26,12 @@ pub struct AutogradMeta {
     pub inplace_history: bool,
     /// A view (possibly of a view) of a leaf that requires grad: in-place writes are errors.
     pub views_grad_leaf: bool,
-    pub hooks: Vec<GradHook>,
+    /// Hooks of a leaf, by handle id (a non-leaf's hooks live on its grad_fn).
+    pub hooks: Vec<(u64, GradHook)>,
 }
 
 pub struct TensorImpl {
+    // Fields are private; the autograd engine reaches retained tensors through `Weak` handles.
     storage: Arc<Storage>,
     layout: Layout,
     /// True for a leaf that requires grad and for every tensor with a `grad_fn`; read on
@@ -255,8 +259,13 @@ impl Tensor {
         if !self.requires_grad() {
             bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
         }
-        if !self.is_leaf() {
-            self.meta().retains_grad = true;
+        let mut m = self.meta();
+        if m.retains_grad {
+            return Ok(());
+        }
+        if let Some(node) = m.grad_fn.clone() {
+            m.retains_grad = true;
+            node.retained.lock().push((m.output_nr, Arc::downgrade(&self.0)));
         }
         Ok(())
     }
@@ -265,12 +274,27 @@ impl Tensor {
         self.meta().retains_grad
     }
 
-    pub fn register_hook(&self, hook: GradHook) -> Result<()> {
+    /// Registers a gradient hook; returns its id for [`Tensor::remove_hook`].
+    pub fn register_hook(&self, hook: GradHook) -> Result<u64> {
         if !self.requires_grad() {
             bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
         }
-        self.meta().hooks.push(hook);
-        Ok(())
+        let id = NEXT_HOOK.fetch_add(1, Ordering::Relaxed);
+        let mut m = self.meta();
+        match m.grad_fn.clone() {
+            Some(node) => node.pre_hooks.lock().push((m.output_nr, id, hook)),
+            None => m.hooks.push((id, hook)),
+        }
+        Ok(id)
+    }
+
+    /// Removes a hook registered on this tensor (a no-op if it is gone already).
+    pub fn remove_hook(&self, id: u64) {
+        let mut m = self.meta();
+        m.hooks.retain(|(i, _)| *i != id);
+        if let Some(node) = &m.grad_fn {
+            node.pre_hooks.lock().retain(|(_, i, _)| *i != id);
+        }
     }
 
     /// A new tensor sharing storage and layout, with no history.

@@ -1,10 +1,11 @@
 //! Graph nodes as Python objects. The Python package supplies the classes (`AddBackward0`,
 //! `AccumulateGrad`, ...) through a factory; this side holds the raw node.
 
-use crate::tensor::wrap;
+use crate::errors::from_py;
+use crate::tensor::{wrap, PyTensor};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use rgrad_core::autograd::{Edge, Node};
+use rgrad_core::autograd::{BackwardFn, Edge, Node};
 use rgrad_core::Tensor;
 use std::sync::Arc;
 
@@ -21,6 +22,92 @@ pub struct PyRawNode {
 }
 
 static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// What `register_hook` returns: `handle.remove()` unregisters the hook.
+#[pyclass(name = "RemovableHandle", module = "rgrad.utils.hooks", frozen)]
+pub struct RemovableHandle {
+    pub t: Tensor,
+    pub id: u64,
+}
+
+#[pymethods]
+impl RemovableHandle {
+    fn remove(&self) {
+        self.t.remove_hook(self.id);
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(&self, _exc_type: Py<PyAny>, _exc: Py<PyAny>, _tb: Py<PyAny>) {
+        self.remove();
+    }
+}
+
+/// An `autograd.Function`'s backward: a Python object with `backward(grads)` (one gradient or
+/// None per output; returns one per tensor input) and `release()`.
+struct PyBackward(Py<PyAny>);
+
+impl BackwardFn for PyBackward {
+    fn backward(&self, grads: &[Option<Tensor>]) -> rgrad_core::Result<Vec<Option<Tensor>>> {
+        Python::attach(|py| {
+            let args: Vec<Py<PyAny>> = grads
+                .iter()
+                .map(|g| match g {
+                    Some(g) => wrap(py, g.clone()).map(|t| t.into_any()),
+                    None => Ok(py.None()),
+                })
+                .collect::<PyResult<_>>()
+                .map_err(from_py)?;
+            let out = self.0.call_method1(py, "backward", (args,)).map_err(from_py)?;
+            let items: Vec<Bound<'_, PyAny>> =
+                out.bind(py).try_iter().map_err(from_py)?.collect::<PyResult<_>>().map_err(from_py)?;
+            items
+                .iter()
+                .map(|x| {
+                    if x.is_none() {
+                        return Ok(None);
+                    }
+                    let t = x.cast::<PyTensor>().map_err(|e| from_py(e.into()))?;
+                    Ok(Some(t.borrow().t.clone()))
+                })
+                .collect()
+        })
+    }
+
+    fn release(&self) {
+        Python::attach(|py| {
+            let _ = self.0.call_method0(py, "release");
+        });
+    }
+}
+
+/// Records a custom Function node: `outputs` get a grad_fn whose backward calls `backward`.
+#[pyfunction]
+pub fn _record_function(
+    backward: Py<PyAny>,
+    name: String,
+    inputs: Vec<PyRef<'_, PyTensor>>,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+) {
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let in_refs: Vec<&Tensor> = ins.iter().collect();
+    let out_refs: Vec<&Tensor> = outs.iter().collect();
+    rgrad_core::autograd::record_custom(name, Box::new(PyBackward(backward)), &in_refs, &out_refs);
+}
+
+/// Sets anomaly detection; returns the previous setting.
+#[pyfunction]
+pub fn _set_anomaly(mode: bool) -> bool {
+    rgrad_core::grad_mode::set_anomaly(mode)
+}
+
+#[pyfunction]
+pub fn is_anomaly_enabled() -> bool {
+    rgrad_core::grad_mode::anomaly_enabled()
+}
 
 /// Registers the Python callable that turns a `RawNode` into a node object.
 #[pyfunction]
@@ -39,7 +126,7 @@ pub fn node_object(py: Python<'_>, node: RawNode) -> PyResult<Py<PyAny>> {
 
 #[pymethods]
 impl PyRawNode {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         match &self.node {
             RawNode::Node(n) => n.name(),
             RawNode::Accumulate(_) => "AccumulateGrad",

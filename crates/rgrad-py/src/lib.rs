@@ -37,6 +37,10 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_set_node_factory, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_set_anomaly, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::is_anomaly_enabled, m)?)?;
+    m.add_class::<graph::RemovableHandle>()?;
     m.add_function(wrap_pyfunction!(factory::tensor, m)?)?;
     m.add_function(wrap_pyfunction!(factory::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(factory::ones, m)?)?;

@@ -451,7 +451,7 @@ impl PyTensor {
     }
 
     /// Registers `hook(grad) -> Tensor | None`, called when the gradient is computed.
-    fn register_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
+    fn register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<crate::graph::RemovableHandle>> {
         let f: rgrad_core::tensor::GradHook = Arc::new(move |g: &Tensor| {
             Python::attach(|py| {
                 let arg = wrap(py, g.clone()).map_err(from_py)?;
@@ -463,7 +463,8 @@ impl PyTensor {
                 Ok(Some(t.borrow().t.clone()))
             })
         });
-        self.t.register_hook(f).py()
+        let id = self.t.register_hook(f).py()?;
+        Py::new(py, crate::graph::RemovableHandle { t: self.t.clone(), id })
     }
 
     // ---- arithmetic operators ------------------------------------------------------------
@@ -670,6 +671,9 @@ impl PyTensor {
     }
     fn trunc(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
         self.un(py, UnaryOp::Trunc)
+    }
+    fn erf(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        self.un(py, UnaryOp::Erf)
     }
 
     /// `where(condition, other)`: self where condition, else other.

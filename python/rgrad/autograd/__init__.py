@@ -1,6 +1,8 @@
 """``rgrad.autograd``: grad mode, graph nodes and gradient checks."""
 
 from rgrad._rgrad import _grad
+from rgrad.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from rgrad.autograd.function import Function, FunctionCtx, once_differentiable
 from rgrad.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -43,6 +45,12 @@ def grad(
 
 
 __all__ = [
+    "Function",
+    "FunctionCtx",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "once_differentiable",
+    "set_detect_anomaly",
     "GradcheckError",
     "Node",
     "enable_grad",

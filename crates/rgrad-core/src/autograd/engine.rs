@@ -41,7 +41,7 @@ fn owned(g: Tensor) -> Tensor {
 
 /// Runs the leaf's hooks, then adds `g` into its `.grad`.
 fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
-    let hooks = leaf.meta().hooks.clone();
+    let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
     for hook in hooks {
         if let Some(replaced) = hook(&g)? {
             g = replaced;
@@ -132,8 +132,12 @@ pub fn run(
     while let Some(key) = ready.pop() {
         let task = tasks.get_mut(&key).expect("ready node is known");
         let node = task.node.clone();
-        let grads = std::mem::take(&mut task.grads);
+        let mut grads = std::mem::take(&mut task.grads);
+        apply_pre_hooks(&node, &mut grads)?;
         let input_grads = run_node(&node, &grads, retain_graph, create_graph)?;
+        if crate::grad_mode::anomaly_enabled() {
+            check_nan(&node, &input_grads)?;
+        }
         for (i, edge) in node.edges.iter().enumerate() {
             let g = match input_grads.get(i).cloned().flatten() {
                 Some(g) if g.dtype() != node.input_dtypes[i] => Some(g.to_dtype(node.input_dtypes[i])?),
@@ -148,6 +152,48 @@ pub fn run(
         }
     }
     Ok(captured)
+}
+
+/// Runs the hooks of the node's non-leaf outputs on their gradients, then stores the
+/// gradients of outputs that retain them.
+fn apply_pre_hooks(node: &Node, grads: &mut [Option<Tensor>]) -> Result<()> {
+    let hooks: Vec<_> = node.pre_hooks.lock().clone();
+    for (nr, _, hook) in hooks {
+        if let Some(g) = grads.get(nr).cloned().flatten() {
+            if let Some(new) = hook(&g)? {
+                grads[nr] = Some(new);
+            }
+        }
+    }
+    let retained: Vec<_> = node.retained.lock().clone();
+    for (nr, weak) in retained {
+        let (Some(t), Some(g)) = (weak.upgrade(), grads.get(nr).cloned().flatten()) else {
+            continue;
+        };
+        let t = Tensor(t);
+        let old = t.meta().grad.take();
+        let new = match old {
+            None => g.detach().cast_kernel(g.dtype()),
+            Some(old) => old.add(&g.detach())?,
+        };
+        t.meta().grad = Some(new);
+    }
+    Ok(())
+}
+
+/// Anomaly mode: a NaN gradient names the backward function that produced it.
+fn check_nan(node: &Node, grads: &[Option<Tensor>]) -> Result<()> {
+    for (i, g) in grads.iter().enumerate() {
+        let Some(g) = g else { continue };
+        if g.dtype().is_float() && g.to_vec::<f64>().iter().any(|v| v.is_nan()) {
+            return Err(Error::Runtime(format!(
+                "Function '{}' returned nan values in its {}th output.",
+                node.name(),
+                i
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn new_task(n: &Arc<Node>) -> Task {

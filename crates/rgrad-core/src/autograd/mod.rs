@@ -45,18 +45,25 @@ pub trait BackwardFn: Send + Sync {
     fn release(&self) {}
 }
 
+/// A hook on one output's gradient: (output index, handle id, hook).
+pub type PreHook = (usize, u64, crate::tensor::GradHook);
+
 pub struct Node {
-    name: &'static str,
+    name: std::borrow::Cow<'static, str>,
     pub(crate) op: Mutex<Op>,
     pub(crate) edges: SmallVec<[Edge; 2]>,
     /// Each input's dtype: gradients are cast to it before they flow on.
     pub(crate) input_dtypes: SmallVec<[crate::DType; 2]>,
     pub(crate) num_outputs: usize,
+    /// Hooks of non-leaf tensors this node produced, run on their gradients before the node.
+    pub(crate) pre_hooks: Mutex<Vec<PreHook>>,
+    /// Non-leaf outputs that asked to keep their gradient (`retain_grad`).
+    pub(crate) retained: Mutex<Vec<(usize, std::sync::Weak<crate::tensor::TensorImpl>)>>,
 }
 
 impl Node {
-    pub fn name(&self) -> &'static str {
-        self.name
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn edges(&self) -> &[Edge] {
@@ -136,12 +143,29 @@ pub fn record_edges(
     edges: SmallVec<[(Edge, crate::DType); 2]>,
     outputs: &[&Tensor],
 ) {
+    attach(std::borrow::Cow::Borrowed(name), op, edges, outputs)
+}
+
+/// Records a user-defined backward (`autograd.Function`) named `name`.
+pub fn record_custom(name: String, f: Box<dyn BackwardFn>, inputs: &[&Tensor], outputs: &[&Tensor]) {
+    let edges = inputs.iter().map(|t| (Edge::of(t), t.dtype())).collect();
+    attach(std::borrow::Cow::Owned(name), Op::Custom(f), edges, outputs)
+}
+
+fn attach(
+    name: std::borrow::Cow<'static, str>,
+    op: Op,
+    edges: SmallVec<[(Edge, crate::DType); 2]>,
+    outputs: &[&Tensor],
+) {
     let node = Arc::new(Node {
         name,
         op: Mutex::new(op),
         input_dtypes: edges.iter().map(|e| e.1).collect(),
         edges: edges.into_iter().map(|e| e.0).collect(),
         num_outputs: outputs.len(),
+        pre_hooks: Mutex::new(Vec::new()),
+        retained: Mutex::new(Vec::new()),
     });
     for (i, out) in outputs.iter().enumerate() {
         out.set_grad_fn(node.clone(), i);

@@ -25,6 +25,7 @@ pub enum UnaryGrad {
     Reciprocal,
     Relu,
     Abs,
+    Erf,
 }
 
 impl From<crate::ops::unary::UnaryOp> for UnaryGrad {
@@ -43,6 +44,7 @@ impl From<crate::ops::unary::UnaryOp> for UnaryGrad {
             U::Log1p => UnaryGrad::Log1p,
             U::Expm1 => UnaryGrad::Expm1,
             U::Reciprocal => UnaryGrad::Reciprocal,
+            U::Erf => UnaryGrad::Erf,
             // Rounding ops record a zero gradient instead (see `Tensor::unary`).
             U::Floor | U::Ceil | U::Round | U::Trunc => UnaryGrad::Abs,
         }

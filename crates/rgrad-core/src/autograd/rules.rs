@@ -65,6 +65,8 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Tensor, out: &Tensor, create_graph: 
         G::Reciprocal => g.mul(&o.mul(&o)?)?.neg(),
         G::Relu => g.mul(&out.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
         G::Abs => g.mul(&x.detach().sign().to_dtype(g.dtype())?),
+        // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
+        G::Erf => g.mul(&x.mul(x)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?),
     }
 }
 

@@ -28,6 +28,7 @@ pub enum UnaryOp {
     Ceil,
     Round,
     Trunc,
+    Erf,
 }
 
 fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
@@ -59,6 +60,7 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
             }
         }),
         Trunc => map(s, l, |v: T| v.trunc()),
+        Erf => map(s, l, |v: T| T::from_f64(libm::erf(v.to_f64()))),
     }
 }
 
@@ -81,6 +83,7 @@ fn unary_name(op: UnaryOp) -> &'static str {
         Ceil => "CeilBackward0",
         Round => "RoundBackward0",
         Trunc => "TruncBackward0",
+        Erf => "ErfBackward0",
     }
 }
 
