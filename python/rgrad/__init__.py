@@ -196,6 +196,9 @@ def randn_like(input, *, dtype=None, requires_grad=False):
     return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
+# Subpackages that import names from this module come last.
+from rgrad import optim, utils  # noqa: E402
+
 __all__ = [
     "Size",
     "Tensor",
@@ -286,6 +289,7 @@ __all__ = [
     "norm",
     "numel",
     "ones",
+    "optim",
     "ones_like",
     "outer",
     "permute",
@@ -328,6 +332,7 @@ __all__ = [
     "trunc",
     "unbind",
     "unsqueeze",
+    "utils",
     "var",
     "where",
     "zeros",

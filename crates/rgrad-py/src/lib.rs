@@ -8,6 +8,7 @@ mod factory;
 mod graph;
 mod index;
 mod interop;
+mod optim;
 mod tensor;
 mod tensor_ops;
 
@@ -58,5 +59,9 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_rmsprop_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adagrad_step, m)?)?;
     Ok(())
 }

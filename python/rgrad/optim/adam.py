@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import rgrad
-from rgrad import Tensor, enable_grad
+from rgrad import Tensor, _rgrad, enable_grad
 from rgrad.optim.optimizer import (
     Optimizer,
     _default_scalar_dtype,
-    _get_value,
-    _lerp_,
     _use_grad_for_differentiable,
 )
 
@@ -260,38 +256,23 @@ def _adam_update(
     then one per parameter, when ``amsgrad``) and increments each 0-dim ``state_steps[i]`` by
     one; the bias corrections use the incremented count. ``grads`` are not modified.
 
-    Same operation order as PyTorch's ``_single_tensor_adam``. To be replaced by one Rust call.
+    Same operation order as PyTorch's ``_single_tensor_adam``. Runs as one Rust call for the whole group.
     """
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        exp_avg = exp_avgs[i]
-        exp_avg_sq = exp_avg_sqs[i]
-        step_t = state_steps[i]
-
-        step_t += 1
-
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad.add(param, alpha=weight_decay)
-
-        # Decay the first and second moment running averages.
-        _lerp_(exp_avg, grad, 1 - beta1)
-        # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        exp_avg_sq.mul_(beta2).add_(grad.mul(1 - beta2).mul_(grad))
-
-        step = _get_value(step_t)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = math.sqrt(bias_correction2)
-
-        if amsgrad:
-            max_exp_avg_sqs[i].copy_(rgrad.maximum(max_exp_avg_sqs[i], exp_avg_sq))
-            denom = (max_exp_avg_sqs[i].sqrt() / bias_correction2_sqrt).add_(eps)
-        else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-
-        # param.addcdiv_(exp_avg, denom, value=-step_size)
-        param.add_(exp_avg.mul(-step_size).div_(denom))
+    for step in state_steps:
+        step += 1
+    _rgrad._adam_step(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        [float(s) for s in state_steps],
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        decoupled_weight_decay,
+    )

@@ -76,11 +76,6 @@ def _typename(obj):
     return name if module in (None, "builtins") else f"{module}.{name}"
 
 
-def _get_value(x):
-    """A Python number from a 0-dim tensor (or the number itself)."""
-    return x.item() if isinstance(x, Tensor) else x
-
-
 def _default_scalar_dtype():
     """The dtype of the ``step`` counters kept in optimizer state (PyTorch's default dtype)."""
     return rgrad.float32
@@ -100,14 +95,6 @@ def _use_grad_for_differentiable(func):
         return ret
 
     return _use_grad
-
-
-def _lerp_(start, end, weight):
-    """``start.lerp_(end, weight)`` in place, with ATen's two-branch formula (the branch on the
-    weight keeps the result exact at both ends)."""
-    if abs(weight) < 0.5:
-        return start.add_(end.sub(start).mul_(weight))
-    return start.copy_(end.sub(end.sub(start).mul_(1 - weight)))
 
 
 class Optimizer:
@@ -329,9 +316,7 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 param = id_map[k]
-                state[param] = _cast(
-                    param, v, param_id=k, param_groups=state_dict["param_groups"]
-                )
+                state[param] = _cast(param, v, param_id=k, param_groups=state_dict["param_groups"])
             else:
                 state[k] = v
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rgrad import Tensor, enable_grad
+from rgrad import Tensor, _rgrad, enable_grad
 from rgrad.optim.optimizer import Optimizer, _use_grad_for_differentiable
 
 __all__ = ["SGD"]
@@ -144,24 +144,11 @@ def _sgd_update(
     replaced in the list by a new buffer, a copy of the (decayed) gradient. When
     ``momentum == 0`` the list is empty and unused. ``grads`` are not modified.
 
-    Same operation order as PyTorch's ``_single_tensor_sgd``. To be replaced by one Rust call.
+    Same operation order as PyTorch's ``_single_tensor_sgd``. Runs as one Rust call for the whole group.
     """
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-
-        if momentum != 0:
-            buf = momentum_buffers[i]
-            if buf is None:
-                buf = grad.detach().clone()
-                momentum_buffers[i] = buf
-            else:
-                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-
-            if nesterov:
-                grad = grad.add(buf, alpha=momentum)
-            else:
-                grad = buf
-
-        param.add_(grad, alpha=-lr)
+    bufs = momentum_buffers if momentum != 0 else [None] * len(params)
+    new = _rgrad._sgd_step(
+        params, grads, bufs, lr, momentum, dampening, weight_decay, nesterov, maximize
+    )
+    if momentum != 0:
+        momentum_buffers[:] = new

@@ -8,4 +8,4 @@ pub mod matmul;
 pub mod reduce;
 
 /// Below this many elements a kernel stays on the calling thread: spawning costs more.
-pub const PAR_THRESHOLD: usize = 1 << 15;
+pub const PAR_THRESHOLD: usize = 1 << 18;

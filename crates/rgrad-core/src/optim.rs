@@ -1,0 +1,346 @@
+//! Fused optimizer steps: one call updates every parameter of a group in place, following
+//! PyTorch's single-tensor formulas operation by operation (so float64 trajectories match).
+
+use crate::bail;
+use crate::error::Result;
+use crate::tensor::Tensor;
+use crate::DType;
+
+/// A float element with the few operations the update rules need.
+trait F:
+    Copy
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + PartialOrd
+    + crate::storage::Element
+{
+    fn c(v: f64) -> Self;
+    fn sqrt(self) -> Self;
+}
+impl F for f32 {
+    fn c(v: f64) -> Self {
+        v as f32
+    }
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+}
+impl F for f64 {
+    fn c(v: f64) -> Self {
+        v
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+}
+
+/// The contiguous elements of a state tensor, for writing.
+///
+/// # Safety
+/// The caller must hold no other slice of `t`'s storage while the result is alive.
+#[allow(clippy::mut_from_ref)]
+unsafe fn slice_mut<T: F>(t: &Tensor) -> &mut [T] {
+    let off = t.layout().offset;
+    // SAFETY: forwarded to the caller.
+    unsafe { &mut t.storage().as_mut_slice::<T>()[off..off + t.numel()] }
+}
+
+fn slice<T: F>(t: &Tensor) -> &[T] {
+    let off = t.layout().offset;
+    &t.storage_slice::<T>()[off..off + t.numel()]
+}
+
+/// Checks that every tensor is a contiguous float buffer of the parameter's dtype and shape,
+/// and that no two share storage (the loops write through them independently).
+fn check(param: &Tensor, others: &[&Tensor]) -> Result<()> {
+    if !param.dtype().is_float() {
+        bail!(Runtime, "optimizers need floating point parameters, got {}", param.dtype());
+    }
+    for t in std::iter::once(param).chain(others.iter().copied()) {
+        if !t.is_contiguous() || t.dtype() != param.dtype() || t.shape() != param.shape() {
+            bail!(
+                Runtime,
+                "optimizer state must match its parameter (contiguous, dtype {}, shape {})",
+                param.dtype(),
+                crate::shape::fmt_shape(param.shape())
+            );
+        }
+    }
+    for (i, a) in others.iter().enumerate() {
+        for b in others[i + 1..].iter().chain(std::iter::once(&param)) {
+            if std::sync::Arc::ptr_eq(a.storage(), b.storage()) {
+                bail!(Runtime, "optimizer state tensors must not share memory");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bump(ts: &[&Tensor]) {
+    for t in ts {
+        t.storage().bump_version();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Sgd {
+    pub lr: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    pub maximize: bool,
+}
+
+/// SGD over a group. `bufs[i]` is the momentum buffer (created on the first step).
+pub fn sgd(params: &[Tensor], grads: &[Tensor], bufs: &mut [Option<Tensor>], h: Sgd) -> Result<()> {
+    for ((p, g), buf) in params.iter().zip(grads).zip(bufs.iter_mut()) {
+        check(p, &[g])?;
+        if h.momentum != 0.0 && buf.is_none() {
+            *buf = Some(Tensor::zeros(p.shape(), p.dtype()));
+            let b = buf.as_ref().expect("just set");
+            match p.dtype() {
+                DType::F32 => sgd_one::<f32>(p, g, Some(b), h, true),
+                _ => sgd_one::<f64>(p, g, Some(b), h, true),
+            }
+            continue;
+        }
+        if let Some(b) = buf.as_ref() {
+            check(p, &[g, b])?;
+        }
+        match p.dtype() {
+            DType::F32 => sgd_one::<f32>(p, g, buf.as_ref(), h, false),
+            _ => sgd_one::<f64>(p, g, buf.as_ref(), h, false),
+        }
+    }
+    Ok(())
+}
+
+fn sgd_one<T: F>(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, h: Sgd, first: bool) {
+    let (lr, m, damp, wd) = (T::c(h.lr), T::c(h.momentum), T::c(1.0 - h.dampening), T::c(h.weight_decay));
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct; nothing else borrows them meanwhile.
+    let ps = unsafe { slice_mut::<T>(p) };
+    let mut bs = buf.map(|b| unsafe { slice_mut::<T>(b) });
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            d = d + wd * ps[i];
+        }
+        if let Some(b) = bs.as_deref_mut() {
+            b[i] = if first { d } else { b[i] * m + damp * d };
+            d = if h.nesterov { d + m * b[i] } else { b[i] };
+        }
+        ps[i] = ps[i] + (-lr) * d;
+    }
+    bump(&[p]);
+    if let Some(b) = buf {
+        bump(&[b]);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Adam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub amsgrad: bool,
+    pub maximize: bool,
+    /// AdamW: decay the parameter directly instead of adding to the gradient.
+    pub decoupled: bool,
+}
+
+/// Adam/AdamW over a group; `steps[i]` is the parameter's step count after this step.
+pub fn adam(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avg: &[Tensor],
+    exp_avg_sq: &[Tensor],
+    max_exp_avg_sq: &[Tensor],
+    steps: &[f64],
+    h: Adam,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, m, v) = (&params[i], &grads[i], &exp_avg[i], &exp_avg_sq[i]);
+        let vmax = if h.amsgrad { max_exp_avg_sq.get(i) } else { None };
+        let mut others = vec![g, m, v];
+        others.extend(vmax);
+        check(p, &others)?;
+        match p.dtype() {
+            DType::F32 => adam_one::<f32>(p, g, m, v, vmax, steps[i], h),
+            _ => adam_one::<f64>(p, g, m, v, vmax, steps[i], h),
+        }
+    }
+    Ok(())
+}
+
+fn adam_one<T: F>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, step: f64, h: Adam) {
+    let (b1, b2) = (T::c(h.beta1), T::c(h.beta2));
+    let w1 = T::c(1.0 - h.beta1);
+    let w2 = T::c(1.0 - h.beta2);
+    let bc1 = 1.0 - h.beta1.powf(step);
+    let bc2_sqrt = T::c((1.0 - h.beta2.powf(step)).sqrt());
+    let step_size = T::c(h.lr / bc1);
+    let (eps, wd) = (T::c(h.eps), T::c(h.weight_decay));
+    let decay = T::c(1.0 - h.lr * h.weight_decay);
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, ms, vs) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(m), slice_mut::<T>(v)) };
+    let mut vmaxs = vmax.map(|t| unsafe { slice_mut::<T>(t) });
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            if h.decoupled {
+                ps[i] = ps[i] * decay;
+            } else {
+                d = d + wd * ps[i];
+            }
+        }
+        // lerp with weight < 0.5, as PyTorch computes it: m + w * (d - m).
+        ms[i] = ms[i] + w1 * (d - ms[i]);
+        vs[i] = vs[i] * b2 + w2 * (d * d);
+        let second = match vmaxs.as_deref_mut() {
+            Some(vm) => {
+                if vs[i] > vm[i] || vs[i] != vs[i] {
+                    vm[i] = vs[i];
+                }
+                vm[i]
+            }
+            None => vs[i],
+        };
+        let denom = second.sqrt() / bc2_sqrt + eps;
+        ps[i] = ps[i] + (-step_size) * (ms[i] / denom);
+    }
+    let _ = b1;
+    bump(&[p, m, v]);
+    if let Some(t) = vmax {
+        bump(&[t]);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RmsProp {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub centered: bool,
+    pub maximize: bool,
+}
+
+/// RMSprop over a group; `grad_avg` is used when centered, `bufs` when momentum > 0.
+pub fn rmsprop(
+    params: &[Tensor],
+    grads: &[Tensor],
+    square_avg: &[Tensor],
+    grad_avg: &[Tensor],
+    bufs: &[Tensor],
+    h: RmsProp,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, s) = (&params[i], &grads[i], &square_avg[i]);
+        let ga = if h.centered { grad_avg.get(i) } else { None };
+        let b = if h.momentum > 0.0 { bufs.get(i) } else { None };
+        let mut others = vec![g, s];
+        others.extend(ga);
+        others.extend(b);
+        check(p, &others)?;
+        match p.dtype() {
+            DType::F32 => rmsprop_one::<f32>(p, g, s, ga, b, h),
+            _ => rmsprop_one::<f64>(p, g, s, ga, b, h),
+        }
+    }
+    Ok(())
+}
+
+fn rmsprop_one<T: F>(
+    p: &Tensor,
+    g: &Tensor,
+    s: &Tensor,
+    ga: Option<&Tensor>,
+    b: Option<&Tensor>,
+    h: RmsProp,
+) {
+    let (alpha, w, eps, lr, wd, mom) =
+        (T::c(h.alpha), T::c(1.0 - h.alpha), T::c(h.eps), T::c(h.lr), T::c(h.weight_decay), T::c(h.momentum));
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, ss) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(s)) };
+    let mut gas = ga.map(|t| unsafe { slice_mut::<T>(t) });
+    let mut bs = b.map(|t| unsafe { slice_mut::<T>(t) });
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            d = d + wd * ps[i];
+        }
+        ss[i] = ss[i] * alpha + w * (d * d);
+        let avg = match gas.as_deref_mut() {
+            Some(a) => {
+                a[i] = a[i] + w * (d - a[i]);
+                (ss[i] + (-a[i]) * a[i]).sqrt()
+            }
+            None => ss[i].sqrt(),
+        } + eps;
+        match bs.as_deref_mut() {
+            Some(buf) => {
+                buf[i] = buf[i] * mom + d / avg;
+                ps[i] = ps[i] + (-lr) * buf[i];
+            }
+            None => ps[i] = ps[i] + (-lr) * (d / avg),
+        }
+    }
+    bump(&[p, s]);
+    bump(&ga.into_iter().chain(b).collect::<Vec<_>>());
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Adagrad {
+    pub lr: f64,
+    pub lr_decay: f64,
+    pub weight_decay: f64,
+    pub eps: f64,
+    pub maximize: bool,
+}
+
+/// Adagrad over a group; `steps[i]` is the step count after this step.
+pub fn adagrad(
+    params: &[Tensor],
+    grads: &[Tensor],
+    state_sum: &[Tensor],
+    steps: &[f64],
+    h: Adagrad,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, s) = (&params[i], &grads[i], &state_sum[i]);
+        check(p, &[g, s])?;
+        match p.dtype() {
+            DType::F32 => adagrad_one::<f32>(p, g, s, steps[i], h),
+            _ => adagrad_one::<f64>(p, g, s, steps[i], h),
+        }
+    }
+    Ok(())
+}
+
+fn adagrad_one<T: F>(p: &Tensor, g: &Tensor, s: &Tensor, step: f64, h: Adagrad) {
+    let clr = T::c(h.lr / (1.0 + (step - 1.0) * h.lr_decay));
+    let (wd, eps) = (T::c(h.weight_decay), T::c(h.eps));
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, ss) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(s)) };
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            d = d + wd * ps[i];
+        }
+        ss[i] = ss[i] + d * d;
+        let std = ss[i].sqrt() + eps;
+        ps[i] = ps[i] + (-clr) * (d / std);
+    }
+    bump(&[p, s]);
+}

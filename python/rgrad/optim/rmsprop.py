@@ -1,0 +1,222 @@
+"""RMSprop, as ``torch.optim.RMSprop``."""
+
+from __future__ import annotations
+
+import rgrad
+from rgrad import Tensor, _rgrad, enable_grad
+from rgrad.optim.optimizer import (
+    Optimizer,
+    _default_scalar_dtype,
+    _use_grad_for_differentiable,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""Implements the RMSprop algorithm.
+
+    With :math:`g` the gradient (negated with ``maximize``):
+
+    .. math::
+        g \leftarrow g + \lambda\theta,\quad
+        v \leftarrow \alpha v + (1-\alpha) g^2,\quad
+        \bar g \leftarrow \alpha \bar g + (1-\alpha) g \ (\text{centered}),\\
+        d = \sqrt{v - \bar g^2} \ (\text{centered}) \text{ or } \sqrt{v},\ \ d \leftarrow d +
+        \epsilon,\quad
+        b \leftarrow \mu b + g/d,\ \theta \leftarrow \theta - \gamma b \ (\mu > 0)
+        \text{ or } \theta \leftarrow \theta - \gamma g/d
+
+    Args:
+        params (iterable): tensors to optimize or dicts defining parameter groups.
+        lr (float): learning rate (default: 1e-2).
+        alpha (float): smoothing constant (default: 0.99).
+        eps (float): term added to the denominator for numerical stability (default: 1e-8).
+        weight_decay (float): weight decay, L2 penalty (default: 0).
+        momentum (float): momentum factor (default: 0).
+        centered (bool): normalize by an estimate of the gradient's variance (default: False).
+        maximize (bool): maximize the objective instead of minimizing (default: False).
+        capturable, foreach, differentiable: accepted for compatibility with PyTorch.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0)
+            group.setdefault("centered", False)
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+            for p in group["params"]:
+                p_state = self.state.get(p, [])
+                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
+                    p_state["step"] = rgrad.tensor(
+                        float(p_state["step"]), dtype=_default_scalar_dtype()
+                    )
+
+    def _init_group(
+        self,
+        group,
+        params_with_grad,
+        grads,
+        square_avgs,
+        momentum_buffer_list,
+        grad_avgs,
+        state_steps,
+    ):
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            params_with_grad.append(p)
+            grads.append(p.grad)
+
+            state = self.state[p]
+            # State initialization
+            if len(state) == 0:
+                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+                state["square_avg"] = rgrad.zeros_like(p)
+                if group["momentum"] > 0:
+                    state["momentum_buffer"] = rgrad.zeros_like(p)
+                if group["centered"]:
+                    state["grad_avg"] = rgrad.zeros_like(p)
+            square_avgs.append(state["square_avg"])
+            state_steps.append(state["step"])
+            if group["momentum"] > 0:
+                momentum_buffer_list.append(state["momentum_buffer"])
+            if group["centered"]:
+                grad_avgs.append(state["grad_avg"])
+
+    @_use_grad_for_differentiable
+    def step(self, closure=None):
+        """Performs a single optimization step.
+
+        Args:
+            closure (Callable, optional): a closure that reevaluates the model and returns the
+                loss.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params_with_grad = []
+            grads = []
+            square_avgs = []
+            grad_avgs = []
+            momentum_buffer_list = []
+            state_steps = []
+
+            self._init_group(
+                group,
+                params_with_grad,
+                grads,
+                square_avgs,
+                momentum_buffer_list,
+                grad_avgs,
+                state_steps,
+            )
+
+            _rmsprop_update(
+                params_with_grad,
+                grads,
+                square_avgs,
+                grad_avgs,
+                momentum_buffer_list,
+                state_steps,
+                lr=group["lr"],
+                alpha=group["alpha"],
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                centered=group["centered"],
+                maximize=group["maximize"],
+            )
+
+        return loss
+
+
+def _rmsprop_update(
+    params: list[Tensor],
+    grads: list[Tensor],
+    square_avgs: list[Tensor],
+    grad_avgs: list[Tensor],
+    momentum_buffers: list[Tensor],
+    state_steps: list[Tensor],
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> None:
+    """One RMSprop step over a parameter group, in place.
+
+    Updates ``params`` and ``square_avgs``; ``grad_avgs`` (one per parameter when ``centered``,
+    else empty) and ``momentum_buffers`` (one per parameter when ``momentum > 0``, else empty)
+    are updated in place too; each 0-dim ``state_steps[i]`` is incremented by one. ``grads``
+    are not modified.
+
+    Same operation order as PyTorch's ``_single_tensor_rmsprop``. To be replaced by one Rust
+    call.
+    """
+    for step in state_steps:
+        step += 1
+    _rgrad._rmsprop_step(
+        params,
+        grads,
+        square_avgs,
+        grad_avgs,
+        momentum_buffers,
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+    )
