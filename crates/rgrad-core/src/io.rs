@@ -73,8 +73,11 @@ pub fn save(
         .map_err(|e| Error::Runtime(format!("cannot save to '{}': {e}", path.display())))
 }
 
+/// Named tensors and string metadata, as stored in a file.
+pub type Contents = (Vec<(String, Tensor)>, HashMap<String, String>);
+
 /// Reads every tensor and the metadata of a safetensors file.
-pub fn load(path: &Path) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
+pub fn load(path: &Path) -> Result<Contents> {
     let data =
         std::fs::read(path).map_err(|e| Error::Runtime(format!("cannot read '{}': {e}", path.display())))?;
     let bad =

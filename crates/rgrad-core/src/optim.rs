@@ -19,6 +19,7 @@ trait F:
 {
     fn c(v: f64) -> Self;
     fn sqrt(self) -> Self;
+    fn is_nan(self) -> bool;
 }
 impl F for f32 {
     fn c(v: f64) -> Self {
@@ -27,6 +28,9 @@ impl F for f32 {
     fn sqrt(self) -> Self {
         f32::sqrt(self)
     }
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
 }
 impl F for f64 {
     fn c(v: f64) -> Self {
@@ -34,6 +38,9 @@ impl F for f64 {
     }
     fn sqrt(self) -> Self {
         f64::sqrt(self)
+    }
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
     }
 }
 
@@ -206,7 +213,7 @@ fn adam_one<T: F>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&
         vs[i] = vs[i] * b2 + w2 * (d * d);
         let second = match vmaxs.as_deref_mut() {
             Some(vm) => {
-                if vs[i] > vm[i] || vs[i] != vs[i] {
+                if vs[i] > vm[i] || vs[i].is_nan() {
                     vm[i] = vs[i];
                 }
                 vm[i]

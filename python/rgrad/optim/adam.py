@@ -256,7 +256,7 @@ def _adam_update(
     then one per parameter, when ``amsgrad``) and increments each 0-dim ``state_steps[i]`` by
     one; the bias corrections use the incremented count. ``grads`` are not modified.
 
-    Same operation order as PyTorch's ``_single_tensor_adam``. Runs as one Rust call for the whole group.
+    Same operation order as PyTorch's ``_single_tensor_adam``, as one Rust call for the group.
     """
     for step in state_steps:
         step += 1

@@ -144,7 +144,7 @@ def _sgd_update(
     replaced in the list by a new buffer, a copy of the (decayed) gradient. When
     ``momentum == 0`` the list is empty and unused. ``grads`` are not modified.
 
-    Same operation order as PyTorch's ``_single_tensor_sgd``. Runs as one Rust call for the whole group.
+    Same operation order as PyTorch's ``_single_tensor_sgd``, as one Rust call for the group.
     """
     bufs = momentum_buffers if momentum != 0 else [None] * len(params)
     new = _rgrad._sgd_step(
