@@ -198,6 +198,7 @@ def randn_like(input, *, dtype=None, requires_grad=False):
 
 # Subpackages that import names from this module come last.
 from rgrad import optim, utils  # noqa: E402
+from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
     "Size",
@@ -262,6 +263,7 @@ __all__ = [
     "is_tensor",
     "le",
     "linspace",
+    "load",
     "log",
     "log1p",
     "log_softmax",
@@ -307,6 +309,7 @@ __all__ = [
     "return_types",
     "round",
     "rsqrt",
+    "save",
     "scatter",
     "scatter_add",
     "select",

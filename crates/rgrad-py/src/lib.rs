@@ -8,6 +8,7 @@ mod factory;
 mod graph;
 mod index;
 mod interop;
+mod io;
 mod optim;
 mod tensor;
 mod tensor_ops;
@@ -59,6 +60,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(io::_save_safetensors, m)?)?;
+    m.add_function(wrap_pyfunction!(io::_load_safetensors, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_rmsprop_step, m)?)?;

@@ -1,0 +1,93 @@
+"""``rgrad.save`` / ``rgrad.load`` in the safetensors format.
+
+Tensors are stored as safetensors entries (a flat dict of tensors keeps its own key names, so
+other safetensors tools read the file as is). Anything else around them — nested dicts, lists,
+numbers, strings — is kept as a JSON skeleton in the file's metadata. Loading parses data only:
+it never runs code, and a truncated or corrupted file raises an error that says so.
+"""
+
+import io
+import json
+import os
+import tempfile
+
+from rgrad import _rgrad
+from rgrad._rgrad import Tensor
+
+__all__ = ["save", "load"]
+
+_STRUCTURE = "rgrad.structure"
+
+
+def _encode(obj, tensors, path):
+    if isinstance(obj, Tensor):
+        name = path or "tensor"
+        while name in tensors:
+            name += "_"
+        tensors[name] = obj.detach()
+        return {"__tensor__": name}
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                raise TypeError(f"rgrad.save: dict keys must be str or numbers, got {type(k).__name__}")
+            child = f"{path}.{k}" if path else str(k)
+            items.append([k, _encode(v, tensors, child)])
+        return {"__dict__": items}
+    if isinstance(obj, (list, tuple)):
+        kind = "__list__" if isinstance(obj, list) else "__tuple__"
+        return {kind: [_encode(v, tensors, f"{path}.{i}" if path else str(i)) for i, v in enumerate(obj)]}
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    raise TypeError(f"rgrad.save cannot store objects of type {type(obj).__name__}")
+
+
+def _decode(node, tensors):
+    if isinstance(node, dict):
+        if "__tensor__" in node:
+            return tensors[node["__tensor__"]]
+        if "__dict__" in node:
+            return {k: _decode(v, tensors) for k, v in node["__dict__"]}
+        if "__list__" in node:
+            return [_decode(v, tensors) for v in node["__list__"]]
+        if "__tuple__" in node:
+            return tuple(_decode(v, tensors) for v in node["__tuple__"])
+        raise RuntimeError("rgrad.load: unknown entry in the file's structure")
+    return node
+
+
+def save(obj, f):
+    """Saves a tensor, or a (nested) dict/list of tensors and plain values, to ``f``."""
+    tensors = {}
+    structure = _encode(obj, tensors, "")
+    metadata = {"format": "pt", _STRUCTURE: json.dumps(structure)}
+    if isinstance(f, (str, os.PathLike)):
+        _rgrad._save_safetensors(os.fspath(f), list(tensors.items()), metadata)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "obj.safetensors")
+        _rgrad._save_safetensors(path, list(tensors.items()), metadata)
+        with open(path, "rb") as src:
+            f.write(src.read())
+
+
+def load(f, map_location=None, weights_only=True, **_ignored):
+    """Loads what ``save`` wrote (or any safetensors file, as a dict of tensors)."""
+    del map_location, weights_only
+    if isinstance(f, (str, os.PathLike)):
+        entries, metadata = _rgrad._load_safetensors(os.fspath(f))
+    else:
+        data = f.read() if isinstance(f, io.IOBase) or hasattr(f, "read") else bytes(f)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "obj.safetensors")
+            with open(path, "wb") as dst:
+                dst.write(data)
+            entries, metadata = _rgrad._load_safetensors(path)
+    tensors = dict(entries)
+    if _STRUCTURE not in metadata:
+        return tensors
+    try:
+        structure = json.loads(metadata[_STRUCTURE])
+        return _decode(structure, tensors)
+    except (ValueError, KeyError) as e:
+        raise RuntimeError(f"rgrad.load: the file's structure is corrupted ({e})") from None
