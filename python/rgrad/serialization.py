@@ -30,13 +30,15 @@ def _encode(obj, tensors, path):
         items = []
         for k, v in obj.items():
             if not isinstance(k, (str, int, float, bool)) and k is not None:
-                raise TypeError(f"rgrad.save: dict keys must be str or numbers, got {type(k).__name__}")
+                kind = type(k).__name__
+                raise TypeError(f"rgrad.save: dict keys must be str or numbers, got {kind}")
             child = f"{path}.{k}" if path else str(k)
             items.append([k, _encode(v, tensors, child)])
         return {"__dict__": items}
     if isinstance(obj, (list, tuple)):
         kind = "__list__" if isinstance(obj, list) else "__tuple__"
-        return {kind: [_encode(v, tensors, f"{path}.{i}" if path else str(i)) for i, v in enumerate(obj)]}
+        names = [f"{path}.{i}" if path else str(i) for i in range(len(obj))]
+        return {kind: [_encode(v, tensors, n) for v, n in zip(obj, names)]}
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     raise TypeError(f"rgrad.save cannot store objects of type {type(obj).__name__}")
