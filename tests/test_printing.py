@@ -19,34 +19,14 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 # Cases that need what is not built yet (nn, F, optim), by expr. test_gap_is_real keeps this
 # list honest: a listed case that starts passing fails there until it is removed from the list.
+# Tier-3 modules (convolution, pooling, recurrent) are not built yet; the gap test below keeps
+# this list honest.
 NOT_YET = {
-    "nn.Linear(2, 3)",
-    "nn.Linear(2, 3, bias=False)",
-    "nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10))",
-    "nn.Sigmoid()",
-    "nn.BCELoss()",
-    "nn.CrossEntropyLoss()",
-    "nn.MSELoss(reduction='sum')",
-    "nn.LeakyReLU(0.1)",
-    "nn.LayerNorm(8)",
-    "nn.Embedding(10, 3)",
     "nn.Conv2d(1, 6, 5)",
     "nn.Conv2d(3, 8, 3, stride=2, padding=1)",
     "nn.MaxPool2d(2)",
-    "nn.BatchNorm1d(4)",
-    "nn.Flatten()",
-    "nn.Softmax(dim=1)",
     "nn.LSTM(10, 20, 2)",
     "nn.GRU(4, 8, batch_first=True)",
-    "Net()",
-    "nn.ModuleList([nn.Linear(1, 1), nn.ReLU()])",
-    "nn.Parameter(torch.tensor([1., 2.]))",
-    "list(nn.Linear(2, 3).state_dict().keys())",
-    "[n for n, _ in nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).named_parameters()]",
-    "torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)",
-    "torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=0.001)",
-    "F.cross_entropy(torch.ones(2, 3), torch.tensor([0, 3]))",
-    "nn.Linear(2, 3)(torch.ones(4, 5))",
 }
 
 

@@ -50,12 +50,18 @@ impl F for f64 {
 /// The caller must hold no other slice of `t`'s storage while the result is alive.
 #[allow(clippy::mut_from_ref)]
 unsafe fn slice_mut<T: F>(t: &Tensor) -> &mut [T] {
+    if t.numel() == 0 {
+        return &mut [];
+    }
     let off = t.layout().offset;
     // SAFETY: forwarded to the caller.
     unsafe { &mut t.storage().as_mut_slice::<T>()[off..off + t.numel()] }
 }
 
 fn slice<T: F>(t: &Tensor) -> &[T] {
+    if t.numel() == 0 {
+        return &[];
+    }
     let off = t.layout().offset;
     &t.storage_slice::<T>()[off..off + t.numel()]
 }

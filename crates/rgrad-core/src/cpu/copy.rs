@@ -18,6 +18,9 @@ pub fn cast<T: Element, U: Element>(x: T) -> U {
 /// Copies the view `layout` of `src` into a new contiguous buffer, converting elements.
 pub fn gather<T: Element, U: Element>(src: &[T], layout: &Layout) -> Vec<U> {
     let n = layout.numel();
+    if n == 0 {
+        return Vec::new();
+    }
     if layout.is_contiguous() {
         let s = &src[layout.offset..layout.offset + n];
         return s.iter().map(|&x| cast::<T, U>(x)).collect();

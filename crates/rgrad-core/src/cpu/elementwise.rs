@@ -8,6 +8,9 @@ use rayon::prelude::*;
 /// `f` applied to every element of the view `layout` of `src`.
 pub fn map<T: Element, U: Element>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let n = layout.numel();
+    if n == 0 {
+        return Vec::new();
+    }
     if layout.is_contiguous() {
         let s = &src[layout.offset..layout.offset + n];
         if n >= PAR_THRESHOLD {

@@ -145,6 +145,9 @@ fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape
 /// shapes or a Python number on one side. Skips broadcasting and layout work.
 fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor> {
     fn slice_of<T: Element>(t: &Tensor) -> &[T] {
+        if t.numel() == 0 {
+            return &[];
+        }
         let off = t.layout().offset;
         &t.storage_slice::<T>()[off..off + t.numel()]
     }

@@ -85,6 +85,9 @@ impl Tensor {
 
     /// Copies `src` (same shape, not aliasing `self`) into `self`'s view, converting dtype.
     fn write_from(&self, src: &Tensor) {
+        if self.numel() == 0 {
+            return;
+        }
         with_dtype!(self.dtype(), D => {
             // A contiguous source of the same dtype is read in place; others are converted.
             let converted: Vec<D>;
@@ -110,6 +113,9 @@ impl Tensor {
     /// `self += other` for gradient accumulation: no autograd, added in place when both are
     /// plain contiguous buffers of one dtype and shape.
     pub(crate) fn accumulate_(&self, other: &Tensor) -> Result<()> {
+        if self.numel() == 0 {
+            return Ok(());
+        }
         let plain = self.is_contiguous() && other.is_contiguous() && self.shape() == other.shape();
         if !plain || self.dtype() != other.dtype() {
             return self.binary_(BinaryOp::Add, Operand::T(other));

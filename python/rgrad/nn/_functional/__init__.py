@@ -1,0 +1,1 @@
+"""Implementation modules of ``rgrad.nn.functional`` (import that module, not these)."""

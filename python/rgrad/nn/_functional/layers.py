@@ -1,0 +1,243 @@
+"""Layer functions of ``rgrad.nn.functional``: linear maps, dropout, embedding, normalization,
+one-hot encoding and padding."""
+
+import numpy as np
+
+import rgrad
+
+__all__ = [
+    "batch_norm",
+    "bilinear",
+    "dropout",
+    "embedding",
+    "layer_norm",
+    "linear",
+    "normalize",
+    "one_hot",
+    "pad",
+]
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``."""
+    out = input.matmul(weight.t())
+    return out if bias is None else out + bias
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]``."""
+    out_features, in1, in2 = weight.shape
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 against input2.
+    t = x1.matmul(weight.permute(1, 0, 2).reshape(in1, out_features * in2))
+    out = (t.reshape(-1, out_features, in2) * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(*lead, out_features)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability ``p`` and scales the rest by ``1 / (1 - p)``
+    during training; the identity otherwise."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    keep = 1.0 - p
+    if keep == 0.0:
+        mask = rgrad.zeros(input.shape, dtype=input.dtype)
+    else:
+        mask = (rgrad.rand(input.shape, dtype=input.dtype) < keep).to(input.dtype)
+        mask.mul_(1.0 / keep)
+    return input.mul_(mask) if inplace else input * mask
+
+
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """Rescales, in place, the rows of ``weight`` that ``input`` uses to norm <= max_norm."""
+    rows = rgrad.tensor(np.unique(input.numpy()), dtype=rgrad.int64)
+    with rgrad.no_grad():
+        selected = weight.index_select(0, rows)
+        norms = selected.norm(norm_type, dim=1, keepdim=True)
+        scale = (max_norm / (norms + 1e-7)).where(norms > max_norm, 1.0)
+        weight.index_put_((rows,), selected * scale)
+
+
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
+    """Rows of ``weight`` picked by the integer tensor ``input`` (shape ``input.shape + (D,)``).
+
+    The ``padding_idx`` row gets no gradient; ``scale_grad_by_freq`` divides each row's
+    gradient by how often it occurs in ``input``; ``max_norm`` renormalizes used rows in place.
+    """
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= num
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
+    flat = input.reshape(-1)
+    try:
+        out = weight.index_select(0, flat)
+    except IndexError:
+        raise IndexError("index out of range in self") from None
+    if out.requires_grad and (padding_idx is not None or scale_grad_by_freq):
+        idx = flat.numpy()
+        scale = np.ones(idx.shape)
+        if scale_grad_by_freq:
+            scale /= np.bincount(idx, minlength=num)[idx]
+        if padding_idx is not None:
+            scale[idx == padding_idx] = 0.0
+        # Same values, gradient scaled per row: d + (out - d) * s is exactly d forward.
+        s = rgrad.tensor(scale, dtype=weight.dtype).unsqueeze(1)
+        frozen = out.detach()
+        out = frozen + (out - frozen) * s
+    return out.reshape(*input.shape, weight.shape[1])
+
+
+def _normalized(x, dims, eps):
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalizes over the trailing ``normalized_shape`` dims to zero mean and unit (biased)
+    variance, then applies the elementwise affine ``weight``/``bias``."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.dim() - len(shape) :]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
+        )
+    out, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """Normalizes each channel (dim 1) over the batch and any trailing dims.
+
+    In training, batch statistics are used and the running statistics (when given) are
+    updated in place: ``running = (1 - momentum) * running + momentum * batch`` with the
+    unbiased batch variance. Otherwise the running statistics are used.
+    """
+    channels = input.shape[1]
+    view = (1, channels) + (1,) * (input.dim() - 2)
+    if training:
+        per_channel = input.numel() // channels if channels else 0
+        if per_channel == 1:
+            raise ValueError(
+                "Expected more than 1 value per channel when training, got input size "
+                f"{input.size()}"
+            )
+        dims = (0, *range(2, input.dim()))
+        out, mean, var = _normalized(input, dims, eps)
+        with rgrad.no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.reshape(channels) * momentum)
+            if running_var is not None:
+                unbiased = var.reshape(channels) * (per_channel / max(per_channel - 1, 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        out = (input - running_mean.reshape(view)) * (running_var.reshape(view) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(view)
+    return out if bias is None else out + bias.reshape(view)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    result = input / input.norm(p, dim, keepdim=True).clamp_min(eps)
+    return result if out is None else out.copy_(result)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot encoding of the class indices in ``tensor`` (new last dim)."""
+    if tensor.dtype != rgrad.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    values = tensor.numpy()
+    if num_classes == -1:
+        if values.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(values.max()) + 1
+    if values.size and values.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if values.size and values.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return tensor.unsqueeze(-1).eq(rgrad.arange(num_classes)).long()
+
+
+def _pad_indices(n, left, right, mode):
+    """Source index along a dim of size ``n`` for each output position of a non-constant pad."""
+    idx = np.arange(-left, n + right)
+    if mode == "replicate":
+        return np.clip(idx, 0, n - 1)
+    if mode == "circular":
+        return idx % n
+    period = 2 * (n - 1)  # reflect: ... 2 1 [0 1 2 ... n-1] n-2 ...
+    idx = np.abs(idx) % period if period else np.zeros_like(idx)
+    return np.where(idx >= n, period - idx, idx)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads the last ``len(pad) // 2`` dims: ``pad = (last_left, last_right, prev_left, ...)``.
+
+    Modes: ``'constant'`` (``value``, default 0; negative pads crop), ``'reflect'``,
+    ``'replicate'`` and ``'circular'``.
+    """
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension but "
+            f"got padding length {len(pad)} and input of dimension {input.dim()}"
+        )
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    out = input
+    for i in range(len(pad) // 2):
+        dim = input.dim() - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        n = out.shape[dim]
+        if mode != "constant":
+            if mode == "reflect" and (left >= n or right >= n):
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding input "
+                    f"dimension, but got: padding ({left}, {right}) at dimension {dim} of input "
+                    f"{list(input.shape)}"
+                )
+            index = rgrad.tensor(_pad_indices(n, left, right, mode), dtype=rgrad.int64)
+            out = out.index_select(dim, index)
+            continue
+        if left < 0 or right < 0:
+            start, stop = max(-left, 0), n - max(-right, 0)
+            out = out.narrow(dim, start, max(stop - start, 0))
+        parts = []
+        for width in (left, right):
+            shape = list(out.shape)
+            shape[dim] = max(width, 0)
+            parts.append(rgrad.full(shape, 0.0 if value is None else value, dtype=out.dtype))
+        if left > 0 or right > 0:
+            out = rgrad.cat([parts[0], out, parts[1]], dim)
+    return out if out is not input else input.clone()

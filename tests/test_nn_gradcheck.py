@@ -1,0 +1,130 @@
+"""Finite-difference gradient checks (``rgrad.autograd.gradcheck``, float64) of every public
+``rgrad.nn.functional`` op, over its main options."""
+
+import numpy as np
+import pytest
+
+import rgrad
+import rgrad.nn.functional as F
+from rgrad.autograd import gradcheck
+
+
+def rnd(*shape, low=-2.0, high=2.0, seed=0, requires_grad=True):
+    arr = np.random.default_rng(100 + seed).uniform(low, high, size=shape)
+    return rgrad.tensor(arr, dtype=rgrad.float64, requires_grad=requires_grad)
+
+
+def const(*shape, low=-2.0, high=2.0, seed=1):
+    return rnd(*shape, low=low, high=high, seed=seed, requires_grad=False)
+
+
+def labels(n, classes, seed=2):
+    return rgrad.tensor(np.random.default_rng(seed).integers(0, classes, n), dtype=rgrad.int64)
+
+
+def dropped(x):
+    rgrad.manual_seed(3)  # the same mask on every evaluation
+    return F.dropout(x, 0.4)
+
+
+W5 = const(5, low=0.5, high=2.0, seed=7)
+Y_IGNORED = rgrad.tensor([0, -100, 4, 2], dtype=rgrad.int64)
+
+GRADCHECK = {
+    "linear": (lambda x, w, b: F.linear(x, w, b), [rnd(3, 4), rnd(2, 4, seed=1), rnd(2, seed=2)]),
+    "bilinear": (
+        lambda a, b, w, bias: F.bilinear(a, b, w, bias),
+        [rnd(2, 3), rnd(2, 2, seed=1), rnd(4, 3, 2, seed=2), rnd(4, seed=3)],
+    ),
+    "relu": (F.relu, [rnd(8)]),
+    "relu6": (F.relu6, [rnd(8, low=-3, high=8)]),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), [rnd(8)]),
+    "elu": (lambda x: F.elu(x, 1.3), [rnd(8)]),
+    "gelu": (F.gelu, [rnd(8)]),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), [rnd(8)]),
+    "silu": (F.silu, [rnd(8)]),
+    "mish": (F.mish, [rnd(8)]),
+    "softplus": (lambda x: F.softplus(x, beta=2.0, threshold=3.0), [rnd(8)]),
+    "logsigmoid": (F.logsigmoid, [rnd(8, low=-30, high=30)]),
+    "hardtanh": (lambda x: F.hardtanh(x, -0.5, 1.5), [rnd(8)]),
+    "sigmoid": (F.sigmoid, [rnd(8)]),
+    "tanh": (F.tanh, [rnd(8)]),
+    "softmax": (lambda x: F.softmax(x, dim=1), [rnd(2, 4)]),
+    "log_softmax": (lambda x: F.log_softmax(x, dim=0), [rnd(3, 2)]),
+    "softmin": (lambda x: F.softmin(x, dim=1), [rnd(2, 3)]),
+    "dropout": (dropped, [rnd(10)]),
+    "mse_loss": (F.mse_loss, [rnd(2, 3), rnd(2, 3, seed=1)]),
+    "l1_loss": (lambda a, b: F.l1_loss(a, b, reduction="sum"), [rnd(6), rnd(6, seed=1)]),
+    "smooth_l1_loss": (lambda a, b: F.smooth_l1_loss(a, b, beta=0.7), [rnd(8), rnd(8, seed=1)]),
+    "huber_loss": (
+        lambda a, b: F.huber_loss(a, b, reduction="none", delta=0.6),
+        [rnd(8), rnd(8, seed=1)],
+    ),
+    "binary_cross_entropy": (
+        lambda p, t: F.binary_cross_entropy(p, t, weight=W5[:3]),
+        [rnd(2, 3, low=0.05, high=0.95), rnd(2, 3, low=0, high=1, seed=1)],
+    ),
+    "binary_cross_entropy_with_logits": (
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=W5[:3], weight=W5[2:]),
+        [rnd(2, 3, low=-6, high=6), rnd(2, 3, low=0, high=1, seed=1)],
+    ),
+    "cross_entropy": (lambda x: F.cross_entropy(x, labels(4, 5)), [rnd(4, 5)]),
+    "cross_entropy_options": (
+        lambda x: F.cross_entropy(x, Y_IGNORED, weight=W5, label_smoothing=0.2),
+        [rnd(4, 5)],
+    ),
+    "cross_entropy_probs": (
+        lambda x, t: F.cross_entropy(x, t.softmax(1), weight=W5, label_smoothing=0.1),
+        [rnd(3, 5), rnd(3, 5, seed=1)],
+    ),
+    "cross_entropy_kdim": (
+        lambda x: F.cross_entropy(x, labels(6, 3).reshape(2, 3), reduction="sum"),
+        [rnd(2, 3, 3)],
+    ),
+    "nll_loss": (
+        lambda x: F.nll_loss(x.log_softmax(1), Y_IGNORED, weight=W5, reduction="mean"),
+        [rnd(4, 5)],
+    ),
+    "kl_div": (
+        lambda x, t: F.kl_div(x.log_softmax(1), t.softmax(1), reduction="batchmean"),
+        [rnd(2, 4), rnd(2, 4, seed=1)],
+    ),
+    "kl_div_log_target": (
+        lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True),
+        [rnd(2, 4), rnd(2, 4, seed=1)],
+    ),
+    "layer_norm": (
+        lambda x, w, b: F.layer_norm(x, (2, 3), w, b),
+        [rnd(2, 2, 3), rnd(2, 3, seed=1), rnd(2, 3, seed=2)],
+    ),
+    "batch_norm_train": (
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        [rnd(4, 3, 2), rnd(3, seed=1), rnd(3, seed=2)],
+    ),
+    "batch_norm_eval": (
+        lambda x, w: F.batch_norm(x, const(3), const(3, low=0.5, high=2), w, training=False),
+        [rnd(4, 3), rnd(3, seed=1)],
+    ),
+    "embedding": (
+        lambda w: F.embedding(rgrad.tensor([[0, 2], [2, 3]]), w),
+        [rnd(4, 3)],
+    ),
+    "normalize": (lambda x: F.normalize(x, p=3.0, dim=0), [rnd(3, 4)]),
+    "one_hot_mul": (lambda x: F.one_hot(labels(4, 3), 3).double() * x, [rnd(4, 3)]),
+    "pad_constant": (lambda x: F.pad(x, (1, 2, -1, 1), value=0.5), [rnd(2, 3, 3)]),
+    "pad_reflect": (lambda x: F.pad(x, (2, 1), mode="reflect"), [rnd(2, 4)]),
+    "pad_replicate": (lambda x: F.pad(x, (2, 1, 1, 0), mode="replicate"), [rnd(1, 2, 3)]),
+    "pad_circular": (lambda x: F.pad(x, (1, 3), mode="circular"), [rnd(2, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADCHECK))
+def test_gradcheck(name):
+    fn, inputs = GRADCHECK[name]
+    assert all(x.dtype == rgrad.float64 for x in inputs)
+    assert gradcheck(fn, inputs)
+
+
+def test_every_public_op_has_a_gradcheck():
+    missing = [n for n in F.__all__ if not any(k == n or k.startswith(n + "_") for k in GRADCHECK)]
+    assert missing == []
