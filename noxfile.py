@@ -138,6 +138,8 @@ def rust(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Builds and installs the wheel, then runs pytest on tests/ (posargs go to pytest)."""
     session.install(*TEST_DEPS)  # pyproject's `test` extra: pytest, hypothesis
+    # The `examples` extra, so tests/test_examples.py runs the digits example as users do.
+    session.install(*PYPROJECT["project"]["optional-dependencies"]["examples"])
     install_rgrad(session)
     start = time.perf_counter()
     # `import rgrad` resolves to the installed wheel: the source package lives in python/,
