@@ -59,6 +59,60 @@ def matmul_case(n: int) -> Case:
     )
 
 
+def mlp_case(sizes: tuple[int, ...], batch: int) -> Case:
+    """One training step (forward, cross-entropy, backward, SGD with momentum) of an MLP."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(f"torch.nn.Linear({a}, {b})")
+        if i < len(sizes) - 2:
+            layers.append("torch.nn.ReLU()")
+    setup = "\n".join(
+        [
+            "torch.manual_seed(0)",
+            f"model = torch.nn.Sequential({', '.join(layers)})",
+            "loss_fn = torch.nn.CrossEntropyLoss()",
+            "opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)",
+            f"x = torch.randn({batch}, {sizes[0]}); y = torch.randint(0, {sizes[-1]}, ({batch},))",
+            "def step():",
+            "    opt.zero_grad()",
+            "    loss = loss_fn(model(x), y)",
+            "    loss.backward()",
+            "    opt.step()",
+            "    return loss",
+        ]
+    )
+    return Case(
+        name=f"MLP {'-'.join(map(str, sizes))} train step, batch {batch}",
+        setup=setup,
+        stmt="step()",
+        check="step().item() > 0",
+    )
+
+
+SEED_NET = "\n".join(
+    [
+        "torch.manual_seed(0)",
+        "class SimpleNN(torch.nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        "        self.fc1 = torch.nn.Linear(2, 4); self.fc2 = torch.nn.Linear(4, 1)",
+        "        self.sigmoid = torch.nn.Sigmoid()",
+        "    def forward(self, x):",
+        "        return self.sigmoid(self.fc2(self.sigmoid(self.fc1(x))))",
+        "model = SimpleNN(); criterion = torch.nn.BCELoss()",
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)",
+        "X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])",
+        "Y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])",
+        "def step():",
+        "    loss = criterion(model(X), Y)",
+        "    opt.zero_grad()",
+        "    loss.backward()",
+        "    opt.step()",
+        "    return loss",
+    ]
+)
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -90,6 +144,14 @@ CASES = [
     ),
     matmul_case(256),
     matmul_case(1024),
+    Case(
+        name="seed training step (2-4-1, BCE, SGD)",
+        setup=SEED_NET,
+        stmt="step()",
+        check="step().item() > 0",
+    ),
+    mlp_case((784, 64, 64, 10), 32),
+    mlp_case((784, 512, 512, 10), 256),
 ]
 
 
@@ -208,8 +270,60 @@ def fmt_ratio(ours: Timing | str | None, theirs: Timing | str | None) -> str:
     return f"{theirs.median_ns / ours.median_ns:.2f}x"
 
 
+def measure_column(col: str, lib: Any, cases: list[Case], repeats: int, min_time: float) -> dict:
+    """Times every case with one library; a failing case is reported, not fatal."""
+    out: dict[str, Any] = {}
+    for case in cases:
+        if col == "NumPy":
+            if case.numpy_stmt is None:
+                out[case.name] = None
+                continue
+            env, setup, stmt, chk = {"np": lib}, case.numpy_setup or "", case.numpy_stmt, None
+        else:
+            env, setup, stmt, chk = {"torch": lib}, case.setup, case.stmt, case.check
+        try:
+            check(chk, stmt, setup, env)
+            timing = measure(stmt, setup, env, repeats, min_time)
+        except Exception as e:  # an op a library lacks must not hide the other rows
+            out[case.name] = f"error: {type(e).__name__}"
+            print(f"{case.name} [{col}]: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
+        finally:
+            gc.collect()
+        if case.flops:
+            timing.gflops = case.flops / timing.median_ns
+        out[case.name] = asdict(timing)
+        print(f"  measured {case.name} [{col}]", file=sys.stderr)
+    return out
+
+
+MODULES = {"rgrad": "rgrad", "PyTorch": "torch", "NumPy": "numpy"}
+
+
+def run_worker(col: str, argv: list[str]) -> dict:
+    """Runs this script as `--worker COL` in a fresh process and returns its results."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            *argv,
+            "--worker",
+            col,
+            "--worker-out",
+            f.name,
+        ]
+        subprocess.run(cmd, check=True)
+        with open(f.name, encoding="utf-8") as src:
+            return json.load(src)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter runs")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--repeats", type=int, help="repeats per case (default 15, quick 5)")
@@ -220,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeats = args.repeats or (5 if args.quick else 15)
     min_time = args.min_time or (0.02 if args.quick else 0.1)
+    if args.worker:
+        cases = [c for c in CASES if not args.k or args.k.lower() in c.name.lower()]
+        lib = importlib.import_module(MODULES[args.worker])
+        with open(args.worker_out, "w", encoding="utf-8") as f:
+            json.dump(measure_column(args.worker, lib, cases, repeats, min_time), f)
+        return 0
 
     libs, notes = load_libraries()
     if "rgrad" not in libs:
@@ -246,36 +366,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {lib} {note}")
     print()
 
+    cases = [c for c in CASES if not args.k or args.k.lower() in c.name.lower()]
+    # Each library runs in its own process, one after the other: thread pools that spin after
+    # work (rayon, OpenMP, OpenBLAS) must not steal the cores another library is timed on.
+    per_col = {col: run_worker(col, argv or sys.argv[1:]) if col in libs else {} for col in columns}
     rows = []
-    for case in CASES:
-        if args.k and args.k.lower() not in case.name.lower():
-            continue
-        results: dict[str, Timing | str | None] = {}
+    for case in cases:
+        results = {}
         for col in columns:
-            if col not in libs:
-                results[col] = None
-                continue
-            if col == "NumPy":
-                if case.numpy_stmt is None:
-                    results[col] = None
-                    continue
-                env, setup, stmt, chk = {"np": np}, case.numpy_setup or "", case.numpy_stmt, None
-            else:
-                env, setup, stmt, chk = {"torch": libs[col]}, case.setup, case.stmt, case.check
-            try:
-                check(chk, stmt, setup, env)
-                timing = measure(stmt, setup, env, repeats, min_time)
-            except Exception as e:  # an op rgrad lacks must not hide the other rows
-                results[col] = f"error: {type(e).__name__}"
-                print(f"{case.name} [{col}]: {type(e).__name__}: {e}", file=sys.stderr)
-                continue
-            finally:
-                gc.collect()
-            if case.flops:
-                timing.gflops = case.flops / timing.median_ns
-            results[col] = timing
+            raw = per_col[col].get(case.name)
+            results[col] = Timing(**raw) if isinstance(raw, dict) else raw
         rows.append((case, results))
-        print(f"  measured {case.name}", file=sys.stderr)
 
     header = "| benchmark | rgrad | PyTorch | NumPy | rgrad vs PyTorch | rgrad vs NumPy |"
     print(header)

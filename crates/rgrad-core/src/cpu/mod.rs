@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod elementwise;
 pub mod index;
+pub mod math;
 pub mod matmul;
 pub mod reduce;
 

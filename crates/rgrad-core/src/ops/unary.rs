@@ -64,6 +64,20 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
     }
 }
 
+/// The SIMD-friendly float32 kernels (exp and sigmoid on contiguous data).
+fn fast_f32(op: UnaryOp, x: &Tensor) -> Option<Vec<f32>> {
+    let f: fn(&[f32]) -> Vec<f32> = match op {
+        UnaryOp::Exp => crate::cpu::math::exp_f32,
+        UnaryOp::Sigmoid => crate::cpu::math::sigmoid_f32,
+        _ => return None,
+    };
+    if !x.is_contiguous() || x.numel() == 0 {
+        return None;
+    }
+    let off = x.layout().offset;
+    Some(f(&x.storage_slice::<f32>()[off..off + x.numel()]))
+}
+
 fn unary_name(op: UnaryOp) -> &'static str {
     use UnaryOp::*;
     match op {
@@ -96,7 +110,10 @@ impl Tensor {
         }
         let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32) };
         let out = match x.dtype() {
-            DType::F32 => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
+            DType::F32 => match fast_f32(op, &x) {
+                Some(v) => Tensor::from_vec(v, x.shape()),
+                None => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
+            },
             _ => Tensor::from_vec(float_map::<f64>(op, &x), x.shape()),
         };
         let name = unary_name(op);
