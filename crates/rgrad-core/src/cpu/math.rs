@@ -15,6 +15,8 @@ fn exp_core(x: f32) -> f32 {
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding and subtracting rounds to an integer
+    // max/min, not clamp: NaN must pass through (it is fixed up later) rather than panic.
+    #[allow(clippy::manual_clamp)]
     let x = x.max(LO).min(HI);
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * C1 - n * C2;
@@ -22,7 +24,7 @@ fn exp_core(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let y = p * z + r + 1.0;
     let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
     y * scale
