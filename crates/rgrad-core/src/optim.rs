@@ -132,27 +132,48 @@ pub fn sgd(params: &[Tensor], grads: &[Tensor], bufs: &mut [Option<Tensor>], h: 
     Ok(())
 }
 
+/// The update direction before momentum: `±grad + weight_decay * param`.
+fn direction<T: F>(gs: &[T], ps: &[T], maximize: bool, weight_decay: f64) -> Vec<T> {
+    // Whole-slice passes with invariant choices hoisted out, so each loop vectorizes.
+    let mut d: Vec<T> = if maximize { gs.iter().map(|&g| -g).collect() } else { gs.to_vec() };
+    if weight_decay != 0.0 {
+        let wd = T::c(weight_decay);
+        for (d, &p) in d.iter_mut().zip(ps) {
+            *d = *d + wd * p;
+        }
+    }
+    d
+}
+
 fn sgd_one<T: F>(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, h: Sgd, first: bool) {
-    let (lr, m, damp, wd) = (T::c(h.lr), T::c(h.momentum), T::c(1.0 - h.dampening), T::c(h.weight_decay));
-    let gs = slice::<T>(g);
+    let (m, damp) = (T::c(h.momentum), T::c(1.0 - h.dampening));
     // SAFETY: `check` proved the storages distinct; nothing else borrows them meanwhile.
     let ps = unsafe { slice_mut::<T>(p) };
-    let mut bs = buf.map(|b| unsafe { slice_mut::<T>(b) });
-    for i in 0..ps.len() {
-        let mut d = if h.maximize { -gs[i] } else { gs[i] };
-        if h.weight_decay != 0.0 {
-            d = d + wd * ps[i];
-        }
-        if let Some(b) = bs.as_deref_mut() {
-            b[i] = if first { d } else { b[i] * m + damp * d };
-            d = if h.nesterov { d + m * b[i] } else { b[i] };
-        }
-        ps[i] = ps[i] + (-lr) * d;
-    }
-    bump(&[p]);
+    let mut d = direction(slice::<T>(g), ps, h.maximize, h.weight_decay);
     if let Some(b) = buf {
+        // SAFETY: as above.
+        let bs = unsafe { slice_mut::<T>(b) };
+        if first {
+            bs.copy_from_slice(&d);
+        } else {
+            for (b, &d) in bs.iter_mut().zip(&d) {
+                *b = *b * m + damp * d;
+            }
+        }
+        if h.nesterov {
+            for (d, &b) in d.iter_mut().zip(bs.iter()) {
+                *d = *d + m * b;
+            }
+        } else {
+            d.copy_from_slice(bs);
+        }
         bump(&[b]);
     }
+    let nlr = T::c(-h.lr);
+    for (p, &d) in ps.iter_mut().zip(&d) {
+        *p = *p + nlr * d;
+    }
+    bump(&[p]);
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -193,47 +214,41 @@ pub fn adam(
 }
 
 fn adam_one<T: F>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, vmax: Option<&Tensor>, step: f64, h: Adam) {
-    let (b1, b2) = (T::c(h.beta1), T::c(h.beta2));
-    let w1 = T::c(1.0 - h.beta1);
-    let w2 = T::c(1.0 - h.beta2);
+    let (b2, w1, w2) = (T::c(h.beta2), T::c(1.0 - h.beta1), T::c(1.0 - h.beta2));
     let bc1 = 1.0 - h.beta1.powf(step);
     let bc2_sqrt = T::c((1.0 - h.beta2.powf(step)).sqrt());
-    let step_size = T::c(h.lr / bc1);
-    let (eps, wd) = (T::c(h.eps), T::c(h.weight_decay));
-    let decay = T::c(1.0 - h.lr * h.weight_decay);
-    let gs = slice::<T>(g);
+    let (nstep, eps) = (T::c(-(h.lr / bc1)), T::c(h.eps));
     // SAFETY: `check` proved the storages distinct.
     let (ps, ms, vs) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(m), slice_mut::<T>(v)) };
-    let mut vmaxs = vmax.map(|t| unsafe { slice_mut::<T>(t) });
-    for i in 0..ps.len() {
-        let mut d = if h.maximize { -gs[i] } else { gs[i] };
-        if h.weight_decay != 0.0 {
-            if h.decoupled {
-                ps[i] = ps[i] * decay;
-            } else {
-                d = d + wd * ps[i];
-            }
-        }
-        // lerp with weight < 0.5, as PyTorch computes it: m + w * (d - m).
-        ms[i] = ms[i] + w1 * (d - ms[i]);
-        vs[i] = vs[i] * b2 + w2 * (d * d);
-        let second = match vmaxs.as_deref_mut() {
-            Some(vm) => {
-                if vs[i] > vm[i] || vs[i].is_nan() {
-                    vm[i] = vs[i];
+    if h.decoupled && h.weight_decay != 0.0 {
+        let decay = T::c(1.0 - h.lr * h.weight_decay);
+        ps.iter_mut().for_each(|p| *p = *p * decay);
+    }
+    let wd = if h.decoupled { 0.0 } else { h.weight_decay };
+    let d = direction(slice::<T>(g), ps, h.maximize, wd);
+    // lerp with weight < 0.5, as PyTorch computes it: m + w * (d - m).
+    for ((m, v), &d) in ms.iter_mut().zip(vs.iter_mut()).zip(&d) {
+        *m = *m + w1 * (d - *m);
+        *v = *v * b2 + w2 * (d * d);
+    }
+    let second: &[T] = match vmax {
+        Some(t) => {
+            // SAFETY: as above.
+            let vm = unsafe { slice_mut::<T>(t) };
+            for (vm, &v) in vm.iter_mut().zip(vs.iter()) {
+                if v > *vm || v.is_nan() {
+                    *vm = v;
                 }
-                vm[i]
             }
-            None => vs[i],
-        };
-        let denom = second.sqrt() / bc2_sqrt + eps;
-        ps[i] = ps[i] + (-step_size) * (ms[i] / denom);
+            bump(&[t]);
+            vm
+        }
+        None => vs,
+    };
+    for ((p, &m), &s) in ps.iter_mut().zip(ms.iter()).zip(second) {
+        *p = *p + nstep * (m / (s.sqrt() / bc2_sqrt + eps));
     }
-    let _ = b1;
     bump(&[p, m, v]);
-    if let Some(t) = vmax {
-        bump(&[t]);
-    }
 }
 
 #[derive(Clone, Copy, Debug)]

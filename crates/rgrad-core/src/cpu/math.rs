@@ -15,7 +15,7 @@ fn exp_core(x: f32) -> f32 {
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding and subtracting rounds to an integer
-    // max/min, not clamp: NaN must pass through (it is fixed up later) rather than panic.
+                                     // max/min, not clamp: NaN must pass through (it is fixed up later) rather than panic.
     #[allow(clippy::manual_clamp)]
     let x = x.max(LO).min(HI);
     let n = (x * LOG2E + ROUND) - ROUND;

@@ -14,7 +14,7 @@ pub struct Mat<'a, T> {
 }
 
 /// Above this many multiply-adds, gemm splits the work over the rayon pool.
-const PAR_FLOPS: usize = 1 << 18;
+const PAR_FLOPS: usize = 1 << 22;
 
 /// `out[m x n] = a[m x k] @ b[k x n]`, `out` row-major contiguous.
 pub fn matmul<T: Element>(a: Mat<T>, b: Mat<T>, out: &mut [T], m: usize, k: usize, n: usize) {
