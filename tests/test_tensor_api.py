@@ -1307,3 +1307,12 @@ def test_dtype_identity():
     assert rgrad.tensor([1.0]).dtype is rgrad.float32
     assert rgrad.tensor([1]).dtype is rgrad.int64
     assert rgrad.zeros(1, dtype=rgrad.float64).dtype is rgrad.float64
+
+
+def test_cuda_probe_falls_back_to_cpu():
+    assert rgrad.cuda.is_available() is False and rgrad.cuda.device_count() == 0
+    device = rgrad.device("cuda" if rgrad.cuda.is_available() else "cpu")
+    x = rgrad.ones(2).to(device)
+    assert str(x.device) == "cpu"
+    with pytest.raises(AssertionError, match="Torch not compiled with CUDA enabled"):
+        rgrad.zeros(2).to("cuda")

@@ -225,6 +225,7 @@ __all__ = [
     "clone",
     "concat",
     "cos",
+    "cuda",
     "cumprod",
     "cumsum",
     "detach",
