@@ -23,6 +23,7 @@ from rgrad._rgrad import (
     full,
     int32,
     int64,
+    is_anomaly_enabled,
     is_grad_enabled,
     linspace,
     manual_seed,
@@ -149,6 +150,16 @@ def from_dlpack(ext_tensor):
 
     if isinstance(ext_tensor, Tensor):
         return ext_tensor
+    if not hasattr(ext_tensor, "__dlpack__"):  # a bare DLPack capsule (CPU memory)
+
+        class _Capsule:
+            def __dlpack__(self, **_kwargs):
+                return ext_tensor
+
+            def __dlpack_device__(self):
+                return (1, 0)
+
+        ext_tensor = _Capsule()
     return from_numpy(np.from_dlpack(ext_tensor))
 
 
@@ -259,6 +270,7 @@ __all__ = [
     "int32",
     "int64",
     "inference_mode",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "is_inference_mode_enabled",
     "is_tensor",

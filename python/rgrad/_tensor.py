@@ -45,6 +45,8 @@ def _rebuild(array, requires_grad):
 
 def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
     """Exports the tensor's memory (no copy) through NumPy's DLPack producer."""
+    if self.requires_grad:
+        raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
     kwargs = {
         k: v
         for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
@@ -55,6 +57,29 @@ def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
 
 def _dlpack_device(self):
     return (1, 0)  # kDLCPU, device 0
+
+
+def _array(self, dtype=None, copy=None):
+    if self.requires_grad:
+        raise RuntimeError(
+            "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+        )
+    return _compiled_array(self, dtype, copy)
+
+
+def _dtype_by_name(name):
+    return getattr(_rgrad, name)
+
+
+def _dtype_reduce(self):
+    return (_dtype_by_name, (repr(self)[len("rgrad.") :],))
+
+
+def _device_reduce(self):
+    return (_rgrad.device, (str(self),))
+
+
+_compiled_array = Tensor.__array__
 
 
 def _install():
@@ -69,6 +94,9 @@ def _install():
     Tensor.__array_priority__ = 1000
     Tensor.__dlpack__ = _dlpack
     Tensor.__dlpack_device__ = _dlpack_device
+    Tensor.__array__ = _array
+    _rgrad.dtype.__reduce__ = _dtype_reduce
+    _rgrad.device.__reduce__ = _device_reduce
 
 
 _install()

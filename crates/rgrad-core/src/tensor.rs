@@ -302,6 +302,15 @@ impl Tensor {
         Tensor::from_parts(self.0.storage.clone(), self.0.layout.clone())
     }
 
+    /// `.data`: the same memory and layout with no history and a version counter of its own,
+    /// so in-place writes through it are invisible to autograd (as in PyTorch).
+    pub fn data_alias(&self) -> Tensor {
+        let s = self.0.storage.clone();
+        // SAFETY: the new storage keeps the original alive, and with it the memory.
+        let alias = unsafe { Storage::from_external(s.data_ptr(), s.len(), s.dtype(), Box::new(s.clone())) };
+        Tensor::from_parts(Arc::new(alias), self.0.layout.clone())
+    }
+
     /// A view with a different layout over the same storage, no history yet.
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor::from_parts(self.0.storage.clone(), layout)

@@ -15,6 +15,8 @@ enum Item {
     Slice(Option<i64>, Option<i64>, i64),
     NewAxis,
     Ellipsis,
+    /// `x[True]` adds a dim of size 1, `x[False]` one of size 0.
+    Bool(bool),
     Adv(Tensor),
 }
 
@@ -25,7 +27,7 @@ impl Item {
             Item::Int(_) | Item::Slice(..) => 1,
             Item::Adv(t) if t.dtype() == DType::Bool => t.ndim(),
             Item::Adv(_) => 1,
-            Item::NewAxis | Item::Ellipsis => 0,
+            Item::NewAxis | Item::Ellipsis | Item::Bool(_) => 0,
         }
     }
 }
@@ -50,7 +52,7 @@ fn parse_item(ob: &Bound<'_, PyAny>) -> PyResult<Item> {
         return Ok(Item::Slice(opt_i64(&s.getattr("start")?)?, opt_i64(&s.getattr("stop")?)?, step));
     }
     if ob.is_instance_of::<PyBool>() {
-        return Ok(Item::Adv(Tensor::from_vec(vec![ob.is_truthy()?], &[])));
+        return Ok(Item::Bool(ob.is_truthy()?));
     }
     if let Ok(t) = ob.cast::<PyTensor>() {
         let t = t.borrow().t.clone();
@@ -60,7 +62,10 @@ fn parse_item(ob: &Bound<'_, PyAny>) -> PyResult<Item> {
         return Ok(Item::Adv(t));
     }
     if ob.is_instance_of::<PyList>() || interop::is_ndarray(ob) {
-        return Ok(Item::Adv(tensor_from_data(ob, None)?));
+        let t = tensor_from_data(ob, None)?;
+        // An empty list selects nothing: an empty integer index.
+        let t = if t.numel() == 0 && t.dtype().is_float() { t.cast_kernel(DType::I64) } else { t };
+        return Ok(Item::Adv(t));
     }
     if let Ok(i) = ob.extract::<i64>() {
         return Ok(Item::Int(i));
@@ -100,6 +105,13 @@ fn apply(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<Option<Tensor>>)
                 out = out.unsqueeze(dim as i64).py()?;
                 dim += 1;
             }
+            Item::Bool(b) => {
+                out = out.unsqueeze(dim as i64).py()?;
+                if !b {
+                    out = out.slice(dim as i64, Some(0), Some(0), 1).py()?;
+                }
+                dim += 1;
+            }
             Item::Ellipsis => {
                 if seen_ellipsis {
                     return Err(PyIndexError::new_err("an index can only have a single ellipsis ('...')"));
@@ -129,15 +141,20 @@ fn apply(t: &Tensor, items: Vec<Item>) -> PyResult<(Tensor, Vec<Option<Tensor>>)
         }
         orig += step;
     }
-    let mut per_dim: Vec<Option<Tensor>> = vec![None; out.ndim()];
-    for (d, x) in adv {
-        if d >= per_dim.len() {
-            per_dim.resize(d + 1, None);
+    // One entry per index group: a k-dim mask stands for k dims, so the dims it covers get no
+    // entries of their own.
+    let mut per_dim: Vec<Option<Tensor>> = Vec::new();
+    let mut d = 0;
+    let mut adv = adv.into_iter().peekable();
+    while let Some((at, _)) = adv.peek() {
+        if *at == d {
+            let (_, x) = adv.next().expect("peeked");
+            d += if x.dtype() == DType::Bool { x.ndim() } else { 1 };
+            per_dim.push(Some(x));
+        } else {
+            per_dim.push(None);
+            d += 1;
         }
-        per_dim[d] = Some(x);
-    }
-    while per_dim.last().is_some_and(|x| x.is_none()) {
-        per_dim.pop();
     }
     Ok((out, per_dim))
 }
@@ -150,8 +167,21 @@ pub fn get(t: &Tensor, idx: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     view.index(&adv).py()
 }
 
+/// Extra leading size-1 dims of an assigned value broadcast away, as in NumPy.
+fn drop_leading_ones(mut v: Tensor, ndim: usize) -> PyResult<Tensor> {
+    while v.ndim() > ndim && v.shape()[0] == 1 {
+        v = v.squeeze(Some(0)).py()?;
+    }
+    Ok(v)
+}
+
 pub fn set(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    let v = tensor_arg(value, "__setitem__").map_err(|_| {
+    // A Python number is converted straight to the tensor's dtype (no float32 rounding).
+    let v = match crate::convert::scalar(value)? {
+        Some(s) => Ok(Tensor::scalar_tensor(s, t.dtype())),
+        None => tensor_arg(value, "__setitem__"),
+    }
+    .map_err(|_| {
         PyTypeError::new_err(format!(
             "can't assign a {} to a Tensor",
             value.get_type().name().map(|n| n.to_string()).unwrap_or_default()
@@ -160,9 +190,15 @@ pub fn set(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyRe
     let items = parse(idx)?;
     let has_adv = items.iter().any(|i| matches!(i, Item::Adv(_)));
     let recording = grad_mode::is_enabled() && (t.requires_grad() || v.requires_grad());
+    if !has_adv && grad_mode::is_enabled() && t.requires_grad() && t.is_leaf() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation.",
+        ));
+    }
+
     if !has_adv && !recording {
         let (view, _) = apply(t, items)?;
-        return view.copy_(&v).py();
+        return view.copy_(&drop_leading_ones(v, view.ndim())?).py();
     }
     // General case: find the flat positions the index selects, then one recorded index_put.
     let n = t.numel() as i64;
@@ -177,6 +213,7 @@ pub fn set(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyRe
     .reshape(&shape)
     .py()?;
     let pos = get(&positions, idx)?;
+    let v = drop_leading_ones(v, pos.ndim())?;
     let pos_shape: Vec<i64> = pos.shape().iter().map(|&s| s as i64).collect();
     let vals = v.to_dtype(t.dtype()).py()?.expand(&pos_shape).py()?.reshape(&[-1]).py()?;
     let flat_pos = pos.reshape(&[-1]).py()?;

@@ -237,7 +237,7 @@ impl PyTensor {
 
     #[getter]
     fn get_data(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.detach())
+        wrap(py, self.t.data_alias())
     }
 
     #[setter]

@@ -360,6 +360,12 @@ impl PyTensor {
         mask: PyRef<'_, PyTensor>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
+        if let Ok(v) = value.cast::<PyTensor>() {
+            // A tensor value keeps its history: the gradient of the filled positions flows to it.
+            let v = v.borrow().t.to_dtype(self.t.dtype()).py()?;
+            let out = rgrad_core::ops::binary::where_(&mask.t, Operand::T(&v), Operand::T(&self.t)).py()?;
+            return wrap(py, out);
+        }
         wrap(py, self.t.masked_fill(&mask.t, number(value, "masked_fill")?).py()?)
     }
 

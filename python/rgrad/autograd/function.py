@@ -57,12 +57,17 @@ class _Backward:
     def backward(self, grads):
         if self.ctx.materialize_grads:
             grads = [
-                rgrad.zeros(shape, dtype=dtype) if g is None else g
+                rgrad.zeros(shape, dtype=dtype if dtype.is_floating_point else rgrad.float32)
+                if g is None
+                else g
                 for g, (shape, dtype) in zip(grads, self.out_meta)
             ]
         result = self.cls.backward(self.ctx, *grads)
         if not isinstance(result, tuple):
             result = (result,)
+        # Extra trailing None gradients are accepted, as in PyTorch.
+        while len(result) > self.n_args and result[-1] is None:
+            result = result[:-1]
         if len(result) != self.n_args:
             raise RuntimeError(
                 f"function {self.cls.__name__}Backward returned an incorrect number of gradients "
@@ -103,18 +108,23 @@ class Function:
         inputs = [args[i] for i in positions]
         if not (rgrad.is_grad_enabled() and any(t.requires_grad for t in inputs)):
             return out
-        new_outs, recorded = [], []
+        new_outs, recorded, constant = [], [], []
         for o in outs:
             if isinstance(o, rgrad.Tensor):
                 if any(o is t for t in inputs):
                     with no_grad():
                         o = o.view_as(o)  # an input returned as-is gets its own history
-                if id(o) not in ctx._non_differentiable and o.dtype.is_floating_point:
-                    recorded.append(o)
+                # Every tensor output is recorded, so backward gets one gradient per output;
+                # the non-differentiable ones are then cut off from the graph.
+                recorded.append(o)
+                if id(o) in ctx._non_differentiable or not o.dtype.is_floating_point:
+                    constant.append(o)
             new_outs.append(o)
-        if recorded:
+        if len(recorded) > len(constant):
             backward = _Backward(cls, ctx, len(args), positions, recorded)
             _rgrad._record_function(backward, f"{cls.__name__}Backward", inputs, recorded)
+            for o in constant:
+                o.detach_()
         return tuple(new_outs) if is_tuple else new_outs[0]
 
 

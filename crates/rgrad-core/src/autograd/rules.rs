@@ -1,7 +1,7 @@
 //! THE backward table: one arm per recorded op, written in tensor ops so it runs on any
 //! backend and, under `create_graph`, records itself (higher-order gradients).
 
-use super::{Op, UnaryGrad};
+use super::{Op, Saved, UnaryGrad};
 use crate::error::{Error, Result};
 use crate::ops::binary::{where_, BinaryOp, Operand};
 use crate::ops::unary::UnaryOp;
@@ -43,30 +43,33 @@ fn scalar(v: f64) -> Operand<'static> {
     Operand::S(Scalar::Float(v))
 }
 
-fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Tensor, out: &Tensor, create_graph: bool) -> Result<Tensor> {
+fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Saved, out: &Saved, create_graph: bool) -> Result<Tensor> {
     // The saved output has no history; recompute it when the backward itself is recorded.
+    // Ops whose derivative needs only the output read the input only then (so changing the
+    // input in place after, say, exp() is fine, as in PyTorch).
     let o = match (create_graph, unary_op(f)) {
-        (true, Some(op)) => x.unary(op)?,
-        _ => out.clone(),
+        (true, Some(op)) => x.get()?.unary(op)?,
+        _ => out.get()?.clone(),
     };
+    let x = &|| x.get();
     use UnaryGrad as G;
     match f {
         G::Exp => g.mul(&o),
-        G::Log => g.div(x),
+        G::Log => g.div(x()?),
         G::Sqrt => g.div(&o.mul_scalar(2.0)?),
         G::Rsqrt => g.mul(&o.pow_scalar(3.0)?)?.mul_scalar(-0.5),
-        G::Sin => g.mul(&x.cos()?),
-        G::Cos => g.mul(&x.sin()?.neg()?),
+        G::Sin => g.mul(&x()?.cos()?),
+        G::Cos => g.mul(&x()?.sin()?.neg()?),
         G::Tan => g.mul(&o.mul(&o)?.add_scalar(1.0)?),
         G::Tanh => g.mul(&o.mul(&o)?.rsub_scalar(1.0)?),
         G::Sigmoid => g.mul(&o.mul(&o.rsub_scalar(1.0)?)?),
-        G::Log1p => g.div(&x.add_scalar(1.0)?),
+        G::Log1p => g.div(&x()?.add_scalar(1.0)?),
         G::Expm1 => g.mul(&o.add_scalar(1.0)?),
         G::Reciprocal => g.mul(&o.mul(&o)?)?.neg(),
-        G::Relu => g.mul(&out.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
-        G::Abs => g.mul(&x.detach().sign().to_dtype(g.dtype())?),
+        G::Relu => g.mul(&out.get()?.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
+        G::Abs => g.mul(&x()?.detach().sign().to_dtype(g.dtype())?),
         // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
-        G::Erf => g.mul(&x.mul(x)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?),
+        G::Erf => g.mul(&x()?.mul(x()?)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?),
     }
 }
 
@@ -151,7 +154,7 @@ pub(crate) fn backward(
                 g.mul(&wa.rsub_scalar(1.0)?)?.sum_to_shape(b.shape())
             })
         }
-        Op::Unary { f, x, out } => one(unary_grad(*f, g, x.get()?, out.get()?, create_graph)),
+        Op::Unary { f, x, out } => one(unary_grad(*f, g, x, out, create_graph)),
         Op::Sum { shape, dims, keepdim } => one(expand_back(g, shape, dims, *keepdim)),
         Op::Mean { shape, dims, keepdim, count } => {
             one(expand_back(&g.mul_scalar(1.0 / *count as f64)?, shape, dims, *keepdim))
@@ -238,6 +241,12 @@ pub(crate) fn backward(
                 Some(d) => expand_back(g, &x.dims(), &smallvec![*d], *keepdim)?,
                 None => expand_back(g, &x.dims(), &(0..x.ndim()).collect(), false)?,
             };
+            let has_zero = x.detach().compare_scalar(BinaryOp::Eq, 0.0)?.to_vec::<bool>().contains(&true);
+            if create_graph && !has_zero {
+                // prod / x, written in tensor ops so second derivatives flow.
+                let p = x.prod(dim.map(|d| d as i64), true)?;
+                return one(ge.mul(&p.div(x)?));
+            }
             one(ge.mul(&x.detach().prod_others(*dim)?))
         }
         Op::Softmax { x, out, dim, log } => {

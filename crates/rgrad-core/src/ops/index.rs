@@ -352,15 +352,8 @@ impl Tensor {
                 mask.dtype()
             );
         }
+        // Out of place, self and mask broadcast together (only masked_fill_ needs self's shape).
         let out = crate::ops::binary::where_(mask, Operand::S(value), Operand::T(self))?;
-        if out.shape() != self.shape() {
-            bail!(
-                Runtime,
-                "masked_fill: mask of shape {} does not broadcast to {}",
-                fmt_shape(mask.shape()),
-                fmt_shape(self.shape())
-            );
-        }
         out.to_dtype(self.dtype())
     }
 
@@ -370,6 +363,8 @@ impl Tensor {
         let sizes: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
         let x = self.expand(&sizes)?;
         let m = mask.with_layout(mask.layout().broadcast_to(&shape)?);
+        // Always a vector, even for 0-dim inputs.
+        let (x, m) = if shape.is_empty() { (x.reshape(&[1])?, m.reshape(&[1])?) } else { (x, m) };
         x.index(&[Some(m)])
     }
 
