@@ -44,6 +44,15 @@ pub fn normalize_dim(dim: i64, ndim: usize) -> Result<usize> {
     Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
 }
 
+/// A dim of a tensor that must have dims (split, chunk, size(d), ...): PyTorch's IndexError
+/// for 0-dim tensors, the usual range check otherwise.
+pub fn existing_dim(dim: i64, ndim: usize) -> Result<usize> {
+    if ndim == 0 {
+        bail!(Index, "Dimension specified as {} but tensor has no dimensions", dim);
+    }
+    normalize_dim(dim, ndim)
+}
+
 /// Normalizes a list of dims; duplicates are an error.
 pub fn normalize_dims(dims: &[i64], ndim: usize) -> Result<Dims> {
     let mut out: Dims = SmallVec::new();

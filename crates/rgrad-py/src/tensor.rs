@@ -114,7 +114,7 @@ impl PyTensor {
         match dim {
             None => size_object(py, self.t.shape()),
             Some(d) => {
-                let d = rgrad_core::shape::normalize_dim(d, self.t.ndim()).py()?;
+                let d = rgrad_core::shape::existing_dim(d, self.t.ndim()).py()?;
                 Ok(self.t.shape()[d].into_pyobject(py)?.into_any())
             }
         }
@@ -125,7 +125,7 @@ impl PyTensor {
         match dim {
             None => Ok(PyTuple::new(py, self.t.strides())?.into_any()),
             Some(d) => {
-                let d = rgrad_core::shape::normalize_dim(d, self.t.ndim()).py()?;
+                let d = rgrad_core::shape::existing_dim(d, self.t.ndim()).py()?;
                 Ok(self.t.strides()[d].into_pyobject(py)?.into_any())
             }
         }
@@ -829,6 +829,9 @@ impl PyTensor {
     }
 
     fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyTensor>> {
+        if self.t.ndim() == 0 {
+            return Err(PyRuntimeError::new_err("narrow() cannot be applied to a 0-dim tensor."));
+        }
         let d = rgrad_core::shape::normalize_dim(dim, self.t.ndim()).py()?;
         let size = self.t.shape()[d] as i64;
         let start = if start < 0 { start + size } else { start };

@@ -279,7 +279,7 @@ impl PyTensor {
 
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTuple>> {
-        let d = rgrad_core::shape::normalize_dim(dim, self.t.ndim()).py()?;
+        let d = rgrad_core::shape::existing_dim(dim, self.t.ndim()).py()?;
         let parts =
             (0..self.t.shape()[d] as i64).map(|i| self.t.select(d as i64, i)).collect::<Result<Vec<_>, _>>();
         wrap_list(py, parts.py()?)

@@ -36,6 +36,9 @@ impl Tensor {
 
     /// `split(split_size, dim)` with one size, or sections with a list of sizes.
     pub fn split(&self, sizes: &[usize], equal: bool, dim: i64) -> Result<Vec<Tensor>> {
+        if self.ndim() == 0 {
+            bail!(Runtime, "split expects at least a 1-dimensional tensor");
+        }
         let d = normalize_dim(dim, self.ndim())?;
         let n = self.shape()[d];
         let sections: Vec<usize> = if equal {
@@ -78,6 +81,9 @@ impl Tensor {
         if chunks == 0 {
             bail!(Runtime, "chunk expects `chunks` to be greater than 0, got: 0");
         }
+        if self.ndim() == 0 {
+            bail!(Runtime, "chunk expects at least a 1-dimensional tensor");
+        }
         let d = normalize_dim(dim, self.ndim())?;
         let size = self.shape()[d].div_ceil(chunks).max(1);
         self.split(&[size], true, d as i64)
@@ -111,6 +117,12 @@ impl Tensor {
 
     /// `flip(dims)`: reverses the order along each dim (a copy, as in PyTorch).
     pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            for &d in dims {
+                normalize_dim(d, 0)?;
+            }
+            return self.clone_tensor();
+        }
         let mut out = self.clone();
         for &d in dims {
             let d = normalize_dim(d, self.ndim())?;
@@ -133,6 +145,10 @@ impl Tensor {
         }
         let n = self.ndim();
         let s: Vec<usize> = src.iter().map(|&d| normalize_dim(d, n)).collect::<Result<_>>()?;
+        if n == 0 {
+            dst.iter().map(|&d| normalize_dim(d, n)).collect::<Result<Vec<_>>>()?;
+            return Ok(self.clone());
+        }
         let t: Vec<usize> = dst.iter().map(|&d| normalize_dim(d, n)).collect::<Result<_>>()?;
         let mut perm: Vec<Option<usize>> = vec![None; n];
         for (&a, &b) in s.iter().zip(&t) {

@@ -42,6 +42,13 @@ fn is_nan<T: PartialEq + Copy>(x: T) -> bool {
 
 /// Ops over one dim; `dim = None` means the flattened tensor.
 fn dim_or_flat(t: &Tensor, dim: Option<i64>) -> Result<(Tensor, usize)> {
+    if t.ndim() == 0 {
+        // A 0-dim tensor accepts dim 0 / -1 and behaves as one element.
+        if let Some(d) = dim {
+            normalize_dim(d, 0)?;
+        }
+        return Ok((t.reshape(&[1])?, 0));
+    }
     match dim {
         Some(d) => Ok((t.clone(), normalize_dim(d, t.ndim())?)),
         None => Ok((t.reshape(&[-1])?, 0)),
@@ -49,6 +56,10 @@ fn dim_or_flat(t: &Tensor, dim: Option<i64>) -> Result<(Tensor, usize)> {
 }
 
 impl Tensor {
+    fn shape_i64(&self) -> Vec<i64> {
+        self.shape().iter().map(|&s| s as i64).collect()
+    }
+
     pub(crate) fn with_layout_pub(&self, l: crate::layout::Layout) -> Tensor {
         self.with_layout(l)
     }
@@ -115,7 +126,7 @@ impl Tensor {
     pub fn cumsum(&self, dim: i64) -> Result<Tensor> {
         let (src, d) = dim_or_flat(self, Some(dim).filter(|_| self.ndim() > 0))?;
         let src = if src.dtype().is_float() { src } else { src.to_dtype(DType::I64)? };
-        let out = scan(&src, d, |a, b| a + b, |a, b| a + b)?;
+        let out = scan(&src, d, |a, b| a + b, |a, b| a + b)?.reshape(&self.shape_i64())?;
         Ok(recorded(out, "CumsumBackward0", &[self], || Op::Cumsum { dim: d }))
     }
 
@@ -123,7 +134,7 @@ impl Tensor {
     pub fn cumprod(&self, dim: i64) -> Result<Tensor> {
         let (src, d) = dim_or_flat(self, Some(dim).filter(|_| self.ndim() > 0))?;
         let src = if src.dtype().is_float() { src } else { src.to_dtype(DType::I64)? };
-        let out = scan(&src, d, |a, b| a * b, |a, b| a.wrapping_mul(b))?;
+        let out = scan(&src, d, |a, b| a * b, |a, b| a.wrapping_mul(b))?.reshape(&self.shape_i64())?;
         Ok(recorded(out.clone(), "CumprodBackward0", &[self], || Op::Cumprod {
             x: Saved::input(self),
             out: Saved::output(&out, "CumprodBackward0"),
