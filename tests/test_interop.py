@@ -259,13 +259,6 @@ def test_exported_array_outlives_the_tensor(export, part, change):
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (use-after-free): t.numpy() makes the tensor object the array's base, so after "
-    "t.data = other the array points into freed memory (garbage values, or a segfault: "
-    "t = rgrad.arange(200000.0); a = t.numpy(); t.data = rgrad.zeros(3); a.sum()); "
-    "PyTorch's array keeps the old storage alive",
-)
 def test_numpy_array_outlives_replacing_data():
     proc = _run_isolated(
         _OUTLIVES.format(

@@ -283,7 +283,9 @@ impl PyTensor {
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
             ));
         }
-        interop::numpy_view(slf.py(), &t, slf.clone().into_any().unbind())
+        // The array's base holds the storage itself, so replacing `.data` later cannot free it.
+        let owner = wrap(slf.py(), t.detach())?.into_any();
+        interop::numpy_view(slf.py(), &t, owner)
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]
