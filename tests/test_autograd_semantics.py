@@ -376,13 +376,6 @@ VIEW_INPLACE_CASES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an in-place op on a view of a non-leaf is not recorded in the base's history: "
-    "y = x * 1; y[:2].mul_(5); y.sum().backward() gives x.grad [1, 1, 1, 1] (PyTorch: "
-    "[5, 5, 1, 1]), and the op's other operands get no gradient (z.grad is None after "
-    "y[:2].copy_(z)). Silent wrong gradients",
-)
 @pytest.mark.parametrize("case", sorted(VIEW_INPLACE_CASES))
 def test_in_place_on_view_of_non_leaf_is_recorded_in_the_base(case):
     change, weights, expected_x, expected_z = VIEW_INPLACE_CASES[case]

@@ -26,6 +26,9 @@ pub struct AutogradMeta {
     pub inplace_history: bool,
     /// A view (possibly of a view) of a leaf that requires grad: in-place writes are errors.
     pub views_grad_leaf: bool,
+    /// For a view of a tensor that requires grad: the tensor whose memory it views (the root of
+    /// a chain of views). In-place ops on the view rewrite the base's history too.
+    pub view_base: Option<Tensor>,
     /// Hooks of a leaf, by handle id (a non-leaf's hooks live on its grad_fn).
     pub hooks: Vec<(u64, GradHook)>,
 }

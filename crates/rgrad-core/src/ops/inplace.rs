@@ -13,6 +13,9 @@ use crate::tensor::Tensor;
 use crate::{with_dtype, DType, Scalar};
 use std::sync::Arc;
 
+/// The computation of an in-place op, run on (a copy of) the tensor it updates.
+type InplaceFn<'a> = Box<dyn FnOnce(&Tensor) -> Result<Tensor> + 'a>;
+
 /// PyTorch's `canCast`: no float to int, nothing but bool to bool.
 fn can_cast(from: DType, to: DType) -> bool {
     !(from.is_float() && !to.is_float() || from != DType::Bool && to == DType::Bool)
@@ -43,6 +46,11 @@ fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
 impl Tensor {
     /// Runs `f` on (a copy of) `self` and writes the result back into `self`.
     pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        self.apply_inplace_dyn(others, Box::new(f))
+    }
+
+    // Not generic, so the view path can call back into it without endless instantiation.
+    fn apply_inplace_dyn(&self, others: &[&Tensor], f: InplaceFn<'_>) -> Result<()> {
         let grad_on = grad_mode::is_enabled();
         if grad_on && self.meta().views_grad_leaf {
             bail!(
@@ -54,6 +62,12 @@ impl Tensor {
             bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
         }
         let record = grad_on && (self.requires_grad() || others.iter().any(|t| t.requires_grad()));
+        if record {
+            let base = self.meta().view_base.clone();
+            if let Some(base) = base.filter(|b| b.is_contiguous() && b.layout().offset == 0) {
+                return self.inplace_on_view(&base, others, f);
+            }
+        }
         // When recording, the op must see the old value even after we overwrite it.
         let base = if record { self.clone_tensor()? } else { self.clone() };
         let result = f(&base)?;
@@ -79,6 +93,47 @@ impl Tensor {
                 self.set_grad_fn(node, result.meta().output_nr);
                 self.meta().inplace_history = true;
             }
+        }
+        Ok(())
+    }
+
+    /// An in-place op on a view of a tensor with history (PyTorch's CopySlices): the base is
+    /// rewritten by a recorded `index_put` of the view's new values at the view's positions,
+    /// and the view then takes its history from the updated base.
+    fn inplace_on_view(&self, base: &Tensor, others: &[&Tensor], f: InplaceFn<'_>) -> Result<()> {
+        let result = f(&self.clone_tensor()?)?;
+        if result.shape() != self.shape() {
+            bail!(
+                Runtime,
+                "output with shape {} doesn't match the broadcast shape {}",
+                fmt_shape(self.shape()),
+                fmt_shape(result.shape())
+            );
+        }
+        let result = result.to_dtype(self.dtype())?;
+        let positions: Vec<i64> =
+            crate::cpu::index::offsets(self.layout()).into_iter().map(|o| o as i64).collect();
+        let n = positions.len();
+        let positions = Tensor::from_vec(positions, &[n]);
+        let flat_values = result.reshape(&[-1])?;
+        let base_shape: Vec<i64> = base.shape().iter().map(|&s| s as i64).collect();
+        let mut all: Vec<&Tensor> = others.to_vec();
+        all.push(&result);
+        base.apply_inplace_dyn(
+            &all,
+            Box::new(|b: &Tensor| {
+                b.reshape(&[-1])?
+                    .index_put(&[Some(positions.clone())], &flat_values, false)?
+                    .reshape(&base_shape)
+            }),
+        )?;
+        // The view's values are already in place (it shares the base's memory); its history
+        // becomes "these positions of the new base".
+        let shape: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
+        let regathered = base.reshape(&[-1])?.index(&[Some(positions)])?.reshape(&shape)?;
+        if let Some(node) = regathered.grad_fn() {
+            self.set_grad_fn(node, regathered.meta().output_nr);
+            self.meta().inplace_history = true;
         }
         Ok(())
     }

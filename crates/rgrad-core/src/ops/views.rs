@@ -27,12 +27,17 @@ impl Narrow {
 impl Tensor {
     fn view_with(&self, layout: Layout, name: &'static str, op: impl FnOnce() -> Op) -> Tensor {
         let out = recorded(self.with_layout(layout), name, &[self], op);
-        let of_grad_leaf = {
-            let m = self.meta();
-            m.views_grad_leaf || (m.grad_fn.is_none() && self.requires_grad())
-        };
-        if of_grad_leaf {
-            out.meta().views_grad_leaf = true;
+        if self.requires_grad() {
+            let (of_grad_leaf, base) = {
+                let m = self.meta();
+                (
+                    m.views_grad_leaf || m.grad_fn.is_none(),
+                    m.view_base.clone().unwrap_or_else(|| self.clone()),
+                )
+            };
+            let mut m = out.meta();
+            m.views_grad_leaf = of_grad_leaf;
+            m.view_base = Some(base);
         }
         out
     }
