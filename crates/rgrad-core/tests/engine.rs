@@ -512,8 +512,6 @@ fn modified_saved_input_errors_on_backward() -> Result<()> {
 }
 
 #[test]
-#[ignore = "core bug, left for follow-up: in-place ops on a view do not rebase the base's \
-            history (PyTorch's CopySlices), so the base's gradient misses the in-place op"]
 fn in_place_on_view_updates_base_gradient() {
     let x = leaf(&[1.0, 2.0, 3.0], &[3]);
     let y = x.mul_scalar(1.0).unwrap();
@@ -524,8 +522,6 @@ fn in_place_on_view_updates_base_gradient() {
 }
 
 #[test]
-#[ignore = "core bug, left for follow-up: views do not know their base, so an in-place op on \
-            a view of a leaf that requires grad is allowed (PyTorch raises)"]
 fn in_place_on_view_of_leaf_errors() {
     let x = leaf(&[1.0, 2.0, 3.0], &[3]);
     let e = err(x.select(0, 0).unwrap().binary_(BinaryOp::Mul, s(2.0)));
