@@ -331,6 +331,14 @@ class Optimizer:
 
     # ------------------------------------------------------------------------- zero_grad
 
+    @staticmethod
+    def _evaluate_closure(closure):
+        """The loss from ``step(closure)``: the closure re-evaluates the model with grad on."""
+        if closure is None:
+            return None
+        with rgrad.enable_grad():
+            return closure()
+
     def zero_grad(self, set_to_none=True):
         r"""Resets the gradients of all optimized tensors.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import rgrad
-from rgrad import Tensor, _rgrad, enable_grad
+from rgrad import Tensor, _rgrad
 from rgrad.optim.optimizer import (
     Optimizer,
     _default_scalar_dtype,
@@ -136,10 +136,7 @@ class RMSprop(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the
                 loss.
         """
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate_closure(closure)
 
         for group in self.param_groups:
             params_with_grad = []

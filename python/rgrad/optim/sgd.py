@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rgrad import Tensor, _rgrad, enable_grad
+from rgrad import Tensor, _rgrad
 from rgrad.optim.optimizer import Optimizer, _use_grad_for_differentiable
 
 __all__ = ["SGD"]
@@ -95,10 +95,7 @@ class SGD(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the
                 loss.
         """
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate_closure(closure)
 
         for group in self.param_groups:
             params = []
