@@ -208,7 +208,7 @@ def randn_like(input, *, dtype=None, requires_grad=False):
 
 
 # Subpackages that import names from this module come last.
-from rgrad import cuda, nn, optim, utils  # noqa: E402
+from rgrad import cuda, nn, optim, utils, wgpu  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [

@@ -11,6 +11,8 @@ _DEFAULT_DTYPES = {"float32", "int64", "bool"}
 
 def _suffixes(t):
     out = []
+    if t.device.type != "cpu":
+        out.append(f"device='{t.device}'")
     if t.requires_grad:
         fn = t.grad_fn
         out.append(f"grad_fn=<{type(fn).__name__}>" if fn is not None else "requires_grad=True")
@@ -19,7 +21,7 @@ def _suffixes(t):
 
 def _repr(self):
     return format_tensor(
-        self.detach().numpy(), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self)
+        self.detach().cpu().numpy(), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self)
     )
 
 
@@ -36,11 +38,12 @@ def _iter(self):
 
 
 def _reduce(self):
-    return (_rebuild, (self.detach().numpy().copy(), self.requires_grad))
+    device = str(self.device)
+    return (_rebuild, (self.detach().cpu().numpy().copy(), self.requires_grad, device))
 
 
-def _rebuild(array, requires_grad):
-    return _rgrad.tensor(array, requires_grad=requires_grad)
+def _rebuild(array, requires_grad, device="cpu"):
+    return _rgrad.tensor(array, requires_grad=requires_grad, device=device)
 
 
 def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):

@@ -92,6 +92,13 @@ fn check(param: &Tensor, others: &[&Tensor]) -> Result<()> {
     Ok(())
 }
 
+/// Whether the step runs on the wgpu device (every tensor must be on the parameter's device).
+fn on_gpu(param: &Tensor, others: &[&Tensor]) -> Result<bool> {
+    let mut all = vec![param];
+    all.extend_from_slice(others);
+    Ok(crate::ops::common_device(&all)? == crate::Device::Wgpu)
+}
+
 fn bump(ts: &[&Tensor]) {
     for t in ts {
         t.storage().bump_version();
@@ -113,8 +120,13 @@ pub fn sgd(params: &[Tensor], grads: &[Tensor], bufs: &mut [Option<Tensor>], h: 
     for ((p, g), buf) in params.iter().zip(grads).zip(bufs.iter_mut()) {
         check(p, &[g])?;
         if h.momentum != 0.0 && buf.is_none() {
-            *buf = Some(Tensor::zeros(p.shape(), p.dtype()));
+            *buf = Some(p.zeros_like_shape(p.shape())?);
             let b = buf.as_ref().expect("just set");
+            if on_gpu(p, &[g])? {
+                crate::optim_gpu::sgd_one(p, g, Some(b), h, true)?;
+                bump(&[p, b]);
+                continue;
+            }
             match p.dtype() {
                 DType::F32 => sgd_one::<f32>(p, g, Some(b), h, true),
                 _ => sgd_one::<f64>(p, g, Some(b), h, true),
@@ -123,6 +135,11 @@ pub fn sgd(params: &[Tensor], grads: &[Tensor], bufs: &mut [Option<Tensor>], h: 
         }
         if let Some(b) = buf.as_ref() {
             check(p, &[g, b])?;
+        }
+        if on_gpu(p, &[g].into_iter().chain(buf.as_ref()).collect::<Vec<_>>())? {
+            crate::optim_gpu::sgd_one(p, g, buf.as_ref(), h, false)?;
+            bump(&[p].into_iter().chain(buf.as_ref()).collect::<Vec<_>>());
+            continue;
         }
         match p.dtype() {
             DType::F32 => sgd_one::<f32>(p, g, buf.as_ref(), h, false),
@@ -205,6 +222,11 @@ pub fn adam(
         let mut others = vec![g, m, v];
         others.extend(vmax);
         check(p, &others)?;
+        if on_gpu(p, &others)? {
+            crate::optim_gpu::adam_one(p, g, m, v, vmax, steps[i], h)?;
+            bump(&[p, m, v].into_iter().chain(vmax).collect::<Vec<_>>());
+            continue;
+        }
         match p.dtype() {
             DType::F32 => adam_one::<f32>(p, g, m, v, vmax, steps[i], h),
             _ => adam_one::<f64>(p, g, m, v, vmax, steps[i], h),
@@ -279,6 +301,11 @@ pub fn rmsprop(
         others.extend(ga);
         others.extend(b);
         check(p, &others)?;
+        if on_gpu(p, &others)? {
+            crate::optim_gpu::rmsprop_one(p, g, s, ga, b, h)?;
+            bump(&[p, s].into_iter().chain(ga).chain(b).collect::<Vec<_>>());
+            continue;
+        }
         match p.dtype() {
             DType::F32 => rmsprop_one::<f32>(p, g, s, ga, b, h),
             _ => rmsprop_one::<f64>(p, g, s, ga, b, h),
@@ -347,6 +374,11 @@ pub fn adagrad(
     for i in 0..params.len() {
         let (p, g, s) = (&params[i], &grads[i], &state_sum[i]);
         check(p, &[g, s])?;
+        if on_gpu(p, &[g, s])? {
+            crate::optim_gpu::adagrad_one(p, g, s, steps[i], h)?;
+            bump(&[p, s]);
+            continue;
+        }
         match p.dtype() {
             DType::F32 => adagrad_one::<f32>(p, g, s, steps[i], h),
             _ => adagrad_one::<f64>(p, g, s, steps[i], h),

@@ -9,12 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
     Cpu,
+    /// The wgpu adapter (index 0; one device per process).
+    Wgpu,
 }
 
 impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Device::Cpu => f.write_str("cpu"),
+            Device::Wgpu => f.write_str("wgpu:0"),
         }
     }
 }
@@ -139,6 +142,7 @@ pub enum Owner {
     I32(Vec<i32>),
     Bool(Vec<bool>),
     External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+    Gpu(crate::gpu::Buffer),
 }
 
 pub struct Storage {
@@ -186,6 +190,35 @@ impl Storage {
         }
     }
 
+    /// A device storage of `len` elements in `buffer`.
+    pub fn from_gpu(buffer: crate::gpu::Buffer, len: usize, dtype: DType) -> Storage {
+        Storage {
+            ptr: std::ptr::null_mut(),
+            len,
+            dtype,
+            device: Device::Wgpu,
+            version: AtomicU64::new(0),
+            _owner: Owner::Gpu(buffer),
+        }
+    }
+
+    /// The device buffer, for a wgpu storage.
+    pub fn gpu_buffer(&self) -> Option<&crate::gpu::Buffer> {
+        match &self._owner {
+            Owner::Gpu(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Another storage over the same memory with a version counter of its own (`.data`).
+    pub fn alias(self: &std::sync::Arc<Self>) -> Storage {
+        if let Some(b) = self.gpu_buffer() {
+            return Storage::from_gpu(b.clone(), self.len, self.dtype);
+        }
+        // SAFETY: the new storage keeps the original alive, and with it the memory.
+        unsafe { Storage::from_external(self.ptr, self.len, self.dtype, Box::new(self.clone())) }
+    }
+
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -220,6 +253,7 @@ impl Storage {
     /// If `T` is not this storage's element type (a bug in the caller's dispatch).
     pub fn as_slice<T: Element>(&self) -> &[T] {
         assert_eq!(T::DTYPE, self.dtype, "storage dtype dispatch bug");
+        assert!(self.device == Device::Cpu, "internal error: a CPU kernel was given a wgpu tensor");
         if self.len == 0 {
             return &[];
         }
@@ -234,6 +268,7 @@ impl Storage {
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn as_mut_slice<T: Element>(&self) -> &mut [T] {
         assert_eq!(T::DTYPE, self.dtype, "storage dtype dispatch bug");
+        assert!(self.device == Device::Cpu, "internal error: a CPU kernel was given a wgpu tensor");
         if self.len == 0 {
             return &mut [];
         }

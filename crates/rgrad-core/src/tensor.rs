@@ -92,6 +92,37 @@ impl Tensor {
         })
     }
 
+    /// `full` on `device`.
+    pub fn full_on(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Ok(Tensor::full(shape, value, dtype)),
+            Device::Wgpu => crate::gpu::map(&[crate::gpu::Input::Scalar { value, dtype }], "a", dtype, shape, dtype),
+        }
+    }
+
+    /// Zeros of `shape` with this tensor's dtype and device.
+    pub fn zeros_like_shape(&self, shape: &[usize]) -> Result<Tensor> {
+        Tensor::full_on(shape, Scalar::Int(0), self.dtype(), self.device())
+    }
+
+    /// A copy of `self` on `device` (no autograd); `self` when it is already there.
+    pub fn to_device_kernel(&self, device: Device) -> Result<Tensor> {
+        match (self.device(), device) {
+            (a, b) if a == b => Ok(self.clone()),
+            (Device::Cpu, Device::Wgpu) => crate::gpu::upload(self),
+            _ => crate::gpu::download(self),
+        }
+    }
+
+    /// This tensor's values on the CPU (a copy for a device tensor, `self` otherwise).
+    pub fn to_cpu(&self) -> Result<Tensor> {
+        self.to_device_kernel(Device::Cpu)
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        self.device() == Device::Wgpu
+    }
+
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
         Tensor::full(shape, Scalar::Int(0), dtype)
     }
@@ -167,6 +198,12 @@ impl Tensor {
 
     /// The elements in row-major order, converted to `T`.
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        if self.is_gpu() {
+            // Readback failures (a lost device, a timeout) surface as a panic here, which the
+            // bindings turn into a RuntimeError; fallible callers use `to_cpu` first.
+            let host = self.to_cpu().unwrap_or_else(|e| panic!("{e}"));
+            return host.to_vec::<T>();
+        }
         with_dtype!(self.dtype(), S => crate::cpu::copy::gather::<S, T>(self.storage_slice::<S>(), self.layout()))
     }
 
@@ -174,6 +211,9 @@ impl Tensor {
     pub fn item(&self) -> Result<Scalar> {
         if self.numel() != 1 {
             bail!(Runtime, "a Tensor with {} elements cannot be converted to Scalar", self.numel());
+        }
+        if self.is_gpu() {
+            return self.to_cpu()?.item();
         }
         let off = self.layout().offset;
         Ok(with_dtype!(self.dtype(), T => {
@@ -308,10 +348,7 @@ impl Tensor {
     /// `.data`: the same memory and layout with no history and a version counter of its own,
     /// so in-place writes through it are invisible to autograd (as in PyTorch).
     pub fn data_alias(&self) -> Tensor {
-        let s = self.0.storage.clone();
-        // SAFETY: the new storage keeps the original alive, and with it the memory.
-        let alias = unsafe { Storage::from_external(s.data_ptr(), s.len(), s.dtype(), Box::new(s.clone())) };
-        Tensor::from_parts(Arc::new(alias), self.0.layout.clone())
+        Tensor::from_parts(Arc::new(self.0.storage.alias()), self.0.layout.clone())
     }
 
     /// A view with a different layout over the same storage, no history yet.

@@ -131,7 +131,7 @@ pub fn usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
 pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = data.cast::<PyTensor>() {
         let t = t.borrow().t.detach();
-        return t.to_dtype(dtype.unwrap_or(t.dtype())).py().map(|x| x.cast_kernel(x.dtype()));
+        return t.to_dtype(dtype.unwrap_or(t.dtype())).and_then(|x| x.cast_kernel(x.dtype())).py();
     }
     if let Some(s) = scalar(data)? {
         return Ok(Tensor::scalar_tensor(s, dtype.unwrap_or(default_dtype(s))));
@@ -139,7 +139,7 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     if interop::is_ndarray(data) {
         // `tensor()` always copies; only `from_numpy` shares memory.
         let t = interop::tensor_from_numpy(data, true)?;
-        return Ok(t.cast_kernel(dtype.unwrap_or(t.dtype())));
+        return t.cast_kernel(dtype.unwrap_or(t.dtype())).py();
     }
     let mut shape = Vec::new();
     let mut probe = data.clone();

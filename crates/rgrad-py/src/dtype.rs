@@ -2,6 +2,7 @@
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
+use rgrad_core::Device;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyType};
 use rgrad_core::DType;
 
@@ -128,10 +129,19 @@ pub fn parse_device(s: &str, index: Option<i64>) -> PyResult<PyDevice> {
     }
 }
 
-/// Reads a `device=` argument (a device object or a string) and checks it is usable.
-pub fn check_device(ob: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+/// The Python object for a core device: `device(type='cpu')`, `device(type='wgpu', index=0)`.
+pub fn device_object(d: Device) -> PyDevice {
+    match d {
+        Device::Cpu => PyDevice { kind: "cpu".into(), index: None },
+        Device::Wgpu => PyDevice { kind: "wgpu".into(), index: Some(0) },
+    }
+}
+
+/// Reads a `device=` argument (a device object or a string): the core device it names, or
+/// `None` when not given. Devices this build cannot use raise as PyTorch does.
+pub fn check_device(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Device>> {
     let Some(ob) = ob.filter(|o| !o.is_none()) else {
-        return Ok(());
+        return Ok(None);
     };
     let dev = if let Ok(d) = ob.cast::<PyDevice>() {
         d.get().clone()
@@ -141,7 +151,18 @@ pub fn check_device(ob: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         return Err(PyTypeError::new_err("device must be a rgrad.device or a string"));
     };
     match dev.kind.as_str() {
-        "cpu" => Ok(()),
+        "cpu" => Ok(Some(Device::Cpu)),
+        "wgpu" => {
+            if let Some(i) = dev.index.filter(|&i| i != 0) {
+                return Err(PyRuntimeError::new_err(format!(
+                    "wgpu device index {i} is out of range: rgrad uses one wgpu adapter, wgpu:0"
+                )));
+            }
+            if let Err(e) = rgrad_core::gpu::adapter_name() {
+                return Err(PyRuntimeError::new_err(e.to_string()));
+            }
+            Ok(Some(Device::Wgpu))
+        }
         "cuda" => Err(pyo3::exceptions::PyAssertionError::new_err("Torch not compiled with CUDA enabled")),
         other => Err(PyRuntimeError::new_err(format!(
             "the '{other}' device is not available in this build of rgrad"

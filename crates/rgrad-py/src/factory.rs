@@ -9,9 +9,12 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rgrad_core::ops::factory;
-use rgrad_core::{DType, Scalar, Tensor};
+use rgrad_core::{DType, Device, Scalar, Tensor};
 
-fn finish(py: Python<'_>, t: Tensor, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+/// Moves a freshly made CPU tensor to the requested device (random values are drawn on the CPU,
+/// so a seed gives the same numbers on every device) and sets `requires_grad`.
+pub fn finish(py: Python<'_>, t: Tensor, device: Option<Device>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+    let t = t.to_device_kernel(device.unwrap_or(Device::Cpu)).py()?;
     if requires_grad {
         t.set_requires_grad(true).py()?;
     }
@@ -37,9 +40,9 @@ pub fn tensor(
     pin_memory: bool,
 ) -> PyResult<Py<PyTensor>> {
     let _ = pin_memory;
-    check_device(device)?;
+    let dev = check_device(device)?;
     let t = tensor_from_data(data, opt_dtype(dtype)?)?;
-    finish(py, t, requires_grad)
+    finish(py, t, dev, requires_grad)
 }
 
 macro_rules! filled {
@@ -58,11 +61,11 @@ macro_rules! filled {
             pin_memory: bool,
         ) -> PyResult<Py<PyTensor>> {
             let _ = (out, layout, pin_memory);
-            check_device(device)?;
+            let dev = check_device(device)?;
             let shape = shape_arg(size, None)?;
             let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
             let v: Scalar = $value;
-            finish(py, Tensor::full(&shape, v, dt), requires_grad)
+            finish(py, Tensor::full(&shape, v, dt), dev, requires_grad)
         }
     };
 }
@@ -81,11 +84,11 @@ pub fn full(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    check_device(device)?;
+    let dev = check_device(device)?;
     let shape = shape_arg(&PyTuple::new(py, [size])?, None)?;
     let v = scalar(fill_value)?.ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
     let dt = opt_dtype(dtype)?.unwrap_or(default_dtype(v));
-    finish(py, Tensor::full(&shape, v, dt), requires_grad)
+    finish(py, Tensor::full(&shape, v, dt), dev, requires_grad)
 }
 
 fn number(ob: &Bound<'_, PyAny>) -> PyResult<Scalar> {
@@ -104,7 +107,7 @@ pub fn arange(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    check_device(device)?;
+    let dev = check_device(device)?;
     let (s, e) = match end {
         Some(e) if !e.is_none() => (number(start)?, number(e)?),
         _ => (Scalar::Int(0), number(start)?),
@@ -114,7 +117,7 @@ pub fn arange(
         None => Scalar::Int(1),
     };
     let t = factory::arange(s, e, st, opt_dtype(dtype)?).py()?;
-    finish(py, t, requires_grad)
+    finish(py, t, dev, requires_grad)
 }
 
 #[pyfunction]
@@ -128,9 +131,9 @@ pub fn linspace(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    check_device(device)?;
+    let dev = check_device(device)?;
     let t = factory::linspace(start, end, steps, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
-    finish(py, t, requires_grad)
+    finish(py, t, dev, requires_grad)
 }
 
 macro_rules! random {
@@ -146,10 +149,10 @@ macro_rules! random {
             requires_grad: bool,
         ) -> PyResult<Py<PyTensor>> {
             let _ = generator;
-            check_device(device)?;
+            let dev = check_device(device)?;
             let shape = shape_arg(size, None)?;
             let t = $f(&shape, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
-            finish(py, t, requires_grad)
+            finish(py, t, dev, requires_grad)
         }
     };
 }

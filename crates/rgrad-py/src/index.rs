@@ -64,7 +64,7 @@ fn parse_item(ob: &Bound<'_, PyAny>) -> PyResult<Item> {
     if ob.is_instance_of::<PyList>() || interop::is_ndarray(ob) {
         let t = tensor_from_data(ob, None)?;
         // An empty list selects nothing: an empty integer index.
-        let t = if t.numel() == 0 && t.dtype().is_float() { t.cast_kernel(DType::I64) } else { t };
+        let t = if t.numel() == 0 && t.dtype().is_float() { t.cast_kernel(DType::I64).py()? } else { t };
         return Ok(Item::Adv(t));
     }
     if let Ok(i) = ob.extract::<i64>() {

@@ -4,6 +4,7 @@ use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use crate::errors::IntoPyResult;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use rgrad_core::{DType, Layout, Storage, Tensor};
@@ -97,6 +98,12 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
 
 /// A NumPy array viewing the tensor's memory; `owner` keeps the storage alive.
 pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if t.device() != rgrad_core::Device::Cpu {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
+            t.device()
+        )));
+    }
     let dt = t.dtype();
     let itemsize = dt.itemsize();
     let mut dims: Vec<npyffi::npy_intp> = t.shape().iter().map(|&d| d as npyffi::npy_intp).collect();
@@ -130,6 +137,8 @@ pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResul
 
 /// `tensor.tolist()`.
 pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let host = t.to_cpu().py()?;
+    let t = &host;
     let owner = Py::new(py, crate::tensor::PyTensor { t: t.detach() })?.into_any();
     let arr = numpy_view(py, t, owner)?;
     arr.call_method0("tolist")

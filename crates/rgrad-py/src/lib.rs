@@ -2,6 +2,7 @@
 //! math of its own.
 
 mod convert;
+mod device;
 mod dtype;
 mod errors;
 mod factory;
@@ -41,6 +42,10 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(graph::_set_node_factory, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_set_anomaly, m)?)?;
+    m.add_function(wrap_pyfunction!(device::_wgpu_is_available, m)?)?;
+    m.add_function(wrap_pyfunction!(device::_wgpu_adapter_name, m)?)?;
+    m.add_function(wrap_pyfunction!(device::_wgpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(device::_wgpu_supports, m)?)?;
     m.add_function(wrap_pyfunction!(graph::is_anomaly_enabled, m)?)?;
     m.add_class::<graph::RemovableHandle>()?;
     m.add_function(wrap_pyfunction!(factory::tensor, m)?)?;

@@ -163,7 +163,7 @@ impl PyTensor {
 
     #[getter]
     fn device(&self) -> PyDevice {
-        PyDevice { kind: self.t.device().to_string(), index: None }
+        crate::dtype::device_object(self.t.device())
     }
 
     #[getter]
@@ -361,19 +361,26 @@ impl PyTensor {
     ) -> PyResult<Py<PyTensor>> {
         let _ = non_blocking;
         let mut target = opt_dtype(dtype)?;
-        check_device(device)?;
+        let mut dev = check_device(device)?;
         for a in args.iter() {
             if let Ok(d) = a.cast::<PyDType>() {
                 target = Some(d.get().dt);
             } else if let Ok(o) = a.cast::<PyTensor>() {
                 target = Some(o.borrow().t.dtype());
+                dev = Some(o.borrow().t.device());
             } else if a.is_none() {
             } else {
-                check_device(Some(&a))?;
+                dev = check_device(Some(&a))?.or(dev);
             }
         }
-        let me = &slf.borrow().t;
+        let me = slf.borrow().t.clone();
         let dt = target.unwrap_or(me.dtype());
+        let dev = dev.unwrap_or(me.device());
+        if dev != me.device() {
+            // Cast where the data is (a smaller copy when narrowing), then move.
+            let out = me.to_dtype(dt).and_then(|t| t.to_device(dev));
+            return wrap(slf.py(), out.py()?);
+        }
         if copy {
             let out = if dt == me.dtype() { me.clone_tensor() } else { me.to_dtype(dt) };
             return wrap(slf.py(), out.py()?);
@@ -382,9 +389,13 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (memory_format=None))]
-    fn cpu(slf: &Bound<'_, Self>, memory_format: Option<&Bound<'_, PyAny>>) -> Py<PyTensor> {
+    fn cpu(slf: &Bound<'_, Self>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
         let _ = memory_format;
-        slf.clone().unbind()
+        let t = slf.borrow().t.clone();
+        if t.device() == rgrad_core::Device::Cpu {
+            return Ok(slf.clone().unbind());
+        }
+        wrap(slf.py(), t.to_device(rgrad_core::Device::Cpu).py()?)
     }
 
     fn float(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
@@ -624,7 +635,7 @@ impl PyTensor {
         wrap(py, self.t.relu().py()?)
     }
     fn sign(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.sign())
+        wrap(py, self.t.sign().py()?)
     }
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
         self.un(py, UnaryOp::Exp)

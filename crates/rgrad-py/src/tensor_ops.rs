@@ -469,13 +469,10 @@ impl PyTensor {
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<Py<PyTensor>> {
-        crate::dtype::check_device(device)?;
+        let dev = crate::dtype::check_device(device)?.or(Some(self.t.device()));
         let dt = opt_dtype(dtype)?.unwrap_or(self.t.dtype());
         let t = crate::convert::tensor_from_data(data, Some(dt))?;
-        if requires_grad {
-            t.set_requires_grad(true).py()?;
-        }
-        wrap(py, t)
+        crate::factory::finish(py, t, dev, requires_grad)
     }
 
     // ---- in-place variants ---------------------------------------------------------------
@@ -650,13 +647,10 @@ impl PyTensor {
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<Py<PyTensor>> {
-        crate::dtype::check_device(device)?;
+        let dev = crate::dtype::check_device(device)?.unwrap_or(self.t.device());
         let shape = crate::convert::usize_shape(&int_list(size)?)?;
-        let t = Tensor::full(&shape, v, opt_dtype(dtype)?.unwrap_or(self.t.dtype()));
-        if requires_grad {
-            t.set_requires_grad(true).py()?;
-        }
-        wrap(py, t)
+        let t = Tensor::full_on(&shape, v, opt_dtype(dtype)?.unwrap_or(self.t.dtype()), dev).py()?;
+        crate::factory::finish(py, t, Some(dev), requires_grad)
     }
 
     fn apply_(
@@ -712,15 +706,12 @@ pub fn eye(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    crate::dtype::check_device(device)?;
+    let dev = crate::dtype::check_device(device)?;
     let m = m.unwrap_or(n);
     let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
     let v: Vec<f64> = (0..n * m).map(|i| if i / m == i % m { 1.0 } else { 0.0 }).collect();
-    let t = Tensor::from_vec(v, &[n, m]).cast_kernel(dt);
-    if requires_grad {
-        t.set_requires_grad(true).py()?;
-    }
-    wrap(py, t)
+    let t = Tensor::from_vec(v, &[n, m]).cast_kernel(dt).py()?;
+    crate::factory::finish(py, t, dev, requires_grad)
 }
 
 /// `rgrad.randint(low=0, high, size)`.
@@ -736,7 +727,7 @@ pub fn randint(
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
     let _ = (generator, requires_grad);
-    crate::dtype::check_device(device)?;
+    let dev = crate::dtype::check_device(device)?;
     let items: Vec<Bound<'_, PyAny>> = args.iter().collect();
     let (low, high, size) = match (items.len(), size) {
         (1, Some(s)) => (0, items[0].extract::<i64>()?, s.clone()),
@@ -751,8 +742,8 @@ pub fn randint(
         )));
     }
     let shape = crate::convert::usize_shape(&int_or_list(&size)?)?;
-    let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64));
-    wrap(py, t)
+    let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    crate::factory::finish(py, t, dev, false)
 }
 
 /// `rgrad.randperm(n)`.
@@ -767,8 +758,9 @@ pub fn randperm(
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
     let _ = (generator, requires_grad);
-    crate::dtype::check_device(device)?;
-    wrap(py, factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)))
+    let dev = crate::dtype::check_device(device)?;
+    let t = factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    crate::factory::finish(py, t, dev, false)
 }
 
 /// `rgrad.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.

@@ -29,11 +29,11 @@ fn add_into(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
 }
 
 /// A gradient the leaf can own: fresh contiguous memory nobody else holds.
-fn owned(g: Tensor) -> Tensor {
+fn owned(g: Tensor) -> Result<Tensor> {
     let l = g.layout();
     let plain = l.offset == 0 && g.is_contiguous() && g.storage().len() == g.numel();
     if plain && g.is_unique() && g.grad_fn().is_none() {
-        g
+        Ok(g)
     } else {
         g.cast_kernel(g.dtype())
     }
@@ -51,7 +51,7 @@ fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
     let new = match old {
         // As PyTorch (`clone_obey_contract`): a recorded copy, never a view or someone's tensor.
         None if create_graph => g.clone_tensor()?,
-        None => owned(g),
+        None => owned(g)?,
         Some(old) if create_graph => old.add(&g)?,
         Some(old) => {
             old.accumulate_(&g)?;
@@ -173,7 +173,7 @@ fn apply_pre_hooks(node: &Node, grads: &mut [Option<Tensor>]) -> Result<()> {
         let t = Tensor(t);
         let old = t.meta().grad.take();
         let new = match old {
-            None => g.detach().cast_kernel(g.dtype()),
+            None => g.detach().cast_kernel(g.dtype())?,
             Some(old) => old.add(&g.detach())?,
         };
         t.meta().grad = Some(new);
@@ -297,7 +297,7 @@ pub fn root_grad(root: &Tensor, gradient: Option<Tensor>, i: usize) -> Result<Te
             if root.numel() != 1 {
                 bail!(Runtime, "grad can be implicitly created only for scalar outputs");
             }
-            Ok(Tensor::ones(root.shape(), root.dtype()))
+            Tensor::full_on(root.shape(), crate::Scalar::Int(1), root.dtype(), root.device())
         }
         Some(g) => {
             if g.shape() != root.shape() {

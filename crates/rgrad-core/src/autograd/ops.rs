@@ -155,6 +155,10 @@ pub enum Op {
     Cast {
         from: DType,
     },
+    /// A copy to another device; the gradient goes back to `from`.
+    ToDevice {
+        from: crate::Device,
+    },
     Where {
         cond: Tensor,
         shapes: [Dims; 2],
@@ -248,6 +252,7 @@ impl Op {
                 | Op::Narrow { .. }
                 | Op::NarrowBackward { .. }
                 | Op::Cast { .. }
+                | Op::ToDevice { .. }
                 | Op::Index { .. }
                 | Op::Cat { .. }
                 | Op::Cumsum { .. }

@@ -67,7 +67,7 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Saved, out: &Saved, create_graph: bo
         G::Expm1 => g.mul(&o.add_scalar(1.0)?),
         G::Reciprocal => g.mul(&o.mul(&o)?)?.neg(),
         G::Relu => g.mul(&out.get()?.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
-        G::Abs => g.mul(&x()?.detach().sign().to_dtype(g.dtype())?),
+        G::Abs => g.mul(&x()?.detach().sign()?.to_dtype(g.dtype())?),
         // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
         G::Erf => g.mul(&x()?.mul(x()?)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?),
     }
@@ -188,6 +188,7 @@ pub(crate) fn backward(
         Op::Narrow { shape, narrow } => one(g.narrow_backward(shape, narrow)),
         Op::NarrowBackward { narrow } => one(g.apply_narrow(narrow)),
         Op::Cast { from } => one(g.to_dtype(*from)),
+        Op::ToDevice { from } => one(g.to_device(*from)),
         Op::Index { shape, adv } => one(g.index_backward(shape, adv)),
         Op::IndexBackward { adv } => one(g.take_again(adv)),
         Op::IndexPut { adv, values_shape, accumulate } => {
@@ -196,14 +197,14 @@ pub(crate) fn backward(
             })
         }
         Op::Gather { shape, dim, index } => {
-            one(Tensor::zeros(shape, g.dtype()).scatter_add(*dim as i64, index, g))
+            one(g.zeros_like_shape(shape)?.scatter_add(*dim as i64, index, g))
         }
         Op::Scatter { dim, index, src_shape, accumulate } => grad_a_b(
             &|| {
                 if *accumulate {
                     Ok(g.clone())
                 } else {
-                    g.scatter(*dim as i64, index, &Tensor::zeros(src_shape, g.dtype()))
+                    g.scatter(*dim as i64, index, &g.zeros_like_shape(src_shape)?)
                 }
             },
             &|| g.gather(*dim as i64, index),
@@ -224,7 +225,7 @@ pub(crate) fn backward(
             } else {
                 (g.unsqueeze(*dim as i64)?, indices.unsqueeze(*dim as i64)?)
             };
-            one(Tensor::zeros(shape, g.dtype()).scatter_add(*dim as i64, &ix, &g))
+            one(g.zeros_like_shape(shape)?.scatter_add(*dim as i64, &ix, &g))
         }
         Op::Cumsum { dim } => {
             let d = *dim as i64;
@@ -269,7 +270,7 @@ pub(crate) fn backward(
         }
         Op::Clamp { x, min, max } => {
             let x = x.get()?.detach();
-            let mut keep = Tensor::ones(x.shape(), crate::DType::Bool);
+            let mut keep = Tensor::full_on(x.shape(), crate::Scalar::Bool(true), crate::DType::Bool, x.device())?;
             if let Some(lo) = min {
                 keep = keep.mul(&x.compare_scalar(BinaryOp::Ge, *lo)?)?;
             }

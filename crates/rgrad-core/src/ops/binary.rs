@@ -61,6 +61,65 @@ impl BinaryOp {
     }
 }
 
+impl BinaryOp {
+    /// The op as a WGSL expression of `a` and `b` in the compute type (bools compute as i32).
+    pub fn wgsl(self, dt: DType) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "a + b",
+            Sub => "a - b",
+            Mul => "a * b",
+            Div if dt.is_float() => "a / b",
+            Div => "rg_floordiv(a, b)",
+            FloorDiv => "rg_floordiv(a, b)",
+            Rem => "rg_rem(a, b)",
+            Pow => "rg_pow(a, b)",
+            Maximum => "rg_max(a, b)",
+            Minimum => "rg_min(a, b)",
+            Eq => "a == b",
+            Ne => "a != b",
+            Lt => "a < b",
+            Le => "a <= b",
+            Gt => "a > b",
+            Ge => "a >= b",
+        }
+    }
+}
+
+/// The device operand for `o`: wgpu tensors as they are, 0-dim CPU tensors copied over (as
+/// PyTorch allows CPU scalars next to device tensors), anything else on the CPU an error.
+pub(crate) fn gpu_input<'a>(o: &Operand<'a>, shape: &[usize], dt: DType, keep: &'a mut Option<Tensor>) -> Result<crate::gpu::Input<'a>> {
+    use crate::gpu::Input;
+    match o {
+        Operand::S(s) => Ok(Input::Scalar { value: *s, dtype: dt }),
+        Operand::T(t) if t.is_gpu() => Input::broadcast(t, shape, dt),
+        Operand::T(t) if t.ndim() == 0 => {
+            let up = keep.insert(crate::gpu::upload(t)?);
+            Input::broadcast(up, shape, dt)
+        }
+        Operand::T(t) => bail!(
+            Runtime,
+            "Expected all tensors to be on the same device, but found at least two devices, wgpu:0 and {}!",
+            t.device()
+        ),
+    }
+}
+
+fn is_gpu_operand(o: &Operand) -> bool {
+    matches!(o, Operand::T(t) if t.is_gpu())
+}
+
+fn gpu_binary(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Result<Tensor> {
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    check_int_operands(op, dt, &b)?;
+    // WGSL bools have no arithmetic or ordering: compute them as 0/1 integers.
+    let ct = if dt == DType::Bool { DType::I32 } else { dt };
+    let (mut ka, mut kb) = (None, None);
+    let inputs = [gpu_input(&a, &shape, ct, &mut ka)?, gpu_input(&b, &shape, ct, &mut kb)?];
+    let (expr_dt, out_dt) = if op.is_comparison() { (DType::Bool, DType::Bool) } else { (ct, dt) };
+    crate::gpu::map(&inputs, op.wgsl(ct), expr_dt, &shape, out_dt)
+}
+
 /// The dtype `op` computes in for these operands, with PyTorch's checks.
 pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
     let dt = b.add_to(a.add_to(ResultType::default())).result();
@@ -203,19 +262,22 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
 /// Computes `op(a, b)` without recording autograd.
 pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     let dt = compute_dtype(op, a, b)?;
+    if is_gpu_operand(&a) || is_gpu_operand(&b) {
+        return gpu_binary(op, a, b, dt);
+    }
     if let Some(out) = fast_float(op, a, b, dt) {
         return Ok(out);
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     check_int_operands(op, dt, &b)?;
     // Operands of another dtype are converted first; scalars become one stack element.
-    let cast = |o: &Operand| -> Option<Tensor> {
+    let cast = |o: &Operand| -> Result<Option<Tensor>> {
         match o {
-            Operand::T(t) if t.dtype() != dt => Some(t.cast_kernel(dt)),
-            _ => None,
+            Operand::T(t) if t.dtype() != dt => Ok(Some(t.cast_kernel(dt)?)),
+            _ => Ok(None),
         }
     };
-    let (ca, cb) = (cast(&a), cast(&b));
+    let (ca, cb) = (cast(&a)?, cast(&b)?);
     // A cast copy is contiguous from offset 0: index it with its own layout, not the view's.
     let layout_of = |o: &Operand, c: &Option<Tensor>| match c {
         Some(c) => c.layout().broadcast_to(&shape),
@@ -336,14 +398,24 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     }
     let dt = b.add_to(a.add_to(ResultType::default())).result();
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+    if cond.is_gpu() || is_gpu_operand(&a) || is_gpu_operand(&b) {
+        let (mut kc, mut ka, mut kb) = (None, None, None);
+        let inputs = [
+            gpu_input(&Operand::T(cond), &shape, DType::Bool, &mut kc)?,
+            gpu_input(&a, &shape, dt, &mut ka)?,
+            gpu_input(&b, &shape, dt, &mut kb)?,
+        ];
+        let out = crate::gpu::map(&inputs, "select(c, b, a)", dt, &shape, dt)?;
+        return Ok(where_record(cond, a, b, out));
+    }
     let lc = cond.layout().broadcast_to(&shape)?;
-    let materialize = |o: &Operand| -> Tensor {
+    let materialize = |o: &Operand| -> Result<Tensor> {
         match o {
             Operand::T(t) => t.cast_kernel(dt),
-            Operand::S(s) => Tensor::scalar_tensor(*s, dt),
+            Operand::S(s) => Ok(Tensor::scalar_tensor(*s, dt)),
         }
     };
-    let (ta, tb) = (materialize(&a), materialize(&b));
+    let (ta, tb) = (materialize(&a)?, materialize(&b)?);
     let (la, lb) = (ta.layout().broadcast_to(&shape)?, tb.layout().broadcast_to(&shape)?);
     let out = with_dtype!(dt, T => {
         let v = crate::cpu::elementwise::zip3(
@@ -354,8 +426,12 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
         );
         Tensor::from_vec(v, &shape)
     });
-    if !dt.is_float() {
-        return Ok(out);
+    Ok(where_record(cond, a, b, out))
+}
+
+fn where_record(cond: &Tensor, a: Operand, b: Operand, out: Tensor) -> Tensor {
+    if !out.dtype().is_float() {
+        return out;
     }
     let inputs: smallvec::SmallVec<[&Tensor; 2]> = tensor_of(&a).into_iter().chain(tensor_of(&b)).collect();
     if needs_grad(&inputs) {
@@ -363,7 +439,7 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
         let sides = [tensor_of(&a).is_some(), tensor_of(&b).is_some()];
         record("WhereBackward0", Op::Where { cond: cond.detach(), shapes, sides }, &inputs, &[&out]);
     }
-    Ok(out)
+    out
 }
 
 impl Tensor {

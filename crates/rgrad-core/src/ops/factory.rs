@@ -98,7 +98,7 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
 }
 
 /// `randint(low, high, shape)`.
-pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Tensor {
+pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
     let n = crate::shape::numel(shape);
     let v: Vec<i64> = with_rng(|r| (0..n).map(|_| r.random_range(low..high)).collect());
     Tensor::from_vec(v, shape).cast_kernel(dtype)

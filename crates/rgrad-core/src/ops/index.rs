@@ -124,6 +124,12 @@ impl AdvIndex {
     }
 }
 
+/// Storage offsets `base + rest` for every base and rest position, in [`take`]'s order.
+fn take_offsets(bases: &[usize], rest: &Layout) -> Vec<i64> {
+    let rest_offs = offsets(rest);
+    bases.iter().flat_map(|&b| rest_offs.iter().map(move |&r| (b + r) as i64)).collect()
+}
+
 impl Tensor {
     /// Coordinates of the true elements of a bool tensor, one vector per dim.
     pub fn nonzero_coords(&self) -> Vec<Vec<i64>> {
@@ -147,7 +153,11 @@ impl Tensor {
     pub(crate) fn take_adv(&self, adv: &Arc<AdvIndex>) -> Result<Tensor> {
         let (bases, rest) = adv.parts(self.layout());
         let front = adv.front_shape(self.shape());
-        let out = with_dtype!(self.dtype(), T => Tensor::from_vec(take(self.storage_slice::<T>(), &bases, &rest), &front));
+        let out = if self.is_gpu() {
+            crate::gpu::gather(self, &take_offsets(&bases, &rest), &front)?
+        } else {
+            with_dtype!(self.dtype(), T => Tensor::from_vec(take(self.storage_slice::<T>(), &bases, &rest), &front))
+        };
         let perm = adv.to_result(front.len());
         let out = if perm.iter().enumerate().all(|(i, &p)| p == i as i64) {
             out
@@ -168,11 +178,17 @@ impl Tensor {
         let g_front = self.permute_kernel(&inv);
         let base = Layout::contiguous(shape);
         let (bases, rest) = adv.parts(&base);
-        let out = with_dtype!(self.dtype(), T => {
+        let out = if self.is_gpu() {
+            let buf = self.zeros_like_shape(shape)?;
+            crate::gpu::scatter(&buf, &take_offsets(&bases, &rest), &g_front, true)?;
+            buf
+        } else {
+            with_dtype!(self.dtype(), T => {
             let mut buf = vec![T::default(); numel(shape)];
             put(&mut buf, &bases, &rest, &g_front.to_vec::<T>(), |a: T, b: T| a.add(b), true);
             Tensor::from_vec(buf, shape)
-        });
+        })
+        };
         Ok(recorded(out, "IndexPutBackward0", &[self], || Op::IndexBackward { adv: adv.clone() }))
     }
 
@@ -183,7 +199,7 @@ impl Tensor {
     /// The gradient `g` of `index_put` w.r.t. its input: `g` with the overwritten positions
     /// zeroed.
     pub(crate) fn zero_indexed(&self, adv: &Arc<AdvIndex>) -> Result<Tensor> {
-        self.index_put_adv(adv, &Tensor::zeros(&[], self.dtype()), false)
+        self.index_put_adv(adv, &self.zeros_like_shape(&[])?, false)
     }
 
     /// `index_put(indices, values, accumulate)`: a copy of `self` with the indexed positions
@@ -210,11 +226,17 @@ impl Tensor {
         let v_front = v.permute_kernel(&inv);
         let base = Layout::contiguous(self.shape());
         let (bases, rest) = adv.parts(&base);
-        let out = with_dtype!(self.dtype(), T => {
+        let out = if self.is_gpu() {
+            let buf = self.contiguous_copy()?;
+            crate::gpu::scatter(&buf, &take_offsets(&bases, &rest), &v_front, accumulate)?;
+            buf
+        } else {
+            with_dtype!(self.dtype(), T => {
             let mut buf = self.to_vec::<T>();
             put(&mut buf, &bases, &rest, &v_front.to_vec::<T>(), |a: T, b: T| a.add(b), accumulate);
             Tensor::from_vec(buf, self.shape())
-        });
+        })
+        };
         let vshape = values.dims();
         let adv = adv.clone();
         Ok(recorded(out, "IndexPutBackward0", &[self, values], || Op::IndexPut {
@@ -234,10 +256,15 @@ impl Tensor {
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         let d = normalize_dim(dim, self.ndim())?;
         let offs = self.dim_offsets(d, index, "gather")?;
-        let out = with_dtype!(self.dtype(), T => {
-            let s = self.storage_slice::<T>();
-            Tensor::from_vec(offs.iter().map(|&o| s[o]).collect::<Vec<T>>(), index.shape())
-        });
+        let out = if self.is_gpu() {
+            let o: Vec<i64> = offs.iter().map(|&o| o as i64).collect();
+            crate::gpu::gather(self, &o, index.shape())?
+        } else {
+            with_dtype!(self.dtype(), T => {
+                let s = self.storage_slice::<T>();
+                Tensor::from_vec(offs.iter().map(|&o| s[o]).collect::<Vec<T>>(), index.shape())
+            })
+        };
         Ok(recorded(out, "GatherBackward0", &[self], || Op::Gather {
             shape: self.dims(),
             dim: d,
@@ -304,10 +331,24 @@ impl Tensor {
 
     fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
         let d = normalize_dim(dim, self.ndim())?;
-        let base = self.contiguous_copy();
+        let base = self.contiguous_copy()?;
         let offs = base.dim_offsets(d, index, if accumulate { "scatter_add" } else { "scatter" })?;
         let src_vals = src.to_dtype(self.dtype())?;
-        let out = with_dtype!(self.dtype(), T => {
+        let out = if base.is_gpu() {
+            crate::ops::common_device(&[&base, &src_vals])?;
+            let sstr = crate::shape::contiguous_strides(src.shape());
+            let istr = crate::shape::contiguous_strides(index.shape());
+            let src_c = src_vals.contiguous()?.detach();
+            let off0 = src_c.layout().offset;
+            let picks: Vec<i64> = (0..offs.len())
+                .map(|i| (off0 + (0..index.ndim()).map(|k| ((i / istr[k]) % index.shape()[k]) * sstr[k]).sum::<usize>()) as i64)
+                .collect();
+            let vals = crate::gpu::gather(&src_c, &picks, &[offs.len()])?;
+            let o: Vec<i64> = offs.iter().map(|&o| o as i64).collect();
+            crate::gpu::scatter(&base, &o, &vals, accumulate)?;
+            base
+        } else {
+            with_dtype!(self.dtype(), T => {
             let mut buf = base.to_vec::<T>();
             let sv = src_vals.to_vec::<T>();
             let sstr = crate::shape::contiguous_strides(src.shape());
@@ -318,7 +359,8 @@ impl Tensor {
                 buf[o] = if accumulate { buf[o].add(sv[si]) } else { sv[si] };
             }
             Tensor::from_vec(buf, self.shape())
-        });
+        })
+        };
         let (name, op) = if accumulate { ("ScatterAddBackward0", true) } else { ("ScatterBackward0", false) };
         Ok(recorded(out, name, &[self, src], || Op::Scatter {
             dim: d,
@@ -328,7 +370,7 @@ impl Tensor {
         }))
     }
 
-    fn contiguous_copy(&self) -> Tensor {
+    fn contiguous_copy(&self) -> Result<Tensor> {
         self.cast_kernel(self.dtype())
     }
 
@@ -388,7 +430,7 @@ impl Tensor {
                 }
             })
             .collect();
-        let mask = Tensor::from_vec(keep, &[r, c]);
+        let mask = Tensor::from_vec(keep, &[r, c]).to_device_kernel(self.device())?;
         crate::ops::binary::where_(&mask, Operand::T(self), Operand::S(Scalar::Int(0)))?
             .to_dtype(self.dtype())
     }

@@ -87,7 +87,7 @@ impl Tensor {
                 fmt_shape(result.shape())
             );
         }
-        self.write_from(&result);
+        self.write_from(&result)?;
         if record {
             if let Some(node) = result.grad_fn() {
                 self.set_grad_fn(node, result.meta().output_nr);
@@ -114,7 +114,7 @@ impl Tensor {
         let positions: Vec<i64> =
             crate::cpu::index::offsets(self.layout()).into_iter().map(|o| o as i64).collect();
         let n = positions.len();
-        let positions = Tensor::from_vec(positions, &[n]);
+        let positions = Tensor::from_vec(positions, &[n]).to_device_kernel(self.device())?;
         let flat_values = result.reshape(&[-1])?;
         let base_shape: Vec<i64> = base.shape().iter().map(|&s| s as i64).collect();
         let mut all: Vec<&Tensor> = others.to_vec();
@@ -139,10 +139,18 @@ impl Tensor {
     }
 
     /// Copies `src` (same shape, not aliasing `self`) into `self`'s view, converting dtype.
-    fn write_from(&self, src: &Tensor) {
+    fn write_from(&self, src: &Tensor) -> Result<()> {
         if self.numel() == 0 {
-            return;
+            return Ok(());
         }
+        if self.is_gpu() {
+            // `src` may be on the CPU (`gpu_tensor.copy_(cpu_tensor)`): copied over first.
+            let src = src.to_device_kernel(crate::Device::Wgpu)?;
+            crate::gpu::map_into(self, &[crate::gpu::Input::of(&src, self.dtype())], "a", self.dtype())?;
+            self.storage().bump_version();
+            return Ok(());
+        }
+        let src = &src.to_cpu()?;
         with_dtype!(self.dtype(), D => {
             // A contiguous source of the same dtype is read in place; others are converted.
             let converted: Vec<D>;
@@ -163,6 +171,7 @@ impl Tensor {
             }
         });
         self.storage().bump_version();
+        Ok(())
     }
 
     /// `self += other` for gradient accumulation: no autograd, added in place when both are
@@ -172,7 +181,7 @@ impl Tensor {
             return Ok(());
         }
         let plain = self.is_contiguous() && other.is_contiguous() && self.shape() == other.shape();
-        if !plain || self.dtype() != other.dtype() {
+        if !plain || self.dtype() != other.dtype() || self.is_gpu() || other.is_gpu() {
             return self.binary_(BinaryOp::Add, Operand::T(other));
         }
         with_dtype!(self.dtype(), D => {
@@ -208,7 +217,7 @@ impl Tensor {
         let shape = self.dims();
         let dt = self.dtype();
         self.apply_inplace(&[], |base| {
-            let full = Tensor::full(&shape, value, dt);
+            let full = Tensor::full_on(&shape, value, dt, base.device())?;
             Ok(recorded(full, "FillBackward0", &[base], || Op::Scale(0.0)))
         })
     }

@@ -127,7 +127,7 @@ impl Tensor {
         for &d in dims {
             let d = normalize_dim(d, self.ndim())?;
             let n = self.shape()[d] as i64;
-            let rev = Tensor::from_vec((0..n).rev().collect::<Vec<i64>>(), &[n as usize]);
+            let rev = Tensor::from_vec((0..n).rev().collect::<Vec<i64>>(), &[n as usize]).to_device_kernel(self.device())?;
             out = out.index_select(d as i64, &rev)?;
         }
         Ok(out)
@@ -191,7 +191,21 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
     }
     let mut shape: Dims = first.dims();
     shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
-    let out = with_dtype!(dtype, T => {
+    let refs: Vec<&Tensor> = tensors.iter().collect();
+    let out = if crate::ops::common_device(&refs)? == crate::Device::Wgpu {
+        // Each input is written into its slice of the output below.
+        let out = Tensor::full_on(&shape, crate::Scalar::Int(0), dtype, crate::Device::Wgpu)?;
+        let whole = crate::layout::Layout::contiguous(&shape);
+        let mut start = 0;
+        for t in tensors {
+            let len = t.shape()[d];
+            let part = out.with_layout_pub(whole.slice(d, start, len, 1));
+            crate::gpu::map_into(&part, &[crate::gpu::Input::of(t, dtype)], "a", dtype)?;
+            start += len;
+        }
+        out
+    } else {
+        with_dtype!(dtype, T => {
         let mut buf = vec![T::default(); crate::shape::numel(&shape)];
         let whole = crate::layout::Layout::contiguous(&shape);
         let mut start = 0;
@@ -202,8 +216,8 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
             start += len;
         }
         Tensor::from_vec(buf, &shape)
-    });
-    let refs: Vec<&Tensor> = tensors.iter().collect();
+    })
+    };
     if dtype.is_float() && needs_grad(&refs) {
         let sizes = tensors.iter().map(|t| t.shape()[d]).collect();
         record(name, Op::Cat { dim: d, sizes }, &refs, &[&out]);

@@ -44,18 +44,23 @@ fn scalar_type_name(dt: crate::DType) -> &'static str {
 }
 
 /// `[batch] x m x k` times `[batch] x k x n` without autograd; 2-D or 3-D operands.
-fn product_kernel(a: &Tensor, b: &Tensor) -> Tensor {
+fn product_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (nd, sa, sb) = (a.ndim(), a.shape(), b.shape());
     let (m, k, n) = (sa[nd - 2], sa[nd - 1], sb[nd - 1]);
     let batch = if nd == 3 { sa[0] } else { 1 };
     let shape: Vec<usize> = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
-    with_dtype!(a.dtype(), T => {
+    if crate::ops::common_device(&[a, b])? == crate::Device::Wgpu {
+        let as3 = |t: &Tensor| if nd == 3 { t.clone() } else { t.with_layout_pub(t.layout().unsqueeze(0)) };
+        let out = crate::gpu::matmul(&as3(a), &as3(b))?;
+        return Ok(out.with_layout_pub(crate::Layout::contiguous(&shape)));
+    }
+    Ok(with_dtype!(a.dtype(), T => {
         let mut out = vec![T::default(); batch * m * n];
         for (i, chunk) in out.chunks_mut((m * n).max(1)).enumerate().take(batch) {
             gemm_kernel(mat::<T>(a, i), mat::<T>(b, i), chunk, m, k, n);
         }
         Tensor::from_vec(out, &shape)
-    })
+    }))
 }
 
 impl Tensor {
@@ -77,7 +82,7 @@ impl Tensor {
             );
         }
         check_same_dtype(self, other)?;
-        let out = product_kernel(self, other);
+        let out = product_kernel(self, other)?;
         Ok(recorded(out, "MmBackward0", &[self, other], || Op::Mm {
             a: Saved::input(self),
             b: Saved::input(other),
@@ -102,7 +107,7 @@ impl Tensor {
             );
         }
         check_same_dtype(self, other)?;
-        let out = product_kernel(self, other);
+        let out = product_kernel(self, other)?;
         Ok(recorded(out, "BmmBackward0", &[self, other], || Op::Bmm {
             a: Saved::input(self),
             b: Saved::input(other),
@@ -126,6 +131,13 @@ impl Tensor {
         }
         check_same_dtype(self, other)?;
         let n = self.numel();
+        if crate::ops::common_device(&[self, other])? == crate::Device::Wgpu {
+            let (la, lb) = (self.layout(), other.layout());
+            let a = self.with_layout_pub(crate::Layout { shape: [1, 1, n][..].into(), strides: [0, 0, la.strides[0]][..].into(), offset: la.offset });
+            let b = other.with_layout_pub(crate::Layout { shape: [1, n, 1][..].into(), strides: [0, lb.strides[0], 0][..].into(), offset: lb.offset });
+            let out = crate::gpu::matmul(&a, &b)?.reshape(&[])?;
+            return Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot { a: Saved::input(self), b: Saved::input(other) }));
+        }
         let out = with_dtype!(self.dtype(), T => {
             let (la, lb) = (self.layout(), other.layout());
             let a = Mat { data: self.storage_slice::<T>(), offset: la.offset, rs: 0, cs: la.strides[0] };

@@ -12,3 +12,21 @@ pub mod reduce;
 pub mod scan;
 pub mod unary;
 pub mod views;
+
+use crate::error::Result;
+use crate::{Device, Tensor};
+
+/// The device all of `ts` live on, or PyTorch's error naming two different ones.
+pub(crate) fn common_device(ts: &[&Tensor]) -> Result<Device> {
+    let first = ts.first().map(|t| t.device()).unwrap_or(Device::Cpu);
+    for t in ts {
+        if t.device() != first {
+            let (a, b) = if first == Device::Wgpu { (first, t.device()) } else { (t.device(), first) };
+            crate::bail!(
+                Runtime,
+                "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
+            );
+        }
+    }
+    Ok(first)
+}

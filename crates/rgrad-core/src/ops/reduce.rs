@@ -36,22 +36,26 @@ pub fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Dims {
 
 impl Tensor {
     /// The sum kernel without autograd; integers and bools sum to int64.
-    fn sum_kernel(&self, dims: &[usize], keepdim: bool) -> Tensor {
+    fn sum_kernel(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
         let shape = reduced_shape(self.shape(), dims, keepdim);
         let l = self.layout();
-        match self.dtype() {
+        if self.is_gpu() {
+            let out = if self.dtype().is_float() { self.dtype() } else { DType::I64 };
+            return crate::gpu::reduce(self, dims, crate::gpu::Reduce::Sum, keepdim, out);
+        }
+        Ok(match self.dtype() {
             DType::F32 => Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape),
             DType::F64 => Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape),
             DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape),
             DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape),
             DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape),
-        }
+        })
     }
 
     /// `sum(dim=None, keepdim=False)`.
     pub fn sum(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let d = reduction_dims(dims, self.ndim())?;
-        let out = self.sum_kernel(&d, keepdim);
+        let out = self.sum_kernel(&d, keepdim)?;
         let name = if dims.is_none() { "SumBackward0" } else { "SumBackward1" };
         Ok(recorded(out, name, &[self], || Op::Sum { shape: self.dims(), dims: d, keepdim }))
     }
@@ -71,7 +75,7 @@ impl Tensor {
         }
         let d = reduction_dims(dims, src.ndim())?;
         let count: usize = d.iter().map(|&i| src.shape()[i]).product();
-        let sum = src.sum_kernel(&d, keepdim);
+        let sum = src.sum_kernel(&d, keepdim)?;
         let out = crate::ops::binary::binary_kernel(
             crate::ops::binary::BinaryOp::Div,
             crate::ops::binary::Operand::T(&sum),
@@ -120,10 +124,15 @@ impl Tensor {
         }
         let shape = reduced_shape(self.shape(), &d, keepdim);
         let r = crate::cpu::reduce::Extreme { is_max };
-        let out = crate::with_dtype!(self.dtype(), T => {
+        let out = if self.is_gpu() {
+            let op = if is_max { crate::gpu::Reduce::Max } else { crate::gpu::Reduce::Min };
+            crate::gpu::reduce(self, &d, op, keepdim, self.dtype())?
+        } else {
+            crate::with_dtype!(self.dtype(), T => {
             let v: Vec<T> = reduce(self.storage_slice::<T>(), self.layout(), &d, &r).into_iter().map(|x| x.unwrap_or_default()).collect();
             Tensor::from_vec(v, &shape)
-        });
+        })
+        };
         let name = match (dims.is_some(), is_max) {
             (true, true) => "AmaxBackward0",
             (true, false) => "AminBackward0",
@@ -196,7 +205,7 @@ impl Tensor {
         let d = reduction_dims(dims, self.ndim())?;
         let count: usize = d.iter().map(|&i| self.shape()[i]).product();
         let b = self.to_dtype(DType::Bool)?;
-        let s = b.sum_kernel(&d, keepdim);
+        let s = b.sum_kernel(&d, keepdim)?;
         let op = if all { crate::BinaryOp::Eq } else { crate::BinaryOp::Gt };
         s.compare_scalar(op, if all { count as f64 } else { 0.0 })
     }

@@ -78,7 +78,15 @@ impl Tensor {
         }
         let kept = reduced_shape(self.shape(), &[d], keepdim);
         let src = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
-        let (values, indices) = with_dtype!(self.dtype(), T => {
+        let (values, indices) = if self.is_gpu() {
+            use crate::gpu::{reduce, Reduce};
+            let dd = if self.ndim() == 0 { 0 } else { d };
+            let (vop, iop) = if is_max { (Reduce::Max, Reduce::ArgMax) } else { (Reduce::Min, Reduce::ArgMin) };
+            let v = reduce(&src, &[dd], vop, keepdim, self.dtype())?.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?;
+            let i = reduce(&src, &[dd], iop, keepdim, DType::I64)?.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?;
+            (v, i)
+        } else {
+            with_dtype!(self.dtype(), T => {
             let (data, _, _) = rows::<T>(&src, if self.ndim() == 0 { 0 } else { d });
             let mut vals = Vec::with_capacity(data.len() / len);
             let mut idx = Vec::with_capacity(data.len() / len);
@@ -95,7 +103,8 @@ impl Tensor {
                 idx.push(bi as i64);
             }
             (Tensor::from_vec(vals, &kept), Tensor::from_vec(idx, &kept))
-        });
+        })
+        };
         let name = if is_max { "MaxBackward0" } else { "MinBackward0" };
         let ix = indices.clone();
         let values = recorded(values, name, &[self], || Op::IndexReduce {
@@ -151,7 +160,11 @@ impl Tensor {
             Some(_) => reduced_shape(self.shape(), &[d], keepdim),
             None => Dims::new(),
         };
-        let out = with_dtype!(src.dtype(), T => {
+        let out = if src.is_gpu() {
+            let r = crate::gpu::reduce(&src, &[d], crate::gpu::Reduce::Prod, false, src.dtype())?;
+            r.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?
+        } else {
+            with_dtype!(src.dtype(), T => {
             let (data, _, _) = rows::<T>(&src, d);
             let vals: Vec<T> = if len == 0 {
                 vec![T::from_i64(1); crate::shape::numel(&kept)]
@@ -159,7 +172,8 @@ impl Tensor {
                 data.chunks(len).map(|r| r.iter().fold(T::from_i64(1), |a, &x| mul(a, x))).collect()
             };
             Tensor::from_vec(vals, &kept)
-        });
+        })
+        };
         Ok(recorded(out, if dim.is_some() { "ProdBackward1" } else { "ProdBackward0" }, &[self], || {
             Op::Prod { x: Saved::input(self), dim: dim.map(|_| d), keepdim }
         }))
@@ -167,6 +181,11 @@ impl Tensor {
 
     /// For every element, the product of the other elements along `dim` (or of all others).
     pub(crate) fn prod_others(&self, dim: Option<usize>) -> Result<Tensor> {
+        if self.is_gpu() {
+            // Exact with zeros needs prefix and suffix products; rare (prod's backward), so the
+            // host computes it.
+            return self.to_cpu()?.prod_others(dim)?.to_device_kernel(crate::Device::Wgpu);
+        }
         let (src, d) = match dim {
             Some(d) => (self.clone(), d),
             None => (self.reshape(&[-1])?, 0),
@@ -205,6 +224,7 @@ impl Tensor {
         let src = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
         let d = normalize_dim(dim, self.ndim())?;
         let out = match self.dtype() {
+            _ if src.is_gpu() => gpu_softmax(&src.detach(), d, log)?,
             DType::F32 => softmax_rows::<f32>(&src, d, log),
             _ => softmax_rows::<f64>(&src, d, log),
         };
@@ -227,6 +247,24 @@ fn mul<T: Element>(a: T, b: T) -> T {
     }
 }
 
+/// Softmax on the device: max, shifted exp, sum and normalise as four kernels.
+fn gpu_softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    use crate::gpu::{map, reduce, Input, Reduce};
+    let dt = x.dtype();
+    let m = reduce(x, &[d], Reduce::Max, true, dt)?;
+    // An all -inf (or +inf) row shifts by 0, as on the CPU.
+    let zero = format!("{}(0)", crate::gpu::wgsl::value_type(dt));
+    let m = map(&[Input::of(&m, dt)], &format!("select(a, {zero}, a - a != a - a && a == a)"), dt, m.shape(), dt)?;
+    let e = map(&[Input::of(x, dt), Input::broadcast(&m, x.shape(), dt)?], "exp(a - b)", dt, x.shape(), dt)?;
+    let s = reduce(&e, &[d], Reduce::Sum, true, dt)?;
+    if log {
+        let ins = [Input::of(x, dt), Input::broadcast(&m, x.shape(), dt)?, Input::broadcast(&s, x.shape(), dt)?];
+        map(&ins, "a - (log(c) + b)", dt, x.shape(), dt)
+    } else {
+        map(&[Input::of(&e, dt), Input::broadcast(&s, x.shape(), dt)?], "a / b", dt, x.shape(), dt)
+    }
+}
+
 fn scan(
     src: &Tensor,
     d: usize,
@@ -236,6 +274,19 @@ fn scan(
     let len = src.shape().get(d).copied().unwrap_or(1).max(1);
     let src = if src.ndim() == 0 { src.reshape(&[1])? } else { src.clone() };
     let shape: Vec<i64> = src.shape().iter().map(|&s| s as i64).collect();
+    if src.is_gpu() {
+        let n = src.ndim();
+        let mut perm: Vec<usize> = (0..n).filter(|&x| x != d).collect();
+        perm.push(d);
+        let moved = src.detach().with_layout(src.layout().permute(&perm));
+        let product = ff(2.0, 3.0) == 6.0;
+        let r = crate::gpu::scan_last(&moved, product)?;
+        let mut inv = vec![0usize; n];
+        for (i, &p) in perm.iter().enumerate() {
+            inv[p] = i;
+        }
+        return r.with_layout(r.layout().permute(&inv)).reshape(&shape);
+    }
     let out = with_dtype!(src.dtype(), T => {
         let (mut data, pshape, perm) = rows::<T>(&src, d);
         for r in data.chunks_mut(len) {

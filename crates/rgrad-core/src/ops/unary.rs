@@ -31,6 +31,37 @@ pub enum UnaryOp {
     Erf,
 }
 
+impl UnaryOp {
+    /// The op as a WGSL expression of `a` (a float), for the wgpu backend's generated kernels.
+    pub fn wgsl(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Exp => "exp(a)",
+            Log => "log(a)",
+            Sqrt => "sqrt(a)",
+            Rsqrt => "inverseSqrt(a)",
+            Sin => "sin(a)",
+            Cos => "cos(a)",
+            Tan => "tan(a)",
+            Tanh => "rg_tanh(a)",
+            Sigmoid => "rg_sigmoid(a)",
+            Log1p => "rg_log1p(a)",
+            Expm1 => "rg_expm1(a)",
+            Reciprocal => "1.0 / a",
+            Floor => "floor(a)",
+            Ceil => "ceil(a)",
+            Round => "round(a)",
+            Trunc => "trunc(a)",
+            Erf => "rg_erf(a)",
+        }
+    }
+}
+
+/// `expr(a)` over `x` on the wgpu device, computed in `x`'s dtype.
+fn gpu_map(x: &Tensor, expr: &str, out: DType) -> Result<Tensor> {
+    crate::gpu::map(&[crate::gpu::Input::of(x, x.dtype())], expr, out, x.shape(), out)
+}
+
 fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
     use UnaryOp::*;
     let (s, l) = (x.storage_slice::<T>(), x.layout());
@@ -106,10 +137,11 @@ impl Tensor {
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
         let rounding = matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc);
         if rounding && !self.dtype().is_float() {
-            return Ok(self.cast_kernel(self.dtype()));
+            return self.cast_kernel(self.dtype());
         }
-        let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32) };
+        let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32)? };
         let out = match x.dtype() {
+            _ if x.is_gpu() => gpu_map(&x, op.wgsl(), x.dtype())?,
             DType::F32 => match fast_f32(op, &x) {
                 Some(v) => Tensor::from_vec(v, x.shape()),
                 None => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
@@ -154,12 +186,20 @@ impl Tensor {
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
             );
         }
-        let out = with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.neg()), self.shape()));
+        let out = if self.is_gpu() {
+            gpu_map(self, "-a", self.dtype())?
+        } else {
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.neg()), self.shape()))
+        };
         Ok(recorded(out, "NegBackward0", &[self], || Op::Scale(-1.0)))
     }
 
     pub fn abs(&self) -> Result<Tensor> {
-        let out = with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.abs()), self.shape()));
+        let out = if self.is_gpu() {
+            gpu_map(self, if self.dtype() == DType::Bool { "a" } else { "abs(a)" }, self.dtype())?
+        } else {
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.abs()), self.shape()))
+        };
         Ok(recorded(out, "AbsBackward0", &[self], || Op::Unary {
             f: UnaryGrad::Abs,
             x: Saved::input(self),
@@ -168,18 +208,27 @@ impl Tensor {
     }
 
     /// `sign(x)`; not differentiable (its derivative is zero almost everywhere).
-    pub fn sign(&self) -> Tensor {
-        with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape()))
+    pub fn sign(&self) -> Result<Tensor> {
+        if self.is_gpu() {
+            let expr = if self.dtype() == DType::Bool { "a" } else { "sign(a)" };
+            return gpu_map(self, expr, self.dtype());
+        }
+        Ok(with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape())))
     }
 
     pub fn relu(&self) -> Result<Tensor> {
         if self.dtype() == DType::Bool {
             bail!(Runtime, "\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
         }
-        let out = with_dtype!(self.dtype(), T => {
+        let out = if self.is_gpu() {
+            let zero = format!("{}(0)", crate::gpu::wgsl::value_type(self.dtype()));
+            gpu_map(self, &format!("select({zero}, a, a > {zero})"), self.dtype())?
+        } else {
+            with_dtype!(self.dtype(), T => {
             let zero = T::default();
             Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
-        });
+        })
+        };
         Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
             f: UnaryGrad::Relu,
             x: Saved::input(self),
@@ -193,14 +242,25 @@ impl Tensor {
             bail!(Runtime, "torch.clamp: At least one of 'min' or 'max' must not be None");
         }
         let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
-        let out = with_dtype!(self.dtype(), T => {
+        let out = if self.is_gpu() {
+            use crate::gpu::Input;
+            let dt = self.dtype();
+            let lo = if dt.is_float() { crate::Scalar::Float(lo) } else { crate::Scalar::Int(lo.max(-9.2e18) as i64) };
+            let hi = if dt.is_float() { crate::Scalar::Float(hi) } else { crate::Scalar::Int(hi.min(9.2e18) as i64) };
+            let y = if min.is_some() { "select(a, b, a < b)" } else { "a" };
+            let expr = if max.is_some() { format!("select({y}, c, {y} > c)") } else { y.to_string() };
+            let inputs = [Input::of(self, dt), Input::Scalar { value: lo, dtype: dt }, Input::Scalar { value: hi, dtype: dt }];
+            crate::gpu::map(&inputs, &expr, dt, self.shape(), dt)?
+        } else {
+            with_dtype!(self.dtype(), T => {
             let (l, h) = (T::from_f64(lo), T::from_f64(hi));
             let v = map(self.storage_slice::<T>(), self.layout(), |x: T| {
                 let y = if min.is_some() && x < l { l } else { x };
                 if max.is_some() && y > h { h } else { y }
             });
             Tensor::from_vec(v, self.shape())
-        });
+        })
+        };
         let name = match (min, max) {
             (Some(_), Some(_)) => "ClampBackward1",
             (Some(_), None) => "ClampMinBackward0",
@@ -210,11 +270,14 @@ impl Tensor {
     }
 
     /// A contiguous copy converted to `dtype`, with no autograd.
-    pub fn cast_kernel(&self, dtype: DType) -> Tensor {
-        with_dtype!(dtype, U => {
+    pub fn cast_kernel(&self, dtype: DType) -> Result<Tensor> {
+        if self.is_gpu() {
+            return crate::gpu::map(&[crate::gpu::Input::of(self, dtype)], "a", dtype, self.shape(), dtype);
+        }
+        Ok(with_dtype!(dtype, U => {
             let v: Vec<U> = self.to_vec::<U>();
             Tensor::from_vec(v, self.shape())
-        })
+        }))
     }
 
     /// `tensor.to(dtype)`: returns `self` when the dtype already matches.
@@ -222,7 +285,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        let out = self.cast_kernel(dtype);
+        let out = self.cast_kernel(dtype)?;
         if !dtype.is_float() {
             return Ok(out);
         }
@@ -230,9 +293,19 @@ impl Tensor {
         Ok(recorded(out, "ToCopyBackward0", &[self], || Op::Cast { from }))
     }
 
+    /// `tensor.to(device)`: `self` when already there, else a copy that keeps history.
+    pub fn to_device(&self, device: crate::Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let out = self.to_device_kernel(device)?;
+        let from = self.device();
+        Ok(recorded(out, "ToCopyBackward0", &[self], || Op::ToDevice { from }))
+    }
+
     /// `clone()`: a contiguous copy that keeps history.
     pub fn clone_tensor(&self) -> Result<Tensor> {
-        let out = self.cast_kernel(self.dtype());
+        let out = self.cast_kernel(self.dtype())?;
         Ok(recorded(out, "CloneBackward0", &[self], || Op::Scale(1.0)))
     }
 

@@ -207,12 +207,19 @@ impl Tensor {
 
     /// The gradient of a narrowing: zeros of `shape` with `self` written into the narrowed part.
     pub fn narrow_backward(&self, shape: &[usize], n: &Narrow) -> Result<Tensor> {
-        let out = with_dtype!(self.dtype(), T => {
+        let out = if self.is_gpu() {
+            let out = self.zeros_like_shape(shape)?;
+            let part = out.with_layout(n.apply(&Layout::contiguous(shape)));
+            crate::gpu::map_into(&part, &[crate::gpu::Input::of(self, self.dtype())], "a", self.dtype())?;
+            out
+        } else {
+            with_dtype!(self.dtype(), T => {
             let mut buf = vec![T::default(); crate::shape::numel(shape)];
             let src: Vec<T> = self.to_vec::<T>();
             crate::cpu::copy::scatter(&src, &mut buf, &n.apply(&Layout::contiguous(shape)));
             Tensor::from_vec(buf, shape)
-        });
+        })
+        };
         let name = match n {
             Narrow::Select { .. } => "SelectBackwardBackward0",
             Narrow::Slice { .. } => "SliceBackwardBackward0",

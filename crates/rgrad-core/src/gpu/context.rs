@@ -1,0 +1,342 @@
+//! The one wgpu device and queue, the buffer pool, the pipeline cache and the open command
+//! encoder that kernels record into. Readback is the only place that waits, and it waits with
+//! a deadline.
+
+use crate::error::{Error, Result};
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use wgpu::util::DeviceExt;
+
+/// Dispatches recorded before the open encoder is submitted on its own.
+const MAX_PENDING: usize = 64;
+/// Pooled bytes kept for reuse; beyond this, freed buffers are released.
+const POOL_CAP_BYTES: u64 = 1 << 30;
+
+fn timeout() -> Duration {
+    let secs = std::env::var("RGRAD_WGPU_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(120.0);
+    Duration::from_secs_f64(secs.max(0.001))
+}
+
+pub struct Context {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_name: String,
+    pub supports_f64: bool,
+    pub supports_i64: bool,
+    pub max_binding: u64,
+    pool: Mutex<Pool>,
+    pipelines: Mutex<FxHashMap<String, Arc<wgpu::ComputePipeline>>>,
+    encoder: Mutex<Pending>,
+    /// The first error wgpu reported outside a scope, or a lost device; raised at the next sync.
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+#[derive(Default)]
+struct Pool {
+    free: FxHashMap<u64, Vec<wgpu::Buffer>>,
+    bytes: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: usize,
+}
+
+static CONTEXT: OnceLock<std::result::Result<Context, String>> = OnceLock::new();
+
+/// The shared context, created on first use.
+pub fn context() -> Result<&'static Context> {
+    CONTEXT.get_or_init(Context::create).as_ref().map_err(|e| Error::Runtime(e.clone()))
+}
+
+/// Whether an adapter can be opened (creates the context if needed).
+pub fn available() -> bool {
+    context().is_ok()
+}
+
+fn bucket(bytes: u64) -> u64 {
+    // Power-of-two buckets up to 1 MiB, then 1/8 steps, so reuse wastes at most ~12%.
+    let b = bytes.max(16);
+    if b <= 1 << 20 {
+        return b.next_power_of_two();
+    }
+    let step = b.next_power_of_two() / 8;
+    b.div_ceil(step) * step
+}
+
+impl Context {
+    fn create() -> std::result::Result<Context, String> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(desc);
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|e| format!("wgpu: no GPU adapter is available ({e}); the CPU device still works"))?;
+        let info = adapter.get_info();
+        let wanted = wgpu::Features::SHADER_F64 | wgpu::Features::SHADER_INT64;
+        let features = adapter.features() & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("rgrad"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| format!("wgpu: could not open the device '{}': {e}", info.name))?;
+        let failure: Arc<Mutex<Option<String>>> = Arc::default();
+        let f = failure.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            f.lock().get_or_insert_with(|| format!("wgpu error: {e}"));
+        }));
+        let f = failure.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            f.lock().get_or_insert_with(|| format!("wgpu device lost ({reason:?}): {msg}"));
+        });
+        Ok(Context {
+            adapter_name: info.name,
+            supports_f64: features.contains(wgpu::Features::SHADER_F64),
+            supports_i64: features.contains(wgpu::Features::SHADER_INT64),
+            max_binding: limits.max_storage_buffer_binding_size.min(limits.max_buffer_size),
+            device,
+            queue,
+            pool: Mutex::default(),
+            pipelines: Mutex::default(),
+            encoder: Mutex::default(),
+            failure,
+        })
+    }
+
+    fn check_failure(&self) -> Result<()> {
+        match self.failure.lock().clone() {
+            Some(e) => Err(Error::Runtime(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn check_size(&self, bytes: u64) -> Result<()> {
+        if bytes > self.max_binding {
+            return Err(Error::Runtime(format!(
+                "wgpu: a buffer of {bytes} bytes exceeds the adapter's limit of {} bytes per binding",
+                self.max_binding
+            )));
+        }
+        Ok(())
+    }
+
+    /// A pooled storage buffer of at least `bytes` bytes (contents undefined).
+    pub fn alloc(&'static self, bytes: u64) -> Result<PooledBuffer> {
+        self.check_size(bytes)?;
+        let size = bucket(bytes);
+        let reused = {
+            let mut pool = self.pool.lock();
+            let b = pool.free.get_mut(&size).and_then(|v| v.pop());
+            if b.is_some() {
+                pool.bytes -= size;
+            }
+            b
+        };
+        let buffer = reused.unwrap_or_else(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
+        Ok(PooledBuffer { buffer: Some(buffer), size, ctx: self })
+    }
+
+    /// A new buffer holding `bytes` (padded to the bucket size so it can be pooled later).
+    ///
+    /// A fresh buffer, not a pooled one: `Queue::write_buffer` would land before commands
+    /// still waiting in the open encoder that read the old contents of a reused buffer.
+    pub fn upload(&'static self, bytes: &[u8]) -> Result<PooledBuffer> {
+        self.check_size(bytes.len() as u64)?;
+        let size = bucket(bytes.len() as u64);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: true,
+        });
+        {
+            let mut view = buffer.slice(..).get_mapped_range_mut().map_err(|e| Error::Runtime(format!("wgpu: {e}")))?;
+            view.slice(..bytes.len()).copy_from_slice(bytes);
+        }
+        buffer.unmap();
+        Ok(PooledBuffer { buffer: Some(buffer), size, ctx: self })
+    }
+
+    fn release(&self, buffer: wgpu::Buffer, size: u64) {
+        let mut pool = self.pool.lock();
+        if pool.bytes + size > POOL_CAP_BYTES {
+            return; // dropped: wgpu frees it once pending work is done
+        }
+        pool.bytes += size;
+        pool.free.entry(size).or_default().push(buffer);
+    }
+
+    /// The compiled pipeline for `source` (compiled once per distinct source).
+    pub fn pipeline(&self, source: &str) -> Result<Arc<wgpu::ComputePipeline>> {
+        if let Some(p) = self.pipelines.lock().get(source) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: None,
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: None,
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Runtime(format!("wgpu: kernel failed to compile: {e}\n{source}")));
+        }
+        let p = Arc::new(pipeline);
+        self.pipelines.lock().insert(source.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Records one dispatch of `pipeline` over `buffers` (bound in order at group 0).
+    pub fn dispatch(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+        groups: (u32, u32),
+    ) -> Result<()> {
+        self.check_failure()?;
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let layout = pipeline.get_bind_group_layout(0);
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+        let mut pending = self.encoder.lock();
+        let encoder = pending
+            .encoder
+            .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()));
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(groups.0, groups.1, 1);
+        }
+        pending.dispatches += 1;
+        if pending.dispatches >= MAX_PENDING {
+            self.submit_locked(&mut pending);
+        }
+        Ok(())
+    }
+
+    /// Small read-only parameter blocks (shapes, strides, scalars) for one dispatch.
+    pub fn params(&self, words: &[u32]) -> wgpu::Buffer {
+        let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bytes.resize(bytes.len().max(16), 0);
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: &bytes,
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    }
+
+    fn submit_locked(&self, pending: &mut Pending) {
+        if let Some(enc) = pending.encoder.take() {
+            self.queue.submit([enc.finish()]);
+        }
+        pending.dispatches = 0;
+    }
+
+    /// Submits everything recorded so far.
+    pub fn flush(&self) {
+        self.submit_locked(&mut self.encoder.lock());
+    }
+
+    /// Copies `bytes` bytes from `src` (at `offset`) to host memory, waiting at most the
+    /// configured timeout (`RGRAD_WGPU_TIMEOUT`, seconds).
+    pub fn read(&self, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        self.check_failure()?;
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let (start, end) = (offset & !3, (offset + bytes).next_multiple_of(4));
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: end - start,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut pending = self.encoder.lock();
+            let encoder = pending
+                .encoder
+                .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()));
+            encoder.copy_buffer_to_buffer(src, start, &staging, 0, end - start);
+            self.submit_locked(&mut pending);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        let deadline = Instant::now() + timeout();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Runtime(format!(
+                    "wgpu: the device did not finish within {:?} (set RGRAD_WGPU_TIMEOUT to wait longer)",
+                    timeout()
+                )));
+            }
+            match self.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(left) }) {
+                Ok(_) => {}
+                Err(wgpu::PollError::Timeout) => continue,
+                Err(e) => return Err(Error::Runtime(format!("wgpu: waiting for the device failed: {e}"))),
+            }
+            if let Ok(r) = rx.try_recv() {
+                r.map_err(|e| Error::Runtime(format!("wgpu: reading back a buffer failed: {e}")))?;
+                break;
+            }
+        }
+        self.check_failure()?;
+        let view = staging.slice(..).get_mapped_range().map_err(|e| Error::Runtime(format!("wgpu: {e}")))?;
+        let lo = (offset - start) as usize;
+        Ok(view[lo..lo + bytes as usize].to_vec())
+    }
+}
+
+/// A storage buffer that returns to the pool when the last tensor using it is dropped.
+pub struct PooledBuffer {
+    buffer: Option<wgpu::Buffer>,
+    size: u64,
+    ctx: &'static Context,
+}
+
+impl PooledBuffer {
+    pub fn raw(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("buffer present until drop")
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        if let Some(b) = self.buffer.take() {
+            self.ctx.release(b, self.size);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Stand-ins used when rgrad is built without the `wgpu` feature: no GPU tensor can exist,
+//! and asking for one is a clear error.
+
+use super::{Input, Reduce};
+use crate::error::{Error, Result};
+use crate::{DType, Tensor};
+
+/// A GPU buffer; uninhabited in builds without the backend.
+#[derive(Clone)]
+pub enum Buffer {}
+
+fn not_built<T>() -> Result<T> {
+    Err(Error::Runtime("rgrad was built without the wgpu backend (cargo feature `wgpu`)".into()))
+}
+
+pub fn is_available() -> bool {
+    false
+}
+
+pub fn adapter_name() -> Result<String> {
+    not_built()
+}
+
+pub fn supports(_dt: DType) -> bool {
+    false
+}
+
+pub fn upload(_t: &Tensor) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn download(_t: &Tensor) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn synchronize() -> Result<()> {
+    Ok(())
+}
+
+pub fn map(_inputs: &[Input], _expr: &str, _expr_dtype: DType, _shape: &[usize], _out: DType) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn map_into(_dst: &Tensor, _inputs: &[Input], _expr: &str, _expr_dtype: DType) -> Result<()> {
+    not_built()
+}
+
+pub fn gather(_src: &Tensor, _offsets: &[i64], _shape: &[usize]) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn scatter(_dst: &Tensor, _offsets: &[i64], _src: &Tensor, _accumulate: bool) -> Result<()> {
+    not_built()
+}
+
+pub fn reduce(_x: &Tensor, _dims: &[usize], _op: Reduce, _keepdim: bool, _out: DType) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn matmul(_a: &Tensor, _b: &Tensor) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn scan_last(_x: &Tensor, _product: bool) -> Result<Tensor> {
+    not_built()
+}
+
+pub fn raw_bytes(_b: &Buffer) -> u64 {
+    0
+}
+
+pub fn update(_tensors: &[&Tensor], _scalars: &[f64], _body: &str) -> Result<()> {
+    not_built()
+}

@@ -1,0 +1,56 @@
+//! The wgpu backend: tensors whose storage is a GPU buffer. Ops dispatch here when their
+//! inputs live on the `wgpu` device; everything is built from a few kernel families
+//! (elementwise maps generated from each op's WGSL expression, strided copies, reductions,
+//! matmul, gathers/scatters by flat offsets, scans). Without the `wgpu` cargo feature the same
+//! functions exist and report that the backend is not built in.
+
+pub mod wgsl;
+
+#[cfg(feature = "wgpu")]
+mod context;
+#[cfg(feature = "wgpu")]
+mod imp;
+#[cfg(feature = "wgpu")]
+mod reduce;
+#[cfg(feature = "wgpu")]
+pub use imp::*;
+
+#[cfg(not(feature = "wgpu"))]
+mod disabled;
+#[cfg(not(feature = "wgpu"))]
+pub use disabled::*;
+
+use crate::layout::Layout;
+use crate::{DType, Scalar, Tensor};
+
+/// One operand of an elementwise kernel: a tensor viewed through `layout` (already broadcast
+/// to the output shape) and converted to `as_dtype` when loaded, or a Python number.
+pub enum Input<'a> {
+    Tensor { t: &'a Tensor, layout: Layout, as_dtype: DType },
+    Scalar { value: Scalar, dtype: DType },
+}
+
+impl<'a> Input<'a> {
+    /// `t` broadcast to `shape`, computed in `as_dtype`.
+    pub fn broadcast(t: &'a Tensor, shape: &[usize], as_dtype: DType) -> crate::Result<Input<'a>> {
+        Ok(Input::Tensor { t, layout: t.layout().broadcast_to(shape)?, as_dtype })
+    }
+
+    /// `t` as it is (same shape as the output), computed in `as_dtype`.
+    pub fn of(t: &'a Tensor, as_dtype: DType) -> Input<'a> {
+        Input::Tensor { t, layout: t.layout().clone(), as_dtype }
+    }
+}
+
+/// Reductions the backend implements directly.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Reduce {
+    Sum,
+    Prod,
+    Max,
+    Min,
+    ArgMax,
+    ArgMin,
+    Any,
+    All,
+}

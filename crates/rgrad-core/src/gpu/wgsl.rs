@@ -1,0 +1,289 @@
+//! WGSL source generation. Every kernel walks strided views through a parameter block of
+//! `u32` words: `[n, ndim, shape.., then per tensor: offset, strides..]`, so one compiled
+//! pipeline serves every shape and layout of a given op and dtype combination.
+
+use crate::DType;
+use std::fmt::Write;
+
+pub const WORKGROUP: u32 = 256;
+
+/// How a dtype is stored in a GPU buffer (bool is a `u32` word: WGSL has no host-shareable
+/// bool).
+pub fn storage_type(dt: DType) -> &'static str {
+    match dt {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::I32 => "i32",
+        DType::I64 => "i64",
+        DType::Bool => "u32",
+    }
+}
+
+/// How a dtype is computed with in WGSL expressions.
+pub fn value_type(dt: DType) -> &'static str {
+    match dt {
+        DType::Bool => "bool",
+        other => storage_type(other),
+    }
+}
+
+pub fn elem_bytes(dt: DType) -> u64 {
+    match dt {
+        DType::F64 | DType::I64 => 8,
+        _ => 4,
+    }
+}
+
+/// Converts `expr` (a value stored as `from`) to the value type of `to`.
+pub fn load(expr: &str, from: DType, to: DType) -> String {
+    match (from, to) {
+        (a, b) if a == b && a != DType::Bool => expr.to_string(),
+        (DType::Bool, DType::Bool) => format!("({expr} != 0u)"),
+        (DType::Bool, t) => format!("{}({expr})", value_type(t)),
+        (f, DType::Bool) => format!("({expr} != {}(0))", storage_type(f)),
+        (_, t) => format!("{}({expr})", value_type(t)),
+    }
+}
+
+/// Converts a value of type `from` to the storage representation of `to`.
+pub fn store(expr: &str, from: DType, to: DType) -> String {
+    match (from, to) {
+        (DType::Bool, DType::Bool) => format!("select(0u, 1u, {expr})"),
+        (DType::Bool, t) => format!("select({0}(0), {0}(1), {expr})", storage_type(t)),
+        (f, DType::Bool) => format!("select(0u, 1u, {expr} != {}(0))", value_type(f)),
+        (a, b) if a == b => expr.to_string(),
+        (_, t) => format!("{}({expr})", storage_type(t)),
+    }
+}
+
+/// Header lines shared by all kernels (64-bit types need no `enable` in naga's WGSL).
+fn header(out: &mut String) {
+    out.push_str("// rgrad generated kernel\n");
+}
+
+/// Helper functions for float type `t`: what WGSL lacks as builtins.
+pub fn float_helpers(t: &str) -> String {
+    format!(
+        r#"
+fn rg_log1p(x: {t}) -> {t} {{ let u = 1.0 + x; if (u == 1.0) {{ return x; }} return log(u) * x / (u - 1.0); }}
+fn rg_expm1(x: {t}) -> {t} {{
+  let u = exp(x);
+  if (u == 1.0) {{ return x; }}
+  let um = u - 1.0;
+  if (um == -1.0) {{ return -1.0; }}
+  return um * x / log(u);
+}}
+fn rg_erf(x: {t}) -> {t} {{
+  let a = abs(x);
+  if (a < 0.5) {{
+    let z = x * x;
+    return x * (1.1283791670955126 + z * (-0.37612638903183754 + z * (0.11283791670955126 + z * (-0.026866170645131252 + z * 0.005223977625442188))));
+  }}
+  let t = 1.0 / (1.0 + 0.5 * a);
+  let y = t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return sign(x) * (1.0 - y);
+}}
+fn rg_tanh(x: {t}) -> {t} {{ let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }}
+fn rg_sigmoid(x: {t}) -> {t} {{
+  if (x >= 0.0) {{ return 1.0 / (1.0 + exp(-x)); }}
+  let e = exp(x);
+  return e / (1.0 + e);
+}}
+fn rg_pow(a: {t}, b: {t}) -> {t} {{
+  if (b == 0.0) {{ return 1.0; }}
+  if (a >= 0.0) {{
+    if (a == 0.0) {{ if (b < 0.0) {{ return 1.0 / a; }} return 0.0; }}
+    return exp2(b * log2(a));
+  }}
+  if (b != floor(b)) {{ return (a - a) / (a - a); }}
+  let m = exp2(b * log2(-a));
+  if (floor(b * 0.5) * 2.0 == b) {{ return m; }}
+  return -m;
+}}
+fn rg_round(x: {t}) -> {t} {{ return round(x); }}
+fn rg_floordiv(a: {t}, b: {t}) -> {t} {{ return floor(a / b); }}
+fn rg_rem(a: {t}, b: {t}) -> {t} {{
+  let r = a - b * trunc(a / b);
+  if (r != 0.0 && ((r < 0.0) != (b < 0.0))) {{ return r + b; }}
+  return r;
+}}
+fn rg_max(a: {t}, b: {t}) -> {t} {{ if (a != a || b != b) {{ return a + b; }} return max(a, b); }}
+fn rg_min(a: {t}, b: {t}) -> {t} {{ if (a != a || b != b) {{ return a + b; }} return min(a, b); }}
+"#
+    )
+}
+
+/// Helper functions for integer type `t`.
+pub fn int_helpers(t: &str) -> String {
+    format!(
+        r#"
+fn rg_floordiv(a: {t}, b: {t}) -> {t} {{
+  let q = a / b;
+  if ((a % b != {t}(0)) && ((a < {t}(0)) != (b < {t}(0)))) {{ return q - {t}(1); }}
+  return q;
+}}
+fn rg_rem(a: {t}, b: {t}) -> {t} {{
+  let r = a % b;
+  if (r != {t}(0) && ((r < {t}(0)) != (b < {t}(0)))) {{ return r + b; }}
+  return r;
+}}
+fn rg_pow(a: {t}, b: {t}) -> {t} {{
+  var r = {t}(1); var base = a; var e = b;
+  loop {{ if (e <= {t}(0)) {{ break; }} if ((e & {t}(1)) == {t}(1)) {{ r = r * base; }} base = base * base; e = e >> 1u; }}
+  return r;
+}}
+fn rg_max(a: {t}, b: {t}) -> {t} {{ return max(a, b); }}
+fn rg_min(a: {t}, b: {t}) -> {t} {{ return min(a, b); }}
+"#
+    )
+}
+
+fn helpers_for(out: &mut String, dtypes: &[DType]) {
+    let mut seen = Vec::new();
+    for &dt in dtypes {
+        if seen.contains(&dt) {
+            continue;
+        }
+        seen.push(dt);
+        match dt {
+            DType::F32 | DType::F64 if seen.iter().filter(|d| d.is_float()).count() == 1 => {
+                out.push_str(&float_helpers(value_type(dt)))
+            }
+            DType::I32 | DType::I64 if seen.iter().filter(|d| d.is_int()).count() == 1 => {
+                out.push_str(&int_helpers(value_type(dt)))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The index arithmetic: walks `nd` dims from the innermost, adding each coordinate times
+/// each tensor's stride. Tensor `k`'s block starts at word `2 + nd + k * (nd + 1)`.
+fn strided_offsets(out: &mut String, tensors: usize, contiguous: bool) {
+    out.push_str("  let nd = p[1];\n");
+    for k in 0..tensors {
+        let _ = writeln!(out, "  var o{k} = p[2u + nd + {k}u * (nd + 1u)];");
+    }
+    if contiguous {
+        for k in 0..tensors {
+            let _ = writeln!(out, "  o{k} = o{k} + i;");
+        }
+        return;
+    }
+    out.push_str("  var rem = i;\n  for (var d = i32(nd) - 1; d >= 0; d = d - 1) {\n");
+    out.push_str("    let sz = p[2u + u32(d)];\n    let c = rem % sz;\n    rem = rem / sz;\n");
+    for k in 0..tensors {
+        let _ = writeln!(out, "    o{k} = o{k} + c * p[3u + nd + {k}u * (nd + 1u) + u32(d)];");
+    }
+    out.push_str("  }\n");
+}
+
+fn entry(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "@compute @workgroup_size({WORKGROUP})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {{\n  let i = gid.x + gid.y * nw.x * {WORKGROUP}u;\n  if (i >= p[0]) {{ return; }}"
+    );
+}
+
+/// An elementwise kernel: `out[...] = expr(a, b, c, ...)` over strided inputs.
+///
+/// `inputs[k] = (storage dtype, value dtype)`: input `k` is loaded, converted, and bound to the
+/// name `a`, `b`, `c`, ... in `expr`, whose result has `expr_dtype`.
+pub fn map_kernel(inputs: &[(DType, DType)], expr: &str, expr_dtype: DType, out: DType, contiguous: bool) -> String {
+    let mut s = String::new();
+    header(&mut s);
+    let n = inputs.len();
+    for (k, (st, _)) in inputs.iter().enumerate() {
+        let _ = writeln!(s, "@group(0) @binding({k}) var<storage, read> in{k}: array<{}>;", storage_type(*st));
+    }
+    let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read_write> outb: array<{}>;", storage_type(out));
+    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", n + 1);
+    let mut types: Vec<DType> = inputs.iter().map(|x| x.1).collect();
+    types.push(expr_dtype);
+    helpers_for(&mut s, &types);
+    entry(&mut s);
+    // Tensor 0 of the parameter block is the output, then the inputs.
+    strided_offsets(&mut s, n + 1, contiguous);
+    for (k, (st, vt)) in inputs.iter().enumerate() {
+        let name = (b'a' + k as u8) as char;
+        let _ = writeln!(s, "  let {name} = {};", load(&format!("in{k}[o{}]", k + 1), *st, *vt));
+    }
+    let _ = writeln!(s, "  outb[o0] = {};\n}}", store(&format!("({expr})"), expr_dtype, out));
+    s
+}
+
+/// `out[i] = src[idx[i]]`, or zero where `idx[i] < 0`.
+pub fn gather_kernel(dt: DType) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> idx: array<i32>;\n@group(0) @binding(2) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
+    );
+    entry(&mut s);
+    let _ = writeln!(s, "  let j = idx[i];\n  if (j < 0) {{ outb[i] = {t}(0); }} else {{ outb[i] = src[u32(j)]; }}\n}}");
+    s
+}
+
+/// `dst[idx[start + i]] (+)= src[i]` for one round of distinct destinations.
+pub fn scatter_kernel(dt: DType, accumulate: bool) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> idx: array<i32>;\n@group(0) @binding(2) var<storage, read_write> dst: array<{t}>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
+    );
+    entry(&mut s);
+    // p = [n, start]: this round covers entries start .. start + n of `idx` and `src`.
+    let _ = writeln!(s, "  let k = p[1] + i;\n  let j = u32(idx[k]);");
+    if accumulate && dt != DType::Bool {
+        let _ = writeln!(s, "  dst[j] = dst[j] + src[k];\n}}");
+    } else if accumulate {
+        let _ = writeln!(s, "  dst[j] = dst[j] | src[k];\n}}");
+    } else {
+        let _ = writeln!(s, "  dst[j] = src[k];\n}}");
+    }
+    s
+}
+
+/// Inclusive scan (`+` or `*`) along the last axis of a contiguous `[rows, len]` block, one
+/// invocation per row.
+pub fn scan_kernel(dt: DType, op: &str) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
+    );
+    entry(&mut s);
+    let _ = writeln!(
+        s,
+        "  let len = p[1];\n  let base = i * len;\n  if (len == 0u) {{ return; }}\n  var acc = src[base];\n  outb[base] = acc;\n  for (var k = 1u; k < len; k = k + 1u) {{ acc = acc {op} src[base + k]; outb[base + k] = acc; }}\n}}"
+    );
+    s
+}
+
+/// A fused in-place update over `k` same-sized contiguous tensors `t0..`, with float
+/// parameters `s0..` and the statements `body` (optimizer steps).
+pub fn update_kernel(dt: DType, k: usize, scalars: usize, body: &str) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    header(&mut s);
+    for j in 0..k {
+        let _ = writeln!(s, "@group(0) @binding({j}) var<storage, read_write> t{j}: array<{t}>;");
+    }
+    let _ = writeln!(s, "@group(0) @binding({k}) var<storage, read> sc: array<{t}>;");
+    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", k + 1);
+    entry(&mut s);
+    for j in 0..k {
+        let _ = writeln!(s, "  let o{j} = p[{}] + i;", j + 1);
+    }
+    for j in 0..scalars {
+        let _ = writeln!(s, "  let s{j} = sc[{j}];");
+    }
+    let _ = writeln!(s, "{body}\n}}");
+    s
+}

@@ -1,0 +1,34 @@
+"""``rgrad.wgpu``: the GPU backend (wgpu: Vulkan, Metal or DirectX 12; Mesa's llvmpipe where
+there is no GPU). Tensors move there with ``tensor.to("wgpu")`` and modules with
+``model.to("wgpu")``::
+
+    device = "wgpu" if torch.wgpu.is_available() else "cpu"
+"""
+
+from rgrad import _rgrad
+
+__all__ = ["adapter_name", "device_count", "is_available", "supports_dtype", "synchronize"]
+
+
+def is_available():
+    """Whether a wgpu adapter can be opened (the first call opens it)."""
+    return _rgrad._wgpu_is_available()
+
+
+def device_count():
+    return 1 if is_available() else 0
+
+
+def adapter_name():
+    """The adapter in use, e.g. ``"llvmpipe (LLVM 15.0.6, 256 bits)"``."""
+    return _rgrad._wgpu_adapter_name()
+
+
+def supports_dtype(dtype):
+    """Whether the adapter computes in ``dtype`` (float64 and int64 are optional features)."""
+    return _rgrad._wgpu_supports(dtype)
+
+
+def synchronize(device=None):
+    """Waits until every queued kernel has run."""
+    _rgrad._wgpu_synchronize()
