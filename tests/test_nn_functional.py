@@ -2,65 +2,21 @@
 float64 and float32), finite-difference gradient checks of each op in float64, values at the
 edges (large logits, probabilities of exactly 0 and 1, kinks), and PyTorch's error messages."""
 
-import json
 import math
-import pathlib
 
 import numpy as np
 import pytest
+from reference_cases import check_case, tier
 
 import rgrad
 import rgrad.nn  # noqa: F401  (binds rgrad.nn for the `torch.nn.functional...` expressions)
 import rgrad.nn.functional as F
 
-DATA = pathlib.Path(__file__).parent / "data"
-CASES = json.loads((DATA / "ops.json").read_text())["cases"]
-with np.load(DATA / "ops.npz") as _f:
-    ARRAYS = {k: _f[k] for k in _f.files}
-
-TIER2 = [c for c in CASES if c["tier"] == 2]
+TIER2 = tier(2)
 
 # Tier-2 cases not covered yet. test_gap_is_real keeps this honest: a listed case that starts
 # passing fails there until it is removed from the list.
 NOT_YET: set = set()
-
-FLOAT = {"float64": rgrad.float64, "float32": rgrad.float32}
-
-
-def run_case(case, precision):
-    """Evaluates ``expr`` with ``torch`` bound to rgrad; returns the output and the gradients
-    of ``(out * cot).sum()`` for the inputs named in ``grads``."""
-    env = {"torch": rgrad}
-    for name, kind in case["inputs"].items():
-        arr = ARRAYS[f"{case['name']}/in/{name}"]
-        if kind == "float64":
-            t = rgrad.tensor(arr, dtype=FLOAT[precision])
-            t.requires_grad_(name in case["grads"])
-        else:
-            t = rgrad.tensor(arr, dtype=rgrad.int64 if kind == "int64" else rgrad.bool)
-        env[name] = t
-    out = eval(case["expr"], env)
-    grads = {}
-    if case["grads"]:
-        cot = rgrad.tensor(ARRAYS[f"{case['name']}/cot"], dtype=out.dtype)
-        (out * cot).sum().backward()
-        grads = {n: env[n].grad for n in case["grads"]}
-    return out, grads
-
-
-def check_case(case, precision, tol):
-    out, grads = run_case(case, precision)
-    expected = ARRAYS[f"{case['name']}/out"]
-    got = out.detach().numpy()
-    assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
-    for name, g in grads.items():
-        ref = ARRAYS[f"{case['name']}/grad/{name}"]
-        if g is None:
-            assert not ref.any(), f"no gradient for {name}"
-            continue
-        assert g.dtype == FLOAT[precision]
-        np.testing.assert_allclose(g.numpy(), ref, rtol=tol, atol=tol)
 
 
 SUPPORTED = [c for c in TIER2 if c["name"] not in NOT_YET]

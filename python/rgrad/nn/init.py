@@ -166,5 +166,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     if rows < cols:
         q = q.T
     with rgrad.no_grad():
-        values = rgrad.tensor(np.ascontiguousarray(q) * gain, dtype=tensor.dtype)
+        values = rgrad.tensor(
+            np.ascontiguousarray(q) * gain, dtype=tensor.dtype, device=tensor.device
+        )
         return tensor.copy_(values.reshape(tensor.shape))

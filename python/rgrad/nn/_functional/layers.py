@@ -47,16 +47,16 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     keep = 1.0 - p
     if keep == 0.0:
-        mask = rgrad.zeros(input.shape, dtype=input.dtype)
+        mask = rgrad.zeros(input.shape, dtype=input.dtype, device=input.device)
     else:
-        mask = (rgrad.rand(input.shape, dtype=input.dtype) < keep).to(input.dtype)
+        mask = (rgrad.rand(input.shape, dtype=input.dtype, device=input.device) < keep).to(input.dtype)
         mask.mul_(1.0 / keep)
     return input.mul_(mask) if inplace else input * mask
 
 
 def _embedding_renorm_(weight, input, max_norm, norm_type):
     """Rescales, in place, the rows of ``weight`` that ``input`` uses to norm <= max_norm."""
-    rows = rgrad.tensor(np.unique(input.numpy()), dtype=rgrad.int64)
+    rows = rgrad.tensor(np.unique(input.cpu().numpy()), dtype=rgrad.int64, device=weight.device)
     with rgrad.no_grad():
         selected = weight.index_select(0, rows)
         norms = selected.norm(norm_type, dim=1, keepdim=True)
@@ -91,14 +91,14 @@ def embedding(
     except IndexError:
         raise IndexError("index out of range in self") from None
     if out.requires_grad and (padding_idx is not None or scale_grad_by_freq):
-        idx = flat.numpy()
+        idx = flat.cpu().numpy()
         scale = np.ones(idx.shape)
         if scale_grad_by_freq:
             scale /= np.bincount(idx, minlength=num)[idx]
         if padding_idx is not None:
             scale[idx == padding_idx] = 0.0
         # Same values, gradient scaled per row: d + (out - d) * s is exactly d forward.
-        s = rgrad.tensor(scale, dtype=weight.dtype).unsqueeze(1)
+        s = rgrad.tensor(scale, dtype=weight.dtype, device=weight.device).unsqueeze(1)
         frozen = out.detach()
         out = frozen + (out - frozen) * s
     return out.reshape(*input.shape, weight.shape[1])
@@ -176,7 +176,7 @@ def one_hot(tensor, num_classes=-1):
     """int64 one-hot encoding of the class indices in ``tensor`` (new last dim)."""
     if tensor.dtype != rgrad.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    values = tensor.numpy()
+    values = tensor.cpu().numpy()
     if num_classes == -1:
         if values.size == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
@@ -185,7 +185,7 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("Class values must be non-negative.")
     if values.size and values.max() >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
-    return tensor.unsqueeze(-1).eq(rgrad.arange(num_classes)).long()
+    return tensor.unsqueeze(-1).eq(rgrad.arange(num_classes, device=tensor.device)).long()
 
 
 def _pad_indices(n, left, right, mode):
@@ -227,7 +227,9 @@ def pad(input, pad, mode="constant", value=None):
                     f"dimension, but got: padding ({left}, {right}) at dimension {dim} of input "
                     f"{list(input.shape)}"
                 )
-            index = rgrad.tensor(_pad_indices(n, left, right, mode), dtype=rgrad.int64)
+            index = rgrad.tensor(
+                _pad_indices(n, left, right, mode), dtype=rgrad.int64, device=out.device
+            )
             out = out.index_select(dim, index)
             continue
         if left < 0 or right < 0:
@@ -237,7 +239,8 @@ def pad(input, pad, mode="constant", value=None):
         for width in (left, right):
             shape = list(out.shape)
             shape[dim] = max(width, 0)
-            parts.append(rgrad.full(shape, 0.0 if value is None else value, dtype=out.dtype))
+            fill = 0.0 if value is None else value
+            parts.append(rgrad.full(shape, fill, dtype=out.dtype, device=out.device))
         if left > 0 or right > 0:
             out = rgrad.cat([parts[0], out, parts[1]], dim)
     return out if out is not input else input.clone()

@@ -117,7 +117,7 @@ def binary_cross_entropy(
             f"Using a target size ({target.size()}) that is different to the input size "
             f"({input.size()}) is deprecated. Please ensure they have the same size."
         )
-    values = input.detach().numpy()
+    values = input.detach().cpu().numpy()
     lo, hi = (values.min(), values.max()) if values.size else (0.5, 0.5)
     if not (lo >= 0 and hi <= 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -190,7 +190,7 @@ def _check_target(input, target, class_dim, ignore_index):
         raise RuntimeError(
             f"expected target dtype to be Long or Byte, but got {_dtype_name(target.dtype)}"
         )
-    t = target.numpy()
+    t = target.cpu().numpy()
     n_classes = input.shape[class_dim]
     if t.size == 0 or (t.min() >= 0 and t.max() < n_classes and not 0 <= ignore_index < n_classes):
         return target, False  # the common case: all in range, none ignored
