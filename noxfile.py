@@ -1,6 +1,7 @@
-"""Developer and CI sessions. `nox` runs the default ones: rust, tests, lint.
+"""Developer and CI sessions. `nox` runs the default ones: rust, tests, cross, lint.
 
-    nox                  # rust (fmt, clippy, cargo test) + tests (build, pytest) + lint
+    nox                  # rust (fmt, clippy, cargo test) + tests (build, pytest) + cross + lint
+    nox -s cross         # the op table, optimizers and training on wgpu against the CPU
     nox -s tests -- -k matmul          # arguments after -- go to pytest
     nox -s bench [-- --quick --torch]  # criterion + benches/compare.py (not run by default)
 
@@ -28,7 +29,10 @@ RUFF = "ruff==0.17.6"
 LINT_PATHS = ["python", "tests", "benches", "examples", "tools", "noxfile.py"]
 
 nox.needs_version = ">=2024.4.15"
-nox.options.sessions = ["rust", "tests", "lint"]
+nox.options.sessions = ["rust", "tests", "cross", "lint"]
+# Mesa's software Vulkan driver (Debian's mesa-vulkan-drivers): the adapter `cross` uses on a
+# machine without a GPU.
+LLVMPIPE_ICD = Path("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")
 nox.options.reuse_venv = "yes"  # no effect on CI's fresh clone; saves time locally
 nox.options.error_on_missing_interpreters = True  # a missing python3.11 must fail, not skip
 if hasattr(nox.options, "download_python"):
@@ -144,8 +148,30 @@ def tests(session: nox.Session) -> None:
     start = time.perf_counter()
     # `import rgrad` resolves to the installed wheel: the source package lives in python/,
     # which is not on sys.path.
-    session.run("pytest", "tests", *session.posargs)
+    # The wgpu tests are the `cross` session's.
+    session.run("pytest", "tests", "-m", "not wgpu", *session.posargs)
     session.log(f"pytest took {time.perf_counter() - start:.0f} s")
+
+
+@nox.session(python=PYTHON)
+def cross(session: nox.Session) -> None:
+    """The wgpu backend against the CPU: every reference op case forward and backward,
+    optimizers, and an MLP trained on both (tests/test_wgpu.py). Uses the machine's GPU, or
+    Mesa's llvmpipe when its ICD file is installed and no Vulkan driver is chosen already;
+    fails (rather than skips) when no adapter can be opened."""
+    session.install(*TEST_DEPS)
+    install_rgrad(session)
+    env = {"RGRAD_REQUIRE_WGPU": "1"}
+    if "VK_ICD_FILENAMES" not in os.environ and LLVMPIPE_ICD.exists():
+        env["VK_ICD_FILENAMES"] = str(LLVMPIPE_ICD)
+    # Mesa's window-system code warns without a runtime dir; compute needs none.
+    env.setdefault("XDG_RUNTIME_DIR", os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+    session.run(
+        "python", "-c", "import rgrad; print('wgpu adapter:', rgrad.wgpu.adapter_name())", env=env
+    )
+    start = time.perf_counter()
+    session.run("pytest", "tests", "-m", "wgpu", *session.posargs, env=env)
+    session.log(f"pytest (wgpu) took {time.perf_counter() - start:.0f} s")
 
 
 @nox.session(python=PYTHON)

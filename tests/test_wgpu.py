@@ -3,6 +3,8 @@ on the device, the device API as PyTorch users expect it, optimizers on the devi
 trained 20 steps on both backends from the same weights. Runs wherever an adapter exists (in CI,
 Mesa's llvmpipe; `nox -s cross`)."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,9 +15,11 @@ import rgrad as torch
 import rgrad.nn as nn
 import rgrad.nn.functional as F
 
+# `nox -s cross` sets RGRAD_REQUIRE_WGPU so that a missing adapter fails instead of skipping.
+REQUIRED = os.environ.get("RGRAD_REQUIRE_WGPU") == "1"
 pytestmark = [
     pytest.mark.wgpu,
-    pytest.mark.skipif(not torch.wgpu.is_available(), reason="no wgpu adapter"),
+    pytest.mark.skipif(not REQUIRED and not torch.wgpu.is_available(), reason="no wgpu adapter"),
 ]
 
 CASES = tier(1) + tier(2)
@@ -62,7 +66,9 @@ def test_device_objects_and_repr():
     assert repr(x) == "tensor([1., 2.], device='wgpu:0')"
     y = torch.ones(2, dtype=torch.float64, device="wgpu", requires_grad=True) if F64 else None
     if y is not None:
-        assert repr(y) == "tensor([1., 1.], device='wgpu:0', dtype=rgrad.float64, requires_grad=True)"
+        assert (
+            repr(y) == "tensor([1., 1.], device='wgpu:0', dtype=rgrad.float64, requires_grad=True)"
+        )
     assert torch.cuda.is_available() is False
     assert torch.wgpu.device_count() == 1
 
@@ -111,7 +117,10 @@ def test_random_factories_match_cpu_for_a_seed():
 def test_mixed_devices_raise_naming_both():
     g = torch.ones(3, device="wgpu")
     c = torch.ones(3)
-    msg = "Expected all tensors to be on the same device, but found at least two devices, wgpu:0 and cpu!"
+    msg = (
+        "Expected all tensors to be on the same device, "
+        "but found at least two devices, wgpu:0 and cpu!"
+    )
     for f in (lambda: g + c, lambda: c * g, lambda: g @ c, lambda: torch.cat([g, c])):
         with pytest.raises(RuntimeError, match=msg):
             f()
@@ -221,7 +230,10 @@ def test_matmul_shapes_match_cpu(shape):
     got = torch.tensor(a, device="wgpu") @ torch.tensor(b, device="wgpu").t().t()
     np.testing.assert_allclose(host(got), a @ b, rtol=1e-4, atol=1e-4)
     # transposed (strided) operands are read in place
-    got_t = torch.tensor(a, device="wgpu").transpose(1, 2).transpose(1, 2) @ torch.tensor(b.T.copy(), device="wgpu").t()
+    got_t = (
+        torch.tensor(a, device="wgpu").transpose(1, 2).transpose(1, 2)
+        @ torch.tensor(b.T.copy(), device="wgpu").t()
+    )
     np.testing.assert_allclose(host(got_t), a @ b, rtol=1e-4, atol=1e-4)
 
 
@@ -230,7 +242,9 @@ def test_matmul_shapes_match_cpu(shape):
 
 OPTIMIZERS = {
     "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
-    "sgd_nesterov": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "sgd_nesterov": lambda p: torch.optim.SGD(
+        p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01
+    ),
     "adam": lambda p: torch.optim.Adam(p, lr=0.01),
     "adam_amsgrad": lambda p: torch.optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=0.1),
     "adamw": lambda p: torch.optim.AdamW(p, lr=0.01),
@@ -256,7 +270,9 @@ def test_optimizer_steps_on_device_match_cpu(name):
 
 def train(device, steps=20):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+    model = nn.Sequential(
+        nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)
+    )
     model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     x = torch.randn(32, 8).to(device)

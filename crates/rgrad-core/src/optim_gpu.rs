@@ -100,6 +100,7 @@ pub(crate) fn rmsprop_one(
 pub(crate) fn adagrad_one(p: &Tensor, g: &Tensor, s: &Tensor, step: f64, h: Adagrad) -> Result<()> {
     let clr = h.lr / (1.0 + (step - 1.0) * h.lr_decay);
     let mut body = direction(h.maximize, h.weight_decay, 1);
-    body += "  t2[o2] = t2[o2] + d * d;\n  let sd = sqrt(t2[o2]) + s2;\n  t0[o0] = t0[o0] + (-s0) * (d / sd);";
+    body +=
+        "  t2[o2] = t2[o2] + d * d;\n  let sd = sqrt(t2[o2]) + s2;\n  t0[o0] = t0[o0] + (-s0) * (d / sd);";
     update(&[p, g, s], &[clr, h.weight_decay, h.eps], &body)
 }

@@ -96,7 +96,9 @@ impl Tensor {
     pub fn full_on(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
         match device {
             Device::Cpu => Ok(Tensor::full(shape, value, dtype)),
-            Device::Wgpu => crate::gpu::map(&[crate::gpu::Input::Scalar { value, dtype }], "a", dtype, shape, dtype),
+            Device::Wgpu => {
+                crate::gpu::map(&[crate::gpu::Input::Scalar { value, dtype }], "a", dtype, shape, dtype)
+            }
         }
     }
 

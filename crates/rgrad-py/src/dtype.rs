@@ -2,9 +2,9 @@
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use rgrad_core::Device;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyType};
 use rgrad_core::DType;
+use rgrad_core::Device;
 
 #[pyclass(name = "dtype", module = "rgrad", frozen, eq, hash)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

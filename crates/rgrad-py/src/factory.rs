@@ -13,7 +13,12 @@ use rgrad_core::{DType, Device, Scalar, Tensor};
 
 /// Moves a freshly made CPU tensor to the requested device (random values are drawn on the CPU,
 /// so a seed gives the same numbers on every device) and sets `requires_grad`.
-pub fn finish(py: Python<'_>, t: Tensor, device: Option<Device>, requires_grad: bool) -> PyResult<Py<PyTensor>> {
+pub fn finish(
+    py: Python<'_>,
+    t: Tensor,
+    device: Option<Device>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
     let t = t.to_device_kernel(device.unwrap_or(Device::Cpu)).py()?;
     if requires_grad {
         t.set_requires_grad(true).py()?;

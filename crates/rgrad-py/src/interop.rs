@@ -1,10 +1,10 @@
 //! NumPy interop: zero-copy in both directions on the CPU.
 
+use crate::errors::IntoPyResult;
 use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use crate::errors::IntoPyResult;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use rgrad_core::{DType, Layout, Storage, Tensor};

@@ -270,7 +270,8 @@ pub(crate) fn backward(
         }
         Op::Clamp { x, min, max } => {
             let x = x.get()?.detach();
-            let mut keep = Tensor::full_on(x.shape(), crate::Scalar::Bool(true), crate::DType::Bool, x.device())?;
+            let mut keep =
+                Tensor::full_on(x.shape(), crate::Scalar::Bool(true), crate::DType::Bool, x.device())?;
             if let Some(lo) = min {
                 keep = keep.mul(&x.compare_scalar(BinaryOp::Ge, *lo)?)?;
             }

@@ -146,7 +146,9 @@ impl Context {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: None,
                 size,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })
         });
@@ -167,7 +169,8 @@ impl Context {
             mapped_at_creation: true,
         });
         {
-            let mut view = buffer.slice(..).get_mapped_range_mut().map_err(|e| Error::Runtime(format!("wgpu: {e}")))?;
+            let mut view =
+                buffer.slice(..).get_mapped_range_mut().map_err(|e| Error::Runtime(format!("wgpu: {e}")))?;
             view.slice(..bytes.len()).copy_from_slice(bytes);
         }
         buffer.unmap();
@@ -223,11 +226,15 @@ impl Context {
             .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
             .collect();
         let layout = pipeline.get_bind_group_layout(0);
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layout,
+            entries: &entries,
+        });
         let mut pending = self.encoder.lock();
-        let encoder = pending
-            .encoder
-            .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()));
+        let encoder = pending.encoder.get_or_insert_with(|| {
+            self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
+        });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             pass.set_pipeline(pipeline);
@@ -280,9 +287,9 @@ impl Context {
         });
         {
             let mut pending = self.encoder.lock();
-            let encoder = pending
-                .encoder
-                .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()));
+            let encoder = pending.encoder.get_or_insert_with(|| {
+                self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
+            });
             encoder.copy_buffer_to_buffer(src, start, &staging, 0, end - start);
             self.submit_locked(&mut pending);
         }

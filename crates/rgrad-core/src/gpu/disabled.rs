@@ -37,7 +37,13 @@ pub fn synchronize() -> Result<()> {
     Ok(())
 }
 
-pub fn map(_inputs: &[Input], _expr: &str, _expr_dtype: DType, _shape: &[usize], _out: DType) -> Result<Tensor> {
+pub fn map(
+    _inputs: &[Input],
+    _expr: &str,
+    _expr_dtype: DType,
+    _shape: &[usize],
+    _out: DType,
+) -> Result<Tensor> {
     not_built()
 }
 

@@ -67,7 +67,10 @@ pub(super) fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
     check_dtype(dtype)?;
     let n = crate::shape::numel(shape);
     let buf = ctx()?.alloc(n as u64 * elem_bytes(dtype))?;
-    Ok(Tensor::from_parts(Arc::new(Storage::from_gpu(Buffer(Arc::new(buf)), n, dtype)), Layout::contiguous(shape)))
+    Ok(Tensor::from_parts(
+        Arc::new(Storage::from_gpu(Buffer(Arc::new(buf)), n, dtype)),
+        Layout::contiguous(shape),
+    ))
 }
 
 fn to_bytes<T: Element>(v: &[T]) -> Vec<u8> {
@@ -80,7 +83,10 @@ fn to_bytes<T: Element>(v: &[T]) -> Vec<u8> {
 
 fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
     if T::DTYPE == DType::Bool {
-        return b.chunks_exact(4).map(|w| T::from_bool(u32::from_le_bytes([w[0], w[1], w[2], w[3]]) != 0)).collect();
+        return b
+            .chunks_exact(4)
+            .map(|w| T::from_bool(u32::from_le_bytes([w[0], w[1], w[2], w[3]]) != 0))
+            .collect();
     }
     let n = b.len() / std::mem::size_of::<T>();
     let mut out = Vec::<T>::with_capacity(n);
@@ -298,7 +304,11 @@ pub fn scatter(dst: &Tensor, offsets: &[i64], src: &Tensor, accumulate: bool) ->
     }
     for n in counts {
         let params = c.params(&[n as u32, start as u32]);
-        c.dispatch(&pipeline, &[buffer_of(&src)?.raw(), idx.raw(), buffer_of(dst)?.raw(), &params], groups(n, WORKGROUP))?;
+        c.dispatch(
+            &pipeline,
+            &[buffer_of(&src)?.raw(), idx.raw(), buffer_of(dst)?.raw(), &params],
+            groups(n, WORKGROUP),
+        )?;
         start += n;
     }
     Ok(())

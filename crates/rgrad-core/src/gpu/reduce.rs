@@ -107,8 +107,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
         };
         let _ = writeln!(s, "      sv[lid] = sv[lid] {combine} sv[lid + w];");
     }
-    let result = if is_arg { format!("{}(si[0])", storage_type(out)) } else { super::wgsl::store("sv[0]", acc, out) };
-    let _ = writeln!(s, "    }}\n    workgroupBarrier();\n  }}\n  if (lid == 0u) {{ outb[j] = {result}; }}\n}}");
+    let result =
+        if is_arg { format!("{}(si[0])", storage_type(out)) } else { super::wgsl::store("sv[0]", acc, out) };
+    let _ =
+        writeln!(s, "    }}\n    workgroupBarrier();\n  }}\n  if (lid == 0u) {{ outb[j] = {result}; }}\n}}");
     s
 }
 
@@ -139,7 +141,9 @@ pub fn reduce(x: &Tensor, dims: &[usize], op: Reduce, keepdim: bool, out: DType)
     }
     let m: usize = ishape.iter().map(|&s| s as usize).product();
     if m == 0 && matches!(op, Reduce::Max | Reduce::Min | Reduce::ArgMax | Reduce::ArgMin) {
-        return Err(Error::Index("max(): Expected reduction dim to be specified for input.numel() == 0.".into()));
+        return Err(Error::Index(
+            "max(): Expected reduction dim to be specified for input.numel() == 0.".into(),
+        ));
     }
     let acc = match op {
         Reduce::Sum | Reduce::Prod => out,
@@ -236,7 +240,13 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     if k == 0 {
-        return super::map(&[super::Input::Scalar { value: crate::Scalar::Int(0), dtype: a.dtype() }], "a", a.dtype(), &[batch, m, n], a.dtype());
+        return super::map(
+            &[super::Input::Scalar { value: crate::Scalar::Int(0), dtype: a.dtype() }],
+            "a",
+            a.dtype(),
+            &[batch, m, n],
+            a.dtype(),
+        );
     }
     let (tm, tn) = ((m as u32).div_ceil(TILE), (n as u32).div_ceil(TILE));
     let (la, lb) = (a.layout(), b.layout());
@@ -258,8 +268,14 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let pipeline = c.pipeline(&matmul_kernel(a.dtype()))?;
     let params = c.params(&w);
     if batch > 65535 || (tm * tn) > 65535 {
-        return Err(Error::Runtime(format!("wgpu matmul: {batch} batches of {m}x{n} exceed the dispatch limits")));
+        return Err(Error::Runtime(format!(
+            "wgpu matmul: {batch} batches of {m}x{n} exceed the dispatch limits"
+        )));
     }
-    c.dispatch(&pipeline, &[buffer_of(a)?.raw(), buffer_of(b)?.raw(), buffer_of(&out)?.raw(), &params], (tm * tn, batch as u32))?;
+    c.dispatch(
+        &pipeline,
+        &[buffer_of(a)?.raw(), buffer_of(b)?.raw(), buffer_of(&out)?.raw(), &params],
+        (tm * tn, batch as u32),
+    )?;
     Ok(out)
 }

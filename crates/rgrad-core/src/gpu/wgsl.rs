@@ -61,8 +61,45 @@ fn header(out: &mut String) {
     out.push_str("// rgrad generated kernel\n");
 }
 
+/// erf to ~1e-7: Taylor series near 0, then Numerical Recipes' erfc fit.
+const ERF_F32: &str = r#"
+fn rg_erf(x: f32) -> f32 {
+  let a = abs(x);
+  if (a < 0.5) {
+    let z = x * x;
+    return x * (1.1283791670955126 + z * (-0.37612638903183754 + z * (0.11283791670955126 + z * (-0.026866170645131252 + z * 0.005223977625442188))));
+  }
+  let t = 1.0 / (1.0 + 0.5 * a);
+  let y = t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return sign(x) * (1.0 - y);
+}
+"#;
+
+/// erf to ~1e-16: `exp(-x^2)` times a series of positive terms for |x| < 3, the continued
+/// fraction of erfc beyond.
+const ERF_F64: &str = r#"
+fn rg_erf(x: f64) -> f64 {
+  let a = abs(x);
+  if (a >= 6.0) { return sign(x); }
+  if (a < 3.0) {
+    var term = a;
+    var sum = a;
+    for (var n = 1; n < 90; n = n + 1) {
+      term = term * 2.0 * a * a / f64(2 * n + 1);
+      sum = sum + term;
+      if (term < sum * 1e-17) { break; }
+    }
+    return sign(x) * 1.1283791670955126 * exp(-a * a) * sum;
+  }
+  var f = a;
+  for (var n = 60; n >= 1; n = n - 1) { f = a + (f64(n) * 0.5) / f; }
+  return sign(x) * (1.0 - exp(-a * a) / (f * 1.7724538509055159));
+}
+"#;
+
 /// Helper functions for float type `t`: what WGSL lacks as builtins.
 pub fn float_helpers(t: &str) -> String {
+    let erf = if t == "f64" { ERF_F64.to_string() } else { ERF_F32.to_string() };
     format!(
         r#"
 fn rg_log1p(x: {t}) -> {t} {{ let u = 1.0 + x; if (u == 1.0) {{ return x; }} return log(u) * x / (u - 1.0); }}
@@ -73,17 +110,7 @@ fn rg_expm1(x: {t}) -> {t} {{
   if (um == -1.0) {{ return -1.0; }}
   return um * x / log(u);
 }}
-fn rg_erf(x: {t}) -> {t} {{
-  let a = abs(x);
-  if (a < 0.5) {{
-    let z = x * x;
-    return x * (1.1283791670955126 + z * (-0.37612638903183754 + z * (0.11283791670955126 + z * (-0.026866170645131252 + z * 0.005223977625442188))));
-  }}
-  let t = 1.0 / (1.0 + 0.5 * a);
-  let y = t * exp(-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return sign(x) * (1.0 - y);
-}}
-fn rg_tanh(x: {t}) -> {t} {{ let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }}
+{erf}fn rg_tanh(x: {t}) -> {t} {{ let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }}
 fn rg_sigmoid(x: {t}) -> {t} {{
   if (x >= 0.0) {{ return 1.0 / (1.0 + exp(-x)); }}
   let e = exp(x);
@@ -138,6 +165,114 @@ fn rg_min(a: {t}, b: {t}) -> {t} {{ return min(a, b); }}
     )
 }
 
+/// Software float64 versions of the builtins that Vulkan only has for 32-bit floats (GLSL.std.450
+/// Exp, Log, Sin, ... are f16/f32 only): range reduction plus polynomials, accurate to a few
+/// ulps over the ranges tensors use.
+const F64_MATH: &str = r#"
+fn rg_exp(x: f64) -> f64 {
+  if (x != x) { return x; }
+  if (x > 709.782712893384) { return x * 1.0e308; }
+  if (x < -745.2) { return 0.0; }
+  let k = round(x * 1.4426950408889634);
+  let r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+  let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-1 + r * (4.1666666666666664e-2
+    + r * (8.3333333333333332e-3 + r * (1.3888888888888889e-3 + r * (1.9841269841269841e-4
+    + r * (2.4801587301587302e-5 + r * (2.7557319223985893e-6 + r * (2.7557319223985888e-7
+    + r * (2.5052108385441720e-8 + r * (2.0876756987868100e-9 + r * 1.6059043836821613e-10))))))))))));
+  let h = i32(k) / 2;
+  return ldexp(ldexp(p, h), i32(k) - h);
+}
+fn rg_log(x: f64) -> f64 {
+  if (x != x) { return x; }
+  if (x < 0.0) { return (x - x) / (x - x); }
+  if (x == 0.0) { return -1.0 / x; }
+  if (x > 1.7976931348623157e308) { return x; }
+  let fr = frexp(x);
+  var m = fr.fract;
+  var e = f64(fr.exp);
+  if (m < 0.7071067811865476) { m = m * 2.0; e = e - 1.0; }
+  let s = (m - 1.0) / (m + 1.0);
+  let z = s * s;
+  let p = 1.0 + z * (3.3333333333333333e-1 + z * (0.2 + z * (1.4285714285714285e-1 + z * (1.1111111111111111e-1
+    + z * (9.0909090909090909e-2 + z * (7.6923076923076923e-2 + z * (6.6666666666666667e-2
+    + z * (5.8823529411764706e-2 + z * (5.2631578947368421e-2 + z * 4.7619047619047619e-2)))))))));
+  return e * 6.93147180369123816490e-01 + (e * 1.90821492927058770002e-10 + 2.0 * s * p);
+}
+fn rg_sin_poly(r: f64) -> f64 {
+  let z = r * r;
+  return r * (1.0 + z * (-1.6666666666666666e-1 + z * (8.3333333333333332e-3 + z * (-1.9841269841269841e-4
+    + z * (2.7557319223985893e-6 + z * (-2.5052108385441720e-8 + z * (1.6059043836821613e-10
+    + z * (-7.6471637318198164e-13 + z * 2.8114572543455206e-15))))))));
+}
+fn rg_cos_poly(r: f64) -> f64 {
+  let z = r * r;
+  return 1.0 + z * (-0.5 + z * (4.1666666666666664e-2 + z * (-1.3888888888888889e-3 + z * (2.4801587301587302e-5
+    + z * (-2.7557319223985888e-7 + z * (2.0876756987868100e-9 + z * (-1.1470745597729725e-11
+    + z * 4.7794773323873853e-14)))))));
+}
+fn rg_sin(x: f64) -> f64 {
+  let k = round(x * 6.36619772367581382433e-01);
+  let r = (x - k * 1.57079632673412561417e+00) - k * 6.07710050650619224932e-11;
+  let q = i32(k) & 3;
+  if (q == 0) { return rg_sin_poly(r); }
+  if (q == 1) { return rg_cos_poly(r); }
+  if (q == 2) { return -rg_sin_poly(r); }
+  return -rg_cos_poly(r);
+}
+fn rg_cos(x: f64) -> f64 {
+  let k = round(x * 6.36619772367581382433e-01);
+  let r = (x - k * 1.57079632673412561417e+00) - k * 6.07710050650619224932e-11;
+  let q = i32(k) & 3;
+  if (q == 0) { return rg_cos_poly(r); }
+  if (q == 1) { return -rg_sin_poly(r); }
+  if (q == 2) { return -rg_cos_poly(r); }
+  return rg_sin_poly(r);
+}
+fn rg_tan(x: f64) -> f64 { return rg_sin(x) / rg_cos(x); }
+fn rg_exp2(x: f64) -> f64 { return rg_exp(x * 6.93147180559945309417e-01); }
+fn rg_log2(x: f64) -> f64 { return rg_log(x) * 1.44269504088896340736; }
+fn rg_inverseSqrt(x: f64) -> f64 { return 1.0 / sqrt(x); }
+"#;
+
+/// The builtins [`F64_MATH`] replaces.
+const F64_REPLACED: [&str; 8] = ["exp", "log", "sin", "cos", "tan", "exp2", "log2", "inverseSqrt"];
+
+/// Rewrites calls of the builtins Vulkan lacks for f64 to the software versions, when the
+/// kernel computes in f64.
+fn use_f64_math(src: String) -> String {
+    let mut out = String::with_capacity(src.len() + F64_MATH.len());
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    'outer: while i < src.len() {
+        let prev_ident = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if !prev_ident {
+            for name in F64_REPLACED {
+                if src[i..].starts_with(name) && src[i + name.len()..].starts_with('(') {
+                    out.push_str("rg_");
+                    out.push_str(name);
+                    i += name.len();
+                    continue 'outer;
+                }
+            }
+        }
+        let ch = src[i..].chars().next().expect("in bounds");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out.push_str(F64_MATH);
+    out
+}
+
+/// Finishes a kernel's source: f64 kernels get the software transcendental functions.
+fn finish(src: String, dtypes: &[DType]) -> String {
+    // Kernels mix f32 and f64 only in conversions, which call no transcendental function.
+    if dtypes.contains(&DType::F64) && !dtypes.contains(&DType::F32) {
+        use_f64_math(src)
+    } else {
+        src
+    }
+}
+
 fn helpers_for(out: &mut String, dtypes: &[DType]) {
     let mut seen = Vec::new();
     for &dt in dtypes {
@@ -189,14 +324,22 @@ fn entry(out: &mut String) {
 ///
 /// `inputs[k] = (storage dtype, value dtype)`: input `k` is loaded, converted, and bound to the
 /// name `a`, `b`, `c`, ... in `expr`, whose result has `expr_dtype`.
-pub fn map_kernel(inputs: &[(DType, DType)], expr: &str, expr_dtype: DType, out: DType, contiguous: bool) -> String {
+pub fn map_kernel(
+    inputs: &[(DType, DType)],
+    expr: &str,
+    expr_dtype: DType,
+    out: DType,
+    contiguous: bool,
+) -> String {
     let mut s = String::new();
     header(&mut s);
     let n = inputs.len();
     for (k, (st, _)) in inputs.iter().enumerate() {
-        let _ = writeln!(s, "@group(0) @binding({k}) var<storage, read> in{k}: array<{}>;", storage_type(*st));
+        let _ =
+            writeln!(s, "@group(0) @binding({k}) var<storage, read> in{k}: array<{}>;", storage_type(*st));
     }
-    let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read_write> outb: array<{}>;", storage_type(out));
+    let _ =
+        writeln!(s, "@group(0) @binding({n}) var<storage, read_write> outb: array<{}>;", storage_type(out));
     let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", n + 1);
     let mut types: Vec<DType> = inputs.iter().map(|x| x.1).collect();
     types.push(expr_dtype);
@@ -209,7 +352,7 @@ pub fn map_kernel(inputs: &[(DType, DType)], expr: &str, expr_dtype: DType, out:
         let _ = writeln!(s, "  let {name} = {};", load(&format!("in{k}[o{}]", k + 1), *st, *vt));
     }
     let _ = writeln!(s, "  outb[o0] = {};\n}}", store(&format!("({expr})"), expr_dtype, out));
-    s
+    finish(s, &types)
 }
 
 /// `out[i] = src[idx[i]]`, or zero where `idx[i] < 0`.
@@ -222,7 +365,10 @@ pub fn gather_kernel(dt: DType) -> String {
         "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> idx: array<i32>;\n@group(0) @binding(2) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
     );
     entry(&mut s);
-    let _ = writeln!(s, "  let j = idx[i];\n  if (j < 0) {{ outb[i] = {t}(0); }} else {{ outb[i] = src[u32(j)]; }}\n}}");
+    let _ = writeln!(
+        s,
+        "  let j = idx[i];\n  if (j < 0) {{ outb[i] = {t}(0); }} else {{ outb[i] = src[u32(j)]; }}\n}}"
+    );
     s
 }
 
@@ -285,5 +431,5 @@ pub fn update_kernel(dt: DType, k: usize, scalars: usize, body: &str) -> String 
         let _ = writeln!(s, "  let s{j} = sc[{j}];");
     }
     let _ = writeln!(s, "{body}\n}}");
-    s
+    finish(s, &[dt])
 }

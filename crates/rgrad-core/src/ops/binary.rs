@@ -88,7 +88,12 @@ impl BinaryOp {
 
 /// The device operand for `o`: wgpu tensors as they are, 0-dim CPU tensors copied over (as
 /// PyTorch allows CPU scalars next to device tensors), anything else on the CPU an error.
-pub(crate) fn gpu_input<'a>(o: &Operand<'a>, shape: &[usize], dt: DType, keep: &'a mut Option<Tensor>) -> Result<crate::gpu::Input<'a>> {
+pub(crate) fn gpu_input<'a>(
+    o: &Operand<'a>,
+    shape: &[usize],
+    dt: DType,
+    keep: &'a mut Option<Tensor>,
+) -> Result<crate::gpu::Input<'a>> {
     use crate::gpu::Input;
     match o {
         Operand::S(s) => Ok(Input::Scalar { value: *s, dtype: dt }),

@@ -184,10 +184,10 @@ impl Tensor {
             buf
         } else {
             with_dtype!(self.dtype(), T => {
-            let mut buf = vec![T::default(); numel(shape)];
-            put(&mut buf, &bases, &rest, &g_front.to_vec::<T>(), |a: T, b: T| a.add(b), true);
-            Tensor::from_vec(buf, shape)
-        })
+                let mut buf = vec![T::default(); numel(shape)];
+                put(&mut buf, &bases, &rest, &g_front.to_vec::<T>(), |a: T, b: T| a.add(b), true);
+                Tensor::from_vec(buf, shape)
+            })
         };
         Ok(recorded(out, "IndexPutBackward0", &[self], || Op::IndexBackward { adv: adv.clone() }))
     }
@@ -232,10 +232,10 @@ impl Tensor {
             buf
         } else {
             with_dtype!(self.dtype(), T => {
-            let mut buf = self.to_vec::<T>();
-            put(&mut buf, &bases, &rest, &v_front.to_vec::<T>(), |a: T, b: T| a.add(b), accumulate);
-            Tensor::from_vec(buf, self.shape())
-        })
+                let mut buf = self.to_vec::<T>();
+                put(&mut buf, &bases, &rest, &v_front.to_vec::<T>(), |a: T, b: T| a.add(b), accumulate);
+                Tensor::from_vec(buf, self.shape())
+            })
         };
         let vshape = values.dims();
         let adv = adv.clone();
@@ -341,7 +341,12 @@ impl Tensor {
             let src_c = src_vals.contiguous()?.detach();
             let off0 = src_c.layout().offset;
             let picks: Vec<i64> = (0..offs.len())
-                .map(|i| (off0 + (0..index.ndim()).map(|k| ((i / istr[k]) % index.shape()[k]) * sstr[k]).sum::<usize>()) as i64)
+                .map(|i| {
+                    (off0
+                        + (0..index.ndim())
+                            .map(|k| ((i / istr[k]) % index.shape()[k]) * sstr[k])
+                            .sum::<usize>()) as i64
+                })
                 .collect();
             let vals = crate::gpu::gather(&src_c, &picks, &[offs.len()])?;
             let o: Vec<i64> = offs.iter().map(|&o| o as i64).collect();
@@ -349,17 +354,17 @@ impl Tensor {
             base
         } else {
             with_dtype!(self.dtype(), T => {
-            let mut buf = base.to_vec::<T>();
-            let sv = src_vals.to_vec::<T>();
-            let sstr = crate::shape::contiguous_strides(src.shape());
-            let istr = crate::shape::contiguous_strides(index.shape());
-            for (i, &o) in offs.iter().enumerate() {
-                // Element i of `index` pairs with the same coordinates in `src`.
-                let si: usize = (0..index.ndim()).map(|k| ((i / istr[k]) % index.shape()[k]) * sstr[k]).sum();
-                buf[o] = if accumulate { buf[o].add(sv[si]) } else { sv[si] };
-            }
-            Tensor::from_vec(buf, self.shape())
-        })
+                let mut buf = base.to_vec::<T>();
+                let sv = src_vals.to_vec::<T>();
+                let sstr = crate::shape::contiguous_strides(src.shape());
+                let istr = crate::shape::contiguous_strides(index.shape());
+                for (i, &o) in offs.iter().enumerate() {
+                    // Element i of `index` pairs with the same coordinates in `src`.
+                    let si: usize = (0..index.ndim()).map(|k| ((i / istr[k]) % index.shape()[k]) * sstr[k]).sum();
+                    buf[o] = if accumulate { buf[o].add(sv[si]) } else { sv[si] };
+                }
+                Tensor::from_vec(buf, self.shape())
+            })
         };
         let (name, op) = if accumulate { ("ScatterAddBackward0", true) } else { ("ScatterBackward0", false) };
         Ok(recorded(out, name, &[self, src], || Op::Scatter {

@@ -127,7 +127,8 @@ impl Tensor {
         for &d in dims {
             let d = normalize_dim(d, self.ndim())?;
             let n = self.shape()[d] as i64;
-            let rev = Tensor::from_vec((0..n).rev().collect::<Vec<i64>>(), &[n as usize]).to_device_kernel(self.device())?;
+            let rev = Tensor::from_vec((0..n).rev().collect::<Vec<i64>>(), &[n as usize])
+                .to_device_kernel(self.device())?;
             out = out.index_select(d as i64, &rev)?;
         }
         Ok(out)
@@ -206,17 +207,17 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
         out
     } else {
         with_dtype!(dtype, T => {
-        let mut buf = vec![T::default(); crate::shape::numel(&shape)];
-        let whole = crate::layout::Layout::contiguous(&shape);
-        let mut start = 0;
-        for t in tensors {
-            let len = t.shape()[d];
-            let part = whole.slice(d, start, len, 1);
-            crate::cpu::copy::scatter(&t.to_vec::<T>(), &mut buf, &part);
-            start += len;
-        }
-        Tensor::from_vec(buf, &shape)
-    })
+            let mut buf = vec![T::default(); crate::shape::numel(&shape)];
+            let whole = crate::layout::Layout::contiguous(&shape);
+            let mut start = 0;
+            for t in tensors {
+                let len = t.shape()[d];
+                let part = whole.slice(d, start, len, 1);
+                crate::cpu::copy::scatter(&t.to_vec::<T>(), &mut buf, &part);
+                start += len;
+            }
+            Tensor::from_vec(buf, &shape)
+        })
     };
     if dtype.is_float() && needs_grad(&refs) {
         let sizes = tensors.iter().map(|t| t.shape()[d]).collect();

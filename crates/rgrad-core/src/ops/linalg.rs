@@ -133,10 +133,21 @@ impl Tensor {
         let n = self.numel();
         if crate::ops::common_device(&[self, other])? == crate::Device::Wgpu {
             let (la, lb) = (self.layout(), other.layout());
-            let a = self.with_layout_pub(crate::Layout { shape: [1, 1, n][..].into(), strides: [0, 0, la.strides[0]][..].into(), offset: la.offset });
-            let b = other.with_layout_pub(crate::Layout { shape: [1, n, 1][..].into(), strides: [0, lb.strides[0], 0][..].into(), offset: lb.offset });
+            let a = self.with_layout_pub(crate::Layout {
+                shape: [1, 1, n][..].into(),
+                strides: [0, 0, la.strides[0]][..].into(),
+                offset: la.offset,
+            });
+            let b = other.with_layout_pub(crate::Layout {
+                shape: [1, n, 1][..].into(),
+                strides: [0, lb.strides[0], 0][..].into(),
+                offset: lb.offset,
+            });
             let out = crate::gpu::matmul(&a, &b)?.reshape(&[])?;
-            return Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot { a: Saved::input(self), b: Saved::input(other) }));
+            return Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot {
+                a: Saved::input(self),
+                b: Saved::input(other),
+            }));
         }
         let out = with_dtype!(self.dtype(), T => {
             let (la, lb) = (self.layout(), other.layout());

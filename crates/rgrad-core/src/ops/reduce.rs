@@ -129,9 +129,9 @@ impl Tensor {
             crate::gpu::reduce(self, &d, op, keepdim, self.dtype())?
         } else {
             crate::with_dtype!(self.dtype(), T => {
-            let v: Vec<T> = reduce(self.storage_slice::<T>(), self.layout(), &d, &r).into_iter().map(|x| x.unwrap_or_default()).collect();
-            Tensor::from_vec(v, &shape)
-        })
+                let v: Vec<T> = reduce(self.storage_slice::<T>(), self.layout(), &d, &r).into_iter().map(|x| x.unwrap_or_default()).collect();
+                Tensor::from_vec(v, &shape)
+            })
         };
         let name = match (dims.is_some(), is_max) {
             (true, true) => "AmaxBackward0",

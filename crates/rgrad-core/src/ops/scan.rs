@@ -81,29 +81,32 @@ impl Tensor {
         let (values, indices) = if self.is_gpu() {
             use crate::gpu::{reduce, Reduce};
             let dd = if self.ndim() == 0 { 0 } else { d };
-            let (vop, iop) = if is_max { (Reduce::Max, Reduce::ArgMax) } else { (Reduce::Min, Reduce::ArgMin) };
-            let v = reduce(&src, &[dd], vop, keepdim, self.dtype())?.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?;
-            let i = reduce(&src, &[dd], iop, keepdim, DType::I64)?.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?;
+            let (vop, iop) =
+                if is_max { (Reduce::Max, Reduce::ArgMax) } else { (Reduce::Min, Reduce::ArgMin) };
+            let v = reduce(&src, &[dd], vop, keepdim, self.dtype())?
+                .reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?;
+            let i = reduce(&src, &[dd], iop, keepdim, DType::I64)?
+                .reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?;
             (v, i)
         } else {
             with_dtype!(self.dtype(), T => {
-            let (data, _, _) = rows::<T>(&src, if self.ndim() == 0 { 0 } else { d });
-            let mut vals = Vec::with_capacity(data.len() / len);
-            let mut idx = Vec::with_capacity(data.len() / len);
-            for row in data.chunks(len) {
-                let (mut bi, mut bv) = (0usize, row[0]);
-                for (i, &x) in row.iter().enumerate().skip(1) {
-                    let better = if is_max { x > bv } else { x < bv };
-                    if !is_nan(bv) && (is_nan(x) || better) {
-                        bi = i;
-                        bv = x;
+                let (data, _, _) = rows::<T>(&src, if self.ndim() == 0 { 0 } else { d });
+                let mut vals = Vec::with_capacity(data.len() / len);
+                let mut idx = Vec::with_capacity(data.len() / len);
+                for row in data.chunks(len) {
+                    let (mut bi, mut bv) = (0usize, row[0]);
+                    for (i, &x) in row.iter().enumerate().skip(1) {
+                        let better = if is_max { x > bv } else { x < bv };
+                        if !is_nan(bv) && (is_nan(x) || better) {
+                            bi = i;
+                            bv = x;
+                        }
                     }
+                    vals.push(bv);
+                    idx.push(bi as i64);
                 }
-                vals.push(bv);
-                idx.push(bi as i64);
-            }
-            (Tensor::from_vec(vals, &kept), Tensor::from_vec(idx, &kept))
-        })
+                (Tensor::from_vec(vals, &kept), Tensor::from_vec(idx, &kept))
+            })
         };
         let name = if is_max { "MaxBackward0" } else { "MinBackward0" };
         let ix = indices.clone();
@@ -165,14 +168,14 @@ impl Tensor {
             r.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?
         } else {
             with_dtype!(src.dtype(), T => {
-            let (data, _, _) = rows::<T>(&src, d);
-            let vals: Vec<T> = if len == 0 {
-                vec![T::from_i64(1); crate::shape::numel(&kept)]
-            } else {
-                data.chunks(len).map(|r| r.iter().fold(T::from_i64(1), |a, &x| mul(a, x))).collect()
-            };
-            Tensor::from_vec(vals, &kept)
-        })
+                let (data, _, _) = rows::<T>(&src, d);
+                let vals: Vec<T> = if len == 0 {
+                    vec![T::from_i64(1); crate::shape::numel(&kept)]
+                } else {
+                    data.chunks(len).map(|r| r.iter().fold(T::from_i64(1), |a, &x| mul(a, x))).collect()
+                };
+                Tensor::from_vec(vals, &kept)
+            })
         };
         Ok(recorded(out, if dim.is_some() { "ProdBackward1" } else { "ProdBackward0" }, &[self], || {
             Op::Prod { x: Saved::input(self), dim: dim.map(|_| d), keepdim }
@@ -254,11 +257,18 @@ fn gpu_softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     let m = reduce(x, &[d], Reduce::Max, true, dt)?;
     // An all -inf (or +inf) row shifts by 0, as on the CPU.
     let zero = format!("{}(0)", crate::gpu::wgsl::value_type(dt));
-    let m = map(&[Input::of(&m, dt)], &format!("select(a, {zero}, a - a != a - a && a == a)"), dt, m.shape(), dt)?;
+    let m = map(
+        &[Input::of(&m, dt)],
+        &format!("select(a, {zero}, a - a != a - a && a == a)"),
+        dt,
+        m.shape(),
+        dt,
+    )?;
     let e = map(&[Input::of(x, dt), Input::broadcast(&m, x.shape(), dt)?], "exp(a - b)", dt, x.shape(), dt)?;
     let s = reduce(&e, &[d], Reduce::Sum, true, dt)?;
     if log {
-        let ins = [Input::of(x, dt), Input::broadcast(&m, x.shape(), dt)?, Input::broadcast(&s, x.shape(), dt)?];
+        let ins =
+            [Input::of(x, dt), Input::broadcast(&m, x.shape(), dt)?, Input::broadcast(&s, x.shape(), dt)?];
         map(&ins, "a - (log(c) + b)", dt, x.shape(), dt)
     } else {
         map(&[Input::of(&e, dt), Input::broadcast(&s, x.shape(), dt)?], "a / b", dt, x.shape(), dt)

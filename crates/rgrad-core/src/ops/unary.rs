@@ -213,7 +213,9 @@ impl Tensor {
             let expr = if self.dtype() == DType::Bool { "a" } else { "sign(a)" };
             return gpu_map(self, expr, self.dtype());
         }
-        Ok(with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape())))
+        Ok(
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape())),
+        )
     }
 
     pub fn relu(&self) -> Result<Tensor> {
@@ -225,9 +227,9 @@ impl Tensor {
             gpu_map(self, &format!("select({zero}, a, a > {zero})"), self.dtype())?
         } else {
             with_dtype!(self.dtype(), T => {
-            let zero = T::default();
-            Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
-        })
+                let zero = T::default();
+                Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
+            })
         };
         Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
             f: UnaryGrad::Relu,
@@ -245,21 +247,33 @@ impl Tensor {
         let out = if self.is_gpu() {
             use crate::gpu::Input;
             let dt = self.dtype();
-            let lo = if dt.is_float() { crate::Scalar::Float(lo) } else { crate::Scalar::Int(lo.max(-9.2e18) as i64) };
-            let hi = if dt.is_float() { crate::Scalar::Float(hi) } else { crate::Scalar::Int(hi.min(9.2e18) as i64) };
+            let lo = if dt.is_float() {
+                crate::Scalar::Float(lo)
+            } else {
+                crate::Scalar::Int(lo.max(-9.2e18) as i64)
+            };
+            let hi = if dt.is_float() {
+                crate::Scalar::Float(hi)
+            } else {
+                crate::Scalar::Int(hi.min(9.2e18) as i64)
+            };
             let y = if min.is_some() { "select(a, b, a < b)" } else { "a" };
             let expr = if max.is_some() { format!("select({y}, c, {y} > c)") } else { y.to_string() };
-            let inputs = [Input::of(self, dt), Input::Scalar { value: lo, dtype: dt }, Input::Scalar { value: hi, dtype: dt }];
+            let inputs = [
+                Input::of(self, dt),
+                Input::Scalar { value: lo, dtype: dt },
+                Input::Scalar { value: hi, dtype: dt },
+            ];
             crate::gpu::map(&inputs, &expr, dt, self.shape(), dt)?
         } else {
             with_dtype!(self.dtype(), T => {
-            let (l, h) = (T::from_f64(lo), T::from_f64(hi));
-            let v = map(self.storage_slice::<T>(), self.layout(), |x: T| {
-                let y = if min.is_some() && x < l { l } else { x };
-                if max.is_some() && y > h { h } else { y }
-            });
-            Tensor::from_vec(v, self.shape())
-        })
+                let (l, h) = (T::from_f64(lo), T::from_f64(hi));
+                let v = map(self.storage_slice::<T>(), self.layout(), |x: T| {
+                    let y = if min.is_some() && x < l { l } else { x };
+                    if max.is_some() && y > h { h } else { y }
+                });
+                Tensor::from_vec(v, self.shape())
+            })
         };
         let name = match (min, max) {
             (Some(_), Some(_)) => "ClampBackward1",

@@ -214,11 +214,11 @@ impl Tensor {
             out
         } else {
             with_dtype!(self.dtype(), T => {
-            let mut buf = vec![T::default(); crate::shape::numel(shape)];
-            let src: Vec<T> = self.to_vec::<T>();
-            crate::cpu::copy::scatter(&src, &mut buf, &n.apply(&Layout::contiguous(shape)));
-            Tensor::from_vec(buf, shape)
-        })
+                let mut buf = vec![T::default(); crate::shape::numel(shape)];
+                let src: Vec<T> = self.to_vec::<T>();
+                crate::cpu::copy::scatter(&src, &mut buf, &n.apply(&Layout::contiguous(shape)));
+                Tensor::from_vec(buf, shape)
+            })
         };
         let name = match n {
             Narrow::Select { .. } => "SelectBackwardBackward0",

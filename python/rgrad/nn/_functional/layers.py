@@ -49,7 +49,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if keep == 0.0:
         mask = rgrad.zeros(input.shape, dtype=input.dtype, device=input.device)
     else:
-        mask = (rgrad.rand(input.shape, dtype=input.dtype, device=input.device) < keep).to(input.dtype)
+        mask = (rgrad.rand(input.shape, dtype=input.dtype, device=input.device) < keep).to(
+            input.dtype
+        )
         mask.mul_(1.0 / keep)
     return input.mul_(mask) if inplace else input * mask
 
