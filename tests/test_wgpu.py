@@ -221,7 +221,9 @@ def test_reductions_match_cpu(shape, data):
         np.testing.assert_allclose(host(f(g)), host(f(c)), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 2), (65, 70, 33), (2, 130, 64)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 1), (3, 5, 2), (65, 70, 33), (2, 130, 64), (37, 44, 20), (9, 128, 72)]
+)
 def test_matmul_shapes_match_cpu(shape):
     m, k, n = shape
     rng = np.random.default_rng(m * k * n)

@@ -7,10 +7,11 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wgpu::util::DeviceExt;
 
 /// Dispatches recorded before the open encoder is submitted on its own.
-const MAX_PENDING: usize = 64;
+const MAX_PENDING: usize = 128;
+/// Bytes of the per-batch buffer that holds every dispatch's parameter block.
+const ARENA_BYTES: u64 = 64 << 10;
 /// Pooled bytes kept for reuse; beyond this, freed buffers are released.
 const POOL_CAP_BYTES: u64 = 1 << 30;
 
@@ -27,7 +28,8 @@ pub struct Context {
     pub supports_i64: bool,
     pub max_binding: u64,
     pool: Mutex<Pool>,
-    pipelines: Mutex<FxHashMap<String, Arc<wgpu::ComputePipeline>>>,
+    pipelines: Mutex<FxHashMap<String, Arc<Kernel>>>,
+    param_align: u64,
     encoder: Mutex<Pending>,
     /// The first error wgpu reported outside a scope, or a lost device; raised at the next sync.
     failure: Arc<Mutex<Option<String>>>,
@@ -39,10 +41,21 @@ struct Pool {
     bytes: u64,
 }
 
+/// A compiled kernel and the layout its bind groups use.
+pub struct Kernel {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// The batch being recorded: its encoder, and the parameter blocks of its dispatches, which
+/// live in one arena buffer written just before the batch is submitted (so the queue orders
+/// the write before the batch's commands).
 #[derive(Default)]
 struct Pending {
     encoder: Option<wgpu::CommandEncoder>,
     dispatches: usize,
+    arena: Option<wgpu::Buffer>,
+    params: Vec<u8>,
 }
 
 static CONTEXT: OnceLock<std::result::Result<Context, String>> = OnceLock::new();
@@ -104,6 +117,7 @@ impl Context {
             supports_f64: features.contains(wgpu::Features::SHADER_F64),
             supports_i64: features.contains(wgpu::Features::SHADER_INT64),
             max_binding: limits.max_storage_buffer_binding_size.min(limits.max_buffer_size),
+            param_align: (limits.min_storage_buffer_offset_alignment as u64).max(16),
             device,
             queue,
             pool: Mutex::default(),
@@ -186,15 +200,17 @@ impl Context {
         pool.free.entry(size).or_default().push(buffer);
     }
 
-    /// The compiled pipeline for `source` (compiled once per distinct source).
-    pub fn pipeline(&self, source: &str) -> Result<Arc<wgpu::ComputePipeline>> {
-        if let Some(p) = self.pipelines.lock().get(source) {
-            return Ok(p.clone());
+    /// The kernel cached under `key`, compiled from `source()` on first use (keys are short,
+    /// so the per-op path neither builds nor hashes whole shader sources).
+    pub fn kernel(&self, key: &str, source: impl FnOnce() -> String) -> Result<Arc<Kernel>> {
+        if let Some(k) = self.pipelines.lock().get(key) {
+            return Ok(k.clone());
         }
+        let source = source();
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: None,
-            source: wgpu::ShaderSource::Wgsl(source.into()),
+            source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
         });
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: None,
@@ -207,39 +223,79 @@ impl Context {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Runtime(format!("wgpu: kernel failed to compile: {e}\n{source}")));
         }
-        let p = Arc::new(pipeline);
-        self.pipelines.lock().insert(source.to_string(), p.clone());
-        Ok(p)
+        let layout = pipeline.get_bind_group_layout(0);
+        let k = Arc::new(Kernel { pipeline, layout });
+        self.pipelines.lock().insert(key.to_string(), k.clone());
+        Ok(k)
     }
 
-    /// Records one dispatch of `pipeline` over `buffers` (bound in order at group 0).
+    /// Records one dispatch of `kernel` over `buffers` (bound in order at group 0), with the
+    /// parameter block `params` bound after them.
     pub fn dispatch(
         &self,
-        pipeline: &wgpu::ComputePipeline,
+        kernel: &Kernel,
         buffers: &[&wgpu::Buffer],
+        params: &[u32],
         groups: (u32, u32),
     ) -> Result<()> {
+        self.dispatch3(kernel, buffers, params, (groups.0, groups.1, 1))
+    }
+
+    /// [`Context::dispatch`] with a third workgroup dimension.
+    pub fn dispatch3(
+        &self,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        params: &[u32],
+        groups: (u32, u32, u32),
+    ) -> Result<()> {
         self.check_failure()?;
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let bytes = (params.len().max(4) * 4) as u64;
+        let mut pending = self.encoder.lock();
+        if pending.params.len() as u64 + bytes + self.param_align > ARENA_BYTES {
+            self.submit_locked(&mut pending);
+        }
+        let arena = pending
+            .arena
+            .get_or_insert_with(|| {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("rgrad params"),
+                    size: ARENA_BYTES,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .clone();
+        let offset = (pending.params.len() as u64).next_multiple_of(self.param_align);
+        pending.params.resize(offset as usize, 0);
+        pending.params.extend(params.iter().flat_map(|w| w.to_le_bytes()));
+        pending.params.resize((offset + bytes) as usize, 0);
+        let mut entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
             .collect();
-        let layout = pipeline.get_bind_group_layout(0);
+        entries.push(wgpu::BindGroupEntry {
+            binding: buffers.len() as u32,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &arena,
+                offset,
+                size: wgpu::BufferSize::new(bytes),
+            }),
+        });
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
-            layout: &layout,
+            layout: &kernel.layout,
             entries: &entries,
         });
-        let mut pending = self.encoder.lock();
         let encoder = pending.encoder.get_or_insert_with(|| {
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
         });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(pipeline);
+            pass.set_pipeline(&kernel.pipeline);
             pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups.0, groups.1, 1);
+            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
         }
         pending.dispatches += 1;
         if pending.dispatches >= MAX_PENDING {
@@ -248,18 +304,13 @@ impl Context {
         Ok(())
     }
 
-    /// Small read-only parameter blocks (shapes, strides, scalars) for one dispatch.
-    pub fn params(&self, words: &[u32]) -> wgpu::Buffer {
-        let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        bytes.resize(bytes.len().max(16), 0);
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: None,
-            contents: &bytes,
-            usage: wgpu::BufferUsages::STORAGE,
-        })
-    }
-
     fn submit_locked(&self, pending: &mut Pending) {
+        if let Some(arena) = pending.arena.take() {
+            if !pending.params.is_empty() {
+                self.queue.write_buffer(&arena, 0, &pending.params);
+            }
+        }
+        pending.params.clear();
         if let Some(enc) = pending.encoder.take() {
             self.queue.submit([enc.finish()]);
         }

@@ -11,7 +11,8 @@ use crate::tensor::scalar_as;
 use crate::{with_dtype, DType, Tensor};
 use std::sync::Arc;
 
-pub use super::reduce::{matmul, reduce};
+pub use super::matmul::matmul;
+pub use super::reduce::reduce;
 
 /// A GPU buffer shared by every view of one storage.
 #[derive(Clone)]
@@ -123,7 +124,7 @@ pub fn synchronize() -> Result<()> {
     Ok(())
 }
 
-fn contiguous(t: &Tensor) -> Result<Tensor> {
+pub(super) fn contiguous(t: &Tensor) -> Result<Tensor> {
     map(&[Input::of(t, t.dtype())], "a", t.dtype(), t.shape(), t.dtype())
 }
 
@@ -176,10 +177,26 @@ fn strided_params(n: usize, shape: &[usize], mut layouts: Vec<(usize, Vec<usize>
     (w, contiguous)
 }
 
+type ScalarCache = rustc_hash::FxHashMap<(DType, u64), Tensor>;
+
+/// Device copies of the Python numbers ops have used, so `x * 0.5` in a loop uploads nothing.
+static SCALARS: parking_lot::Mutex<Option<ScalarCache>> = parking_lot::Mutex::new(None);
+
 /// A one-element device tensor holding `value` (operands that are Python numbers).
 fn scalar_tensor(value: crate::Scalar, dtype: DType) -> Result<Tensor> {
-    let t = with_dtype!(dtype, T => Tensor::from_vec(vec![scalar_as::<T>(value)], &[]));
-    upload(&t)
+    let bits = with_dtype!(dtype, T => scalar_as::<T>(value).to_f64().to_bits());
+    let key = (dtype, if dtype == DType::I64 { scalar_as::<i64>(value) as u64 } else { bits });
+    if let Some(t) = SCALARS.lock().as_ref().and_then(|m| m.get(&key)) {
+        return Ok(t.clone());
+    }
+    let t = upload(&with_dtype!(dtype, T => Tensor::from_vec(vec![scalar_as::<T>(value)], &[])))?;
+    let mut cache = SCALARS.lock();
+    let map = cache.get_or_insert_with(Default::default);
+    if map.len() >= 4096 {
+        map.clear(); // values that change every step (a schedule's lr) must not grow it forever
+    }
+    map.insert(key, t.clone());
+    Ok(t)
 }
 
 fn launch_map(dst: &Tensor, inputs: &[Input], expr: &str, expr_dtype: DType) -> Result<()> {
@@ -216,15 +233,15 @@ fn launch_map(dst: &Tensor, inputs: &[Input], expr: &str, expr_dtype: DType) -> 
     check_dtype(expr_dtype)?;
     let (words, contiguous) = strided_params(n, &shape, layouts);
     let c = ctx()?;
-    let pipeline = c.pipeline(&wgsl::map_kernel(&specs, expr, expr_dtype, dst.dtype(), contiguous))?;
-    let params = c.params(&words);
-    let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(owned.len() + 2);
+    let out = dst.dtype();
+    let key = format!("map|{specs:?}|{expr}|{expr_dtype:?}|{out:?}|{contiguous}");
+    let kernel = c.kernel(&key, || wgsl::map_kernel(&specs, expr, expr_dtype, out, contiguous))?;
+    let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(owned.len() + 1);
     for t in &owned {
         bufs.push(buffer_of(t)?.raw());
     }
     bufs.push(buffer_of(dst)?.raw());
-    bufs.push(&params);
-    c.dispatch(&pipeline, &bufs, groups(n, WORKGROUP))
+    c.dispatch(&kernel, &bufs, &words, groups(n, WORKGROUP))
 }
 
 /// A new contiguous tensor `expr(a, b, ...)` of `shape` and dtype `out`.
@@ -258,13 +275,10 @@ pub fn gather(src: &Tensor, offsets: &[i64], shape: &[usize]) -> Result<Tensor> 
     }
     let c = ctx()?;
     let idx = offsets_buffer(offsets, src.storage().len())?;
-    let pipeline = c.pipeline(&wgsl::gather_kernel(src.dtype()))?;
-    let params = c.params(&[offsets.len() as u32]);
-    c.dispatch(
-        &pipeline,
-        &[buffer_of(src)?.raw(), idx.raw(), buffer_of(&out)?.raw(), &params],
-        groups(offsets.len(), WORKGROUP),
-    )?;
+    let dt = src.dtype();
+    let kernel = c.kernel(&format!("gather|{dt:?}"), || wgsl::gather_kernel(dt))?;
+    let bufs = [buffer_of(src)?.raw(), idx.raw(), buffer_of(&out)?.raw()];
+    c.dispatch(&kernel, &bufs, &[offsets.len() as u32], groups(offsets.len(), WORKGROUP))?;
     Ok(out)
 }
 
@@ -296,19 +310,17 @@ pub fn scatter(dst: &Tensor, offsets: &[i64], src: &Tensor, accumulate: bool) ->
     };
     let c = ctx()?;
     let idx = offsets_buffer(&order, dst.storage().len())?;
-    let pipeline = c.pipeline(&wgsl::scatter_kernel(dst.dtype(), accumulate))?;
+    let dt = dst.dtype();
+    let kernel =
+        c.kernel(&format!("scatter|{dt:?}|{accumulate}"), || wgsl::scatter_kernel(dt, accumulate))?;
     let mut start = 0usize;
     let mut counts = vec![0usize; rounds];
     for &r in &ranks {
         counts[r] += 1;
     }
     for n in counts {
-        let params = c.params(&[n as u32, start as u32]);
-        c.dispatch(
-            &pipeline,
-            &[buffer_of(&src)?.raw(), idx.raw(), buffer_of(dst)?.raw(), &params],
-            groups(n, WORKGROUP),
-        )?;
+        let bufs = [buffer_of(&src)?.raw(), idx.raw(), buffer_of(dst)?.raw()];
+        c.dispatch(&kernel, &bufs, &[n as u32, start as u32], groups(n, WORKGROUP))?;
         start += n;
     }
     Ok(())
@@ -324,9 +336,10 @@ pub fn scan_last(x: &Tensor, product: bool) -> Result<Tensor> {
     }
     let rows = x.numel() / len.max(1);
     let c = ctx()?;
-    let pipeline = c.pipeline(&wgsl::scan_kernel(x.dtype(), if product { "*" } else { "+" }))?;
-    let params = c.params(&[rows as u32, len as u32]);
-    c.dispatch(&pipeline, &[buffer_of(&x)?.raw(), buffer_of(&out)?.raw(), &params], groups(rows, WORKGROUP))?;
+    let (dt, op) = (x.dtype(), if product { "*" } else { "+" });
+    let kernel = c.kernel(&format!("scan|{dt:?}|{op}"), || wgsl::scan_kernel(dt, op))?;
+    let bufs = [buffer_of(&x)?.raw(), buffer_of(&out)?.raw()];
+    c.dispatch(&kernel, &bufs, &[rows as u32, len as u32], groups(rows, WORKGROUP))?;
     Ok(out)
 }
 
@@ -345,13 +358,13 @@ pub fn update(tensors: &[&Tensor], scalars: &[f64], body: &str) -> Result<()> {
         upload(&Tensor::from_vec(v, &[scalars.len()]))?
     });
     let c = ctx()?;
-    let pipeline = c.pipeline(&wgsl::update_kernel(dt, tensors.len(), scalars.len(), body))?;
-    let params = c.params(&words);
-    let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(tensors.len() + 2);
+    let (k, ns) = (tensors.len(), scalars.len());
+    let kernel =
+        c.kernel(&format!("update|{dt:?}|{k}|{ns}|{body}"), || wgsl::update_kernel(dt, k, ns, body))?;
+    let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(k + 1);
     for t in tensors {
         bufs.push(buffer_of(t)?.raw());
     }
     bufs.push(buffer_of(&sc)?.raw());
-    bufs.push(&params);
-    c.dispatch(&pipeline, &bufs, groups(n, WORKGROUP))
+    c.dispatch(&kernel, &bufs, &words, groups(n, WORKGROUP))
 }

@@ -11,6 +11,8 @@ mod context;
 #[cfg(feature = "wgpu")]
 mod imp;
 #[cfg(feature = "wgpu")]
+mod matmul;
+#[cfg(feature = "wgpu")]
 mod reduce;
 #[cfg(feature = "wgpu")]
 pub use imp::*;

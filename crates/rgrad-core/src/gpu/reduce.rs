@@ -1,4 +1,4 @@
-//! Tiled reductions and matrix multiply.
+//! Reductions over any set of dims: one workgroup per output (or per chunk of one).
 
 use super::imp::{buffer_of, ctx, empty, groups};
 use super::wgsl::{load, storage_type, value_type};
@@ -56,8 +56,14 @@ fn reduce_kernel(op: Reduce, input: DType, acc: DType, out: DType) -> String {
         s,
         "@compute @workgroup_size({REDUCE_THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{
-  let j = wg.x + wg.y * nw.x;
+  let wid = wg.x + wg.y * nw.x;
   let n_out = p[0];
+  let q0 = 3u + 2u * p[1];
+  let split = p[q0 + 2u + 2u * p[q0 + 1u]];
+  // With `split` > 1, workgroup `wid` folds chunk `wid % split` of output `wid / split`'s
+  // elements into partial `wid` (a second pass folds the partials).
+  let j = wid / split;
+  let chunk = wid % split;
   if (j >= n_out) {{ return; }}
   let ndo = p[1];
   var base = p[2u + ndo];
@@ -73,13 +79,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   var acc = {init};
   var ai = 0u;
   var have = false;
-  for (var k = lid; k < m; k = k + {REDUCE_THREADS}u) {{
-    var off = base;
-    var r = k;
-    for (var d = i32(ndi) - 1; d >= 0; d = d - 1) {{
-      let sz = p[q + 2u + u32(d)];
-      off = off + (r % sz) * p[q + 2u + ndi + u32(d)];
-      r = r / sz;
+  let base_len = m / split;
+  let extra = m % split;
+  let lo = chunk * base_len + min(chunk, extra);
+  let hi = lo + base_len + select(0u, 1u, chunk < extra);
+  for (var k = lo + lid; k < hi; k = k + {REDUCE_THREADS}u) {{
+    var off = base + k * p[q + 3u];
+    if (ndi != 1u) {{
+      off = base;
+      var r = k;
+      for (var d = i32(ndi) - 1; d >= 0; d = d - 1) {{
+        let sz = p[q + 2u + u32(d)];
+        off = off + (r % sz) * p[q + 2u + ndi + u32(d)];
+        r = r / sz;
+      }}
     }}
     let v = {};
     {step}
@@ -109,9 +122,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
     }
     let result =
         if is_arg { format!("{}(si[0])", storage_type(out)) } else { super::wgsl::store("sv[0]", acc, out) };
-    let _ =
-        writeln!(s, "    }}\n    workgroupBarrier();\n  }}\n  if (lid == 0u) {{ outb[j] = {result}; }}\n}}");
+    let _ = writeln!(
+        s,
+        "    }}\n    workgroupBarrier();\n  }}\n  if (lid == 0u) {{ outb[wid] = {result}; }}\n}}"
+    );
     s
+}
+
+/// Merges neighbouring dims that step through memory as one (size-1 dims dropped); a
+/// reduction over nothing keeps one dim of size 1.
+fn merge_dims(shape: &[u32], strides: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let (mut sh, mut st): (Vec<u32>, Vec<u32>) = (vec![], vec![]);
+    for (&n, &s) in shape.iter().zip(strides) {
+        if n == 1 {
+            continue;
+        }
+        match (sh.last_mut(), st.last_mut()) {
+            (Some(pn), Some(ps)) if *ps == s * n => {
+                *pn *= n;
+                *ps = s;
+            }
+            _ => {
+                sh.push(n);
+                st.push(s);
+            }
+        }
+    }
+    if sh.is_empty() {
+        return (vec![1], vec![0]);
+    }
+    (sh, st)
 }
 
 /// Reduces `x` over `dims` with `op` into a new contiguous tensor of dtype `out` (the kept
@@ -134,6 +174,9 @@ pub fn reduce(x: &Tensor, dims: &[usize], op: Reduce, keepdim: bool, out: DType)
             result_shape.push(shape[d]);
         }
     }
+    // Merged dims index the same elements with fewer divisions per element in the kernel.
+    let (oshape, ostr) = merge_dims(&oshape, &ostr);
+    let (ishape, istr) = merge_dims(&ishape, &istr);
     let dst = empty(&result_shape, out)?;
     let n_out = dst.numel();
     if n_out == 0 {
@@ -158,124 +201,24 @@ pub fn reduce(x: &Tensor, dims: &[usize], op: Reduce, keepdim: bool, out: DType)
     w.push(ishape.len() as u32);
     w.extend(&ishape);
     w.extend(&istr);
+    // Few outputs over many elements: spread each over several workgroups, then fold the
+    // partials (arg-reductions keep one pass: their partials would need indices too).
+    let splittable = !matches!(op, Reduce::ArgMax | Reduce::ArgMin);
+    let split = if splittable && n_out < 64 && m >= 1 << 15 { (m >> 13).clamp(2, 256) } else { 1 };
+    w.push(split as u32);
     let c = ctx()?;
-    let pipeline = c.pipeline(&reduce_kernel(op, x.dtype(), acc, out))?;
-    let params = c.params(&w);
-    c.dispatch(&pipeline, &[buffer_of(x)?.raw(), buffer_of(&dst)?.raw(), &params], groups(n_out, 1))?;
-    Ok(dst)
-}
-
-const TILE: u32 = 64;
-const TK: u32 = 16;
-
-fn matmul_kernel(dt: DType) -> String {
-    let t = storage_type(dt);
-    // Each 16x16 workgroup computes a 64x64 block of C, 4x4 per invocation, staging 64x16
-    // slices of A and 16x64 slices of B in workgroup memory.
-    format!(
-        "@group(0) @binding(0) var<storage, read> A: array<{t}>;
-@group(0) @binding(1) var<storage, read> B: array<{t}>;
-@group(0) @binding(2) var<storage, read_write> C: array<{t}>;
-@group(0) @binding(3) var<storage, read> p: array<u32>;
-var<workgroup> ta: array<{t}, {ta}>;
-var<workgroup> tb: array<{t}, {ta}>;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {{
-  // p = [M, N, K, a_off, a_sb, a_sm, a_sk, b_off, b_sb, b_sk, b_sn, tiles_n]
-  let M = p[0]; let N = p[1]; let K = p[2];
-  let tn = p[11];
-  let bi = wg.x / tn; let bj = wg.x % tn; let bt = wg.y;
-  let row0 = bi * {TILE}u; let col0 = bj * {TILE}u;
-  let abase = p[3] + bt * p[4]; let bbase = p[7] + bt * p[8];
-  let lid = l.y * 16u + l.x;
-  var acc: array<{t}, 16>;
-  for (var q = 0u; q < 16u; q = q + 1u) {{ acc[q] = {t}(0); }}
-  for (var k0 = 0u; k0 < K; k0 = k0 + {TK}u) {{
-    for (var e = lid; e < {ta}u; e = e + 256u) {{
-      let r = e / {TK}u; let kk = e % {TK}u;
-      let gr = row0 + r; let gk = k0 + kk;
-      var va = {t}(0);
-      if (gr < M && gk < K) {{ va = A[abase + gr * p[5] + gk * p[6]]; }}
-      ta[r * {TK}u + kk] = va;
-      let kb = e / {TILE}u; let cb = e % {TILE}u;
-      let gkb = k0 + kb; let gc = col0 + cb;
-      var vb = {t}(0);
-      if (gkb < K && gc < N) {{ vb = B[bbase + gkb * p[9] + gc * p[10]]; }}
-      tb[kb * {TILE}u + cb] = vb;
-    }}
-    workgroupBarrier();
-    for (var kk = 0u; kk < {TK}u; kk = kk + 1u) {{
-      var av: array<{t}, 4>;
-      var bv: array<{t}, 4>;
-      for (var r = 0u; r < 4u; r = r + 1u) {{ av[r] = ta[(l.y * 4u + r) * {TK}u + kk]; bv[r] = tb[kk * {TILE}u + l.x * 4u + r]; }}
-      for (var r = 0u; r < 4u; r = r + 1u) {{
-        for (var s = 0u; s < 4u; s = s + 1u) {{ acc[r * 4u + s] = acc[r * 4u + s] + av[r] * bv[s]; }}
-      }}
-    }}
-    workgroupBarrier();
-  }}
-  for (var r = 0u; r < 4u; r = r + 1u) {{
-    let gr = row0 + l.y * 4u + r;
-    for (var s = 0u; s < 4u; s = s + 1u) {{
-      let gc = col0 + l.x * 4u + s;
-      if (gr < M && gc < N) {{ C[bt * M * N + gr * N + gc] = acc[r * 4u + s]; }}
-    }}
-  }}
-}}
-",
-        ta = TILE * TK
-    )
-}
-
-/// Batched `a @ b` for 3-D views `(batch, m, k)` and `(batch, k, n)` of one float dtype,
-/// into a new contiguous `(batch, m, n)` tensor.
-pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let (sa, sb) = (a.shape(), b.shape());
-    if sa.len() != 3 || sb.len() != 3 || sa[0] != sb[0] || sa[2] != sb[1] || a.dtype() != b.dtype() {
-        return Err(Error::Runtime(format!("internal: wgpu matmul of {sa:?} and {sb:?}")));
+    let input = x.dtype();
+    let key = format!("reduce|{op:?}|{input:?}|{acc:?}|{out:?}");
+    // A first pass of a split reduction stores partials in the accumulator's type.
+    let first_out = if split > 1 { acc } else { out };
+    let key = format!("{key}|{first_out:?}");
+    let kernel = c.kernel(&key, || reduce_kernel(op, input, acc, first_out))?;
+    if split == 1 {
+        c.dispatch(&kernel, &[buffer_of(x)?.raw(), buffer_of(&dst)?.raw()], &w, groups(n_out, 1))?;
+        return Ok(dst);
     }
-    let (batch, m, k, n) = (sa[0], sa[1], sa[2], sb[2]);
-    let out = empty(&[batch, m, n], a.dtype())?;
-    if out.numel() == 0 {
-        return Ok(out);
-    }
-    if k == 0 {
-        return super::map(
-            &[super::Input::Scalar { value: crate::Scalar::Int(0), dtype: a.dtype() }],
-            "a",
-            a.dtype(),
-            &[batch, m, n],
-            a.dtype(),
-        );
-    }
-    let (tm, tn) = ((m as u32).div_ceil(TILE), (n as u32).div_ceil(TILE));
-    let (la, lb) = (a.layout(), b.layout());
-    let w = [
-        m as u32,
-        n as u32,
-        k as u32,
-        la.offset as u32,
-        la.strides[0] as u32,
-        la.strides[1] as u32,
-        la.strides[2] as u32,
-        lb.offset as u32,
-        lb.strides[0] as u32,
-        lb.strides[1] as u32,
-        lb.strides[2] as u32,
-        tn,
-    ];
-    let c = ctx()?;
-    let pipeline = c.pipeline(&matmul_kernel(a.dtype()))?;
-    let params = c.params(&w);
-    if batch > 65535 || (tm * tn) > 65535 {
-        return Err(Error::Runtime(format!(
-            "wgpu matmul: {batch} batches of {m}x{n} exceed the dispatch limits"
-        )));
-    }
-    c.dispatch(
-        &pipeline,
-        &[buffer_of(a)?.raw(), buffer_of(b)?.raw(), buffer_of(&out)?.raw(), &params],
-        (tm * tn, batch as u32),
-    )?;
-    Ok(out)
+    let partial = empty(&[n_out, split], acc)?;
+    c.dispatch(&kernel, &[buffer_of(x)?.raw(), buffer_of(&partial)?.raw()], &w, groups(n_out * split, 1))?;
+    let folded = reduce(&partial, &[1], op, false, out)?;
+    Ok(folded.with_layout_pub(crate::Layout::contiguous(&result_shape)))
 }
