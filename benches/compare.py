@@ -89,6 +89,25 @@ def mlp_case(sizes: tuple[int, ...], batch: int) -> Case:
     )
 
 
+def loss_case(fn: str, n: int, c: int) -> Case:
+    """Forward and backward of a loss on (n, c) float32 logits: class indices for
+    cross_entropy, 0/1 targets for the BCE."""
+    target = (
+        f"torch.randint(0, {c}, ({n},))"
+        if fn == "cross_entropy"
+        else f"(torch.rand({n}, {c}) > 0.5).float()"
+    )
+    return Case(
+        name=f"{fn} forward+backward ({n}, {c})",
+        setup=(
+            f"torch.manual_seed(0); x = torch.randn({n}, {c}, requires_grad=True); "
+            f"t = {target}; loss_fn = torch.nn.functional.{fn}"
+        ),
+        stmt="x.grad = None; loss_fn(x, t).backward()",
+        check="loss_fn(x, t).item() > 0",
+    )
+
+
 SEED_NET = "\n".join(
     [
         "torch.manual_seed(0)",
@@ -152,6 +171,9 @@ CASES = [
     ),
     mlp_case((784, 64, 64, 10), 32),
     mlp_case((784, 512, 512, 10), 256),
+    loss_case("cross_entropy", 256, 10),
+    loss_case("cross_entropy", 32, 10),
+    loss_case("binary_cross_entropy_with_logits", 256, 1),
 ]
 
 

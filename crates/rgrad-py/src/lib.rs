@@ -10,6 +10,7 @@ mod graph;
 mod index;
 mod interop;
 mod io;
+mod loss;
 mod optim;
 mod tensor;
 mod tensor_ops;
@@ -65,6 +66,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(loss::_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(loss::_binary_cross_entropy_with_logits, m)?)?;
     m.add_function(wrap_pyfunction!(io::_save_safetensors, m)?)?;
     m.add_function(wrap_pyfunction!(io::_load_safetensors, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_sgd_step, m)?)?;

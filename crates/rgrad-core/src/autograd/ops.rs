@@ -231,6 +231,28 @@ pub enum Op {
         min: Option<f64>,
         max: Option<f64>,
     },
+    /// Fused cross entropy over class indices (ops/loss.rs). `dx` is the input gradient per
+    /// unit of upstream gradient, worked out by the forward; `coef` (`scale` where None) is
+    /// the factor on the softmax in it, which `create_graph` differentiates.
+    CrossEntropy {
+        x: Saved,
+        dx: Tensor,
+        coef: Option<Tensor>,
+        scale: f64,
+        dim: usize,
+        /// `reduction='none'`: one upstream gradient per row, broadcast over the classes.
+        per_row: bool,
+    },
+    /// Fused BCE with logits (ops/loss.rs); as `CrossEntropy`, with the sigmoid for the
+    /// softmax. Input and target are saved as PyTorch saves them (changing either in place
+    /// before backward is an error).
+    BceWithLogits {
+        x: Saved,
+        target: Saved,
+        dx: Tensor,
+        coef: Option<Tensor>,
+        scale: f64,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

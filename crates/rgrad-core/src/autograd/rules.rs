@@ -73,6 +73,19 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Saved, out: &Saved, create_graph: bo
     }
 }
 
+/// `dx * g` for the fused losses, written so that it also differentiates in x: the input
+/// gradient there is `(coef * p - q) * g` with `p` the softmax (sigmoid) of x and `q` a
+/// constant of the targets. `p - p.detach()` is zero with the derivative of `p`, so adding
+/// `coef * (p - p.detach())` to the exact `dx` gives that derivative without keeping `q`.
+fn fused_loss_grad(dx: &Tensor, p: &Tensor, coef: Option<&Tensor>, scale: f64, g: &Tensor) -> Result<Tensor> {
+    let dp = p.sub(&p.detach())?;
+    let dp = match coef {
+        Some(c) => dp.mul(c)?,
+        None => dp.mul_scalar(scale)?,
+    };
+    dx.add(&dp)?.mul(g)
+}
+
 /// Computes the gradients of a node's inputs from the gradients of its outputs. `needs[i]`
 /// says whether input `i` wants a gradient.
 pub(crate) fn backward(
@@ -279,6 +292,23 @@ pub(crate) fn backward(
                 keep = keep.mul(&x.compare_scalar(BinaryOp::Le, *hi)?)?;
             }
             one(g.mul(&keep.to_dtype(g.dtype())?))
+        }
+        Op::CrossEntropy { x, dx, coef, scale, dim, per_row } => {
+            let g = if *per_row && dx.ndim() >= 2 { g.unsqueeze(*dim as i64)? } else { g.clone() };
+            if !create_graph {
+                return one(dx.mul(&g));
+            }
+            one(fused_loss_grad(dx, &x.get()?.softmax(*dim as i64, false)?, coef.as_ref(), *scale, &g))
+        }
+        Op::BceWithLogits { x, target, dx, coef, scale } => {
+            let x = x.get()?;
+            target.get()?;
+            let gx = if create_graph {
+                fused_loss_grad(dx, &x.sigmoid()?, coef.as_ref(), *scale, g)?
+            } else {
+                dx.mul(g)?
+            };
+            Ok(smallvec![Some(gx), None])
         }
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);

@@ -41,6 +41,15 @@ pub fn exp_f32(xs: &[f32]) -> Vec<f32> {
     out
 }
 
+/// `exp` of `xs` into `out` (same length), on the calling thread: for the short rows of the
+/// fused losses, where a new vector per row would cost more than the math.
+pub fn exp_f32_into(xs: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(xs) {
+        *o = exp_core(x);
+    }
+    fix_range(xs, out);
+}
+
 /// `1 / (1 + exp(-x))` over a slice.
 pub fn sigmoid_f32(xs: &[f32]) -> Vec<f32> {
     let f = |x: f32| 1.0 / (1.0 + exp_core(-x));
@@ -89,5 +98,8 @@ mod tests {
             let want = x.exp();
             assert!((want.is_nan() && y.is_nan()) || want == y, "exp({x}) = {y}, std {want}");
         }
+        let mut into = [0.0f32; 9];
+        exp_f32_into(&xs, &mut into);
+        assert!(into.iter().zip(&fast).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 }

@@ -8,6 +8,7 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod linalg;
+pub mod loss;
 pub mod reduce;
 pub mod scan;
 pub mod unary;

@@ -3,6 +3,7 @@
 import warnings
 
 import rgrad
+from rgrad import _rgrad
 
 __all__ = [
     "binary_cross_entropy",
@@ -139,6 +140,17 @@ def binary_cross_entropy_with_logits(
     """BCE of ``sigmoid(input)`` computed from the logits, stable for large ``|input|``:
     ``(1 - t) x + (1 + (pos_weight - 1) t) softplus(-x)``, times ``weight``."""
     reduction = _reduction(size_average, reduce, reduction)
+    # One fused op (rgrad_core::ops::loss) where it applies: CPU tensors of one float dtype,
+    # weights that broadcast to the input, no gradient wanted for target or weights.
+    fused = _rgrad._binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)
+    if fused is not None:
+        return fused
+    return _bce_with_logits_composite(input, target, weight, pos_weight, reduction)
+
+
+def _bce_with_logits_composite(input, target, weight, pos_weight, reduction):
+    """:func:`binary_cross_entropy_with_logits` in tensor ops, for what the fused op declines
+    (and as its reference in the tests)."""
     if target.shape != input.shape:
         raise ValueError(
             f"Target size ({target.size()}) must be the same as input size ({input.size()})"
@@ -256,6 +268,17 @@ def cross_entropy(
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    # Class-index targets on the CPU take one fused op (rgrad_core::ops::loss); it declines
+    # (None) probabilities, malformed shapes, other devices and a weight that needs a gradient.
+    fused = _rgrad._cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction)
+    if fused is not None:
+        return fused
+    return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing):
+    """:func:`cross_entropy` as log_softmax + :func:`nll_loss` (and the smoothing term) in
+    tensor ops, for what the fused op declines (and as its reference in the tests)."""
     class_dim = 0 if input.dim() == 1 else 1
     n_classes = input.shape[class_dim]
     logp = input.log_softmax(class_dim)
