@@ -62,12 +62,10 @@ fn contiguous<T: Element>(t: &Tensor) -> Cow<'_, [T]> {
 
 /// A tensor of dtype `dt` from values computed in f64 (no copy when `dt` is float64).
 fn from_f64(v: Vec<f64>, shape: &[usize], dt: DType) -> Tensor {
-    let t = Tensor::from_vec(v, shape);
     if dt == DType::F64 {
-        t
-    } else {
-        t.cast_kernel(dt)
+        return Tensor::from_vec(v, shape);
     }
+    crate::with_dtype!(dt, T => Tensor::from_vec(v.into_iter().map(<T as Element>::from_f64).collect::<Vec<T>>(), shape))
 }
 
 /// Whether `t` would need a gradient that the fused ops do not compute.
