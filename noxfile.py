@@ -160,6 +160,8 @@ def cross(session: nox.Session) -> None:
     Mesa's llvmpipe when its ICD file is installed and no Vulkan driver is chosen already;
     fails (rather than skips) when no adapter can be opened."""
     session.install(*TEST_DEPS)
+    # scikit-learn for examples/train_on_gpu.py, which the session runs on the device.
+    session.install(*PYPROJECT["project"]["optional-dependencies"]["examples"])
     install_rgrad(session)
     env = {"RGRAD_REQUIRE_WGPU": "1"}
     if "VK_ICD_FILENAMES" not in os.environ and LLVMPIPE_ICD.exists():

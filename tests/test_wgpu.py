@@ -4,6 +4,9 @@ trained 20 steps on both backends from the same weights. Runs wherever an adapte
 Mesa's llvmpipe; `nox -s cross`)."""
 
 import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -296,3 +299,43 @@ def test_mlp_trains_the_same_on_both_backends():
     np.testing.assert_allclose(losses_g, losses_c, rtol=1e-4, atol=1e-5)
     for g, c in zip(weights_g, weights_c):
         np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
+def test_gpu_example_trains_on_wgpu():
+    """examples/train_on_gpu.py, run as a user runs it, picks the wgpu device and learns."""
+    pytest.importorskip("sklearn")
+    script = pathlib.Path(__file__).resolve().parents[1] / "examples" / "train_on_gpu.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--epochs", "8"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "device: wgpu" in out.stdout
+    assert "test accuracy on wgpu" in out.stdout
+
+
+def test_warm_training_loop_allocates_no_device_buffers():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)).to("wgpu")
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    x = torch.randn(32, 8).to("wgpu")
+    y = torch.randint(0, 3, (32,)).to("wgpu")
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    for _ in range(3):
+        step()
+    before = torch.wgpu.memory_stats()
+    for _ in range(10):
+        step()
+    after = torch.wgpu.memory_stats()
+    assert after["created"] == before["created"]
+    assert after["reused"] > before["reused"]

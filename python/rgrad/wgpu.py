@@ -7,7 +7,14 @@ there is no GPU). Tensors move there with ``tensor.to("wgpu")`` and modules with
 
 from rgrad import _rgrad
 
-__all__ = ["adapter_name", "device_count", "is_available", "supports_dtype", "synchronize"]
+__all__ = [
+    "adapter_name",
+    "device_count",
+    "is_available",
+    "memory_stats",
+    "supports_dtype",
+    "synchronize",
+]
 
 
 def is_available():
@@ -32,3 +39,11 @@ def supports_dtype(dtype):
 def synchronize(device=None):
     """Waits until every queued kernel has run."""
     _rgrad._wgpu_synchronize()
+
+
+def memory_stats():
+    """The device buffer pool's counters: ``created`` (buffers allocated for kernel outputs),
+    ``reused`` (outputs served from the pool), ``uploads`` (buffers of data copied from the
+    host) and ``pooled_bytes`` (held for reuse). A warm training loop only reuses."""
+    created, reused, uploads, pooled = _rgrad._wgpu_pool_stats()
+    return {"created": created, "reused": reused, "uploads": uploads, "pooled_bytes": pooled}

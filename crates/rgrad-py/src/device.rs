@@ -26,3 +26,10 @@ pub fn _wgpu_synchronize() -> PyResult<()> {
 pub fn _wgpu_supports(dtype: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(rgrad_core::gpu::supports(crate::dtype::extract_dtype(dtype)?))
 }
+
+/// The buffer pool's counters: `(created, reused, uploads, pooled_bytes)`.
+#[pyfunction]
+pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64) {
+    let s = rgrad_core::gpu::pool_stats();
+    (s.created, s.reused, s.uploads, s.pooled_bytes)
+}

@@ -26,6 +26,9 @@ pub struct Context {
     pub adapter_name: String,
     pub supports_f64: bool,
     pub supports_i64: bool,
+    /// A CPU-backed adapter (llvmpipe, WARP): kernels walk contiguous runs per invocation,
+    /// which its caches favour, instead of interleaving invocations as GPUs prefer.
+    pub cpu_adapter: bool,
     pub max_binding: u64,
     pool: Mutex<Pool>,
     pipelines: Mutex<FxHashMap<String, Arc<Kernel>>>,
@@ -39,6 +42,21 @@ pub struct Context {
 struct Pool {
     free: FxHashMap<u64, Vec<wgpu::Buffer>>,
     bytes: u64,
+    stats: PoolStats,
+}
+
+/// Counters of the buffer pool, for `rgrad.wgpu.memory_stats()` and the tests that check a
+/// training loop stops allocating once warm.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PoolStats {
+    /// Device buffers created for kernel outputs (pool misses).
+    pub created: u64,
+    /// Kernel outputs served from the pool.
+    pub reused: u64,
+    /// Buffers created for data copied from the host.
+    pub uploads: u64,
+    /// Bytes held by the pool for reuse.
+    pub pooled_bytes: u64,
 }
 
 /// A compiled kernel and the layout its bind groups use.
@@ -116,6 +134,7 @@ impl Context {
             adapter_name: info.name,
             supports_f64: features.contains(wgpu::Features::SHADER_F64),
             supports_i64: features.contains(wgpu::Features::SHADER_INT64),
+            cpu_adapter: info.device_type == wgpu::DeviceType::Cpu,
             max_binding: limits.max_storage_buffer_binding_size.min(limits.max_buffer_size),
             param_align: (limits.min_storage_buffer_offset_alignment as u64).max(16),
             device,
@@ -153,6 +172,9 @@ impl Context {
             let b = pool.free.get_mut(&size).and_then(|v| v.pop());
             if b.is_some() {
                 pool.bytes -= size;
+                pool.stats.reused += 1;
+            } else {
+                pool.stats.created += 1;
             }
             b
         };
@@ -176,6 +198,7 @@ impl Context {
     pub fn upload(&'static self, bytes: &[u8]) -> Result<PooledBuffer> {
         self.check_size(bytes.len() as u64)?;
         let size = bucket(bytes.len() as u64);
+        self.pool.lock().stats.uploads += 1;
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size,
@@ -189,6 +212,11 @@ impl Context {
         }
         buffer.unmap();
         Ok(PooledBuffer { buffer: Some(buffer), size, ctx: self })
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let pool = self.pool.lock();
+        PoolStats { pooled_bytes: pool.bytes, ..pool.stats }
     }
 
     fn release(&self, buffer: wgpu::Buffer, size: u64) {

@@ -71,6 +71,19 @@ pub fn scan_last(_x: &Tensor, _product: bool) -> Result<Tensor> {
     not_built()
 }
 
+/// The buffer pool's counters (see the enabled backend); all zero here.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PoolStats {
+    pub created: u64,
+    pub reused: u64,
+    pub uploads: u64,
+    pub pooled_bytes: u64,
+}
+
+pub fn pool_stats() -> PoolStats {
+    PoolStats::default()
+}
+
 pub fn raw_bytes(_b: &Buffer) -> u64 {
     0
 }

@@ -24,6 +24,13 @@ impl Buffer {
     }
 }
 
+pub use super::context::PoolStats;
+
+/// The buffer pool's counters (zeros before the device is opened).
+pub fn pool_stats() -> PoolStats {
+    context::context().map(|c| c.stats()).unwrap_or_default()
+}
+
 pub fn raw_bytes(b: &Buffer) -> u64 {
     b.0.size()
 }
@@ -234,14 +241,27 @@ fn launch_map(dst: &Tensor, inputs: &[Input], expr: &str, expr_dtype: DType) -> 
     let (words, contiguous) = strided_params(n, &shape, layouts);
     let c = ctx()?;
     let out = dst.dtype();
-    let key = format!("map|{specs:?}|{expr}|{expr_dtype:?}|{out:?}|{contiguous}");
-    let kernel = c.kernel(&key, || wgsl::map_kernel(&specs, expr, expr_dtype, out, contiguous))?;
+    // Contiguous operands aligned to 4 elements go through the vec4 form; `words` holds every
+    // tensor's offset, so checking them all covers the output and each input.
+    let vec4 = contiguous && n % 4 == 0 && {
+        let nd = words[1] as usize;
+        (0..=specs.len()).all(|k| words[2 + nd + k * (nd + 1)] % 4 == 0)
+    };
+    let key = format!("map|{specs:?}|{expr}|{expr_dtype:?}|{out:?}|{contiguous}|{vec4}");
+    let kernel = c.kernel(&key, || {
+        if vec4 {
+            wgsl::map_vec4_kernel(&specs, expr, expr_dtype, out)
+        } else {
+            wgsl::map_kernel(&specs, expr, expr_dtype, out, contiguous)
+        }
+    })?;
+    let groups_n = if vec4 { n / 4 } else { n };
     let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(owned.len() + 1);
     for t in &owned {
         bufs.push(buffer_of(t)?.raw());
     }
     bufs.push(buffer_of(dst)?.raw());
-    c.dispatch(&kernel, &bufs, &words, groups(n, WORKGROUP))
+    c.dispatch(&kernel, &bufs, &words, groups(groups_n, WORKGROUP))
 }
 
 /// A new contiguous tensor `expr(a, b, ...)` of `shape` and dtype `out`.
@@ -353,10 +373,13 @@ pub fn update(tensors: &[&Tensor], scalars: &[f64], body: &str) -> Result<()> {
     }
     let mut words = vec![n as u32];
     words.extend(tensors.iter().map(|t| t.layout().offset as u32));
-    let sc = with_dtype!(dt, T => {
-        let v: Vec<T> = scalars.iter().map(|&x| T::from_f64(x)).collect();
-        upload(&Tensor::from_vec(v, &[scalars.len()]))?
-    });
+    let sc = if dt == DType::F32 {
+        words.extend(scalars.iter().map(|&x| (x as f32).to_bits()));
+        None
+    } else {
+        let v = with_dtype!(dt, T => Tensor::from_vec(scalars.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>(), &[scalars.len()]));
+        Some(upload(&v)?)
+    };
     let c = ctx()?;
     let (k, ns) = (tensors.len(), scalars.len());
     let kernel =
@@ -365,6 +388,8 @@ pub fn update(tensors: &[&Tensor], scalars: &[f64], body: &str) -> Result<()> {
     for t in tensors {
         bufs.push(buffer_of(t)?.raw());
     }
-    bufs.push(buffer_of(&sc)?.raw());
+    if let Some(sc) = &sc {
+        bufs.push(buffer_of(sc)?.raw());
+    }
     c.dispatch(&kernel, &bufs, &words, groups(n, WORKGROUP))
 }

@@ -35,7 +35,7 @@ fn reducer(op: Reduce, acc: &str) -> (String, &'static str) {
     (init, step)
 }
 
-fn reduce_kernel(op: Reduce, input: DType, acc: DType, out: DType) -> String {
+fn reduce_kernel(op: Reduce, input: DType, acc: DType, out: DType, chunked: bool) -> String {
     let at = value_type(acc);
     let (init, step) = reducer(op, at);
     let is_arg = matches!(op, Reduce::ArgMax | Reduce::ArgMin);
@@ -47,6 +47,16 @@ fn reduce_kernel(op: Reduce, input: DType, acc: DType, out: DType) -> String {
         storage_type(input),
         storage_type(out)
     );
+    // Each invocation takes every 64th element (coalesced on a GPU), or on a CPU adapter one
+    // contiguous run (sequential per thread, as its caches like); arg-reductions stay correct
+    // either way since ties are broken by index.
+    let walk = if chunked {
+        format!(
+            "let run = (hi - lo + {REDUCE_THREADS}u - 1u) / {REDUCE_THREADS}u;\n  let k0 = lo + lid * run;\n  let k1 = min(k0 + run, hi);\n  for (var k = k0; k < k1; k = k + 1u)"
+        )
+    } else {
+        format!("for (var k = lo + lid; k < hi; k = k + {REDUCE_THREADS}u)")
+    };
     let _ = writeln!(
         s,
         "var<workgroup> sv: array<{at}, {REDUCE_THREADS}>;\nvar<workgroup> si: array<u32, {REDUCE_THREADS}>;\nvar<workgroup> sh: array<bool, {REDUCE_THREADS}>;"
@@ -83,7 +93,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   let extra = m % split;
   let lo = chunk * base_len + min(chunk, extra);
   let hi = lo + base_len + select(0u, 1u, chunk < extra);
-  for (var k = lo + lid; k < hi; k = k + {REDUCE_THREADS}u) {{
+  {walk} {{
     var off = base + k * p[q + 3u];
     if (ndi != 1u) {{
       off = base;
@@ -212,7 +222,8 @@ pub fn reduce(x: &Tensor, dims: &[usize], op: Reduce, keepdim: bool, out: DType)
     // A first pass of a split reduction stores partials in the accumulator's type.
     let first_out = if split > 1 { acc } else { out };
     let key = format!("{key}|{first_out:?}");
-    let kernel = c.kernel(&key, || reduce_kernel(op, input, acc, first_out))?;
+    let chunked = c.cpu_adapter;
+    let kernel = c.kernel(&key, || reduce_kernel(op, input, acc, first_out, chunked))?;
     if split == 1 {
         c.dispatch(&kernel, &[buffer_of(x)?.raw(), buffer_of(&dst)?.raw()], &w, groups(n_out, 1))?;
         return Ok(dst);

@@ -355,6 +355,49 @@ pub fn map_kernel(
     finish(s, &types)
 }
 
+/// [`map_kernel`] for contiguous operands whose length and offsets are multiples of 4: every
+/// invocation loads and stores one vec4 per tensor (a CPU-backed adapter runs a quarter of the
+/// invocations) and evaluates `expr` per component.
+pub fn map_vec4_kernel(inputs: &[(DType, DType)], expr: &str, expr_dtype: DType, out: DType) -> String {
+    let mut s = String::new();
+    header(&mut s);
+    let n = inputs.len();
+    for (k, (st, _)) in inputs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "@group(0) @binding({k}) var<storage, read> in{k}: array<vec4<{}>>;",
+            storage_type(*st)
+        );
+    }
+    let so = storage_type(out);
+    let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read_write> outb: array<vec4<{so}>>;");
+    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", n + 1);
+    let mut types: Vec<DType> = inputs.iter().map(|x| x.1).collect();
+    types.push(expr_dtype);
+    helpers_for(&mut s, &types);
+    let _ = writeln!(
+        s,
+        "@compute @workgroup_size({WORKGROUP})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {{\n  let i = gid.x + gid.y * nw.x * {WORKGROUP}u;\n  if (i >= p[0] / 4u) {{ return; }}\n  let nd = p[1];"
+    );
+    for k in 0..=n {
+        let _ = writeln!(s, "  let o{k} = p[2u + nd + {k}u * (nd + 1u)] / 4u + i;");
+    }
+    for k in 0..n {
+        let _ = writeln!(s, "  let v{k} = in{k}[o{}];", k + 1);
+    }
+    let _ = writeln!(s, "  var r: vec4<{so}>;");
+    for c in ["x", "y", "z", "w"] {
+        s.push_str("  {");
+        for (k, (st, vt)) in inputs.iter().enumerate() {
+            let name = (b'a' + k as u8) as char;
+            let _ = write!(s, " let {name} = {};", load(&format!("v{k}.{c}"), *st, *vt));
+        }
+        let _ = writeln!(s, " r.{c} = {}; }}", store(&format!("({expr})"), expr_dtype, out));
+    }
+    s.push_str("  outb[o0] = r;\n}\n");
+    finish(s, &types)
+}
+
 /// `out[i] = src[idx[i]]`, or zero where `idx[i] < 0`.
 pub fn gather_kernel(dt: DType) -> String {
     let t = storage_type(dt);
@@ -413,7 +456,8 @@ pub fn scan_kernel(dt: DType, op: &str) -> String {
 }
 
 /// A fused in-place update over `k` same-sized contiguous tensors `t0..`, with float
-/// parameters `s0..` and the statements `body` (optimizer steps).
+/// parameters `s0..` and the statements `body` (optimizer steps). float32 parameters travel in
+/// the parameter block (after the offsets); float64 ones in a buffer of their own.
 pub fn update_kernel(dt: DType, k: usize, scalars: usize, body: &str) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
@@ -421,14 +465,22 @@ pub fn update_kernel(dt: DType, k: usize, scalars: usize, body: &str) -> String 
     for j in 0..k {
         let _ = writeln!(s, "@group(0) @binding({j}) var<storage, read_write> t{j}: array<{t}>;");
     }
-    let _ = writeln!(s, "@group(0) @binding({k}) var<storage, read> sc: array<{t}>;");
-    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", k + 1);
+    let in_params = dt == DType::F32;
+    if !in_params {
+        let _ = writeln!(s, "@group(0) @binding({k}) var<storage, read> sc: array<{t}>;");
+    }
+    let _ =
+        writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", k + usize::from(!in_params));
     entry(&mut s);
     for j in 0..k {
         let _ = writeln!(s, "  let o{j} = p[{}] + i;", j + 1);
     }
     for j in 0..scalars {
-        let _ = writeln!(s, "  let s{j} = sc[{j}];");
+        if in_params {
+            let _ = writeln!(s, "  let s{j} = bitcast<f32>(p[{}]);", 1 + k + j);
+        } else {
+            let _ = writeln!(s, "  let s{j} = sc[{j}];");
+        }
     }
     let _ = writeln!(s, "{body}\n}}");
     finish(s, &[dt])
