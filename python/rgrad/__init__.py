@@ -187,67 +187,30 @@ def numel(input):
     return input.numel()
 
 
-def zeros_like(
-    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
-):
-    return zeros(
-        input.shape,
-        dtype=dtype or input.dtype,
-        device=device or input.device,
-        requires_grad=requires_grad,
-    )
+def _like(make, name):
+    """``make``'s ``*_like`` form: the input's shape, and its dtype and device by default."""
+
+    def like(
+        input, *args, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+    ):
+        return make(
+            input.shape,
+            *args,
+            dtype=dtype or input.dtype,
+            device=device or input.device,
+            requires_grad=requires_grad,
+        )
+
+    like.__name__ = like.__qualname__ = name
+    like.__doc__ = f"``{make.__name__}`` with ``input``'s shape, dtype and device."
+    return like
 
 
-def ones_like(
-    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
-):
-    return ones(
-        input.shape,
-        dtype=dtype or input.dtype,
-        device=device or input.device,
-        requires_grad=requires_grad,
-    )
-
-
-def full_like(
-    input,
-    fill_value,
-    *,
-    dtype=None,
-    layout=None,
-    device=None,
-    requires_grad=False,
-    memory_format=None,
-):
-    return full(
-        input.shape,
-        fill_value,
-        dtype=dtype or input.dtype,
-        device=device or input.device,
-        requires_grad=requires_grad,
-    )
-
-
-def rand_like(
-    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
-):
-    return rand(
-        input.shape,
-        dtype=dtype or input.dtype,
-        device=device or input.device,
-        requires_grad=requires_grad,
-    )
-
-
-def randn_like(
-    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
-):
-    return randn(
-        input.shape,
-        dtype=dtype or input.dtype,
-        device=device or input.device,
-        requires_grad=requires_grad,
-    )
+zeros_like = _like(zeros, "zeros_like")
+ones_like = _like(ones, "ones_like")
+full_like = _like(full, "full_like")  # full_like(input, fill_value)
+rand_like = _like(rand, "rand_like")
+randn_like = _like(randn, "randn_like")
 
 
 # Subpackages that import names from this module come last.

@@ -2,6 +2,7 @@
 //! encoder that kernels record into. Readback is the only place that waits, and it waits with
 //! a deadline.
 
+use super::PoolStats;
 use crate::error::{Error, Result};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
@@ -43,20 +44,6 @@ struct Pool {
     free: FxHashMap<u64, Vec<wgpu::Buffer>>,
     bytes: u64,
     stats: PoolStats,
-}
-
-/// Counters of the buffer pool, for `rgrad.wgpu.memory_stats()` and the tests that check a
-/// training loop stops allocating once warm.
-#[derive(Clone, Copy, Default, Debug)]
-pub struct PoolStats {
-    /// Device buffers created for kernel outputs (pool misses).
-    pub created: u64,
-    /// Kernel outputs served from the pool.
-    pub reused: u64,
-    /// Buffers created for data copied from the host.
-    pub uploads: u64,
-    /// Bytes held by the pool for reuse.
-    pub pooled_bytes: u64,
 }
 
 /// A compiled kernel and the layout its bind groups use.

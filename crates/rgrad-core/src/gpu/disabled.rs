@@ -1,13 +1,15 @@
 //! Stand-ins used when rgrad is built without the `wgpu` feature: no GPU tensor can exist,
 //! and asking for one is a clear error.
 
-use super::{Input, Reduce};
+use super::{Input, PoolStats, Reduce};
 use crate::error::{Error, Result};
 use crate::{DType, Tensor};
 
-/// A GPU buffer; uninhabited in builds without the backend.
+/// A GPU buffer; never constructed in builds without the backend.
 #[derive(Clone)]
-pub enum Buffer {}
+pub struct Buffer {
+    _never: (),
+}
 
 fn not_built<T>() -> Result<T> {
     Err(Error::Runtime("rgrad was built without the wgpu backend (cargo feature `wgpu`)".into()))
@@ -69,15 +71,6 @@ pub fn matmul(_a: &Tensor, _b: &Tensor) -> Result<Tensor> {
 
 pub fn scan_last(_x: &Tensor, _product: bool) -> Result<Tensor> {
     not_built()
-}
-
-/// The buffer pool's counters (see the enabled backend); all zero here.
-#[derive(Clone, Copy, Default, Debug)]
-pub struct PoolStats {
-    pub created: u64,
-    pub reused: u64,
-    pub uploads: u64,
-    pub pooled_bytes: u64,
 }
 
 pub fn pool_stats() -> PoolStats {

@@ -24,7 +24,7 @@ impl Buffer {
     }
 }
 
-pub use super::context::PoolStats;
+use super::PoolStats;
 
 /// The buffer pool's counters (zeros before the device is opened).
 pub fn pool_stats() -> PoolStats {

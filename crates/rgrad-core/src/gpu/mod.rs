@@ -44,6 +44,20 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Counters of the device buffer pool, for `rgrad.wgpu.memory_stats()` and the tests that
+/// check a training loop stops allocating once warm.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PoolStats {
+    /// Device buffers created for kernel outputs (pool misses).
+    pub created: u64,
+    /// Kernel outputs served from the pool.
+    pub reused: u64,
+    /// Buffers created for data copied from the host.
+    pub uploads: u64,
+    /// Bytes held by the pool for reuse.
+    pub pooled_bytes: u64,
+}
+
 /// Reductions the backend implements directly.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Reduce {
