@@ -459,7 +459,10 @@ SWEEP_ARGS = [
 
 def sweep_calls():
     methods = [n for n in tensor_methods() if callable(getattr(rgrad.Tensor, n, None))]
-    for t in SWEEP_TENSORS:
+    # RGRAD_SWEEP_DEVICE=wgpu runs the same sweep on device tensors (tests/test_wgpu.py).
+    device = os.environ.get("RGRAD_SWEEP_DEVICE")
+    tensors = [f"({t}).to('{device}')" for t in SWEEP_TENSORS] if device else SWEEP_TENSORS
+    for t in tensors:
         for args in SWEEP_ARGS:
             for name in methods:
                 yield name, f"(lambda X: X.{name}({args}))({t})"

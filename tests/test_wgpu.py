@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -339,3 +340,22 @@ def test_warm_training_loop_allocates_no_device_buffers():
     after = torch.wgpu.memory_stats()
     assert after["created"] == before["created"]
     assert after["reused"] > before["reused"]
+
+
+def test_every_op_on_device_tensors_with_bad_arguments_raises_cleanly():
+    """tests/test_bad_inputs.py's sweep (every public op on 0-d, empty, non-contiguous and
+    grad-requiring tensors, with dims in and out of range) on wgpu tensors: exceptions only,
+    never a Rust panic, a crash or a hang."""
+    script = pathlib.Path(__file__).resolve().parent / "test_bad_inputs.py"
+    env = dict(os.environ, RGRAD_SWEEP_DEVICE="wgpu", RUST_BACKTRACE="0")
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, str(script), "--sweep", os.path.join(tmp, "calls.log")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+            cwd=tmp,
+        )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "sweep:" in proc.stdout

@@ -59,7 +59,9 @@ pub fn save(
     tensors: &[(String, Tensor)],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| bytes_of(t)).collect();
+    // Device tensors are read back first (a failed readback is an error, not a panic).
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, t)| Ok(bytes_of(&t.to_cpu()?))).collect::<Result<_>>()?;
     let views = tensors
         .iter()
         .zip(&bytes)

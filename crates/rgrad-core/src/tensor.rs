@@ -199,6 +199,11 @@ impl Tensor {
     }
 
     /// The elements in row-major order, converted to `T`.
+    /// [`Tensor::to_vec`] that reports a failed device readback instead of panicking.
+    pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        Ok(self.to_cpu()?.to_vec::<T>())
+    }
+
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
         if self.is_gpu() {
             // Readback failures (a lost device, a timeout) surface as a panic here, which the

@@ -385,14 +385,15 @@ impl PyTensor {
 
     fn nonzero(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
         let mask = self.t.to_dtype(DType::Bool).py()?;
-        let coords = mask.nonzero_coords();
+        let coords = mask.nonzero_coords().py()?;
         let n = coords.first().map_or(0, |c| c.len());
         let nd = coords.len();
         let mut flat = Vec::with_capacity(n * nd);
         for i in 0..n {
             flat.extend(coords.iter().map(|c| c[i]));
         }
-        wrap(py, Tensor::from_vec(flat, &[n, nd]))
+        // The indices live where the input does, as in PyTorch.
+        wrap(py, Tensor::from_vec(flat, &[n, nd]).to_device_kernel(self.t.device()).py()?)
     }
 
     #[pyo3(signature = (indices, values, accumulate=false))]

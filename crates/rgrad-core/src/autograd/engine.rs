@@ -185,7 +185,7 @@ fn apply_pre_hooks(node: &Node, grads: &mut [Option<Tensor>]) -> Result<()> {
 fn check_nan(node: &Node, grads: &[Option<Tensor>]) -> Result<()> {
     for (i, g) in grads.iter().enumerate() {
         let Some(g) = g else { continue };
-        if g.dtype().is_float() && g.to_vec::<f64>().iter().any(|v| v.is_nan()) {
+        if g.dtype().is_float() && g.try_to_vec::<f64>()?.iter().any(|v| v.is_nan()) {
             return Err(Error::Runtime(format!(
                 "Function '{}' returned nan values in its {}th output.",
                 node.name(),

@@ -255,7 +255,8 @@ pub(crate) fn backward(
                 Some(d) => expand_back(g, &x.dims(), &smallvec![*d], *keepdim)?,
                 None => expand_back(g, &x.dims(), &(0..x.ndim()).collect(), false)?,
             };
-            let has_zero = x.detach().compare_scalar(BinaryOp::Eq, 0.0)?.to_vec::<bool>().contains(&true);
+            let has_zero =
+                x.detach().compare_scalar(BinaryOp::Eq, 0.0)?.try_to_vec::<bool>()?.contains(&true);
             if create_graph && !has_zero {
                 // prod / x, written in tensor ops so second derivatives flow.
                 let p = x.prod(dim.map(|d| d as i64), true)?;

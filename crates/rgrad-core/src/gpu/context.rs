@@ -35,8 +35,9 @@ pub struct Context {
     pipelines: Mutex<FxHashMap<String, Arc<Kernel>>>,
     param_align: u64,
     encoder: Mutex<Pending>,
-    /// The first error wgpu reported outside a scope, or a lost device; raised at the next sync.
-    failure: Arc<Mutex<Option<String>>>,
+    /// The first error wgpu reported outside a scope (raised once, at the next dispatch or
+    /// read), or a lost device (raised from then on).
+    failure: Arc<Mutex<Option<(String, bool)>>>,
 }
 
 #[derive(Default)]
@@ -108,14 +109,15 @@ impl Context {
             ..Default::default()
         }))
         .map_err(|e| format!("wgpu: could not open the device '{}': {e}", info.name))?;
-        let failure: Arc<Mutex<Option<String>>> = Arc::default();
+        let failure: Arc<Mutex<Option<(String, bool)>>> = Arc::default();
         let f = failure.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            f.lock().get_or_insert_with(|| format!("wgpu error: {e}"));
+            let msg = format!("wgpu error (the kernels queued with it did not run): {e}");
+            f.lock().get_or_insert((msg, false));
         }));
         let f = failure.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            f.lock().get_or_insert_with(|| format!("wgpu device lost ({reason:?}): {msg}"));
+            *f.lock() = Some((format!("wgpu device lost ({reason:?}): {msg}"), true));
         });
         Ok(Context {
             adapter_name: info.name,
@@ -134,8 +136,14 @@ impl Context {
     }
 
     fn check_failure(&self) -> Result<()> {
-        match self.failure.lock().clone() {
-            Some(e) => Err(Error::Runtime(e)),
+        let mut failure = self.failure.lock();
+        match failure.clone() {
+            Some((e, sticky)) => {
+                if !sticky {
+                    *failure = None;
+                }
+                Err(Error::Runtime(e))
+            }
             None => Ok(()),
         }
     }

@@ -206,6 +206,14 @@ fn scalar_tensor(value: crate::Scalar, dtype: DType) -> Result<Tensor> {
     Ok(t)
 }
 
+/// Whether two device tensors use the same buffer (views, and `.data` aliases, do).
+fn same_buffer(a: &Tensor, b: &Tensor) -> bool {
+    match (a.storage().gpu_buffer(), b.storage().gpu_buffer()) {
+        (Some(x), Some(y)) => Arc::ptr_eq(&x.0, &y.0),
+        _ => false,
+    }
+}
+
 fn launch_map(dst: &Tensor, inputs: &[Input], expr: &str, expr_dtype: DType) -> Result<()> {
     let shape = dst.shape().to_vec();
     let n = dst.numel();
@@ -217,6 +225,15 @@ fn launch_map(dst: &Tensor, inputs: &[Input], expr: &str, expr_dtype: DType) -> 
     let mut layouts = vec![(dst.layout().offset, dst.strides().to_vec())];
     for inp in inputs {
         match inp {
+            // wgpu cannot bind one buffer both for reading and for writing in a dispatch: an
+            // input that shares the output's memory (`x.add_(x)`) is copied first.
+            Input::Tensor { t, layout, as_dtype } if same_buffer(t, dst) => {
+                check_dtype(*as_dtype)?;
+                let copy = contiguous(&t.with_layout_pub(layout.clone()))?;
+                specs.push((copy.dtype(), *as_dtype));
+                layouts.push((0, crate::layout::Layout::contiguous(&shape).strides.to_vec()));
+                owned.push(copy);
+            }
             Input::Tensor { t, layout, as_dtype } => {
                 if t.device() != crate::Device::Wgpu {
                     return Err(Error::Runtime(format!(
@@ -366,6 +383,11 @@ pub fn scan_last(x: &Tensor, product: bool) -> Result<Tensor> {
 /// Runs `body` (see [`wgsl::update_kernel`]) over contiguous same-sized tensors of one float
 /// dtype, in place: one dispatch for a whole optimizer step of one parameter.
 pub fn update(tensors: &[&Tensor], scalars: &[f64], body: &str) -> Result<()> {
+    for (i, a) in tensors.iter().enumerate() {
+        if tensors[i + 1..].iter().any(|b| same_buffer(a, b)) {
+            return Err(Error::Runtime("optimizer state tensors must not share memory".into()));
+        }
+    }
     let dt = tensors[0].dtype();
     let n = tensors[0].numel();
     if n == 0 {

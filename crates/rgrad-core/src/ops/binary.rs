@@ -163,7 +163,7 @@ fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
     let (has_zero, has_neg) = match b {
         Operand::S(s) => (s.to_f64() == 0.0, s.to_f64() < 0.0),
         Operand::T(t) => {
-            let v = t.to_vec::<i64>();
+            let v = t.try_to_vec::<i64>()?;
             (v.contains(&0), v.iter().any(|&x| x < 0))
         }
     };

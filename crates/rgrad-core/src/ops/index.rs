@@ -47,7 +47,7 @@ impl AdvIndex {
                             );
                         }
                     }
-                    for (j, coord) in t.nonzero_coords().into_iter().enumerate() {
+                    for (j, coord) in t.nonzero_coords()?.into_iter().enumerate() {
                         dims.push(d + j);
                         let n = coord.len();
                         tensors.push(Tensor::from_vec(coord, &[n]));
@@ -73,7 +73,7 @@ impl AdvIndex {
         for (t, &dim) in tensors.iter().zip(&dims) {
             let size = shape[dim] as i64;
             let b = t.layout().broadcast_to(&bshape)?;
-            let vals = t.with_layout(b).to_vec::<i64>();
+            let vals = t.with_layout(b).try_to_vec::<i64>()?;
             let mut wrapped = Vec::with_capacity(vals.len());
             for v in vals {
                 if v < -size || v >= size {
@@ -132,8 +132,8 @@ fn take_offsets(bases: &[usize], rest: &Layout) -> Vec<i64> {
 
 impl Tensor {
     /// Coordinates of the true elements of a bool tensor, one vector per dim.
-    pub fn nonzero_coords(&self) -> Vec<Vec<i64>> {
-        let mask = self.to_vec::<bool>();
+    pub fn nonzero_coords(&self) -> Result<Vec<Vec<i64>>> {
+        let mask = self.try_to_vec::<bool>()?;
         let strides = crate::shape::contiguous_strides(self.shape());
         let mut coords = vec![Vec::new(); self.ndim()];
         for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
@@ -141,7 +141,7 @@ impl Tensor {
                 c.push(((i / strides[d]) % self.shape()[d]) as i64);
             }
         }
-        coords
+        Ok(coords)
     }
 
     /// `x[indices]` with integer/bool index tensors (`None` keeps a dim whole).
@@ -295,7 +295,7 @@ impl Tensor {
         let l = self.layout();
         let size = self.shape().get(dim).copied().unwrap_or(1) as i64;
         let stride = l.strides.get(dim).copied().unwrap_or(0);
-        let vals = index.to_vec::<i64>();
+        let vals = index.try_to_vec::<i64>()?;
         let pos = offsets(&Layout {
             shape: index.dims(),
             strides: index
