@@ -359,3 +359,22 @@ def test_every_op_on_device_tensors_with_bad_arguments_raises_cleanly():
         )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "sweep:" in proc.stdout
+
+
+def test_without_an_adapter_the_device_errors_and_the_cpu_works():
+    code = (
+        "import rgrad\n"
+        "assert not rgrad.wgpu.is_available()\n"
+        "try:\n"
+        "    rgrad.zeros(2, device='wgpu')\n"
+        "except RuntimeError as e:\n"
+        "    print('error:', e)\n"
+        "print((rgrad.ones(2) * 3).tolist())\n"
+    )
+    env = dict(os.environ, WGPU_BACKEND="vulkan", VK_ICD_FILENAMES="/nonexistent/icd.json")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert "error: wgpu: no GPU adapter is available" in out.stdout
+    assert "[3.0, 3.0]" in out.stdout
