@@ -700,3 +700,17 @@ def test_without_create_graph_the_gradient_has_no_history():
     assert x.grad.item() == pytest.approx(12.0)
     assert not x.grad.requires_grad
     assert x.grad.grad_fn is None
+
+
+def test_mm_gradients_with_transposed_operands():
+    """Transposed-view operands (Linear's `weight.t()`) get their gradient in that layout; the
+    values must be those of the plain formulas, to second order."""
+    a = rgrad.randn(4, 3, dtype=rgrad.float64, requires_grad=True)
+    b = rgrad.randn(5, 3, dtype=rgrad.float64, requires_grad=True)
+    assert rgrad.autograd.gradcheck(lambda x, y: x @ y.t(), (a, b))
+    assert rgrad.autograd.gradcheck(
+        lambda x, y: x.t() @ y, (b, rgrad.randn(5, 2, dtype=rgrad.float64, requires_grad=True))
+    )
+    assert rgrad.autograd.gradgradcheck(lambda x, y: x @ y.t(), (a, b))
+    (a @ b.t()).sum().backward()
+    assert b.grad.is_contiguous()
