@@ -178,9 +178,9 @@ pub(crate) fn backward(
             // the same layout, `(g^T a)^T` rather than `a^T g`: the transpose's own backward then
             // hands the parameter a contiguous gradient instead of one that must be copied.
             let col_major = |t: &Tensor| t.ndim() == 2 && t.strides()[0] == 1 && t.shape()[1] > 1;
-            grad_a_b(&|| if col_major(&a) { b.mm(&g.t()?)?.t() } else { g.mm(&b.t()?) }, &|| {
-                if col_major(&b) {
-                    g.t()?.mm(&a)?.t()
+            grad_a_b(&|| if col_major(a) { b.mm(&g.t()?)?.t() } else { g.mm(&b.t()?) }, &|| {
+                if col_major(b) {
+                    g.t()?.mm(a)?.t()
                 } else {
                     a.t()?.mm(g)
                 }
