@@ -408,10 +408,6 @@ impl PooledBuffer {
     pub fn raw(&self) -> &wgpu::Buffer {
         self.buffer.as_ref().expect("buffer present until drop")
     }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
 }
 
 impl Drop for PooledBuffer {

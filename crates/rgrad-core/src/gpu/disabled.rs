@@ -27,6 +27,10 @@ pub fn supports(_dt: DType) -> bool {
     false
 }
 
+pub fn empty(_shape: &[usize], _dtype: DType) -> Result<Tensor> {
+    not_built()
+}
+
 pub fn upload(_t: &Tensor) -> Result<Tensor> {
     not_built()
 }
@@ -75,10 +79,6 @@ pub fn scan_last(_x: &Tensor, _product: bool) -> Result<Tensor> {
 
 pub fn pool_stats() -> PoolStats {
     PoolStats::default()
-}
-
-pub fn raw_bytes(_b: &Buffer) -> u64 {
-    0
 }
 
 pub fn update(_tensors: &[&Tensor], _scalars: &[f64], _body: &str) -> Result<()> {

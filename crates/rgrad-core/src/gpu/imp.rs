@@ -31,10 +31,6 @@ pub fn pool_stats() -> PoolStats {
     context::context().map(|c| c.stats()).unwrap_or_default()
 }
 
-pub fn raw_bytes(b: &Buffer) -> u64 {
-    b.0.size()
-}
-
 pub fn is_available() -> bool {
     context::available()
 }
@@ -71,7 +67,7 @@ pub(super) fn buffer_of(t: &Tensor) -> Result<&Buffer> {
 }
 
 /// A new contiguous tensor of `shape` on the device, contents undefined.
-pub(super) fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
+pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
     check_dtype(dtype)?;
     let n = crate::shape::numel(shape);
     let buf = ctx()?.alloc(n as u64 * elem_bytes(dtype))?;

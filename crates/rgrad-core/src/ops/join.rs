@@ -194,8 +194,8 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
     shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
     let refs: Vec<&Tensor> = tensors.iter().collect();
     let out = if crate::ops::common_device(&refs)? == crate::Device::Wgpu {
-        // Each input is written into its slice of the output below.
-        let out = Tensor::full_on(&shape, crate::Scalar::Int(0), dtype, crate::Device::Wgpu)?;
+        // Every element is written below, one input per slice: no fill needed.
+        let out = crate::gpu::empty(&shape, dtype)?;
         let whole = crate::layout::Layout::contiguous(&shape);
         let mut start = 0;
         for t in tensors {

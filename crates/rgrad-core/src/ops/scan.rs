@@ -138,7 +138,7 @@ impl Tensor {
     pub fn cumsum(&self, dim: i64) -> Result<Tensor> {
         let (src, d) = dim_or_flat(self, Some(dim).filter(|_| self.ndim() > 0))?;
         let src = if src.dtype().is_float() { src } else { src.to_dtype(DType::I64)? };
-        let out = scan(&src, d, |a, b| a + b, |a, b| a + b)?.reshape(&self.shape_i64())?;
+        let out = scan(&src, d, false, |a, b| a + b, |a, b| a + b)?.reshape(&self.shape_i64())?;
         Ok(recorded(out, "CumsumBackward0", &[self], || Op::Cumsum { dim: d }))
     }
 
@@ -146,7 +146,7 @@ impl Tensor {
     pub fn cumprod(&self, dim: i64) -> Result<Tensor> {
         let (src, d) = dim_or_flat(self, Some(dim).filter(|_| self.ndim() > 0))?;
         let src = if src.dtype().is_float() { src } else { src.to_dtype(DType::I64)? };
-        let out = scan(&src, d, |a, b| a * b, |a, b| a.wrapping_mul(b))?.reshape(&self.shape_i64())?;
+        let out = scan(&src, d, true, |a, b| a * b, |a, b| a.wrapping_mul(b))?.reshape(&self.shape_i64())?;
         Ok(recorded(out.clone(), "CumprodBackward0", &[self], || Op::Cumprod {
             x: Saved::input(self),
             out: Saved::output(&out, "CumprodBackward0"),
@@ -275,9 +275,11 @@ fn gpu_softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     }
 }
 
+/// Inclusive scan along `d`: `ff`/`fi` on the CPU, the device's `+` or (`product`) `*` kernel.
 fn scan(
     src: &Tensor,
     d: usize,
+    product: bool,
     ff: impl Fn(f64, f64) -> f64,
     fi: impl Fn(i64, i64) -> i64,
 ) -> Result<Tensor> {
@@ -289,7 +291,6 @@ fn scan(
         let mut perm: Vec<usize> = (0..n).filter(|&x| x != d).collect();
         perm.push(d);
         let moved = src.detach().with_layout(src.layout().permute(&perm));
-        let product = ff(2.0, 3.0) == 6.0;
         let r = crate::gpu::scan_last(&moved, product)?;
         let mut inv = vec![0usize; n];
         for (i, &p) in perm.iter().enumerate() {
