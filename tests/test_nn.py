@@ -176,7 +176,41 @@ def test_setattr_registers_parameters_modules_buffers():
     assert [n for n, _ in net.named_children()] == ["fc1", "act", "fc2"]
     assert len(list(net.modules())) == 4 and len(list(net.children())) == 3
     assert net.fc1.weight is net._modules["fc1"]._parameters["weight"]
-    assert "fc1" not in net.__dict__  # lives only in _modules
+    # Registered entries are mirrored into __dict__ so attribute reads skip __getattr__.
+    assert net.__dict__["fc1"] is net._modules["fc1"]
+
+
+def test_registry_mirror_follows_every_change():
+    import copy
+    import pickle
+
+    m = nn.Linear(2, 3)
+    w = m.weight
+    del m._parameters["weight"]  # what torch.nn.utils.prune does before setattr
+    with pytest.raises(AttributeError):
+        m.weight  # noqa: B018
+    m.weight = w.detach() * 2  # a plain attribute now
+    assert "weight" not in m._parameters and m.weight.tolist() == (w * 2).tolist()
+    del m.weight
+    m._parameters["weight"] = w  # straight into the registry
+    assert m.weight is w
+    assert m._parameters.pop("bias") is not None and not hasattr(m, "bias")
+    m._parameters.setdefault("bias", None)
+    assert m.bias is None
+    m._parameters.update(extra=nn.Parameter(rgrad.ones(1)))
+    assert m.extra is m._parameters["extra"]
+    m._parameters.clear()
+    assert not hasattr(m, "weight") and not hasattr(m, "extra")
+
+    seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Tanh())
+    del seq[0]  # renumbers by replacing _modules
+    assert getattr(seq, "0") is seq[0] and isinstance(seq[0], nn.ReLU)
+    assert not hasattr(seq, "2")
+
+    for copied in (copy.deepcopy(seq), pickle.loads(pickle.dumps(seq)), copy.copy(seq)):
+        copied.add_module("extra", nn.Identity())  # the copy's registry mirrors into the copy
+        assert copied.extra is copied._modules["extra"] and not hasattr(seq, "extra")
+        assert getattr(copied, "0") is copied._modules["0"]
 
 
 def test_reassignment_moves_between_registries():

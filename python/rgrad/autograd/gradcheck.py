@@ -37,21 +37,30 @@ def _numerical_jacobian(func, inputs, i, eps):
 
 
 def _analytical_jacobian(func, inputs, i):
-    """Rows of d outputs / d inputs[i] from one backward pass per output element."""
-    outs = _outputs(func, inputs)
+    """Rows of d outputs / d inputs[i] from one backward pass per output element, with
+    ``autograd.grad`` so that inputs that are not leaves (views, results) work too."""
+    x = inputs[i]
     rows = []
-    for o in outs:
+    for o in _outputs(func, inputs):
         for k in range(o.numel()):
-            x = inputs[i]
-            x.grad = None
+            g = None
             if o.requires_grad:
                 onehot = rgrad.zeros(o.numel(), dtype=o.dtype)
                 onehot[k].fill_(1.0)
-                o.backward(onehot.reshape(o.shape), retain_graph=True)
-            g = x.grad
+                (g,) = rgrad.autograd.grad(
+                    o, x, onehot.reshape(o.shape), retain_graph=True, allow_unused=True
+                )
             rows.append(np.zeros(x.numel()) if g is None else g.numpy().ravel().copy())
-            x.grad = None
     return np.stack(rows, axis=0) if rows else np.zeros((0, 0))
+
+
+def _output_of_row(func, inputs, row):
+    """The index of the output that a row of the Jacobians belongs to."""
+    for n, o in enumerate(_outputs(func, inputs)):
+        if row < o.numel():
+            return n
+        row -= o.numel()
+    return 0
 
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_ignored):
@@ -68,8 +77,10 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         ):
             if not raise_exception:
                 return False
+            bad = np.argwhere(~np.isclose(analytical, numerical, atol=atol, rtol=rtol))
+            out = _output_of_row(func, inputs, int(bad[0][0])) if len(bad) else 0
             raise GradcheckError(
-                f"Jacobian mismatch for output 0 with respect to input {i},\n"
+                f"Jacobian mismatch for output {out} with respect to input {i},\n"
                 f"numerical:{numerical}\nanalytical:{analytical}\n"
             )
     return True
@@ -78,7 +89,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, **kwargs):
     """gradcheck applied to the gradients themselves (built with create_graph=True)."""
     inputs = _as_tuple(inputs)
-    diff = [x for x in inputs if isinstance(x, rgrad.Tensor) and x.requires_grad]
 
     def first_grads(*args):
         with rgrad.enable_grad():  # also under the numerical Jacobian's no_grad
@@ -93,15 +103,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, **kwargs):
             )
             term = (o * cot).sum()
             total = term if total is None else total + term
-        for x in args:
-            if isinstance(x, rgrad.Tensor):
-                x.grad = None
-        total.backward(create_graph=True)
-        grads = tuple(x.grad for x in args if isinstance(x, rgrad.Tensor) and x.requires_grad)
-        for x in args:
-            if isinstance(x, rgrad.Tensor):
-                x.grad = None
-        return grads
+        wrt = [x for x in args if isinstance(x, rgrad.Tensor) and x.requires_grad]
+        grads = rgrad.autograd.grad(total, wrt, create_graph=True, allow_unused=True)
+        return tuple(rgrad.zeros_like(x) if g is None else g for x, g in zip(wrt, grads))
 
-    del diff
     return gradcheck(first_grads, inputs, **kwargs)

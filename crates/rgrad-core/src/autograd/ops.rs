@@ -124,6 +124,11 @@ pub enum Op {
         a: Saved,
         b: Saved,
     },
+    /// `linear` fused: `x @ w.T + bias` with inputs (x, w, bias).
+    Addmm {
+        x: Saved,
+        w: Saved,
+    },
     Dot {
         a: Saved,
         b: Saved,
@@ -251,6 +256,15 @@ pub enum Op {
         target: Saved,
         dx: Tensor,
         coef: Option<Tensor>,
+        scale: f64,
+    },
+    /// Fused BCE of probabilities (ops/loss.rs): `dx` as in `CrossEntropy`; `x`, `target`
+    /// and `weight` rebuild the gradient as tensor ops under `create_graph`.
+    Bce {
+        x: Saved,
+        target: Saved,
+        weight: Option<Tensor>,
+        dx: Tensor,
         scale: f64,
     },
     Custom(Box<dyn BackwardFn>),

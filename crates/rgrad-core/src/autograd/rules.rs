@@ -186,6 +186,19 @@ pub(crate) fn backward(
                 }
             })
         }
+        Op::Addmm { x, w } => {
+            // Each saved operand is read only for the gradient that needs it (as PyTorch, so
+            // an in-place change to an operand that no gradient needs is not an error).
+            let gw = |i: usize| -> Result<Option<Tensor>> {
+                Ok(match i {
+                    _ if !need(i) => None,
+                    0 => Some(g.mm(w.get()?)?),
+                    1 => Some(g.t()?.mm(x.get()?)?),
+                    _ => Some(g.sum_to_shape(&g.shape()[1..])?),
+                })
+            };
+            Ok(smallvec![gw(0)?, gw(1)?, gw(2)?])
+        }
         Op::Bmm { a, b } => {
             let (a, b) = (a.get()?, b.get()?);
             grad_a_b(&|| g.bmm(&b.transpose(1, 2)?), &|| a.transpose(1, 2)?.bmm(g))
@@ -320,6 +333,19 @@ pub(crate) fn backward(
                 dx.mul(g)?
             };
             Ok(smallvec![Some(gx), None])
+        }
+        Op::Bce { x, target, weight, dx, scale } => {
+            let (x, t) = (x.get()?, target.get()?);
+            if !create_graph {
+                return Ok(smallvec![Some(dx.mul(g)?), None]);
+            }
+            // PyTorch's w (x - t) / max(x (1 - x), eps), recorded so it differentiates in x.
+            let denom = x.mul(&x.rsub_scalar(1.0)?)?.clamp(Some(crate::ops::loss::BCE_EPS), None)?;
+            let mut gx = x.sub(t)?.div(&denom)?.mul_scalar(*scale)?;
+            if let Some(w) = weight {
+                gx = gx.mul(w)?;
+            }
+            Ok(smallvec![Some(gx.mul(g)?), None])
         }
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);

@@ -18,8 +18,21 @@ const PAR_FLOPS: usize = 1 << 22;
 
 /// `out[m x n] = a[m x k] @ b[k x n]`, `out` row-major contiguous.
 pub fn matmul<T: Element>(a: Mat<T>, b: Mat<T>, out: &mut [T], m: usize, k: usize, n: usize) {
+    matmul_into(a, b, out, m, k, n, false)
+}
+
+/// As [`matmul`]; with `accumulate`, the product is added to what `out` holds (addmm's bias).
+pub fn matmul_into<T: Element>(
+    a: Mat<T>,
+    b: Mat<T>,
+    out: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
     debug_assert_eq!(out.len(), m * n);
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || (k == 0 && accumulate) {
         return;
     }
     if k == 0 {
@@ -42,14 +55,14 @@ pub fn matmul<T: Element>(a: Mat<T>, b: Mat<T>, out: &mut [T], m: usize, k: usiz
                 out.as_mut_ptr(),
                 1,
                 n as isize,
-                false,
+                accumulate,
                 a.data.as_ptr().add(a.offset),
                 a.cs as isize,
                 a.rs as isize,
                 b.data.as_ptr().add(b.offset),
                 b.cs as isize,
                 b.rs as isize,
-                T::from_f64(0.0),
+                T::from_f64(if accumulate { 1.0 } else { 0.0 }),
                 T::from_f64(1.0),
                 false,
                 false,
@@ -61,7 +74,7 @@ pub fn matmul<T: Element>(a: Mat<T>, b: Mat<T>, out: &mut [T], m: usize, k: usiz
     }
     for i in 0..m {
         for j in 0..n {
-            let mut acc = 0i64;
+            let mut acc = if accumulate { out[i * n + j].to_i64() } else { 0 };
             for p in 0..k {
                 let x = a.data[a.offset + i * a.rs + p * a.cs].to_i64();
                 let y = b.data[b.offset + p * b.rs + j * b.cs].to_i64();

@@ -2,7 +2,7 @@
 
 use crate::autograd::{recorded, Op, Saved};
 use crate::bail;
-use crate::cpu::matmul::{matmul as gemm_kernel, Mat};
+use crate::cpu::matmul::{matmul as gemm_kernel, matmul_into, Mat};
 use crate::error::Result;
 use crate::shape::broadcast_shapes;
 use crate::storage::Element;
@@ -184,8 +184,9 @@ impl Tensor {
         if db <= 2 {
             // Fold the batch into rows: one large mm instead of many small ones.
             let b2 = if db == 1 { other.unsqueeze(1)? } else { other.clone() };
-            let k = self.shape()[da - 1] as i64;
-            let rows = self.reshape(&[-1, k])?.mm(&b2)?;
+            // Rows counted, not inferred: -1 is ambiguous when k is 0.
+            let rows: usize = self.shape()[..da - 1].iter().product();
+            let rows = self.reshape(&[rows as i64, self.shape()[da - 1] as i64])?.mm(&b2)?;
             let mut shape: Vec<i64> = self.shape()[..da - 1].iter().map(|&s| s as i64).collect();
             if db == 2 {
                 shape.push(b2.shape()[1] as i64);
@@ -216,5 +217,64 @@ impl Tensor {
             shape.push(p as i64);
         }
         out.reshape(&shape)
+    }
+}
+
+/// Whether `linear(x, w, b)` can run as one fused product: float CPU operands of one dtype, a
+/// matrix weight whose columns match the input's last dim, and a bias with one value per row
+/// of the weight.
+fn fused_linear_fits(x: &Tensor, w: &Tensor, b: &Tensor) -> bool {
+    let dt = x.dtype();
+    x.ndim() >= 2
+        && w.ndim() == 2
+        && b.ndim() == 1
+        && dt.is_float()
+        && w.dtype() == dt
+        && b.dtype() == dt
+        && x.shape()[x.ndim() - 1] == w.shape()[1]
+        && b.shape()[0] == w.shape()[0]
+        && [x, w, b].iter().all(|t| t.device() == crate::Device::Cpu)
+}
+
+impl Tensor {
+    /// `linear(input, weight, bias)`: `input @ weight.T + bias`. With a bias that fits, one
+    /// product whose accumulator starts as the bias rows, recorded as one node (PyTorch's
+    /// `addmm`); otherwise the composite, which also owns the shape and dtype errors.
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let Some(b) = bias.filter(|b| fused_linear_fits(self, weight, b)) else {
+            let out = self.matmul(&weight.t()?)?;
+            return match bias {
+                Some(b) => out.add(b),
+                None => Ok(out),
+            };
+        };
+        if self.ndim() == 2 {
+            return self.addmm_t(weight, b);
+        }
+        let lead = &self.shape()[..self.ndim() - 1];
+        let rows = lead.iter().product::<usize>() as i64;
+        let mut shape: Vec<i64> = lead.iter().map(|&s| s as i64).collect();
+        shape.push(weight.shape()[0] as i64);
+        self.reshape(&[rows, weight.shape()[1] as i64])?.addmm_t(weight, b)?.reshape(&shape)
+    }
+
+    /// `bias + self @ weight.T` for a 2-D `self` (checked by [`fused_linear_fits`]).
+    fn addmm_t(&self, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let (m, k, n) = (self.shape()[0], self.shape()[1], weight.shape()[0]);
+        let lw = weight.layout();
+        let out = with_dtype!(self.dtype(), T => {
+            let b = bias.to_vec::<T>();
+            let mut out = Vec::with_capacity(m * n);
+            for _ in 0..m {
+                out.extend_from_slice(&b);
+            }
+            let wt = Mat { data: weight.storage_slice::<T>(), offset: lw.offset, rs: lw.strides[1], cs: lw.strides[0] };
+            matmul_into(mat::<T>(self, 0), wt, &mut out, m, k, n, true);
+            Tensor::from_vec(out, &[m, n])
+        });
+        Ok(recorded(out, "AddmmBackward0", &[self, weight, bias], || Op::Addmm {
+            x: Saved::input(self),
+            w: Saved::input(weight),
+        }))
     }
 }

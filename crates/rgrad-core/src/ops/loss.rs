@@ -1,5 +1,5 @@
 //! Fused losses: cross entropy over class indices (a stable log-softmax and the NLL in one
-//! pass) and binary cross entropy with logits.
+//! pass), binary cross entropy of probabilities, and binary cross entropy with logits.
 //!
 //! While the graph records, each forward also writes `dx`, the input gradient per unit of
 //! upstream gradient (already divided by the `'mean'` normaliser), because every value it
@@ -169,17 +169,62 @@ impl Tensor {
         Ok(Some(out))
     }
 
-    /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight)`:
-    /// `w ((1 - t) x + (1 + (pw - 1) t) softplus(-x))`, stable for any `|x|`. None where not
-    /// covered (mixed dtypes, a target or weight that needs a gradient, weights that broadcast
-    /// beyond the input's shape).
-    pub fn binary_cross_entropy_with_logits(
+    /// `binary_cross_entropy(input, target, weight)` of probabilities:
+    /// `-w (t max(ln p, -100) + (1 - t) max(ln(1 - p), -100))` and PyTorch's gradient
+    /// `w (p - t) / max(p (1 - p), 1e-12)`. An input outside [0, 1] is PyTorch's error. None
+    /// where not covered (as `binary_cross_entropy_with_logits`).
+    pub fn binary_cross_entropy(
+        &self,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        reduction: Reduction,
+    ) -> Result<Option<Tensor>> {
+        let Some([w, _]) = self.bce_operands(target, weight, None)? else {
+            return Ok(None);
+        };
+        let dt = self.dtype();
+        let want_grad = needs_grad(&[self]);
+        let scale = if reduction == Reduction::Mean { 1.0 / self.numel() as f64 } else { 1.0 };
+        let (p, t) = (self.to_vec::<f64>(), target.to_vec::<f64>());
+        if !p.iter().all(|v| (0.0..=1.0).contains(v)) {
+            bail!(Runtime, "all elements of input should be between 0 and 1");
+        }
+        let wi = |i: usize| w.as_ref().map_or(1.0, |w| w[i]);
+        let losses: Vec<f64> = (0..p.len())
+            .map(|i| {
+                let (log_p, log_q) = (p[i].ln().max(-100.0), (-p[i]).ln_1p().max(-100.0));
+                wi(i) * ((t[i] - 1.0) * log_q - t[i] * log_p)
+            })
+            .collect();
+        let out = match reduction {
+            Reduction::None => from_f64(losses, self.shape(), dt),
+            _ => from_f64(vec![losses.iter().sum::<f64>() * scale], &[], dt),
+        };
+        if want_grad {
+            let dx = (0..p.len()).map(|i| wi(i) * (p[i] - t[i]) / (p[i] * (1.0 - p[i])).max(BCE_EPS) * scale);
+            let op = Op::Bce {
+                x: Saved::input(self),
+                target: Saved::input(target),
+                weight: weight.map(|w| w.detach()),
+                dx: from_f64(dx.collect(), self.shape(), dt),
+                scale,
+            };
+            record("BinaryCrossEntropyBackward0", op, &[self, target], &[&out]);
+        }
+        Ok(Some(out))
+    }
+
+    /// The weights of a fused binary cross entropy spread over the input's elements (weight,
+    /// pos_weight), or None where the op does not cover its operands: mixed dtypes, a target
+    /// shaped unlike the input, weights that broadcast beyond the input's shape, a target or
+    /// weight that needs a gradient, tensors off the CPU.
+    #[allow(clippy::type_complexity)]
+    fn bce_operands(
         &self,
         target: &Tensor,
         weight: Option<&Tensor>,
         pos_weight: Option<&Tensor>,
-        reduction: Reduction,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Option<[Option<Vec<f64>>; 2]>> {
         let dt = self.dtype();
         let fits = |t: Option<&Tensor>| {
             t.is_none_or(|t| {
@@ -200,7 +245,24 @@ impl Tensor {
         let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
         let spread =
             |t: Option<&Tensor>| t.map(|t| t.detach().expand(&sizes).map(|e| e.to_vec::<f64>())).transpose();
-        let (w, pw) = (spread(weight)?, spread(pos_weight)?);
+        Ok(Some([spread(weight)?, spread(pos_weight)?]))
+    }
+
+    /// `binary_cross_entropy_with_logits(input, target, weight, pos_weight)`:
+    /// `w ((1 - t) x + (1 + (pw - 1) t) softplus(-x))`, stable for any `|x|`. None where not
+    /// covered (mixed dtypes, a target or weight that needs a gradient, weights that broadcast
+    /// beyond the input's shape).
+    pub fn binary_cross_entropy_with_logits(
+        &self,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        pos_weight: Option<&Tensor>,
+        reduction: Reduction,
+    ) -> Result<Option<Tensor>> {
+        let Some([w, pw]) = self.bce_operands(target, weight, pos_weight)? else {
+            return Ok(None);
+        };
+        let dt = self.dtype();
         let want_grad = needs_grad(&[self]);
         let scale = if reduction == Reduction::Mean { 1.0 / self.numel() as f64 } else { 1.0 };
         let (x, t) = (self.to_vec::<f64>(), target.to_vec::<f64>());
@@ -224,6 +286,10 @@ impl Tensor {
         Ok(Some(out))
     }
 }
+
+/// The floor of `p (1 - p)` in the BCE gradient: PyTorch's EPSILON, a float32 1e-12 (which
+/// shows in float64 gradients at p = 0 or 1).
+pub(crate) const BCE_EPS: f64 = 1e-12_f32 as f64;
 
 struct Fused<D> {
     /// One loss per row (cross entropy) or element (BCE), in f64 whatever the input dtype.

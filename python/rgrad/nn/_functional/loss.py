@@ -113,6 +113,10 @@ def binary_cross_entropy(
 ):
     """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``p``; logs clamped at -100."""
     reduction = _reduction(size_average, reduce, reduction)
+    # One fused op (rgrad_core::ops::loss) where it applies, as for the logits version below.
+    fused = _rgrad._binary_cross_entropy(input, target, weight, reduction)
+    if fused is not None:
+        return fused
     if target.shape != input.shape:
         raise ValueError(
             f"Using a target size ({target.size()}) that is different to the input size "

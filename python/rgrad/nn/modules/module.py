@@ -5,10 +5,13 @@ from collections import OrderedDict
 import rgrad
 from rgrad import Tensor
 from rgrad.nn.modules._hooks import _addindent, _ForwardHooksMixin, _typename
+from rgrad.nn.modules._registry import Registry
 from rgrad.nn.modules._state_dict import _StateDictMixin
 from rgrad.nn.parameter import Parameter
 
 __all__ = ["Module"]
+
+_REGISTRIES = ("_parameters", "_buffers", "_modules")
 
 
 def _forward_unimplemented(self, *input):
@@ -56,10 +59,11 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
             )
         init = super().__setattr__
         init("training", True)
-        init("_parameters", {})
-        init("_buffers", {})
+        attrs = self.__dict__
+        init("_parameters", Registry(attrs))
+        init("_buffers", Registry(attrs))
         init("_non_persistent_buffers_set", set())
-        init("_modules", {})
+        init("_modules", Registry(attrs))
         init("_forward_pre_hooks", OrderedDict())
         init("_forward_pre_hooks_with_kwargs", OrderedDict())
         init("_forward_hooks", OrderedDict())
@@ -114,8 +118,16 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
 
     register_module = add_module
 
+    def __setstate__(self, state):
+        # Unpickled and copied registries arrive as plain dicts (see Registry.__reduce__).
+        self.__dict__.update(state)
+        for name in _REGISTRIES:
+            if name in state:
+                self.__dict__[name] = Registry(self.__dict__, state[name])
+
     def __getattr__(self, name):
-        # Only reached when normal lookup fails: parameters, buffers and modules live in dicts.
+        # Only reached when normal lookup fails: registered entries are mirrored into
+        # __dict__ (see Registry), so this finds those put into a registry some other way.
         d = self.__dict__
         for registry in ("_parameters", "_buffers", "_modules"):
             if registry in d and name in d[registry]:
@@ -124,6 +136,12 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
 
     def __setattr__(self, name, value):
         d = self.__dict__
+        if name in _REGISTRIES and name in d:
+            # A whole registry replaced (containers renumber this way): drop the old mirror.
+            for key in d[name]:
+                d.pop(key, None)
+            d[name] = Registry(d, value)
+            return
 
         def remove_from(*registries):
             for r in registries:

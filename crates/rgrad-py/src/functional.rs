@@ -1,8 +1,10 @@
-//! Fused losses for `rgrad.nn.functional` (see rgrad_core::ops::loss). Each returns None
-//! where the fused op does not apply, and the Python caller runs its composite instead.
+//! The fused ops behind `rgrad.nn.functional`: `linear`, and the losses of
+//! rgrad_core::ops::loss. Each `_loss` returns None where the fused op does not apply, and the
+//! Python caller runs its composite instead.
 
 use crate::errors::IntoPyResult;
 use crate::tensor::{wrap, PyTensor};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use rgrad_core::ops::loss::{CrossEntropy, Reduction};
 use rgrad_core::Tensor;
@@ -15,6 +17,35 @@ fn tensor(ob: Option<&Bound<'_, PyAny>>) -> Option<Option<Tensor>> {
         Some(o) if o.is_none() => Some(None),
         Some(o) => o.cast::<PyTensor>().ok().map(|t| Some(t.borrow().t.clone())),
     }
+}
+
+/// A tensor argument of a functional op, with PyTorch's error for anything else.
+fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Tensor> {
+    match ob.cast::<PyTensor>() {
+        Ok(t) => Ok(t.borrow().t.clone()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{func}(): argument '{name}' (position {pos}) must be Tensor, not {}",
+            ob.get_type().name()?
+        ))),
+    }
+}
+
+/// `linear(input, weight, bias=None)`: `input @ weight.T + bias`, fused where it can be.
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias=None))]
+pub fn linear(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    weight: &Bound<'_, PyAny>,
+    bias: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(input, "linear", "input", 1)?;
+    let w = tensor_param(weight, "linear", "weight", 2)?;
+    let b = match bias {
+        Some(b) if !b.is_none() => Some(tensor_param(b, "linear", "bias", 3)?),
+        _ => None,
+    };
+    wrap(py, x.linear(&w, b.as_ref()).py()?)
 }
 
 fn wrap_opt(py: Python<'_>, t: Option<Tensor>) -> PyResult<Option<Py<PyTensor>>> {
@@ -44,6 +75,24 @@ pub fn _cross_entropy(
         reduction: Reduction::parse(reduction).py()?,
     };
     wrap_opt(py, x.cross_entropy(&y, &opts).py()?)
+}
+
+/// `binary_cross_entropy` of probabilities, or None.
+#[pyfunction]
+#[pyo3(signature = (input, target, weight, reduction))]
+pub fn _binary_cross_entropy(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    reduction: &str,
+) -> PyResult<Option<Py<PyTensor>>> {
+    let (Some(Some(x)), Some(Some(t)), Some(w)) = (tensor(Some(input)), tensor(Some(target)), tensor(weight))
+    else {
+        return Ok(None);
+    };
+    let r = Reduction::parse(reduction).py()?;
+    wrap_opt(py, x.binary_cross_entropy(&t, w.as_ref(), r).py()?)
 }
 
 /// `binary_cross_entropy_with_logits`, or None.
