@@ -5,10 +5,16 @@ uninterrupted one), or numbers printed by PyTorch 2.15 for the same program (sai
 they are).
 """
 
+import argparse
+import copy
+import pickle
+
+import numpy as np
 import pytest
 
 import rgrad as torch
 import rgrad.nn as nn
+import rgrad.nn.functional as F
 
 # ------------------------------------------------------------- checks around the training loop
 
@@ -64,3 +70,96 @@ def test_topk_passes_gradients_to_the_chosen_entries():
     x.topk(2).values.sum().backward()
     assert x.grad.tolist() == [[1.0, 0.0, 1.0]]
     assert torch.square(torch.tensor([3.0])).item() == 9.0
+
+
+# -------------------------------------------------------------------------------- checkpoints
+
+
+def _regression_data():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((48, 6)).astype(np.float32)
+    y = (x @ rng.standard_normal((6, 1)) + 0.1 * rng.standard_normal((48, 1))).astype(np.float32)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.BatchNorm1d(12), nn.Linear(12, 1))
+
+
+def _train(model, opt, sched, x, y, epochs):
+    losses = []
+    for _ in range(epochs):
+        for i in range(0, len(x), 16):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x[i : i + 16]), y[i : i + 16])
+            loss.backward()
+            opt.step()
+        sched.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_resuming_from_a_checkpoint_repeats_the_uninterrupted_run(tmp_path):
+    x, y = _regression_data()
+    model = _model()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+    _train(model, opt, sched, x, y, 3)
+    path = tmp_path / "ckpt.pt"
+    torch.save(
+        {
+            "epoch": 3,
+            "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "loss": 0.5,
+        },
+        path,
+    )
+    reference = _train(model, opt, sched, x, y, 3)
+
+    ckpt = torch.load(path)
+    resumed = _model(seed=1)
+    opt2 = torch.optim.AdamW(resumed.parameters(), lr=1e-2)
+    sched2 = torch.optim.lr_scheduler.StepLR(opt2, 2, 0.5)
+    resumed.load_state_dict(ckpt["model_state_dict"])
+    opt2.load_state_dict(ckpt["optimizer_state_dict"])
+    sched2.load_state_dict(ckpt["scheduler"])
+    assert ckpt["epoch"] == 3 and _train(resumed, opt2, sched2, x, y, 3) == reference
+
+
+def test_whole_model_save_needs_weights_only_false_to_load(tmp_path):
+    # torch.save(model, path) pickles the module; since PyTorch 2.6 torch.load refuses it
+    # unless weights_only=False.
+    model = _model()
+    model.eval()
+    torch.save(model, tmp_path / "whole.pt")
+    with pytest.raises(pickle.UnpicklingError, match="weights_only"):
+        torch.load(tmp_path / "whole.pt")
+    back = torch.load(tmp_path / "whole.pt", weights_only=False)
+    x, _ = _regression_data()
+    assert type(back) is nn.Sequential and not back.training
+    assert torch.equal(back(x), model(x))
+
+
+def test_checkpoint_with_training_arguments(tmp_path):
+    args = argparse.Namespace(lr=0.1, epochs=3)
+    model = nn.Linear(2, 1)
+    torch.save({"args": args, "state_dict": model.state_dict()}, tmp_path / "c.pt")
+    weights = torch.load(tmp_path / "c.pt", map_location="cpu", weights_only=False)
+    assert weights["args"] == args
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "c.pt", weights_only=True)
+
+
+def test_early_stopping_keeps_a_deep_copy_of_the_best_weights():
+    model = _model()
+    best = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.load_state_dict(best)
+    assert torch.equal(model[0].weight, best["0.weight"])
+    clone = copy.deepcopy(model)
+    assert clone[0].weight is not model[0].weight and torch.equal(clone[0].weight, model[0].weight)
