@@ -163,3 +163,26 @@ def test_early_stopping_keeps_a_deep_copy_of_the_best_weights():
     assert torch.equal(model[0].weight, best["0.weight"])
     clone = copy.deepcopy(model)
     assert clone[0].weight is not model[0].weight and torch.equal(clone[0].weight, model[0].weight)
+
+
+# ------------------------------------------------------------------------ init and schedules
+
+
+def test_transformer_style_init_with_trunc_normal():
+    def init_weights(m):
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64)).apply(init_weights)
+    w = model[0].weight
+    assert w.abs().max().item() <= 2.0  # a and b are absolute bounds, not multiples of std
+    assert abs(w.std().item() - 0.02) < 0.001 and model[0].bias.abs().sum().item() == 0
+    narrow = nn.init.trunc_normal_(torch.empty(1000), mean=0.0, std=1.0, a=-0.5, b=0.5)
+    assert narrow.abs().max().item() <= 0.5 and narrow.std().item() > 0.2
+    torch.manual_seed(3)
+    first = nn.init.trunc_normal_(torch.empty(50))
+    torch.manual_seed(3)
+    assert torch.equal(first, nn.init.trunc_normal_(torch.empty(50)))
+
