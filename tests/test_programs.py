@@ -186,3 +186,64 @@ def test_transformer_style_init_with_trunc_normal():
     torch.manual_seed(3)
     assert torch.equal(first, nn.init.trunc_normal_(torch.empty(50)))
 
+
+def _lrs_and_momenta(make, steps=10):
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    sched = make(opt)
+    lrs, momenta = [], []
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lrs.append(round(opt.param_groups[0]["lr"], 10))
+        momenta.append(round(opt.param_groups[0]["momentum"], 10))
+    return lrs, momenta
+
+
+# The reference schedules were printed by PyTorch 2.15 for the same calls.
+@pytest.mark.parametrize(
+    "kwargs, lrs, momenta",
+    [
+        (
+            {"step_size_up": 3},
+            [0.04, 0.07, 0.1, 0.07, 0.04, 0.01, 0.04, 0.07, 0.1, 0.07],
+            [0.8666666667, 0.8333333333, 0.8, 0.8333333333, 0.8666666667, 0.9]
+            + [0.8666666667, 0.8333333333, 0.8, 0.8333333333],
+        ),
+        (
+            {"step_size_up": 2, "step_size_down": 3, "mode": "triangular2"},
+            [0.055, 0.1, 0.07, 0.04, 0.01, 0.0325, 0.055, 0.04, 0.025, 0.01],
+            [0.85, 0.8, 0.8333333333, 0.8666666667, 0.9, 0.875, 0.85, 0.8666666667]
+            + [0.8833333333, 0.9],
+        ),
+        (
+            {"step_size_up": 2, "mode": "exp_range", "gamma": 0.9},
+            [0.0505, 0.0829, 0.042805, 0.01, 0.03657205, 0.05782969, 0.0315233605, 0.01]
+            + [0.027433922, 0.0413810596],
+            [0.855, 0.819, 0.86355, 0.9, 0.8704755, 0.8468559, 0.876085155, 0.9]
+            + [0.8806289755, 0.865132156],
+        ),
+    ],
+)
+def test_cyclic_lr_matches_pytorch(kwargs, lrs, momenta):
+    def make(opt):
+        return torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, **kwargs)
+
+    got_lrs, got_momenta = _lrs_and_momenta(make)
+    assert got_lrs == pytest.approx(lrs, abs=1e-9)
+    assert got_momenta == pytest.approx(momenta, abs=1e-9)
+
+
+def test_cyclic_lr_cycles_adams_beta1_and_checkpoints():
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=0.1)
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, 0.001, 0.01, step_size_up=2)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["betas"] == pytest.approx((0.85, 0.999))
+    state = sched.state_dict()
+    again = torch.optim.lr_scheduler.CyclicLR(opt, 0.001, 0.01, step_size_up=2)
+    again.load_state_dict(state)
+    assert again.get_last_lr() == sched.get_last_lr() == [pytest.approx(0.0055)]
+    with pytest.raises(ValueError, match="momentum"):
+        torch.optim.lr_scheduler.CyclicLR(torch.optim.Adagrad([p]), 0.1, 1.0)
