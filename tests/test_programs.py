@@ -247,3 +247,60 @@ def test_cyclic_lr_cycles_adams_beta1_and_checkpoints():
     assert again.get_last_lr() == sched.get_last_lr() == [pytest.approx(0.0055)]
     with pytest.raises(ValueError, match="momentum"):
         torch.optim.lr_scheduler.CyclicLR(torch.optim.Adagrad([p]), 0.1, 1.0)
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+def _epoch_orders(generator, epochs=2):
+    ds = torch.utils.data.TensorDataset(torch.arange(20))
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, shuffle=True, generator=generator)
+    return [[i for (b,) in loader for i in b.tolist()] for _ in range(epochs)]
+
+
+def test_dataloader_and_random_split_with_a_seeded_generator():
+    g = torch.Generator()
+    assert g.manual_seed(7) is g and g.initial_seed() == 7
+    first = _epoch_orders(g)
+    assert first[0] != first[1] and sorted(first[0]) == list(range(20))
+    g.manual_seed(7)  # re-seeding the same object restarts its stream, as in PyTorch
+    assert _epoch_orders(g) == first
+    assert _epoch_orders(torch.Generator().manual_seed(7)) == first
+
+    def split():
+        gen = torch.Generator().manual_seed(42)
+        return torch.utils.data.random_split(range(10), [0.8, 0.2], generator=gen)
+
+    train, val = split()
+    assert list(train) == list(split()[0]) and sorted(list(train) + list(val)) == list(range(10))
+
+
+def test_factories_draw_from_a_generator_object():
+    g = torch.Generator().manual_seed(1)
+    draws = [torch.randn(2, 3, generator=g), torch.rand(4, generator=g, dtype=torch.float64)]
+    draws += [torch.randint(3, 9, (5,), generator=g), torch.randperm(6, generator=g)]
+    g.manual_seed(1)
+    again = [torch.randn(2, 3, generator=g), torch.rand(4, generator=g, dtype=torch.float64)]
+    again += [torch.randint(3, 9, (5,), generator=g), torch.randperm(6, generator=g)]
+    assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(draws, again))
+    assert draws[1].dtype == torch.float64 and draws[2].dtype == torch.int64
+    assert ((draws[2] >= 3) & (draws[2] < 9)).all() and sorted(draws[3].tolist()) == list(range(6))
+    state = g.get_state()
+    w = nn.init.normal_(torch.empty(3), generator=g)
+    g.set_state(state)
+    assert torch.equal(w, torch.empty(3).normal_(generator=g))
+    assert torch.randn(2, generator=g, requires_grad=True).requires_grad
+
+
+def test_global_rng_state_save_and_restore():
+    assert torch.manual_seed(5) is torch.default_generator and torch.initial_seed() == 5
+    state = torch.get_rng_state()
+    a = torch.rand(3)
+    torch.set_rng_state(state)
+    assert torch.equal(a, torch.rand(3))
+    torch.manual_seed(5)
+    state_again = torch.get_rng_state()
+    assert torch.equal(state, state_again)  # the state after a seed is a function of the seed
+    with pytest.raises(RuntimeError):
+        torch.set_rng_state(torch.Generator().get_state())
+    assert torch.seed() == torch.initial_seed()

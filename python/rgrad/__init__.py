@@ -42,12 +42,7 @@ from rgrad._rgrad import (
     is_anomaly_enabled,
     is_grad_enabled,
     linspace,
-    manual_seed,
     ones,
-    rand,
-    randint,
-    randn,
-    randperm,
     stack,
     tensor,
     zeros,
@@ -59,6 +54,19 @@ from rgrad.autograd.grad_mode import (
     is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
+)
+from rgrad.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    rand,
+    randint,
+    randn,
+    randperm,
+    seed,
+    set_rng_state,
 )
 
 __version__ = "0.1.0"
@@ -230,10 +238,11 @@ randn_like = _like(randn, "randn_like")
 
 
 # Subpackages that import names from this module come last.
-from rgrad import cuda, nn, optim, utils, wgpu  # noqa: E402
+from rgrad import cuda, nn, optim, random, utils, wgpu  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
+    "Generator",
     "Size",
     "Tensor",
     "abs",
@@ -263,6 +272,7 @@ __all__ = [
     "cuda",
     "cumprod",
     "cumsum",
+    "default_generator",
     "detach",
     "device",
     "div",
@@ -289,9 +299,11 @@ __all__ = [
     "full_like",
     "gather",
     "ge",
+    "get_rng_state",
     "gt",
     "index_select",
     "inference_mode",
+    "initial_seed",
     "int",
     "int32",
     "int64",
@@ -349,6 +361,7 @@ __all__ = [
     "randint",
     "randn",
     "randn_like",
+    "random",
     "randperm",
     "reciprocal",
     "relu",
@@ -359,8 +372,10 @@ __all__ = [
     "save",
     "scatter",
     "scatter_add",
+    "seed",
     "select",
     "set_grad_enabled",
+    "set_rng_state",
     "sigmoid",
     "sign",
     "sin",
