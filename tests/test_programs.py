@@ -304,3 +304,43 @@ def test_global_rng_state_save_and_restore():
     with pytest.raises(RuntimeError):
         torch.set_rng_state(torch.Generator().get_state())
     assert torch.seed() == torch.initial_seed()
+
+
+def test_reproducibility_boilerplate_runs():
+    def set_seed(seed):
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    set_seed(0)
+    assert torch.backends.cudnn.deterministic and torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    torch.set_float32_matmul_precision("high")
+    assert torch.get_float32_matmul_precision() == "high"
+    torch.set_float32_matmul_precision("highest")
+    if torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    assert device.type == "cpu" and not torch.backends.cudnn.is_available()
+    torch.cuda.empty_cache()
+    assert torch.cuda.memory_allocated() == 0
+    assert torch.get_num_threads() >= 1 and torch.get_default_dtype() == torch.float32
+    torch.set_default_dtype(torch.float32)
+    with pytest.raises(NotImplementedError, match="dtype=rgrad.float64"):
+        torch.set_default_dtype(torch.float64)
+    torch.set_printoptions(precision=2)
+    try:
+        assert repr(torch.tensor([1.23456])) == "tensor([1.23])"
+    finally:
+        torch.set_printoptions(precision=4)
+    x = torch.as_tensor([1, 2])
+    assert x.dtype == torch.int64 and torch.as_tensor(x) is x
+    assert torch.as_tensor(x, dtype=torch.float32).dtype == torch.float32
+    assert torch.empty_like(torch.ones(2, 3)).shape == (2, 3)
+    assert torch.is_floating_point(torch.ones(1)) and not torch.is_floating_point(x)

@@ -47,7 +47,19 @@ from rgrad._rgrad import (
     tensor,
     zeros,
 )
+from rgrad._settings import (
+    are_deterministic_algorithms_enabled,
+    get_default_dtype,
+    get_float32_matmul_precision,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_default_dtype,
+    set_float32_matmul_precision,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from rgrad._size import Size
+from rgrad._tensor_str import set_printoptions
 from rgrad.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -203,6 +215,17 @@ def where(condition, input, other):
     return input.where(condition, other)
 
 
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, without a copy when it already is one of that dtype and device."""
+    if isinstance(data, Tensor):
+        return data.to(device=device or data.device, dtype=dtype or data.dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -233,12 +256,13 @@ def _like(make, name):
 zeros_like = _like(zeros, "zeros_like")
 ones_like = _like(ones, "ones_like")
 full_like = _like(full, "full_like")  # full_like(input, fill_value)
+empty_like = _like(empty, "empty_like")
 rand_like = _like(rand, "rand_like")
 randn_like = _like(randn, "randn_like")
 
 
 # Subpackages that import names from this module come last.
-from rgrad import cuda, nn, optim, random, utils, wgpu  # noqa: E402
+from rgrad import backends, cuda, nn, optim, random, utils, wgpu  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -253,10 +277,13 @@ __all__ = [
     "amin",
     "any",
     "arange",
+    "are_deterministic_algorithms_enabled",
     "argmax",
     "argmin",
     "argsort",
+    "as_tensor",
     "autograd",
+    "backends",
     "bmm",
     "bool",
     "cat",
@@ -280,6 +307,7 @@ __all__ = [
     "double",
     "dtype",
     "empty",
+    "empty_like",
     "enable_grad",
     "eq",
     "equal",
@@ -299,6 +327,9 @@ __all__ = [
     "full_like",
     "gather",
     "ge",
+    "get_default_dtype",
+    "get_float32_matmul_precision",
+    "get_num_threads",
     "get_rng_state",
     "gt",
     "index_select",
@@ -308,6 +339,8 @@ __all__ = [
     "int32",
     "int64",
     "is_anomaly_enabled",
+    "is_deterministic_algorithms_warn_only_enabled",
+    "is_floating_point",
     "is_grad_enabled",
     "is_inference_mode_enabled",
     "is_tensor",
@@ -374,7 +407,11 @@ __all__ = [
     "scatter_add",
     "seed",
     "select",
+    "set_default_dtype",
+    "set_float32_matmul_precision",
     "set_grad_enabled",
+    "set_num_threads",
+    "set_printoptions",
     "set_rng_state",
     "sigmoid",
     "sign",
@@ -400,6 +437,7 @@ __all__ = [
     "trunc",
     "unbind",
     "unsqueeze",
+    "use_deterministic_algorithms",
     "utils",
     "var",
     "wgpu",
