@@ -344,3 +344,19 @@ def test_reproducibility_boilerplate_runs():
     assert torch.as_tensor(x, dtype=torch.float32).dtype == torch.float32
     assert torch.empty_like(torch.ones(2, 3)).shape == (2, 3)
     assert torch.is_floating_point(torch.ones(1)) and not torch.is_floating_point(x)
+
+
+# --------------------------------------------------------------------------------- autograd
+
+
+def test_autograd_grad_over_model_parameters_generator():
+    # Meta-learning and gradient-penalty code passes model.parameters() (a generator).
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -2.0]]))
+        model.bias.fill_(0.5)
+    loss = model(torch.tensor([[3.0, 4.0]])).pow(2).sum()  # (3 - 8 + 0.5)^2
+    grads = torch.autograd.grad(loss, model.parameters(), create_graph=True)
+    assert grads[0].tolist() == [[-27.0, -36.0]] and grads[1].tolist() == [-9.0]
+    fast = [p - 0.1 * g for p, g in zip(model.parameters(), grads)]
+    assert fast[1].item() == pytest.approx(1.4)
