@@ -8,6 +8,22 @@ from rgrad import (
     autograd,
     return_types,
 )
+from rgrad._compat_ops import (
+    allclose,
+    argsort,
+    equal,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    sort,
+    square,
+    topk,
+)
 from rgrad._rgrad import (
     Tensor,
     arange,
@@ -26,23 +42,43 @@ from rgrad._rgrad import (
     is_anomaly_enabled,
     is_grad_enabled,
     linspace,
-    manual_seed,
     ones,
-    rand,
-    randint,
-    randn,
-    randperm,
     stack,
     tensor,
     zeros,
 )
+from rgrad._settings import (
+    are_deterministic_algorithms_enabled,
+    get_default_dtype,
+    get_float32_matmul_precision,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_default_dtype,
+    set_float32_matmul_precision,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from rgrad._size import Size
+from rgrad._tensor_str import set_printoptions
 from rgrad.autograd.grad_mode import (
     enable_grad,
     inference_mode,
     is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
+)
+from rgrad.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    rand,
+    randint,
+    randn,
+    randperm,
+    seed,
+    set_rng_state,
 )
 
 __version__ = "0.1.0"
@@ -179,6 +215,17 @@ def where(condition, input, other):
     return input.where(condition, other)
 
 
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, without a copy when it already is one of that dtype and device."""
+    if isinstance(data, Tensor):
+        return data.to(device=device or data.device, dtype=dtype or data.dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -209,27 +256,34 @@ def _like(make, name):
 zeros_like = _like(zeros, "zeros_like")
 ones_like = _like(ones, "ones_like")
 full_like = _like(full, "full_like")  # full_like(input, fill_value)
+empty_like = _like(empty, "empty_like")
 rand_like = _like(rand, "rand_like")
 randn_like = _like(randn, "randn_like")
 
 
 # Subpackages that import names from this module come last.
-from rgrad import cuda, nn, optim, utils, wgpu  # noqa: E402
+from rgrad import backends, cuda, nn, optim, random, utils, wgpu  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
+    "Generator",
     "Size",
     "Tensor",
     "abs",
     "add",
     "all",
+    "allclose",
     "amax",
     "amin",
     "any",
     "arange",
+    "are_deterministic_algorithms_enabled",
     "argmax",
     "argmin",
+    "argsort",
+    "as_tensor",
     "autograd",
+    "backends",
     "bmm",
     "bool",
     "cat",
@@ -245,6 +299,7 @@ __all__ = [
     "cuda",
     "cumprod",
     "cumsum",
+    "default_generator",
     "detach",
     "device",
     "div",
@@ -252,8 +307,10 @@ __all__ = [
     "double",
     "dtype",
     "empty",
+    "empty_like",
     "enable_grad",
     "eq",
+    "equal",
     "erf",
     "exp",
     "expm1",
@@ -270,22 +327,37 @@ __all__ = [
     "full_like",
     "gather",
     "ge",
+    "get_default_dtype",
+    "get_float32_matmul_precision",
+    "get_num_threads",
+    "get_rng_state",
     "gt",
     "index_select",
+    "inference_mode",
+    "initial_seed",
     "int",
     "int32",
     "int64",
-    "inference_mode",
     "is_anomaly_enabled",
+    "is_deterministic_algorithms_warn_only_enabled",
+    "is_floating_point",
     "is_grad_enabled",
     "is_inference_mode_enabled",
     "is_tensor",
+    "isclose",
+    "isfinite",
+    "isinf",
+    "isnan",
     "le",
     "linspace",
     "load",
     "log",
     "log1p",
     "log_softmax",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
     "logsumexp",
     "long",
     "lt",
@@ -304,15 +376,15 @@ __all__ = [
     "mv",
     "narrow",
     "ne",
-    "nn",
     "neg",
+    "nn",
     "no_grad",
     "nonzero",
     "norm",
     "numel",
     "ones",
-    "optim",
     "ones_like",
+    "optim",
     "outer",
     "permute",
     "pow",
@@ -322,6 +394,7 @@ __all__ = [
     "randint",
     "randn",
     "randn_like",
+    "random",
     "randperm",
     "reciprocal",
     "relu",
@@ -332,14 +405,22 @@ __all__ = [
     "save",
     "scatter",
     "scatter_add",
+    "seed",
     "select",
+    "set_default_dtype",
+    "set_float32_matmul_precision",
     "set_grad_enabled",
+    "set_num_threads",
+    "set_printoptions",
+    "set_rng_state",
     "sigmoid",
     "sign",
     "sin",
     "softmax",
+    "sort",
     "split",
     "sqrt",
+    "square",
     "squeeze",
     "stack",
     "std",
@@ -349,15 +430,17 @@ __all__ = [
     "tan",
     "tanh",
     "tensor",
+    "topk",
     "transpose",
     "tril",
     "triu",
     "trunc",
     "unbind",
     "unsqueeze",
+    "use_deterministic_algorithms",
     "utils",
-    "wgpu",
     "var",
+    "wgpu",
     "where",
     "zeros",
     "zeros_like",

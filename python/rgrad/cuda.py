@@ -1,7 +1,19 @@
 """``rgrad.cuda``: rgrad has no CUDA backend, so code that probes for one falls back to the CPU
 (``device = "cuda" if torch.cuda.is_available() else "cpu"``)."""
 
-__all__ = ["device_count", "is_available", "manual_seed", "manual_seed_all", "synchronize"]
+__all__ = [
+    "current_device",
+    "device_count",
+    "empty_cache",
+    "is_available",
+    "manual_seed",
+    "manual_seed_all",
+    "max_memory_allocated",
+    "memory_allocated",
+    "memory_reserved",
+    "reset_peak_memory_stats",
+    "synchronize",
+]
 
 
 def is_available():
@@ -22,3 +34,28 @@ def manual_seed_all(seed):
 
 def synchronize(device=None):
     """Nothing to wait for."""
+
+
+def empty_cache():
+    """Nothing is cached: there is no CUDA memory."""
+
+
+def memory_allocated(device=None):
+    return 0
+
+
+def max_memory_allocated(device=None):
+    return 0
+
+
+def memory_reserved(device=None):
+    return 0
+
+
+def reset_peak_memory_stats(device=None):
+    """Nothing to reset."""
+
+
+def current_device():
+    # PyTorch raises here too when no CUDA device exists.
+    raise RuntimeError("No CUDA GPUs are available")

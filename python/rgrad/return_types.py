@@ -1,6 +1,7 @@
-"""Named pairs returned by ``max(dim)``, ``min(dim)`` and friends (``rgrad.return_types``)."""
+"""Named pairs returned by ``max(dim)``, ``min(dim)``, ``sort`` and ``topk``
+(``rgrad.return_types``)."""
 
-__all__ = ["max", "min"]
+__all__ = ["max", "min", "sort", "topk"]
 
 
 class _ValuesIndices(tuple):
@@ -31,4 +32,12 @@ class max(_ValuesIndices):  # noqa: A001
 
 
 class min(_ValuesIndices):  # noqa: A001
+    __slots__ = ()
+
+
+class sort(_ValuesIndices):
+    __slots__ = ()
+
+
+class topk(_ValuesIndices):
     __slots__ = ()

@@ -4,11 +4,17 @@ Tensors are stored as safetensors entries (a flat dict of tensors keeps its own 
 other safetensors tools read the file as is). Anything else around them — nested dicts, lists,
 numbers, strings — is kept as a JSON skeleton in the file's metadata. Loading parses data only:
 it never runs code, and a truncated or corrupted file raises an error that says so.
+
+Other objects (``torch.save(model, path)`` of a whole module, an ``argparse.Namespace``) are
+pickled into the skeleton, as PyTorch pickles everything; like PyTorch since 2.6, ``load``
+refuses to unpickle them unless called with ``weights_only=False``.
 """
 
+import base64
 import io
 import json
 import os
+import pickle
 import tempfile
 
 from rgrad import _rgrad
@@ -41,25 +47,45 @@ def _encode(obj, tensors, path):
         return {kind: [_encode(v, tensors, n) for v, n in zip(obj, names)]}
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
-    raise TypeError(f"rgrad.save cannot store objects of type {type(obj).__name__}")
+    try:
+        blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        raise TypeError(f"rgrad.save cannot store objects of type {type(obj).__name__}") from e
+    return {"__pickle__": base64.b64encode(blob).decode("ascii"), "type": type(obj).__name__}
 
 
-def _decode(node, tensors):
+def _unpickle(node, weights_only):
+    if weights_only:
+        # The wording follows PyTorch's, so the usual advice found for it applies here too.
+        raise pickle.UnpicklingError(
+            "Weights only load failed. This file can still be loaded, to do so you have two "
+            "options, do those steps only if you trust the source of the checkpoint. Re-running "
+            "`torch.load` with `weights_only` set to `False` will likely succeed, but it can "
+            "result in arbitrary code execution. The file holds a pickled object of type "
+            f"{node.get('type', '?')}, which weights_only=True does not load."
+        )
+    return pickle.loads(base64.b64decode(node["__pickle__"]))
+
+
+def _decode(node, tensors, weights_only):
     if isinstance(node, dict):
         if "__tensor__" in node:
             return tensors[node["__tensor__"]]
         if "__dict__" in node:
-            return {k: _decode(v, tensors) for k, v in node["__dict__"]}
+            return {k: _decode(v, tensors, weights_only) for k, v in node["__dict__"]}
         if "__list__" in node:
-            return [_decode(v, tensors) for v in node["__list__"]]
+            return [_decode(v, tensors, weights_only) for v in node["__list__"]]
         if "__tuple__" in node:
-            return tuple(_decode(v, tensors) for v in node["__tuple__"])
+            return tuple(_decode(v, tensors, weights_only) for v in node["__tuple__"])
+        if "__pickle__" in node:
+            return _unpickle(node, weights_only)
         raise RuntimeError("rgrad.load: unknown entry in the file's structure")
     return node
 
 
 def save(obj, f):
-    """Saves a tensor, or a (nested) dict/list of tensors and plain values, to ``f``."""
+    """Saves a tensor, or a (nested) dict/list of tensors and plain values, to ``f``; other
+    objects inside are pickled (see the module docstring)."""
     tensors = {}
     structure = _encode(obj, tensors, "")
     metadata = {"format": "pt", _STRUCTURE: json.dumps(structure)}
@@ -73,9 +99,11 @@ def save(obj, f):
             f.write(src.read())
 
 
-def load(f, map_location=None, weights_only=True, **_ignored):
-    """Loads what ``save`` wrote (or any safetensors file, as a dict of tensors)."""
-    del map_location, weights_only
+def load(f, map_location=None, weights_only=None, **_ignored):
+    """Loads what ``save`` wrote (or any safetensors file, as a dict of tensors). Pickled
+    objects are loaded only with ``weights_only=False``; ``None`` means True, as in PyTorch."""
+    del map_location
+    weights_only = weights_only is None or bool(weights_only)
     if isinstance(f, (str, os.PathLike)):
         entries, metadata = _rgrad._load_safetensors(os.fspath(f))
     else:
@@ -90,6 +118,6 @@ def load(f, map_location=None, weights_only=True, **_ignored):
         return tensors
     try:
         structure = json.loads(metadata[_STRUCTURE])
-        return _decode(structure, tensors)
+        return _decode(structure, tensors, weights_only)
     except (ValueError, KeyError) as e:
         raise RuntimeError(f"rgrad.load: the file's structure is corrupted ({e})") from None

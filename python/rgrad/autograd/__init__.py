@@ -1,6 +1,6 @@
 """``rgrad.autograd``: grad mode, graph nodes and gradient checks."""
 
-from rgrad._rgrad import _grad
+from rgrad._rgrad import Tensor, _grad
 from rgrad.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from rgrad.autograd.function import Function, FunctionCtx, once_differentiable
 from rgrad.autograd.grad_mode import (
@@ -28,6 +28,11 @@ def grad(
 ):
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated)."""
     del only_inputs, is_grads_batched
+    # Any iterable is accepted, as in PyTorch: grad(loss, model.parameters()) is common.
+    if not isinstance(inputs, (Tensor, list, tuple)):
+        inputs = tuple(inputs)
+    if not isinstance(outputs, (Tensor, list, tuple)):
+        outputs = tuple(outputs)
     result = _grad(
         outputs,
         inputs,

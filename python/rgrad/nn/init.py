@@ -20,6 +20,7 @@ __all__ = [
     "normal_",
     "ones_",
     "orthogonal_",
+    "trunc_normal_",
     "uniform_",
     "xavier_normal_",
     "xavier_uniform_",
@@ -94,6 +95,31 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fills with N(mean, std**2)."""
     with rgrad.no_grad():
         return tensor.normal_(mean, std, generator=generator)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fills with N(mean, std**2) restricted to [a, b] (``a``, ``b`` are absolute bounds, not
+    multiples of ``std``, as in PyTorch)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
+    n = tensor.numel()
+    values = np.empty(n)
+    todo = np.arange(n)
+    # Redraw the outliers from rgrad's generator, so manual_seed keeps making it reproducible;
+    # a window far in the tail would take forever, so the few left after 100 rounds are clipped.
+    for _ in range(100):
+        if not todo.size:
+            break
+        draw = rgrad.empty(int(todo.size), dtype=rgrad.float64).normal_(
+            mean, std, generator=generator
+        )
+        draw = draw.numpy()
+        values[todo] = draw
+        todo = todo[(draw < a) | (draw > b)]
+    values = np.clip(values, a, b)
+    with rgrad.no_grad():
+        filled = rgrad.tensor(values, dtype=tensor.dtype, device=tensor.device)
+        return tensor.copy_(filled.reshape(tensor.shape))
 
 
 def constant_(tensor, val):

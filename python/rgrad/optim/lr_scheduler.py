@@ -21,6 +21,7 @@ __all__ = [
     "ConstantLR",
     "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
@@ -1098,3 +1099,7 @@ class OneCycleLR(LRScheduler):
                     group["momentum"] = computed_momentum
 
         return lrs
+
+
+# Defined in its own file (size); imported last because it subclasses LRScheduler.
+from rgrad.optim._cyclic_lr import CyclicLR  # noqa: E402

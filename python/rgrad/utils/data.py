@@ -12,8 +12,10 @@ Randomness (shuffling, ``random_split``, the random samplers) takes a ``generato
 * a ``numpy.random.Generator`` (or ``RandomState``) is used directly, its state advancing;
 * an ``int`` seeds a private NumPy generator, created when the sampler is built (each epoch
   still gets a new permutation; the sequence of epochs is reproducible);
-* any object with an ``initial_seed()`` method (``torch.Generator``-like, e.g. an
-  ``rgrad.Generator`` once it exists) is mapped to a NumPy generator seeded with
+* an ``rgrad.Generator`` is drawn from, its state advancing (``g.manual_seed(s)`` restarts
+  it, as in PyTorch);
+* any other object with an ``initial_seed()`` method (``torch.Generator``-like) is mapped
+  to a NumPy generator seeded with
   ``initial_seed()`` and shared by everything using that object, so its stream advances across
   epochs and users; it restarts when ``initial_seed()`` returns a different value (re-seeding
   with the *same* seed is not detected: pass a new generator object for that).
@@ -92,8 +94,10 @@ def _rng_for_seeded_object(generator):
 
 def _resolve_rng(generator):
     """The NumPy random source for ``generator`` (see the module docstring)."""
-    if generator is None:
+    if generator is None or generator is rgrad.default_generator:
         return _rng_from_global()
+    if isinstance(generator, rgrad.Generator):
+        return rgrad.random.own_rng(generator)
     if isinstance(generator, (np.random.Generator, np.random.RandomState)):
         return generator
     if isinstance(generator, int) and not isinstance(generator, bool):
