@@ -162,6 +162,12 @@ def _fill(out, array, requires_grad):
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 
+def _overwrite(t, array):
+    # An in-place op like the compiled fills: a leaf that requires grad refuses it under grad
+    # mode (nn.init runs under no_grad).
+    return t.copy_(_rgrad.from_numpy(np.ascontiguousarray(array)).to(t.dtype))
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     rng = own_rng(generator)
     if rng is None:
@@ -207,14 +213,14 @@ def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     rng = own_rng(generator)
     if rng is None:
         return _compiled_normal_(self, mean, std)
-    return _fill(self, rng.normal(mean, std, tuple(self.shape)), False)
+    return _overwrite(self, rng.normal(mean, std, tuple(self.shape)))
 
 
 def _uniform_(self, from_=0.0, to=1.0, *, generator=None):
     rng = own_rng(generator)
     if rng is None:
         return _compiled_uniform_(self, from_, to)
-    return _fill(self, rng.uniform(from_, to, tuple(self.shape)), False)
+    return _overwrite(self, rng.uniform(from_, to, tuple(self.shape)))
 
 
 _rgrad.Tensor.normal_ = _normal_

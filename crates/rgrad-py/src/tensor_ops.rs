@@ -586,7 +586,8 @@ impl PyTensor {
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
         let r =
             factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
-        Self::write_(slf, r)
+        slf.borrow().t.overwrite_(&r, "UniformBackward0").py()?;
+        Ok(slf.clone().unbind())
     }
     #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
     fn normal_(
@@ -598,7 +599,8 @@ impl PyTensor {
         let _ = generator;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
         let r = factory::randn(&shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
-        Self::write_(slf, r)
+        slf.borrow().t.overwrite_(&r, "NormalBackward0").py()?;
+        Ok(slf.clone().unbind())
     }
 }
 
@@ -659,13 +661,6 @@ impl PyTensor {
         f: impl FnOnce(&Tensor) -> rgrad_core::Result<Tensor>,
     ) -> PyResult<Py<PyTensor>> {
         slf.borrow().t.apply_inplace(&[], f).py()?;
-        Ok(slf.clone().unbind())
-    }
-
-    /// Overwrites the values without history (random fills), as PyTorch's `*_` initializers.
-    fn write_(slf: &Bound<'_, Self>, values: Tensor) -> PyResult<Py<PyTensor>> {
-        let _guard = rgrad_core::grad_mode::GradModeGuard::new(false);
-        slf.borrow().t.copy_(&values).py()?;
         Ok(slf.clone().unbind())
     }
 }

@@ -222,6 +222,17 @@ impl Tensor {
         })
     }
 
+    /// `normal_` / `uniform_`: overwrites `self` with `values` (drawn for its shape) as an
+    /// in-place op, so a leaf that requires grad refuses it under grad mode and a tensor with
+    /// history records a node (`name`) whose gradient is zero, as in PyTorch.
+    pub fn overwrite_(&self, values: &Tensor, name: &'static str) -> Result<()> {
+        let dt = self.dtype();
+        self.apply_inplace(&[], |base| {
+            let v = values.to_device_kernel(base.device())?.to_dtype(dt)?;
+            Ok(recorded(v, name, &[base], || Op::Scale(0.0)))
+        })
+    }
+
     /// `copy_(src)`: broadcasts and converts `src` into `self`.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
         check_no_internal_overlap(self)?;
