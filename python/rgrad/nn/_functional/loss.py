@@ -236,6 +236,10 @@ def nll_loss(
     ignored = target.eq(ignore_index) if has_ignored else None
     safe = target.masked_fill(ignored, 0) if has_ignored else target
     picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
+    if has_ignored:
+        # Ignored entries get an exact zero gradient, as in PyTorch, even when 'mean' divides
+        # by a zero total weight (0 * inf would otherwise be NaN).
+        picked = picked.masked_fill(ignored, 0.0)
     if weight is None and not has_ignored:
         return _reduce(-picked, reduction)
     if weight is not None:
