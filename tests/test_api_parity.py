@@ -3,8 +3,11 @@ behaviour, hard-coded (PyTorch is not needed to run these)."""
 
 import math
 
+import pytest
+
 import rgrad
 import rgrad.nn.functional as F
+import rgrad.optim.lr_scheduler as S
 
 
 def test_nll_loss_mean_all_ignored_has_zero_gradient():
@@ -23,3 +26,71 @@ def test_nll_loss_mean_zero_total_weight_nan_only_where_counted():
     F.nll_loss(x, rgrad.tensor([2, 1, 0]), weight=w, ignore_index=0).backward()
     nan_at = [[math.isnan(v) for v in row] for row in x.grad.tolist()]
     assert nan_at == [[False, False, True], [False, True, False], [False, False, False]]
+
+
+def _resumed_optimizer():
+    opt = rgrad.optim.SGD([rgrad.nn.Parameter(rgrad.ones(1))], lr=0.1)
+    opt.param_groups[0]["initial_lr"] = 0.2
+    return opt
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        # PyTorch 2.15: constructing with last_epoch >= 0 keeps the current lr (0.1) instead
+        # of advancing it one epoch; these are its lrs after construction and two steps.
+        (lambda o: S.ExponentialLR(o, 0.5, last_epoch=2), [0.1, 0.05, 0.025]),
+        (lambda o: S.CosineAnnealingLR(o, 4, last_epoch=1), [0.1, 0.029289321881345254, 0.0]),
+        (lambda o: S.MultiplicativeLR(o, lambda e: 0.5, last_epoch=2), [0.1, 0.05, 0.025]),
+        (
+            lambda o: S.LinearLR(o, 0.5, 1.0, 4, last_epoch=1),
+            [0.1, 0.11666666666666668, 0.13333333333333333],
+        ),
+        (lambda o: S.PolynomialLR(o, 4, 1.0, last_epoch=1), [0.1, 0.05, 0.0]),
+    ],
+)
+def test_scheduler_resumed_with_last_epoch_keeps_current_lr(make, expected):
+    opt = _resumed_optimizer()
+    sched = make(opt)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(2):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx(expected, abs=1e-15)
+    assert "_is_initial" in sched.state_dict()
+
+
+def test_scheduler_resume_without_initial_lr_message():
+    opt = rgrad.optim.SGD([rgrad.nn.Parameter(rgrad.ones(1))], lr=0.1)
+    with pytest.raises(KeyError) as info:
+        S.StepLR(opt, 2, last_epoch=3)
+    assert info.value.args[0].startswith(
+        "param 'initial_lr' is not specified in param_groups[0] when resuming scheduler with "
+        "last_epoch >= 0.\nThis typically happens when:\n1. You're trying to resume"
+    )
+
+
+# PyTorch warns here too: the nested scheduler's first step comes before an optimizer step.
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
+def test_sequential_lr_with_a_nested_chained_scheduler():
+    # PyTorch's lrs after construction and each of five steps.
+    opt = rgrad.optim.SGD([rgrad.nn.Parameter(rgrad.ones(1))], lr=0.1)
+    chained = S.ChainedScheduler([S.ExponentialLR(opt, 0.5), S.StepLR(opt, 2)])
+    sched = S.SequentialLR(opt, [chained, S.ExponentialLR(opt, 0.8)], [3])
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(5):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    expected = [0.05, 0.025, 0.00125, 0.1, 0.08, 0.064]
+    assert lrs == pytest.approx(expected, abs=1e-15)
+
+
+def test_reduce_lr_on_plateau_state_dict_key_order():
+    opt = rgrad.optim.SGD([rgrad.nn.Parameter(rgrad.ones(1))], lr=0.1)
+    assert list(S.ReduceLROnPlateau(opt).state_dict()) == [
+        "factor", "default_min_lr", "min_lrs", "patience", "cooldown", "eps", "last_epoch",
+        "_last_lr", "mode_worse", "mode", "threshold", "threshold_mode", "best",
+        "cooldown_counter", "num_bad_epochs",
+    ]  # fmt: skip
