@@ -94,3 +94,13 @@ def test_reduce_lr_on_plateau_state_dict_key_order():
         "_last_lr", "mode_worse", "mode", "threshold", "threshold_mode", "best",
         "cooldown_counter", "num_bad_epochs",
     ]  # fmt: skip
+
+
+def test_clip_grad_norm_zero_norm_counts_nonzero_tensors():
+    # PyTorch: per-tensor 0-norms (nonzero counts) 2 and 1; their 0-norm is 2 (tensors with
+    # any nonzero gradient). The gradients are scaled by 1 / (2 + 1e-6).
+    a, b = rgrad.nn.Parameter(rgrad.ones(3)), rgrad.nn.Parameter(rgrad.ones(2))
+    a.grad, b.grad = rgrad.tensor([3.0, 0.0, -4.0]), rgrad.tensor([0.0, 1.0])
+    total = rgrad.nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=0)
+    assert total.item() == 2.0
+    assert a.grad.tolist() == pytest.approx([1.5, 0.0, -2.0], rel=1e-5)
