@@ -8,6 +8,7 @@ import pytest
 import rgrad
 import rgrad.nn.functional as F
 import rgrad.optim.lr_scheduler as S
+from rgrad.utils.data import DataLoader, TensorDataset
 
 
 def test_nll_loss_mean_all_ignored_has_zero_gradient():
@@ -104,3 +105,20 @@ def test_clip_grad_norm_zero_norm_counts_nonzero_tensors():
     total = rgrad.nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=0)
     assert total.item() == 2.0
     assert a.grad.tolist() == pytest.approx([1.5, 0.0, -2.0], rel=1e-5)
+
+
+def test_dataloader_iterator_has_len():
+    # PyTorch: iter(loader) is a _SingleProcessDataLoaderIter with len() == len(loader).
+    loader = DataLoader(TensorDataset(rgrad.arange(10)), batch_size=3)
+    it = iter(loader)
+    assert len(it) == 4
+    assert iter(it) is it
+    assert next(it)[0].tolist() == [0, 1, 2]
+    assert [b[0].tolist() for b in it] == [[3, 4, 5], [6, 7, 8], [9]]
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_tensor_dataset_size_mismatch_is_an_assertion_error():
+    with pytest.raises(AssertionError, match="Size mismatch between tensors"):
+        TensorDataset(rgrad.zeros(3), rgrad.zeros(4))
