@@ -122,3 +122,102 @@ def test_dataloader_iterator_has_len():
 def test_tensor_dataset_size_mismatch_is_an_assertion_error():
     with pytest.raises(AssertionError, match="Size mismatch between tensors"):
         TensorDataset(rgrad.zeros(3), rgrad.zeros(4))
+
+
+# PyTorch's messages for bad shapes and dtypes, which rgrad used to report from deep inside
+# the computation (or not at all: a short class weight was read without complaint).
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: F.bilinear(rgrad.ones(2, 3), rgrad.ones(2, 3), rgrad.ones(1, 3, 2)),
+            RuntimeError,
+            "bilinear(): input2 size does not match weight size: got 3 but expected 2",
+        ),
+        (
+            lambda: F.bilinear(rgrad.ones(2, 3), rgrad.ones(3, 2), rgrad.ones(1, 3, 2)),
+            RuntimeError,
+            "bilinear(): input batch dimensions do not match at dim 0: got 2 and 3",
+        ),
+        (
+            lambda: F.bilinear(rgrad.ones(3), rgrad.ones(2, 2), rgrad.ones(1, 3, 2)),
+            RuntimeError,
+            "bilinear(): input dimensions do not match: got 1 and 2",
+        ),
+        (
+            lambda: F.bilinear(rgrad.ones(3), rgrad.ones(2), rgrad.ones(1, 3, 2), rgrad.ones(2)),
+            RuntimeError,
+            "bilinear(): bias size does not match weight size: got 2 but expected 1",
+        ),
+        (
+            lambda: rgrad.nn.BatchNorm1d(3)(rgrad.ones(2, 4)),
+            RuntimeError,
+            "running_mean should contain 4 elements not 3",
+        ),
+        (
+            lambda: F.batch_norm(rgrad.ones(2, 4), None, None, rgrad.ones(3), training=True),
+            RuntimeError,
+            "weight should contain 4 elements not 3",
+        ),
+        (
+            lambda: rgrad.nn.Embedding(3, 2)(rgrad.tensor([1.0])),
+            RuntimeError,
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            "types: Long, Int; but got torch.FloatTensor instead (while checking arguments "
+            "for embedding)",
+        ),
+        (
+            lambda: rgrad.nn.Unflatten(1, (2, 2))(rgrad.ones(2, 3)),
+            RuntimeError,
+            "unflatten: Provided sizes [2, 2] don't multiply up to the size of dim 1 (3) in "
+            "the input tensor",
+        ),
+        (
+            lambda: rgrad.nn.Unflatten(-1, ())(rgrad.ones(2, 3)),
+            RuntimeError,
+            "unflatten: sizes must be non-empty",
+        ),
+        (
+            lambda: rgrad.nn.Unflatten(1, [2, "x"]),
+            TypeError,
+            "unflattened_size must be tuple of ints, but found element of type str at pos 1",
+        ),
+        (
+            lambda: rgrad.nn.Unflatten(1, 4),
+            TypeError,
+            "unflattened_size must be a tuple of ints, but found type int",
+        ),
+        (
+            lambda: F.cross_entropy(rgrad.ones(2, 3), rgrad.tensor([0, 1]), rgrad.ones(2)),
+            RuntimeError,
+            "weight tensor should be defined either for all 3 classes or no classes but got "
+            "weight tensor of shape: [2]",
+        ),
+        (
+            lambda: F.cross_entropy(rgrad.ones(2, 3), rgrad.ones(2, 3), rgrad.ones(2)),
+            RuntimeError,
+            "cross_entropy: weight tensor should be defined either for all 3 classes or no "
+            "classes but got weight tensor of shape: [2]",
+        ),
+        (
+            lambda: F.nll_loss(rgrad.ones(2, 3), rgrad.tensor([0, 1]), rgrad.ones(3, 1)),
+            RuntimeError,
+            "weight tensor should be defined either for all 3 classes or no classes but got "
+            "weight tensor of shape: [3, 1]",
+        ),
+        (
+            lambda: F.cross_entropy(rgrad.ones(2, 3), rgrad.ones(2, 3), ignore_index=1),
+            RuntimeError,
+            "ignore_index is not supported for floating point target",
+        ),
+    ],
+)
+def test_layer_and_loss_argument_errors(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_unflatten_still_infers_one_size():
+    assert rgrad.nn.Unflatten(-1, (-1, 3))(rgrad.ones(2, 6)).shape == (2, 2, 3)
+    assert rgrad.nn.Unflatten(1, (2, 3))(rgrad.ones(2, 6, 1)).shape == (2, 2, 3, 1)
