@@ -221,3 +221,42 @@ def test_layer_and_loss_argument_errors(call, error, message):
 def test_unflatten_still_infers_one_size():
     assert rgrad.nn.Unflatten(-1, (-1, 3))(rgrad.ones(2, 6)).shape == (2, 2, 3)
     assert rgrad.nn.Unflatten(1, (2, 3))(rgrad.ones(2, 6, 1)).shape == (2, 2, 3, 1)
+
+
+def _truncated_normal_moments(mean, std, a, b):
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda x: (1 + math.erf(x / math.sqrt(2))) / 2  # noqa: E731
+    z = cdf(beta) - cdf(alpha)
+    shift = (pdf(alpha) - pdf(beta)) / z
+    var = 1 + (alpha * pdf(alpha) - beta * pdf(beta)) / z - shift**2
+    return mean + shift * std, std * math.sqrt(var)
+
+
+# Both of PyTorch's sampling regimes: mostly-inside (redraw) and a small mass in [a, b].
+@pytest.mark.parametrize(
+    "args", [(0.0, 1.0, -2.0, 2.0), (0.5, 2.0, -1.0, 3.0), (0.0, 1.0, 2.0, 4.0)]
+)
+def test_trunc_normal_bounds_and_moments(args):
+    rgrad.manual_seed(0)
+    values = rgrad.nn.init.trunc_normal_(rgrad.empty(100_000, dtype=rgrad.float64), *args)
+    values = values.numpy()
+    mean, std = _truncated_normal_moments(*args)
+    assert values.min() >= args[2] and values.max() <= args[3]
+    assert abs(values.mean() - mean) < 0.01 and abs(values.std() - std) < 0.01
+
+
+def test_sparse_and_dirac_init():
+    w = rgrad.nn.init.sparse_(rgrad.empty(10, 6), 0.35)
+    assert (w.numpy() == 0).sum(0).tolist() == [4] * 6  # ceil(0.35 * 10) zeros per column
+    d = rgrad.nn.init.dirac_(rgrad.empty(6, 3, 3, 3), groups=2)
+    idx = [list(map(int, c)) for c in zip(*d.numpy().nonzero())]
+    assert idx == [[g * 3 + k, k, 1, 1] for g in range(2) for k in range(3)]
+    with pytest.raises(ValueError, match="Only tensors with 3, 4, or 5 dimensions"):
+        rgrad.nn.init.dirac_(rgrad.empty(3, 3))
+
+
+def test_deprecated_init_aliases_warn():
+    with pytest.warns(FutureWarning, match=r"`nn.init.xavier_uniform` is now deprecated in favor "):
+        w = rgrad.nn.init.xavier_uniform(rgrad.empty(3, 4))
+    assert w.shape == (3, 4) and rgrad.nn.init.kaiming_normal.__name__ == "kaiming_normal"
