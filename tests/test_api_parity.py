@@ -3,6 +3,7 @@ behaviour, hard-coded (PyTorch is not needed to run these)."""
 
 import math
 
+import numpy as np
 import pytest
 
 import rgrad
@@ -260,3 +261,12 @@ def test_deprecated_init_aliases_warn():
     with pytest.warns(FutureWarning, match=r"`nn.init.xavier_uniform` is now deprecated in favor "):
         w = rgrad.nn.init.xavier_uniform(rgrad.empty(3, 4))
     assert w.shape == (3, 4) and rgrad.nn.init.kaiming_normal.__name__ == "kaiming_normal"
+
+
+def test_collate_and_convert_keep_0d_numpy_values_0d():
+    # PyTorch: 0-d arrays collate to shape (2,) and a NumPy scalar converts to a 0-d tensor.
+    from rgrad.utils.data import default_collate, default_convert
+
+    assert default_collate([np.array(1.5), np.array(2.5)]).shape == (2,)
+    assert default_convert(np.float64(1.0)).shape == ()
+    assert default_convert([np.int64(3)])[0].shape == ()

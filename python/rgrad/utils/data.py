@@ -515,7 +515,8 @@ def _numpy_to_tensor(array):
         array = array.astype(np.float32)
     elif array.dtype.kind in "iu" and array.dtype not in (np.int32, np.int64):
         array = array.astype(np.int64)
-    return rgrad.from_numpy(np.ascontiguousarray(array))
+    # asarray(order="C") rather than ascontiguousarray, which turns a 0-d array into 1-d.
+    return rgrad.from_numpy(np.asarray(array, order="C"))
 
 
 def default_convert(data):
