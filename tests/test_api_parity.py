@@ -270,3 +270,11 @@ def test_collate_and_convert_keep_0d_numpy_values_0d():
     assert default_collate([np.array(1.5), np.array(2.5)]).shape == (2,)
     assert default_convert(np.float64(1.0)).shape == ()
     assert default_convert([np.int64(3)])[0].shape == ()
+
+
+def test_integer_parameter_message():
+    with pytest.raises(RuntimeError) as info:
+        rgrad.nn.Parameter(rgrad.tensor([1, 2]))
+    message = "Only Tensors of floating point and complex dtype can require gradients"
+    assert str(info.value) == message
+    assert not rgrad.nn.Parameter(rgrad.tensor([1, 2]), requires_grad=False).requires_grad
