@@ -278,3 +278,19 @@ def test_integer_parameter_message():
     message = "Only Tensors of floating point and complex dtype can require gradients"
     assert str(info.value) == message
     assert not rgrad.nn.Parameter(rgrad.tensor([1, 2]), requires_grad=False).requires_grad
+
+
+@pytest.mark.parametrize(
+    "name, args, expected",
+    [
+        ("relu_", (), [0.0, 0.0, 3.0]),
+        ("elu_", (0.5,), [0.5 * math.expm1(-2.0), 0.0, 3.0]),
+        ("leaky_relu_", (0.2,), [-0.4, 0.0, 3.0]),
+        ("hardtanh_", (-0.5, 0.7), [-0.5, 0.0, 0.7]),
+    ],
+)
+def test_functional_inplace_activations(name, args, expected):
+    x = rgrad.tensor([-2.0, 0.0, 3.0], dtype=rgrad.float64)
+    out = getattr(F, name)(x, *args)
+    assert out is x
+    assert x.tolist() == pytest.approx(expected, abs=1e-15)
