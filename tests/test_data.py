@@ -75,7 +75,7 @@ def test_tensor_dataset():
     xi, yi = ds[2]
     np.testing.assert_array_equal(xi.numpy(), [6.0, 7.0, 8.0])
     assert yi.item() == 2
-    with pytest.raises(ValueError, match="Size mismatch between tensors"):
+    with pytest.raises(AssertionError, match="Size mismatch between tensors"):
         TensorDataset(x, torch.arange(4))
 
 

@@ -47,6 +47,11 @@ GRADCHECK = {
     "softplus": (lambda x: F.softplus(x, beta=2.0, threshold=3.0), [rnd(8)]),
     "logsigmoid": (F.logsigmoid, [rnd(8, low=-30, high=30)]),
     "hardtanh": (lambda x: F.hardtanh(x, -0.5, 1.5), [rnd(8)]),
+    # The in-place spellings, on a copy (a leaf that requires grad cannot be overwritten).
+    "relu_": (lambda x: F.relu_(x.clone()), [rnd(8)]),
+    "leaky_relu_": (lambda x: F.leaky_relu_(x.clone(), 0.2), [rnd(8)]),
+    "elu_": (lambda x: F.elu_(x.clone(), 1.3), [rnd(8)]),
+    "hardtanh_": (lambda x: F.hardtanh_(x.clone(), -0.5, 1.5), [rnd(8)]),
     "sigmoid": (F.sigmoid, [rnd(8)]),
     "tanh": (F.tanh, [rnd(8)]),
     "softmax": (lambda x: F.softmax(x, dim=1), [rnd(2, 4)]),

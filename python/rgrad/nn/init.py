@@ -14,12 +14,14 @@ import rgrad
 __all__ = [
     "calculate_gain",
     "constant_",
+    "dirac_",
     "eye_",
     "kaiming_normal_",
     "kaiming_uniform_",
     "normal_",
     "ones_",
     "orthogonal_",
+    "sparse_",
     "trunc_normal_",
     "uniform_",
     "xavier_normal_",
@@ -97,31 +99,6 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
         return tensor.normal_(mean, std, generator=generator)
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fills with N(mean, std**2) restricted to [a, b] (``a``, ``b`` are absolute bounds, not
-    multiples of ``std``, as in PyTorch)."""
-    if not a < b:
-        raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
-    n = tensor.numel()
-    values = np.empty(n)
-    todo = np.arange(n)
-    # Redraw the outliers from rgrad's generator, so manual_seed keeps making it reproducible;
-    # a window far in the tail would take forever, so the few left after 100 rounds are clipped.
-    for _ in range(100):
-        if not todo.size:
-            break
-        draw = rgrad.empty(int(todo.size), dtype=rgrad.float64).normal_(
-            mean, std, generator=generator
-        )
-        draw = draw.numpy()
-        values[todo] = draw
-        todo = todo[(draw < a) | (draw > b)]
-    values = np.clip(values, a, b)
-    with rgrad.no_grad():
-        filled = rgrad.tensor(values, dtype=tensor.dtype, device=tensor.device)
-        return tensor.copy_(filled.reshape(tensor.shape))
-
-
 def constant_(tensor, val):
     with rgrad.no_grad():
         return tensor.fill_(val)
@@ -196,3 +173,111 @@ def orthogonal_(tensor, gain=1, generator=None):
             np.ascontiguousarray(q) * gain, dtype=tensor.dtype, device=tensor.device
         )
         return tensor.copy_(values.reshape(tensor.shape))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """N(mean, std**2) truncated to [a, b], by rejection as PyTorch: normal draws outside
+    [a, b] are redrawn, or, when [a, b] holds little of the mass, uniform proposals on [a, b]
+    are accepted with probability pdf / peak pdf."""
+
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
+    with rgrad.no_grad():
+        if tensor.numel() == 0:
+            return tensor
+        fresh = rgrad.empty(tensor.shape, dtype=tensor.dtype, device=tensor.device)
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                outside = result.clamp(a, b).ne(result)
+                if not outside.any().item():
+                    break
+                result = rgrad.where(outside, fresh.normal_(mean, std, generator=generator), result)
+        else:
+            mode = max(a, min(mean, b))
+            log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+            def rejected(x):
+                log_pdf = ((x - mean) / std) ** 2 * -0.5 - log_peak
+                return fresh.uniform_(generator=generator).log() > log_pdf
+
+            result = tensor.uniform_(a, b, generator=generator)
+            pending = rejected(result)
+            while pending.any().item():
+                candidates = fresh.uniform_(a, b, generator=generator).clone()
+                result = rgrad.where(pending, candidates, result)
+                pending = rgrad.where(pending, rejected(candidates), pending)
+        return tensor.copy_(result)
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """N(0, std**2) entries with ``ceil(sparsity * rows)`` of each column set to zero."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    with rgrad.no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for col_idx in range(cols):
+            zero_indices = rgrad.randperm(rows, generator=generator)[:num_zeros]
+            tensor[zero_indices, col_idx] = 0
+    return tensor
+
+
+def dirac_(tensor, groups=1):
+    """The Dirac delta of a {3, 4, 5}-D convolution weight: each group of output channels
+    passes its input channels through unchanged."""
+    dimensions = tensor.dim()
+    if dimensions not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.shape
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    centre = tuple(size // 2 for size in sizes[2:])
+    with rgrad.no_grad():
+        tensor.zero_()
+        for g in range(groups):
+            for d in range(min_dim):
+                tensor[(g * out_chans_per_grp + d, d, *centre)] = 1
+    return tensor
+
+
+def _make_deprecate(meth):
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(
+            f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return meth(*args, **kwargs)
+
+    deprecated_init.__doc__ = f"Deprecated alias of :func:`{new_name}`."
+    deprecated_init.__name__ = old_name
+    return deprecated_init
+
+
+# PyTorch's deprecated names without the trailing underscore.
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)

@@ -22,6 +22,11 @@ class Parameter(Tensor):
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
             data = rgrad.empty(0)
+        if requires_grad and isinstance(data, Tensor) and not data.is_floating_point():
+            # PyTorch's message for this path (the core's requires_grad_ words it differently).
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
         return Tensor.__new__(cls, data, requires_grad)
 
     def __repr__(self):

@@ -105,6 +105,7 @@ class LRScheduler:
     """
 
     _get_lr_called_within_step = False
+    _is_initial = False
 
     def __init__(self, optimizer, last_epoch=-1):
         self.optimizer = _check_optimizer(optimizer)
@@ -120,8 +121,13 @@ class LRScheduler:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise KeyError(
-                        "param 'initial_lr' is not specified "
-                        f"in param_groups[{i}] when resuming an optimizer"
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                        "resuming scheduler with last_epoch >= 0.\n"
+                        "This typically happens when:\n"
+                        "1. You're trying to resume training from a checkpoint but haven't "
+                        "properly loaded the optimizer state\n"
+                        "2. You're using last_epoch >= 0 for a fresh training run (not "
+                        "recommended)"
                     )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
@@ -130,7 +136,13 @@ class LRScheduler:
     def _initial_step(self):
         """Initializes the step counts and performs a step."""
         self._step_count = 0
-        self.step()
+        # While set, the recursive schedules keep the current lr: a scheduler resumed with
+        # last_epoch >= 0 must not advance the lr one epoch ahead of itself (PyTorch 2.15).
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def state_dict(self):
         """The scheduler's state: every attribute except the optimizer."""
@@ -270,7 +282,7 @@ class MultiplicativeLR(LRScheduler):
 
     def get_lr(self):
         _warn_get_lr_called_within_step(self)
-        if self.last_epoch > 0:
+        if not self._is_initial:
             return [
                 group["lr"] * lmbda(self.last_epoch)
                 for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups)
@@ -401,7 +413,7 @@ class LinearLR(LRScheduler):
         _warn_get_lr_called_within_step(self)
         if self.last_epoch == 0:
             return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
-        if self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return [group["lr"] for group in self.optimizer.param_groups]
         return [
             group["lr"]
@@ -444,7 +456,7 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self):
         _warn_get_lr_called_within_step(self)
-        if self.last_epoch == 0:
+        if self._is_initial:
             return [group["lr"] for group in self.optimizer.param_groups]
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
@@ -469,7 +481,7 @@ class PolynomialLR(LRScheduler):
 
     def get_lr(self):
         _warn_get_lr_called_within_step(self)
-        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return [group["lr"] for group in self.optimizer.param_groups]
         decay_factor = (
             (1.0 - self.last_epoch / self.total_iters)
@@ -510,7 +522,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self):
         _warn_get_lr_called_within_step(self)
-        if self.last_epoch == 0:
+        if self._is_initial:
             return [group["lr"] for group in self.optimizer.param_groups]
         if self._step_count == 1 and self.last_epoch > 0:
             return [
@@ -663,14 +675,24 @@ class SequentialLR(LRScheduler):
         for group in self.optimizer.param_groups:
             _update_param_group_val(group, "lr", group["initial_lr"])
 
-        # "Undo" the step performed by other schedulers
-        for scheduler in self._schedulers:
-            scheduler.last_epoch -= 1
+        # "Undo" the step performed by other schedulers (also inside nested ones)
+        self.recursive_undo()
 
-        # Perform the initial step for only the first scheduler
-        self._schedulers[0]._initial_step()
+        # Perform the initial step for only the scheduler meant to run at epoch 0
+        idx = bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
 
-        self._last_lr = schedulers[0].get_last_lr()
+        self._last_lr = schedulers[idx].get_last_lr()
+
+    def recursive_undo(self, sched=None):
+        """Steps back the schedulers below ``sched`` (default: this one) by one epoch, undoing
+        the initial step their construction performed."""
+        scheds = self if sched is None else sched
+        if hasattr(scheds, "_schedulers"):
+            for s in scheds._schedulers:
+                self.recursive_undo(s)
+        elif hasattr(scheds, "last_epoch"):
+            scheds.last_epoch -= 1
 
     def step(self):
         """Steps the scheduler in charge of the current epoch."""
@@ -800,15 +822,9 @@ class ReduceLROnPlateau(LRScheduler):
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
 
+        # Attributes in PyTorch's order, so state_dict() lists its keys in the same order.
         self.patience = patience
         self.cooldown = cooldown
-        self.cooldown_counter = 0
-        self.mode = mode
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
-        self.best = None
-        self.num_bad_epochs = None
-        self.mode_worse = None  # the worse value for the chosen mode
         self.eps = eps
         self.last_epoch = 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]

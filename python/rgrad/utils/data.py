@@ -161,7 +161,8 @@ class TensorDataset(Dataset):
 
     def __init__(self, *tensors):
         if not all(tensors[0].size(0) == tensor.size(0) for tensor in tensors):
-            raise ValueError("Size mismatch between tensors")
+            # PyTorch asserts this; raised explicitly so that it also holds under ``python -O``.
+            raise AssertionError("Size mismatch between tensors")
         self.tensors = tensors
 
     def __getitem__(self, index):
@@ -518,7 +519,8 @@ def _numpy_to_tensor(array):
         array = array.astype(np.float32)
     elif array.dtype.kind in "iu" and array.dtype not in (np.int32, np.int64):
         array = array.astype(np.int64)
-    return rgrad.from_numpy(np.ascontiguousarray(array))
+    # asarray(order="C") rather than ascontiguousarray, which turns a 0-d array into 1-d.
+    return rgrad.from_numpy(np.asarray(array, order="C"))
 
 
 def default_convert(data):
@@ -849,9 +851,8 @@ class DataLoader:
                 yield self.collate_fn(self.dataset[index])
 
     def __iter__(self):
-        if self._dataset_kind == "iterable":
-            return self._iter_iterable()
-        return self._iter_map()
+        batches = self._iter_iterable() if self._dataset_kind == "iterable" else self._iter_map()
+        return _SingleProcessDataLoaderIter(self, batches)
 
     def __len__(self):
         if self._dataset_kind == "iterable":
@@ -863,3 +864,21 @@ class DataLoader:
                     length = math.ceil(length / self.batch_size)
             return length
         return len(self._index_sampler)
+
+
+class _SingleProcessDataLoaderIter:
+    """What ``iter(loader)`` returns, as PyTorch's: an iterator over the batches that also
+    has ``len()`` (the loader's)."""
+
+    def __init__(self, loader, batches):
+        self._loader = loader
+        self._batches = batches
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._batches)
+
+    def __len__(self):
+        return len(self._loader)

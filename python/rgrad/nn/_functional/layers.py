@@ -26,6 +26,7 @@ linear = _rgrad.linear
 
 def bilinear(input1, input2, weight, bias=None):
     """``y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]``."""
+    _check_bilinear(input1, input2, weight, bias)
     out_features, in1, in2 = weight.shape
     lead = tuple(input1.shape[:-1])
     x1 = input1.reshape(-1, in1)
@@ -36,6 +37,32 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         out = out + bias
     return out.reshape(*lead, out_features)
+
+
+def _check_bilinear(input1, input2, weight, bias):
+    """PyTorch's shape checks and messages (a bad shape would otherwise fail, or silently
+    broadcast, deep inside the contraction)."""
+    if input1.dim() != input2.dim():
+        raise RuntimeError(
+            f"bilinear(): input dimensions do not match: got {input1.dim()} and {input2.dim()}"
+        )
+    for i in range(input1.dim() - 1):
+        if input1.shape[i] != input2.shape[i]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                f"{input1.shape[i]} and {input2.shape[i]}"
+            )
+    for k, x in ((1, input1), (2, input2)):
+        if x.shape[-1] != weight.shape[k]:
+            raise RuntimeError(
+                f"bilinear(): input{k} size does not match weight size: got {x.shape[-1]} "
+                f"but expected {weight.shape[k]}"
+            )
+    if bias is not None and bias.shape[0] != weight.shape[0]:
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got {bias.shape[0]} but "
+            f"expected {weight.shape[0]}"
+        )
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -80,6 +107,12 @@ def embedding(
     The ``padding_idx`` row gets no gradient; ``scale_grad_by_freq`` divides each row's
     gradient by how often it occurs in ``input``; ``max_norm`` renormalizes used rows in place.
     """
+    if input.dtype not in (rgrad.int64, rgrad.int32):
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got {input.type()} instead (while checking arguments for "
+            "embedding)"
+        )
     num = weight.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:
@@ -145,6 +178,14 @@ def batch_norm(
     unbiased batch variance. Otherwise the running statistics are used.
     """
     channels = input.shape[1]
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
     view = (1, channels) + (1,) * (input.dim() - 2)
     if training:
         per_channel = input.numel() // channels if channels else 0

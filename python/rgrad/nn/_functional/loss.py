@@ -179,6 +179,16 @@ def _class_view(weight, ndim, class_dim):
     return weight.reshape(shape)
 
 
+def _check_weight(weight, input, prefix=""):
+    """PyTorch's check that a class weight has one entry per class."""
+    n_classes = input.shape[0 if input.dim() == 1 else 1] if input.dim() else 0
+    if weight is not None and (weight.dim() != 1 or weight.shape[0] != n_classes):
+        raise RuntimeError(
+            f"{prefix}weight tensor should be defined either for all {n_classes} classes or no "
+            f"classes but got weight tensor of shape: {list(weight.shape)}"
+        )
+
+
 def _check_target(input, target, class_dim, ignore_index):
     """Validates class-index targets with PyTorch's checks and messages; returns the target
     (a 1-element 1-D target of a 1-D input is read as 0-d) and whether any is ignore_index."""
@@ -236,10 +246,15 @@ def nll_loss(
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     class_dim = 1 if input.dim() >= 2 else 0
+    _check_weight(weight, input)
     target, has_ignored = _check_target(input, target, class_dim, ignore_index)
     ignored = target.eq(ignore_index) if has_ignored else None
     safe = target.masked_fill(ignored, 0) if has_ignored else target
     picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
+    if has_ignored:
+        # Ignored entries get an exact zero gradient, as in PyTorch, even when 'mean' divides
+        # by a zero total weight (0 * inf would otherwise be NaN).
+        picked = picked.masked_fill(ignored, 0.0)
     if weight is None and not has_ignored:
         return _reduce(-picked, reduction)
     if weight is not None:
@@ -272,6 +287,12 @@ def cross_entropy(
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.dim() >= 1 and target.shape == input.shape and target.is_floating_point():
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        _check_weight(weight, input, "cross_entropy: ")
+    elif input.dim() >= 1:
+        _check_weight(weight, input)
     # Class-index targets on the CPU take one fused op (rgrad_core::ops::loss); it declines
     # (None) probabilities, malformed shapes, other devices and a weight that needs a gradient.
     fused = _rgrad._cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction)

@@ -33,6 +33,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         if norm_type == math.inf:
             norms = [t.abs().max().to(dtype) for t in tensors]
             total = norms[0] if len(norms) == 1 else rgrad.stack(norms).max()
+        elif norm_type == 0:
+            # The 0-"norm" counts nonzeros (Tensor.norm(0) returns inf, a core bug).
+            norms = [t.ne(0).sum().to(dtype) for t in tensors]
+            total = rgrad.stack(norms).ne(0).sum().to(dtype)
         else:
             norms = [t.norm(norm_type).to(dtype) for t in tensors]
             total = rgrad.stack(norms).norm(norm_type)
