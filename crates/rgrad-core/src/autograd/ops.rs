@@ -230,6 +230,14 @@ pub enum Op {
         dims: Dims,
         keepdim: bool,
     },
+    /// `norm(p)` for p other than 1 and inf (those are composites).
+    Norm {
+        x: Saved,
+        out: Saved,
+        p: f64,
+        dims: Dims,
+        keepdim: bool,
+    },
     /// clamp: the gradient passes where the input was inside the bounds.
     Clamp {
         x: Saved,

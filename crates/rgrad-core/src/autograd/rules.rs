@@ -334,6 +334,29 @@ pub(crate) fn backward(
             };
             Ok(smallvec![Some(gx), None])
         }
+        Op::Norm { x, out, p, dims, keepdim } => {
+            let x = x.get()?;
+            if *p == 0.0 {
+                return one(x.zeros_like_shape(x.shape()));
+            }
+            let shape = x.dims();
+            let o = if create_graph {
+                let ds: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+                x.norm(*p, Some(&ds), *keepdim)?
+            } else {
+                out.get()?.clone()
+            };
+            let o = expand_back(&o, &shape, dims, *keepdim)?;
+            // d|x|_p/dx = sgn(x) |x|^(p-1) / |x|_p^(p-1), which is x / |x|_2 for p = 2; zero
+            // where the norm is 0, as PyTorch.
+            let d = if *p == 2.0 {
+                x.div(&o)?
+            } else {
+                x.sign()?.mul(&x.abs()?.pow_scalar(p - 1.0)?)?.div(&o.pow_scalar(p - 1.0)?)?
+            };
+            let at_zero = o.detach().compare_scalar(BinaryOp::Eq, 0.0)?;
+            one(where_(&at_zero, scalar(0.0), Operand::T(&d))?.mul(&expand_back(g, &shape, dims, *keepdim)?))
+        }
         Op::Bce { x, target, weight, dx, scale } => {
             let (x, t) = (x.get()?, target.get()?);
             if !create_graph {

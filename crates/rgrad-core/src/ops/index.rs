@@ -308,10 +308,11 @@ impl Tensor {
         });
         let mut out = Vec::with_capacity(vals.len());
         for ((&v, &p), i) in vals.iter().zip(&pos).zip(0..) {
-            if v < -size || v >= size {
+            // No wrapping of negative indices here, as PyTorch's gather and scatter.
+            if v < 0 || v >= size {
                 bail!(Runtime, "index {} is out of bounds for dimension {} with size {}", v, dim, size);
             }
-            let v = if v < 0 { v + size } else { v } as usize;
+            let v = v as usize;
             // `p` includes the index position along `dim`; replace it by the index value.
             let along = (i / index_stride(index, dim)) % index.shape().get(dim).copied().unwrap_or(1);
             out.push(p - along * stride + v * stride);
@@ -385,6 +386,12 @@ impl Tensor {
             bail!(Index, "index_select(): Index is supposed to be a vector");
         }
         let d = normalize_dim(dim, self.ndim())?;
+        // Unlike indexing with [], a negative index is out of range here (so is one for
+        // nn.Embedding, which selects rows this way).
+        let size = self.shape().get(d).copied().unwrap_or(1) as i64;
+        if index.dtype().is_int() && index.try_to_vec::<i64>()?.iter().any(|&v| v < 0 || v >= size) {
+            bail!(Index, "index out of range in self");
+        }
         let mut ix: Vec<Option<Tensor>> = vec![None; d];
         ix.push(Some(index.reshape(&[-1])?));
         self.index(&ix)

@@ -1,6 +1,6 @@
 //! Reductions: sum and mean over all or some dimensions.
 
-use crate::autograd::{recorded, Op};
+use crate::autograd::{recorded, Op, Saved};
 use crate::bail;
 use crate::cpu::reduce::{reduce, Sum};
 use crate::error::Result;
@@ -185,11 +185,10 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `norm(p, dim, keepdim)` for p = 2 (default), 1, inf and other positive p.
+    /// `norm(p, dim, keepdim)` for p = 2 (default), 1, 0 (the count of nonzeros), inf, -inf
+    /// and other p. One node for all but p = 1 and inf (composites), whose rule gives a zero
+    /// gradient where the norm is 0 (as PyTorch; a composite's derivative there is 0 / 0).
     pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
-        if p == 2.0 {
-            return self.mul(self)?.sum(dims, keepdim)?.sqrt();
-        }
         let a = self.abs()?;
         if p == 1.0 {
             return a.sum(dims, keepdim);
@@ -197,7 +196,24 @@ impl Tensor {
         if p.is_infinite() {
             return a.amax(dims.or(Some(&(0..self.ndim() as i64).collect::<Vec<_>>())), keepdim, p > 0.0);
         }
-        a.pow_scalar(p)?.sum(dims, keepdim)?.pow_scalar(1.0 / p)
+        let reduced = reduction_dims(dims, self.ndim())?;
+        let out = {
+            let _plain = crate::grad_mode::GradModeGuard::new(false);
+            if p == 0.0 {
+                self.compare_scalar(crate::BinaryOp::Ne, 0.0)?.to_dtype(self.dtype())?.sum(dims, keepdim)?
+            } else if p == 2.0 {
+                self.mul(self)?.sum(dims, keepdim)?.sqrt()?
+            } else {
+                a.pow_scalar(p)?.sum(dims, keepdim)?.pow_scalar(1.0 / p)?
+            }
+        };
+        Ok(recorded(out.clone(), "LinalgVectorNormBackward0", &[self], || Op::Norm {
+            x: Saved::input(self),
+            out: Saved::output(&out, "LinalgVectorNormBackward0"),
+            p,
+            dims: reduced,
+            keepdim,
+        }))
     }
 
     /// `all(dim)` / `any(dim)`: bool reductions (`dims = None` reduces everything).
