@@ -18,6 +18,11 @@ mod tensor_ops;
 use pyo3::prelude::*;
 use rgrad_core::{grad_mode, DType};
 
+// Tensors' buffers come and go with every op: glibc's malloc returns large freed buffers to
+// the OS and faults them in again on the next op (a 1M-element chain of ops ran 10x slower).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sets grad mode and returns the previous value (the Python context managers build on it).
 #[pyfunction]
 fn _set_grad_enabled(mode: bool) -> bool {
