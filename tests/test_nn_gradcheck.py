@@ -27,6 +27,21 @@ def dropped(x):
     return F.dropout(x, 0.4)
 
 
+def seeded(fn):
+    """``fn`` drawing the same random numbers on every evaluation."""
+
+    def run(*args):
+        rgrad.manual_seed(3)
+        return fn(*args)
+
+    return run
+
+
+def signs(*shape, seed=4):
+    arr = np.where(np.random.default_rng(seed).random(shape) < 0.5, -1.0, 1.0)
+    return rgrad.tensor(arr, dtype=rgrad.float64)
+
+
 W5 = const(5, low=0.5, high=2.0, seed=7)
 Y_IGNORED = rgrad.tensor([0, -100, 4, 2], dtype=rgrad.int64)
 
@@ -120,6 +135,82 @@ GRADCHECK = {
     "pad_reflect": (lambda x: F.pad(x, (2, 1), mode="reflect"), [rnd(2, 4)]),
     "pad_replicate": (lambda x: F.pad(x, (2, 1, 1, 0), mode="replicate"), [rnd(1, 2, 3)]),
     "pad_circular": (lambda x: F.pad(x, (1, 3), mode="circular"), [rnd(2, 3)]),
+    # Activations added with the extra nn layers (rnd's inputs avoid the kinks).
+    "selu": (F.selu, [rnd(8)]),
+    "selu_": (lambda x: F.selu_(x.clone()), [rnd(8)]),
+    "celu": (lambda x: F.celu(x, 0.7), [rnd(8)]),
+    "celu_": (lambda x: F.celu_(x.clone(), 1.4), [rnd(8)]),
+    "glu": (lambda x: F.glu(x, 0), [rnd(4, 3)]),
+    "hardswish": (F.hardswish, [rnd(12, low=-5, high=5)]),
+    "hardsigmoid": (F.hardsigmoid, [rnd(12, low=-5, high=5)]),
+    "hardshrink": (lambda x: F.hardshrink(x, 0.3), [rnd(8)]),
+    "softshrink": (lambda x: F.softshrink(x, 0.3), [rnd(8)]),
+    "tanhshrink": (F.tanhshrink, [rnd(8)]),
+    "softsign": (F.softsign, [rnd(8)]),
+    "threshold": (lambda x: F.threshold(x, 0.2, -1.5), [rnd(8)]),
+    "threshold_": (lambda x: F.threshold_(x.clone(), 0.2, -1.5), [rnd(8)]),
+    "prelu": (F.prelu, [rnd(2, 3, 2), rnd(3, seed=1)]),
+    "rrelu_eval": (lambda x: F.rrelu(x, 0.1, 0.4), [rnd(8)]),
+    "rrelu_train": (seeded(lambda x: F.rrelu(x, 0.1, 0.4, training=True)), [rnd(8)]),
+    "rrelu_": (seeded(lambda x: F.rrelu_(x.clone(), training=True)), [rnd(8)]),
+    "dropout1d": (seeded(lambda x: F.dropout1d(x, 0.4)), [rnd(2, 4, 3)]),
+    "dropout2d": (seeded(lambda x: F.dropout2d(x, 0.4)), [rnd(2, 4, 2, 2)]),
+    "dropout3d": (seeded(lambda x: F.dropout3d(x, 0.4)), [rnd(3, 2, 1, 2)]),
+    "alpha_dropout": (seeded(lambda x: F.alpha_dropout(x, 0.3, True)), [rnd(8)]),
+    "feature_alpha_dropout": (
+        seeded(lambda x: F.feature_alpha_dropout(x, 0.3, True)),
+        [rnd(3, 4, 2)],
+    ),
+    "rms_norm": (lambda x, w: F.rms_norm(x, (2, 3), w), [rnd(2, 2, 3), rnd(2, 3, seed=1)]),
+    "group_norm": (
+        lambda x, w, b: F.group_norm(x, 2, w, b),
+        [rnd(2, 4, 3), rnd(4, seed=1), rnd(4, seed=2)],
+    ),
+    "cosine_similarity": (
+        lambda a, b: F.cosine_similarity(a, b, dim=0),
+        [rnd(3, 2), rnd(3, 2, seed=1)],
+    ),
+    "pairwise_distance": (lambda a, b: F.pairwise_distance(a, b, p=3), [rnd(3, 4), rnd(4, seed=1)]),
+    "pdist": (F.pdist, [rnd(4, 3)]),
+    "pdist_p1": (lambda x: F.pdist(x, 1), [rnd(3, 2)]),
+    # Losses added with the extra nn layers.
+    "margin_ranking_loss": (
+        lambda a, b: F.margin_ranking_loss(a, b, signs(6), margin=0.2),
+        [rnd(6), rnd(6, seed=1)],
+    ),
+    "hinge_embedding_loss": (
+        lambda x: F.hinge_embedding_loss(x, signs(2, 4), margin=1.5),
+        [rnd(2, 4)],
+    ),
+    "soft_margin_loss": (lambda x: F.soft_margin_loss(x, signs(3, 2)), [rnd(3, 2)]),
+    "multilabel_soft_margin_loss": (
+        lambda x, w: F.multilabel_soft_margin_loss(x, signs(3, 4).clamp_min(0), w),
+        [rnd(3, 4), rnd(4, seed=1)],
+    ),
+    "cosine_embedding_loss": (
+        lambda a, b: F.cosine_embedding_loss(a, b, signs(4), margin=-0.5),
+        [rnd(4, 3), rnd(4, 3, seed=1)],
+    ),
+    "triplet_margin_loss": (
+        lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=2.0, swap=True),
+        [rnd(3, 4), rnd(3, 4, seed=1), rnd(3, 4, seed=2)],
+    ),
+    "poisson_nll_loss": (
+        lambda x, t: F.poisson_nll_loss(x, t, log_input=False, full=True),
+        [rnd(5, low=0.5, high=2), rnd(5, low=0, high=4, seed=1)],
+    ),
+    "gaussian_nll_loss": (
+        lambda x, t, v: F.gaussian_nll_loss(x, t, v, full=True),
+        [rnd(3, 2), rnd(3, 2, seed=1), rnd(3, 1, low=0.5, high=2, seed=2)],
+    ),
+    "multi_margin_loss": (
+        lambda x: F.multi_margin_loss(x, labels(4, 5), p=2, weight=W5, margin=1.2),
+        [rnd(4, 5)],
+    ),
+    "multilabel_margin_loss": (
+        lambda x: F.multilabel_margin_loss(x, rgrad.tensor([[3, 0, -1, 1], [1, 2, 3, 0]])),
+        [rnd(2, 4)],
+    ),
 }
 
 

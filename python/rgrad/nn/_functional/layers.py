@@ -11,11 +11,13 @@ __all__ = [
     "bilinear",
     "dropout",
     "embedding",
+    "group_norm",
     "layer_norm",
     "linear",
     "normalize",
     "one_hot",
     "pad",
+    "rms_norm",
 ]
 
 
@@ -159,6 +161,68 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def _finfo_eps(dtype):
+    return float(np.finfo(np.float64 if dtype == rgrad.float64 else np.float32).eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / sqrt(mean(x**2) + eps)`` over the trailing ``normalized_shape`` dims, times
+    ``weight``; ``eps=None`` is the machine epsilon of the input's dtype."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if len(shape) > input.dim():
+        raise RuntimeError(
+            f"Input tensor must have at least {len(shape)} dimensions, but got {input.dim()}"
+        )
+    if not shape or tuple(input.shape[input.dim() - len(shape) :]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*{', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
+        )
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(
+            "Expected weight to be of same shape as normalized_shape, but got weight of shape "
+            f"{list(weight.shape)} and normalized_shape = {list(shape)}"
+        )
+    if eps is None:
+        eps = _finfo_eps(input.dtype)
+    dims = tuple(range(-len(shape), 0))
+    out = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalizes each of ``num_groups`` groups of channels (dim 1) of each sample over its
+    channels and trailing dims, then applies the per-channel affine ``weight``/``bias``."""
+    if input.dim() < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.dim()}"
+        )
+    n, channels = input.shape[0], input.shape[1]
+    size = [n * channels // num_groups, num_groups, *input.shape[2:]]
+    if size[0] * int(np.prod(size[2:])) == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {size}"
+        )
+    if channels % num_groups:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.numel() != channels):
+            raise RuntimeError(
+                f"Expected {name} to be a vector of size equal to the number of channels in "
+                f"input, but got {name} of shape {list(t.shape)} and input of shape "
+                f"{list(input.shape)}"
+            )
+    grouped = input.reshape(n, num_groups, -1)
+    out = _normalized(grouped, -1, eps)[0].reshape(input.shape)
+    view = (channels,) + (1,) * (input.dim() - 2)
+    if weight is not None:
+        out = out * weight.reshape(view)
+    return out if bias is None else out + bias.reshape(view)
 
 
 def batch_norm(

@@ -1,52 +1,125 @@
 """The layer classes of ``rgrad.nn``."""
 
+from rgrad.nn.modules._param_containers import (
+    ParameterDict,
+    ParameterList,
+)
 from rgrad.nn.modules.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Mish,
+    PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
     Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
-from rgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
-from rgrad.nn.modules.dropout import Dropout
-from rgrad.nn.modules.flatten import Flatten, Unflatten
-from rgrad.nn.modules.linear import Bilinear, Identity, Linear
+from rgrad.nn.modules.container import (
+    ModuleDict,
+    ModuleList,
+    Sequential,
+)
+from rgrad.nn.modules.distance import (
+    CosineSimilarity,
+    PairwiseDistance,
+)
+from rgrad.nn.modules.dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
+from rgrad.nn.modules.flatten import (
+    Flatten,
+    Unflatten,
+)
+from rgrad.nn.modules.linear import (
+    Bilinear,
+    Identity,
+    Linear,
+)
 from rgrad.nn.modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
-from rgrad.nn.modules.module import Module
-from rgrad.nn.modules.normalization import BatchNorm1d, LayerNorm
-from rgrad.nn.modules.sparse import Embedding
+from rgrad.nn.modules.module import (
+    Module,
+)
+from rgrad.nn.modules.normalization import (
+    BatchNorm1d,
+    GroupNorm,
+    LayerNorm,
+    RMSNorm,
+)
+from rgrad.nn.modules.sparse import (
+    Embedding,
+)
 
 __all__ = [
+    "AlphaDropout",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "Bilinear",
+    "CELU",
+    "CosineEmbeddingLoss",
+    "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
     "ELU",
     "Embedding",
+    "FeatureAlphaDropout",
     "Flatten",
     "GELU",
+    "GLU",
+    "GaussianNLLLoss",
+    "GroupNorm",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
     "Hardtanh",
+    "HingeEmbeddingLoss",
     "HuberLoss",
     "Identity",
     "KLDivLoss",
@@ -54,22 +127,41 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
+    "MarginRankingLoss",
     "Mish",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
     "NLLLoss",
+    "PReLU",
+    "PairwiseDistance",
+    "ParameterDict",
+    "ParameterList",
+    "PoissonNLLLoss",
+    "RMSNorm",
+    "RReLU",
     "ReLU",
     "ReLU6",
+    "SELU",
     "Sequential",
     "SiLU",
     "Sigmoid",
     "SmoothL1Loss",
+    "SoftMarginLoss",
     "Softmax",
     "Softmin",
     "Softplus",
+    "Softshrink",
+    "Softsign",
     "Tanh",
+    "Tanhshrink",
+    "Threshold",
+    "TripletMarginLoss",
     "Unflatten",
 ]

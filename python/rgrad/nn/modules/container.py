@@ -1,4 +1,5 @@
-"""Module containers: ``Sequential``, ``ModuleList`` and ``ModuleDict``."""
+"""Module containers: ``Sequential``, ``ModuleList`` and ``ModuleDict`` (the parameter
+containers are in ``_param_containers``)."""
 
 import operator
 from collections import OrderedDict
