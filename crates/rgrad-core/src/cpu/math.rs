@@ -118,8 +118,8 @@ fn tanh_core(x: f32) -> f32 {
     let z = x * x;
     // x (1 + ...) rather than x + x (...): keeps the sign of -0.
     let poly = x
-        * (((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
-            - 3.333_328_2e-1)
+        * (((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
+            - 3.333_328e-1)
             * z
             + 1.0);
     // |x| >= 10 gives 1 to float32 precision; the clamp keeps exp's argument in range.
