@@ -137,6 +137,47 @@ pub fn tanh_f32(xs: &[f32]) -> Vec<f32> {
     map_slice(xs, tanh_core)
 }
 
+/// ln(x) for normal positive finite x (Cephes' logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+/// a polynomial in m - 1); other inputs are fixed up by [`log_f32`].
+#[inline(always)]
+fn log_core(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 126;
+    let m = f32::from_bits((bits & 0x807f_ffff) | 0x3f00_0000); // in [0.5, 1)
+    let small = m < SQRT_HALF;
+    e -= small as i32;
+    let m = if small { m + m - 1.0 } else { m - 1.0 };
+    let z = m * m;
+    let p = ((((((((7.037_683_6e-2 * m - 1.151_461e-1) * m + 1.167_699_9e-1) * m - 1.242_014_1e-1) * m
+        + 1.424_932_3e-1)
+        * m
+        - 1.666_805_8e-1)
+        * m
+        + 2.000_071_5e-1)
+        * m
+        - 2.499_999_4e-1)
+        * m
+        + 3.333_333e-1)
+        * m
+        * z;
+    let e = e as f32;
+    let y = p - 2.121_944_4e-4 * e - 0.5 * z;
+    m + y + 0.693_359_4 * e
+}
+
+/// `ln` over a slice into a new vector; zeros, negatives, subnormals, infinities and NaN take
+/// the standard `ln`.
+pub fn log_f32(xs: &[f32]) -> Vec<f32> {
+    let mut out = map_slice(xs, log_core);
+    for (o, &x) in out.iter_mut().zip(xs) {
+        if !(x.is_normal() && x > 0.0 && x.is_finite()) {
+            *o = x.ln();
+        }
+    }
+    out
+}
+
 /// Recomputes, with the standard `exp`, the elements the fast path does not cover.
 fn fix_range(xs: &[f32], out: &mut [f32]) {
     for (o, &x) in out.iter_mut().zip(xs) {
@@ -172,6 +213,25 @@ mod tests {
         }
         assert!(tanh_f32(&[f32::NAN])[0].is_nan());
         assert_eq!(tanh_f32(&[f32::NEG_INFINITY])[0], -1.0);
+    }
+
+    #[test]
+    fn log_matches_std_within_two_ulp() {
+        let mut xs: Vec<f32> = (1..=40000).map(|i| i as f32 * 0.0037).collect();
+        xs.extend((-126..128).map(|e| 2f32.powi(e)));
+        xs.extend([f32::MAX, f32::MIN_POSITIVE, 1e-40, 0.0, -0.0, -1.0, f32::INFINITY]);
+        // Both sides of the mantissa split at sqrt(1/2).
+        let split = std::f32::consts::FRAC_1_SQRT_2;
+        xs.extend([split, f32::from_bits(split.to_bits() - 1), f32::from_bits(split.to_bits() + 1)]);
+        for (&x, &y) in xs.iter().zip(&log_f32(&xs)) {
+            let want = x.ln();
+            let ulp = (want.to_bits() as i64 - y.to_bits() as i64).abs();
+            assert!(
+                want == y || (want.is_nan() && y.is_nan()) || ulp <= 2,
+                "ln({x}) = {y}, std {want} ({ulp} ulp)"
+            );
+        }
+        assert!(log_f32(&[f32::NAN])[0].is_nan());
     }
 
     #[test]

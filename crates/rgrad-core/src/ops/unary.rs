@@ -95,12 +95,13 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
     }
 }
 
-/// The SIMD-friendly float32 kernels (exp, sigmoid and tanh on contiguous data).
+/// The SIMD-friendly float32 kernels (exp, sigmoid, tanh and log on contiguous data).
 fn fast_f32(op: UnaryOp, x: &Tensor) -> Option<Vec<f32>> {
     let f: fn(&[f32]) -> Vec<f32> = match op {
         UnaryOp::Exp => crate::cpu::math::exp_f32,
         UnaryOp::Sigmoid => crate::cpu::math::sigmoid_f32,
         UnaryOp::Tanh => crate::cpu::math::tanh_f32,
+        UnaryOp::Log => crate::cpu::math::log_f32,
         _ => return None,
     };
     if !x.is_contiguous() || x.numel() == 0 {
