@@ -142,7 +142,7 @@ pub(crate) fn radam_one(
     body += "  t2[o2] = t2[o2] + s2 * (d - t2[o2]);\n  t3[o3] = t3[o3] * s3 + s4 * d * d;\n";
     body += "  var st = (t2[o2] / s5) * s6;\n";
     if s[9] != 0.0 {
-        body += "  st = st * ((1.0 / (sqrt(t3[o3]) + s7) * s8) * s9;\n";
+        body += "  st = st * ((1.0 / (sqrt(t3[o3]) + s7)) * s8) * s9;\n";
     }
     body += "  t0[o0] = t0[o0] - st;";
     update(&[p, g, m, v], s, &body)

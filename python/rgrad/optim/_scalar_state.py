@@ -10,10 +10,15 @@ from rgrad import Tensor
 from rgrad.optim.optimizer import _default_scalar_dtype
 
 
+def _round_to_float32(value: float) -> float:
+    """The float32 number nearest to ``value``."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
 def _round_to(value: float, like: Tensor) -> float:
     """``value`` as the 0-dim tensor ``like`` stores it (float32 state rounds to nearest)."""
     if like.dtype == rgrad.float32:
-        return struct.unpack("f", struct.pack("f", value))[0]
+        return _round_to_float32(value)
     return value
 
 

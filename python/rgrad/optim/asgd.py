@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
-from rgrad.optim._scalar_state import _check_lr, _ensure_tensor_steps, _increment_steps, _lr_value
+from rgrad.optim._scalar_state import (
+    _check_lr,
+    _ensure_tensor_steps,
+    _increment_steps,
+    _lr_value,
+    _round_to_float32,
+)
 from rgrad.optim.optimizer import Optimizer, _default_scalar_dtype, _use_grad_for_differentiable
 
 __all__ = ["ASGD"]
@@ -148,5 +154,7 @@ def _asgd_update(
     _rgrad._asgd_step(params, grads, axs, eta_values, mu_values, lambd, weight_decay, maximize)
     lr = _lr_value(lr)
     for step, eta, mu in zip(steps, etas, mus):
-        eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
-        mu.fill_(1 / max(1, step - t0))
+        # PyTorch builds the new values with ``torch.as_tensor(float)``, a float32 tensor, so
+        # they are float32 numbers even in state loaded as float64.
+        eta.fill_(_round_to_float32(lr / ((1 + lambd * lr * step) ** alpha)))
+        mu.fill_(_round_to_float32(1 / max(1, step - t0)))
