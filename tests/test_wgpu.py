@@ -256,6 +256,15 @@ OPTIMIZERS = {
     "adamw": lambda p: torch.optim.AdamW(p, lr=0.01),
     "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
     "adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1, weight_decay=0.1),
+    "nadam": lambda p: torch.optim.NAdam(p, lr=0.01, weight_decay=0.1),
+    "nadamw": lambda p: torch.optim.NAdam(
+        p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True
+    ),
+    "radam": lambda p: torch.optim.RAdam(p, lr=0.01, betas=(0.9, 0.9), weight_decay=0.1),
+    "adamax": lambda p: torch.optim.Adamax(p, lr=0.01, weight_decay=0.1, maximize=True),
+    "adadelta": lambda p: torch.optim.Adadelta(p, weight_decay=0.1),
+    "rprop": lambda p: torch.optim.Rprop(p, lr=0.05, step_sizes=(0.01, 0.08)),
+    "asgd": lambda p: torch.optim.ASGD(p, lr=0.05, t0=2, weight_decay=0.1),
 }
 
 
@@ -265,7 +274,7 @@ def test_optimizer_steps_on_device_match_cpu(name):
         torch.manual_seed(1)
         w = torch.randn(4, 3).to(dev).requires_grad_()
         opt = OPTIMIZERS[name]([w])
-        for _ in range(5):
+        for _ in range(8):
             opt.zero_grad()
             ((w * w).sum() + w.sum()).backward()
             opt.step()

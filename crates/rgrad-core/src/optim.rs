@@ -404,3 +404,438 @@ fn adagrad_one<T: F>(p: &Tensor, g: &Tensor, s: &Tensor, step: f64, h: Adagrad) 
     }
     bump(&[p, s]);
 }
+
+/// Runs `cpu::<f32>`/`cpu::<f64>` or `gpu` for one parameter and its tensors, then marks the
+/// written tensors (`written`) as modified.
+fn dispatch(
+    p: &Tensor,
+    others: &[&Tensor],
+    written: &[&Tensor],
+    gpu: impl FnOnce() -> Result<()>,
+    cpu32: impl FnOnce(),
+    cpu64: impl FnOnce(),
+) -> Result<()> {
+    check(p, others)?;
+    if on_gpu(p, others)? {
+        gpu()?;
+    } else {
+        match p.dtype() {
+            DType::F32 => cpu32(),
+            _ => cpu64(),
+        }
+    }
+    bump(written);
+    Ok(())
+}
+
+/// `m + w * (d - m)`: PyTorch's `lerp` for a weight below 0.5.
+#[inline]
+fn lerp<T: F>(m: T, d: T, w: T) -> T {
+    m + w * (d - m)
+}
+
+/// The maximum of two values that propagates NaN (as `torch.maximum`).
+#[inline]
+fn max_nan<T: F>(a: T, b: T) -> T {
+    if b > a || b.is_nan() {
+        b
+    } else {
+        a
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct NAdam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum_decay: f64,
+    pub decoupled: bool,
+    pub maximize: bool,
+}
+
+impl NAdam {
+    /// The momentum coefficient of step `step` (PyTorch's `mu` / `mu_next`).
+    pub fn mu(&self, step: f64) -> f64 {
+        self.beta1 * (1.0 - 0.5 * 0.96f64.powf(step * self.momentum_decay))
+    }
+
+    /// The per-parameter scalars: `[1 - lr*wd, wd, 1-b1, b2, 1-b2, bc2, eps, c_grad, c_avg]`.
+    fn scalars(&self, step: f64, mu_product: f64) -> [f64; 9] {
+        let (mu, mu_next) = (self.mu(step), self.mu(step + 1.0));
+        let mu_product_next = mu_product * mu_next;
+        [
+            1.0 - self.lr * self.weight_decay,
+            self.weight_decay,
+            1.0 - self.beta1,
+            self.beta2,
+            1.0 - self.beta2,
+            1.0 - self.beta2.powf(step),
+            self.eps,
+            -self.lr * (1.0 - mu) / (1.0 - mu_product),
+            (-self.lr * mu_next) / (1.0 - mu_product_next),
+        ]
+    }
+}
+
+/// NAdam over a group. `steps[i]` is the step count after this step and `mu_products[i]` the
+/// product of the momentum coefficients up to and including this step's.
+pub fn nadam(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avg: &[Tensor],
+    exp_avg_sq: &[Tensor],
+    steps: &[f64],
+    mu_products: &[f64],
+    h: NAdam,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, m, v) = (&params[i], &grads[i], &exp_avg[i], &exp_avg_sq[i]);
+        let s = h.scalars(steps[i], mu_products[i]);
+        dispatch(
+            p,
+            &[g, m, v],
+            &[p, m, v],
+            || crate::optim_gpu::nadam_one(p, g, m, v, &s, h),
+            || nadam_one::<f32>(p, g, m, v, &s, h),
+            || nadam_one::<f64>(p, g, m, v, &s, h),
+        )?;
+    }
+    Ok(())
+}
+
+fn nadam_one<T: F>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, s: &[f64; 9], h: NAdam) {
+    let [decay, wd, w1, b2, w2, bc2, eps, cg, cm] = s.map(T::c);
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, ms, vs) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(m), slice_mut::<T>(v)) };
+    let (coupled, decoupled) = (h.weight_decay != 0.0 && !h.decoupled, h.weight_decay != 0.0 && h.decoupled);
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if decoupled {
+            ps[i] = ps[i] * decay;
+        } else if coupled {
+            d = d + wd * ps[i];
+        }
+        ms[i] = lerp(ms[i], d, w1);
+        vs[i] = vs[i] * b2 + w2 * d * d;
+        let denom = (vs[i] / bc2).sqrt() + eps;
+        ps[i] = ps[i] + cg * d / denom;
+        ps[i] = ps[i] + cm * ms[i] / denom;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RAdam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decoupled: bool,
+    pub maximize: bool,
+}
+
+impl RAdam {
+    /// `[1 - lr*wd, wd, 1-b1, b2, 1-b2, bc1, lr, eps, sqrt(bc2), rect]`; `rect` is 0 while the
+    /// variance is not yet tractable (rho_t <= 5), when the step is the un-adapted one.
+    fn scalars(&self, step: f64) -> [f64; 10] {
+        let bc1 = 1.0 - self.beta1.powf(step);
+        let bc2 = 1.0 - self.beta2.powf(step);
+        let rho_inf = 2.0 / (1.0 - self.beta2) - 1.0;
+        let rho_t = rho_inf - 2.0 * step * self.beta2.powf(step) / bc2;
+        let rect = if rho_t > 5.0 {
+            ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5)
+        } else {
+            0.0
+        };
+        [
+            1.0 - self.lr * self.weight_decay,
+            self.weight_decay,
+            1.0 - self.beta1,
+            self.beta2,
+            1.0 - self.beta2,
+            bc1,
+            self.lr,
+            self.eps,
+            bc2.powf(0.5),
+            rect,
+        ]
+    }
+}
+
+/// RAdam over a group; `steps[i]` is the step count after this step.
+pub fn radam(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avg: &[Tensor],
+    exp_avg_sq: &[Tensor],
+    steps: &[f64],
+    h: RAdam,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, m, v) = (&params[i], &grads[i], &exp_avg[i], &exp_avg_sq[i]);
+        let s = h.scalars(steps[i]);
+        dispatch(
+            p,
+            &[g, m, v],
+            &[p, m, v],
+            || crate::optim_gpu::radam_one(p, g, m, v, &s, h),
+            || radam_one::<f32>(p, g, m, v, &s, h),
+            || radam_one::<f64>(p, g, m, v, &s, h),
+        )?;
+    }
+    Ok(())
+}
+
+fn radam_one<T: F>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, s: &[f64; 10], h: RAdam) {
+    let rectified = s[9] != 0.0;
+    let [decay, wd, w1, b2, w2, bc1, lr, eps, bc2_sqrt, rect] = s.map(T::c);
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, ms, vs) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(m), slice_mut::<T>(v)) };
+    let (coupled, decoupled) = (h.weight_decay != 0.0 && !h.decoupled, h.weight_decay != 0.0 && h.decoupled);
+    let one = T::c(1.0);
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if decoupled {
+            ps[i] = ps[i] * decay;
+        } else if coupled {
+            d = d + wd * ps[i];
+        }
+        ms[i] = lerp(ms[i], d, w1);
+        vs[i] = vs[i] * b2 + w2 * d * d;
+        let step = (ms[i] / bc1) * lr;
+        let step = if rectified { step * ((one / (vs[i].sqrt() + eps)) * bc2_sqrt) * rect } else { step };
+        ps[i] = ps[i] - step;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Adamax {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+/// Adamax over a group; `steps[i]` is the step count after this step.
+pub fn adamax(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avg: &[Tensor],
+    exp_inf: &[Tensor],
+    steps: &[f64],
+    h: Adamax,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, m, u) = (&params[i], &grads[i], &exp_avg[i], &exp_inf[i]);
+        let clr = h.lr / (1.0 - h.beta1.powf(steps[i]));
+        let s = [h.weight_decay, 1.0 - h.beta1, h.beta2, h.eps, -clr];
+        dispatch(
+            p,
+            &[g, m, u],
+            &[p, m, u],
+            || crate::optim_gpu::adamax_one(p, g, m, u, &s, h),
+            || adamax_one::<f32>(p, g, m, u, &s, h),
+            || adamax_one::<f64>(p, g, m, u, &s, h),
+        )?;
+    }
+    Ok(())
+}
+
+fn adamax_one<T: F>(p: &Tensor, g: &Tensor, m: &Tensor, u: &Tensor, s: &[f64; 5], h: Adamax) {
+    let [wd, w1, b2, eps, nclr] = s.map(T::c);
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, ms, us) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(m), slice_mut::<T>(u)) };
+    let zero = T::c(0.0);
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            d = d + wd * ps[i];
+        }
+        ms[i] = lerp(ms[i], d, w1);
+        let abs = if d < zero { -d } else { d };
+        us[i] = max_nan(us[i] * b2, abs + eps);
+        ps[i] = ps[i] + nclr * ms[i] / us[i];
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Adadelta {
+    pub lr: f64,
+    pub rho: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+/// Adadelta over a group.
+pub fn adadelta(
+    params: &[Tensor],
+    grads: &[Tensor],
+    square_avg: &[Tensor],
+    acc_delta: &[Tensor],
+    h: Adadelta,
+) -> Result<()> {
+    let s = [h.weight_decay, h.rho, 1.0 - h.rho, h.eps, -h.lr];
+    for i in 0..params.len() {
+        let (p, g, sa, ad) = (&params[i], &grads[i], &square_avg[i], &acc_delta[i]);
+        dispatch(
+            p,
+            &[g, sa, ad],
+            &[p, sa, ad],
+            || crate::optim_gpu::adadelta_one(p, g, sa, ad, &s, h),
+            || adadelta_one::<f32>(p, g, sa, ad, &s, h),
+            || adadelta_one::<f64>(p, g, sa, ad, &s, h),
+        )?;
+    }
+    Ok(())
+}
+
+fn adadelta_one<T: F>(p: &Tensor, g: &Tensor, sa: &Tensor, ad: &Tensor, s: &[f64; 5], h: Adadelta) {
+    let [wd, rho, w, eps, nlr] = s.map(T::c);
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, sas, ads) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(sa), slice_mut::<T>(ad)) };
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            d = d + wd * ps[i];
+        }
+        sas[i] = sas[i] * rho + w * d * d;
+        let std = (sas[i] + eps).sqrt();
+        let delta = (ads[i] + eps).sqrt() / std * d;
+        ads[i] = ads[i] * rho + w * delta * delta;
+        ps[i] = ps[i] + nlr * delta;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Rprop {
+    pub etaminus: f64,
+    pub etaplus: f64,
+    pub step_size_min: f64,
+    pub step_size_max: f64,
+    pub maximize: bool,
+}
+
+/// Rprop over a group.
+pub fn rprop(
+    params: &[Tensor],
+    grads: &[Tensor],
+    prevs: &[Tensor],
+    step_sizes: &[Tensor],
+    h: Rprop,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, pr, ss) = (&params[i], &grads[i], &prevs[i], &step_sizes[i]);
+        dispatch(
+            p,
+            &[g, pr, ss],
+            &[p, pr, ss],
+            || crate::optim_gpu::rprop_one(p, g, pr, ss, h),
+            || rprop_one::<f32>(p, g, pr, ss, h),
+            || rprop_one::<f64>(p, g, pr, ss, h),
+        )?;
+    }
+    Ok(())
+}
+
+fn rprop_one<T: F>(p: &Tensor, g: &Tensor, pr: &Tensor, ss: &Tensor, h: Rprop) {
+    let (etaminus, etaplus, lo, hi) =
+        (T::c(h.etaminus), T::c(h.etaplus), T::c(h.step_size_min), T::c(h.step_size_max));
+    let (zero, one) = (T::c(0.0), T::c(1.0));
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, prs, sss) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(pr), slice_mut::<T>(ss)) };
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        let prod = d * prs[i];
+        // The sign of grad * prev mapped to the step-size factor (NaN stays NaN).
+        let factor = if prod > zero {
+            etaplus
+        } else if prod < zero {
+            etaminus
+        } else if prod == zero {
+            one
+        } else {
+            prod
+        };
+        // clamp_(min, max), NaN propagating.
+        let mut s = sss[i] * factor;
+        if s < lo {
+            s = lo;
+        }
+        if s > hi {
+            s = hi;
+        }
+        sss[i] = s;
+        if factor == etaminus {
+            d = zero;
+        }
+        let sign = if d > zero {
+            one
+        } else if d < zero {
+            -one
+        } else {
+            d * zero
+        };
+        ps[i] = ps[i] - sign * s;
+        prs[i] = d;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Asgd {
+    pub lambd: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+/// ASGD over a group; `etas[i]` and `mus[i]` are the parameter's current `eta` and `mu` (the
+/// caller advances them after the step).
+pub fn asgd(
+    params: &[Tensor],
+    grads: &[Tensor],
+    axs: &[Tensor],
+    etas: &[f64],
+    mus: &[f64],
+    h: Asgd,
+) -> Result<()> {
+    for i in 0..params.len() {
+        let (p, g, ax) = (&params[i], &grads[i], &axs[i]);
+        let s = [h.weight_decay, 1.0 - h.lambd * etas[i], -etas[i], mus[i]];
+        dispatch(
+            p,
+            &[g, ax],
+            &[p, ax],
+            || crate::optim_gpu::asgd_one(p, g, ax, &s, h),
+            || asgd_one::<f32>(p, g, ax, &s, h),
+            || asgd_one::<f64>(p, g, ax, &s, h),
+        )?;
+    }
+    Ok(())
+}
+
+fn asgd_one<T: F>(p: &Tensor, g: &Tensor, ax: &Tensor, s: &[f64; 4], h: Asgd) {
+    let average = s[3] != 1.0;
+    let [wd, decay, neta, mu] = s.map(T::c);
+    let gs = slice::<T>(g);
+    // SAFETY: `check` proved the storages distinct.
+    let (ps, axs) = unsafe { (slice_mut::<T>(p), slice_mut::<T>(ax)) };
+    for i in 0..ps.len() {
+        let mut d = if h.maximize { -gs[i] } else { gs[i] };
+        if h.weight_decay != 0.0 {
+            d = d + wd * ps[i];
+        }
+        ps[i] = ps[i] * decay;
+        ps[i] = ps[i] + neta * d;
+        axs[i] = if average { axs[i] + (ps[i] - axs[i]) * mu } else { ps[i] };
+    }
+}

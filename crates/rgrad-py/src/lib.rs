@@ -82,5 +82,11 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(optim::_adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_rmsprop_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_adagrad_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_nadam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_radam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adamax_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adadelta_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_rprop_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_asgd_step, m)?)?;
     Ok(())
 }
