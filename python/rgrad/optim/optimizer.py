@@ -16,7 +16,7 @@ from copy import deepcopy
 from itertools import chain
 
 import rgrad
-from rgrad import Tensor
+from rgrad import Tensor, _rgrad
 
 __all__ = ["Optimizer", "required"]
 
@@ -86,13 +86,12 @@ def _use_grad_for_differentiable(func):
 
     @functools.wraps(func)
     def _use_grad(self, *args, **kwargs):
-        prev_grad = rgrad.is_grad_enabled()
+        # The compiled switch directly (it returns the previous mode): this runs every step.
+        prev_grad = _rgrad._set_grad_enabled(self.defaults.get("differentiable", False))
         try:
-            rgrad.set_grad_enabled(self.defaults.get("differentiable", False))
-            ret = func(self, *args, **kwargs)
+            return func(self, *args, **kwargs)
         finally:
-            rgrad.set_grad_enabled(prev_grad)
-        return ret
+            _rgrad._set_grad_enabled(prev_grad)
 
     return _use_grad
 

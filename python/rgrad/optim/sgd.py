@@ -79,13 +79,14 @@ class SGD(Optimizer):
             group.setdefault("fused", False)
 
     def _init_group(self, group, params, grads, momentum_buffer_list):
+        momentum = group["momentum"] != 0
         for p in group["params"]:
-            if p.grad is not None:
+            grad = p.grad
+            if grad is not None:
                 params.append(p)
-                grads.append(p.grad)
-                if group["momentum"] != 0:
-                    state = self.state[p]
-                    momentum_buffer_list.append(state.get("momentum_buffer"))
+                grads.append(grad)
+                if momentum:
+                    momentum_buffer_list.append(self.state[p].get("momentum_buffer"))
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
