@@ -122,3 +122,17 @@ def test_corrupted_structure_metadata_raises(tmp_path):
 def test_unpicklable_objects_are_rejected_on_save(tmp_path):
     with pytest.raises(TypeError):
         rgrad.save({"f": (i for i in range(3))}, tmp_path / "x.safetensors")
+
+
+def test_ordered_dicts_come_back_ordered(tmp_path):
+    # torch.load gives back the OrderedDict that state_dict() made (and it prints as one).
+    from collections import OrderedDict
+
+    model = nn.Linear(2, 3)
+    path = tmp_path / "ckpt.pt"
+    rgrad.save({"epoch": 3, "model_state_dict": model.state_dict(), "plain": {"a": 1}}, path)
+    back = rgrad.load(path)
+    assert type(back) is dict and type(back["plain"]) is dict
+    assert type(back["model_state_dict"]) is OrderedDict
+    assert list(back["model_state_dict"]) == ["weight", "bias"]
+    assert repr(back["model_state_dict"]).startswith("OrderedDict([('weight', tensor(")

@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import tempfile
+from collections import OrderedDict
 
 from rgrad import _rgrad
 from rgrad._rgrad import Tensor
@@ -40,7 +41,12 @@ def _encode(obj, tensors, path):
                 raise TypeError(f"rgrad.save: dict keys must be str or numbers, got {kind}")
             child = f"{path}.{k}" if path else str(k)
             items.append([k, _encode(v, tensors, child)])
-        return {"__dict__": items}
+        # state_dict() is an OrderedDict and prints as one: loading gives it back as such.
+        return (
+            {"__dict__": items, "ordered": True}
+            if isinstance(obj, OrderedDict)
+            else {"__dict__": items}
+        )
     if isinstance(obj, (list, tuple)):
         kind = "__list__" if isinstance(obj, list) else "__tuple__"
         names = [f"{path}.{i}" if path else str(i) for i in range(len(obj))]
@@ -72,7 +78,8 @@ def _decode(node, tensors, weights_only):
         if "__tensor__" in node:
             return tensors[node["__tensor__"]]
         if "__dict__" in node:
-            return {k: _decode(v, tensors, weights_only) for k, v in node["__dict__"]}
+            kind = OrderedDict if node.get("ordered") else dict
+            return kind((k, _decode(v, tensors, weights_only)) for k, v in node["__dict__"])
         if "__list__" in node:
             return [_decode(v, tensors, weights_only) for v in node["__list__"]]
         if "__tuple__" in node:
