@@ -410,3 +410,18 @@ def test_view_inplace_and_properties():
     assert x.nbytes == 48 and x.itemsize == 8 and not x.is_complex()
     assert x.data_ptr() != 0 and x[1].data_ptr() == x.data_ptr() + 24
     assert rgrad.ones(2).type_as(x).dtype == rgrad.float64
+
+
+def test_more_methods():
+    v, w = rnd(3), rnd(2, seed=1)
+    np.testing.assert_allclose(host(v.outer(w)), np.outer(host(v), host(w)))
+    np.testing.assert_allclose(host(v.ger(w)), np.outer(host(v), host(w)))
+    np.testing.assert_allclose(host(v.dist(v * 0)), np.linalg.norm(host(v)))
+    assert rgrad.ones(2, 3).multinomial(2).shape == (2, 2)
+    with pytest.raises(RuntimeError, match="outer: Expected 1-D argument self, but got 2-D"):
+        rgrad.outer(rgrad.ones(2, 2), rgrad.ones(2))
+    x = rgrad.tensor([-1000.0, 0.0], dtype=rgrad.float64, requires_grad=True)
+    y = rgrad.logcumsumexp(x, 0)
+    np.testing.assert_allclose(host(y), [-1000.0, 0.0])
+    y.sum().backward()
+    assert np.isfinite(host(x.grad)).all()

@@ -215,6 +215,7 @@ def outer(input, vec2):
 
 
 ger = outer
+Tensor.outer = Tensor.ger = outer
 
 
 def where(condition, input, other):
@@ -289,6 +290,8 @@ from rgrad._array_stats import *  # noqa: E402, F403
 from rgrad._math_ops import *  # noqa: E402, F403
 from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
+
+Tensor.dist = dist
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [

@@ -136,14 +136,19 @@ def cummin(input, dim):
 
 
 def logcumsumexp(input, dim):
-    """``log(cumsum(exp(x)))`` shifted by the (constant, detached) maximum along ``dim``."""
+    """``log(cumsum(exp(x)))``. The values come from NumPy's exact ``logaddexp.accumulate``;
+    the gradient from the composite shifted by the (detached) maximum along ``dim``, which is
+    exact except where ``exp(x - max)`` underflows (there it is 0)."""
     dim = _dim(dim, input.ndim)
-    if input.numel() == 0:
-        return input.clone()
     x = input if input.is_floating_point() else input.float()
-    m = x.detach().amax(dim, keepdim=True) if x.ndim else x.detach()
+    if x.numel() == 0 or x.ndim == 0:
+        return x.clone()
+    m = x.detach().amax(dim, keepdim=True)
     m = m.masked_fill(m.abs() == float("inf"), 0.0)
-    return (x - m).exp().cumsum(dim).log() + m
+    cs = (x - m).exp().cumsum(dim)
+    shifted = cs.masked_fill(cs == 0, 1.0).log() + m
+    exact = _from_host(np.logaddexp.accumulate(_host(x), axis=dim), x.device, x.dtype)
+    return shifted + (exact - shifted).detach()
 
 
 # ---- statistics ------------------------------------------------------------------------------
@@ -621,6 +626,7 @@ METHODS = {
     "nansum": nansum,
     "nanmean": nanmean,
     "unique": unique,
+    "multinomial": multinomial,
     "type_as": _type_as,
     "unfold": _unfold,
     "index_add": _index_add,
