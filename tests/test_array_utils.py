@@ -81,6 +81,11 @@ CASES = {
         [(3, 2), (3, 2)],
     ),
     "kron": (lambda x, y: rgrad.kron(x, y), np.kron, [(2, 3), (2, 2)]),
+    "block_diag": (
+        lambda x, y: rgrad.block_diag(x, y),
+        lambda a, b: np.block([[a, np.zeros((2, 3))], [np.zeros((1, 3)), b.reshape(1, 3)]]),
+        [(2, 3), (3,)],
+    ),
     "tensordot": (
         lambda x, y: rgrad.tensordot(x, y, 2),
         lambda a, b: np.tensordot(a, b, 2),
@@ -335,6 +340,7 @@ def test_search():
     assert rgrad.searchsorted(seq, v).tolist() == [[1, 3], [4, 0]]
     assert rgrad.searchsorted(seq, v, right=True).tolist() == [[2, 3], [4, 0]]
     assert rgrad.searchsorted(seq, v, side="right", out_int32=True).dtype == rgrad.int32
+    assert rgrad.searchsorted(seq, 3.0).shape == ()
     assert rgrad.bucketize(v, seq).tolist() == [[1, 3], [4, 0]]
     rows = rgrad.tensor([[1.0, 2.0], [0.0, 5.0]])
     assert rgrad.searchsorted(rows, rgrad.tensor([[1.5], [6.0]])).tolist() == [[1], [2]]
@@ -406,6 +412,8 @@ def test_view_inplace_and_properties():
     assert c.t_() is c and c.shape == (3, 2)
     (b.sum() + c.sum()).backward()
     assert host(a.grad).tolist() == [[[3.0] * 3]] * 2
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        a.squeeze_()
     x = rgrad.zeros(2, 3, dtype=rgrad.float64)
     assert x.nbytes == 48 and x.itemsize == 8 and not x.is_complex()
     assert x.data_ptr() != 0 and x[1].data_ptr() == x.data_ptr() + 24

@@ -275,6 +275,14 @@ def test_binary_dtypes_and_errors():
         rgrad.hypot(i, j)
     with pytest.raises(RuntimeError, match="\"logaddexp_cpu\" not implemented for 'Long'"):
         rgrad.logaddexp(i, j)
+    b = rgrad.tensor([True, False])
+    for fn, kernel in [
+        (rgrad.remainder, "remainder"),
+        (rgrad.floor_divide, "div_floor"),
+        (rgrad.fmod, "fmod"),
+    ]:
+        with pytest.raises(RuntimeError, match=f"\"{kernel}_cpu\" not implemented for 'Bool'"):
+            fn(b, b)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         rgrad.fmod(i, rgrad.tensor([0, 1, 1]))
     with pytest.raises(RuntimeError):

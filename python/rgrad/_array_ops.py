@@ -26,6 +26,7 @@ __all__ = [
     "atleast_2d",
     "atleast_3d",
     "baddbmm",
+    "block_diag",
     "broadcast_shapes",
     "broadcast_tensors",
     "broadcast_to",
@@ -63,7 +64,9 @@ def _host(t):
 
 
 def _from_host(array, device, dtype=None):
-    out = _rgrad.from_numpy(np.ascontiguousarray(array))
+    array = np.asarray(array)
+    # ascontiguousarray makes a 0-d array 1-d: keep the shape.
+    out = _rgrad.from_numpy(np.ascontiguousarray(array).reshape(array.shape))
     if dtype is not None:
         out = out.to(dtype)
     return out if str(device) == "cpu" else out.to(device)
@@ -258,6 +261,32 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
     r, c = np.triu_indices(row, offset, col)
     out = _long(np.stack([r, c]) if row and col else np.zeros((2, 0)), device or "cpu")
     return out if dtype is None else out.to(dtype)
+
+
+def block_diag(*tensors):
+    """The tensors (0-d, 1-d as one row, 2-d) as the blocks of a block-diagonal matrix."""
+    mats = []
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(
+                f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                f"{t.ndim} dimensions"
+            )
+        mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
+    if not mats:
+        return _rgrad.zeros(1, 0)
+    dtype = mats[0].dtype
+    for m in mats[1:]:
+        dtype = (_rgrad.zeros((), dtype=dtype) + _rgrad.zeros((), dtype=m.dtype)).dtype
+    cols = sum(m.shape[1] for m in mats)
+    rows, before = [], 0
+    for m in mats:
+        r, c = m.shape
+        left = _rgrad.zeros(r, before, dtype=dtype, device=m.device)
+        right = _rgrad.zeros(r, cols - before - c, dtype=dtype, device=m.device)
+        rows.append(_rgrad.cat([left, m.to(dtype), right], 1))
+        before += c
+    return _rgrad.cat(rows, 0)
 
 
 # ---- products --------------------------------------------------------------------------------

@@ -569,20 +569,28 @@ def _random_(self, from_=0, to=None, *, generator=None):
     return self.copy_(draw.to(self.dtype))
 
 
+def _view_(self, view):
+    if self.is_leaf and self.requires_grad and _rgrad.is_grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    return self._set_view(view)
+
+
 def _squeeze_(self, dim=None):
-    return self._set_view(self.squeeze() if dim is None else self.squeeze(dim))
+    return _view_(self, self.squeeze() if dim is None else self.squeeze(dim))
 
 
 def _unsqueeze_(self, dim):
-    return self._set_view(self.unsqueeze(dim))
+    return _view_(self, self.unsqueeze(dim))
 
 
 def _t_(self):
-    return self._set_view(self.t())
+    return _view_(self, self.t())
 
 
 def _transpose_(self, dim0, dim1):
-    return self._set_view(self.transpose(dim0, dim1))
+    return _view_(self, self.transpose(dim0, dim1))
 
 
 def _data_ptr(self):

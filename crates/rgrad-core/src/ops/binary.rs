@@ -148,6 +148,8 @@ pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
             super::inplace::scalar_type_name(dt)
         ),
         BinaryOp::Fmod if dt == DType::Bool => bail!(Runtime, "\"fmod_cpu\" not implemented for 'Bool'"),
+        BinaryOp::Rem if dt == DType::Bool => bail!(Runtime, "\"remainder_cpu\" not implemented for 'Bool'"),
+        BinaryOp::FloorDiv if dt == DType::Bool => bail!(Runtime, "\"div_floor_cpu\" not implemented for 'Bool'"),
         BinaryOp::Sub if dt == DType::Bool => bail!(
             Runtime,
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
