@@ -88,6 +88,16 @@ ALLOCATING = {
     "__mul__",
     "__rmul__",
     "__imul__",
+    "tile",
+    "repeat_interleave",
+    "tril_indices",
+    "triu_indices",
+    "diag",
+    "diag_embed",
+    "multinomial",
+    "normal",
+    "broadcast_to",
+    "random_",
 }
 SETTABLE = ["grad", "data", "requires_grad", "retains_grad", "shape", "dtype", "grad_fn"]
 

@@ -205,7 +205,17 @@ def concat(tensors, dim=0):
 
 def outer(input, vec2):
     """Outer product of two vectors."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(
+            f"outer: Expected 1-D argument self, but got {input.ndim}-D"
+            if input.ndim != 1
+            else f"outer: Expected 1-D argument vec2, but got {vec2.ndim}-D"
+        )
     return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer
+Tensor.outer = Tensor.ger = outer
 
 
 def where(condition, input, other):
@@ -262,7 +272,26 @@ randn_like = _like(randn, "randn_like")
 
 
 # Subpackages that import names from this module come last.
-from rgrad import backends, cuda, nn, optim, random, utils, wgpu  # noqa: E402
+from rgrad import (  # noqa: E402
+    _array_ops,
+    _array_stats,
+    _math_ops,
+    backends,
+    cuda,
+    linalg,
+    nn,
+    optim,
+    random,
+    utils,
+    wgpu,
+)
+from rgrad._array_ops import *  # noqa: E402, F403
+from rgrad._array_stats import *  # noqa: E402, F403
+from rgrad._math_ops import *  # noqa: E402, F403
+from rgrad.linalg import cdist, dist  # noqa: E402
+from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
+
+Tensor.dist = dist
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -386,6 +415,7 @@ __all__ = [
     "ones_like",
     "optim",
     "outer",
+    "ger",
     "permute",
     "pow",
     "prod",
@@ -444,4 +474,10 @@ __all__ = [
     "where",
     "zeros",
     "zeros_like",
+    *_array_ops.__all__,
+    *_array_stats.__all__,
+    *_math_ops.__all__,
+    "cdist",
+    "dist",
+    "linalg",
 ]

@@ -1,7 +1,7 @@
 """Named pairs returned by ``max(dim)``, ``min(dim)``, ``sort`` and ``topk``
 (``rgrad.return_types``)."""
 
-__all__ = ["max", "min", "sort", "topk"]
+__all__ = ["cummax", "cummin", "max", "median", "min", "sort", "topk"]
 
 
 class _ValuesIndices(tuple):
@@ -40,4 +40,16 @@ class sort(_ValuesIndices):
 
 
 class topk(_ValuesIndices):
+    __slots__ = ()
+
+
+class median(_ValuesIndices):
+    __slots__ = ()
+
+
+class cummax(_ValuesIndices):
+    __slots__ = ()
+
+
+class cummin(_ValuesIndices):
     __slots__ = ()

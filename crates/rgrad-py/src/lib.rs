@@ -13,6 +13,7 @@ mod interop;
 mod io;
 mod optim;
 mod tensor;
+mod tensor_math;
 mod tensor_ops;
 
 use pyo3::prelude::*;
@@ -55,6 +56,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(device::_wgpu_pool_stats, m)?)?;
     m.add_function(wrap_pyfunction!(graph::is_anomaly_enabled, m)?)?;
     m.add_class::<graph::RemovableHandle>()?;
+    m.add_function(wrap_pyfunction!(tensor_math::_binary_op, m)?)?;
     m.add_function(wrap_pyfunction!(factory::tensor, m)?)?;
     m.add_function(wrap_pyfunction!(factory::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(factory::ones, m)?)?;

@@ -26,6 +26,22 @@ pub enum UnaryGrad {
     Relu,
     Abs,
     Erf,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Log2,
+    Log10,
+    Exp2,
+    Erfinv,
+    Lgamma,
+    Digamma,
+    Trigamma,
+    Sinc,
 }
 
 impl From<crate::ops::unary::UnaryOp> for UnaryGrad {
@@ -45,8 +61,24 @@ impl From<crate::ops::unary::UnaryOp> for UnaryGrad {
             U::Expm1 => UnaryGrad::Expm1,
             U::Reciprocal => UnaryGrad::Reciprocal,
             U::Erf => UnaryGrad::Erf,
+            U::Asin => UnaryGrad::Asin,
+            U::Acos => UnaryGrad::Acos,
+            U::Atan => UnaryGrad::Atan,
+            U::Sinh => UnaryGrad::Sinh,
+            U::Cosh => UnaryGrad::Cosh,
+            U::Asinh => UnaryGrad::Asinh,
+            U::Acosh => UnaryGrad::Acosh,
+            U::Atanh => UnaryGrad::Atanh,
+            U::Log2 => UnaryGrad::Log2,
+            U::Log10 => UnaryGrad::Log10,
+            U::Exp2 => UnaryGrad::Exp2,
+            U::Erfinv => UnaryGrad::Erfinv,
+            U::Lgamma => UnaryGrad::Lgamma,
+            U::Digamma => UnaryGrad::Digamma,
+            U::Trigamma => UnaryGrad::Trigamma,
+            U::Sinc => UnaryGrad::Sinc,
             // Rounding ops record a zero gradient instead (see `Tensor::unary`).
-            U::Floor | U::Ceil | U::Round | U::Trunc => UnaryGrad::Abs,
+            U::Floor | U::Ceil | U::Round | U::Trunc | U::Frac => UnaryGrad::Abs,
         }
     }
 }
@@ -98,6 +130,16 @@ pub enum Op {
         a: Saved,
         b: Saved,
         is_max: bool,
+    },
+    /// A differentiable binary op of the math family (atan2, hypot, logaddexp, xlogy, fmod,
+    /// remainder). A Python-number side is saved as a 0-dim tensor; `sides` says which
+    /// operands are tensors with an edge.
+    Binary {
+        op: crate::ops::binary::BinaryOp,
+        a: Saved,
+        b: Saved,
+        out: Saved,
+        sides: [bool; 2],
     },
     /// Elementwise `f(x)`; `out` lets rules reuse the forward result.
     Unary {

@@ -35,6 +35,8 @@ fn unary_op(f: UnaryGrad) -> Option<UnaryOp> {
         G::Sigmoid => UnaryOp::Sigmoid,
         G::Expm1 => UnaryOp::Expm1,
         G::Reciprocal => UnaryOp::Reciprocal,
+        G::Exp2 => UnaryOp::Exp2,
+        G::Erfinv => UnaryOp::Erfinv,
         _ => return None,
     })
 }
@@ -70,6 +72,32 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Saved, out: &Saved, create_graph: bo
         G::Abs => g.mul(&x()?.detach().sign()?.to_dtype(g.dtype())?),
         // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
         G::Erf => g.mul(&x()?.mul(x()?)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?),
+        G::Asin => g.div(&x()?.mul(x()?)?.rsub_scalar(1.0)?.sqrt()?),
+        G::Acos => g.div(&x()?.mul(x()?)?.rsub_scalar(1.0)?.sqrt()?)?.neg(),
+        G::Atan => g.div(&x()?.mul(x()?)?.add_scalar(1.0)?),
+        G::Sinh => g.mul(&x()?.unary(UnaryOp::Cosh)?),
+        G::Cosh => g.mul(&x()?.unary(UnaryOp::Sinh)?),
+        G::Asinh => g.div(&x()?.mul(x()?)?.add_scalar(1.0)?.sqrt()?),
+        G::Acosh => g.div(&x()?.mul(x()?)?.add_scalar(-1.0)?.sqrt()?),
+        G::Atanh => g.div(&x()?.mul(x()?)?.rsub_scalar(1.0)?),
+        G::Log2 => g.div(&x()?.mul_scalar(std::f64::consts::LN_2)?),
+        G::Log10 => g.div(&x()?.mul_scalar(std::f64::consts::LN_10)?),
+        G::Exp2 => g.mul(&o.mul_scalar(std::f64::consts::LN_2)?),
+        // d/dy erfinv(y) = sqrt(pi)/2 * exp(erfinv(y)^2)
+        G::Erfinv => g.mul(&o.mul(&o)?.exp()?.mul_scalar(0.886_226_925_452_758)?),
+        G::Lgamma => g.mul(&x()?.unary(UnaryOp::Digamma)?),
+        G::Digamma => g.mul(&x()?.unary(UnaryOp::Trigamma)?),
+        G::Trigamma => {
+            Err(Error::Runtime("the derivative for 'polygamma' of order 2 is not implemented".into()))
+        }
+        G::Sinc => {
+            // (cos(pi x) - sinc(x)) / x, and 0 at x = 0.
+            let x = x()?;
+            let px = x.mul_scalar(std::f64::consts::PI)?;
+            let d = px.cos()?.sub(&x.unary(UnaryOp::Sinc)?)?.div(x)?;
+            let at_zero = x.detach().compare_scalar(BinaryOp::Eq, 0.0)?;
+            g.mul(&where_(&at_zero, scalar(0.0), Operand::T(&d))?)
+        }
     }
 }
 
@@ -168,6 +196,53 @@ pub(crate) fn backward(
             })
         }
         Op::Unary { f, x, out } => one(unary_grad(*f, g, x, out, create_graph)),
+        Op::Binary { op, a, b, out, sides } => {
+            let (a, b) = (a.get()?, b.get()?);
+            let bin = |op: BinaryOp, x: &Tensor, y: &Tensor| {
+                crate::ops::binary::binary(op, Operand::T(x), Operand::T(y))
+            };
+            let (ga, gb): (Tensor, Tensor) = match op {
+                BinaryOp::Atan2 => {
+                    let den = a.mul(a)?.add(&b.mul(b)?)?;
+                    (g.mul(b)?.div(&den)?, g.mul(a)?.div(&den)?.neg()?)
+                }
+                BinaryOp::Hypot => {
+                    let o = if create_graph { bin(BinaryOp::Hypot, a, b)? } else { out.get()?.clone() };
+                    (g.mul(a)?.div(&o)?, g.mul(b)?.div(&o)?)
+                }
+                BinaryOp::LogAddExp => (g.mul(&a.sub(b)?.sigmoid()?)?, g.mul(&b.sub(a)?.sigmoid()?)?),
+                BinaryOp::Xlogy => {
+                    // PyTorch: 0 for x where x == 0 and y <= 0.
+                    let mask = a
+                        .detach()
+                        .compare_scalar(BinaryOp::Eq, 0.0)?
+                        .mul(&b.detach().compare_scalar(BinaryOp::Le, 0.0)?)?;
+                    let da = where_(&mask, scalar(0.0), Operand::T(&g.mul(&b.log()?)?))?;
+                    (da, g.mul(a)?.div(b)?)
+                }
+                BinaryOp::Fmod | BinaryOp::Rem => {
+                    let q = a.detach().div(&b.detach())?;
+                    let q = if *op == BinaryOp::Fmod {
+                        q.unary(UnaryOp::Trunc)?
+                    } else {
+                        q.unary(UnaryOp::Floor)?
+                    };
+                    (g.clone(), g.mul(&q)?.neg()?)
+                }
+                _ => return Err(Error::Runtime(format!("internal: no backward rule for {op:?}"))),
+            };
+            let ga = || ga.sum_to_shape(a.shape());
+            let gb = || gb.sum_to_shape(b.shape());
+            Ok(match sides {
+                [true, true] => smallvec![
+                    if need(0) { Some(ga()?) } else { None },
+                    if need(1) { Some(gb()?) } else { None }
+                ],
+                [true, false] => smallvec![Some(ga()?)],
+                [false, true] => smallvec![Some(gb()?)],
+                [false, false] => smallvec![],
+            })
+        }
         Op::Sum { shape, dims, keepdim } => one(expand_back(g, shape, dims, *keepdim)),
         Op::Mean { shape, dims, keepdim, count } => {
             one(expand_back(&g.mul_scalar(1.0 / *count as f64)?, shape, dims, *keepdim))

@@ -7,6 +7,7 @@ pub mod index;
 pub mod math;
 pub mod matmul;
 pub mod reduce;
+pub mod special;
 
 /// Below this many elements a kernel stays on the calling thread: spawning costs more.
 pub const PAR_THRESHOLD: usize = 1 << 18;

@@ -136,6 +136,160 @@ fn rg_rem(a: {t}, b: {t}) -> {t} {{
 }}
 fn rg_max(a: {t}, b: {t}) -> {t} {{ if (a != a || b != b) {{ return a + b; }} return max(a, b); }}
 fn rg_min(a: {t}, b: {t}) -> {t} {{ if (a != a || b != b) {{ return a + b; }} return min(a, b); }}
+{math}"#,
+        math = math_helpers(t)
+    )
+}
+
+/// The inverse trigonometric, hyperbolic and special functions, written with the builtins that
+/// exist for both float types (the f64 rewrite supplies exp, log, sin, ...).
+fn math_helpers(t: &str) -> String {
+    // f64 refines the f32-accurate erfinv with two Newton steps.
+    let newton = if t == "f64" {
+        "  for (var k = 0; k < 2; k = k + 1) { x = x - (rg_erf(x) - y) / (1.1283791670955126 * exp(-x * x)); }\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+fn rg_atan(x: {t}) -> {t} {{
+  var a: {t} = abs(x);
+  let inv = a > 1.0;
+  if (inv) {{ a = 1.0 / a; }}
+  a = a / (1.0 + sqrt(1.0 + a * a));
+  a = a / (1.0 + sqrt(1.0 + a * a));
+  let z = a * a;
+  var term: {t} = a;
+  var s: {t} = 0.0;
+  for (var n = 0; n < 14; n = n + 1) {{ s = s + term / {t}(2 * n + 1); term = -term * z; }}
+  var r: {t} = 4.0 * s;
+  if (inv) {{ r = 1.5707963267948966 - r; }}
+  if (x != x) {{ return x; }}
+  return select(r, -r, x < 0.0);
+}}
+fn rg_asin(x: {t}) -> {t} {{ return rg_atan(x / sqrt(1.0 - x * x)); }}
+fn rg_acos(x: {t}) -> {t} {{ return 2.0 * rg_atan(sqrt((1.0 - x) / (1.0 + x))); }}
+fn rg_atan2(y: {t}, x: {t}) -> {t} {{
+  if (x != x || y != y) {{ return x + y; }}
+  if (x > 0.0) {{ return rg_atan(y / x); }}
+  if (x < 0.0) {{ return rg_atan(y / x) + select({t}(-3.141592653589793), {t}(3.141592653589793), y >= 0.0); }}
+  if (y > 0.0) {{ return 1.5707963267948966; }}
+  if (y < 0.0) {{ return -1.5707963267948966; }}
+  return 0.0;
+}}
+fn rg_sinh(x: {t}) -> {t} {{
+  let a = abs(x);
+  if (a < 1.0) {{ return 0.5 * (rg_expm1(x) - rg_expm1(-x)); }}
+  let e = exp(a);
+  return sign(x) * 0.5 * (e - 1.0 / e);
+}}
+fn rg_cosh(x: {t}) -> {t} {{ let e = exp(abs(x)); return 0.5 * (e + 1.0 / e); }}
+fn rg_asinh(x: {t}) -> {t} {{
+  let a = abs(x);
+  if (a > 1.0e18) {{ return sign(x) * (log(a) + 0.6931471805599453); }}
+  return sign(x) * rg_log1p(a + a * a / (1.0 + sqrt(1.0 + a * a)));
+}}
+fn rg_acosh(x: {t}) -> {t} {{
+  if (x > 1.0e18) {{ return log(x) + 0.6931471805599453; }}
+  let u = x - 1.0;
+  return rg_log1p(u + sqrt(u * (x + 1.0)));
+}}
+fn rg_atanh(x: {t}) -> {t} {{ return 0.5 * (rg_log1p(x) - rg_log1p(-x)); }}
+fn rg_sinc(x: {t}) -> {t} {{
+  if (x == 0.0) {{ return 1.0; }}
+  let p = x * 3.141592653589793;
+  return sin(p) / p;
+}}
+fn rg_hypot(a: {t}, b: {t}) -> {t} {{
+  let m = max(abs(a), abs(b));
+  if (m == 0.0 || m - m != 0.0) {{ return m + abs(a - a) + abs(b - b); }}
+  let p = a / m;
+  let q = b / m;
+  return m * sqrt(p * p + q * q);
+}}
+fn rg_logaddexp(a: {t}, b: {t}) -> {t} {{
+  if (a != a || b != b) {{ return a + b; }}
+  let m = max(a, b);
+  if (a == b) {{ return m + 0.6931471805599453; }}
+  return m + rg_log1p(exp(-abs(a - b)));
+}}
+fn rg_xlogy(a: {t}, b: {t}) -> {t} {{
+  if (b != b) {{ return b; }}
+  if (a == 0.0) {{ return 0.0; }}
+  return a * log(b);
+}}
+fn rg_erfinv(y: {t}) -> {t} {{
+  if (abs(y) > 1.0) {{ return (y - y) / (y - y); }}
+  if (abs(y) == 1.0) {{ return y / (1.0 - abs(y)); }}
+  var w: {t} = -log((1.0 - y) * (1.0 + y));
+  var p: {t};
+  if (w < 5.0) {{
+    w = w - 2.5;
+    p = 2.81022636e-08;
+    p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w;
+    p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w;
+    p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+  }} else {{
+    w = sqrt(w) - 3.0;
+    p = -0.000200214257;
+    p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
+    p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w;
+    p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+  }}
+  var x: {t} = p * y;
+{newton}  return x;
+}}
+fn rg_lgamma_pos(x0: {t}) -> {t} {{
+  let x = x0 - 1.0;
+  var a: {t} = 0.99999999999980993;
+  a = a + 676.5203681218851 / (x + 1.0);
+  a = a - 1259.1392167224028 / (x + 2.0);
+  a = a + 771.32342877765313 / (x + 3.0);
+  a = a - 176.61502916214059 / (x + 4.0);
+  a = a + 12.507343278686905 / (x + 5.0);
+  a = a - 0.13857109526572012 / (x + 6.0);
+  a = a + 9.9843695780195716e-6 / (x + 7.0);
+  a = a + 1.5056327351493116e-7 / (x + 8.0);
+  let tt = x + 7.5;
+  return 0.9189385332046727 + (x + 0.5) * log(tt) - tt + log(a);
+}}
+fn rg_lgamma(x: {t}) -> {t} {{
+  if (x != x) {{ return x; }}
+  if (x <= 0.0 && x == floor(x)) {{ return 1.0 / (x - x); }}
+  if (x < 0.5) {{ return log(3.141592653589793 / abs(sin(3.141592653589793 * x))) - rg_lgamma_pos(1.0 - x); }}
+  return rg_lgamma_pos(x);
+}}
+fn rg_digamma_pos(x0: {t}) -> {t} {{
+  var x: {t} = x0;
+  var r: {t} = 0.0;
+  for (var k = 0; k < 12 && x < 10.0; k = k + 1) {{ r = r - 1.0 / x; x = x + 1.0; }}
+  let z = 1.0 / (x * x);
+  let tail = z * (0.08333333333333333 - z * (0.008333333333333333 - z * (0.003968253968253968 - z * (0.004166666666666667 - z * (0.007575757575757576 - z * 0.021092796092796094)))));
+  return r + log(x) - 0.5 / x - tail;
+}}
+fn rg_digamma(x: {t}) -> {t} {{
+  if (x == 0.0) {{ return -1.0 / (x - x); }}
+  if (x < 0.0) {{
+    if (x == floor(x)) {{ return (x - x) / (x - x); }}
+    return rg_digamma_pos(1.0 - x) - 3.141592653589793 / tan(3.141592653589793 * x);
+  }}
+  return rg_digamma_pos(x);
+}}
+fn rg_trigamma_pos(x0: {t}) -> {t} {{
+  var x: {t} = x0;
+  var r: {t} = 0.0;
+  for (var k = 0; k < 12 && x < 10.0; k = k + 1) {{ r = r + 1.0 / (x * x); x = x + 1.0; }}
+  let z = 1.0 / (x * x);
+  return r + 1.0 / x + z / 2.0 + z / x * (0.16666666666666666 - z * (0.03333333333333333 - z * (0.023809523809523808 - z * (0.03333333333333333 - z * 0.07575757575757576))));
+}}
+fn rg_trigamma(x: {t}) -> {t} {{
+  if (x <= 0.0 && x == floor(x)) {{ return 1.0 / (x - x); }}
+  if (x < 0.0) {{
+    let s = sin(3.141592653589793 * x);
+    return -rg_trigamma_pos(1.0 - x) + 9.869604401089358 / (s * s);
+  }}
+  return rg_trigamma_pos(x);
+}}
 "#
     )
 }

@@ -17,6 +17,14 @@ pub trait Arith: Element {
     fn neg(self) -> Self;
     fn abs(self) -> Self;
     fn sign(self) -> Self;
+    /// C's `fmod`: the result has the sign of the dividend.
+    fn fmod(self, o: Self) -> Self;
+    // The float-only ops below (ints and bools are promoted or rejected before the kernel).
+    fn atan2(self, o: Self) -> Self;
+    fn hypot(self, o: Self) -> Self;
+    fn logaddexp(self, o: Self) -> Self;
+    /// `x * log(y)`, 0 where x == 0 (unless y is NaN).
+    fn xlogy(self, o: Self) -> Self;
 }
 
 macro_rules! float_arith {
@@ -78,6 +86,39 @@ macro_rules! float_arith {
             #[inline(always)]
             fn abs(self) -> Self {
                 self.abs()
+            }
+            #[inline(always)]
+            fn fmod(self, o: Self) -> Self {
+                self % o
+            }
+            #[inline(always)]
+            fn atan2(self, o: Self) -> Self {
+                self.atan2(o)
+            }
+            #[inline(always)]
+            fn hypot(self, o: Self) -> Self {
+                self.hypot(o)
+            }
+            #[inline(always)]
+            fn logaddexp(self, o: Self) -> Self {
+                let m = self.max(o);
+                if m.is_infinite() && self == o {
+                    return m;
+                }
+                if self.is_nan() || o.is_nan() {
+                    return self + o;
+                }
+                m + (-(self - o).abs()).exp().ln_1p()
+            }
+            #[inline(always)]
+            fn xlogy(self, o: Self) -> Self {
+                if o.is_nan() {
+                    o
+                } else if self == 0.0 {
+                    0.0
+                } else {
+                    self * o.ln()
+                }
             }
             #[inline(always)]
             fn sign(self) -> Self {
@@ -164,6 +205,27 @@ macro_rules! int_arith {
             fn sign(self) -> Self {
                 self.signum()
             }
+            #[inline(always)]
+            fn fmod(self, o: Self) -> Self {
+                // Divisors were checked for zero before the kernel ran.
+                if o == 0 {
+                    0
+                } else {
+                    self.wrapping_rem(o)
+                }
+            }
+            fn atan2(self, _o: Self) -> Self {
+                self
+            }
+            fn hypot(self, _o: Self) -> Self {
+                self
+            }
+            fn logaddexp(self, _o: Self) -> Self {
+                self
+            }
+            fn xlogy(self, _o: Self) -> Self {
+                self
+            }
         }
     };
 }
@@ -205,6 +267,21 @@ impl Arith for bool {
         self
     }
     fn sign(self) -> Self {
+        self
+    }
+    fn fmod(self, _o: Self) -> Self {
+        false
+    }
+    fn atan2(self, _o: Self) -> Self {
+        self
+    }
+    fn hypot(self, _o: Self) -> Self {
+        self
+    }
+    fn logaddexp(self, _o: Self) -> Self {
+        self
+    }
+    fn xlogy(self, _o: Self) -> Self {
         self
     }
 }

@@ -46,6 +46,11 @@ pub enum BinaryOp {
     Pow,
     Maximum,
     Minimum,
+    Atan2,
+    Hypot,
+    Fmod,
+    LogAddExp,
+    Xlogy,
     Eq,
     Ne,
     Lt,
@@ -76,6 +81,12 @@ impl BinaryOp {
             Pow => "rg_pow(a, b)",
             Maximum => "rg_max(a, b)",
             Minimum => "rg_min(a, b)",
+            Atan2 => "rg_atan2(a, b)",
+            Hypot => "rg_hypot(a, b)",
+            Fmod if dt.is_float() => "a - b * trunc(a / b)",
+            Fmod => "a % b",
+            LogAddExp => "rg_logaddexp(a, b)",
+            Xlogy => "rg_xlogy(a, b)",
             Eq => "a == b",
             Ne => "a != b",
             Lt => "a < b",
@@ -129,7 +140,16 @@ fn gpu_binary(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Result<Tensor>
 pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
     let dt = b.add_to(a.add_to(ResultType::default())).result();
     match op {
-        BinaryOp::Div => Ok(dt.to_float()),
+        BinaryOp::Div | BinaryOp::Atan2 | BinaryOp::Xlogy => Ok(dt.to_float()),
+        BinaryOp::Hypot | BinaryOp::LogAddExp if !dt.is_float() => bail!(
+            Runtime,
+            "\"{}_cpu\" not implemented for '{}'",
+            if op == BinaryOp::Hypot { "hypot" } else { "logaddexp" },
+            super::inplace::scalar_type_name(dt)
+        ),
+        BinaryOp::Fmod if dt == DType::Bool => bail!(Runtime, "\"fmod_cpu\" not implemented for 'Bool'"),
+        BinaryOp::Rem if dt == DType::Bool => bail!(Runtime, "\"remainder_cpu\" not implemented for 'Bool'"),
+        BinaryOp::FloorDiv if dt == DType::Bool => bail!(Runtime, "\"div_floor_cpu\" not implemented for 'Bool'"),
         BinaryOp::Sub if dt == DType::Bool => bail!(
             Runtime,
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
@@ -168,7 +188,9 @@ fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
         }
     };
     match op {
-        BinaryOp::FloorDiv | BinaryOp::Rem if has_zero => bail!(Runtime, "ZeroDivisionError"),
+        BinaryOp::FloorDiv | BinaryOp::Rem | BinaryOp::Fmod if has_zero => {
+            bail!(Runtime, "ZeroDivisionError")
+        }
         BinaryOp::Pow if has_neg => bail!(Runtime, "Integers to negative integer powers are not allowed."),
         _ => Ok(()),
     }
@@ -196,6 +218,11 @@ fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape
         Pow => arith!(|x: T, y: T| x.pow(y)),
         Maximum => arith!(|x: T, y: T| x.maximum(y)),
         Minimum => arith!(|x: T, y: T| x.minimum(y)),
+        Atan2 => arith!(|x: T, y: T| x.atan2(y)),
+        Hypot => arith!(|x: T, y: T| x.hypot(y)),
+        Fmod => arith!(|x: T, y: T| x.fmod(y)),
+        LogAddExp => arith!(|x: T, y: T| x.logaddexp(y)),
+        Xlogy => arith!(|x: T, y: T| x.xlogy(y)),
         Eq => cmp!(|x: T, y: T| x == y),
         Ne => cmp!(|x: T, y: T| x != y),
         Lt => cmp!(|x: T, y: T| x < y),
@@ -319,6 +346,16 @@ fn name(op: BinaryOp, a: &Operand, b: &Operand) -> &'static str {
         (Pow, ..) => "PowBackward1",
         (Maximum, ..) => "MaximumBackward0",
         (Minimum, ..) => "MinimumBackward0",
+        (Atan2, ..) => "Atan2Backward0",
+        (Hypot, ..) => "HypotBackward0",
+        (LogAddExp, ..) => "LogaddexpBackward0",
+        (Xlogy, Operand::S(_), _) => "XlogyBackward1",
+        (Xlogy, _, Operand::S(_)) => "XlogyBackward2",
+        (Xlogy, ..) => "XlogyBackward0",
+        (Fmod, _, Operand::S(_)) => "FmodBackward0",
+        (Fmod, ..) => "FmodBackward1",
+        (Rem, _, Operand::S(_)) => "RemainderBackward0",
+        (Rem, ..) => "RemainderBackward1",
         _ => "NotDifferentiable",
     }
 }
@@ -348,6 +385,16 @@ fn backward_op(op: BinaryOp, a: Operand, b: Operand, out: &Tensor) -> Option<Op>
         }
         (Maximum | Minimum, T(x), T(y)) => {
             Op::MaxMin { a: Saved::input(x), b: Saved::input(y), is_max: op == Maximum }
+        }
+        (Atan2 | Hypot | LogAddExp | Xlogy | Fmod | Rem, a, b) => {
+            let save = |o: Operand| -> Option<Saved> {
+                Some(match o {
+                    T(t) => Saved::input(t),
+                    S(s) => Saved::input(&Tensor::full_on(&[], s, out.dtype(), out.device()).ok()?),
+                })
+            };
+            let sides = [matches!(a, T(_)), matches!(b, T(_))];
+            Op::Binary { op, a: save(a)?, b: save(b)?, out: Saved::output(out, name(op, &a, &b)), sides }
         }
         _ => return None,
     })

@@ -21,7 +21,7 @@ fn can_cast(from: DType, to: DType) -> bool {
     !(from.is_float() && !to.is_float() || from != DType::Bool && to == DType::Bool)
 }
 
-fn scalar_type_name(dt: DType) -> &'static str {
+pub(crate) fn scalar_type_name(dt: DType) -> &'static str {
     match dt {
         DType::Bool => "Bool",
         DType::I32 => "Int",

@@ -4,6 +4,7 @@ use super::arith::Arith;
 use crate::autograd::{recorded, Op, Saved, UnaryGrad};
 use crate::bail;
 use crate::cpu::elementwise::map;
+use crate::cpu::special;
 use crate::error::Result;
 use crate::storage::Element;
 use crate::tensor::Tensor;
@@ -29,6 +30,23 @@ pub enum UnaryOp {
     Round,
     Trunc,
     Erf,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Log2,
+    Log10,
+    Exp2,
+    Erfinv,
+    Lgamma,
+    Digamma,
+    Trigamma,
+    Frac,
+    Sinc,
 }
 
 impl UnaryOp {
@@ -53,6 +71,23 @@ impl UnaryOp {
             Round => "round(a)",
             Trunc => "trunc(a)",
             Erf => "rg_erf(a)",
+            Asin => "rg_asin(a)",
+            Acos => "rg_acos(a)",
+            Atan => "rg_atan(a)",
+            Sinh => "rg_sinh(a)",
+            Cosh => "rg_cosh(a)",
+            Asinh => "rg_asinh(a)",
+            Acosh => "rg_acosh(a)",
+            Atanh => "rg_atanh(a)",
+            Log2 => "log2(a)",
+            Log10 => "log(a) * 0.4342944819032518",
+            Exp2 => "exp2(a)",
+            Erfinv => "rg_erfinv(a)",
+            Lgamma => "rg_lgamma(a)",
+            Digamma => "rg_digamma(a)",
+            Trigamma => "rg_trigamma(a)",
+            Frac => "a - trunc(a)",
+            Sinc => "rg_sinc(a)",
         }
     }
 }
@@ -92,6 +127,30 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
         }),
         Trunc => map(s, l, |v: T| v.trunc()),
         Erf => map(s, l, |v: T| T::from_f64(libm::erf(v.to_f64()))),
+        Asin => map(s, l, |v: T| v.asin()),
+        Acos => map(s, l, |v: T| v.acos()),
+        Atan => map(s, l, |v: T| v.atan()),
+        Sinh => map(s, l, |v: T| v.sinh()),
+        Cosh => map(s, l, |v: T| v.cosh()),
+        Asinh => map(s, l, |v: T| v.asinh()),
+        Acosh => map(s, l, |v: T| v.acosh()),
+        Atanh => map(s, l, |v: T| v.atanh()),
+        Log2 => map(s, l, |v: T| v.log2()),
+        Log10 => map(s, l, |v: T| v.log10()),
+        Exp2 => map(s, l, |v: T| v.exp2()),
+        Erfinv => map(s, l, |v: T| T::from_f64(special::erfinv(v.to_f64()))),
+        Lgamma => map(s, l, |v: T| T::from_f64(libm::lgamma(v.to_f64()))),
+        Digamma => map(s, l, |v: T| T::from_f64(special::digamma(v.to_f64()))),
+        Trigamma => map(s, l, |v: T| T::from_f64(special::trigamma(v.to_f64()))),
+        Frac => map(s, l, |v: T| v - v.trunc()),
+        Sinc => map(s, l, |v: T| {
+            if v == T::zero() {
+                one
+            } else {
+                let p = v * T::from_f64(std::f64::consts::PI);
+                p.sin() / p
+            }
+        }),
     }
 }
 
@@ -131,6 +190,23 @@ fn unary_name(op: UnaryOp) -> &'static str {
         Round => "RoundBackward0",
         Trunc => "TruncBackward0",
         Erf => "ErfBackward0",
+        Asin => "AsinBackward0",
+        Acos => "AcosBackward0",
+        Atan => "AtanBackward0",
+        Sinh => "SinhBackward0",
+        Cosh => "CoshBackward0",
+        Asinh => "AsinhBackward0",
+        Acosh => "AcoshBackward0",
+        Atanh => "AtanhBackward0",
+        Log2 => "Log2Backward0",
+        Log10 => "Log10Backward0",
+        Exp2 => "Exp2Backward0",
+        Erfinv => "ErfinvBackward0",
+        Lgamma => "LgammaBackward0",
+        Digamma => "DigammaBackward0",
+        Trigamma => "PolygammaBackward0",
+        Frac => "FracBackward0",
+        Sinc => "SincBackward0",
     }
 }
 
@@ -140,6 +216,13 @@ impl Tensor {
         let rounding = matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc);
         if rounding && !self.dtype().is_float() {
             return self.cast_kernel(self.dtype());
+        }
+        if op == UnaryOp::Frac && !self.dtype().is_float() {
+            bail!(
+                Runtime,
+                "\"frac_cpu\" not implemented for '{}'",
+                super::inplace::scalar_type_name(self.dtype())
+            );
         }
         let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32)? };
         let out = match x.dtype() {
@@ -154,6 +237,9 @@ impl Tensor {
         Ok(recorded(out.clone(), name, &[self], || {
             if rounding {
                 return Op::Scale(0.0);
+            }
+            if op == UnaryOp::Frac {
+                return Op::Scale(1.0);
             }
             Op::Unary { f: UnaryGrad::from(op), x: Saved::input(self), out: Saved::output(&out, name) }
         }))

@@ -1,0 +1,664 @@
+"""Shape and array utilities (``roll``, ``tile``, ``diagonal``, ``einsum``, ``unique``, ...)
+built from the compiled ops, so the differentiable ones keep their gradients; index
+computations with no gradient (window positions, sort orders, unique values) run in NumPy over
+whole arrays, never a Python loop per element. Each is attached to ``Tensor`` as a method too
+where PyTorch has one.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+
+import numpy as np
+
+from rgrad import _rgrad
+
+Tensor = _rgrad.Tensor
+
+__all__ = [
+    "addcdiv",
+    "addcmul",
+    "addmm",
+    "addmv",
+    "addr",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "baddbmm",
+    "block_diag",
+    "broadcast_shapes",
+    "broadcast_tensors",
+    "broadcast_to",
+    "cartesian_prod",
+    "column_stack",
+    "cross",
+    "diag",
+    "diag_embed",
+    "diagonal",
+    "dstack",
+    "einsum",
+    "fliplr",
+    "flipud",
+    "hstack",
+    "inner",
+    "kron",
+    "lerp",
+    "meshgrid",
+    "repeat_interleave",
+    "roll",
+    "rot90",
+    "swapaxes",
+    "swapdims",
+    "tensordot",
+    "tile",
+    "trace",
+    "tril_indices",
+    "triu_indices",
+    "vstack",
+]
+
+
+def _host(t):
+    return t.detach().cpu().numpy()
+
+
+def _from_host(array, device, dtype=None):
+    array = np.asarray(array)
+    # ascontiguousarray makes a 0-d array 1-d: keep the shape.
+    out = _rgrad.from_numpy(np.ascontiguousarray(array).reshape(array.shape))
+    if dtype is not None:
+        out = out.to(dtype)
+    return out if str(device) == "cpu" else out.to(device)
+
+
+def _long(array, device):
+    return _from_host(np.asarray(array, dtype=np.int64), device)
+
+
+def _dim(d, ndim, fn=None):
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})"
+        )
+    return d % n
+
+
+def _is_float(t):
+    return t.is_floating_point()
+
+
+# ---- rearranging -----------------------------------------------------------------------------
+
+
+def roll(input, shifts, dims=None):
+    """Elements shifted circularly along ``dims`` (over the flattened tensor when None)."""
+    if dims is None:
+        if not isinstance(shifts, int):
+            if len(shifts) != 1:
+                raise RuntimeError(
+                    f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0"
+                )
+            shifts = shifts[0]
+        return roll(input.flatten(), shifts, 0).reshape(input.shape)
+    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
+        )
+    out = input
+    for s, d in zip(shifts, dims):
+        d = _dim(d, out.ndim)
+        n = out.shape[d] if out.ndim else 1
+        if n == 0 or s % n == 0 or out.ndim == 0:
+            continue
+        s %= n
+        out = _rgrad.cat([out.narrow(d, n - s, s), out.narrow(d, 0, n - s)], d)
+    return out
+
+
+def tile(input, dims):
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if len(dims) < input.ndim:
+        dims = [1] * (input.ndim - len(dims)) + dims
+    x = input.reshape((1,) * (len(dims) - input.ndim) + tuple(input.shape))
+    return x.repeat(*dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element (slice along ``dim``) repeated ``repeats`` times; with one tensor argument
+    of counts, the indices repeated by them."""
+    if repeats is None:  # repeat_interleave(counts): arange(len(counts)) repeated
+        counts = _host(input)
+        if input.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        return _long(np.repeat(np.arange(len(counts)), counts), input.device)
+    if dim is None:
+        input, dim = input.flatten(), 0
+    dim = _dim(dim, input.ndim)
+    n = input.shape[dim] if input.ndim else 1
+    if isinstance(repeats, Tensor):
+        if repeats.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        r = _host(repeats).astype(np.int64).reshape(-1)
+    else:
+        r = np.asarray([repeats], dtype=np.int64)
+    if (r < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    if r.size == 1:
+        r = np.repeat(r, n)
+    if r.size != n:
+        raise RuntimeError("repeats must have the same size as input along dim")
+    index = np.repeat(np.arange(n), r)
+    if input.ndim == 0:
+        return input.reshape(1).index_select(0, _long(index, input.device))
+    return input.index_select(dim, _long(index, input.device))
+
+
+def swapaxes(input, axis0, axis1):
+    return input.transpose(axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def fliplr(input):
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return input.flip(1)
+
+
+def flipud(input):
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return input.flip(0)
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    dims = list(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = _dim(dims[0], input.ndim), _dim(dims[1], input.ndim)
+    if d0 == d1:
+        raise RuntimeError(
+            f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}"
+        )
+    k %= 4
+    if k == 1:
+        return input.flip(d1).transpose(d0, d1)
+    if k == 2:
+        return input.flip(d0, d1)
+    if k == 3:
+        return input.flip(d0).transpose(d0, d1)
+    return input.clone()
+
+
+# ---- diagonals -------------------------------------------------------------------------------
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal over ``dim1`` and ``dim2``, as the last dim (a copy, where PyTorch returns
+    a view)."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"diagonal dimensions requires ndim larger than 1, but got ndim = {input.ndim}"
+        )
+    d1, d2 = _dim(dim1, input.ndim), _dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = input.movedim((d1, d2), (-2, -1))
+    n1, n2 = x.shape[-2], x.shape[-1]
+    rows = np.arange(max(-offset, 0), n1)
+    cols = rows + offset
+    keep = (cols >= 0) & (cols < n2)
+    flat = rows[keep] * n2 + cols[keep]
+    lead = tuple(x.shape[:-2])
+    return x.reshape(lead + (n1 * n2,)).index_select(-1, _long(flat, input.device))
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Matrices with the last dim of ``input`` on their ``offset`` diagonal (zeros elsewhere)."""
+    n = input.shape[-1] if input.ndim else 1
+    m = n + abs(offset)
+    out_ndim = input.ndim + 1
+    d1, d2 = _dim(dim1, out_ndim), _dim(dim2, out_ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rows = np.arange(n) + max(-offset, 0)
+    flat = rows * m + rows + offset
+    lead = tuple(input.shape[:-1])
+    base = _rgrad.zeros(lead + (m * m,), dtype=input.dtype, device=input.device)
+    index = _long(flat, input.device).expand(*(lead + (n,)))
+    out = base.scatter(-1, index, input).reshape(lead + (m, m))
+    return out.movedim((-2, -1), (d1, d2))
+
+
+def diag(input, diagonal=0):
+    if input.ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return globals()["diagonal"](input, diagonal)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+
+
+def trace(input):
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return diagonal(input).sum()
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    r, c = np.tril_indices(row, offset, col)
+    out = _long(np.stack([r, c]) if row and col else np.zeros((2, 0)), device or "cpu")
+    return out if dtype is None else out.to(dtype)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    r, c = np.triu_indices(row, offset, col)
+    out = _long(np.stack([r, c]) if row and col else np.zeros((2, 0)), device or "cpu")
+    return out if dtype is None else out.to(dtype)
+
+
+def block_diag(*tensors):
+    """The tensors (0-d, 1-d as one row, 2-d) as the blocks of a block-diagonal matrix."""
+    mats = []
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(
+                f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                f"{t.ndim} dimensions"
+            )
+        mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
+    if not mats:
+        return _rgrad.zeros(1, 0)
+    dtype = mats[0].dtype
+    for m in mats[1:]:
+        dtype = (_rgrad.zeros((), dtype=dtype) + _rgrad.zeros((), dtype=m.dtype)).dtype
+    cols = sum(m.shape[1] for m in mats)
+    rows, before = [], 0
+    for m in mats:
+        r, c = m.shape
+        left = _rgrad.zeros(r, before, dtype=dtype, device=m.device)
+        right = _rgrad.zeros(r, cols - before - c, dtype=dtype, device=m.device)
+        rows.append(_rgrad.cat([left, m.to(dtype), right], 1))
+        before += c
+    return _rgrad.cat(rows, 0)
+
+
+# ---- products --------------------------------------------------------------------------------
+
+
+def inner(input, other):
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(
+            f"inner() the last dimension must match on both input tensors but got shapes "
+            f"{list(input.shape)} and {list(other.shape)}"
+        )
+    return tensordot(input, other, ([-1], [-1]))
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Sum of products over ``dims`` of ``a`` and ``b`` (the last/first ``dims`` dims for an
+    int), as one matrix product."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > a.ndim or dims > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, int) else list(da)
+        db = [db] if isinstance(db, int) else list(db)
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    da = [_dim(d, a.ndim) for d in da]
+    db = [_dim(d, b.ndim) for d in db]
+    for x, y in zip(da, db):
+        if a.shape[x] != b.shape[y]:
+            raise RuntimeError(
+                f"contracted dimensions need to match, but first has size {a.shape[x]} in dim "
+                f"{x} and second has size {b.shape[y]} in dim {y}"
+            )
+    fa = [d for d in range(a.ndim) if d not in da]
+    fb = [d for d in range(b.ndim) if d not in db]
+    k = math.prod(a.shape[d] for d in da)
+    sa = [a.shape[d] for d in fa]
+    sb = [b.shape[d] for d in fb]
+    am = a.permute(*(fa + da)).reshape(math.prod(sa), k)
+    bm = b.permute(*(db + fb)).reshape(k, math.prod(sb))
+    return am.mm(bm).reshape(tuple(sa + sb))
+
+
+def kron(input, other):
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape))
+    sa = [s for d in a.shape for s in (d, 1)]
+    sb = [s for d in b.shape for s in (1, d)]
+    out = a.reshape(tuple(sa)) * b.reshape(tuple(sb))
+    return out.reshape(tuple(x * y for x, y in zip(a.shape, b.shape)))
+
+
+def cross(input, other, dim=None):
+    shape = broadcast_shapes(input.shape, other.shape)
+    a, b = input.expand(*shape), other.expand(*shape)
+    if dim is None:
+        dims = [i for i, s in enumerate(shape) if s == 3]
+        if not dims:
+            raise RuntimeError("no dimension of size 3 in input")
+        dim = dims[0]
+    dim = _dim(dim, len(shape))
+    if shape[dim] != 3:
+        raise RuntimeError(
+            f"linalg.cross: inputs dimension {dim} must have length 3. "
+            f"Got {a.shape[dim]} and {b.shape[dim]}"
+        )
+    a0, a1, a2 = (a.narrow(dim, i, 1) for i in range(3))
+    b0, b1, b2 = (b.narrow(dim, i, 1) for i in range(3))
+    return _rgrad.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)
+
+
+def _scaled(t, s):
+    return t if s == 1 else t * s
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    prod = _scaled(mat1.mm(mat2), alpha)
+    return prod if beta == 0 else _scaled(input, beta) + prod
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    prod = _scaled(mat.mv(vec), alpha)
+    return prod if beta == 0 else _scaled(input, beta) + prod
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    prod = _scaled(vec1.unsqueeze(1) * vec2.unsqueeze(0), alpha)
+    return prod if beta == 0 else _scaled(input, beta) + prod
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    prod = _scaled(batch1.bmm(batch2), alpha)
+    return prod if beta == 0 else _scaled(input, beta) + prod
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    return input + _scaled(tensor1 * tensor2, value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    if not _is_float(tensor1) and not _is_float(tensor2):
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future release "
+            "addcdiv will perform a true division of tensor1 and tensor2. The historic "
+            "addcdiv behavior can be implemented as (input + value * torch.trunc(tensor1 / "
+            "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+            "tensor2) for float inputs. The future addcdiv behavior is just the latter "
+            "implementation: (input + value * tensor1 / tensor2), for all dtypes."
+        )
+    return input + _scaled(tensor1 / tensor2, value)
+
+
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+# ---- einsum ----------------------------------------------------------------------------------
+
+
+def _einsum_parse(equation, operands):
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(
+            "einsum(): more operands were provided than specified in the equation"
+            if len(operands) > len(terms)
+            else "einsum(): fewer operands were provided than specified in the equation"
+        )
+    used = set(c for c in eq if c.isalpha())
+    spare = [c for c in string.ascii_letters if c not in used]
+    ell_nd = 0
+    for t, x in zip(terms, operands):
+        if "..." in t:
+            ell_nd = max(ell_nd, x.ndim - (len(t) - 3))
+    ell = "".join(spare[:ell_nd])
+    out_terms = []
+    for t, x in zip(terms, operands):
+        if "..." in t:
+            k = x.ndim - (len(t) - 3)
+            t = t.replace("...", ell[ell_nd - k :] if k else "")
+        if len(t) != x.ndim:
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(t)}) does not match "
+                f"the number of dimensions ({x.ndim}) for operand {len(out_terms)}"
+                + ("" if "..." in eq else " and no ellipsis was given")
+            )
+        for c in t:
+            if not c.isalpha():
+                raise RuntimeError(
+                    f"einsum(): invalid subscript given at index {eq.index(c)} in the equation "
+                    "string, subscripts must be in [a-zA-Z]"
+                )
+        out_terms.append(t)
+    if arrow:
+        out = rhs.replace("...", ell)
+        for c in out:
+            if not any(c in t for t in out_terms):
+                raise RuntimeError(
+                    f"einsum(): output subscript {c} does not appear in the equation for any "
+                    "input operand"
+                )
+    else:
+        counts = {}
+        for t in out_terms:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return out_terms, out
+
+
+def _einsum_diag(x, t):
+    """Takes repeated labels of one operand down to one (the diagonal)."""
+    while True:
+        dup = next((c for c in t if t.count(c) > 1), None)
+        if dup is None:
+            return x, t
+        i = t.index(dup)
+        j = t.index(dup, i + 1)
+        x = diagonal(x, 0, i, j)
+        t = t[:i] + t[i + 1 : j] + t[j + 1 :] + dup
+
+
+def _einsum_sum(x, t, keep):
+    drop = [i for i, c in enumerate(t) if c not in keep]
+    if drop:
+        x = x.sum(drop)
+        t = "".join(c for c in t if c in keep)
+    return x, t
+
+
+def einsum(equation, *operands):
+    """Einstein summation, contracting the operands pairwise (left to right) with one batched
+    matrix product each."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    terms, out = _einsum_parse(equation, operands)
+    sizes = {}
+    for x, t in zip(operands, terms):
+        for c, s in zip(t, x.shape):
+            if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
+                raise RuntimeError(
+                    "einsum(): operands do not broadcast with remapped shapes (original->remapped)"
+                )
+            sizes[c] = max(sizes.get(c, 1), s)
+    xs = []
+    for i, (x, t) in enumerate(zip(operands, terms)):
+        x, t = _einsum_diag(x, t)
+        rest = out + "".join(terms[j] for j in range(len(terms)) if j != i)
+        x, t = _einsum_sum(x, t, rest)
+        xs.append((x, t))
+    x, t = xs[0]
+    for k in range(1, len(xs)):
+        y, u = xs[k]
+        later = out + "".join(v for _, v in xs[k + 1 :])
+        x, t = _einsum_sum(x, t, later + u)
+        y, u = _einsum_sum(y, u, later + t)
+        batch = [c for c in t if c in u and c in later]
+        contr = [c for c in t if c in u and c not in later]
+        a_only = [c for c in t if c not in u]
+        b_only = [c for c in u if c not in t]
+        sz = {
+            c: max(x.shape[t.index(c)] if c in t else 1, y.shape[u.index(c)] if c in u else 1)
+            for c in t + u
+        }
+        xa = x.permute(*[t.index(c) for c in batch + a_only + contr])
+        yb = y.permute(*[u.index(c) for c in batch + contr + b_only])
+        xa = xa.expand(*[sz[c] for c in batch + a_only + contr])
+        yb = yb.expand(*[sz[c] for c in batch + contr + b_only])
+        nb = math.prod(sz[c] for c in batch)
+        na = math.prod(sz[c] for c in a_only)
+        nk = math.prod(sz[c] for c in contr)
+        nn = math.prod(sz[c] for c in b_only)
+        prod = xa.reshape(nb, na, nk).bmm(yb.reshape(nb, nk, nn))
+        x = prod.reshape(tuple(sz[c] for c in batch + a_only + b_only))
+        t = "".join(batch + a_only + b_only)
+    x, t = _einsum_sum(x, t, out)
+    if t != out:
+        x = x.permute(*[t.index(c) for c in out])
+    shape = tuple(sizes[c] for c in out)
+    return x if tuple(x.shape) == shape else x.expand(*shape)
+
+
+# ---- broadcasting and stacking -----------------------------------------------------------------
+
+
+def broadcast_shapes(*shapes):
+    shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        for i, d in enumerate(s):
+            j = nd - len(s) + i
+            if d != 1:
+                if out[j] != 1 and out[j] != d:
+                    raise RuntimeError(
+                        f"Shape mismatch: objects cannot be broadcast to a single shape.  "
+                        f"Mismatch is between arg 0 and arg {shapes.index(s)}."
+                    )
+                out[j] = d
+    return _size(out)
+
+
+def _size(dims):
+    from rgrad._size import Size
+
+    return Size(dims)
+
+
+def broadcast_to(input, size):
+    return input.expand(*size)
+
+
+def broadcast_tensors(*tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(t.expand(*shape) for t in tensors)
+
+
+def atleast_1d(*tensors):
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def atleast_2d(*tensors):
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = tuple(t.reshape(1, -1) if t.ndim < 2 else t for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def atleast_3d(*tensors):
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+
+    def up(t):
+        if t.ndim == 0:
+            return t.reshape(1, 1, 1)
+        if t.ndim == 1:
+            return t.reshape(1, -1, 1)
+        if t.ndim == 2:
+            return t.unsqueeze(-1)
+        return t
+
+    out = tuple(up(t) for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def _seq(tensors, fn):
+    if isinstance(tensors, Tensor) or not len(tensors):
+        raise (TypeError if isinstance(tensors, Tensor) else RuntimeError)(
+            f"{fn}(): argument 'tensors' must be a non-empty sequence of Tensors"
+            if isinstance(tensors, Tensor)
+            else f"{fn} expects a non-empty TensorList"
+        )
+    return list(tensors)
+
+
+def hstack(tensors, *, out=None):
+    ts = [atleast_1d(t) for t in _seq(tensors, "hstack")]
+    return _rgrad.cat(ts, 0 if all(t.ndim == 1 for t in ts) else 1)
+
+
+def vstack(tensors, *, out=None):
+    return _rgrad.cat([atleast_2d(t) for t in _seq(tensors, "vstack")], 0)
+
+
+def dstack(tensors, *, out=None):
+    return _rgrad.cat([atleast_3d(t) for t in _seq(tensors, "dstack")], 2)
+
+
+def column_stack(tensors, *, out=None):
+    ts = [t.reshape(-1, 1) if t.ndim < 2 else t for t in _seq(tensors, "column_stack")]
+    return _rgrad.cat(ts, 1)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}'
+        )
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t.ndim}D"
+            )
+    ts = [t.reshape(-1) for t in tensors]
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    n = len(ts)
+    out = [
+        t.reshape(tuple(-1 if i == j else 1 for j in range(n))).expand(*shape)
+        for i, t in enumerate(ts)
+    ]
+    if swap:
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def cartesian_prod(*tensors):
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return _rgrad.stack([g.reshape(-1) for g in grids], 1)

@@ -1,0 +1,673 @@
+"""Counting, statistics, sampling, sorted search and ``unique``, and the Tensor methods built
+on the array utilities (``unfold``, ``index_add_``, ``fill_diagonal_``, ``squeeze_``, ...).
+Index work with no gradient runs in NumPy over whole arrays; values are gathered from the
+input so that gradients flow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rgrad import _rgrad, return_types
+from rgrad._array_ops import (
+    _dim,
+    _from_host,
+    _host,
+    _long,
+    _scaled,
+    addcdiv,
+    addcmul,
+    addmm,
+    addmv,
+    addr,
+    baddbmm,
+    broadcast_shapes,
+    broadcast_to,
+    cross,
+    diag,
+    diag_embed,
+    diagonal,
+    fliplr,
+    flipud,
+    inner,
+    kron,
+    lerp,
+    repeat_interleave,
+    roll,
+    rot90,
+    swapaxes,
+    tile,
+    trace,
+)
+
+Tensor = _rgrad.Tensor
+
+__all__ = [
+    "bernoulli",
+    "bucketize",
+    "count_nonzero",
+    "cummax",
+    "cummin",
+    "diff",
+    "logcumsumexp",
+    "median",
+    "multinomial",
+    "nanmean",
+    "nansum",
+    "normal",
+    "searchsorted",
+    "std_mean",
+    "take",
+    "unique",
+    "var_mean",
+]
+
+
+# ---- indexing and counting -----------------------------------------------------------------
+
+
+def take(input, index):
+    if index.is_floating_point() or str(index.dtype) == "rgrad.bool":
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {index.dtype}")
+    n = input.numel()
+    idx = _host(index).astype(np.int64)
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise IndexError(
+            f"out of range: tried to access index {int(idx[bad][0])} on a tensor of {n} elements."
+        )
+    flat = _long(np.where(idx < 0, idx + n, idx).reshape(-1), input.device)
+    return input.reshape(-1).index_select(0, flat).reshape(tuple(index.shape))
+
+
+def count_nonzero(input, dim=None):
+    nz = input != 0
+    if dim is None:
+        return nz.sum()
+    return nz.sum(dim)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    dim = _dim(dim, input.ndim)
+    parts = [p for p in (prepend, input, append) if p is not None]
+    if len(parts) > 1:
+        parts = [p if isinstance(p, Tensor) else _rgrad.tensor(p, dtype=input.dtype) for p in parts]
+        parts = [
+            p.expand(*[1 if i != dim else -1 for i in range(input.ndim)]) if p.ndim == 0 else p
+            for p in parts
+        ]
+        x = _rgrad.cat(parts, dim)
+    else:
+        x = input
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    for _ in range(n):
+        m = x.shape[dim]
+        if m == 0:
+            break
+        hi, lo = x.narrow(dim, 1, m - 1), x.narrow(dim, 0, m - 1)
+        x = hi != lo if str(x.dtype) == "rgrad.bool" else hi - lo
+    return x
+
+
+def _cum_extreme(input, dim, largest, kind):
+    dim = _dim(dim, input.ndim)
+    if input.ndim == 0:
+        return getattr(return_types, kind)((input.clone(), _long(0, input.device).reshape(())))
+    a = _host(input)
+    acc = np.maximum if largest else np.minimum
+    vals = acc.accumulate(a, axis=dim) if a.size else a
+    match = (a == vals) | (np.isnan(a) if a.dtype.kind == "f" else False)
+    pos = np.arange(a.shape[dim]).reshape([-1 if i == dim else 1 for i in range(a.ndim)])
+    cand = np.where(match, pos, 0)
+    idx = np.maximum.accumulate(cand, axis=dim) if a.size else cand
+    indices = _long(idx, input.device)
+    return getattr(return_types, kind)((input.gather(dim, indices), indices))
+
+
+def cummax(input, dim):
+    return _cum_extreme(input, dim, True, "cummax")
+
+
+def cummin(input, dim):
+    return _cum_extreme(input, dim, False, "cummin")
+
+
+def logcumsumexp(input, dim):
+    """``log(cumsum(exp(x)))``. The values come from NumPy's exact ``logaddexp.accumulate``;
+    the gradient from the composite shifted by the (detached) maximum along ``dim``, which is
+    exact except where ``exp(x - max)`` underflows (there it is 0)."""
+    dim = _dim(dim, input.ndim)
+    x = input if input.is_floating_point() else input.float()
+    if x.numel() == 0 or x.ndim == 0:
+        return x.clone()
+    m = x.detach().amax(dim, keepdim=True)
+    m = m.masked_fill(m.abs() == float("inf"), 0.0)
+    cs = (x - m).exp().cumsum(dim)
+    shifted = cs.masked_fill(cs == 0, 1.0).log() + m
+    exact = _from_host(np.logaddexp.accumulate(_host(x), axis=dim), x.device, x.dtype)
+    return shifted + (exact - shifted).detach()
+
+
+# ---- statistics ------------------------------------------------------------------------------
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median (no averaging, as PyTorch); NaN where a NaN is present. With ``dim``,
+    values and the indices they come from."""
+    if dim is None:
+        if input.numel() == 0:
+            return _rgrad.full((), float("nan"), dtype=input.dtype)
+        flat = input.reshape(-1)
+        v, i = _median_along(flat, 0)
+        return v.squeeze(0)
+    dim = _dim(dim, input.ndim)
+    if input.ndim == 0:
+        return return_types.median((input.clone(), _long(0, input.device).reshape(())))
+    if input.shape[dim] == 0:
+        raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
+    v, i = _median_along(input, dim)
+    if not keepdim:
+        v, i = v.squeeze(dim), i.squeeze(dim)
+    return return_types.median((v, i))
+
+
+def _median_along(x, dim):
+    a = _host(x)
+    order = np.argsort(a, axis=dim, kind="stable")
+    n = a.shape[dim]
+    k = np.take(order, [(n - 1) // 2], axis=dim)
+    if a.dtype.kind == "f":
+        has_nan = np.isnan(a).any(axis=dim, keepdims=True)
+        first_nan = np.argmax(np.isnan(a), axis=dim)
+        k = np.where(has_nan, np.expand_dims(first_nan, dim), k)
+    idx = _long(k, x.device)
+    return x.gather(dim, idx), idx
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    x = input.masked_fill(input != input, 0.0) if input.is_floating_point() else input
+    if dtype is not None:
+        x = x.to(dtype)
+    return (
+        x.sum()
+        if dim is None and not keepdim
+        else x.sum(dim if dim is not None else list(range(x.ndim)), keepdim)
+    )
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    if not input.is_floating_point():
+        raise RuntimeError(
+            "nanmean(): expected input to have floating point or complex dtype but got "
+            f"{input.dtype}"
+        )
+    keep = input == input
+    count = (
+        keep.sum()
+        if dim is None and not keepdim
+        else keep.sum(dim if dim is not None else list(range(input.ndim)), keepdim)
+    )
+    return nansum(input, dim, keepdim, dtype=dtype) / count
+
+
+def _moments(input, dim, correction, keepdim, unbiased):
+    kw = {"keepdim": keepdim}
+    if correction is not None:
+        kw["correction"] = correction
+    elif unbiased is not None:
+        kw["unbiased"] = unbiased
+    var = input.var(dim, **kw)
+    mean = (
+        input.mean()
+        if dim is None and not keepdim
+        else input.mean(dim if dim is not None else list(range(input.ndim)), keepdim)
+    )
+    return var, mean
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(unbiased, bool) or unbiased is None:
+        return _moments(input, dim, correction, keepdim, unbiased)
+    return _moments(input, unbiased, correction, keepdim, None)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    v, m = var_mean(input, dim, unbiased, keepdim, correction=correction)
+    return v.sqrt(), m
+
+
+# ---- sampling --------------------------------------------------------------------------------
+
+
+def _rand_like(t, generator=None):
+    from rgrad.random import rand
+
+    return rand(
+        *t.shape,
+        generator=generator,
+        dtype=t.dtype if t.is_floating_point() else None,
+        device=t.device,
+    )
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    if not input.is_floating_point():
+        raise RuntimeError(f'"bernoulli_tensor_cpu_self_" not implemented for {input.dtype}')
+    probs = (
+        input.detach()
+        if p is None
+        else _rgrad.full(tuple(input.shape), float(p), dtype=input.dtype)
+    )
+    p_host = _host(probs)
+    if ((p_host < 0) | (p_host > 1)).any():
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    return (_rand_like(probs, generator) < probs).to(input.dtype)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Indices drawn from the rows of ``input`` (non-negative weights): with replacement by
+    inverting the cumulative sums, without by the exponential-race (Gumbel top-k) trick."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.is_floating_point():
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {input.dtype}"
+        )
+    w = _host(input).astype(np.float64)
+    rows = w.reshape(-1, w.shape[-1])
+    n = rows.shape[1]
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > n:
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    from rgrad.random import rand
+
+    u = _host(
+        rand(
+            rows.shape[0],
+            num_samples if replacement else n,
+            generator=generator,
+            dtype=_rgrad.float64,
+        )
+    )
+    if replacement:
+        cdf = np.cumsum(rows, 1)
+        cdf /= cdf[:, -1:]
+        idx = np.stack([np.searchsorted(c, uu, side="right") for c, uu in zip(cdf, u)])
+        idx = np.minimum(idx, n - 1)
+    else:
+        with np.errstate(divide="ignore"):
+            keys = -np.log1p(-u) / rows  # exponential arrival times; zero weight never arrives
+        nonzero = (rows > 0).sum(1)
+        if (nonzero < num_samples).any():
+            raise RuntimeError(
+                "invalid multinomial distribution (with replacement=False, not enough "
+                "non-negative category to sample)"
+            )
+        idx = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+    idx = idx.reshape(tuple(input.shape[:-1]) + (num_samples,))
+    return _long(idx, input.device)
+
+
+def normal(
+    mean,
+    std=1.0,
+    size=None,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+):
+    """Samples of N(mean, std): tensors broadcast together, or numbers with ``size``."""
+    from rgrad.random import randn
+
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        if size is None:
+            raise TypeError("normal() missing 1 required positional argument: 'size'")
+        z = randn(*size, generator=generator, dtype=dtype, device=device)
+        out = z * std + mean
+        return out.requires_grad_(requires_grad) if requires_grad else out
+    if isinstance(std, Tensor) and bool((std.detach() < 0).any()):
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+    if not isinstance(std, Tensor) and std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    shapes = [t.shape for t in (mean, std) if isinstance(t, Tensor)]
+    shape = broadcast_shapes(*shapes)
+    like = mean if isinstance(mean, Tensor) else std
+    dt = like.dtype if like.is_floating_point() else None
+    z = randn(*shape, generator=generator, dtype=dt, device=like.device)
+    m = mean.detach() if isinstance(mean, Tensor) else mean
+    s = std.detach() if isinstance(std, Tensor) else std
+    return z * s + m
+
+
+# ---- sorted search -------------------------------------------------------------------------
+
+
+def searchsorted(
+    sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None
+):
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(
+                f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}"
+            )
+        if right and side == "left":
+            raise RuntimeError(
+                "torch.searchsorted(): side and right can't be set to opposites, got side of "
+                "left while right was True"
+            )
+        right = side == "right"
+    how = "right" if right else "left"
+    seq = _host(sorted_sequence)
+    scalar = not isinstance(input, Tensor)
+    vals = np.asarray(input) if scalar else _host(input)
+    if sorter is not None:
+        seq = np.take_along_axis(seq, _host(sorter).astype(np.int64), axis=-1)
+    if seq.ndim == 1:
+        idx = np.searchsorted(seq, vals, side=how)
+    else:
+        if vals.ndim != seq.ndim or vals.shape[:-1] != seq.shape[:-1]:
+            raise RuntimeError(
+                "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+                "dimensions of boundaries tensor and input value tensor must match, but we got "
+                f"boundaries tensor {list(seq.shape)} and input value tensor {list(vals.shape)}"
+            )
+        s2, v2 = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+        idx = np.stack([np.searchsorted(s, v, side=how) for s, v in zip(s2, v2)]).reshape(
+            vals.shape
+        )
+    out_t = _long(idx, sorted_sequence.device)
+    return out_t.to(_rgrad.int32) if out_int32 else out_t
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct values (sorted), with the inverse indices and counts when asked."""
+    a = _host(input)
+    if dim is not None:
+        dim = _dim(dim, input.ndim)
+        vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=dim)
+    else:
+        vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
+        inv = inv.reshape(a.shape)
+    res = [_from_host(vals, input.device, input.dtype)]
+    if return_inverse:
+        res.append(_long(inv.reshape(-1) if dim is not None else inv, input.device))
+    if return_counts:
+        res.append(_long(counts, input.device))
+    return res[0] if len(res) == 1 else tuple(res)
+
+
+# ---- Tensor methods ---------------------------------------------------------------------------
+
+
+def _type_as(self, other):
+    return self.to(other.dtype)
+
+
+def _unfold(self, dimension, size, step):
+    """Windows of ``size`` every ``step`` along ``dimension``, as a new last dim (a copy)."""
+    d = _dim(dimension, self.ndim)
+    n = self.shape[d] if self.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if self.ndim == 0:
+        return self.reshape(1)
+    starts = np.arange(0, n - size + 1, step)
+    index = (starts[:, None] + np.arange(size)[None, :]).reshape(-1)
+    out = self.index_select(d, _long(index, self.device))
+    shape = tuple(self.shape[:d]) + (len(starts), size) + tuple(self.shape[d + 1 :])
+    return out.reshape(shape).movedim(d + 1, -1)
+
+
+def _full_index(self, dim, index, src_shape):
+    d = _dim(dim, self.ndim)
+    if index.ndim > 1:
+        raise IndexError("index_add_(): Index is supposed to be a vector")
+    view = [1] * max(len(src_shape), 1)
+    view[d] = -1
+    return d, index.reshape(tuple(view)).expand(*src_shape) if src_shape else index.reshape(-1)
+
+
+def _index_add_(self, dim, index, source, *, alpha=1):
+    d, idx = _full_index(self, dim, index, tuple(source.shape))
+    return self.scatter_add_(d, idx, _scaled(source, alpha))
+
+
+def _index_add(self, dim, index, source, *, alpha=1):
+    return _index_add_(self.clone(), dim, index, source, alpha=alpha)
+
+
+def _index_copy_(self, dim, index, source):
+    d, idx = _full_index(self, dim, index, tuple(source.shape))
+    return self.scatter_(d, idx, source)
+
+
+def _index_copy(self, dim, index, source):
+    return _index_copy_(self.clone(), dim, index, source)
+
+
+def _index_mask(self, dim, index):
+    d = _dim(dim, self.ndim)
+    n = self.shape[d] if self.ndim else 1
+    idx = _host(index).astype(np.int64).reshape(-1)
+    if ((idx < -n) | (idx >= n)).any():
+        bad = int(idx[(idx < -n) | (idx >= n)][0])
+        raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    shape = [1] * self.ndim
+    if self.ndim:
+        shape[d] = n
+    return _from_host(mask.reshape(shape), self.device)
+
+
+def _index_fill_(self, dim, index, value):
+    if isinstance(value, Tensor):
+        value = value.item()
+    return self.masked_fill_(_index_mask(self, dim, index), value)
+
+
+def _index_fill(self, dim, index, value):
+    if isinstance(value, Tensor):
+        value = value.item()
+    return self.masked_fill(_index_mask(self, dim, index), value)
+
+
+def _addcmul_(self, tensor1, tensor2, *, value=1):
+    return self.add_(_scaled(tensor1 * tensor2, value))
+
+
+def _addcdiv_(self, tensor1, tensor2, *, value=1):
+    return self.add_(_scaled(tensor1 / tensor2, value))
+
+
+def _lerp_(self, end, weight):
+    return self.add_(weight * (end - self))
+
+
+def _fill_diagonal_(self, fill_value, wrap=False):
+    if self.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if self.ndim > 2 and len(set(self.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    shape = tuple(self.shape)
+    mask = np.zeros(shape, dtype=bool)
+    if self.ndim == 2:
+        rows, cols = shape
+        flat = np.arange(0, rows * cols, cols + 1)
+        if not wrap:
+            flat = flat[flat < min(rows, cols) * cols]
+        mask.reshape(-1)[flat] = True
+    else:
+        i = np.arange(shape[0])
+        mask[tuple([i] * self.ndim)] = True
+    return self.masked_fill_(_from_host(mask, self.device), fill_value)
+
+
+def _bernoulli(self, p=None, *, generator=None):
+    return bernoulli(self, p, generator=generator)
+
+
+def _bernoulli_(self, p=0.5, *, generator=None):
+    if isinstance(p, Tensor):
+        draw = _rand_like(self if self.is_floating_point() else p, generator) < p.detach()
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        draw = _rand_like(self, generator) < p
+    return self.copy_(draw.to(self.dtype))
+
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    if not self.is_floating_point():
+        raise RuntimeError(f'"exponential_cpu" not implemented for {self.dtype}')
+    if lambd <= 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    u = _rand_like(self, generator)
+    return self.copy_((-u).log1p() * (-1.0 / lambd))
+
+
+def _random_(self, from_=0, to=None, *, generator=None):
+    from rgrad.random import randint
+
+    if to is None:
+        if self.is_floating_point():
+            to = 2**24 if str(self.dtype) == "rgrad.float32" else 2**53
+        elif str(self.dtype) == "rgrad.bool":
+            to = 2
+        else:
+            to = 2**31 if str(self.dtype) == "rgrad.int32" else 2**63 - 1
+        if from_ and to is not None and from_ >= to:
+            raise RuntimeError(
+                f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}"
+            )
+    if from_ >= to:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}"
+        )
+    draw = randint(from_, to, tuple(self.shape), generator=generator)
+    return self.copy_(draw.to(self.dtype))
+
+
+def _view_(self, view):
+    if self.is_leaf and self.requires_grad and _rgrad.is_grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    return self._set_view(view)
+
+
+def _squeeze_(self, dim=None):
+    return _view_(self, self.squeeze() if dim is None else self.squeeze(dim))
+
+
+def _unsqueeze_(self, dim):
+    return _view_(self, self.unsqueeze(dim))
+
+
+def _t_(self):
+    return _view_(self, self.t())
+
+
+def _transpose_(self, dim0, dim1):
+    return _view_(self, self.transpose(dim0, dim1))
+
+
+def _data_ptr(self):
+    if self.numel() == 0:
+        return 0
+    if str(self.device) != "cpu":
+        raise RuntimeError("data_ptr() is only available for CPU tensors in rgrad")
+    return self.detach().numpy().__array_interface__["data"][0]
+
+
+METHODS = {
+    "roll": roll,
+    "tile": tile,
+    "repeat_interleave": repeat_interleave,
+    "swapdims": swapaxes,
+    "fliplr": fliplr,
+    "flipud": flipud,
+    "rot90": rot90,
+    "diagonal": diagonal,
+    "diag_embed": diag_embed,
+    "diag": diag,
+    "trace": trace,
+    "inner": inner,
+    "kron": kron,
+    "cross": cross,
+    "addmm": addmm,
+    "addmv": addmv,
+    "addr": addr,
+    "baddbmm": baddbmm,
+    "addcmul": addcmul,
+    "addcdiv": addcdiv,
+    "lerp": lerp,
+    "broadcast_to": broadcast_to,
+    "take": take,
+    "count_nonzero": count_nonzero,
+    "diff": diff,
+    "cummax": cummax,
+    "cummin": cummin,
+    "logcumsumexp": logcumsumexp,
+    "median": median,
+    "nansum": nansum,
+    "nanmean": nanmean,
+    "unique": unique,
+    "multinomial": multinomial,
+    "type_as": _type_as,
+    "unfold": _unfold,
+    "index_add": _index_add,
+    "index_add_": _index_add_,
+    "index_copy": _index_copy,
+    "index_copy_": _index_copy_,
+    "index_fill": _index_fill,
+    "index_fill_": _index_fill_,
+    "addcmul_": _addcmul_,
+    "addcdiv_": _addcdiv_,
+    "lerp_": _lerp_,
+    "fill_diagonal_": _fill_diagonal_,
+    "bernoulli": _bernoulli,
+    "bernoulli_": _bernoulli_,
+    "exponential_": _exponential_,
+    "random_": _random_,
+    "squeeze_": _squeeze_,
+    "unsqueeze_": _unsqueeze_,
+    "t_": _t_,
+    "transpose_": _transpose_,
+    "data_ptr": _data_ptr,
+    "is_complex": lambda self: False,
+    "nbytes": property(lambda self: self.numel() * self.element_size()),
+    "itemsize": property(lambda self: self.element_size()),
+}
+
+
+def _install():
+    for name, fn in METHODS.items():
+        if not hasattr(Tensor, name):
+            if callable(fn) and not isinstance(fn, property) and fn.__name__ == "<lambda>":
+                fn.__name__ = fn.__qualname__ = name
+            setattr(Tensor, name, fn)
+
+
+_install()
