@@ -360,3 +360,21 @@ def test_autograd_grad_over_model_parameters_generator():
     assert grads[0].tolist() == [[-27.0, -36.0]] and grads[1].tolist() == [-9.0]
     fast = [p - 0.1 * g for p, g in zip(model.parameters(), grads)]
     assert fast[1].item() == pytest.approx(1.4)
+
+
+def test_compile_and_small_factories():
+    model = torch.nn.Linear(2, 2)
+    assert torch.compile(model) is model  # eager: compile hands the model back
+
+    @torch.compile(mode="max-autotune")
+    def double(a):
+        return a * 2
+
+    assert double(torch.ones(2)).tolist() == [2.0, 2.0]
+    x = torch.zeros(3, 4, dtype=torch.float64)
+    r = torch.randint_like(x, 3, 7)
+    assert tuple(r.shape) == (3, 4) and r.dtype == torch.float64
+    assert ((r >= 3) & (r < 7)).all().item()
+    assert torch.logspace(0, 2, 3).tolist() == [1.0, 10.0, 100.0]
+    assert torch.deg2rad(torch.tensor([180.0])).item() == pytest.approx(3.14159265, rel=1e-6)
+    assert torch.rad2deg(torch.tensor([3.14159265])).item() == pytest.approx(180.0, rel=1e-6)

@@ -3,6 +3,8 @@
 ``import rgrad as torch`` runs PyTorch-style autograd code on rgrad's engine.
 """
 
+import math
+
 from rgrad import (
     _tensor,  # noqa: F401  (attaches printing and iteration to Tensor)
     autograd,
@@ -271,6 +273,35 @@ rand_like = _like(rand, "rand_like")
 randn_like = _like(randn, "randn_like")
 
 
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    """``randint`` with ``input``'s shape (``randint_like(x, high)`` or ``(x, low, high)``)."""
+    low, high = (0, low) if high is None else (low, high)
+    return randint(
+        low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device
+    ).requires_grad_(requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    out = base ** linspace(start, end, steps, dtype=float64, device=device)
+    return out.to(dtype or float32).requires_grad_(requires_grad)
+
+
+def deg2rad(input):
+    return input * (math.pi / 180.0)
+
+
+def rad2deg(input):
+    return input * (180.0 / math.pi)
+
+
+def compile(model=None, **kwargs):  # noqa: A001  (PyTorch's name)
+    """``torch.compile``: rgrad runs eagerly, so the model (or function) comes back as it is;
+    as ``@torch.compile(...)`` it returns a decorator that does the same."""
+    if model is None:
+        return lambda fn: fn
+    return model
+
+
 # Subpackages that import names from this module come last.
 from rgrad import (  # noqa: E402
     _array_ops,
@@ -478,6 +509,11 @@ __all__ = [
     *_array_stats.__all__,
     *_math_ops.__all__,
     "cdist",
+    "compile",
+    "deg2rad",
     "dist",
     "linalg",
+    "logspace",
+    "rad2deg",
+    "randint_like",
 ]
