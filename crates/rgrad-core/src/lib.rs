@@ -15,7 +15,6 @@ pub mod io;
 pub mod layout;
 pub mod ops;
 pub mod optim;
-mod optim_gpu;
 pub mod shape;
 pub mod storage;
 pub mod tensor;

@@ -6,8 +6,25 @@ use pyo3::prelude::*;
 use rgrad_core::optim;
 use rgrad_core::Tensor;
 
-fn ts(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
-    v.iter().map(|t| t.t.clone()).collect()
+/// A list argument of tensors, taken as the core tensors they wrap (shared, not copied); it
+/// extracts as `list[Tensor]` does and derefs to `[Tensor]`.
+pub struct Tensors(Vec<Tensor>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Tensors {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let v: Vec<PyRef<'py, PyTensor>> = obj.extract()?;
+        Ok(Tensors(v.iter().map(|t| t.t.clone()).collect()))
+    }
+}
+
+impl std::ops::Deref for Tensors {
+    type Target = [Tensor];
+
+    fn deref(&self) -> &[Tensor] {
+        &self.0
+    }
 }
 
 /// SGD step over a group; returns the momentum buffers (created on the first step).
@@ -15,8 +32,8 @@ fn ts(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
 #[allow(clippy::too_many_arguments)]
 pub fn _sgd_step(
     py: Python<'_>,
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
     momentum_buffers: Vec<Option<PyRef<'_, PyTensor>>>,
     lr: f64,
     momentum: f64,
@@ -28,7 +45,7 @@ pub fn _sgd_step(
     let mut bufs: Vec<Option<Tensor>> =
         momentum_buffers.iter().map(|b| b.as_ref().map(|b| b.t.clone())).collect();
     let h = optim::Sgd { lr, momentum, dampening, weight_decay, nesterov, maximize };
-    optim::sgd(&ts(&params), &ts(&grads), &mut bufs, h).py()?;
+    optim::sgd(&params, &grads, &mut bufs, h).py()?;
     // Existing buffers are returned as the same Python objects.
     momentum_buffers
         .into_iter()
@@ -45,11 +62,11 @@ pub fn _sgd_step(
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adam_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    exp_avgs: Vec<PyRef<'_, PyTensor>>,
-    exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
-    max_exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    exp_avgs: Tensors,
+    exp_avg_sqs: Tensors,
+    max_exp_avg_sqs: Tensors,
     steps: Vec<f64>,
     lr: f64,
     beta1: f64,
@@ -70,19 +87,18 @@ pub fn _adam_step(
         maximize,
         decoupled: decoupled_weight_decay,
     };
-    let (p, g, m, v, vm) = (ts(&params), ts(&grads), ts(&exp_avgs), ts(&exp_avg_sqs), ts(&max_exp_avg_sqs));
-    optim::adam(&p, &g, &m, &v, &vm, &steps, h).py()
+    optim::adam(&params, &grads, &exp_avgs, &exp_avg_sqs, &max_exp_avg_sqs, &steps, h).py()
 }
 
 /// RMSprop step over a group.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _rmsprop_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    square_avgs: Vec<PyRef<'_, PyTensor>>,
-    grad_avgs: Vec<PyRef<'_, PyTensor>>,
-    momentum_buffers: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    square_avgs: Tensors,
+    grad_avgs: Tensors,
+    momentum_buffers: Tensors,
     lr: f64,
     alpha: f64,
     eps: f64,
@@ -92,17 +108,16 @@ pub fn _rmsprop_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize };
-    let (p, g, s, a, b) = (ts(&params), ts(&grads), ts(&square_avgs), ts(&grad_avgs), ts(&momentum_buffers));
-    optim::rmsprop(&p, &g, &s, &a, &b, h).py()
+    optim::rmsprop(&params, &grads, &square_avgs, &grad_avgs, &momentum_buffers, h).py()
 }
 
 /// Adagrad step over a group.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adagrad_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    state_sums: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    state_sums: Tensors,
     steps: Vec<f64>,
     lr: f64,
     lr_decay: f64,
@@ -111,18 +126,17 @@ pub fn _adagrad_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Adagrad { lr, lr_decay, weight_decay, eps, maximize };
-    let (p, g, s) = (ts(&params), ts(&grads), ts(&state_sums));
-    optim::adagrad(&p, &g, &s, &steps, h).py()
+    optim::adagrad(&params, &grads, &state_sums, &steps, h).py()
 }
 
 /// NAdam step over a group; `mu_products` are the products including this step's momentum.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _nadam_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    exp_avgs: Vec<PyRef<'_, PyTensor>>,
-    exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    exp_avgs: Tensors,
+    exp_avg_sqs: Tensors,
     steps: Vec<f64>,
     mu_products: Vec<f64>,
     lr: f64,
@@ -144,18 +158,17 @@ pub fn _nadam_step(
         decoupled: decoupled_weight_decay,
         maximize,
     };
-    let (p, g, m, v) = (ts(&params), ts(&grads), ts(&exp_avgs), ts(&exp_avg_sqs));
-    optim::nadam(&p, &g, &m, &v, &steps, &mu_products, h).py()
+    optim::nadam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, &mu_products, h).py()
 }
 
 /// RAdam step over a group.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _radam_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    exp_avgs: Vec<PyRef<'_, PyTensor>>,
-    exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    exp_avgs: Tensors,
+    exp_avg_sqs: Tensors,
     steps: Vec<f64>,
     lr: f64,
     beta1: f64,
@@ -166,18 +179,17 @@ pub fn _radam_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::RAdam { lr, beta1, beta2, eps, weight_decay, decoupled: decoupled_weight_decay, maximize };
-    let (p, g, m, v) = (ts(&params), ts(&grads), ts(&exp_avgs), ts(&exp_avg_sqs));
-    optim::radam(&p, &g, &m, &v, &steps, h).py()
+    optim::radam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, h).py()
 }
 
 /// Adamax step over a group.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adamax_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    exp_avgs: Vec<PyRef<'_, PyTensor>>,
-    exp_infs: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    exp_avgs: Tensors,
+    exp_infs: Tensors,
     steps: Vec<f64>,
     lr: f64,
     beta1: f64,
@@ -187,18 +199,17 @@ pub fn _adamax_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Adamax { lr, beta1, beta2, eps, weight_decay, maximize };
-    let (p, g, m, u) = (ts(&params), ts(&grads), ts(&exp_avgs), ts(&exp_infs));
-    optim::adamax(&p, &g, &m, &u, &steps, h).py()
+    optim::adamax(&params, &grads, &exp_avgs, &exp_infs, &steps, h).py()
 }
 
 /// Adadelta step over a group.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adadelta_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    square_avgs: Vec<PyRef<'_, PyTensor>>,
-    acc_deltas: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    square_avgs: Tensors,
+    acc_deltas: Tensors,
     lr: f64,
     rho: f64,
     eps: f64,
@@ -206,18 +217,17 @@ pub fn _adadelta_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Adadelta { lr, rho, eps, weight_decay, maximize };
-    let (p, g, s, a) = (ts(&params), ts(&grads), ts(&square_avgs), ts(&acc_deltas));
-    optim::adadelta(&p, &g, &s, &a, h).py()
+    optim::adadelta(&params, &grads, &square_avgs, &acc_deltas, h).py()
 }
 
 /// Rprop step over a group.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _rprop_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    prevs: Vec<PyRef<'_, PyTensor>>,
-    step_sizes: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    prevs: Tensors,
+    step_sizes: Tensors,
     step_size_min: f64,
     step_size_max: f64,
     etaminus: f64,
@@ -225,17 +235,16 @@ pub fn _rprop_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Rprop { etaminus, etaplus, step_size_min, step_size_max, maximize };
-    let (p, g, pr, s) = (ts(&params), ts(&grads), ts(&prevs), ts(&step_sizes));
-    optim::rprop(&p, &g, &pr, &s, h).py()
+    optim::rprop(&params, &grads, &prevs, &step_sizes, h).py()
 }
 
 /// ASGD step over a group; `etas` and `mus` are the current values (advanced by the caller).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _asgd_step(
-    params: Vec<PyRef<'_, PyTensor>>,
-    grads: Vec<PyRef<'_, PyTensor>>,
-    axs: Vec<PyRef<'_, PyTensor>>,
+    params: Tensors,
+    grads: Tensors,
+    axs: Tensors,
     etas: Vec<f64>,
     mus: Vec<f64>,
     lambd: f64,
@@ -243,6 +252,5 @@ pub fn _asgd_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Asgd { lambd, weight_decay, maximize };
-    let (p, g, a) = (ts(&params), ts(&grads), ts(&axs));
-    optim::asgd(&p, &g, &a, &etas, &mus, h).py()
+    optim::asgd(&params, &grads, &axs, &etas, &mus, h).py()
 }

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
-from rgrad.optim._scalar_state import _check_lr, _ensure_tensor_steps, _increment_steps, _lr_value
-from rgrad.optim.optimizer import Optimizer, _default_scalar_dtype, _use_grad_for_differentiable
+from rgrad.optim._scalar_state import _ensure_tensor_steps, _increment_steps, _lr_value
+from rgrad.optim.optimizer import (
+    Optimizer,
+    _check_lr,
+    _check_nonneg,
+    _default_scalar_dtype,
+    _use_grad_for_differentiable,
+)
 
 __all__ = ["Adadelta"]
 
@@ -45,10 +51,8 @@ class Adadelta(Optimizer):
         _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(eps, "epsilon value")
+        _check_nonneg(weight_decay, "weight_decay value")
         defaults = dict(
             lr=lr,
             rho=rho,
@@ -63,27 +67,15 @@ class Adadelta(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        self._set_group_defaults(
+            foreach=None, maximize=False, differentiable=False, capturable=False
+        )
         _ensure_tensor_steps(self)
 
-    def _init_group(self, group, params_with_grad, grads, square_avgs, acc_deltas, steps):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params_with_grad.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                state["square_avg"] = rgrad.zeros_like(p)
-                state["acc_delta"] = rgrad.zeros_like(p)
-            square_avgs.append(state["square_avg"])
-            acc_deltas.append(state["acc_delta"])
-            steps.append(state["step"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        state["square_avg"] = rgrad.zeros_like(p)
+        state["acc_delta"] = rgrad.zeros_like(p)
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -95,8 +87,9 @@ class Adadelta(Optimizer):
         """
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            params, grads, square_avgs, acc_deltas, steps = [], [], [], [], []
-            self._init_group(group, params, grads, square_avgs, acc_deltas, steps)
+            params, grads, square_avgs, acc_deltas, steps = self._collect_group(
+                group, ("square_avg", "acc_delta", "step")
+            )
             _adadelta_update(
                 params,
                 grads,

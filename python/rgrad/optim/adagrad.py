@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
+from rgrad.optim._scalar_state import _ensure_tensor_steps
 from rgrad.optim.optimizer import (
     Optimizer,
+    _check_fused,
+    _check_lr,
+    _check_nonneg,
     _default_scalar_dtype,
     _use_grad_for_differentiable,
 )
@@ -50,21 +54,11 @@ class Adagrad(Optimizer):
         differentiable=False,
         fused=None,
     ):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
-            )
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-
+        _check_lr(lr)
+        _check_nonneg(lr_decay, "lr_decay value")
+        _check_nonneg(weight_decay, "weight_decay value")
+        _check_nonneg(initial_accumulator_value, "initial_accumulator_value value")
+        _check_nonneg(eps, "epsilon value")
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -77,51 +71,25 @@ class Adagrad(Optimizer):
             fused=fused,
         )
         super().__init__(params, defaults)
+        _check_fused(fused, differentiable, foreach)
 
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-
-        # As in PyTorch, the state of the parameters given here is created eagerly.
+        # As in PyTorch, the state of the parameters given here is created eagerly (state of a
+        # parameter added later with add_param_group is created at its first step).
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(self.state[p], p, group)
 
-    def _init_state(self, p, group):
-        state = self.state[p]
+    def _init_state(self, state, p, group):
         state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
         state["sum"] = rgrad.full_like(p, group["initial_accumulator_value"])
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
-            for p in group["params"]:
-                p_state = self.state.get(p, [])
-                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
-                    p_state["step"] = rgrad.tensor(
-                        float(p_state["step"]), dtype=_default_scalar_dtype()
-                    )
+        self._set_group_defaults(foreach=None, maximize=False, differentiable=False, fused=None)
+        _ensure_tensor_steps(self)
 
     def share_memory(self):
         """No-op kept for API compatibility (there is no inter-process sharing here)."""
-
-    def _init_group(self, group, params_with_grad, grads, state_sums, state_steps):
-        for p in group["params"]:
-            if p.grad is not None:
-                params_with_grad.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    # A parameter added with add_param_group after construction.
-                    self._init_state(p, group)
-                state_sums.append(state["sum"])
-                state_steps.append(state["step"])
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -134,12 +102,9 @@ class Adagrad(Optimizer):
         loss = self._evaluate_closure(closure)
 
         for group in self.param_groups:
-            params_with_grad = []
-            grads = []
-            state_sums = []
-            state_steps = []
-
-            self._init_group(group, params_with_grad, grads, state_sums, state_steps)
+            params_with_grad, grads, state_sums, state_steps = self._collect_group(
+                group, ("sum", "step")
+            )
 
             _adagrad_update(
                 params_with_grad,

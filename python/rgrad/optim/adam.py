@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
+from rgrad.optim._scalar_state import _ensure_tensor_steps
 from rgrad.optim.optimizer import (
     Optimizer,
+    _check_betas_eps_wd,
+    _check_fused,
+    _check_lr,
     _default_scalar_dtype,
     _use_grad_for_differentiable,
 )
@@ -59,19 +63,8 @@ class Adam(Optimizer):
         fused=None,
         decoupled_weight_decay=False,
     ):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-
+        _check_lr(lr)
+        _check_betas_eps_wd(betas, eps, weight_decay)
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -86,56 +79,30 @@ class Adam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
-
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
-            for p in group["params"]:
-                p_state = self.state.get(p, [])
-                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
-                    p_state["step"] = rgrad.tensor(
-                        float(p_state["step"]), dtype=_default_scalar_dtype()
-                    )
+        self._set_group_defaults(
+            amsgrad=False,
+            maximize=False,
+            foreach=None,
+            capturable=False,
+            differentiable=False,
+            decoupled_weight_decay=False,
+            fused=None,
+        )
+        _ensure_tensor_steps(self)
 
-    def _init_group(
-        self, group, params_with_grad, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps
-    ):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params_with_grad.append(p)
-            grads.append(p.grad)
-
-            state = self.state[p]
-            # Lazy state initialization
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                # Exponential moving average of gradient values
-                state["exp_avg"] = rgrad.zeros_like(p)
-                # Exponential moving average of squared gradient values
-                state["exp_avg_sq"] = rgrad.zeros_like(p)
-                if group["amsgrad"]:
-                    # Maximum of all exp. moving avg. of sq. grad. values
-                    state["max_exp_avg_sq"] = rgrad.zeros_like(p)
-
-            exp_avgs.append(state["exp_avg"])
-            exp_avg_sqs.append(state["exp_avg_sq"])
-            if group["amsgrad"]:
-                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
-            state_steps.append(state["step"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        # Exponential moving average of gradient values
+        state["exp_avg"] = rgrad.zeros_like(p)
+        # Exponential moving average of squared gradient values
+        state["exp_avg_sq"] = rgrad.zeros_like(p)
+        if group["amsgrad"]:
+            # Maximum of all exp. moving avg. of sq. grad. values
+            state["max_exp_avg_sq"] = rgrad.zeros_like(p)
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -148,23 +115,11 @@ class Adam(Optimizer):
         loss = self._evaluate_closure(closure)
 
         for group in self.param_groups:
-            params_with_grad = []
-            grads = []
-            exp_avgs = []
-            exp_avg_sqs = []
-            max_exp_avg_sqs = []
-            state_steps = []
-            beta1, beta2 = group["betas"]
-
-            self._init_group(
-                group,
-                params_with_grad,
-                grads,
-                exp_avgs,
-                exp_avg_sqs,
-                max_exp_avg_sqs,
-                state_steps,
+            amsgrad_key = "max_exp_avg_sq" if group["amsgrad"] else None
+            params_with_grad, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps = (
+                self._collect_group(group, ("exp_avg", "exp_avg_sq", amsgrad_key, "step"))
             )
+            beta1, beta2 = group["betas"]
 
             _adam_update(
                 params_with_grad,

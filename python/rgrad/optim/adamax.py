@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
-from rgrad.optim._scalar_state import (
+from rgrad.optim._scalar_state import _ensure_tensor_steps, _increment_steps, _lr_value
+from rgrad.optim.optimizer import (
+    Optimizer,
     _check_betas_eps_wd,
     _check_lr,
-    _ensure_tensor_steps,
-    _increment_steps,
-    _lr_value,
+    _default_scalar_dtype,
+    _use_grad_for_differentiable,
 )
-from rgrad.optim.optimizer import Optimizer, _default_scalar_dtype, _use_grad_for_differentiable
 
 __all__ = ["Adamax"]
 
@@ -64,27 +64,15 @@ class Adamax(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        self._set_group_defaults(
+            foreach=None, maximize=False, differentiable=False, capturable=False
+        )
         _ensure_tensor_steps(self)
 
-    def _init_group(self, group, params_with_grad, grads, exp_avgs, exp_infs, steps):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params_with_grad.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                state["exp_avg"] = rgrad.zeros_like(p)
-                state["exp_inf"] = rgrad.zeros_like(p)
-            exp_avgs.append(state["exp_avg"])
-            exp_infs.append(state["exp_inf"])
-            steps.append(state["step"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        state["exp_avg"] = rgrad.zeros_like(p)
+        state["exp_inf"] = rgrad.zeros_like(p)
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -96,8 +84,9 @@ class Adamax(Optimizer):
         """
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_infs, steps = [], [], [], [], []
-            self._init_group(group, params, grads, exp_avgs, exp_infs, steps)
+            params, grads, exp_avgs, exp_infs, steps = self._collect_group(
+                group, ("exp_avg", "exp_inf", "step")
+            )
             beta1, beta2 = group["betas"]
             _adamax_update(
                 params,

@@ -5,13 +5,18 @@ from __future__ import annotations
 import rgrad
 from rgrad import Tensor, _rgrad
 from rgrad.optim._scalar_state import (
-    _check_lr,
     _ensure_tensor_steps,
     _increment_steps,
     _lr_value,
     _round_to_float32,
 )
-from rgrad.optim.optimizer import Optimizer, _default_scalar_dtype, _use_grad_for_differentiable
+from rgrad.optim.optimizer import (
+    Optimizer,
+    _check_lr,
+    _check_nonneg,
+    _default_scalar_dtype,
+    _use_grad_for_differentiable,
+)
 
 __all__ = ["ASGD"]
 
@@ -54,12 +59,9 @@ class ASGD(Optimizer):
         capturable=False,
     ):
         _check_lr(lr)
-        if not 0.0 <= lambd:
-            raise ValueError(f"Invalid lambd value: {lambd}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonneg(lambd, "lambd value")
+        _check_nonneg(alpha, "alpha value")
+        _check_nonneg(weight_decay, "weight_decay value")
         defaults = dict(
             lr=lr,
             lambd=lambd,
@@ -75,29 +77,16 @@ class ASGD(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        self._set_group_defaults(
+            foreach=None, maximize=False, differentiable=False, capturable=False
+        )
         _ensure_tensor_steps(self, ("step", "eta", "mu"))
 
-    def _init_group(self, group, params_with_grad, grads, mus, axs, etas, steps):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params_with_grad.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                state["eta"] = rgrad.tensor(_lr_value(group["lr"]), dtype=_default_scalar_dtype())
-                state["mu"] = rgrad.tensor(1.0, dtype=_default_scalar_dtype())
-                state["ax"] = rgrad.zeros_like(p)
-            mus.append(state["mu"])
-            axs.append(state["ax"])
-            etas.append(state["eta"])
-            steps.append(state["step"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        state["eta"] = rgrad.tensor(_lr_value(group["lr"]), dtype=_default_scalar_dtype())
+        state["mu"] = rgrad.tensor(1.0, dtype=_default_scalar_dtype())
+        state["ax"] = rgrad.zeros_like(p)
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -109,8 +98,9 @@ class ASGD(Optimizer):
         """
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            params, grads, mus, axs, etas, steps = [], [], [], [], [], []
-            self._init_group(group, params, grads, mus, axs, etas, steps)
+            params, grads, axs, mus, etas, steps = self._collect_group(
+                group, ("ax", "mu", "eta", "step")
+            )
             _asgd_update(
                 params,
                 grads,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
-from rgrad.optim._scalar_state import (
+from rgrad.optim._scalar_state import _ensure_tensor_steps, _increment_steps, _lr_value, _round_to
+from rgrad.optim.optimizer import (
+    Optimizer,
     _check_betas_eps_wd,
     _check_lr,
-    _ensure_tensor_steps,
-    _increment_steps,
-    _lr_value,
-    _round_to,
+    _check_nonneg,
+    _default_scalar_dtype,
+    _use_grad_for_differentiable,
 )
-from rgrad.optim.optimizer import Optimizer, _default_scalar_dtype, _use_grad_for_differentiable
 
 __all__ = ["NAdam"]
 
@@ -60,8 +60,7 @@ class NAdam(Optimizer):
     ):
         _check_lr(lr)
         _check_betas_eps_wd(betas, eps, weight_decay)
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_nonneg(momentum_decay, "momentum_decay value")
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -78,32 +77,20 @@ class NAdam(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
+        self._set_group_defaults(
+            maximize=False,
+            foreach=None,
+            capturable=False,
+            differentiable=False,
+            decoupled_weight_decay=False,
+        )
         _ensure_tensor_steps(self, ("step", "mu_product"))
 
-    def _init_group(
-        self, group, params_with_grad, grads, exp_avgs, exp_avg_sqs, mu_products, steps
-    ):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params_with_grad.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                state["mu_product"] = rgrad.tensor(1.0, dtype=_default_scalar_dtype())
-                state["exp_avg"] = rgrad.zeros_like(p)
-                state["exp_avg_sq"] = rgrad.zeros_like(p)
-            exp_avgs.append(state["exp_avg"])
-            exp_avg_sqs.append(state["exp_avg_sq"])
-            mu_products.append(state["mu_product"])
-            steps.append(state["step"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        state["mu_product"] = rgrad.tensor(1.0, dtype=_default_scalar_dtype())
+        state["exp_avg"] = rgrad.zeros_like(p)
+        state["exp_avg_sq"] = rgrad.zeros_like(p)
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -115,8 +102,9 @@ class NAdam(Optimizer):
         """
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_avg_sqs, mu_products, steps = [], [], [], [], [], []
-            self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, mu_products, steps)
+            params, grads, exp_avgs, exp_avg_sqs, mu_products, steps = self._collect_group(
+                group, ("exp_avg", "exp_avg_sq", "mu_product", "step")
+            )
             beta1, beta2 = group["betas"]
             _nadam_update(
                 params,

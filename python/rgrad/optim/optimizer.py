@@ -81,6 +81,37 @@ def _default_scalar_dtype():
     return rgrad.float32
 
 
+def _check_nonneg(value, what) -> None:
+    """PyTorch's constructor check ``Invalid <what>: <value>`` for a value that must be >= 0."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
+def _check_lr(lr) -> None:
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    _check_nonneg(lr, "learning rate")
+
+
+def _check_betas_eps_wd(betas, eps, weight_decay) -> None:
+    """The checks of the Adam family, in PyTorch's order: eps, both betas, weight decay."""
+    _check_nonneg(eps, "epsilon value")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    _check_nonneg(weight_decay, "weight_decay value")
+
+
+def _check_fused(fused, differentiable, foreach) -> None:
+    """The checks of ``fused=True`` (run after the base constructor, as in PyTorch)."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _use_grad_for_differentiable(func):
     """Runs ``step`` with gradient recording off (on only for ``differentiable=True``)."""
 
@@ -147,6 +178,13 @@ class Optimizer:
             self._optimizer_step_post_hooks = OrderedDict()
         self._patch_step_function()
         self.defaults.setdefault("differentiable", False)
+
+    def _set_group_defaults(self, **defaults):
+        """For ``__setstate__``: gives every param group the options it lacks (state saved
+        before an option existed), in the order given."""
+        for group in self.param_groups:
+            for key, value in defaults.items():
+                group.setdefault(key, value)
 
     # ----------------------------------------------------------------------------- repr
 
@@ -368,6 +406,31 @@ class Optimizer:
                 loss; run with gradients enabled.
         """
         raise NotImplementedError
+
+    def _init_state(self, state, p, group):
+        """Fills the empty ``state`` dict of parameter ``p`` (optimizers that keep state)."""
+        raise NotImplementedError
+
+    def _collect_group(self, group, keys):
+        """Gathers a parameter group for its update call: the parameters that have a gradient,
+        their gradients and, for each of ``keys``, the list of those parameters' ``state[key]``
+        (an empty list for a ``None`` key); state still empty is first filled by
+        :meth:`_init_state`. Returns ``(params, grads, *lists)``."""
+        params, grads = [], []
+        lists = [[] for _ in keys]
+        used = [(out, key) for out, key in zip(lists, keys) if key is not None]
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            params.append(p)
+            grads.append(grad)
+            state = self.state[p]
+            if len(state) == 0:
+                self._init_state(state, p, group)
+            for out, key in used:
+                out.append(state[key])
+        return (params, grads, *lists)
 
     # ------------------------------------------------------------------- param groups
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
+from rgrad.optim._scalar_state import _ensure_tensor_steps
 from rgrad.optim.optimizer import (
     Optimizer,
+    _check_lr,
+    _check_nonneg,
     _default_scalar_dtype,
     _use_grad_for_differentiable,
 )
@@ -53,19 +56,11 @@ class RMSprop(Optimizer):
         maximize=False,
         differentiable=False,
     ):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
-
+        _check_lr(lr)
+        _check_nonneg(eps, "epsilon value")
+        _check_nonneg(momentum, "momentum value")
+        _check_nonneg(weight_decay, "weight_decay value")
+        _check_nonneg(alpha, "alpha value")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -82,51 +77,23 @@ class RMSprop(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-            for p in group["params"]:
-                p_state = self.state.get(p, [])
-                if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
-                    p_state["step"] = rgrad.tensor(
-                        float(p_state["step"]), dtype=_default_scalar_dtype()
-                    )
+        self._set_group_defaults(
+            momentum=0,
+            centered=False,
+            foreach=None,
+            maximize=False,
+            differentiable=False,
+            capturable=False,
+        )
+        _ensure_tensor_steps(self)
 
-    def _init_group(
-        self,
-        group,
-        params_with_grad,
-        grads,
-        square_avgs,
-        momentum_buffer_list,
-        grad_avgs,
-        state_steps,
-    ):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params_with_grad.append(p)
-            grads.append(p.grad)
-
-            state = self.state[p]
-            # State initialization
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                state["square_avg"] = rgrad.zeros_like(p)
-                if group["momentum"] > 0:
-                    state["momentum_buffer"] = rgrad.zeros_like(p)
-                if group["centered"]:
-                    state["grad_avg"] = rgrad.zeros_like(p)
-            square_avgs.append(state["square_avg"])
-            state_steps.append(state["step"])
-            if group["momentum"] > 0:
-                momentum_buffer_list.append(state["momentum_buffer"])
-            if group["centered"]:
-                grad_avgs.append(state["grad_avg"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        state["square_avg"] = rgrad.zeros_like(p)
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = rgrad.zeros_like(p)
+        if group["centered"]:
+            state["grad_avg"] = rgrad.zeros_like(p)
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -139,21 +106,14 @@ class RMSprop(Optimizer):
         loss = self._evaluate_closure(closure)
 
         for group in self.param_groups:
-            params_with_grad = []
-            grads = []
-            square_avgs = []
-            grad_avgs = []
-            momentum_buffer_list = []
-            state_steps = []
-
-            self._init_group(
-                group,
-                params_with_grad,
-                grads,
-                square_avgs,
-                momentum_buffer_list,
-                grad_avgs,
-                state_steps,
+            keys = (
+                "square_avg",
+                "grad_avg" if group["centered"] else None,
+                "momentum_buffer" if group["momentum"] > 0 else None,
+                "step",
+            )
+            params_with_grad, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps = (
+                self._collect_group(group, keys)
             )
 
             _rmsprop_update(

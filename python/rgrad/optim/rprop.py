@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import rgrad
 from rgrad import Tensor, _rgrad
-from rgrad.optim._scalar_state import _check_lr, _ensure_tensor_steps, _increment_steps, _lr_value
-from rgrad.optim.optimizer import Optimizer, _default_scalar_dtype, _use_grad_for_differentiable
+from rgrad.optim._scalar_state import _ensure_tensor_steps, _increment_steps, _lr_value
+from rgrad.optim.optimizer import (
+    Optimizer,
+    _check_lr,
+    _default_scalar_dtype,
+    _use_grad_for_differentiable,
+)
 
 __all__ = ["Rprop"]
 
@@ -57,27 +62,15 @@ class Rprop(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        self._set_group_defaults(
+            foreach=None, maximize=False, differentiable=False, capturable=False
+        )
         _ensure_tensor_steps(self)
 
-    def _init_group(self, group, params, grads, prevs, step_sizes, steps):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
-                state["prev"] = rgrad.zeros_like(p)
-                state["step_size"] = rgrad.full_like(p.grad, _lr_value(group["lr"]))
-            prevs.append(state["prev"])
-            step_sizes.append(state["step_size"])
-            steps.append(state["step"])
+    def _init_state(self, state, p, group):
+        state["step"] = rgrad.tensor(0.0, dtype=_default_scalar_dtype())
+        state["prev"] = rgrad.zeros_like(p)
+        state["step_size"] = rgrad.full_like(p.grad, _lr_value(group["lr"]))
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -89,8 +82,9 @@ class Rprop(Optimizer):
         """
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            params, grads, prevs, step_sizes, steps = [], [], [], [], []
-            self._init_group(group, params, grads, prevs, step_sizes, steps)
+            params, grads, prevs, step_sizes, steps = self._collect_group(
+                group, ("prev", "step_size", "step")
+            )
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
             _rprop_update(

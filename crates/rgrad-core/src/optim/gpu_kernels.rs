@@ -1,10 +1,10 @@
-//! The optimizer steps of [`crate::optim`] for parameters on the wgpu device: the same formulas,
+//! The optimizer steps of [`super`] for parameters on the wgpu device: the same formulas,
 //! operation by operation, as one generated kernel per parameter (`t0` is the parameter, `t1`
 //! its gradient, then the state tensors; `s0..` the hyperparameters).
 
+use super::{Adadelta, Adagrad, Adam, Adamax, Asgd, NAdam, RAdam, RmsProp, Rprop, Sgd};
 use crate::error::Result;
 use crate::gpu::update;
-use crate::optim::{Adadelta, Adagrad, Adam, Adamax, Asgd, NAdam, RAdam, RmsProp, Rprop, Sgd};
 use crate::tensor::Tensor;
 
 fn direction(maximize: bool, weight_decay: f64, wd_slot: usize) -> String {
@@ -38,11 +38,7 @@ pub(crate) fn adam_one(
 ) -> Result<()> {
     let bc1 = 1.0 - h.beta1.powf(step);
     let bc2_sqrt = (1.0 - h.beta2.powf(step)).sqrt();
-    let mut body = String::new();
-    if h.decoupled && h.weight_decay != 0.0 {
-        body += "  t0[o0] = t0[o0] * s0;\n";
-    }
-    body += &direction(h.maximize, if h.decoupled { 0.0 } else { h.weight_decay }, 1);
+    let mut body = decayed_direction(h.maximize, h.weight_decay, h.decoupled);
     body += "  t2[o2] = t2[o2] + s2 * (d - t2[o2]);\n  t3[o3] = t3[o3] * s3 + s4 * (d * d);\n";
     let mut ts = vec![p, g, m, v];
     let second = match vmax {
