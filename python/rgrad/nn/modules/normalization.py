@@ -9,6 +9,24 @@ from rgrad.nn.parameter import Parameter
 __all__ = ["BatchNorm1d", "GroupNorm", "LayerNorm", "RMSNorm"]
 
 
+def _register_affine(module, enabled, shape, bias, dtype, device):
+    """The scale ``weight`` and shift ``bias`` of a normalization layer, registered as
+    parameters (None where disabled); ``_reset_affine`` gives their initial values."""
+
+    def param():
+        return Parameter(rgrad.empty(shape, dtype=dtype, device=device))
+
+    module.register_parameter("weight", param() if enabled else None)
+    module.register_parameter("bias", param() if enabled and bias else None)
+
+
+def _reset_affine(module):
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class LayerNorm(Module):
     """Normalizes over the trailing ``normalized_shape`` dims, then scales by ``weight`` (ones)
     and shifts by ``bias`` (zeros) when ``elementwise_affine``."""
@@ -28,23 +46,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            shape = self.normalized_shape
-            self.weight = Parameter(rgrad.empty(shape, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(rgrad.empty(shape, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, elementwise_affine, self.normalized_shape, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -106,23 +112,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        kw = {"dtype": dtype, "device": device}
-        if affine:
-            self.weight = Parameter(rgrad.empty(num_channels, **kw))
-            if bias:
-                self.bias = Parameter(rgrad.empty(num_channels, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, num_channels, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -164,15 +158,7 @@ class BatchNorm1d(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         kw = {"dtype": dtype, "device": device}
-        if affine:
-            self.weight = Parameter(rgrad.empty(num_features, **kw))
-            if bias:
-                self.bias = Parameter(rgrad.empty(num_features, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, num_features, bias, dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean", rgrad.zeros(num_features, **kw))
             self.register_buffer("running_var", rgrad.ones(num_features, **kw))
@@ -191,10 +177,7 @@ class BatchNorm1d(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, *args):
         # State dicts from before version 2 have no num_batches_tracked: keep the current one.
