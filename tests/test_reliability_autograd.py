@@ -318,3 +318,23 @@ def test_parameter_identity():
     assert model.weight is next(model.parameters())
     # Operations on a Parameter still return plain tensors, never the Parameter itself.
     assert type(p.reshape(3)) is torch.Tensor and p.reshape(3) is not p
+
+
+def test_collection_while_tensors_are_created_is_safe():
+    # A collection can start while a tensor object is being allocated; traversing it then must
+    # not read its unwritten fields (run in a subprocess: the failure mode is a segfault).
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, rgrad as torch\n"
+        "gc.set_threshold(1, 1, 1)\n"
+        "x = torch.randn(3, requires_grad=True)\n"
+        "for _ in range(200):\n"
+        "    z = (x > 0.1)\n"
+        "    y = x.where(z, 2.0).sum()\n"
+        "    y.backward()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -188,16 +188,34 @@ pub fn _record_function(
 }
 
 /// A tensor `ctx.save_for_backward` kept: checked against in-place changes when unpacked.
-#[pyclass(name = "_SavedTensor", module = "rgrad._rgrad", frozen)]
+#[pyclass(name = "_SavedTensor", module = "rgrad._rgrad")]
 pub struct PySavedTensor {
     saved: SavedCustom,
+    /// The saved Python object, handed back as itself (as PyTorch's preserved wrapper); None
+    /// for an output, which would otherwise keep its own node alive.
+    obj: Option<Py<PyTensor>>,
 }
 
 #[pymethods]
 impl PySavedTensor {
     /// The saved tensor, or PyTorch's error if it was modified in place after saving.
     fn unpack(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.saved.unpack().py()?)
+        let t = self.saved.unpack().py()?;
+        match &self.obj {
+            Some(obj) => Ok(obj.clone_ref(py)),
+            None => wrap(py, t),
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::gc::PyTraverseError> {
+        if let Some(obj) = &self.obj {
+            visit.call(obj)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.obj = None;
     }
 }
 
@@ -205,11 +223,18 @@ impl PySavedTensor {
 /// history, so the node holding the ctx does not keep itself alive).
 #[pyfunction]
 pub fn _save_for_node(
-    tensors: Vec<PyRef<'_, PyTensor>>,
+    tensors: Vec<Bound<'_, PyTensor>>,
     outputs: Vec<PyRef<'_, PyTensor>>,
 ) -> Vec<PySavedTensor> {
     let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
-    tensors.iter().map(|t| PySavedTensor { saved: SavedCustom::new(&t.t, &outs) }).collect()
+    tensors
+        .into_iter()
+        .map(|t| {
+            let saved = SavedCustom::new(&t.borrow().t, &outs);
+            let obj = if saved.is_output() { None } else { Some(t.unbind()) };
+            PySavedTensor { saved, obj }
+        })
+        .collect()
 }
 
 /// Sets anomaly detection; returns the previous setting.

@@ -171,6 +171,12 @@ impl PyTensor {
     /// Reports the Python objects (hooks, a custom Function's backward and ctx) that only this
     /// wrapper keeps alive through the core, so reference cycles through them are collected.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A collection can start while an object is being allocated (creating its `__dict__`),
+        // before its Rust fields are written (the memory is zeroed). `me` is set only once the
+        // object is complete, so an unset `me` means: nothing to report yet.
+        if self.me.load(Ordering::Relaxed).is_null() {
+            return Ok(());
+        }
         crate::graph::visit_python_objects(&self.t, |obj| visit.call(obj))
     }
 

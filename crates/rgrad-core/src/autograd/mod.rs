@@ -181,6 +181,11 @@ impl SavedCustom {
         }
     }
 
+    /// Whether the tensor was saved as an output of its node (kept without history).
+    pub fn is_output(&self) -> bool {
+        self.history.is_some()
+    }
+
     /// The saved tensor (with its history for an output), or PyTorch's error if it was
     /// modified in place since it was saved.
     pub fn unpack(&self) -> Result<Tensor> {
