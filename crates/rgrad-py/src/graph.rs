@@ -157,7 +157,10 @@ impl BackwardFn for PyBackward {
 
 /// Calls `visit` with each Python object the core holds for `t` and that would be freed with
 /// it (its hooks, its grad_fn's Python backward): what `Tensor.__traverse__` must report.
-pub fn visit_python_objects<E>(t: &Tensor, mut visit: impl FnMut(&Py<PyAny>) -> Result<(), E>) -> Result<(), E> {
+pub fn visit_python_objects<E>(
+    t: &Tensor,
+    mut visit: impl FnMut(&Py<PyAny>) -> Result<(), E>,
+) -> Result<(), E> {
     let mut result = Ok(());
     t.visit_owned_external(&mut |obj| {
         if result.is_err() {

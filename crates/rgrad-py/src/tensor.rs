@@ -8,16 +8,16 @@ use crate::graph::node_object;
 use crate::index;
 use crate::interop;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::ffi;
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 use pyo3::types::{PyTuple, PyType};
 use rgrad_core::ops::binary::{binary, BinaryOp};
 use rgrad_core::ops::unary::UnaryOp;
 use rgrad_core::{DType, Operand, Scalar, Tensor};
-use pyo3::ffi;
-use pyo3::gc::{PyTraverseError, PyVisit};
-use pyo3::types::PyDict;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 #[pyclass(name = "Tensor", subclass, weakref, dict)]
@@ -38,7 +38,9 @@ pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyTensor>> {
     // the object's memory is freed, and it is only read and written with the GIL held. A wrapper
     // being deallocated (refcount 0) is not revived: it gets replaced below.
     if !existing.is_null() && unsafe { ffi::Py_REFCNT(existing) } > 0 {
-        return Ok(unsafe { Bound::from_borrowed_ptr(py, existing).cast_into_unchecked::<PyTensor>() }.unbind());
+        return Ok(
+            unsafe { Bound::from_borrowed_ptr(py, existing).cast_into_unchecked::<PyTensor>() }.unbind()
+        );
     }
     let obj = Py::new(py, PyTensor { t, me: AtomicPtr::new(std::ptr::null_mut()) })?;
     PyTensor::register(obj.bind(py));

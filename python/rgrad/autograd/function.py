@@ -41,9 +41,7 @@ class FunctionCtx:
             raise RuntimeError(_FREED)
         # Once the node is recorded the tensors are held as checked handles (see
         # ``Function.apply``): unpacking raises if one was modified in place since.
-        return tuple(
-            s.unpack() if isinstance(s, _rgrad._SavedTensor) else s for s in self._saved
-        )
+        return tuple(s.unpack() if isinstance(s, _rgrad._SavedTensor) else s for s in self._saved)
 
     def mark_non_differentiable(self, *tensors):
         self._non_differentiable.update(id(t) for t in tensors)

@@ -115,7 +115,11 @@ impl Saved {
     }
 
     pub fn output(t: &Tensor, producer: &'static str) -> Saved {
-        Saved { tensor: t.detach(), version: t.version(), producer: Some(std::borrow::Cow::Borrowed(producer)) }
+        Saved {
+            tensor: t.detach(),
+            version: t.version(),
+            producer: Some(std::borrow::Cow::Borrowed(producer)),
+        }
     }
 
     /// The saved tensor, or PyTorch's error if it was modified in place since.
