@@ -342,3 +342,23 @@ def test_collection_while_tensors_are_created_is_safe():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_saved_second_output_is_named_by_its_index():
+    class Two(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            a, b = x * 2, x * 3
+            ctx.save_for_backward(b)
+            return a, b
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            (b,) = ctx.saved_tensors
+            return ga + gb
+
+    a, b = Two.apply(torch.ones(3, requires_grad=True))
+    with torch.no_grad():
+        b.add_(1)
+    with pytest.raises(RuntimeError, match=r"which is output 1 of Two, is at version 1"):
+        (a + b).sum().backward()

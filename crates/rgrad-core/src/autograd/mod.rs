@@ -105,8 +105,9 @@ impl Node {
 pub struct Saved {
     tensor: Tensor,
     version: u64,
-    /// Saved outputs are kept without history (no reference cycle through their grad_fn).
-    producer: Option<std::borrow::Cow<'static, str>>,
+    /// Saved outputs are kept without history (no reference cycle through their grad_fn):
+    /// the node that produced them and which of its outputs they are, for the error message.
+    producer: Option<(std::borrow::Cow<'static, str>, usize)>,
 }
 
 impl Saved {
@@ -118,7 +119,7 @@ impl Saved {
         Saved {
             tensor: t.detach(),
             version: t.version(),
-            producer: Some(std::borrow::Cow::Borrowed(producer)),
+            producer: Some((std::borrow::Cow::Borrowed(producer), 0)),
         }
     }
 
@@ -129,7 +130,7 @@ impl Saved {
             // PyTorch names the node (`ExpBackward0`); a history taken over by an in-place op
             // is named by the op (`Add`).
             let origin = match (&self.producer, self.tensor.grad_fn()) {
-                (Some(p), _) => format!(", which is output 0 of {p},"),
+                (Some((p, nr)), _) => format!(", which is output {nr} of {p},"),
                 (None, Some(n)) => {
                     let m = self.tensor.meta();
                     let name = if m.inplace_history {
@@ -177,7 +178,7 @@ impl SavedCustom {
                 let saved = Saved {
                     tensor: t.detach(),
                     version: t.version(),
-                    producer: name.map(std::borrow::Cow::Owned),
+                    producer: name.map(|n| (std::borrow::Cow::Owned(n), nr)),
                 };
                 SavedCustom { saved, history: Some((node, nr)) }
             }
