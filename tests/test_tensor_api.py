@@ -1289,11 +1289,6 @@ def test_numpy_operands():
 # ---- object identity ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each access wraps a new Python object: x.grad is x.grad, x.to(x.dtype) is x and "
-    "AccumulateGrad.variable is x are all False (True in PyTorch)",
-)
 def test_python_object_identity():
     x = rgrad.tensor([1.0, 2.0], requires_grad=True)
     (x * 2).sum().backward()

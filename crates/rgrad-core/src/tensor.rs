@@ -8,13 +8,29 @@ use crate::shape::{fmt_shape, Dims};
 use crate::storage::{Device, Element, Storage};
 use crate::{with_dtype, DType, Scalar};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
-use std::sync::Arc;
 
 /// A user hook on a tensor's gradient; may return a replacement.
-pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+pub trait GradHookFn: Send + Sync {
+    fn call(&self, grad: &Tensor) -> Result<Option<Tensor>>;
+    /// The hook's concrete value, so the binding that made it can reach the foreign objects it
+    /// holds (Python's garbage collector must see them).
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
+}
+
+impl<F: Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync> GradHookFn for F {
+    fn call(&self, grad: &Tensor) -> Result<Option<Tensor>> {
+        self(grad)
+    }
+}
+
+pub type GradHook = Arc<dyn GradHookFn>;
 
 #[derive(Default)]
 pub struct AutogradMeta {
@@ -41,6 +57,20 @@ pub struct TensorImpl {
     /// every op, so kept out of the mutex.
     requires_grad: AtomicBool,
     meta: Mutex<AutogradMeta>,
+    /// An opaque pointer a language binding keeps here (its wrapper object, so one tensor has
+    /// one wrapper). The core never dereferences it; the binding serialises access (Python: the
+    /// GIL).
+    binding: AtomicPtr<()>,
+}
+
+/// A handle that does not keep its tensor alive (what a hook's removal handle holds).
+#[derive(Clone)]
+pub struct WeakTensor(Weak<TensorImpl>);
+
+impl WeakTensor {
+    pub fn upgrade(&self) -> Option<Tensor> {
+        self.0.upgrade().map(Tensor)
+    }
 }
 
 /// A cheap-to-clone handle; clones share everything (it is the same tensor).
@@ -60,6 +90,7 @@ impl Tensor {
             layout,
             requires_grad: AtomicBool::new(false),
             meta: Mutex::new(AutogradMeta::default()),
+            binding: AtomicPtr::new(std::ptr::null_mut()),
         }))
     }
 
@@ -186,6 +217,45 @@ impl Tensor {
 
     pub fn impl_ptr(&self) -> *const TensorImpl {
         Arc::as_ptr(&self.0)
+    }
+
+    /// The binding's slot for this tensor (see `TensorImpl::binding`).
+    #[inline]
+    pub fn binding_slot(&self) -> &AtomicPtr<()> {
+        &self.0.binding
+    }
+
+    /// Whether this handle is the only strong reference to the tensor object.
+    pub fn is_sole_handle(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+
+    /// A handle that does not keep the tensor alive.
+    pub fn downgrade(&self) -> WeakTensor {
+        WeakTensor(Arc::downgrade(&self.0))
+    }
+
+    /// Calls `f` with each foreign object (hook, custom backward) reachable from this tensor
+    /// through autograd state that nothing else shares: its own hooks when this handle is the
+    /// only one, and its grad_fn's when the tensor is the node's only owner. A garbage
+    /// collector visits exactly what would be freed with the tensor (as PyTorch's
+    /// `THPVariable_subclass_traverse` checks `use_count() == 1`). Locks held elsewhere make it
+    /// skip (conservative: unvisited objects just look alive).
+    pub fn visit_owned_external(&self, f: &mut dyn FnMut(&dyn Any)) {
+        if !self.is_sole_handle() {
+            return;
+        }
+        let Some(m) = self.0.meta.try_lock() else { return };
+        for (_, hook) in &m.hooks {
+            if let Some(a) = hook.as_any() {
+                f(a);
+            }
+        }
+        if let Some(node) = &m.grad_fn {
+            if Arc::strong_count(node) == 1 {
+                node.visit_external(f);
+            }
+        }
     }
 
     /// Whether nothing but this handle refers to the tensor or its storage.

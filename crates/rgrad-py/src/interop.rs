@@ -139,7 +139,7 @@ pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResul
 pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let host = t.to_cpu().py()?;
     let t = &host;
-    let owner = Py::new(py, crate::tensor::PyTensor { t: t.detach() })?.into_any();
+    let owner = crate::tensor::wrap(py, t.detach())?.into_any();
     let arr = numpy_view(py, t, owner)?;
     arr.call_method0("tolist")
 }

@@ -48,6 +48,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_set_node_factory, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_save_for_node, m)?)?;
+    m.add_class::<graph::PySavedTensor>()?;
     m.add_function(wrap_pyfunction!(graph::_set_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(device::_wgpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(device::_wgpu_adapter_name, m)?)?;

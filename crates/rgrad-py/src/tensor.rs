@@ -3,28 +3,88 @@
 
 use crate::convert::{int_list, int_or_list, operand, require_operand, tensor_arg, Arg};
 use crate::dtype::{check_device, extract_dtype, opt_dtype, PyDType, PyDevice};
-use crate::errors::{from_py, IntoPyResult};
+use crate::errors::IntoPyResult;
 use crate::graph::node_object;
 use crate::index;
 use crate::interop;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::ffi;
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 use pyo3::types::{PyTuple, PyType};
 use rgrad_core::ops::binary::{binary, BinaryOp};
 use rgrad_core::ops::unary::UnaryOp;
 use rgrad_core::{DType, Operand, Scalar, Tensor};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 #[pyclass(name = "Tensor", subclass, weakref, dict)]
 pub struct PyTensor {
+    /// Replace it only through [`PyTensor::replace_tensor`] (the wrapper slot follows it).
     pub t: Tensor,
+    /// This object, once registered as its tensor's wrapper (null before).
+    me: AtomicPtr<ffi::PyObject>,
 }
 
+/// The Python object for `t`: its existing wrapper while that is alive (PyTorch keeps one
+/// Python object per tensor, so `x.grad is x.grad` and a Parameter stays a Parameter), else a
+/// new one registered in the tensor's binding slot.
 #[inline]
 pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyTensor>> {
-    Py::new(py, PyTensor { t })
+    let existing = t.binding_slot().load(Ordering::Relaxed).cast::<ffi::PyObject>();
+    // SAFETY: the slot holds null or a wrapper of this tensor: `PyTensor::drop` clears it before
+    // the object's memory is freed, and it is only read and written with the GIL held. A wrapper
+    // being deallocated (refcount 0) is not revived: it gets replaced below.
+    if !existing.is_null() && unsafe { ffi::Py_REFCNT(existing) } > 0 {
+        return Ok(
+            unsafe { Bound::from_borrowed_ptr(py, existing).cast_into_unchecked::<PyTensor>() }.unbind()
+        );
+    }
+    let obj = Py::new(py, PyTensor { t, me: AtomicPtr::new(std::ptr::null_mut()) })?;
+    PyTensor::register(obj.bind(py));
+    Ok(obj)
+}
+
+impl Drop for PyTensor {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+impl PyTensor {
+    /// Makes `slf` the wrapper `wrap` returns for its tensor.
+    fn register(slf: &Bound<'_, Self>) {
+        let me = slf.as_ptr();
+        let this = slf.borrow();
+        this.me.store(me, Ordering::Relaxed);
+        this.t.binding_slot().store(me.cast(), Ordering::Relaxed);
+    }
+
+    /// Clears the tensor's wrapper slot if it names this object.
+    fn unregister(&self) {
+        let me = self.me.load(Ordering::Relaxed);
+        if !me.is_null() {
+            let _ = self.t.binding_slot().compare_exchange(
+                me.cast(),
+                std::ptr::null_mut(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Points this object at another core tensor (`.data = `, `detach_()`, in-place view ops);
+    /// the object becomes that tensor's wrapper.
+    pub fn replace_tensor(&mut self, t: Tensor) {
+        self.unregister();
+        self.t = t;
+        let me = self.me.load(Ordering::Relaxed);
+        if !me.is_null() {
+            self.t.binding_slot().store(me.cast(), Ordering::Relaxed);
+        }
+    }
 }
 
 #[inline]
@@ -99,7 +159,33 @@ impl PyTensor {
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
-        Ok(PyTensor { t })
+        Ok(PyTensor { t, me: AtomicPtr::new(std::ptr::null_mut()) })
+    }
+
+    /// Registers an object made from Python (`Tensor(...)`, `nn.Parameter(...)`) as its
+    /// tensor's wrapper, so the core hands back this object (and its subclass) later.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __init__(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) {
+        let _ = (args, kwargs);
+        Self::register(slf);
+    }
+
+    /// Reports the Python objects (hooks, a custom Function's backward and ctx) that only this
+    /// wrapper keeps alive through the core, so reference cycles through them are collected.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A collection can start while an object is being allocated (creating its `__dict__`),
+        // before its Rust fields are written (the memory is zeroed). `me` is set only once the
+        // object is complete, so an unset `me` means: nothing to report yet.
+        if self.me.load(Ordering::Relaxed).is_null() {
+            return Ok(());
+        }
+        crate::graph::visit_python_objects(&self.t, |obj| visit.call(obj))
+    }
+
+    /// Breaks a garbage cycle: drops the core tensor (and with it the hooks and graph node that
+    /// hold Python objects), as PyTorch's `THPVariable_clear` resets its tensor.
+    fn __clear__(&mut self) {
+        self.replace_tensor(Tensor::zeros(&[0], DType::F32));
     }
 
     // ---- properties ----------------------------------------------------------------------
@@ -247,7 +333,7 @@ impl PyTensor {
         if rg {
             t.set_requires_grad(true).py()?;
         }
-        self.t = t;
+        self.replace_tensor(t);
         Ok(())
     }
 
@@ -465,19 +551,9 @@ impl PyTensor {
 
     /// Registers `hook(grad) -> Tensor | None`, called when the gradient is computed.
     fn register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<crate::graph::RemovableHandle>> {
-        let f: rgrad_core::tensor::GradHook = Arc::new(move |g: &Tensor| {
-            Python::attach(|py| {
-                let arg = wrap(py, g.clone()).map_err(from_py)?;
-                let r = hook.call1(py, (arg,)).map_err(from_py)?;
-                if r.is_none(py) {
-                    return Ok(None);
-                }
-                let t = r.bind(py).cast::<PyTensor>().map_err(|e| from_py(e.into()))?;
-                Ok(Some(t.borrow().t.clone()))
-            })
-        });
+        let f: rgrad_core::tensor::GradHook = std::sync::Arc::new(crate::graph::PyHook(hook));
         let id = self.t.register_hook(f).py()?;
-        Py::new(py, crate::graph::RemovableHandle { t: self.t.clone(), id })
+        Py::new(py, crate::graph::RemovableHandle { t: self.t.downgrade(), id })
     }
 
     // ---- arithmetic operators ------------------------------------------------------------
@@ -895,7 +971,8 @@ impl PyTensor {
     }
     fn detach_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         let mut me = slf.borrow_mut();
-        me.t = me.t.detach();
+        let t = me.t.detach();
+        me.replace_tensor(t);
         Ok(slf.clone().unbind())
     }
 }

@@ -43,7 +43,7 @@ fn owned(g: Tensor) -> Result<Tensor> {
 fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
     let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
     for hook in hooks {
-        if let Some(replaced) = hook(&g)? {
+        if let Some(replaced) = hook.call(&g)? {
             g = replaced;
         }
     }
@@ -160,7 +160,7 @@ fn apply_pre_hooks(node: &Node, grads: &mut [Option<Tensor>]) -> Result<()> {
     let hooks: Vec<_> = node.pre_hooks.lock().clone();
     for (nr, _, hook) in hooks {
         if let Some(g) = grads.get(nr).cloned().flatten() {
-            if let Some(new) = hook(&g)? {
+            if let Some(new) = hook.call(&g)? {
                 grads[nr] = Some(new);
             }
         }

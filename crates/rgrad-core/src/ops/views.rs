@@ -59,7 +59,10 @@ impl Tensor {
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         let new_shape = infer_shape(shape, self.numel())?;
         if new_shape.as_slice() == self.shape() {
-            return Ok(self.clone());
+            // A new view, as PyTorch: never the input object itself.
+            return Ok(
+                self.view_with(self.layout().clone(), "ViewBackward0", || Op::Reshape { shape: self.dims() })
+            );
         }
         match self.layout().view_strides(&new_shape) {
             Some(_) => self.view(shape),
