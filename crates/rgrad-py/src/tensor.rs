@@ -67,6 +67,51 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
+/// `Tensor(*args)`: sizes (ints or a `Size`) or one piece of data.
+fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
+    let sizes = |dims: Vec<i64>| -> PyResult<Tensor> {
+        let shape = crate::convert::usize_shape(&dims)?;
+        let bytes = shape.iter().try_fold(4usize, |acc, &d| acc.checked_mul(d));
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "Storage size calculation overflowed with sizes={dims:?}"
+            )));
+        }
+        Ok(Tensor::zeros(&shape, DType::F32))
+    };
+    if args.is_empty() {
+        return Ok(Tensor::zeros(&[0], DType::F32));
+    }
+    let first = args.get_item(0)?;
+    let all_ints = args.iter().all(|a| a.is_instance_of::<pyo3::types::PyInt>() && !a.is_instance_of::<pyo3::types::PyBool>());
+    if all_ints {
+        return sizes(args.iter().map(|a| a.extract::<i64>()).collect::<PyResult<_>>()?);
+    }
+    if args.len() == 1 {
+        if let Ok(pt) = first.cast::<PyTensor>() {
+            return Ok(pt.borrow().t.detach());
+        }
+        if first.is_instance_of::<PyTuple>() && first.get_type().name()?.to_string() == "Size" {
+            return sizes(crate::convert::int_or_list(&first)?);
+        }
+        if first.is_instance_of::<pyo3::types::PyString>() || first.is_instance_of::<pyo3::types::PyBytes>() {
+            return crate::convert::tensor_from_data(&first, Some(DType::F32));
+        }
+        // SAFETY: `first` is a live object; PySequence_Check only reads its type slots.
+        if unsafe { pyo3::ffi::PySequence_Check(first.as_ptr()) } == 0 {
+            let name = first.get_type().name()?.to_string();
+            return Err(PyTypeError::new_err(format!("new(): data must be a sequence (got {name})")));
+        }
+        return crate::convert::tensor_from_data(&first, Some(DType::F32));
+    }
+    let names: Vec<String> =
+        args.iter().map(|a| a.get_type().name().map(|n| n.to_string()).unwrap_or_default()).collect();
+    Err(PyTypeError::new_err(format!(
+        "new() received an invalid combination of arguments - got ({})",
+        names.join(", ")
+    )))
+}
+
 fn size_object<'py>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
     static SIZE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let cls = SIZE.import(py, "rgrad._size", "Size")?;
@@ -81,21 +126,27 @@ impl PyTensor {
         f(&slf.borrow().t).py()?;
         Ok(slf.clone().unbind())
     }
+
+    /// The value for `int()`/`float()`/`complex()`, which PyTorch allows for one element only.
+    fn python_scalar(&self) -> PyResult<Scalar> {
+        if self.t.numel() != 1 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "only one element tensors can be converted to Python scalars",
+            ));
+        }
+        self.t.item().py()
+    }
 }
 
 #[pymethods]
 impl PyTensor {
-    /// `Tensor(data)` / subclasses such as `nn.Parameter` call this with existing data.
+    /// The legacy constructor, as PyTorch's: `Tensor(2, 3)` and `Tensor(size)` make float32
+    /// tensors of that shape, `Tensor(sequence)` converts to float32, `Tensor(tensor)` shares
+    /// the tensor's data; subclasses such as `nn.Parameter` call it with existing data.
     #[new]
-    #[pyo3(signature = (data=None, requires_grad=false))]
-    fn py_new(data: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Self> {
-        let t = match data {
-            None => Tensor::zeros(&[0], DType::F32),
-            Some(d) => match d.cast::<PyTensor>() {
-                Ok(pt) => pt.borrow().t.detach(),
-                Err(_) => crate::convert::tensor_from_data(d, None)?,
-            },
-        };
+    #[pyo3(signature = (*args, requires_grad=false))]
+    fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
+        let t = legacy_new(args)?;
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
@@ -222,6 +273,10 @@ impl PyTensor {
         self.t.is_leaf()
     }
 
+    fn is_inference(&self) -> bool {
+        self.t.is_inference()
+    }
+
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.t.grad_fn() {
@@ -325,24 +380,25 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.t.item().py()?.to_f64())
+        Ok(self.python_scalar()?.to_f64())
     }
 
-    fn __int__(&self) -> PyResult<i64> {
-        Ok(match self.t.item().py()? {
-            Scalar::Float(f) => f as i64,
-            Scalar::Int(i) => i,
-            Scalar::Bool(b) => b as i64,
+    fn __int__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.python_scalar()? {
+            // Python's own float -> int: NaN and inf raise, large values stay exact.
+            Scalar::Float(f) => pyo3::types::PyFloat::new(py, f).call_method0("__int__")?,
+            Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
+            Scalar::Bool(b) => (b as i64).into_pyobject(py)?.into_any(),
         })
     }
 
-    fn __index__(&self) -> PyResult<i64> {
+    fn __index__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));
         }
-        self.__int__()
+        self.__int__(py)
     }
 
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
@@ -440,18 +496,20 @@ impl PyTensor {
 
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(
-        &self,
-        gradient: Option<PyRef<'_, PyTensor>>,
+        slf: &Bound<'_, Self>,
+        gradient: Option<&Bound<'_, PyAny>>,
         retain_graph: Option<bool>,
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if inputs.is_some_and(|i| !i.is_none()) {
-            return Err(PyRuntimeError::new_err(
-                "backward(inputs=...) is not supported yet; use rgrad.autograd.grad",
-            ));
+        if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
+            return crate::tensor_ops::_backward(slf.as_any(), gradient, retain_graph, create_graph, Some(inputs));
         }
-        self.t.backward(gradient.map(|g| g.t.clone()), retain_graph, create_graph).py()
+        let gradient = match gradient.filter(|g| !g.is_none()) {
+            Some(g) => Some(g.cast::<PyTensor>()?.borrow().t.clone()),
+            None => None,
+        };
+        slf.borrow().t.backward(gradient, retain_graph, create_graph).py()
     }
 
     fn retain_grad(&self) -> PyResult<()> {

@@ -34,6 +34,72 @@ fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
     }
 }
 
+/// The dtype of `clamp(t, min, max)` (PyTorch's result type): a float bound makes an integer
+/// tensor's result float (a 0-dim tensor bound lends its own dtype); an int bound makes a
+/// bool tensor's result int64. Also whether a bound of higher category was a Python number.
+fn clamp_result_dtype(t: &Tensor, bounds: [Option<&Bound<'_, PyAny>>; 2]) -> PyResult<(DType, bool)> {
+    let mut dt = t.dtype();
+    let mut from_number = false;
+    for b in bounds.into_iter().flatten().filter(|b| !b.is_none()) {
+        let (bound_dt, is_number) = match b.cast::<PyTensor>() {
+            Ok(bt) => (bt.borrow().t.dtype(), false),
+            Err(_) => match number(b, "clamp")? {
+                Scalar::Float(_) => (DType::F32, true),
+                Scalar::Int(_) => (DType::I64, true),
+                Scalar::Bool(_) => (DType::Bool, true),
+            },
+        };
+        let category = |d: DType| if d.is_float() { 2 } else if d.is_int() { 1 } else { 0 };
+        if category(bound_dt) > category(dt) {
+            dt = bound_dt;
+            from_number = is_number;
+        }
+    }
+    Ok((dt, from_number))
+}
+
+/// `clamp` with PyTorch's result type (the bounds can promote the input).
+fn clamp_promoted(
+    t: &Tensor,
+    min: Option<&Bound<'_, PyAny>>,
+    max: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Tensor> {
+    let (dt, _) = clamp_result_dtype(t, [min, max])?;
+    let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
+    if dt == t.dtype() {
+        return t.clamp(lo, hi).py();
+    }
+    t.to_dtype(dt).and_then(|x| x.clamp(lo, hi)).py()
+}
+
+/// `clamp_` refuses bounds whose type the tensor cannot hold; for a Python number bound
+/// PyTorch's message names the C++ type (`long int`), for a tensor bound the scalar type.
+fn clamp_inplace(
+    slf: &Bound<'_, PyTensor>,
+    min: Option<&Bound<'_, PyAny>>,
+    max: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
+    let t = slf.borrow().t.clone();
+    let (dt, from_number) = clamp_result_dtype(&t, [min, max])?;
+    if dt != t.dtype() && from_number {
+        let cpp = match t.dtype() {
+            DType::Bool => "bool",
+            DType::I32 => "int",
+            DType::I64 => "long int",
+            DType::F32 => "float",
+            DType::F64 => "double",
+        };
+        let from = if dt.is_float() { "Float" } else { "Long" };
+        return Err(PyRuntimeError::new_err(format!(
+            "result type {from} can't be cast to the desired output type {cpp}"
+        )));
+    }
+    let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
+    t.apply_inplace(&[], |b| if dt == b.dtype() { b.clamp(lo, hi) } else { b.to_dtype(dt)?.clamp(lo, hi) })
+        .py()?;
+    Ok(slf.clone().unbind())
+}
+
 /// A `torch.return_types.max(values=..., indices=...)` pair.
 fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<Py<PyAny>> {
     static MODULE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -233,7 +299,7 @@ impl PyTensor {
         min: Option<&Bound<'_, PyAny>>,
         max: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clamp(opt_f64(min)?, opt_f64(max)?).py()?)
+        wrap(py, clamp_promoted(&self.t, min, max)?)
     }
 
     #[pyo3(signature = (min=None, max=None))]
@@ -247,11 +313,11 @@ impl PyTensor {
     }
 
     fn clamp_min(&self, py: Python<'_>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clamp(opt_f64(Some(min))?, None).py()?)
+        wrap(py, clamp_promoted(&self.t, Some(min), None)?)
     }
 
     fn clamp_max(&self, py: Python<'_>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clamp(None, opt_f64(Some(max))?).py()?)
+        wrap(py, clamp_promoted(&self.t, None, Some(max))?)
     }
 
     // ---- joins and splits ----------------------------------------------------------------
@@ -484,16 +550,13 @@ impl PyTensor {
         min: Option<&Bound<'_, PyAny>>,
         max: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
-        Self::apply_(slf, |b| b.clamp(lo, hi))
+        clamp_inplace(slf, min, max)
     }
     fn clamp_min_(slf: &Bound<'_, Self>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let lo = opt_f64(Some(min))?;
-        Self::apply_(slf, |b| b.clamp(lo, None))
+        clamp_inplace(slf, Some(min), None)
     }
     fn clamp_max_(slf: &Bound<'_, Self>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let hi = opt_f64(Some(max))?;
-        Self::apply_(slf, |b| b.clamp(None, hi))
+        clamp_inplace(slf, None, Some(max))
     }
     fn neg_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         Self::apply_(slf, |b| b.neg())
@@ -534,7 +597,9 @@ impl PyTensor {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
         let (m, v) = (mask.t.clone(), number(value, "masked_fill_")?);
-        Self::apply_(slf, |b| b.masked_fill(&m, v))
+        // Allowed on expanded tensors, as PyTorch (still) allows it.
+        slf.borrow().t.apply_inplace_overlapping(&[], |b| b.masked_fill(&m, v)).py()?;
+        Ok(slf.clone().unbind())
     }
     fn scatter_add_(
         slf: &Bound<'_, Self>,
@@ -572,7 +637,7 @@ impl PyTensor {
             indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put_")?))).collect::<PyResult<_>>()?;
         let v = values.t.clone();
         let others = [&v];
-        slf.borrow().t.apply_inplace(&others, |b| b.index_put(&ix, &v, accumulate)).py()?;
+        slf.borrow().t.apply_inplace_overlapping(&others, |b| b.index_put(&ix, &v, accumulate)).py()?;
         Ok(slf.clone().unbind())
     }
     #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
@@ -829,6 +894,62 @@ pub fn _grad(
         }
     }
     Ok(PyTuple::new(py, objs)?.unbind())
+}
+
+/// `autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`: one pass
+/// from every root; with `inputs`, gradients accumulate only into those.
+#[pyfunction]
+#[pyo3(signature = (tensors, grad_tensors=None, retain_graph=None, create_graph=false, inputs=None))]
+pub fn _backward(
+    tensors: &Bound<'_, PyAny>,
+    grad_tensors: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    inputs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    use rgrad_core::autograd::engine;
+    let roots = seq_of_tensors(tensors)?;
+    let grads: Vec<Option<Tensor>> = match grad_tensors {
+        Some(g) if !g.is_none() => {
+            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
+                vec![g.clone()]
+            } else {
+                g.try_iter()?.collect::<PyResult<_>>()?
+            };
+            items
+                .iter()
+                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_tensors").map(Some) })
+                .collect::<PyResult<_>>()?
+        }
+        _ => vec![None; roots.len()],
+    };
+    if grads.len() != roots.len() {
+        return Err(PyRuntimeError::new_err(format!(
+            "got {} tensors and {} gradients",
+            roots.len(),
+            grads.len()
+        )));
+    }
+    let seeds = roots
+        .iter()
+        .zip(grads)
+        .enumerate()
+        .map(|(i, (o, g))| engine::root_grad(o, g, i))
+        .collect::<Result<Vec<_>, _>>()
+        .py()?;
+    let retain = retain_graph.unwrap_or(create_graph);
+    match inputs.filter(|i| !i.is_none()) {
+        Some(ins) => {
+            let ins = if ins.cast::<PyTensor>().is_ok() || ins.is_instance_of::<PyList>() || ins.is_instance_of::<PyTuple>() {
+                seq_of_tensors(ins)?
+            } else {
+                let items = PyTuple::new(ins.py(), ins.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+                seq_of_tensors(items.as_any())?
+            };
+            engine::backward_into(&roots, seeds, &ins, retain, create_graph).py()
+        }
+        None => engine::run(&roots, seeds, retain, create_graph, engine::Target::Accumulate).map(|_| ()).py(),
+    }
 }
 
 fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {

@@ -29,6 +29,7 @@ impl Edge {
         if !t.requires_grad() {
             return Edge::None;
         }
+        t.refresh_view_history();
         let m = t.meta();
         match &m.grad_fn {
             Some(node) => Edge::Node(node.clone(), m.output_nr),
