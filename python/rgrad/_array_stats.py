@@ -602,7 +602,10 @@ def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     return self.copy_(((u - 0.5) * math.pi).tan() * sigma + median)
 
 
-_INT_RANGE = {"rgrad.int32": (-(2**31), 2**31 - 1, "int"), "rgrad.int64": (-(2**63), 2**63 - 1, "long")}
+_INT_RANGE = {
+    "rgrad.int32": (-(2**31), 2**31 - 1, "int"),
+    "rgrad.int64": (-(2**63), 2**63 - 1, "long"),
+}
 _NO_TO = object()
 
 

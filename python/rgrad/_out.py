@@ -14,7 +14,13 @@ from rgrad import _rgrad
 Tensor = _rgrad.Tensor
 
 # PyTorch's scalar type names in these messages.
-_TYPE_NAMES = {"bool": "Bool", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double"}
+_TYPE_NAMES = {
+    "bool": "Bool",
+    "int32": "Int",
+    "int64": "Long",
+    "float32": "Float",
+    "float64": "Double",
+}
 
 # Functions that build a tensor from sizes or values: they make the result in ``out``'s dtype.
 FACTORIES = ("zeros", "ones", "full", "arange", "empty", "linspace", "eye", "rand", "randn")

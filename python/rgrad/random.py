@@ -228,7 +228,10 @@ def _num(v):
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
-_FLOAT_MAX = {"rgrad.float32": (3.4028234663852886e38, "float"), "rgrad.float64": (math.inf, "double")}
+_FLOAT_MAX = {
+    "rgrad.float32": (3.4028234663852886e38, "float"),
+    "rgrad.float64": (math.inf, "double"),
+}
 
 
 def _normal_(self, mean=0.0, std=1.0, *, generator=None):

@@ -110,9 +110,7 @@ class BackwardHook:
         ]
         if not positions or not rgrad.is_grad_enabled():
             return result
-        wrapped = _BackwardHookFunction.apply(
-            self._on_output_grads, *(items[i] for i in positions)
-        )
+        wrapped = _BackwardHookFunction.apply(self._on_output_grads, *(items[i] for i in positions))
         new = list(items)
         for i, t in zip(positions, wrapped):
             new[i] = t
