@@ -131,6 +131,9 @@ fn overflow(dt: DType) -> PyErr {
     PyRuntimeError::new_err(format!("value cannot be converted to type {} without overflow", dt.name()))
 }
 
+/// 2**63 as a float: int64 holds [-2**63, 2**63).
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// `v` checked against the range of integer dtype `dt` (PyTorch's `checked_convert`).
 fn checked_int(v: i64, dt: DType) -> PyResult<Scalar> {
     if dt == DType::I32 && i32::try_from(v).is_err() {
@@ -149,7 +152,7 @@ fn checked_float(f: f64, dt: DType) -> PyResult<Scalar> {
             let fits = if dt == DType::I32 {
                 (-2_147_483_648.0..=2_147_483_647.0).contains(&t)
             } else {
-                (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&t)
+                (-TWO_POW_63..TWO_POW_63).contains(&t)
             };
             if !fits {
                 return Err(overflow(dt));
@@ -211,7 +214,13 @@ fn store_leaf(ob: &Bound<'_, PyAny>, dt: DType) -> PyResult<Scalar> {
 }
 
 /// Stores the elements of `ob` (at level `depth` of `shape`) into `out`, checking lengths.
-fn fill(ob: &Bound<'_, PyAny>, shape: &[usize], depth: usize, dt: DType, out: &mut Vec<Scalar>) -> PyResult<()> {
+fn fill(
+    ob: &Bound<'_, PyAny>,
+    shape: &[usize],
+    depth: usize,
+    dt: DType,
+    out: &mut Vec<Scalar>,
+) -> PyResult<()> {
     if depth == shape.len() {
         out.push(store_leaf(ob, dt)?);
         return Ok(());
@@ -284,4 +293,51 @@ fn number_dtype(ob: &Bound<'_, PyAny>) -> PyResult<Option<DType>> {
         return Ok(Some(DType::I64));
     }
     Ok(None)
+}
+
+/// `Tensor(*args)`: sizes (ints or a `Size`) or one piece of data.
+pub fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
+    let sizes = |dims: Vec<i64>| -> PyResult<Tensor> {
+        let shape = crate::convert::usize_shape(&dims)?;
+        let bytes = shape.iter().try_fold(4usize, |acc, &d| acc.checked_mul(d));
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "Storage size calculation overflowed with sizes={dims:?}"
+            )));
+        }
+        Ok(Tensor::zeros(&shape, DType::F32))
+    };
+    if args.is_empty() {
+        return Ok(Tensor::zeros(&[0], DType::F32));
+    }
+    let first = args.get_item(0)?;
+    let all_ints = args
+        .iter()
+        .all(|a| a.is_instance_of::<pyo3::types::PyInt>() && !a.is_instance_of::<pyo3::types::PyBool>());
+    if all_ints {
+        return sizes(args.iter().map(|a| a.extract::<i64>()).collect::<PyResult<_>>()?);
+    }
+    if args.len() == 1 {
+        if let Ok(pt) = first.cast::<PyTensor>() {
+            return Ok(pt.borrow().t.detach());
+        }
+        if first.is_instance_of::<PyTuple>() && first.get_type().name()? == "Size" {
+            return sizes(crate::convert::int_or_list(&first)?);
+        }
+        if first.is_instance_of::<pyo3::types::PyString>() || first.is_instance_of::<pyo3::types::PyBytes>() {
+            return crate::convert::tensor_from_data(&first, Some(DType::F32));
+        }
+        // SAFETY: `first` is a live object; PySequence_Check only reads its type slots.
+        if unsafe { pyo3::ffi::PySequence_Check(first.as_ptr()) } == 0 {
+            let name = first.get_type().name()?.to_string();
+            return Err(PyTypeError::new_err(format!("new(): data must be a sequence (got {name})")));
+        }
+        return crate::convert::tensor_from_data(&first, Some(DType::F32));
+    }
+    let names: Vec<String> =
+        args.iter().map(|a| a.get_type().name().map(|n| n.to_string()).unwrap_or_default()).collect();
+    Err(PyTypeError::new_err(format!(
+        "new() received an invalid combination of arguments - got ({})",
+        names.join(", ")
+    )))
 }

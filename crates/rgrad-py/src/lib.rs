@@ -1,6 +1,8 @@
 //! `rgrad._rgrad`: the compiled module. Translates between Python and rgrad-core; does no
 //! math of its own.
 
+mod backward;
+mod clamp;
 mod convert;
 mod device;
 mod dtype;
@@ -84,8 +86,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor_ops::eye, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::_grad, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(backward::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(backward::_backward, m)?)?;
     m.add_function(wrap_pyfunction!(functional::linear, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;

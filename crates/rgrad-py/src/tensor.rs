@@ -67,51 +67,6 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
-/// `Tensor(*args)`: sizes (ints or a `Size`) or one piece of data.
-fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
-    let sizes = |dims: Vec<i64>| -> PyResult<Tensor> {
-        let shape = crate::convert::usize_shape(&dims)?;
-        let bytes = shape.iter().try_fold(4usize, |acc, &d| acc.checked_mul(d));
-        if bytes.is_none_or(|b| b > isize::MAX as usize) {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "Storage size calculation overflowed with sizes={dims:?}"
-            )));
-        }
-        Ok(Tensor::zeros(&shape, DType::F32))
-    };
-    if args.is_empty() {
-        return Ok(Tensor::zeros(&[0], DType::F32));
-    }
-    let first = args.get_item(0)?;
-    let all_ints = args.iter().all(|a| a.is_instance_of::<pyo3::types::PyInt>() && !a.is_instance_of::<pyo3::types::PyBool>());
-    if all_ints {
-        return sizes(args.iter().map(|a| a.extract::<i64>()).collect::<PyResult<_>>()?);
-    }
-    if args.len() == 1 {
-        if let Ok(pt) = first.cast::<PyTensor>() {
-            return Ok(pt.borrow().t.detach());
-        }
-        if first.is_instance_of::<PyTuple>() && first.get_type().name()?.to_string() == "Size" {
-            return sizes(crate::convert::int_or_list(&first)?);
-        }
-        if first.is_instance_of::<pyo3::types::PyString>() || first.is_instance_of::<pyo3::types::PyBytes>() {
-            return crate::convert::tensor_from_data(&first, Some(DType::F32));
-        }
-        // SAFETY: `first` is a live object; PySequence_Check only reads its type slots.
-        if unsafe { pyo3::ffi::PySequence_Check(first.as_ptr()) } == 0 {
-            let name = first.get_type().name()?.to_string();
-            return Err(PyTypeError::new_err(format!("new(): data must be a sequence (got {name})")));
-        }
-        return crate::convert::tensor_from_data(&first, Some(DType::F32));
-    }
-    let names: Vec<String> =
-        args.iter().map(|a| a.get_type().name().map(|n| n.to_string()).unwrap_or_default()).collect();
-    Err(PyTypeError::new_err(format!(
-        "new() received an invalid combination of arguments - got ({})",
-        names.join(", ")
-    )))
-}
-
 fn size_object<'py>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
     static SIZE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let cls = SIZE.import(py, "rgrad._size", "Size")?;
@@ -146,7 +101,7 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (*args, requires_grad=false))]
     fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
-        let t = legacy_new(args)?;
+        let t = crate::from_data::legacy_new(args)?;
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
@@ -503,7 +458,13 @@ impl PyTensor {
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
-            return crate::tensor_ops::_backward(slf.as_any(), gradient, retain_graph, create_graph, Some(inputs));
+            return crate::backward::_backward(
+                slf.as_any(),
+                gradient,
+                retain_graph,
+                create_graph,
+                Some(inputs),
+            );
         }
         let gradient = match gradient.filter(|g| !g.is_none()) {
             Some(g) => Some(g.cast::<PyTensor>()?.borrow().t.clone()),

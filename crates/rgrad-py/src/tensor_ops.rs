@@ -1,5 +1,6 @@
 //! The rest of `Tensor`'s methods: reductions, joins, indexing ops and in-place variants.
 
+use crate::clamp::{clamp_inplace, clamp_promoted};
 use crate::convert::{int_list, int_or_list, require_operand, scalar, tensor_arg, Arg};
 use crate::dtype::opt_dtype;
 use crate::errors::IntoPyResult;
@@ -8,7 +9,7 @@ use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyString, PyTuple};
 use rgrad_core::ops::factory;
 use rgrad_core::ops::unary::UnaryOp;
 use rgrad_core::{BinaryOp, DType, Operand, Scalar, Tensor};
@@ -20,84 +21,18 @@ fn dims_opt(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
-fn number(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
+pub(crate) fn number(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
     if let Ok(t) = ob.cast::<PyTensor>() {
         return t.borrow().t.item().py();
     }
     scalar(ob)?.ok_or_else(|| PyTypeError::new_err(format!("{what}: expected a number")))
 }
 
-fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+pub(crate) fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
     match ob {
         Some(o) if !o.is_none() => Ok(Some(number(o, "clamp")?.to_f64())),
         _ => Ok(None),
     }
-}
-
-/// The dtype of `clamp(t, min, max)` (PyTorch's result type): a float bound makes an integer
-/// tensor's result float (a 0-dim tensor bound lends its own dtype); an int bound makes a
-/// bool tensor's result int64. Also whether a bound of higher category was a Python number.
-fn clamp_result_dtype(t: &Tensor, bounds: [Option<&Bound<'_, PyAny>>; 2]) -> PyResult<(DType, bool)> {
-    let mut dt = t.dtype();
-    let mut from_number = false;
-    for b in bounds.into_iter().flatten().filter(|b| !b.is_none()) {
-        let (bound_dt, is_number) = match b.cast::<PyTensor>() {
-            Ok(bt) => (bt.borrow().t.dtype(), false),
-            Err(_) => match number(b, "clamp")? {
-                Scalar::Float(_) => (DType::F32, true),
-                Scalar::Int(_) => (DType::I64, true),
-                Scalar::Bool(_) => (DType::Bool, true),
-            },
-        };
-        let category = |d: DType| if d.is_float() { 2 } else if d.is_int() { 1 } else { 0 };
-        if category(bound_dt) > category(dt) {
-            dt = bound_dt;
-            from_number = is_number;
-        }
-    }
-    Ok((dt, from_number))
-}
-
-/// `clamp` with PyTorch's result type (the bounds can promote the input).
-fn clamp_promoted(
-    t: &Tensor,
-    min: Option<&Bound<'_, PyAny>>,
-    max: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Tensor> {
-    let (dt, _) = clamp_result_dtype(t, [min, max])?;
-    let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
-    if dt == t.dtype() {
-        return t.clamp(lo, hi).py();
-    }
-    t.to_dtype(dt).and_then(|x| x.clamp(lo, hi)).py()
-}
-
-/// `clamp_` refuses bounds whose type the tensor cannot hold; for a Python number bound
-/// PyTorch's message names the C++ type (`long int`), for a tensor bound the scalar type.
-fn clamp_inplace(
-    slf: &Bound<'_, PyTensor>,
-    min: Option<&Bound<'_, PyAny>>,
-    max: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Py<PyTensor>> {
-    let t = slf.borrow().t.clone();
-    let (dt, from_number) = clamp_result_dtype(&t, [min, max])?;
-    if dt != t.dtype() && from_number {
-        let cpp = match t.dtype() {
-            DType::Bool => "bool",
-            DType::I32 => "int",
-            DType::I64 => "long int",
-            DType::F32 => "float",
-            DType::F64 => "double",
-        };
-        let from = if dt.is_float() { "Float" } else { "Long" };
-        return Err(PyRuntimeError::new_err(format!(
-            "result type {from} can't be cast to the desired output type {cpp}"
-        )));
-    }
-    let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
-    t.apply_inplace(&[], |b| if dt == b.dtype() { b.clamp(lo, hi) } else { b.to_dtype(dt)?.clamp(lo, hi) })
-        .py()?;
-    Ok(slf.clone().unbind())
 }
 
 /// A `torch.return_types.max(values=..., indices=...)` pair.
@@ -108,7 +43,7 @@ fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<
     Ok(cls.call1(((wrap(py, v)?, wrap(py, i)?),))?.unbind())
 }
 
-fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+pub(crate) fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
     seq.try_iter()?.map(|x| tensor_arg(&x?, "expected a sequence of Tensors")).collect()
 }
 
@@ -822,142 +757,4 @@ pub fn randperm(
     let dev = crate::dtype::check_device(device)?;
     let t = factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
     crate::factory::finish(py, t, dev, false)
-}
-
-/// `rgrad.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
-#[pyfunction]
-#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=None))]
-pub fn _grad(
-    py: Python<'_>,
-    outputs: &Bound<'_, PyAny>,
-    inputs: &Bound<'_, PyAny>,
-    grad_outputs: Option<&Bound<'_, PyAny>>,
-    retain_graph: Option<bool>,
-    create_graph: bool,
-    allow_unused: Option<bool>,
-) -> PyResult<Py<PyTuple>> {
-    let outs = seq_of_tensors(outputs)?;
-    let ins = seq_of_tensors(inputs)?;
-    let gos: Vec<Option<Tensor>> = match grad_outputs {
-        Some(g) if !g.is_none() => {
-            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
-                vec![g.clone()]
-            } else {
-                g.try_iter()?.collect::<PyResult<_>>()?
-            };
-            items
-                .iter()
-                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) })
-                .collect::<PyResult<_>>()?
-        }
-        _ => vec![None; outs.len()],
-    };
-    if gos.len() != outs.len() {
-        return Err(PyRuntimeError::new_err(format!(
-            "grad requires one grad_output per output: got {} outputs and {} grad_outputs",
-            outs.len(),
-            gos.len()
-        )));
-    }
-    for (i, x) in ins.iter().enumerate() {
-        if !x.requires_grad() {
-            return Err(PyRuntimeError::new_err(format!(
-                "One of the differentiated Tensors does not require grad (input {i})"
-            )));
-        }
-    }
-    let seeds = outs
-        .iter()
-        .zip(gos)
-        .enumerate()
-        .map(|(i, (o, g))| rgrad_core::autograd::engine::root_grad(o, g, i))
-        .collect::<Result<Vec<_>, _>>()
-        .py()?;
-    let grads = rgrad_core::autograd::engine::run(
-        &outs,
-        seeds,
-        retain_graph.unwrap_or(create_graph),
-        create_graph,
-        rgrad_core::autograd::engine::Target::Capture(&ins),
-    )
-    .py()?;
-    let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(grads.len());
-    for (i, g) in grads.into_iter().enumerate() {
-        match g {
-            Some(g) => objs.push(wrap(py, g)?.into_any()),
-            None if allow_unused == Some(true) => objs.push(py.None()),
-            None => {
-                return Err(PyRuntimeError::new_err(format!(
-                    "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior. (input {i})"
-                )))
-            }
-        }
-    }
-    Ok(PyTuple::new(py, objs)?.unbind())
-}
-
-/// `autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`: one pass
-/// from every root; with `inputs`, gradients accumulate only into those.
-#[pyfunction]
-#[pyo3(signature = (tensors, grad_tensors=None, retain_graph=None, create_graph=false, inputs=None))]
-pub fn _backward(
-    tensors: &Bound<'_, PyAny>,
-    grad_tensors: Option<&Bound<'_, PyAny>>,
-    retain_graph: Option<bool>,
-    create_graph: bool,
-    inputs: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    use rgrad_core::autograd::engine;
-    let roots = seq_of_tensors(tensors)?;
-    let grads: Vec<Option<Tensor>> = match grad_tensors {
-        Some(g) if !g.is_none() => {
-            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
-                vec![g.clone()]
-            } else {
-                g.try_iter()?.collect::<PyResult<_>>()?
-            };
-            items
-                .iter()
-                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_tensors").map(Some) })
-                .collect::<PyResult<_>>()?
-        }
-        _ => vec![None; roots.len()],
-    };
-    if grads.len() != roots.len() {
-        return Err(PyRuntimeError::new_err(format!(
-            "got {} tensors and {} gradients",
-            roots.len(),
-            grads.len()
-        )));
-    }
-    let seeds = roots
-        .iter()
-        .zip(grads)
-        .enumerate()
-        .map(|(i, (o, g))| engine::root_grad(o, g, i))
-        .collect::<Result<Vec<_>, _>>()
-        .py()?;
-    let retain = retain_graph.unwrap_or(create_graph);
-    match inputs.filter(|i| !i.is_none()) {
-        Some(ins) => {
-            let ins = if ins.cast::<PyTensor>().is_ok() || ins.is_instance_of::<PyList>() || ins.is_instance_of::<PyTuple>() {
-                seq_of_tensors(ins)?
-            } else {
-                let items = PyTuple::new(ins.py(), ins.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
-                seq_of_tensors(items.as_any())?
-            };
-            engine::backward_into(&roots, seeds, &ins, retain, create_graph).py()
-        }
-        None => engine::run(&roots, seeds, retain, create_graph, engine::Target::Accumulate).map(|_| ()).py(),
-    }
-}
-
-fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
-    if let Ok(t) = ob.cast::<PyTensor>() {
-        return Ok(vec![t.borrow().t.clone()]);
-    }
-    if ob.is_instance_of::<PyList>() || ob.is_instance_of::<PyTuple>() {
-        return tensors_of(ob);
-    }
-    Err(PyTypeError::new_err("expected a Tensor or a sequence of Tensors"))
 }
