@@ -345,7 +345,8 @@ impl Tensor {
 
     /// A view whose base was modified in place after the view took its history: the history
     /// is rebuilt as "these positions of the base's current value" (PyTorch regenerates it as
-    /// AsStridedBackward), so gradients see the in-place op. Cheap when nothing changed.
+    /// AsStridedBackward), so gradients see the in-place op. `Edge::of` calls it when the
+    /// storage version moved past the one the view's history was taken at.
     pub(crate) fn refresh_view_history(&self) {
         let base = {
             let m = self.meta();
