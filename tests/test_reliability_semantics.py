@@ -118,6 +118,47 @@ def test_tensor_store_errors_with_a_dtype(data, dtype, exc, msg):
         rgrad.tensor(data, dtype=dtype)
 
 
+@pytest.mark.parametrize(
+    ("data", "exc", "msg"),
+    [
+        # PyTorch infers the dtype of every element before it stores any: an element of no
+        # dtype is reported before a ragged row, and the store's message names the dtype.
+        ([[1, 2], [3], "a"], TypeError, "new(): invalid data type 'str'"),
+        ([[1, 2], [3], None], RuntimeError, "Could not infer dtype of NoneType"),
+        ([1, 2**70], ValueError, "Overflow when unpacking long long"),
+        ([1.5, 2**1030], OverflowError, "int too large to convert to float"),
+        ([[1, 2], [3, [4]], 1.5], TypeError, "must be real number, not list"),
+    ],
+)
+def test_tensor_reports_the_error_pytorch_reports_first(data, exc, msg):
+    with pytest.raises(exc, match=re.escape(msg)):
+        rgrad.tensor(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 4), min_size=1, max_size=3).flatmap(
+        lambda shape: st.tuples(
+            st.just(shape),
+            st.lists(
+                st.one_of(st.integers(-(2**40), 2**40), st.floats(-1e6, 1e6), st.booleans()),
+                min_size=int(np.prod(shape)),
+                max_size=int(np.prod(shape)),
+            ),
+        )
+    )
+)
+def test_tensor_of_nested_lists_keeps_values_and_infers_the_promoted_dtype(case):
+    shape, flat = case
+    data = np.array(flat, dtype=object).reshape(shape).tolist()
+    t = rgrad.tensor(data)
+    kinds = {type(v) for v in flat}
+    expected = rgrad.float32 if float in kinds else rgrad.int64 if int in kinds else rgrad.bool
+    assert t.dtype == expected and tuple(t.shape) == tuple(shape)
+    if expected != rgrad.float32:
+        assert t.tolist() == data
+
+
 def test_tensor_accepts_what_pytorch_accepts():
     assert rgrad.tensor([2**64], dtype=rgrad.float32).item() == pytest.approx(1.8446744e19)
     assert rgrad.tensor([2**64, 1.5]).dtype == rgrad.float32

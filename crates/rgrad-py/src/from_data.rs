@@ -95,19 +95,14 @@ fn numpy_dtype(dtype: &Bound<'_, PyAny>, ob: &Bound<'_, PyAny>) -> PyResult<DTyp
 /// The dtype `ob` asks for (PyTorch's `infer_scalar_type`); `None` for a nested sequence past
 /// the shape's depth (the store then reports it). `depth_left` bounds the recursion.
 fn infer(ob: &Bound<'_, PyAny>, depth_left: usize) -> PyResult<Option<DType>> {
-    if let Some(d) = number_dtype(ob)? {
-        return Ok(Some(d));
+    // Lists and tuples first: nested data is mostly them, and they are no number.
+    let plain_sequence = ob.is_instance_of::<PyList>() || ob.is_instance_of::<PyTuple>();
+    if !plain_sequence {
+        if let Some(d) = infer_leaf(ob)? {
+            return Ok(Some(d));
+        }
     }
-    if let Ok(t) = ob.cast::<PyTensor>() {
-        return Ok(Some(t.borrow().t.dtype()));
-    }
-    if is_string(ob) {
-        return Err(invalid_data_type(ob));
-    }
-    if interop::is_ndarray(ob) {
-        return numpy_dtype(&ob.getattr("dtype")?, ob).map(Some);
-    }
-    if is_sequence(ob) {
+    if plain_sequence || is_sequence(ob) {
         if depth_left == 0 {
             return Ok(None);
         }
@@ -125,6 +120,23 @@ fn infer(ob: &Bound<'_, PyAny>, depth_left: usize) -> PyResult<Option<DType>> {
         return Err(invalid_data_type(ob));
     }
     Err(PyRuntimeError::new_err(format!("Could not infer dtype of {}", type_name(ob))))
+}
+
+/// The dtype of a number, tensor or array; an error for strings; `None` for anything else.
+fn infer_leaf(ob: &Bound<'_, PyAny>) -> PyResult<Option<DType>> {
+    if let Some(d) = number_dtype(ob)? {
+        return Ok(Some(d));
+    }
+    if let Ok(t) = ob.cast::<PyTensor>() {
+        return Ok(Some(t.borrow().t.dtype()));
+    }
+    if is_string(ob) {
+        return Err(invalid_data_type(ob));
+    }
+    if interop::is_ndarray(ob) {
+        return numpy_dtype(&ob.getattr("dtype")?, ob).map(Some);
+    }
+    Ok(None)
 }
 
 fn overflow(dt: DType) -> PyErr {
@@ -213,20 +225,25 @@ fn store_leaf(ob: &Bound<'_, PyAny>, dt: DType) -> PyResult<Scalar> {
     }))
 }
 
-/// Stores the elements of `ob` (at level `depth` of `shape`) into `out`, checking lengths.
+/// Stores the elements of `ob` (at level `depth` of `shape`) into `out`, checking lengths;
+/// `leaf` reads one element.
 fn fill(
     ob: &Bound<'_, PyAny>,
     shape: &[usize],
     depth: usize,
-    dt: DType,
+    leaf: &mut impl FnMut(&Bound<'_, PyAny>) -> PyResult<Scalar>,
     out: &mut Vec<Scalar>,
 ) -> PyResult<()> {
     if depth == shape.len() {
-        out.push(store_leaf(ob, dt)?);
+        out.push(leaf(ob)?);
         return Ok(());
     }
     if ob.is_instance_of::<PyTensor>() || !is_sequence(ob) {
         return Err(PyTypeError::new_err("not a sequence"));
+    }
+    if is_string(ob) {
+        // Bytes are a sequence of ints, but PyTorch refuses them as data.
+        return Err(invalid_data_type(ob));
     }
     let n = ob.len()?;
     if n != shape[depth] {
@@ -235,8 +252,44 @@ fn fill(
             shape[depth], depth, n
         )));
     }
-    for_each_item(ob, |item| fill(item, shape, depth + 1, dt, out))?;
+    for_each_item(ob, |item| fill(item, shape, depth + 1, leaf, out))?;
     Ok(())
+}
+
+/// One element as it is, with the dtype it asks for promoted into `dtype`.
+fn read_leaf(ob: &Bound<'_, PyAny>, dtype: &mut Option<DType>) -> PyResult<Scalar> {
+    let (value, d) = if let Ok(f) = ob.cast_exact::<PyFloat>() {
+        (Scalar::Float(f.value()), DType::F32)
+    } else if ob.is_exact_instance_of::<PyInt>() {
+        // An int beyond int64 fails here; the checked path then reports it as PyTorch does.
+        (Scalar::Int(ob.extract::<i64>()?), DType::I64)
+    } else {
+        let d = infer_leaf(ob)?.ok_or_else(|| PyTypeError::new_err("not a number"))?;
+        (store_leaf(ob, d)?, d)
+    };
+    *dtype = Some(dtype.map_or(d, |acc| DType::promote(acc, d)));
+    Ok(value)
+}
+
+/// The elements of `data` (of `shape`) and the dtype they infer, in one walk. Every failure
+/// goes to PyTorch's two walks (dtype of every element, then a checked store), which find the
+/// error PyTorch reports first; success needs no second walk.
+fn read_inferring(data: &Bound<'_, PyAny>, shape: &[usize], numel: usize) -> PyResult<(Vec<Scalar>, DType)> {
+    let mut flat = Vec::with_capacity(numel.min(1 << 20));
+    let mut dtype = None;
+    if numel == 0 {
+        // As PyTorch, an empty result stores nothing (so `[[], [1]]` is a 2x0 tensor).
+        return Ok((flat, infer(data, shape.len())?.unwrap_or(DType::I64)));
+    }
+    if fill(data, shape, 0, &mut |ob| read_leaf(ob, &mut dtype), &mut flat).is_ok() {
+        if let Some(dt) = dtype {
+            return Ok((flat, dt));
+        }
+    }
+    let dt = infer(data, shape.len())?.unwrap_or(DType::I64);
+    flat.clear();
+    fill(data, shape, 0, &mut |ob| store_leaf(ob, dt), &mut flat)?;
+    Ok((flat, dt))
 }
 
 /// Builds a tensor from Python data: a number, nested sequences, a NumPy array or a tensor.
@@ -258,16 +311,18 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
         return Err(invalid_data_type(data));
     }
     let shape = compute_sizes(data)?;
-    let dt = match dtype {
-        Some(d) => d,
-        None => infer(data, shape.len())?.unwrap_or(DType::I64),
+    // Only a capacity hint and an emptiness test (ranges can claim absurd lengths): saturated.
+    let numel = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).unwrap_or(usize::MAX);
+    let (flat, dt) = match dtype {
+        None => read_inferring(data, &shape, numel)?,
+        Some(dt) => {
+            let mut flat = Vec::with_capacity(numel.min(1 << 20));
+            if numel != 0 {
+                fill(data, &shape, 0, &mut |ob| store_leaf(ob, dt), &mut flat)?;
+            }
+            (flat, dt)
+        }
     };
-    let numel = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let mut flat = Vec::with_capacity(numel.unwrap_or(0).min(1 << 20));
-    // As PyTorch, an empty result stores nothing (so `[[], [1]]` is a 2x0 tensor).
-    if numel != Some(0) {
-        fill(data, &shape, 0, dt, &mut flat)?;
-    }
     rgrad_core::with_dtype!(dt, T => {
         let v: Vec<T> = flat.iter().map(|&s| rgrad_core::tensor::scalar_as::<T>(s)).collect();
         Tensor::try_from_vec(v, &shape).py()
@@ -278,6 +333,9 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
 fn number_dtype(ob: &Bound<'_, PyAny>) -> PyResult<Option<DType>> {
     if ob.is_exact_instance_of::<PyFloat>() {
         return Ok(Some(DType::F32));
+    }
+    if ob.is_exact_instance_of::<PyInt>() {
+        return Ok(Some(DType::I64));
     }
     // Before the subclass checks: `numpy.float64` is a Python float but asks for float64.
     if interop::is_numpy_scalar(ob) {
