@@ -347,7 +347,7 @@ impl Tensor {
     /// is rebuilt as "these positions of the base's current value" (PyTorch regenerates it as
     /// AsStridedBackward), so gradients see the in-place op. `Edge::of` calls it when the
     /// storage version moved past the one the view's history was taken at.
-    pub(crate) fn refresh_view_history(&self) {
+    pub fn refresh_view_history(&self) {
         let base = {
             let m = self.meta();
             match &m.view_base {

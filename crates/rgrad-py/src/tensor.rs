@@ -234,6 +234,8 @@ impl PyTensor {
 
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // A view whose base changed in place shows its regenerated history, as in PyTorch.
+        self.t.refresh_view_history();
         match self.t.grad_fn() {
             Some(n) => node_object(py, crate::graph::RawNode::Node(n)),
             None => Ok(py.None()),
