@@ -45,6 +45,9 @@ pub struct AutogradMeta {
     /// For a view of a tensor that requires grad: the tensor whose memory it views (the root of
     /// a chain of views). In-place ops on the view rewrite the base's history too.
     pub view_base: Option<Tensor>,
+    /// The storage version when this view's history was last taken; a newer version means the
+    /// base changed in place and the history is rebuilt from it (see `refresh_view_history`).
+    pub view_version: u64,
     /// Hooks of a leaf, by handle id (a non-leaf's hooks live on its grad_fn).
     pub hooks: Vec<(u64, GradHook)>,
 }
@@ -56,6 +59,8 @@ pub struct TensorImpl {
     /// True for a leaf that requires grad and for every tensor with a `grad_fn`; read on
     /// every op, so kept out of the mutex.
     requires_grad: AtomicBool,
+    /// Made in inference mode (or a view of such a tensor): `is_inference()`.
+    inference: bool,
     meta: Mutex<AutogradMeta>,
     /// An opaque pointer a language binding keeps here (its wrapper object, so one tensor has
     /// one wrapper). The core never dereferences it; the binding serialises access (Python: the
@@ -85,13 +90,23 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        Tensor::from_parts_inference(storage, layout, crate::grad_mode::inference_enabled())
+    }
+
+    fn from_parts_inference(storage: Arc<Storage>, layout: Layout, inference: bool) -> Tensor {
         Tensor(Arc::new(TensorImpl {
             storage,
             layout,
             requires_grad: AtomicBool::new(false),
+            inference,
             meta: Mutex::new(AutogradMeta::default()),
             binding: AtomicPtr::new(std::ptr::null_mut()),
         }))
+    }
+
+    /// `is_inference()`: made in inference mode, or a view of a tensor that was.
+    pub fn is_inference(&self) -> bool {
+        self.0.inference
     }
 
     /// A contiguous tensor owning `data`.
@@ -374,6 +389,67 @@ impl Tensor {
         self.0.requires_grad.store(true, Ordering::Relaxed);
     }
 
+    /// After an in-place op, `self` takes output `output_nr` of `node` as its history. A
+    /// retained gradient follows the new version (the old node no longer writes `.grad`), as
+    /// in PyTorch.
+    pub(crate) fn take_inplace_history(&self, node: Arc<Node>, output_nr: usize) {
+        let old = {
+            let m = self.meta();
+            if m.retains_grad {
+                m.grad_fn.clone().map(|n| (n, m.output_nr))
+            } else {
+                None
+            }
+        };
+        if let Some((old_node, old_nr)) = old {
+            let me = Arc::as_ptr(&self.0);
+            old_node.retained.lock().retain(|(nr, w)| !(*nr == old_nr && w.as_ptr() == me));
+            node.retained.lock().push((output_nr, Arc::downgrade(&self.0)));
+        }
+        self.set_grad_fn(node, output_nr);
+        let version = self.version();
+        let mut m = self.meta();
+        m.inplace_history = true;
+        m.view_version = version;
+    }
+
+    /// A view whose base was modified in place after the view took its history: the history
+    /// is rebuilt as "these positions of the base's current value" (PyTorch regenerates it as
+    /// AsStridedBackward), so gradients see the in-place op. `Edge::of` calls it when the
+    /// storage version moved past the one the view's history was taken at.
+    pub fn refresh_view_history(&self) {
+        let base = {
+            let m = self.meta();
+            match &m.view_base {
+                Some(b) if m.view_version != self.version() => b.clone(),
+                _ => return,
+            }
+        };
+        let version = self.version();
+        let _mode = crate::grad_mode::GradModeGuard::new(true);
+        // On failure (only allocation can fail here) the old history stays.
+        if let Ok(Some(t)) = self.regather_from(&base) {
+            if let Some(node) = t.grad_fn() {
+                self.set_grad_fn(node, t.meta().output_nr);
+            }
+        }
+        self.meta().view_version = version;
+    }
+
+    /// `self`'s elements read out of `base` (a contiguous tensor it views) by a recorded
+    /// gather, so the result's history goes through `base`'s; `None` for other bases.
+    pub(crate) fn regather_from(&self, base: &Tensor) -> Result<Option<Tensor>> {
+        if !(base.is_contiguous() && base.layout().offset == 0) {
+            return Ok(None);
+        }
+        let positions: Vec<i64> =
+            crate::cpu::index::offsets(self.layout()).into_iter().map(|o| o as i64).collect();
+        let n = positions.len();
+        let positions = Tensor::from_vec(positions, &[n]).to_device_kernel(self.device())?;
+        let shape: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
+        Ok(Some(base.reshape(&[-1])?.index(&[Some(positions)])?.reshape(&shape)?))
+    }
+
     /// `retain_grad()`: keep the gradient of a non-leaf in `.grad` during backward.
     pub fn retain_grad(&self) -> Result<()> {
         if !self.requires_grad() {
@@ -430,7 +506,8 @@ impl Tensor {
 
     /// A view with a different layout over the same storage, no history yet.
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), layout)
+        // A view is an inference tensor exactly when its base is (PyTorch's rule).
+        Tensor::from_parts_inference(self.0.storage.clone(), layout, self.0.inference)
     }
 
     /// Describes the tensor as PyTorch does in autograd messages: `[torch.FloatTensor [3]]`.

@@ -141,21 +141,27 @@ impl PyTensor {
         f(&slf.borrow().t).py()?;
         Ok(slf.clone().unbind())
     }
+
+    /// The value for `int()`/`float()`/`complex()`, which PyTorch allows for one element only.
+    fn python_scalar(&self) -> PyResult<Scalar> {
+        if self.t.numel() != 1 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "only one element tensors can be converted to Python scalars",
+            ));
+        }
+        self.t.item().py()
+    }
 }
 
 #[pymethods]
 impl PyTensor {
-    /// `Tensor(data)` / subclasses such as `nn.Parameter` call this with existing data.
+    /// The legacy constructor, as PyTorch's: `Tensor(2, 3)` and `Tensor(size)` make float32
+    /// tensors of that shape, `Tensor(sequence)` converts to float32, `Tensor(tensor)` shares
+    /// the tensor's data; subclasses such as `nn.Parameter` call it with existing data.
     #[new]
-    #[pyo3(signature = (data=None, requires_grad=false))]
-    fn py_new(data: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Self> {
-        let t = match data {
-            None => Tensor::zeros(&[0], DType::F32),
-            Some(d) => match d.cast::<PyTensor>() {
-                Ok(pt) => pt.borrow().t.detach(),
-                Err(_) => crate::convert::tensor_from_data(d, None)?,
-            },
-        };
+    #[pyo3(signature = (*args, requires_grad=false))]
+    fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
+        let t = crate::from_data::legacy_new(args)?;
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
@@ -308,8 +314,14 @@ impl PyTensor {
         self.t.is_leaf()
     }
 
+    fn is_inference(&self) -> bool {
+        self.t.is_inference()
+    }
+
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // A view whose base changed in place shows its regenerated history, as in PyTorch.
+        self.t.refresh_view_history();
         match self.t.grad_fn() {
             Some(n) => node_object(py, crate::graph::RawNode::Node(n)),
             None => Ok(py.None()),
@@ -411,24 +423,25 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.t.item().py()?.to_f64())
+        Ok(self.python_scalar()?.to_f64())
     }
 
-    fn __int__(&self) -> PyResult<i64> {
-        Ok(match self.t.item().py()? {
-            Scalar::Float(f) => f as i64,
-            Scalar::Int(i) => i,
-            Scalar::Bool(b) => b as i64,
+    fn __int__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.python_scalar()? {
+            // Python's own float -> int: NaN and inf raise, large values stay exact.
+            Scalar::Float(f) => pyo3::types::PyFloat::new(py, f).call_method0("__int__")?,
+            Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
+            Scalar::Bool(b) => (b as i64).into_pyobject(py)?.into_any(),
         })
     }
 
-    fn __index__(&self) -> PyResult<i64> {
+    fn __index__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));
         }
-        self.__int__()
+        self.__int__(py)
     }
 
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
@@ -526,18 +539,26 @@ impl PyTensor {
 
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(
-        &self,
-        gradient: Option<PyRef<'_, PyTensor>>,
+        slf: &Bound<'_, Self>,
+        gradient: Option<&Bound<'_, PyAny>>,
         retain_graph: Option<bool>,
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if inputs.is_some_and(|i| !i.is_none()) {
-            return Err(PyRuntimeError::new_err(
-                "backward(inputs=...) is not supported yet; use rgrad.autograd.grad",
-            ));
+        if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
+            return crate::backward::_backward(
+                slf.as_any(),
+                gradient,
+                retain_graph,
+                create_graph,
+                Some(inputs),
+            );
         }
-        self.t.backward(gradient.map(|g| g.t.clone()), retain_graph, create_graph).py()
+        let gradient = match gradient.filter(|g| !g.is_none()) {
+            Some(g) => Some(g.cast::<PyTensor>()?.borrow().t.clone()),
+            None => None,
+        };
+        slf.borrow().t.backward(gradient, retain_graph, create_graph).py()
     }
 
     fn retain_grad(&self) -> PyResult<()> {

@@ -29,7 +29,12 @@ impl Edge {
         if !t.requires_grad() {
             return Edge::None;
         }
-        let m = t.meta();
+        let mut m = t.meta();
+        if m.view_base.is_some() && m.view_version != t.version() {
+            drop(m);
+            t.refresh_view_history();
+            m = t.meta();
+        }
         match &m.grad_fn {
             Some(node) => Edge::Node(node.clone(), m.output_nr),
             None => Edge::Leaf(t.clone()),

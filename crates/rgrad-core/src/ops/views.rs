@@ -35,9 +35,11 @@ impl Tensor {
                     m.view_base.clone().unwrap_or_else(|| self.clone()),
                 )
             };
+            let version = self.version();
             let mut m = out.meta();
             m.views_grad_leaf = of_grad_leaf;
             m.view_base = Some(base);
+            m.view_version = version;
         }
         out
     }
