@@ -90,7 +90,7 @@ impl PyTensor {
     #[pyo3(signature = (data=None, requires_grad=false))]
     fn py_new(data: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Self> {
         let t = match data {
-            None => Tensor::zeros(&[0], DType::F32),
+            None => Tensor::zeros(&[0], DType::F32).py()?,
             Some(d) => match d.cast::<PyTensor>() {
                 Ok(pt) => pt.borrow().t.detach(),
                 Err(_) => crate::convert::tensor_from_data(d, None)?,

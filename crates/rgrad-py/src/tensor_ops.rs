@@ -613,7 +613,7 @@ fn scatter_src(
     let ob = src.or(value).ok_or_else(|| PyTypeError::new_err("scatter(): expected src or value"))?;
     Ok(match require_operand(ob, "scatter")? {
         Arg::T(t) => t,
-        Arg::S(s) => Tensor::full(index.shape(), s, dt),
+        Arg::S(s) => Tensor::full(index.shape(), s, dt).py()?,
     })
 }
 
@@ -755,7 +755,7 @@ pub fn randperm(
 ) -> PyResult<Py<PyTensor>> {
     let _ = (generator, requires_grad);
     let dev = crate::dtype::check_device(device)?;
-    let t = factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    let t = factory::randperm(n).py()?.cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
     crate::factory::finish(py, t, dev, false)
 }
 

@@ -72,7 +72,12 @@ int_sum!(bool);
 
 /// Folds the view over `dims` (sorted, unique); returns one accumulator per kept position in
 /// row-major order of the kept dims.
-pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usize], r: &R) -> Vec<R::Acc> {
+pub fn reduce<T: Element, R: Reducer<T>>(
+    src: &[T],
+    layout: &Layout,
+    dims: &[usize],
+    r: &R,
+) -> crate::error::Result<Vec<R::Acc>> {
     let (mut kshape, mut kstrides, mut rshape, mut rstrides) =
         (Dims::new(), Dims::new(), Dims::new(), Dims::new());
     for d in 0..layout.ndim() {
@@ -85,9 +90,9 @@ pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usi
         }
     }
     let out_n: usize = kshape.iter().product();
-    let mut out = vec![r.init(); out_n];
+    let mut out = crate::storage::try_vec_repeat(out_n, r.init())?;
     if out_n == 0 || rshape.contains(&0) {
-        return out;
+        return Ok(out);
     }
     let (ck_shape, [ck_strides]) = Layout::coalesce(&kshape, [&kstrides]);
     if ck_shape.len() == 1 && ck_strides[0] == 1 {
@@ -100,7 +105,7 @@ pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usi
                 }
             }
         });
-        return out;
+        return Ok(out);
     }
     let mut k = 0;
     for_each_row(&kshape, [&kstrides], [layout.offset], |[o], len, [st]| {
@@ -117,7 +122,7 @@ pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usi
             k += 1;
         }
     });
-    out
+    Ok(out)
 }
 
 /// Maximum (or minimum) with NaN propagation, as PyTorch's `amax`/`max()`.

@@ -51,13 +51,13 @@ pub struct CrossEntropy<'a> {
 }
 
 /// The elements of `t` in row-major order, borrowed when already contiguous.
-fn contiguous<T: Element>(t: &Tensor) -> Cow<'_, [T]> {
+fn contiguous<T: Element>(t: &Tensor) -> Result<Cow<'_, [T]>> {
     let l = t.layout();
-    if l.is_contiguous() {
+    Ok(if l.is_contiguous() {
         Cow::Borrowed(&t.storage_slice::<T>()[l.offset..l.offset + l.numel()])
     } else {
-        Cow::Owned(gather::<T, T>(t.storage_slice::<T>(), l))
-    }
+        Cow::Owned(gather::<T, T>(t.storage_slice::<T>(), l)?)
+    })
 }
 
 /// A tensor of dtype `dt` from values computed in f64 (no copy when `dt` is float64).
@@ -93,12 +93,12 @@ fn class_count(x: &Tensor, target: &Tensor) -> Option<usize> {
 
 /// The logits as contiguous rows of classes, in the order of the targets: `(N, C, d1, ...)`
 /// has its class dim moved last (a copy), so the kernel reads every row as one slice.
-fn class_rows<T: Element>(x: &Tensor) -> Cow<'_, [T]> {
+fn class_rows<T: Element>(x: &Tensor) -> Result<Cow<'_, [T]>> {
     if x.ndim() <= 2 {
         return contiguous(x);
     }
     let perm: Vec<usize> = (0..x.ndim()).filter(|&d| d != 1).chain([1]).collect();
-    Cow::Owned(gather::<T, T>(x.storage_slice::<T>(), &x.layout().permute(&perm)))
+    Ok(Cow::Owned(gather::<T, T>(x.storage_slice::<T>(), &x.layout().permute(&perm))?))
 }
 
 /// The shape of [`class_rows`]' buffer: the input's with the class dim moved last.
@@ -138,13 +138,13 @@ impl Tensor {
             return Ok(None);
         }
         let weight = w.map(|w| w.to_vec::<f64>());
-        let labels = contiguous::<i64>(target);
+        let labels = contiguous::<i64>(target)?;
         let want_grad = needs_grad(&[self]);
         let w = weight.as_deref();
         let rows = rows_shape(self.shape());
         let r = match self.dtype() {
-            DType::F32 => ce_kernel(&class_rows::<f32>(self), c, &labels, w, o, want_grad)?.dx_tensor(&rows),
-            _ => ce_kernel(&class_rows::<f64>(self), c, &labels, w, o, want_grad)?.dx_tensor(&rows),
+            DType::F32 => ce_kernel(&class_rows::<f32>(self)?, c, &labels, w, o, want_grad)?.dx_tensor(&rows),
+            _ => ce_kernel(&class_rows::<f64>(self)?, c, &labels, w, o, want_grad)?.dx_tensor(&rows),
         };
         let dt = self.dtype();
         let out = match o.reduction {
