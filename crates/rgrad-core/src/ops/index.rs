@@ -333,6 +333,7 @@ impl Tensor {
 
     fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
         let d = normalize_dim(dim, self.ndim())?;
+        check_scatter_shapes(self, d, index, src)?;
         let base = self.contiguous_copy()?;
         let offs = base.dim_offsets(d, index, if accumulate { "scatter_add" } else { "scatter" })?;
         let src_vals = src.to_dtype(self.dtype())?;
@@ -356,9 +357,11 @@ impl Tensor {
             base
         } else {
             with_dtype!(self.dtype(), T => {
-                let mut buf = base.to_vec::<T>();
-                let sv = src_vals.to_vec::<T>();
-                let sstr = crate::shape::contiguous_strides(src.shape());
+                let mut buf = base.try_to_vec::<T>()?;
+                let sv = src_vals.try_to_vec::<T>()?;
+                // A 0-dim src pairs with a 1-element index as a [1] tensor.
+                let src_shape: &[usize] = if src.ndim() == 0 { &[1] } else { src.shape() };
+                let sstr = crate::shape::contiguous_strides(&src_shape[..index.ndim().min(src_shape.len())]);
                 let istr = crate::shape::contiguous_strides(index.shape());
                 for (i, &o) in offs.iter().enumerate() {
                     // Element i of `index` pairs with the same coordinates in `src`.
@@ -451,4 +454,31 @@ impl Tensor {
 
 fn index_stride(index: &Tensor, dim: usize) -> usize {
     crate::shape::contiguous_strides(index.shape()).get(dim).copied().unwrap_or(1)
+}
+
+/// PyTorch's shape checks for scatter/scatter_add: `src` has the index's dims and is at least
+/// as large in each, and the index fits `self` apart from `dim` (an empty index is a no-op).
+fn check_scatter_shapes(this: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<()> {
+    if index.numel() == 0 {
+        return Ok(());
+    }
+    if src.ndim() != index.ndim() && !(src.ndim() <= 1 && index.ndim() <= 1) {
+        bail!(Runtime, "Index tensor must have the same number of dimensions as src tensor");
+    }
+    for k in 0..index.ndim() {
+        let i = index.shape()[k];
+        let s = src.shape().get(k).copied().unwrap_or(1);
+        let own = this.shape().get(k).copied().unwrap_or(1);
+        if i > s || (k != dim && i > own) {
+            bail!(
+                Runtime,
+                "Expected index {} to be no larger than self {} apart from dimension {} and to be no larger size than src {}",
+                fmt_shape(index.shape()),
+                fmt_shape(this.shape()),
+                dim,
+                fmt_shape(src.shape())
+            );
+        }
+    }
+    Ok(())
 }
