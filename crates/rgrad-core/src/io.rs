@@ -39,18 +39,26 @@ fn bytes_of(t: &Tensor) -> Vec<u8> {
     })
 }
 
-fn from_bytes<T: Element>(data: &[u8], shape: &[usize]) -> Tensor {
+fn from_bytes<T: Element>(data: &[u8], shape: &[usize]) -> Result<Tensor> {
     let size = std::mem::size_of::<T>();
-    let v: Vec<T> = data
+    // The header's shape must describe exactly the stored bytes (checked, not wrapped).
+    if crate::shape::storage_numel(shape, size)?.checked_mul(size) != Some(data.len()) {
+        return Err(Error::Runtime(format!(
+            "a tensor of shape {} does not match its {} bytes of data",
+            crate::shape::fmt_shape(shape),
+            data.len()
+        )));
+    }
+    let mut v: Vec<T> = crate::storage::try_vec_with_capacity(data.len() / size)?;
+    v.extend(data
         .chunks_exact(size)
         .map(|c| {
             let mut x = T::default();
             // SAFETY: `c` holds exactly one element's bytes; bools were validated by the caller.
             unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), &mut x as *mut T as *mut u8, size) };
             x
-        })
-        .collect();
-    Tensor::from_vec(v, shape)
+        }));
+    Tensor::try_from_vec(v, shape)
 }
 
 /// Writes `tensors` (names must be unique) with optional string metadata.
@@ -94,7 +102,8 @@ pub fn load(path: &Path) -> Result<Contents> {
         if dt == DType::Bool && view.data().iter().any(|&b| b > 1) {
             return Err(bad(format!("tensor '{name}' holds bytes that are not booleans")));
         }
-        let t = with_dtype!(dt, T => from_bytes::<T>(view.data(), view.shape()));
+        let t = with_dtype!(dt, T => from_bytes::<T>(view.data(), view.shape()))
+            .map_err(|e| bad(format!("tensor '{name}': {e}")))?;
         out.push((name, t));
     }
     // Header order is not preserved by the format; sort for a stable result.

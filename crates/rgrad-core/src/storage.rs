@@ -289,12 +289,23 @@ pub fn alloc_error(bytes: usize) -> Error {
     ))
 }
 
+/// The bytes of `n` elements. Kernels size their outputs by element count (shapes were checked
+/// to fit in an i64); the byte size can still overflow, which PyTorch reports as a size error.
+fn byte_size<T>(n: usize) -> Result<usize> {
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(b) if b <= isize::MAX as usize => Ok(b),
+        _ => Err(Error::Runtime(format!("Storage size calculation overflowed with sizes=[{n}]"))),
+    }
+}
+
 fn array_layout<T>(n: usize) -> Result<std::alloc::Layout> {
+    byte_size::<T>(n)?;
     std::alloc::Layout::array::<T>(n).map_err(|_| alloc_error(n.saturating_mul(std::mem::size_of::<T>())))
 }
 
 /// An empty vector with room for exactly `n` elements.
 pub fn try_vec_with_capacity<T>(n: usize) -> Result<Vec<T>> {
+    byte_size::<T>(n)?;
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| alloc_error(n.saturating_mul(std::mem::size_of::<T>())))?;
     Ok(v)
@@ -353,8 +364,10 @@ mod tests {
 
     #[test]
     fn allocation_failures_are_errors() {
-        let e = try_vec_with_capacity::<f32>(1 << 62).unwrap_err();
+        let e = try_vec_with_capacity::<f32>(1 << 60).unwrap_err();
         assert!(e.to_string().starts_with("DefaultCPUAllocator: can't allocate memory"), "{e}");
+        let e = try_vec_with_capacity::<f32>(1 << 62).unwrap_err();
+        assert_eq!(e.to_string(), "Storage size calculation overflowed with sizes=[4611686018427387904]");
         assert!(try_vec_filled::<f64>(usize::MAX / 4, 0.0).is_err());
         assert!(try_vec_filled::<f64>(usize::MAX / 4, 1.5).is_err());
         assert_eq!(try_vec_filled::<f32>(3, 0.0).unwrap(), vec![0.0; 3]);

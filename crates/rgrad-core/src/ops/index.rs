@@ -186,7 +186,7 @@ impl Tensor {
         } else {
             with_dtype!(self.dtype(), T => {
                 let mut buf = Tensor::buffer_for::<T>(shape)?;
-                put(&mut buf, &bases, &rest, &g_front.try_to_vec::<T>()?, |a: T, b: T| a.add(b), true);
+                put(&mut buf, &bases, &rest, &g_front.try_to_vec::<T>()?, |a: T, b: T| a.add(b), true)?;
                 Tensor::from_vec(buf, shape)
             })
         };
@@ -233,8 +233,8 @@ impl Tensor {
             buf
         } else {
             with_dtype!(self.dtype(), T => {
-                let mut buf = self.to_vec::<T>();
-                put(&mut buf, &bases, &rest, &v_front.to_vec::<T>(), |a: T, b: T| a.add(b), accumulate);
+                let mut buf = self.try_to_vec::<T>()?;
+                put(&mut buf, &bases, &rest, &v_front.try_to_vec::<T>()?, |a: T, b: T| a.add(b), accumulate)?;
                 Tensor::from_vec(buf, self.shape())
             })
         };

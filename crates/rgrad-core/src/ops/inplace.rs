@@ -158,7 +158,7 @@ impl Tensor {
                 let off = src.layout().offset;
                 &src.storage_slice::<D>()[off..off + src.numel()]
             } else {
-                converted = src.to_vec::<D>();
+                converted = src.try_to_vec::<D>()?;
                 &converted
             };
             // SAFETY: `src` was computed into fresh memory, so nothing else borrows ours.

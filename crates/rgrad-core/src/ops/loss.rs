@@ -137,7 +137,7 @@ impl Tensor {
         if w.is_some_and(|w| w.numel() != c) {
             return Ok(None);
         }
-        let weight = w.map(|w| w.to_vec::<f64>());
+        let weight = w.map(|w| w.try_to_vec::<f64>()).transpose()?;
         let labels = contiguous::<i64>(target)?;
         let want_grad = needs_grad(&[self]);
         let w = weight.as_deref();
@@ -185,7 +185,7 @@ impl Tensor {
         let dt = self.dtype();
         let want_grad = needs_grad(&[self]);
         let scale = if reduction == Reduction::Mean { 1.0 / self.numel() as f64 } else { 1.0 };
-        let (p, t) = (self.to_vec::<f64>(), target.to_vec::<f64>());
+        let (p, t) = (self.try_to_vec::<f64>()?, target.try_to_vec::<f64>()?);
         if !p.iter().all(|v| (0.0..=1.0).contains(v)) {
             bail!(Runtime, "all elements of input should be between 0 and 1");
         }
@@ -244,7 +244,7 @@ impl Tensor {
         }
         let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
         let spread =
-            |t: Option<&Tensor>| t.map(|t| t.detach().expand(&sizes).map(|e| e.to_vec::<f64>())).transpose();
+            |t: Option<&Tensor>| t.map(|t| t.detach().expand(&sizes).and_then(|e| e.try_to_vec::<f64>())).transpose();
         Ok(Some([spread(weight)?, spread(pos_weight)?]))
     }
 
@@ -265,7 +265,7 @@ impl Tensor {
         let dt = self.dtype();
         let want_grad = needs_grad(&[self]);
         let scale = if reduction == Reduction::Mean { 1.0 / self.numel() as f64 } else { 1.0 };
-        let (x, t) = (self.to_vec::<f64>(), target.to_vec::<f64>());
+        let (x, t) = (self.try_to_vec::<f64>()?, target.try_to_vec::<f64>()?);
         let r = bce_kernel(&x, &t, w.as_deref(), pw.as_deref(), scale, want_grad);
         let out = match reduction {
             Reduction::None => from_f64(r.losses, self.shape(), dt),

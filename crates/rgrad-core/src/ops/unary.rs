@@ -377,7 +377,7 @@ impl Tensor {
             return crate::gpu::map(&[crate::gpu::Input::of(self, dtype)], "a", dtype, self.shape(), dtype);
         }
         Ok(with_dtype!(dtype, U => {
-            let v: Vec<U> = self.to_vec::<U>();
+            let v: Vec<U> = self.try_to_vec::<U>()?;
             Tensor::from_vec(v, self.shape())
         }))
     }
