@@ -256,7 +256,8 @@ def test_scatter_checks_src_and_index_shapes():
     with pytest.raises(RuntimeError, match="index 3 is out of bounds"):
         T.zeros(3, 3).gather(0, T.full((1, 3), 3))
     # An empty index is a no-op whatever src is; a larger src is fine.
-    assert T.zeros(2, 2).scatter(0, T.zeros(0, 2, dtype=T.int64), T.ones(1, 1)).tolist() == [[0, 0], [0, 0]]
+    empty = T.zeros(0, 2, dtype=T.int64)
+    assert T.zeros(2, 2).scatter(0, empty, T.ones(1, 1)).tolist() == [[0, 0], [0, 0]]
     out = T.zeros(3, 3).scatter(0, T.zeros(1, 3, dtype=T.int64), T.ones(3, 3))
     assert out.tolist() == [[1, 1, 1], [0, 0, 0], [0, 0, 0]]
 

@@ -50,14 +50,12 @@ fn from_bytes<T: Element>(data: &[u8], shape: &[usize]) -> Result<Tensor> {
         )));
     }
     let mut v: Vec<T> = crate::storage::try_vec_with_capacity(data.len() / size)?;
-    v.extend(data
-        .chunks_exact(size)
-        .map(|c| {
-            let mut x = T::default();
-            // SAFETY: `c` holds exactly one element's bytes; bools were validated by the caller.
-            unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), &mut x as *mut T as *mut u8, size) };
-            x
-        }));
+    v.extend(data.chunks_exact(size).map(|c| {
+        let mut x = T::default();
+        // SAFETY: `c` holds exactly one element's bytes; bools were validated by the caller.
+        unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), &mut x as *mut T as *mut u8, size) };
+        x
+    }));
     Tensor::try_from_vec(v, shape)
 }
 

@@ -309,7 +309,12 @@ mod tests {
         assert!(!l.fits(4));
         // A wrapped element count (2**62+1) * 4 = 4 (mod 2**64) must not pass as 4 elements.
         assert!(!Layout::contiguous(&[(1 << 62) + 1, 4]).fits(4));
-        assert!(!Layout { shape: [1 << 32, 1 << 32].into_iter().collect(), strides: [0, 0].into_iter().collect(), offset: 0 }.fits(1));
+        assert!(!Layout {
+            shape: [1 << 32, 1 << 32].into_iter().collect(),
+            strides: [0, 0].into_iter().collect(),
+            offset: 0
+        }
+        .fits(1));
         assert!(Layout::checked_contiguous(&[1 << 62, 4]).is_err());
         assert!(Layout::contiguous(&[3]).broadcast_to(&[1 << 62, 1 << 62, 3]).is_err());
     }

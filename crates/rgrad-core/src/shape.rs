@@ -30,7 +30,10 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
 /// size must fit in an `isize` (what an allocation can ask for), with PyTorch's message.
 pub fn storage_numel(shape: &[usize], itemsize: usize) -> Result<usize> {
     let overflow = || {
-        crate::error::Error::Runtime(format!("Storage size calculation overflowed with sizes={}", fmt_shape(shape)))
+        crate::error::Error::Runtime(format!(
+            "Storage size calculation overflowed with sizes={}",
+            fmt_shape(shape)
+        ))
     };
     let mut acc: usize = 1;
     for &d in shape {

@@ -98,10 +98,7 @@ impl Tensor {
     /// # Panics
     /// If `data.len()` is not the product of `shape` (an internal invariant).
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
-        assert!(
-            crate::shape::checked_numel(shape).ok() == Some(data.len()),
-            "from_vec length mismatch"
-        );
+        assert!(crate::shape::checked_numel(shape).ok() == Some(data.len()), "from_vec length mismatch");
         Tensor::from_parts_unchecked(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
     }
 

@@ -1,7 +1,7 @@
 //! Strided gathers, scatters and dtype casts.
 
-use crate::layout::{for_each_row, Layout};
 use crate::error::Result;
+use crate::layout::{for_each_row, Layout};
 use crate::storage::{try_vec_with_capacity, Element};
 use crate::DType;
 

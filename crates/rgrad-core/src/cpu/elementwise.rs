@@ -1,8 +1,8 @@
 //! Elementwise maps over one or two (broadcast) strided inputs into a new contiguous buffer.
 
 use super::PAR_THRESHOLD;
-use crate::layout::{for_each_row, Layout};
 use crate::error::Result;
+use crate::layout::{for_each_row, Layout};
 use crate::storage::{try_vec_with_capacity, Element};
 use rayon::prelude::*;
 

@@ -1,7 +1,7 @@
 //! Index-driven copies: advanced indexing (take/put) and dim-wise gather/scatter.
 
-use crate::layout::{for_each_row, Layout};
 use crate::error::Result;
+use crate::layout::{for_each_row, Layout};
 use crate::storage::{try_vec_with_capacity, Element};
 
 /// Element offsets of every position of `layout`, in row-major order.
@@ -17,7 +17,8 @@ pub fn offsets(layout: &Layout) -> Result<Vec<usize>> {
 /// copies `src[base + rest]` for every base, in order.
 pub fn take<T: Element>(src: &[T], bases: &[usize], rest: &Layout) -> Result<Vec<T>> {
     let rest_offs = offsets(rest)?;
-    let n = bases.len().checked_mul(rest_offs.len()).ok_or_else(|| crate::storage::alloc_error(usize::MAX))?;
+    let n =
+        bases.len().checked_mul(rest_offs.len()).ok_or_else(|| crate::storage::alloc_error(usize::MAX))?;
     let mut out = try_vec_with_capacity(n)?;
     for &b in bases {
         out.extend(rest_offs.iter().map(|&r| src[b + r]));

@@ -196,7 +196,14 @@ fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
     }
 }
 
-fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape: &[usize]) -> Result<Tensor> {
+fn run<T: Arith>(
+    op: BinaryOp,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<Tensor> {
     use BinaryOp::*;
     macro_rules! arith {
         ($f:expr) => {

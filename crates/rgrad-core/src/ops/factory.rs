@@ -73,7 +73,7 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: Option<DType>) ->
     }
     let size = ((e - s) / st).ceil().max(0.0);
     // PyTorch's check: the length must be a representable element count.
-    if !(size <= i64::MAX as f64) {
+    if size > i64::MAX as f64 {
         bail!(Runtime, "invalid size, possible overflow?");
     }
     let n = size as usize;

@@ -50,7 +50,8 @@ fn product_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch = if nd == 3 { sa[0] } else { 1 };
     let shape: Vec<usize> = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
     if crate::ops::common_device(&[a, b])? == crate::Device::Wgpu {
-        let as3 = |t: &Tensor| if nd == 3 { Ok(t.clone()) } else { t.with_layout_pub(t.layout().unsqueeze(0)) };
+        let as3 =
+            |t: &Tensor| if nd == 3 { Ok(t.clone()) } else { t.with_layout_pub(t.layout().unsqueeze(0)) };
         let out = crate::gpu::matmul(&as3(a)?, &as3(b)?)?;
         return out.with_layout_pub(crate::Layout::contiguous(&shape));
     }

@@ -243,8 +243,9 @@ impl Tensor {
             return Ok(None);
         }
         let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
-        let spread =
-            |t: Option<&Tensor>| t.map(|t| t.detach().expand(&sizes).and_then(|e| e.try_to_vec::<f64>())).transpose();
+        let spread = |t: Option<&Tensor>| {
+            t.map(|t| t.detach().expand(&sizes).and_then(|e| e.try_to_vec::<f64>())).transpose()
+        };
         Ok(Some([spread(weight)?, spread(pos_weight)?]))
     }
 

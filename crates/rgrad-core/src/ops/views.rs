@@ -102,7 +102,9 @@ impl Tensor {
             }
             perm.push(d);
         }
-        self.view_with(self.layout().permute(&perm), "PermuteBackward0", || Op::Permute { dims: perm.clone() })
+        self.view_with(self.layout().permute(&perm), "PermuteBackward0", || Op::Permute {
+            dims: perm.clone(),
+        })
     }
 
     /// `.T` / `.mT`-style full reversal of the dims.
