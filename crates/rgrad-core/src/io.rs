@@ -30,12 +30,12 @@ fn from_st(dt: Dtype) -> Option<DType> {
 }
 
 /// Little-endian bytes of a tensor's elements in row-major order.
-fn bytes_of(t: &Tensor) -> Vec<u8> {
+fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
     with_dtype!(t.dtype(), T => {
-        let v: Vec<T> = t.to_vec::<T>();
+        let v: Vec<T> = t.try_to_vec::<T>()?;
         let n = std::mem::size_of::<T>() * v.len();
         // SAFETY: plain-old-data elements viewed as bytes (x86/ARM targets are little-endian).
-        unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, n) }.to_vec()
+        crate::storage::try_to_owned(unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, n) })
     })
 }
 
@@ -66,8 +66,7 @@ pub fn save(
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
     // Device tensors are read back first (a failed readback is an error, not a panic).
-    let bytes: Vec<Vec<u8>> =
-        tensors.iter().map(|(_, t)| Ok(bytes_of(&t.to_cpu()?))).collect::<Result<_>>()?;
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| bytes_of(&t.to_cpu()?)).collect::<Result<_>>()?;
     let views = tensors
         .iter()
         .zip(&bytes)

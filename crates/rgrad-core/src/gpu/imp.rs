@@ -103,7 +103,7 @@ fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
 /// Copies a CPU tensor to the device (as a contiguous tensor of the same shape).
 pub fn upload(t: &Tensor) -> Result<Tensor> {
     check_dtype(t.dtype())?;
-    let bytes = with_dtype!(t.dtype(), T => to_bytes::<T>(&t.to_vec::<T>()));
+    let bytes = with_dtype!(t.dtype(), T => to_bytes::<T>(&t.try_to_vec::<T>()?));
     let buf = ctx()?.upload(&bytes)?;
     let storage = Storage::from_gpu(Buffer(Arc::new(buf)), t.numel(), t.dtype());
     Tensor::from_parts(Arc::new(storage), Layout::contiguous(t.shape()))
