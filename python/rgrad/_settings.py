@@ -45,11 +45,14 @@ def get_float32_matmul_precision():
 
 
 def set_num_threads(num):
-    """The rayon pool is sized once, at its first use: the count applies if that is later."""
+    """The kernels' pool is sized once, at its first use: the count applies if that is later
+    (capped at the number of cores, which compute kernels cannot use more than)."""
     if not isinstance(num, int) or num < 1:
         raise RuntimeError("set_num_threads expects a positive integer")
+    if num > 2**63 - 1:
+        raise ValueError("Overflow when unpacking long long")  # PyTorch's int64 argument
+    _rgrad._set_num_threads(num)
     _state["threads"] = num
-    os.environ["RAYON_NUM_THREADS"] = str(num)
 
 
 def get_num_threads():

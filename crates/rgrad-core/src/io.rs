@@ -30,27 +30,33 @@ fn from_st(dt: Dtype) -> Option<DType> {
 }
 
 /// Little-endian bytes of a tensor's elements in row-major order.
-fn bytes_of(t: &Tensor) -> Vec<u8> {
+fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
     with_dtype!(t.dtype(), T => {
-        let v: Vec<T> = t.to_vec::<T>();
+        let v: Vec<T> = t.try_to_vec::<T>()?;
         let n = std::mem::size_of::<T>() * v.len();
         // SAFETY: plain-old-data elements viewed as bytes (x86/ARM targets are little-endian).
-        unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, n) }.to_vec()
+        crate::storage::try_to_owned(unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, n) })
     })
 }
 
-fn from_bytes<T: Element>(data: &[u8], shape: &[usize]) -> Tensor {
+fn from_bytes<T: Element>(data: &[u8], shape: &[usize]) -> Result<Tensor> {
     let size = std::mem::size_of::<T>();
-    let v: Vec<T> = data
-        .chunks_exact(size)
-        .map(|c| {
-            let mut x = T::default();
-            // SAFETY: `c` holds exactly one element's bytes; bools were validated by the caller.
-            unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), &mut x as *mut T as *mut u8, size) };
-            x
-        })
-        .collect();
-    Tensor::from_vec(v, shape)
+    // The header's shape must describe exactly the stored bytes (checked, not wrapped).
+    if crate::shape::storage_numel(shape, size)?.checked_mul(size) != Some(data.len()) {
+        return Err(Error::Runtime(format!(
+            "a tensor of shape {} does not match its {} bytes of data",
+            crate::shape::fmt_shape(shape),
+            data.len()
+        )));
+    }
+    let mut v: Vec<T> = crate::storage::try_vec_with_capacity(data.len() / size)?;
+    v.extend(data.chunks_exact(size).map(|c| {
+        let mut x = T::default();
+        // SAFETY: `c` holds exactly one element's bytes; bools were validated by the caller.
+        unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), &mut x as *mut T as *mut u8, size) };
+        x
+    }));
+    Tensor::try_from_vec(v, shape)
 }
 
 /// Writes `tensors` (names must be unique) with optional string metadata.
@@ -60,8 +66,7 @@ pub fn save(
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
     // Device tensors are read back first (a failed readback is an error, not a panic).
-    let bytes: Vec<Vec<u8>> =
-        tensors.iter().map(|(_, t)| Ok(bytes_of(&t.to_cpu()?))).collect::<Result<_>>()?;
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| bytes_of(&t.to_cpu()?)).collect::<Result<_>>()?;
     let views = tensors
         .iter()
         .zip(&bytes)
@@ -94,7 +99,8 @@ pub fn load(path: &Path) -> Result<Contents> {
         if dt == DType::Bool && view.data().iter().any(|&b| b > 1) {
             return Err(bad(format!("tensor '{name}' holds bytes that are not booleans")));
         }
-        let t = with_dtype!(dt, T => from_bytes::<T>(view.data(), view.shape()));
+        let t = with_dtype!(dt, T => from_bytes::<T>(view.data(), view.shape()))
+            .map_err(|e| bad(format!("tensor '{name}': {e}")))?;
         out.push((name, t));
     }
     // Header order is not preserved by the format; sort for a stable result.

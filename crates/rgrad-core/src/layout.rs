@@ -21,6 +21,35 @@ impl Layout {
         Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
+    /// A row-major layout of a shape from a user: checked element count and strides.
+    pub fn checked_contiguous(shape: &[usize]) -> Result<Layout> {
+        crate::shape::checked_numel(shape)?;
+        Ok(Layout {
+            shape: Dims::from_slice(shape),
+            strides: crate::shape::checked_contiguous_strides(shape)?,
+            offset: 0,
+        })
+    }
+
+    /// Whether every element this layout addresses lies inside a storage of `len` elements
+    /// (and its element count fits in an `i64`). Tensors are only built from layouts that do.
+    pub fn fits(&self, len: usize) -> bool {
+        let mut numel: usize = 1;
+        let mut last = self.offset;
+        for (&d, &s) in self.shape.iter().zip(&self.strides) {
+            if d == 0 {
+                return self.shape.len() == self.strides.len();
+            }
+            let Some(n) = numel.checked_mul(d) else { return false };
+            numel = n;
+            let Some(reach) = (d - 1).checked_mul(s).and_then(|r| last.checked_add(r)) else {
+                return false;
+            };
+            last = reach;
+        }
+        self.shape.len() == self.strides.len() && numel <= i64::MAX as usize && last < len
+    }
+
     pub fn ndim(&self) -> usize {
         self.shape.len()
     }
@@ -80,6 +109,7 @@ impl Layout {
                 );
             }
         }
+        crate::shape::checked_numel(shape)?;
         Ok(Layout { shape: shape.into(), strides, offset: self.offset })
     }
 
@@ -264,6 +294,29 @@ mod tests {
         let t = l.transpose(0, 1); // [3, 2, 4] strides [4, 12, 1]
         assert!(t.view_strides(&[6, 4]).is_none());
         assert_eq!(t.view_strides(&[3, 2, 2, 2]).unwrap().as_slice(), &[4, 12, 2, 1]);
+    }
+
+    #[test]
+    fn fits_checks_the_reach_of_a_layout() {
+        assert!(Layout::contiguous(&[2, 3]).fits(6));
+        assert!(!Layout::contiguous(&[2, 3]).fits(5));
+        assert!(Layout::contiguous(&[0, 3]).fits(0));
+        assert!(Layout::contiguous(&[]).fits(1));
+        assert!(!Layout::contiguous(&[]).fits(0));
+        let mut l = Layout::contiguous(&[4]).slice(0, 1, 3, 1);
+        assert!(l.fits(4));
+        l.offset = 2;
+        assert!(!l.fits(4));
+        // A wrapped element count (2**62+1) * 4 = 4 (mod 2**64) must not pass as 4 elements.
+        assert!(!Layout::contiguous(&[(1 << 62) + 1, 4]).fits(4));
+        assert!(!Layout {
+            shape: [1 << 32, 1 << 32].into_iter().collect(),
+            strides: [0, 0].into_iter().collect(),
+            offset: 0
+        }
+        .fits(1));
+        assert!(Layout::checked_contiguous(&[1 << 62, 4]).is_err());
+        assert!(Layout::contiguous(&[3]).broadcast_to(&[1 << 62, 1 << 62, 3]).is_err());
     }
 
     #[test]

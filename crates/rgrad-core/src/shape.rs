@@ -7,19 +7,70 @@ use smallvec::SmallVec;
 /// Sizes or strides (in elements). Four dims inline covers nearly every tensor.
 pub type Dims = SmallVec<[usize; 4]>;
 
+/// Element count of a shape whose layout is already known to be valid (every tensor's is:
+/// see [`checked_numel`]). Wrapping, so a zero-sized shape with huge other dims gives 0.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |acc, &d| acc.wrapping_mul(d))
 }
 
-/// Row-major strides for a shape.
+/// The element count of a view of `shape`, refusing counts that do not fit in an `i64`
+/// (PyTorch's message for `expand(2**62, 2**62, 3)`).
+pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    let mut acc: usize = 1;
+    for &d in shape {
+        acc = match acc.checked_mul(d) {
+            Some(v) if v <= i64::MAX as usize => v,
+            _ => bail!(Runtime, "numel: integer multiplication overflow"),
+        };
+    }
+    Ok(acc)
+}
+
+/// The element count of a new buffer holding `shape` with `itemsize`-byte elements: the byte
+/// size must fit in an `isize` (what an allocation can ask for), with PyTorch's message.
+pub fn storage_numel(shape: &[usize], itemsize: usize) -> Result<usize> {
+    let overflow = || {
+        crate::error::Error::Runtime(format!(
+            "Storage size calculation overflowed with sizes={}",
+            fmt_shape(shape)
+        ))
+    };
+    let mut acc: usize = 1;
+    for &d in shape {
+        acc = acc.checked_mul(d).ok_or_else(overflow)?;
+    }
+    match acc.checked_mul(itemsize.max(1)) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(acc),
+        _ => Err(overflow()),
+    }
+}
+
+/// Row-major strides for a shape. Saturating: only a zero-sized shape (where no stride is ever
+/// used to reach memory) can get near the limit, since a valid layout's strides are at most
+/// its element count. Use [`checked_contiguous_strides`] for shapes from users.
 pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut strides: Dims = SmallVec::from_elem(0, shape.len());
-    let mut acc = 1;
+    let mut acc: usize = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i].max(1);
+        acc = acc.saturating_mul(shape[i].max(1));
     }
     strides
+}
+
+/// [`contiguous_strides`] with PyTorch's error when a stride does not fit in an `i64`.
+pub fn checked_contiguous_strides(shape: &[usize]) -> Result<Dims> {
+    let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+    let mut acc: usize = 1;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc = match acc.checked_mul(shape[i].max(1)) {
+            Some(v) if v <= i64::MAX as usize => v,
+            _ if i == 0 => acc, // the stride past the first dim is never used
+            _ => bail!(Runtime, "Stride calculation overflowed"),
+        };
+    }
+    Ok(strides)
 }
 
 /// Formats a shape as PyTorch does in messages: `[2, 3]`.
@@ -111,7 +162,10 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
         } else if d < 0 {
             bail!(Runtime, "invalid shape dimension {}", d);
         } else {
-            known *= d as usize;
+            known = match known.checked_mul(d as usize) {
+                Some(k) => k,
+                None => return Err(invalid()),
+            };
         }
     }
     let mut shape: Dims = requested.iter().map(|&d| d.max(0) as usize).collect();
@@ -163,6 +217,28 @@ mod tests {
             infer_shape(&[2, 2], 3).unwrap_err().to_string(),
             "shape '[2, 2]' is invalid for input of size 3"
         );
+    }
+
+    #[test]
+    fn size_arithmetic_is_checked() {
+        assert_eq!(checked_numel(&[2, 3, 4]).unwrap(), 24);
+        assert_eq!(checked_numel(&[1 << 62, 0]).unwrap(), 0);
+        assert!(checked_numel(&[1 << 62, 4]).is_err());
+        assert!(checked_numel(&[1 << 32, 1 << 32]).is_err());
+        assert_eq!(storage_numel(&[3, 5], 8).unwrap(), 15);
+        assert_eq!(
+            storage_numel(&[(1 << 62) + 1, 4], 4).unwrap_err().to_string(),
+            "Storage size calculation overflowed with sizes=[4611686018427387905, 4]"
+        );
+        // The byte size must fit too: 2**61 float32s are 2**63 bytes.
+        assert!(storage_numel(&[1 << 61], 4).is_err());
+        assert!(storage_numel(&[1 << 60], 4).is_ok());
+        assert_eq!(
+            checked_contiguous_strides(&[0, 1 << 62, 1 << 62]).unwrap_err().to_string(),
+            "Stride calculation overflowed"
+        );
+        assert_eq!(checked_contiguous_strides(&[1 << 62, 1 << 62, 0]).unwrap().as_slice(), &[1 << 62, 1, 1]);
+        assert!(infer_shape(&[1 << 62, 1 << 62, -1], 0).is_err());
     }
 
     #[test]

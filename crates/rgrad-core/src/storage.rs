@@ -2,6 +2,7 @@
 //! an external owner alive (a NumPy array handed over without a copy).
 
 use crate::dtype::DType;
+use crate::error::{Error, Result};
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -274,5 +275,104 @@ impl Storage {
         }
         // SAFETY: the caller guarantees exclusivity.
         unsafe { std::slice::from_raw_parts_mut(self.ptr as *mut T, self.len) }
+    }
+}
+
+// ---- fallible host allocation ------------------------------------------------------------
+// Every buffer whose size comes from a user (factories, expanded copies, kernel outputs) is
+// allocated here, so running out of memory is PyTorch's RuntimeError instead of an abort.
+
+/// PyTorch's error for a host allocation of `bytes` that failed.
+pub fn alloc_error(bytes: usize) -> Error {
+    Error::Runtime(format!(
+        "DefaultCPUAllocator: can't allocate memory: you tried to allocate {bytes} bytes. Error code 12 (Cannot allocate memory)"
+    ))
+}
+
+/// The bytes of `n` elements. Kernels size their outputs by element count (shapes were checked
+/// to fit in an i64); the byte size can still overflow, which PyTorch reports as a size error.
+fn byte_size<T>(n: usize) -> Result<usize> {
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(b) if b <= isize::MAX as usize => Ok(b),
+        _ => Err(Error::Runtime(format!("Storage size calculation overflowed with sizes=[{n}]"))),
+    }
+}
+
+fn array_layout<T>(n: usize) -> Result<std::alloc::Layout> {
+    byte_size::<T>(n)?;
+    std::alloc::Layout::array::<T>(n).map_err(|_| alloc_error(n.saturating_mul(std::mem::size_of::<T>())))
+}
+
+/// An empty vector with room for exactly `n` elements.
+pub fn try_vec_with_capacity<T>(n: usize) -> Result<Vec<T>> {
+    byte_size::<T>(n)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| alloc_error(n.saturating_mul(std::mem::size_of::<T>())))?;
+    Ok(v)
+}
+
+/// `n` copies of `value`. All-zero values come from zeroed pages (calloc), which the OS
+/// provides lazily, as `vec![0; n]` does.
+pub fn try_vec_filled<T: Element>(n: usize, value: T) -> Result<Vec<T>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: `T` is a plain number or bool; reading its bytes is fine.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(&value as *const T as *const u8, std::mem::size_of::<T>()) };
+    if bytes.iter().all(|&b| b == 0) {
+        let layout = array_layout::<T>(n)?;
+        // SAFETY: `layout` has a nonzero size (n > 0, T is not zero-sized); all-zero bytes
+        // are a valid `T` (0, 0.0 or false); the Vec frees with the same layout.
+        unsafe {
+            let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+            if ptr.is_null() {
+                return Err(alloc_error(layout.size()));
+            }
+            return Ok(Vec::from_raw_parts(ptr, n, n));
+        }
+    }
+    let mut v = try_vec_with_capacity(n)?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// `n` clones of `value`, for element types that are not plain numbers (accumulators).
+pub fn try_vec_repeat<T: Clone>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = try_vec_with_capacity(n)?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// The `n` items of `items` in a buffer allocated fallibly up front.
+pub fn try_collect<T>(n: usize, items: impl Iterator<Item = T>) -> Result<Vec<T>> {
+    let mut v = try_vec_with_capacity(n)?;
+    v.extend(items.take(n));
+    Ok(v)
+}
+
+/// A copy of `src` in a fallibly allocated buffer.
+pub fn try_to_owned<T: Clone>(src: &[T]) -> Result<Vec<T>> {
+    let mut v = try_vec_with_capacity(src.len())?;
+    v.extend_from_slice(src);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_failures_are_errors() {
+        let e = try_vec_with_capacity::<f32>(1 << 60).unwrap_err();
+        assert!(e.to_string().starts_with("DefaultCPUAllocator: can't allocate memory"), "{e}");
+        let e = try_vec_with_capacity::<f32>(1 << 62).unwrap_err();
+        assert_eq!(e.to_string(), "Storage size calculation overflowed with sizes=[4611686018427387904]");
+        assert!(try_vec_filled::<f64>(usize::MAX / 4, 0.0).is_err());
+        assert!(try_vec_filled::<f64>(usize::MAX / 4, 1.5).is_err());
+        assert_eq!(try_vec_filled::<f32>(3, 0.0).unwrap(), vec![0.0; 3]);
+        assert_eq!(try_vec_filled::<f32>(2, -0.0).unwrap()[1].to_bits(), (-0.0f32).to_bits());
+        assert_eq!(try_vec_filled::<i64>(2, 7).unwrap(), vec![7, 7]);
+        assert_eq!(try_collect(3, 0..10).unwrap(), vec![0, 1, 2]);
     }
 }

@@ -89,11 +89,21 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+    /// A tensor viewing `storage` through `layout`; refuses a layout that reaches outside the
+    /// storage, so no tensor can read or write memory it does not own.
+    pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Result<Tensor> {
+        check_fits(&storage, &layout)?;
+        Ok(Tensor::from_parts_unchecked(storage, layout))
+    }
+
+    /// [`Tensor::from_parts`] for layouts that fit by construction (a contiguous layout over a
+    /// buffer of exactly its element count, or the layout of an existing tensor of the storage).
+    pub(crate) fn from_parts_unchecked(storage: Arc<Storage>, layout: Layout) -> Tensor {
         Tensor::from_parts_inference(storage, layout, crate::grad_mode::inference_enabled())
     }
 
     fn from_parts_inference(storage: Arc<Storage>, layout: Layout, inference: bool) -> Tensor {
+        debug_assert!(layout.fits(storage.len()));
         Tensor(Arc::new(TensorImpl {
             storage,
             layout,
@@ -114,34 +124,44 @@ impl Tensor {
     /// # Panics
     /// If `data.len()` is not the product of `shape` (an internal invariant).
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
-        assert_eq!(data.len(), crate::shape::numel(shape), "from_vec length mismatch");
-        Tensor::from_parts(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
+        assert!(crate::shape::checked_numel(shape).ok() == Some(data.len()), "from_vec length mismatch");
+        Tensor::from_parts_unchecked(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
     }
 
     /// Checked variant of [`Tensor::from_vec`] for data coming from users.
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        if data.len() != crate::shape::numel(shape) {
+        if crate::shape::checked_numel(shape).ok() != Some(data.len()) {
             bail!(Runtime, "cannot make a tensor of shape {} from {} elements", fmt_shape(shape), data.len());
         }
         Ok(Tensor::from_vec(data, shape))
     }
 
     pub fn scalar_tensor(value: Scalar, dtype: DType) -> Tensor {
-        Tensor::full(&[], value, dtype)
+        with_dtype!(dtype, T => Tensor::from_vec(vec![scalar_as::<T>(value)], &[]))
     }
 
-    pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Tensor {
-        let n = crate::shape::numel(shape);
-        with_dtype!(dtype, T => {
-            let v: T = scalar_as::<T>(value);
-            Tensor::from_vec(vec![v; n], shape)
-        })
+    /// A new contiguous buffer for `shape`: checked size arithmetic, fallible allocation.
+    pub fn try_alloc<T: Element>(shape: &[usize], value: T) -> Result<Tensor> {
+        let n = crate::shape::storage_numel(shape, std::mem::size_of::<T>())?;
+        let layout = Layout::checked_contiguous(shape)?;
+        let data = crate::storage::try_vec_filled(n, value)?;
+        Ok(Tensor::from_parts_unchecked(Arc::new(Storage::from_vec(data)), layout))
+    }
+
+    /// A zeroed host buffer for a new tensor of `shape` (checked size, fallible allocation).
+    pub fn buffer_for<T: Element>(shape: &[usize]) -> Result<Vec<T>> {
+        let n = crate::shape::storage_numel(shape, std::mem::size_of::<T>())?;
+        crate::storage::try_vec_filled(n, T::default())
+    }
+
+    pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
+        with_dtype!(dtype, T => Tensor::try_alloc::<T>(shape, scalar_as::<T>(value)))
     }
 
     /// `full` on `device`.
     pub fn full_on(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
         match device {
-            Device::Cpu => Ok(Tensor::full(shape, value, dtype)),
+            Device::Cpu => Tensor::full(shape, value, dtype),
             Device::Wgpu => {
                 crate::gpu::map(&[crate::gpu::Input::Scalar { value, dtype }], "a", dtype, shape, dtype)
             }
@@ -171,11 +191,11 @@ impl Tensor {
         self.device() == Device::Wgpu
     }
 
-    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
         Tensor::full(shape, Scalar::Int(0), dtype)
     }
 
-    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+    pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
         Tensor::full(shape, Scalar::Int(1), dtype)
     }
 
@@ -286,17 +306,16 @@ impl Tensor {
     /// The elements in row-major order, converted to `T`.
     /// [`Tensor::to_vec`] that reports a failed device readback instead of panicking.
     pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        Ok(self.to_cpu()?.to_vec::<T>())
-    }
-
-    pub fn to_vec<T: Element>(&self) -> Vec<T> {
         if self.is_gpu() {
-            // Readback failures (a lost device, a timeout) surface as a panic here, which the
-            // bindings turn into a RuntimeError; fallible callers use `to_cpu` first.
-            let host = self.to_cpu().unwrap_or_else(|e| panic!("{e}"));
-            return host.to_vec::<T>();
+            return self.to_cpu()?.try_to_vec::<T>();
         }
         with_dtype!(self.dtype(), S => crate::cpu::copy::gather::<S, T>(self.storage_slice::<S>(), self.layout()))
+    }
+
+    /// [`Tensor::try_to_vec`] for internal callers without an error path (small tensors a
+    /// kernel made itself); a failed readback or allocation panics.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        self.try_to_vec::<T>().unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The single element of a one-element tensor, with PyTorch's error otherwise.
@@ -443,7 +462,7 @@ impl Tensor {
             return Ok(None);
         }
         let positions: Vec<i64> =
-            crate::cpu::index::offsets(self.layout()).into_iter().map(|o| o as i64).collect();
+            crate::cpu::index::offsets(self.layout())?.into_iter().map(|o| o as i64).collect();
         let n = positions.len();
         let positions = Tensor::from_vec(positions, &[n]).to_device_kernel(self.device())?;
         let shape: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
@@ -495,25 +514,54 @@ impl Tensor {
 
     /// A new tensor sharing storage and layout, with no history.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), self.0.layout.clone())
+        Tensor::from_parts_unchecked(self.0.storage.clone(), self.0.layout.clone())
     }
 
     /// `.data`: the same memory and layout with no history and a version counter of its own,
     /// so in-place writes through it are invisible to autograd (as in PyTorch).
     pub fn data_alias(&self) -> Tensor {
-        Tensor::from_parts(Arc::new(self.0.storage.alias()), self.0.layout.clone())
+        Tensor::from_parts_unchecked(Arc::new(self.0.storage.alias()), self.0.layout.clone())
     }
 
-    /// A view with a different layout over the same storage, no history yet.
-    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+    /// A view with a different layout over the same storage, no history yet; refused when the
+    /// layout reaches outside the storage.
+    pub(crate) fn with_layout(&self, layout: Layout) -> Result<Tensor> {
+        check_fits(&self.0.storage, &layout)?;
         // A view is an inference tensor exactly when its base is (PyTorch's rule).
-        Tensor::from_parts_inference(self.0.storage.clone(), layout, self.0.inference)
+        Ok(Tensor::from_parts_inference(self.0.storage.clone(), layout, self.0.inference))
     }
 
     /// Describes the tensor as PyTorch does in autograd messages: `[torch.FloatTensor [3]]`.
     pub fn type_description(&self) -> String {
         format!("[torch.{} {}]", self.dtype().legacy_name(), fmt_shape(self.shape()))
     }
+}
+
+/// Refuses a layout that reaches outside its storage, with PyTorch's message (as_strided's, in
+/// bytes; saturating, as the reach itself may not fit).
+fn check_fits(storage: &Storage, layout: &Layout) -> Result<()> {
+    if !layout.fits(storage.len()) {
+        // PyTorch's message (as_strided), in bytes; saturating, the reach may not fit.
+        let item = storage.dtype().itemsize();
+        let reach = layout
+            .shape
+            .iter()
+            .zip(&layout.strides)
+            .fold(layout.offset.saturating_add(1), |acc, (&d, &s)| {
+                acc.saturating_add(d.saturating_sub(1).saturating_mul(s))
+            });
+        bail!(
+            Runtime,
+            "setStorage: sizes {}, strides {}, storage offset {}, and itemsize {} requiring a storage size of {} are out of bounds for storage of size {}",
+            fmt_shape(&layout.shape),
+            fmt_shape(&layout.strides),
+            layout.offset,
+            item,
+            reach.saturating_mul(item),
+            storage.len().saturating_mul(item)
+        );
+    }
+    Ok(())
 }
 
 /// Converts a Python-level number to an element type.

@@ -35,7 +35,7 @@ fn sum_backward(t: &Tensor) -> Result<()> {
 /// `torch.autograd.grad(root, inputs, create_graph=...)` for a scalar `root`; like PyTorch,
 /// `retain_graph` defaults to `create_graph`.
 fn grad_wrt(root: &Tensor, inputs: &[Tensor], create_graph: bool) -> Result<Vec<Tensor>> {
-    let seed = Tensor::ones(root.shape(), root.dtype());
+    let seed = Tensor::ones(root.shape(), root.dtype())?;
     let grads =
         run(std::slice::from_ref(root), vec![seed], create_graph, create_graph, Target::Capture(inputs))?;
     Ok(grads.into_iter().map(|g| g.expect("input is reachable from root")).collect())

@@ -32,7 +32,7 @@ fn opts(reduction: Reduction) -> CrossEntropy<'static> {
 
 /// d root / d x, optionally keeping the graph of the gradient.
 fn grad(root: &Tensor, x: &Tensor, create_graph: bool) -> Result<Tensor> {
-    let seed = Tensor::ones(root.shape(), root.dtype());
+    let seed = Tensor::ones(root.shape(), root.dtype())?;
     let g = run(
         std::slice::from_ref(root),
         vec![seed],

@@ -70,7 +70,7 @@ macro_rules! filled {
             let shape = shape_arg(size, None)?;
             let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
             let v: Scalar = $value;
-            finish(py, Tensor::full(&shape, v, dt), dev, requires_grad)
+            finish(py, Tensor::full(&shape, v, dt).py()?, dev, requires_grad)
         }
     };
 }
@@ -93,7 +93,7 @@ pub fn full(
     let shape = shape_arg(&PyTuple::new(py, [size])?, None)?;
     let v = scalar(fill_value)?.ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
     let dt = opt_dtype(dtype)?.unwrap_or(default_dtype(v));
-    finish(py, Tensor::full(&shape, v, dt), dev, requires_grad)
+    finish(py, Tensor::full(&shape, v, dt).py()?, dev, requires_grad)
 }
 
 fn number(ob: &Bound<'_, PyAny>) -> PyResult<Scalar> {

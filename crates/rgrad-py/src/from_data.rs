@@ -363,10 +363,10 @@ pub fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
                 "Storage size calculation overflowed with sizes={dims:?}"
             )));
         }
-        Ok(Tensor::zeros(&shape, DType::F32))
+        Tensor::zeros(&shape, DType::F32).map_err(crate::errors::to_py)
     };
     if args.is_empty() {
-        return Ok(Tensor::zeros(&[0], DType::F32));
+        return Ok(Tensor::from_vec(Vec::<f32>::new(), &[0]));
     }
     let first = args.get_item(0)?;
     let all_ints = args

@@ -110,7 +110,7 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
         Storage::from_external(data, span, dt, Box::new(ob.clone().unbind()))
     };
     let layout = Layout { shape: shape.into(), strides: strides.into(), offset: 0 };
-    Ok(Tensor::from_parts(Arc::new(storage), layout))
+    Tensor::from_parts(Arc::new(storage), layout).py()
 }
 
 /// A NumPy array viewing the tensor's memory; `owner` keeps the storage alive.
@@ -119,6 +119,14 @@ pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResul
         return Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
             t.device()
+        )));
+    }
+    // Tensors are built only from layouts that fit their storage; checked again here because
+    // NumPy (and DLPack through it) would read and write wherever the layout points.
+    if !t.layout().fits(t.storage().len()) {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "can't export a tensor of size {:?} whose layout does not fit its storage",
+            t.shape()
         )));
     }
     let dt = t.dtype();

@@ -46,6 +46,13 @@ fn is_grad_enabled() -> bool {
     grad_mode::is_enabled()
 }
 
+/// Sizes the kernels' thread pool if it has not started yet; false when it already runs.
+#[pyfunction]
+fn _set_num_threads(n: usize) -> PyResult<bool> {
+    use crate::errors::IntoPyResult;
+    rgrad_core::cpu::set_num_threads(n).py()
+}
+
 #[pymodule]
 fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
@@ -59,6 +66,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_set_node_factory, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_save_for_node, m)?)?;

@@ -191,7 +191,7 @@ impl PyTensor {
     /// Breaks a garbage cycle: drops the core tensor (and with it the hooks and graph node that
     /// hold Python objects), as PyTorch's `THPVariable_clear` resets its tensor.
     fn __clear__(&mut self) {
-        self.replace_tensor(Tensor::zeros(&[0], DType::F32));
+        self.replace_tensor(Tensor::from_vec(Vec::<f32>::new(), &[0]));
     }
 
     // ---- properties ----------------------------------------------------------------------

@@ -613,7 +613,7 @@ fn scatter_src(
     let ob = src.or(value).ok_or_else(|| PyTypeError::new_err("scatter(): expected src or value"))?;
     Ok(match require_operand(ob, "scatter")? {
         Arg::T(t) => t,
-        Arg::S(s) => Tensor::full(index.shape(), s, dt),
+        Arg::S(s) => Tensor::full(index.shape(), s, dt).py()?,
     })
 }
 
@@ -705,8 +705,13 @@ pub fn eye(
     let dev = crate::dtype::check_device(device)?;
     let m = m.unwrap_or(n);
     let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
-    let v: Vec<f64> = (0..n * m).map(|i| if i / m == i % m { 1.0 } else { 0.0 }).collect();
-    let t = Tensor::from_vec(v, &[n, m]).cast_kernel(dt).py()?;
+    let t = Tensor::zeros(&[n, m], dt).py()?;
+    // The diagonal, written in place into the fresh (unshared) buffer.
+    let diag: Vec<i64> = (0..n.min(m) as i64).map(|i| i * (m as i64 + 1)).collect();
+    let k = diag.len();
+    let ones = Tensor::ones(&[k], dt).py()?;
+    let t = t.reshape(&[-1]).py()?.index_put(&[Some(Tensor::from_vec(diag, &[k]))], &ones, false).py()?;
+    let t = t.reshape(&[n as i64, m as i64]).py()?;
     crate::factory::finish(py, t, dev, requires_grad)
 }
 
@@ -755,6 +760,6 @@ pub fn randperm(
 ) -> PyResult<Py<PyTensor>> {
     let _ = (generator, requires_grad);
     let dev = crate::dtype::check_device(device)?;
-    let t = factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    let t = factory::randperm(n).py()?.cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
     crate::factory::finish(py, t, dev, false)
 }

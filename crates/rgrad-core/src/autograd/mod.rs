@@ -71,6 +71,56 @@ pub struct Node {
     pub(crate) retained: Mutex<Vec<(usize, std::sync::Weak<crate::tensor::TensorImpl>)>>,
 }
 
+/// What a node owns that can hold further nodes (through edges, saved tensors, hooks).
+struct NodeParts {
+    _edges: SmallVec<[Edge; 2]>,
+    _op: Op,
+    _hooks: Vec<PreHook>,
+}
+
+thread_local! {
+    /// Parts of nodes waiting to be dropped by the outermost `Node::drop` on this thread.
+    static PENDING_DROPS: std::cell::RefCell<Option<Vec<NodeParts>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Dropping a node drops its inputs' nodes, and theirs: done recursively, a chain of 100,000
+/// ops overflows the stack. The outermost drop on a thread drains a work list instead; a
+/// drop nested inside it (reached through an edge, a saved tensor or a hook) only moves its
+/// parts onto that list, so the stack depth stays constant whatever the graph's depth.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let parts = NodeParts {
+            _edges: std::mem::take(&mut self.edges),
+            _op: std::mem::replace(self.op.get_mut(), Op::Released),
+            _hooks: std::mem::take(self.pre_hooks.get_mut()),
+        };
+        let queued = PENDING_DROPS.try_with(|pending| match pending.borrow_mut().as_mut() {
+            Some(list) => {
+                list.push(parts);
+                None
+            }
+            None => Some(parts),
+        });
+        let first = match queued {
+            Ok(None) => return,
+            Ok(Some(parts)) => parts,
+            // Thread-local storage is being torn down: `parts` was dropped in the closure's
+            // stead (recursively), nothing else to do.
+            Err(_) => return,
+        };
+        let _ = PENDING_DROPS.try_with(|pending| *pending.borrow_mut() = Some(Vec::new()));
+        drop(first);
+        loop {
+            let next = PENDING_DROPS.try_with(|pending| pending.borrow_mut().as_mut().and_then(Vec::pop));
+            match next {
+                Ok(Some(parts)) => drop(parts),
+                _ => break,
+            }
+        }
+        let _ = PENDING_DROPS.try_with(|pending| *pending.borrow_mut() = None);
+    }
+}
+
 impl Node {
     pub fn name(&self) -> &str {
         &self.name

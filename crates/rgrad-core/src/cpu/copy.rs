@@ -1,7 +1,8 @@
 //! Strided gathers, scatters and dtype casts.
 
+use crate::error::Result;
 use crate::layout::{for_each_row, Layout};
-use crate::storage::Element;
+use crate::storage::{try_vec_with_capacity, Element};
 use crate::DType;
 
 /// Converts one element between types with PyTorch's semantics (floats truncate toward zero
@@ -16,16 +17,17 @@ pub fn cast<T: Element, U: Element>(x: T) -> U {
 }
 
 /// Copies the view `layout` of `src` into a new contiguous buffer, converting elements.
-pub fn gather<T: Element, U: Element>(src: &[T], layout: &Layout) -> Vec<U> {
+pub fn gather<T: Element, U: Element>(src: &[T], layout: &Layout) -> Result<Vec<U>> {
     let n = layout.numel();
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let mut out = try_vec_with_capacity(n)?;
     if layout.is_contiguous() {
         let s = &src[layout.offset..layout.offset + n];
-        return s.iter().map(|&x| cast::<T, U>(x)).collect();
+        out.extend(s.iter().map(|&x| cast::<T, U>(x)));
+        return Ok(out);
     }
-    let mut out = Vec::with_capacity(n);
     for_each_row(&layout.shape, [&layout.strides], [layout.offset], |[o], len, [st]| {
         if st == 1 {
             out.extend(src[o..o + len].iter().map(|&x| cast::<T, U>(x)));
@@ -33,7 +35,7 @@ pub fn gather<T: Element, U: Element>(src: &[T], layout: &Layout) -> Vec<U> {
             out.extend((0..len).map(|i| cast::<T, U>(src[o + i * st])));
         }
     });
-    out
+    Ok(out)
 }
 
 /// Writes a contiguous buffer `src` (of `dst_layout`'s shape) into the view `dst_layout`.

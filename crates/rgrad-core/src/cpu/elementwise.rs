@@ -1,28 +1,33 @@
 //! Elementwise maps over one or two (broadcast) strided inputs into a new contiguous buffer.
 
 use super::PAR_THRESHOLD;
+use crate::error::Result;
 use crate::layout::{for_each_row, Layout};
-use crate::storage::Element;
+use crate::storage::{try_vec_with_capacity, Element};
 use rayon::prelude::*;
 
 /// `f` applied to every element of the view `layout` of `src`.
-pub fn map<T: Element, U: Element>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+pub fn map<T: Element, U: Element>(src: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Result<Vec<U>> {
     let n = layout.numel();
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    // Output buffers are allocated fallibly up front; collecting into reserved room does not
+    // allocate again.
+    let mut out = try_vec_with_capacity(n)?;
     if layout.is_contiguous() {
         let s = &src[layout.offset..layout.offset + n];
         if n >= PAR_THRESHOLD {
-            return s.par_iter().map(|&x| f(x)).collect();
+            s.par_iter().map(|&x| f(x)).collect_into_vec(&mut out);
+        } else {
+            out.extend(s.iter().map(|&x| f(x)));
         }
-        return s.iter().map(|&x| f(x)).collect();
+        return Ok(out);
     }
-    let mut out = Vec::with_capacity(n);
     for_each_row(&layout.shape, [&layout.strides], [layout.offset], |[o], len, [st]| {
         out.extend((0..len).map(|i| f(src[o + i * st])));
     });
-    out
+    Ok(out)
 }
 
 fn is_scalar(l: &Layout) -> bool {
@@ -36,35 +41,41 @@ pub fn zip<A: Element, B: Element, U: Element>(
     b: &[B],
     lb: &Layout,
     f: impl Fn(A, B) -> U + Sync,
-) -> Vec<U> {
+) -> Result<Vec<U>> {
     let n = la.numel();
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let mut out = try_vec_with_capacity(n)?;
     let par = n >= PAR_THRESHOLD;
     let (ca, cb) = (la.is_contiguous(), lb.is_contiguous());
     if ca && cb {
         let (sa, sb) = (&a[la.offset..la.offset + n], &b[lb.offset..lb.offset + n]);
         if par {
-            return sa.par_iter().zip(sb.par_iter()).map(|(&x, &y)| f(x, y)).collect();
+            sa.par_iter().zip(sb.par_iter()).map(|(&x, &y)| f(x, y)).collect_into_vec(&mut out);
+        } else {
+            out.extend(sa.iter().zip(sb).map(|(&x, &y)| f(x, y)));
         }
-        return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
+        return Ok(out);
     }
     if ca && is_scalar(lb) {
         let (sa, y) = (&a[la.offset..la.offset + n], b[lb.offset]);
         if par {
-            return sa.par_iter().map(|&x| f(x, y)).collect();
+            sa.par_iter().map(|&x| f(x, y)).collect_into_vec(&mut out);
+        } else {
+            out.extend(sa.iter().map(|&x| f(x, y)));
         }
-        return sa.iter().map(|&x| f(x, y)).collect();
+        return Ok(out);
     }
     if cb && is_scalar(la) {
         let (x, sb) = (a[la.offset], &b[lb.offset..lb.offset + n]);
         if par {
-            return sb.par_iter().map(|&y| f(x, y)).collect();
+            sb.par_iter().map(|&y| f(x, y)).collect_into_vec(&mut out);
+        } else {
+            out.extend(sb.iter().map(|&y| f(x, y)));
         }
-        return sb.iter().map(|&y| f(x, y)).collect();
+        return Ok(out);
     }
-    let mut out = Vec::with_capacity(n);
     for_each_row(&la.shape, [&la.strides, &lb.strides], [la.offset, lb.offset], |[oa, ob], len, [sa, sb]| {
         match (sa, sb) {
             (1, 1) => out.extend(a[oa..oa + len].iter().zip(&b[ob..ob + len]).map(|(&x, &y)| f(x, y))),
@@ -79,7 +90,7 @@ pub fn zip<A: Element, B: Element, U: Element>(
             _ => out.extend((0..len).map(|i| f(a[oa + i * sa], b[ob + i * sb]))),
         }
     });
-    out
+    Ok(out)
 }
 
 /// `f(c, a, b)` over three layouts already broadcast to the same shape (for `where`).
@@ -91,8 +102,8 @@ pub fn zip3<C: Element, A: Element, B: Element, U: Element>(
     b: &[B],
     lb: &Layout,
     f: impl Fn(C, A, B) -> U,
-) -> Vec<U> {
-    let mut out = Vec::with_capacity(la.numel());
+) -> Result<Vec<U>> {
+    let mut out = try_vec_with_capacity(la.numel())?;
     for_each_row(
         &la.shape,
         [&lc.strides, &la.strides, &lb.strides],
@@ -101,5 +112,5 @@ pub fn zip3<C: Element, A: Element, B: Element, U: Element>(
             out.extend((0..len).map(|i| f(c[oc + i * sc], a[oa + i * sa], b[ob + i * sb])));
         },
     );
-    out
+    Ok(out)
 }

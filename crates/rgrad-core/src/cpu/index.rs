@@ -1,26 +1,29 @@
 //! Index-driven copies: advanced indexing (take/put) and dim-wise gather/scatter.
 
+use crate::error::Result;
 use crate::layout::{for_each_row, Layout};
-use crate::storage::Element;
+use crate::storage::{try_vec_with_capacity, Element};
 
 /// Element offsets of every position of `layout`, in row-major order.
-pub fn offsets(layout: &Layout) -> Vec<usize> {
-    let mut out = Vec::with_capacity(layout.numel());
+pub fn offsets(layout: &Layout) -> Result<Vec<usize>> {
+    let mut out = try_vec_with_capacity(layout.numel())?;
     for_each_row(&layout.shape, [&layout.strides], [layout.offset], |[o], n, [s]| {
         out.extend((0..n).map(|i| o + i * s));
     });
-    out
+    Ok(out)
 }
 
 /// For `bases` (one storage offset per index position) and a `rest` layout (offset 0),
 /// copies `src[base + rest]` for every base, in order.
-pub fn take<T: Element>(src: &[T], bases: &[usize], rest: &Layout) -> Vec<T> {
-    let rest_offs = offsets(rest);
-    let mut out = Vec::with_capacity(bases.len() * rest_offs.len());
+pub fn take<T: Element>(src: &[T], bases: &[usize], rest: &Layout) -> Result<Vec<T>> {
+    let rest_offs = offsets(rest)?;
+    let n =
+        bases.len().checked_mul(rest_offs.len()).ok_or_else(|| crate::storage::alloc_error(usize::MAX))?;
+    let mut out = try_vec_with_capacity(n)?;
     for &b in bases {
         out.extend(rest_offs.iter().map(|&r| src[b + r]));
     }
-    out
+    Ok(out)
 }
 
 /// The inverse of [`take`]: writes (or adds) `vals` into `dst` at the same positions.
@@ -31,8 +34,8 @@ pub fn put<T: Element>(
     vals: &[T],
     add: impl Fn(T, T) -> T,
     accumulate: bool,
-) {
-    let rest_offs = offsets(rest);
+) -> Result<()> {
+    let rest_offs = offsets(rest)?;
     let mut k = 0;
     for &b in bases {
         for &r in &rest_offs {
@@ -41,4 +44,5 @@ pub fn put<T: Element>(
             k += 1;
         }
     }
+    Ok(())
 }

@@ -11,3 +11,15 @@ pub mod special;
 
 /// Below this many elements a kernel stays on the calling thread: spawning costs more.
 pub const PAR_THRESHOLD: usize = 1 << 18;
+
+/// Sizes the kernels' thread pool (`set_num_threads`): at most one thread per core, since
+/// compute kernels gain nothing from more and a huge count would exhaust the process's
+/// threads. Returns false when the pool already runs (its size is fixed at first use, as the
+/// Python docs say); a pool that fails to start leaves the default pool to start later.
+pub fn set_num_threads(n: usize) -> crate::error::Result<bool> {
+    if n == 0 {
+        crate::bail!(Runtime, "set_num_threads expects a positive integer");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    Ok(rayon::ThreadPoolBuilder::new().num_threads(n.min(cores)).build_global().is_ok())
+}

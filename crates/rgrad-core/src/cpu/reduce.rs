@@ -72,7 +72,12 @@ int_sum!(bool);
 
 /// Folds the view over `dims` (sorted, unique); returns one accumulator per kept position in
 /// row-major order of the kept dims.
-pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usize], r: &R) -> Vec<R::Acc> {
+pub fn reduce<T: Element, R: Reducer<T>>(
+    src: &[T],
+    layout: &Layout,
+    dims: &[usize],
+    r: &R,
+) -> crate::error::Result<Vec<R::Acc>> {
     let (mut kshape, mut kstrides, mut rshape, mut rstrides) =
         (Dims::new(), Dims::new(), Dims::new(), Dims::new());
     for d in 0..layout.ndim() {
@@ -85,9 +90,9 @@ pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usi
         }
     }
     let out_n: usize = kshape.iter().product();
-    let mut out = vec![r.init(); out_n];
+    let mut out = crate::storage::try_vec_repeat(out_n, r.init())?;
     if out_n == 0 || rshape.contains(&0) {
-        return out;
+        return Ok(out);
     }
     let (ck_shape, [ck_strides]) = Layout::coalesce(&kshape, [&kstrides]);
     if ck_shape.len() == 1 && ck_strides[0] == 1 {
@@ -100,7 +105,7 @@ pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usi
                 }
             }
         });
-        return out;
+        return Ok(out);
     }
     let mut k = 0;
     for_each_row(&kshape, [&kstrides], [layout.offset], |[o], len, [st]| {
@@ -117,7 +122,7 @@ pub fn reduce<T: Element, R: Reducer<T>>(src: &[T], layout: &Layout, dims: &[usi
             k += 1;
         }
     });
-    out
+    Ok(out)
 }
 
 /// Maximum (or minimum) with NaN propagation, as PyTorch's `amax`/`max()`.
@@ -158,15 +163,15 @@ mod tests {
     fn sums_over_any_dims() {
         let data: Vec<f64> = (0..24).map(|x| x as f64).collect();
         let l = Layout::contiguous(&[2, 3, 4]);
-        assert_eq!(reduce(&data, &l, &[0, 1, 2], &Sum), vec![276.0]);
-        let s0 = reduce(&data, &l, &[0], &Sum);
+        assert_eq!(reduce(&data, &l, &[0, 1, 2], &Sum).unwrap(), vec![276.0]);
+        let s0 = reduce(&data, &l, &[0], &Sum).unwrap();
         assert_eq!(s0.len(), 12);
         assert_eq!(s0[0], 12.0);
-        let s2 = reduce(&data, &l, &[2], &Sum);
+        let s2 = reduce(&data, &l, &[2], &Sum).unwrap();
         assert_eq!(s2, vec![6.0, 22.0, 38.0, 54.0, 70.0, 86.0]);
-        let s02 = reduce(&data, &l, &[0, 2], &Sum);
+        let s02 = reduce(&data, &l, &[0, 2], &Sum).unwrap();
         assert_eq!(s02, vec![6.0 + 54.0, 22.0 + 70.0, 38.0 + 86.0]);
         let t = l.permute(&[2, 1, 0]);
-        assert_eq!(reduce(&data, &t, &[2], &Sum)[0], 12.0);
+        assert_eq!(reduce(&data, &t, &[2], &Sum).unwrap()[0], 12.0);
     }
 }

@@ -69,12 +69,10 @@ pub(super) fn buffer_of(t: &Tensor) -> Result<&Buffer> {
 /// A new contiguous tensor of `shape` on the device, contents undefined.
 pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
     check_dtype(dtype)?;
-    let n = crate::shape::numel(shape);
+    let n = crate::shape::storage_numel(shape, elem_bytes(dtype) as usize)?;
+    let layout = Layout::checked_contiguous(shape)?;
     let buf = ctx()?.alloc(n as u64 * elem_bytes(dtype))?;
-    Ok(Tensor::from_parts(
-        Arc::new(Storage::from_gpu(Buffer(Arc::new(buf)), n, dtype)),
-        Layout::contiguous(shape),
-    ))
+    Tensor::from_parts(Arc::new(Storage::from_gpu(Buffer(Arc::new(buf)), n, dtype)), layout)
 }
 
 fn to_bytes<T: Element>(v: &[T]) -> Vec<u8> {
@@ -105,10 +103,10 @@ fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
 /// Copies a CPU tensor to the device (as a contiguous tensor of the same shape).
 pub fn upload(t: &Tensor) -> Result<Tensor> {
     check_dtype(t.dtype())?;
-    let bytes = with_dtype!(t.dtype(), T => to_bytes::<T>(&t.to_vec::<T>()));
+    let bytes = with_dtype!(t.dtype(), T => to_bytes::<T>(&t.try_to_vec::<T>()?));
     let buf = ctx()?.upload(&bytes)?;
     let storage = Storage::from_gpu(Buffer(Arc::new(buf)), t.numel(), t.dtype());
-    Ok(Tensor::from_parts(Arc::new(storage), Layout::contiguous(t.shape())))
+    Tensor::from_parts(Arc::new(storage), Layout::contiguous(t.shape()))
 }
 
 /// Copies a device tensor to a new contiguous CPU tensor (waits for pending work).
@@ -225,7 +223,7 @@ fn launch_map(dst: &Tensor, inputs: &[Input], expr: &str, expr_dtype: DType) -> 
             // input that shares the output's memory (`x.add_(x)`) is copied first.
             Input::Tensor { t, layout, as_dtype } if same_buffer(t, dst) => {
                 check_dtype(*as_dtype)?;
-                let copy = contiguous(&t.with_layout_pub(layout.clone()))?;
+                let copy = contiguous(&t.with_layout_pub(layout.clone())?)?;
                 specs.push((copy.dtype(), *as_dtype));
                 layouts.push((0, crate::layout::Layout::contiguous(&shape).strides.to_vec()));
                 owned.push(copy);

@@ -231,5 +231,5 @@ pub fn reduce(x: &Tensor, dims: &[usize], op: Reduce, keepdim: bool, out: DType)
     let partial = empty(&[n_out, split], acc)?;
     c.dispatch(&kernel, &[buffer_of(x)?.raw(), buffer_of(&partial)?.raw()], &w, groups(n_out * split, 1))?;
     let folded = reduce(&partial, &[1], op, false, out)?;
-    Ok(folded.with_layout_pub(crate::Layout::contiguous(&result_shape)))
+    folded.with_layout_pub(crate::Layout::contiguous(&result_shape))
 }

@@ -161,8 +161,10 @@ macro_rules! int_arith {
                 if o == 0 {
                     return 0;
                 }
+                // Wrapping, as PyTorch's int arithmetic: MIN // -1 is MIN (a plain `%` or `/`
+                // would panic on that overflow).
                 let q = self.wrapping_div(o);
-                if (self % o != 0) && ((self < 0) != (o < 0)) {
+                if (self.wrapping_rem(o) != 0) && ((self < 0) != (o < 0)) {
                     q - 1
                 } else {
                     q

@@ -196,19 +196,26 @@ fn check_int_operands(op: BinaryOp, dt: DType, b: &Operand) -> Result<()> {
     }
 }
 
-fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape: &[usize]) -> Tensor {
+fn run<T: Arith>(
+    op: BinaryOp,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<Tensor> {
     use BinaryOp::*;
     macro_rules! arith {
         ($f:expr) => {
-            Tensor::from_vec(zip(a, la, b, lb, $f), shape)
+            Tensor::from_vec(zip(a, la, b, lb, $f)?, shape)
         };
     }
     macro_rules! cmp {
         ($f:expr) => {
-            Tensor::from_vec::<bool>(zip(a, la, b, lb, $f), shape)
+            Tensor::from_vec::<bool>(zip(a, la, b, lb, $f)?, shape)
         };
     }
-    match op {
+    Ok(match op {
         Add => arith!(|x: T, y: T| x.add(y)),
         Sub => arith!(|x: T, y: T| x.sub(y)),
         Mul => arith!(|x: T, y: T| x.mul(y)),
@@ -229,7 +236,7 @@ fn run<T: Arith>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape
         Le => cmp!(|x: T, y: T| x <= y),
         Gt => cmp!(|x: T, y: T| x > y),
         Ge => cmp!(|x: T, y: T| x >= y),
-    }
+    })
 }
 
 /// The common case on the per-op path: float operands of one dtype, contiguous, with equal
@@ -329,7 +336,7 @@ pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
             (_, Some(c)) => c.storage_slice::<T>(),
             (Operand::T(t), None) => t.storage_slice::<T>(),
         };
-        run::<T>(op, da, &la, db, &lb, &shape)
+        run::<T>(op, da, &la, db, &lb, &shape)?
     }))
 }
 
@@ -475,7 +482,7 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
             ta.storage_slice::<T>(), &la,
             tb.storage_slice::<T>(), &lb,
             |c: bool, x: T, y: T| if c { x } else { y },
-        );
+        )?;
         Tensor::from_vec(v, &shape)
     });
     Ok(where_record(cond, a, b, out))

@@ -2,7 +2,8 @@
 
 use crate::bail;
 use crate::error::Result;
-use crate::storage::Element;
+use crate::shape::storage_numel;
+use crate::storage::{try_collect, Element};
 use crate::tensor::Tensor;
 use crate::{with_dtype, DType, Scalar};
 use parking_lot::Mutex;
@@ -31,28 +32,29 @@ fn float_dtype(dtype: DType) -> Result<DType> {
     Ok(dtype)
 }
 
+/// A tensor of `shape` whose elements are drawn in order from `draw` (checked size, fallible
+/// allocation).
+fn drawn<T: Element>(shape: &[usize], mut draw: impl FnMut(&mut StdRng) -> T) -> Result<Tensor> {
+    let n = storage_numel(shape, std::mem::size_of::<T>())?;
+    crate::shape::checked_contiguous_strides(shape)?;
+    let v = with_rng(|r| try_collect(n, (0..n).map(|_| draw(r))))?;
+    Tensor::try_from_vec(v, shape)
+}
+
 /// `rand(*shape)`: uniform on [0, 1).
 pub fn rand_uniform(shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = crate::shape::numel(shape);
-    Ok(match float_dtype(dtype)? {
-        DType::F32 => Tensor::from_vec(with_rng(|r| (0..n).map(|_| r.random::<f32>()).collect()), shape),
-        _ => Tensor::from_vec(with_rng(|r| (0..n).map(|_| r.random::<f64>()).collect()), shape),
-    })
+    match float_dtype(dtype)? {
+        DType::F32 => drawn(shape, |r| r.random::<f32>()),
+        _ => drawn(shape, |r| r.random::<f64>()),
+    }
 }
 
 /// `randn(*shape)`: standard normal.
 pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = crate::shape::numel(shape);
-    Ok(match float_dtype(dtype)? {
-        DType::F32 => Tensor::from_vec(
-            with_rng(|r| (0..n).map(|_| StandardNormal.sample(r)).collect::<Vec<f32>>()),
-            shape,
-        ),
-        _ => Tensor::from_vec(
-            with_rng(|r| (0..n).map(|_| StandardNormal.sample(r)).collect::<Vec<f64>>()),
-            shape,
-        ),
-    })
+    match float_dtype(dtype)? {
+        DType::F32 => drawn(shape, |r| -> f32 { StandardNormal.sample(r) }),
+        _ => drawn(shape, |r| -> f64 { StandardNormal.sample(r) }),
+    }
 }
 
 /// `arange(start, end, step)`: ints give int64, any float gives the default float.
@@ -69,14 +71,23 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: Option<DType>) ->
     if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
         bail!(Runtime, "upper bound and larger bound inconsistent with step sign");
     }
-    let n = ((e - s) / st).ceil().max(0.0) as usize;
-    Ok(with_dtype!(dtype, T => {
+    let size = ((e - s) / st).ceil().max(0.0);
+    // PyTorch's check: the length must be a representable element count.
+    if size > i64::MAX as f64 {
+        bail!(Runtime, "invalid size, possible overflow?");
+    }
+    let n = size as usize;
+    with_dtype!(dtype, T => {
+        storage_numel(&[n], std::mem::size_of::<T>())?;
         let v: Vec<T> = match (start, step) {
-            (Scalar::Int(a), Scalar::Int(b)) => (0..n as i64).map(|i| T::from_i64(a + i * b)).collect(),
-            _ => (0..n).map(|i| T::from_f64(s + i as f64 * st)).collect(),
+            // Wrapping as PyTorch's int64 arithmetic does near the ends of the range.
+            (Scalar::Int(a), Scalar::Int(b)) => {
+                try_collect(n, (0..n as i64).map(|i| T::from_i64(a.wrapping_add(i.wrapping_mul(b)))))?
+            }
+            _ => try_collect(n, (0..n).map(|i| T::from_f64(s + i as f64 * st)))?,
         };
-        Tensor::from_vec(v, &[n])
-    }))
+        Tensor::try_from_vec(v, &[n])
+    })
 }
 
 /// `linspace(start, end, steps)`, symmetric from both ends as PyTorch computes it.
@@ -85,6 +96,7 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
         bail!(Runtime, "number of steps must be non-negative");
     }
     let n = steps as usize;
+    storage_numel(&[n], dtype.itemsize())?;
     let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
     let half = n / 2;
     let vals = (0..n).map(|i| {
@@ -94,24 +106,26 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
             end - step * (n - 1 - i) as f64
         }
     });
-    Ok(with_dtype!(dtype, T => Tensor::from_vec(vals.map(T::from_f64).collect::<Vec<T>>(), &[n])))
+    with_dtype!(dtype, T => Tensor::try_from_vec(try_collect(n, vals.map(T::from_f64))?, &[n]))
 }
 
 /// `randint(low, high, shape)`.
 pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = crate::shape::numel(shape);
-    let v: Vec<i64> = with_rng(|r| (0..n).map(|_| r.random_range(low..high)).collect());
-    Tensor::from_vec(v, shape).cast_kernel(dtype)
+    if low >= high {
+        bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={} >= to={}", low, high);
+    }
+    drawn(shape, |r| r.random_range(low..high))?.cast_kernel(dtype)
 }
 
 /// `randperm(n)`: a random permutation of `0..n`.
-pub fn randperm(n: usize) -> Tensor {
-    let mut v: Vec<i64> = (0..n as i64).collect();
+pub fn randperm(n: usize) -> Result<Tensor> {
+    storage_numel(&[n], 8)?;
+    let mut v: Vec<i64> = try_collect(n, 0..n as i64)?;
     with_rng(|r| {
         for i in (1..n).rev() {
             let j = r.random_range(0..=i);
             v.swap(i, j);
         }
     });
-    Tensor::from_vec(v, &[n])
+    Tensor::try_from_vec(v, &[n])
 }

@@ -73,7 +73,7 @@ impl AdvIndex {
         for (t, &dim) in tensors.iter().zip(&dims) {
             let size = shape[dim] as i64;
             let b = t.layout().broadcast_to(&bshape)?;
-            let vals = t.with_layout(b).try_to_vec::<i64>()?;
+            let vals = t.with_layout(b)?.try_to_vec::<i64>()?;
             let mut wrapped = Vec::with_capacity(vals.len());
             for v in vals {
                 if v < -size || v >= size {
@@ -125,9 +125,10 @@ impl AdvIndex {
 }
 
 /// Storage offsets `base + rest` for every base and rest position, in [`take`]'s order.
-fn take_offsets(bases: &[usize], rest: &Layout) -> Vec<i64> {
-    let rest_offs = offsets(rest);
-    bases.iter().flat_map(|&b| rest_offs.iter().map(move |&r| (b + r) as i64)).collect()
+fn take_offsets(bases: &[usize], rest: &Layout) -> Result<Vec<i64>> {
+    let rest_offs = offsets(rest)?;
+    let n = bases.len().saturating_mul(rest_offs.len());
+    crate::storage::try_collect(n, bases.iter().flat_map(|&b| rest_offs.iter().map(move |&r| (b + r) as i64)))
 }
 
 impl Tensor {
@@ -154,15 +155,15 @@ impl Tensor {
         let (bases, rest) = adv.parts(self.layout());
         let front = adv.front_shape(self.shape());
         let out = if self.is_gpu() {
-            crate::gpu::gather(self, &take_offsets(&bases, &rest), &front)?
+            crate::gpu::gather(self, &take_offsets(&bases, &rest)?, &front)?
         } else {
-            with_dtype!(self.dtype(), T => Tensor::from_vec(take(self.storage_slice::<T>(), &bases, &rest), &front))
+            with_dtype!(self.dtype(), T => Tensor::from_vec(take(self.storage_slice::<T>(), &bases, &rest)?, &front))
         };
         let perm = adv.to_result(front.len());
         let out = if perm.iter().enumerate().all(|(i, &p)| p == i as i64) {
             out
         } else {
-            out.permute_kernel(&perm)
+            out.permute_kernel(&perm)?
         };
         Ok(recorded(out, "IndexBackward0", &[self], || Op::Index { shape: self.dims(), adv: adv.clone() }))
     }
@@ -175,17 +176,17 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inv[p as usize] = i as i64;
         }
-        let g_front = self.permute_kernel(&inv);
+        let g_front = self.permute_kernel(&inv)?;
         let base = Layout::contiguous(shape);
         let (bases, rest) = adv.parts(&base);
         let out = if self.is_gpu() {
             let buf = self.zeros_like_shape(shape)?;
-            crate::gpu::scatter(&buf, &take_offsets(&bases, &rest), &g_front, true)?;
+            crate::gpu::scatter(&buf, &take_offsets(&bases, &rest)?, &g_front, true)?;
             buf
         } else {
             with_dtype!(self.dtype(), T => {
-                let mut buf = vec![T::default(); numel(shape)];
-                put(&mut buf, &bases, &rest, &g_front.to_vec::<T>(), |a: T, b: T| a.add(b), true);
+                let mut buf = Tensor::buffer_for::<T>(shape)?;
+                put(&mut buf, &bases, &rest, &g_front.try_to_vec::<T>()?, |a: T, b: T| a.add(b), true)?;
                 Tensor::from_vec(buf, shape)
             })
         };
@@ -223,17 +224,17 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inv[p as usize] = i as i64;
         }
-        let v_front = v.permute_kernel(&inv);
+        let v_front = v.permute_kernel(&inv)?;
         let base = Layout::contiguous(self.shape());
         let (bases, rest) = adv.parts(&base);
         let out = if self.is_gpu() {
             let buf = self.contiguous_copy()?;
-            crate::gpu::scatter(&buf, &take_offsets(&bases, &rest), &v_front, accumulate)?;
+            crate::gpu::scatter(&buf, &take_offsets(&bases, &rest)?, &v_front, accumulate)?;
             buf
         } else {
             with_dtype!(self.dtype(), T => {
-                let mut buf = self.to_vec::<T>();
-                put(&mut buf, &bases, &rest, &v_front.to_vec::<T>(), |a: T, b: T| a.add(b), accumulate);
+                let mut buf = self.try_to_vec::<T>()?;
+                put(&mut buf, &bases, &rest, &v_front.try_to_vec::<T>()?, |a: T, b: T| a.add(b), accumulate)?;
                 Tensor::from_vec(buf, self.shape())
             })
         };
@@ -247,7 +248,7 @@ impl Tensor {
     }
 
     /// A permuted view without autograd (for internal layout shuffles).
-    fn permute_kernel(&self, perm: &[i64]) -> Tensor {
+    fn permute_kernel(&self, perm: &[i64]) -> Result<Tensor> {
         let p: Vec<usize> = perm.iter().map(|&d| d as usize).collect();
         self.with_layout(self.layout().permute(&p))
     }
@@ -305,8 +306,8 @@ impl Tensor {
                 .map(|(d, _)| l.strides.get(d).copied().unwrap_or(0))
                 .collect(),
             offset: l.offset,
-        });
-        let mut out = Vec::with_capacity(vals.len());
+        })?;
+        let mut out = crate::storage::try_vec_with_capacity(vals.len())?;
         for ((&v, &p), i) in vals.iter().zip(&pos).zip(0..) {
             // No wrapping of negative indices here, as PyTorch's gather and scatter.
             if v < 0 || v >= size {
@@ -332,6 +333,7 @@ impl Tensor {
 
     fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
         let d = normalize_dim(dim, self.ndim())?;
+        check_scatter_shapes(self, d, index, src)?;
         let base = self.contiguous_copy()?;
         let offs = base.dim_offsets(d, index, if accumulate { "scatter_add" } else { "scatter" })?;
         let src_vals = src.to_dtype(self.dtype())?;
@@ -355,9 +357,11 @@ impl Tensor {
             base
         } else {
             with_dtype!(self.dtype(), T => {
-                let mut buf = base.to_vec::<T>();
-                let sv = src_vals.to_vec::<T>();
-                let sstr = crate::shape::contiguous_strides(src.shape());
+                let mut buf = base.try_to_vec::<T>()?;
+                let sv = src_vals.try_to_vec::<T>()?;
+                // A 0-dim src pairs with a 1-element index as a [1] tensor.
+                let src_shape: &[usize] = if src.ndim() == 0 { &[1] } else { src.shape() };
+                let sstr = crate::shape::contiguous_strides(&src_shape[..index.ndim().min(src_shape.len())]);
                 let istr = crate::shape::contiguous_strides(index.shape());
                 for (i, &o) in offs.iter().enumerate() {
                     // Element i of `index` pairs with the same coordinates in `src`.
@@ -416,7 +420,7 @@ impl Tensor {
         let shape = broadcast_shapes(self.shape(), mask.shape())?;
         let sizes: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
         let x = self.expand(&sizes)?;
-        let m = mask.with_layout(mask.layout().broadcast_to(&shape)?);
+        let m = mask.with_layout(mask.layout().broadcast_to(&shape)?)?;
         // Always a vector, even for 0-dim inputs.
         let (x, m) = if shape.is_empty() { (x.reshape(&[1])?, m.reshape(&[1])?) } else { (x, m) };
         x.index(&[Some(m)])
@@ -450,4 +454,31 @@ impl Tensor {
 
 fn index_stride(index: &Tensor, dim: usize) -> usize {
     crate::shape::contiguous_strides(index.shape()).get(dim).copied().unwrap_or(1)
+}
+
+/// PyTorch's shape checks for scatter/scatter_add: `src` has the index's dims and is at least
+/// as large in each, and the index fits `self` apart from `dim` (an empty index is a no-op).
+fn check_scatter_shapes(this: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<()> {
+    if index.numel() == 0 {
+        return Ok(());
+    }
+    if src.ndim() != index.ndim() && !(src.ndim() <= 1 && index.ndim() <= 1) {
+        bail!(Runtime, "Index tensor must have the same number of dimensions as src tensor");
+    }
+    for k in 0..index.ndim() {
+        let i = index.shape()[k];
+        let s = src.shape().get(k).copied().unwrap_or(1);
+        let own = this.shape().get(k).copied().unwrap_or(1);
+        if i > s || (k != dim && i > own) {
+            bail!(
+                Runtime,
+                "Expected index {} to be no larger than self {} apart from dimension {} and to be no larger size than src {}",
+                fmt_shape(index.shape()),
+                fmt_shape(this.shape()),
+                dim,
+                fmt_shape(src.shape())
+            );
+        }
+    }
+    Ok(())
 }

@@ -131,7 +131,7 @@ impl Tensor {
         }
         let result = result.to_dtype(self.dtype())?;
         let positions: Vec<i64> =
-            crate::cpu::index::offsets(self.layout()).into_iter().map(|o| o as i64).collect();
+            crate::cpu::index::offsets(self.layout())?.into_iter().map(|o| o as i64).collect();
         let n = positions.len();
         let positions = Tensor::from_vec(positions, &[n]).to_device_kernel(self.device())?;
         let flat_values = result.reshape(&[-1])?;
@@ -176,7 +176,7 @@ impl Tensor {
                 let off = src.layout().offset;
                 &src.storage_slice::<D>()[off..off + src.numel()]
             } else {
-                converted = src.to_vec::<D>();
+                converted = src.try_to_vec::<D>()?;
                 &converted
             };
             // SAFETY: `src` was computed into fresh memory, so nothing else borrows ours.

@@ -110,8 +110,14 @@ impl Tensor {
         for (&r, &s) in sizes.iter().zip(&padded) {
             inter.extend([1, s]);
             expanded.extend([r, s]);
-            fin.push(r * s);
+            fin.push(r.checked_mul(s).unwrap_or(-1));
         }
+        // PyTorch checks the result's size before expanding.
+        if fin.iter().any(|&f| f < 0) {
+            bail!(Runtime, "Storage size calculation overflowed with sizes={:?}", sizes);
+        }
+        let fin_shape: Vec<usize> = fin.iter().map(|&f| f as usize).collect();
+        crate::shape::storage_numel(&fin_shape, self.dtype().itemsize())?;
         self.reshape(&padded)?.reshape(&inter)?.expand(&expanded)?.contiguous()?.reshape(&fin)
     }
 
@@ -200,20 +206,20 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
         let mut start = 0;
         for t in tensors {
             let len = t.shape()[d];
-            let part = out.with_layout_pub(whole.slice(d, start, len, 1));
+            let part = out.with_layout_pub(whole.slice(d, start, len, 1))?;
             crate::gpu::map_into(&part, &[crate::gpu::Input::of(t, dtype)], "a", dtype)?;
             start += len;
         }
         out
     } else {
         with_dtype!(dtype, T => {
-            let mut buf = vec![T::default(); crate::shape::numel(&shape)];
+            let mut buf = Tensor::buffer_for::<T>(&shape)?;
             let whole = crate::layout::Layout::contiguous(&shape);
             let mut start = 0;
             for t in tensors {
                 let len = t.shape()[d];
                 let part = whole.slice(d, start, len, 1);
-                crate::cpu::copy::scatter(&t.to_vec::<T>(), &mut buf, &part);
+                crate::cpu::copy::scatter(&t.try_to_vec::<T>()?, &mut buf, &part);
                 start += len;
             }
             Tensor::from_vec(buf, &shape)

@@ -50,12 +50,13 @@ fn product_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch = if nd == 3 { sa[0] } else { 1 };
     let shape: Vec<usize> = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
     if crate::ops::common_device(&[a, b])? == crate::Device::Wgpu {
-        let as3 = |t: &Tensor| if nd == 3 { t.clone() } else { t.with_layout_pub(t.layout().unsqueeze(0)) };
-        let out = crate::gpu::matmul(&as3(a), &as3(b))?;
-        return Ok(out.with_layout_pub(crate::Layout::contiguous(&shape)));
+        let as3 =
+            |t: &Tensor| if nd == 3 { Ok(t.clone()) } else { t.with_layout_pub(t.layout().unsqueeze(0)) };
+        let out = crate::gpu::matmul(&as3(a)?, &as3(b)?)?;
+        return out.with_layout_pub(crate::Layout::contiguous(&shape));
     }
     Ok(with_dtype!(a.dtype(), T => {
-        let mut out = vec![T::default(); batch * m * n];
+        let mut out = Tensor::buffer_for::<T>(&shape)?;
         for (i, chunk) in out.chunks_mut((m * n).max(1)).enumerate().take(batch) {
             gemm_kernel(mat::<T>(a, i), mat::<T>(b, i), chunk, m, k, n);
         }
@@ -137,12 +138,12 @@ impl Tensor {
                 shape: [1, 1, n][..].into(),
                 strides: [0, 0, la.strides[0]][..].into(),
                 offset: la.offset,
-            });
+            })?;
             let b = other.with_layout_pub(crate::Layout {
                 shape: [1, n, 1][..].into(),
                 strides: [0, lb.strides[0], 0][..].into(),
                 offset: lb.offset,
-            });
+            })?;
             let out = crate::gpu::matmul(&a, &b)?.reshape(&[])?;
             return Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot {
                 a: Saved::input(self),
@@ -263,8 +264,8 @@ impl Tensor {
         let (m, k, n) = (self.shape()[0], self.shape()[1], weight.shape()[0]);
         let lw = weight.layout();
         let out = with_dtype!(self.dtype(), T => {
-            let b = bias.to_vec::<T>();
-            let mut out = Vec::with_capacity(m * n);
+            let b = bias.try_to_vec::<T>()?;
+            let mut out = crate::storage::try_vec_with_capacity(crate::shape::storage_numel(&[m, n], std::mem::size_of::<T>())?)?;
             for _ in 0..m {
                 out.extend_from_slice(&b);
             }

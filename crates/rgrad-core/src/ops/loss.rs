@@ -51,13 +51,13 @@ pub struct CrossEntropy<'a> {
 }
 
 /// The elements of `t` in row-major order, borrowed when already contiguous.
-fn contiguous<T: Element>(t: &Tensor) -> Cow<'_, [T]> {
+fn contiguous<T: Element>(t: &Tensor) -> Result<Cow<'_, [T]>> {
     let l = t.layout();
-    if l.is_contiguous() {
+    Ok(if l.is_contiguous() {
         Cow::Borrowed(&t.storage_slice::<T>()[l.offset..l.offset + l.numel()])
     } else {
-        Cow::Owned(gather::<T, T>(t.storage_slice::<T>(), l))
-    }
+        Cow::Owned(gather::<T, T>(t.storage_slice::<T>(), l)?)
+    })
 }
 
 /// A tensor of dtype `dt` from values computed in f64 (no copy when `dt` is float64).
@@ -93,12 +93,12 @@ fn class_count(x: &Tensor, target: &Tensor) -> Option<usize> {
 
 /// The logits as contiguous rows of classes, in the order of the targets: `(N, C, d1, ...)`
 /// has its class dim moved last (a copy), so the kernel reads every row as one slice.
-fn class_rows<T: Element>(x: &Tensor) -> Cow<'_, [T]> {
+fn class_rows<T: Element>(x: &Tensor) -> Result<Cow<'_, [T]>> {
     if x.ndim() <= 2 {
         return contiguous(x);
     }
     let perm: Vec<usize> = (0..x.ndim()).filter(|&d| d != 1).chain([1]).collect();
-    Cow::Owned(gather::<T, T>(x.storage_slice::<T>(), &x.layout().permute(&perm)))
+    Ok(Cow::Owned(gather::<T, T>(x.storage_slice::<T>(), &x.layout().permute(&perm))?))
 }
 
 /// The shape of [`class_rows`]' buffer: the input's with the class dim moved last.
@@ -137,14 +137,14 @@ impl Tensor {
         if w.is_some_and(|w| w.numel() != c) {
             return Ok(None);
         }
-        let weight = w.map(|w| w.to_vec::<f64>());
-        let labels = contiguous::<i64>(target);
+        let weight = w.map(|w| w.try_to_vec::<f64>()).transpose()?;
+        let labels = contiguous::<i64>(target)?;
         let want_grad = needs_grad(&[self]);
         let w = weight.as_deref();
         let rows = rows_shape(self.shape());
         let r = match self.dtype() {
-            DType::F32 => ce_kernel(&class_rows::<f32>(self), c, &labels, w, o, want_grad)?.dx_tensor(&rows),
-            _ => ce_kernel(&class_rows::<f64>(self), c, &labels, w, o, want_grad)?.dx_tensor(&rows),
+            DType::F32 => ce_kernel(&class_rows::<f32>(self)?, c, &labels, w, o, want_grad)?.dx_tensor(&rows),
+            _ => ce_kernel(&class_rows::<f64>(self)?, c, &labels, w, o, want_grad)?.dx_tensor(&rows),
         };
         let dt = self.dtype();
         let out = match o.reduction {
@@ -185,7 +185,7 @@ impl Tensor {
         let dt = self.dtype();
         let want_grad = needs_grad(&[self]);
         let scale = if reduction == Reduction::Mean { 1.0 / self.numel() as f64 } else { 1.0 };
-        let (p, t) = (self.to_vec::<f64>(), target.to_vec::<f64>());
+        let (p, t) = (self.try_to_vec::<f64>()?, target.try_to_vec::<f64>()?);
         if !p.iter().all(|v| (0.0..=1.0).contains(v)) {
             bail!(Runtime, "all elements of input should be between 0 and 1");
         }
@@ -243,8 +243,9 @@ impl Tensor {
             return Ok(None);
         }
         let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
-        let spread =
-            |t: Option<&Tensor>| t.map(|t| t.detach().expand(&sizes).map(|e| e.to_vec::<f64>())).transpose();
+        let spread = |t: Option<&Tensor>| {
+            t.map(|t| t.detach().expand(&sizes).and_then(|e| e.try_to_vec::<f64>())).transpose()
+        };
         Ok(Some([spread(weight)?, spread(pos_weight)?]))
     }
 
@@ -265,7 +266,7 @@ impl Tensor {
         let dt = self.dtype();
         let want_grad = needs_grad(&[self]);
         let scale = if reduction == Reduction::Mean { 1.0 / self.numel() as f64 } else { 1.0 };
-        let (x, t) = (self.to_vec::<f64>(), target.to_vec::<f64>());
+        let (x, t) = (self.try_to_vec::<f64>()?, target.try_to_vec::<f64>()?);
         let r = bce_kernel(&x, &t, w.as_deref(), pw.as_deref(), scale, want_grad);
         let out = match reduction {
             Reduction::None => from_f64(r.losses, self.shape(), dt),

@@ -44,11 +44,11 @@ impl Tensor {
             return crate::gpu::reduce(self, dims, crate::gpu::Reduce::Sum, keepdim, out);
         }
         Ok(match self.dtype() {
-            DType::F32 => Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum), &shape),
-            DType::F64 => Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum), &shape),
-            DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum), &shape),
-            DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum), &shape),
-            DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum), &shape),
+            DType::F32 => Tensor::from_vec(reduce(self.storage_slice::<f32>(), l, dims, &Sum)?, &shape),
+            DType::F64 => Tensor::from_vec(reduce(self.storage_slice::<f64>(), l, dims, &Sum)?, &shape),
+            DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum)?, &shape),
+            DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum)?, &shape),
+            DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum)?, &shape),
         })
     }
 
@@ -129,7 +129,7 @@ impl Tensor {
             crate::gpu::reduce(self, &d, op, keepdim, self.dtype())?
         } else {
             crate::with_dtype!(self.dtype(), T => {
-                let v: Vec<T> = reduce(self.storage_slice::<T>(), self.layout(), &d, &r).into_iter().map(|x| x.unwrap_or_default()).collect();
+                let v: Vec<T> = reduce(self.storage_slice::<T>(), self.layout(), &d, &r)?.into_iter().map(|x| x.unwrap_or_default()).collect();
                 Tensor::from_vec(v, &shape)
             })
         };

@@ -13,17 +13,17 @@ use crate::{with_dtype, DType};
 use num_traits::Float;
 
 /// The rows of `t` along `dim` (that dim moved last, made contiguous) and their shape.
-fn rows<T: Element>(t: &Tensor, dim: usize) -> (Vec<T>, Dims, Vec<usize>) {
+fn rows<T: Element>(t: &Tensor, dim: usize) -> Result<(Vec<T>, Dims, Vec<usize>)> {
     let n = t.ndim();
     let mut perm: Vec<usize> = (0..n).filter(|&d| d != dim).collect();
     perm.push(dim);
     let l = t.layout().permute(&perm);
     let shape = l.shape.clone();
-    (gather::<T, T>(t.storage_slice::<T>(), &l), shape, perm)
+    Ok((gather::<T, T>(t.storage_slice::<T>(), &l)?, shape, perm))
 }
 
 /// A tensor laid out as `rows` produced it, viewed back in the original dim order.
-fn unrows<T: Element>(data: Vec<T>, pshape: &[usize], perm: &[usize]) -> Tensor {
+fn unrows<T: Element>(data: Vec<T>, pshape: &[usize], perm: &[usize]) -> Result<Tensor> {
     let t = Tensor::from_vec(data, pshape);
     let mut inv = vec![0usize; perm.len()];
     for (i, &p) in perm.iter().enumerate() {
@@ -60,7 +60,7 @@ impl Tensor {
         self.shape().iter().map(|&s| s as i64).collect()
     }
 
-    pub(crate) fn with_layout_pub(&self, l: crate::layout::Layout) -> Tensor {
+    pub(crate) fn with_layout_pub(&self, l: crate::layout::Layout) -> Result<Tensor> {
         self.with_layout(l)
     }
 
@@ -90,7 +90,7 @@ impl Tensor {
             (v, i)
         } else {
             with_dtype!(self.dtype(), T => {
-                let (data, _, _) = rows::<T>(&src, if self.ndim() == 0 { 0 } else { d });
+                let (data, _, _) = rows::<T>(&src, if self.ndim() == 0 { 0 } else { d })?;
                 let mut vals = Vec::with_capacity(data.len() / len);
                 let mut idx = Vec::with_capacity(data.len() / len);
                 for row in data.chunks(len) {
@@ -168,7 +168,7 @@ impl Tensor {
             r.reshape(&kept.iter().map(|&s| s as i64).collect::<Vec<_>>())?
         } else {
             with_dtype!(src.dtype(), T => {
-                let (data, _, _) = rows::<T>(&src, d);
+                let (data, _, _) = rows::<T>(&src, d)?;
                 let vals: Vec<T> = if len == 0 {
                     vec![T::from_i64(1); crate::shape::numel(&kept)]
                 } else {
@@ -195,7 +195,7 @@ impl Tensor {
         };
         let len = src.shape().get(d).copied().unwrap_or(1).max(1);
         let out = with_dtype!(src.dtype(), T => {
-            let (data, pshape, perm) = rows::<T>(&src, d);
+            let (data, pshape, perm) = rows::<T>(&src, d)?;
             let mut res = Vec::with_capacity(data.len());
             for r in data.chunks(len) {
                 // prefix[i] * suffix[i+1]: exact even with zeros.
@@ -211,7 +211,7 @@ impl Tensor {
             }
             unrows(res, &pshape, &perm)
         });
-        out.reshape(&self.shape().iter().map(|&s| s as i64).collect::<Vec<_>>())
+        out?.reshape(&self.shape().iter().map(|&s| s as i64).collect::<Vec<_>>())
     }
 
     /// `softmax(dim)` (or `log_softmax` with `log`), computed stably per row.
@@ -228,8 +228,8 @@ impl Tensor {
         let d = normalize_dim(dim, self.ndim())?;
         let out = match self.dtype() {
             _ if src.is_gpu() => gpu_softmax(&src.detach(), d, log)?,
-            DType::F32 => softmax_rows::<f32>(&src, d, log),
-            _ => softmax_rows::<f64>(&src, d, log),
+            DType::F32 => softmax_rows::<f32>(&src, d, log)?,
+            _ => softmax_rows::<f64>(&src, d, log)?,
         };
         let out = out.reshape(&self.shape().iter().map(|&s| s as i64).collect::<Vec<_>>())?;
         let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
@@ -290,16 +290,16 @@ fn scan(
         let n = src.ndim();
         let mut perm: Vec<usize> = (0..n).filter(|&x| x != d).collect();
         perm.push(d);
-        let moved = src.detach().with_layout(src.layout().permute(&perm));
+        let moved = src.detach().with_layout(src.layout().permute(&perm))?;
         let r = crate::gpu::scan_last(&moved, product)?;
         let mut inv = vec![0usize; n];
         for (i, &p) in perm.iter().enumerate() {
             inv[p] = i;
         }
-        return r.with_layout(r.layout().permute(&inv)).reshape(&shape);
+        return r.with_layout(r.layout().permute(&inv))?.reshape(&shape);
     }
     let out = with_dtype!(src.dtype(), T => {
-        let (mut data, pshape, perm) = rows::<T>(&src, d);
+        let (mut data, pshape, perm) = rows::<T>(&src, d)?;
         for r in data.chunks_mut(len) {
             for i in 1..r.len() {
                 r[i] = match T::DTYPE {
@@ -310,12 +310,12 @@ fn scan(
         }
         unrows(data, &pshape, &perm)
     });
-    out.reshape(&shape)
+    out?.reshape(&shape)
 }
 
-fn softmax_rows<T: Float + Element>(src: &Tensor, d: usize, log: bool) -> Tensor {
+fn softmax_rows<T: Float + Element>(src: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     let len = src.shape()[d].max(1);
-    let (mut data, pshape, perm) = rows::<T>(src, d);
+    let (mut data, pshape, perm) = rows::<T>(src, d)?;
     for r in data.chunks_mut(len) {
         let m = r.iter().fold(T::neg_infinity(), |a, &x| if x > a || x.is_nan() { x } else { a });
         let m = if m.is_infinite() { T::zero() } else { m };

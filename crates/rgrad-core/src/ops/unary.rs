@@ -97,7 +97,7 @@ fn gpu_map(x: &Tensor, expr: &str, out: DType) -> Result<Tensor> {
     crate::gpu::map(&[crate::gpu::Input::of(x, x.dtype())], expr, out, x.shape(), out)
 }
 
-fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Vec<T> {
+fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Result<Vec<T>> {
     use UnaryOp::*;
     let (s, l) = (x.storage_slice::<T>(), x.layout());
     let one = T::one();
@@ -229,9 +229,9 @@ impl Tensor {
             _ if x.is_gpu() => gpu_map(&x, op.wgsl(), x.dtype())?,
             DType::F32 => match fast_f32(op, &x) {
                 Some(v) => Tensor::from_vec(v, x.shape()),
-                None => Tensor::from_vec(float_map::<f32>(op, &x), x.shape()),
+                None => Tensor::from_vec(float_map::<f32>(op, &x)?, x.shape()),
             },
-            _ => Tensor::from_vec(float_map::<f64>(op, &x), x.shape()),
+            _ => Tensor::from_vec(float_map::<f64>(op, &x)?, x.shape()),
         };
         let name = unary_name(op);
         Ok(recorded(out.clone(), name, &[self], || {
@@ -277,7 +277,7 @@ impl Tensor {
         let out = if self.is_gpu() {
             gpu_map(self, "-a", self.dtype())?
         } else {
-            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.neg()), self.shape()))
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.neg())?, self.shape()))
         };
         Ok(recorded(out, "NegBackward0", &[self], || Op::Scale(-1.0)))
     }
@@ -286,7 +286,7 @@ impl Tensor {
         let out = if self.is_gpu() {
             gpu_map(self, if self.dtype() == DType::Bool { "a" } else { "abs(a)" }, self.dtype())?
         } else {
-            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.abs()), self.shape()))
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.abs())?, self.shape()))
         };
         Ok(recorded(out, "AbsBackward0", &[self], || Op::Unary {
             f: UnaryGrad::Abs,
@@ -302,7 +302,7 @@ impl Tensor {
             return gpu_map(self, expr, self.dtype());
         }
         Ok(
-            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign()), self.shape())),
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign())?, self.shape())),
         )
     }
 
@@ -316,7 +316,7 @@ impl Tensor {
         } else {
             with_dtype!(self.dtype(), T => {
                 let zero = T::default();
-                Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero }), self.shape())
+                Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero })?, self.shape())
             })
         };
         Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
@@ -359,7 +359,7 @@ impl Tensor {
                 let v = map(self.storage_slice::<T>(), self.layout(), |x: T| {
                     let y = if min.is_some() && x < l { l } else { x };
                     if max.is_some() && y > h { h } else { y }
-                });
+                })?;
                 Tensor::from_vec(v, self.shape())
             })
         };
@@ -377,7 +377,7 @@ impl Tensor {
             return crate::gpu::map(&[crate::gpu::Input::of(self, dtype)], "a", dtype, self.shape(), dtype);
         }
         Ok(with_dtype!(dtype, U => {
-            let v: Vec<U> = self.to_vec::<U>();
+            let v: Vec<U> = self.try_to_vec::<U>()?;
             Tensor::from_vec(v, self.shape())
         }))
     }

@@ -25,8 +25,8 @@ impl Narrow {
 }
 
 impl Tensor {
-    fn view_with(&self, layout: Layout, name: &'static str, op: impl FnOnce() -> Op) -> Tensor {
-        let out = recorded(self.with_layout(layout), name, &[self], op);
+    fn view_with(&self, layout: Layout, name: &'static str, op: impl FnOnce() -> Op) -> Result<Tensor> {
+        let out = recorded(self.with_layout(layout)?, name, &[self], op);
         if self.requires_grad() {
             let (of_grad_leaf, base) = {
                 let m = self.meta();
@@ -41,7 +41,7 @@ impl Tensor {
             m.view_base = Some(base);
             m.view_version = version;
         }
-        out
+        Ok(out)
     }
 
     /// `view(*shape)`: fails when the strides cannot express the new shape.
@@ -54,7 +54,7 @@ impl Tensor {
             );
         };
         let layout = Layout { shape: new_shape, strides, offset: self.layout().offset };
-        Ok(self.view_with(layout, "ViewBackward0", || Op::Reshape { shape: self.dims() }))
+        self.view_with(layout, "ViewBackward0", || Op::Reshape { shape: self.dims() })
     }
 
     /// `reshape(*shape)`: a view when possible, else a copy.
@@ -62,9 +62,7 @@ impl Tensor {
         let new_shape = infer_shape(shape, self.numel())?;
         if new_shape.as_slice() == self.shape() {
             // A new view, as PyTorch: never the input object itself.
-            return Ok(
-                self.view_with(self.layout().clone(), "ViewBackward0", || Op::Reshape { shape: self.dims() })
-            );
+            return self.view_with(self.layout().clone(), "ViewBackward0", || Op::Reshape { shape: self.dims() });
         }
         match self.layout().view_strides(&new_shape) {
             Some(_) => self.view(shape),
@@ -75,9 +73,9 @@ impl Tensor {
     pub fn transpose(&self, d0: i64, d1: i64) -> Result<Tensor> {
         let (a, b) = (normalize_dim(d0, self.ndim())?, normalize_dim(d1, self.ndim())?);
         if self.ndim() < 2 {
-            return Ok(self.view_with(self.layout().clone(), "TransposeBackward0", || Op::Transpose { a, b }));
+            return self.view_with(self.layout().clone(), "TransposeBackward0", || Op::Transpose { a, b });
         }
-        Ok(self.view_with(self.layout().transpose(a, b), "TransposeBackward0", || Op::Transpose { a, b }))
+        self.view_with(self.layout().transpose(a, b), "TransposeBackward0", || Op::Transpose { a, b })
     }
 
     /// `t()`: transpose of a matrix (vectors and scalars are returned as they are).
@@ -87,7 +85,7 @@ impl Tensor {
         }
         let layout = if self.ndim() == 2 { self.layout().transpose(0, 1) } else { self.layout().clone() };
         let (a, b) = if self.ndim() == 2 { (0, 1) } else { (0, 0) };
-        Ok(self.view_with(layout, "TBackward0", || Op::Transpose { a, b }))
+        self.view_with(layout, "TBackward0", || Op::Transpose { a, b })
     }
 
     pub fn permute(&self, dims: &[i64]) -> Result<Tensor> {
@@ -107,9 +105,9 @@ impl Tensor {
             }
             perm.push(d);
         }
-        Ok(self.view_with(self.layout().permute(&perm), "PermuteBackward0", || Op::Permute {
+        self.view_with(self.layout().permute(&perm), "PermuteBackward0", || Op::Permute {
             dims: perm.clone(),
-        }))
+        })
     }
 
     /// `.T` / `.mT`-style full reversal of the dims.
@@ -120,7 +118,7 @@ impl Tensor {
 
     pub fn unsqueeze(&self, dim: i64) -> Result<Tensor> {
         let d = normalize_dim(dim, self.ndim() + 1)?;
-        Ok(self.view_with(self.layout().unsqueeze(d), "UnsqueezeBackward0", || Op::Unsqueeze { dim: d }))
+        self.view_with(self.layout().unsqueeze(d), "UnsqueezeBackward0", || Op::Unsqueeze { dim: d })
     }
 
     /// `squeeze()` (all size-1 dims) or `squeeze(dim)`.
@@ -141,7 +139,7 @@ impl Tensor {
                 "SqueezeBackward1"
             }
         };
-        Ok(self.view_with(layout, name, || Op::Reshape { shape: self.dims() }))
+        self.view_with(layout, name, || Op::Reshape { shape: self.dims() })
     }
 
     /// `expand(*sizes)`, where -1 keeps a size.
@@ -161,7 +159,7 @@ impl Tensor {
             }
         }
         let layout = self.layout().broadcast_to(&shape)?;
-        Ok(self.view_with(layout, "ExpandBackward0", || Op::Expand { shape: self.dims() }))
+        self.view_with(layout, "ExpandBackward0", || Op::Expand { shape: self.dims() })
     }
 
     /// `x[index]` along `dim`, with negative indices and PyTorch's IndexError.
@@ -207,20 +205,20 @@ impl Tensor {
 
     fn narrow_view(&self, n: Narrow, name: &'static str) -> Result<Tensor> {
         let layout = n.apply(self.layout());
-        Ok(self.view_with(layout, name, || Op::Narrow { shape: self.dims(), narrow: n.clone() }))
+        self.view_with(layout, name, || Op::Narrow { shape: self.dims(), narrow: n.clone() })
     }
 
     /// The gradient of a narrowing: zeros of `shape` with `self` written into the narrowed part.
     pub fn narrow_backward(&self, shape: &[usize], n: &Narrow) -> Result<Tensor> {
         let out = if self.is_gpu() {
             let out = self.zeros_like_shape(shape)?;
-            let part = out.with_layout(n.apply(&Layout::contiguous(shape)));
+            let part = out.with_layout(n.apply(&Layout::contiguous(shape)))?;
             crate::gpu::map_into(&part, &[crate::gpu::Input::of(self, self.dtype())], "a", self.dtype())?;
             out
         } else {
             with_dtype!(self.dtype(), T => {
-                let mut buf = vec![T::default(); crate::shape::numel(shape)];
-                let src: Vec<T> = self.to_vec::<T>();
+                let mut buf = Tensor::buffer_for::<T>(shape)?;
+                let src: Vec<T> = self.try_to_vec::<T>()?;
                 crate::cpu::copy::scatter(&src, &mut buf, &n.apply(&Layout::contiguous(shape)));
                 Tensor::from_vec(buf, shape)
             })
