@@ -17,6 +17,9 @@ pub enum Error {
     /// Malformed values (ragged nested lists, bad options): ValueError.
     #[error("{0}")]
     Value(String),
+    /// An op this backend or dtype does not have: NotImplementedError.
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -3,6 +3,7 @@
 
 pub mod arith;
 pub mod binary;
+pub mod conv;
 pub mod factory;
 pub mod index;
 pub mod inplace;
