@@ -16,16 +16,17 @@ __all__ = [
 ]
 
 
-def _int_list(value, func, name):
-    """An int or a sequence of ints as a list (the core checks the length and the signs)."""
+def _int_list(value, func, name, spatial):
+    """An int (repeated for each of the ``spatial`` dims, as PyTorch's ``conv2d`` parses it) or
+    a sequence of ints as a list; the core checks the length against the weight and the signs."""
     if isinstance(value, bool) or not isinstance(value, (int, tuple, list)):
         if hasattr(value, "__index__") and not isinstance(value, bool):
-            return [int(value)]
+            return [int(value)] * spatial
         raise TypeError(
             f"{func}(): argument '{name}' must be tuple of ints, not {type(value).__name__}"
         )
     if isinstance(value, int):
-        return [value]
+        return [value] * spatial
     out = []
     for i, v in enumerate(value):
         if isinstance(v, bool) or not hasattr(v, "__index__"):
@@ -61,7 +62,7 @@ def _same_padding(input, weight, stride, dilation):
     kernel = list(weight.shape[2:])
     dil = dilation * len(kernel) if len(dilation) == 1 else dilation
     if len(dil) != len(kernel):
-        return input, [0]  # the core reports the dilation length
+        return input, [0] * len(dilation)  # the core reports the dilation length
     left, extra = [], []
     for d, k in zip(dil, kernel):
         total = d * (k - 1)
@@ -79,17 +80,17 @@ def _same_padding(input, weight, stride, dilation):
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, spatial, func):
     x, unbatched = _batched(input, spatial, func)
-    stride = _int_list(stride, func, "stride")
-    dilation = _int_list(dilation, func, "dilation")
+    stride = _int_list(stride, func, "stride", spatial)
+    dilation = _int_list(dilation, func, "dilation", spatial)
     if isinstance(padding, str):
         if padding == "valid":
-            padding = [0]
+            padding = [0] * spatial
         elif padding == "same":
             x, padding = _same_padding(x, weight, stride, dilation)
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     else:
-        padding = _int_list(padding, func, "padding")
+        padding = _int_list(padding, func, "padding", spatial)
     out = _rgrad._convolution(x, weight, bias, stride, padding, dilation, False, [0], groups)
     return out.squeeze(0) if unbatched else out
 
@@ -99,7 +100,7 @@ def _conv_transpose(
 ):
     x, unbatched = _batched(input, spatial, func)
     args = [
-        _int_list(v, func, n)
+        _int_list(v, func, n, spatial)
         for v, n in (
             (stride, "stride"),
             (padding, "padding"),
