@@ -448,7 +448,8 @@ pub(crate) fn backward(
         Op::Convolution { x, w, spec, transposed, has_bias } => {
             use crate::ops::conv::{conv_weight, convolution_with};
             // Each saved operand is read only by the gradient that needs it.
-            let gx = if need(0) { Some(convolution_with(g, w.get()?, None, spec, !transposed)?) } else { None };
+            let gx =
+                if need(0) { Some(convolution_with(g, w.get()?, None, spec, !transposed)?) } else { None };
             let gw = match (need(1), transposed) {
                 (false, _) => None,
                 (true, false) => Some(conv_weight(x.get()?, g, spec)?),

@@ -104,7 +104,9 @@ fn columns<T: ConvElement>(g: &ConvGeometry, channels: usize, image: *mut T, col
                     // callers from the same geometry).
                     unsafe {
                         let crow = cols.add(row * b_len);
-                        if dir == Direction::Gather && (zlo > 0 || zhi < bd || ylo > 0 || yhi < bh || xlo > 0 || xhi < bw) {
+                        if dir == Direction::Gather
+                            && (zlo > 0 || zhi < bd || ylo > 0 || yhi < bh || xlo > 0 || xhi < bw)
+                        {
                             std::ptr::write_bytes(crow, 0, b_len);
                         }
                         for oz in zlo..zhi {
@@ -116,7 +118,9 @@ fn columns<T: ConvElement>(g: &ConvGeometry, channels: usize, image: *mut T, col
                                 let ix0 = xlo * g.stride[2] + x * g.dilation[2] - g.padding[2];
                                 let n = xhi - xlo;
                                 match (dir, g.stride[2]) {
-                                    (Direction::Gather, 1) => std::ptr::copy_nonoverlapping(img.add(ix0), col.add(xlo), n),
+                                    (Direction::Gather, 1) => {
+                                        std::ptr::copy_nonoverlapping(img.add(ix0), col.add(xlo), n)
+                                    }
                                     (Direction::Gather, s) => {
                                         for j in 0..n {
                                             *col.add(xlo + j) = *img.add(ix0 + j * s);
@@ -144,6 +148,13 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T> SendPtr<T> {
+    /// Read through a method so closures capture the whole (Send) wrapper, not its field.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// Runs `f(image_index, scratch, gemm_may_split)` for every image: in parallel over the batch
 /// when there are several (the GEMMs inside then run single-threaded), else one image at a
 /// time with multithreaded GEMMs.
@@ -168,9 +179,8 @@ pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<
     let outp = SendPtr(out.as_mut_ptr());
     let scratch = if pointwise { 0 } else { rows * p };
     for_each_image::<T>(g.batch, scratch, |n, cols, par| {
-        let outp = outp;
         // SAFETY: image `n` owns `out[n * b_img..][..b_img]`; no other task touches it.
-        let ob = unsafe { std::slice::from_raw_parts_mut(outp.0.add(n * b_img), b_img) };
+        let ob = unsafe { std::slice::from_raw_parts_mut(outp.get().add(n * b_img), b_img) };
         if let Some(bias) = bias {
             for (c, row) in ob.chunks_mut(p.max(1)).enumerate() {
                 row.fill(bias[c]);
@@ -201,11 +211,13 @@ pub fn backward_data<T: ConvElement>(g: &ConvGeometry, b: &[T], w: &[T]) -> Vec<
     let pointwise = g.is_pointwise();
     let outp = SendPtr(out.as_mut_ptr());
     for_each_image::<T>(g.batch, if pointwise { 0 } else { rows * p }, |n, cols, par| {
-        let outp = outp;
         for grp in 0..g.groups {
             // SAFETY: image `n`, group `grp` owns this slice of `out` alone.
             let img = unsafe {
-                std::slice::from_raw_parts_mut(outp.0.add(n * a_img + grp * cag * g.a_len()), cag * g.a_len())
+                std::slice::from_raw_parts_mut(
+                    outp.get().add(n * a_img + grp * cag * g.a_len()),
+                    cag * g.a_len(),
+                )
             };
             let bm = Mat { data: b, offset: n * b_img + grp * cbg * p, rs: p, cs: 1 };
             // W_g^T: [rows x cbg] read from the [cbg x rows] block.

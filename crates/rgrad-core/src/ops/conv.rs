@@ -150,7 +150,8 @@ fn plan(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, args: &ConvArgs)
     let stride = expand("stride", &args.stride, k)?;
     let padding = expand("padding", &args.padding, k)?;
     let dilation = expand("dilation", &args.dilation, k)?;
-    let output_padding = if args.transposed { expand("output_padding", &args.output_padding, k)? } else { vec![0; k] };
+    let output_padding =
+        if args.transposed { expand("output_padding", &args.output_padding, k)? } else { vec![0; k] };
     if padding.iter().any(|&p| p < 0) {
         bail!(Runtime, "negative padding is not supported");
     }
@@ -198,7 +199,7 @@ fn plan(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, args: &ConvArgs)
     let (expect_c, bias_c) = if args.transposed {
         (ws[0], ws[1].checked_mul(groups))
     } else {
-        (ws[1].checked_mul(groups).unwrap_or(usize::MAX), Some(ws[0]))
+        (ws[1].saturating_mul(groups), Some(ws[0]))
     };
     let prefix = if args.transposed { "Given transposed=1, weight" } else { "Given groups={groups}, weight" };
     let prefix = prefix.replace("{groups}", &groups.to_string());
@@ -229,7 +230,9 @@ fn plan(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, args: &ConvArgs)
     let extents: Vec<usize> = ksize
         .iter()
         .zip(&dilation)
-        .map(|(&kk, &d)| kk.saturating_sub(1).checked_mul(d).and_then(|e| e.checked_add(1)).ok_or_else(overflow))
+        .map(|(&kk, &d)| {
+            kk.saturating_sub(1).checked_mul(d).and_then(|e| e.checked_add(1)).ok_or_else(overflow)
+        })
         .collect::<Result<_>>()?;
     let spatial = &xs[2..];
     let b_sizes: Vec<usize>;
@@ -239,7 +242,8 @@ fn plan(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, args: &ConvArgs)
         // out = (in - 1) * s - 2p + d (k - 1) + op + 1, computed in i128 to see negatives.
         let out: Vec<i128> = (0..k)
             .map(|i| {
-                (spatial[i] as i128 - 1) * stride[i] as i128 - 2 * padding[i] as i128 + extents[i] as i128
+                (spatial[i] as i128 - 1) * stride[i] as i128 - 2 * padding[i] as i128
+                    + extents[i] as i128
                     + output_padding[i] as i128
             })
             .collect();
@@ -338,7 +342,9 @@ macro_rules! with_conv_dtype {
                 type $T = i32;
                 $body
             }
-            DType::Bool => return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into())),
+            DType::Bool => {
+                return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into()))
+            }
         }
     };
 }
