@@ -28,28 +28,31 @@ DTYPES = {"float64": (rgrad.float64, 1e-7), "float32": (rgrad.float32, 3e-4)}
 # ---- PyTorch's modules and ops ------------------------------------------------------------
 
 
-def run_module_case(case, precision):
+def run_module_case(case, precision, device="cpu"):
     dtype, tol = DTYPES[precision]
     name = case["name"]
     arr = lambda key: MODULE_ARRAYS[f"{name}/{key}"]  # noqa: E731
-    m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype)
+    host = lambda t: t.detach().cpu().numpy()  # noqa: E731
+    m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype).to(device)
     state = {k: rgrad.tensor(arr(f"state/{k}"), dtype=dtype) for k in case["state"]}
     m.load_state_dict(state, strict=True)
     inputs = {}
     for k in case["inputs"]:
-        inputs[k] = rgrad.tensor(arr(f"in/{k}"), dtype=dtype).requires_grad_(k in case["grads"])
+        t = rgrad.tensor(arr(f"in/{k}"), dtype=dtype, device=device)
+        inputs[k] = t.requires_grad_(k in case["grads"])
     out = eval(case["call"], {"m": m, **inputs})
     outs = out if isinstance(out, tuple) else (out,)
     loss = 0
     for i, o in enumerate(outs):
-        np.testing.assert_allclose(o.detach().numpy(), arr(f"out/{i}"), rtol=tol, atol=tol)
-        loss = loss + (o * rgrad.tensor(arr(f"cot/{i}"), dtype=dtype)).sum()
+        assert str(o.device).startswith(device)
+        np.testing.assert_allclose(host(o), arr(f"out/{i}"), rtol=tol, atol=tol)
+        loss = loss + (o * rgrad.tensor(arr(f"cot/{i}"), dtype=dtype, device=device)).sum()
     loss.backward()
     for k in case["grads"]:
-        np.testing.assert_allclose(inputs[k].grad.numpy(), arr(f"grad/in/{k}"), rtol=tol, atol=tol)
+        np.testing.assert_allclose(host(inputs[k].grad), arr(f"grad/in/{k}"), rtol=tol, atol=tol)
     params = dict(m.named_parameters())
     for k in case["params"]:
-        got = params[k].grad.numpy()
+        got = host(params[k].grad)
         np.testing.assert_allclose(got, arr(f"grad/param/{k}"), rtol=tol, atol=tol)
 
 
@@ -467,10 +470,41 @@ def test_empty_batch_and_channels():
 
 
 @pytest.mark.wgpu
-def test_wgpu_raises_not_implemented():
-    x = rgrad.ones(1, 1, 4, 4, device="wgpu")
-    w = rgrad.ones(1, 1, 3, 3, device="wgpu")
-    with pytest.raises(NotImplementedError, match="conv2d is not implemented on the wgpu device"):
-        F.conv2d(x, w)
-    with pytest.raises(NotImplementedError, match="conv_transpose2d is not implemented"):
-        F.conv_transpose2d(x, w)
+@pytest.mark.parametrize("case", MODULES, ids=lambda c: c["name"])
+def test_module_cases_on_wgpu(case):
+    run_module_case(case, "float32", device="wgpu")
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize("case", OPS, ids=lambda c: c["name"])
+def test_ops_on_wgpu(case):
+    check_case(case, "float32", 1e-4, device="wgpu")
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize("transposed", [False, True])
+def test_double_backward_on_wgpu_matches_cpu(transposed):
+    """A gradient penalty (create_graph) runs on the device with the CPU's numbers."""
+    rgrad.manual_seed(0)
+    x0 = rgrad.randn(2, 4, 6, 6)
+    w0 = rgrad.randn(4, 2, 3, 3)
+    results = []
+    for device in ("cpu", "wgpu"):
+        x = x0.to(device).detach().requires_grad_()
+        w = w0.to(device).detach().requires_grad_()
+        if transposed:
+            y = F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2)
+        else:
+            y = F.conv2d(x, w, stride=2, padding=1, groups=2)
+        (gx,) = rgrad.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+        gx.pow(2).sum().backward()
+        results.append([t.detach().cpu().numpy() for t in (y, gx, x.grad, w.grad)])
+    for cpu, dev in zip(*results):  # float32: error relative to the largest value
+        np.testing.assert_allclose(dev, cpu, rtol=1e-4, atol=1e-5 * np.abs(cpu).max())
+
+
+@pytest.mark.wgpu
+def test_integer_convolution_on_wgpu_raises_not_implemented():
+    x = rgrad.ones(1, 1, 4, 4, dtype=rgrad.int64, device="wgpu")
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long' on the wgpu"):
+        F.conv2d(x, x[:, :, :3, :3])

@@ -316,11 +316,16 @@ fn slice_of<T: crate::Element>(t: &Tensor) -> &[T] {
     &t.storage_slice::<T>()[t.layout().offset..][..t.numel()]
 }
 
-fn not_on_device(t: &[&Tensor], name: &str) -> Result<()> {
-    if t.iter().any(|t| t.device() == Device::Wgpu) {
-        return Err(Error::NotImplemented(format!("{name} is not implemented on the wgpu device yet")));
+/// The device the operands share; on the wgpu device only float convolutions exist.
+fn conv_device(t: &[&Tensor]) -> Result<Device> {
+    let device = crate::ops::common_device(t)?;
+    if device == Device::Wgpu && !t[0].dtype().is_float() {
+        return Err(Error::NotImplemented(format!(
+            "convolution is not implemented for '{}' on the wgpu device",
+            t[0].dtype().legacy_name().trim_end_matches("Tensor")
+        )));
     }
-    crate::ops::common_device(t).map(|_| ())
+    Ok(device)
 }
 
 macro_rules! with_conv_dtype {
@@ -355,11 +360,6 @@ fn shape_of(batch: usize, c: usize, sizes: &[usize; 3], spatial: usize) -> Vec<u
     s
 }
 
-fn op_name(spec: &ConvSpec, transposed: bool) -> String {
-    let base = if transposed { "conv_transpose" } else { "conv" };
-    format!("{base}{}d", spec.spatial)
-}
-
 /// Runs (and records) the convolution of `spec` over `x`, forwards or transposed.
 pub(crate) fn convolution_with(
     x: &Tensor,
@@ -370,27 +370,25 @@ pub(crate) fn convolution_with(
 ) -> Result<Tensor> {
     let mut inputs = vec![x, w];
     inputs.extend(bias);
-    not_on_device(&inputs, &op_name(spec, transposed))?;
+    let device = conv_device(&inputs)?;
     let mut g = spec.geometry.clone();
     g.batch = x.shape()[0];
-    let (xd, wd) = (dense(x)?, dense(w)?);
-    let bd = bias.map(dense).transpose()?;
-    let out = with_conv_dtype!(x.dtype(), T => {
-        let (xs, ws) = (slice_of::<T>(&xd), slice_of::<T>(&wd));
-        let bs = bd.as_ref().map(slice_of::<T>);
-        if transposed {
-            let mut data = backward_data(&g, xs, ws);
-            if let Some(b) = bs {
-                let plane = g.a.iter().product::<usize>().max(1);
-                for (i, v) in data.iter_mut().enumerate() {
-                    *v += b[(i / plane) % g.ca];
-                }
+    let out = if device == Device::Wgpu {
+        let (c, sizes) = if transposed { (g.ca, &g.a) } else { (g.cb, &g.b) };
+        let shape: Vec<i64> = shape_of(g.batch, c, sizes, spec.spatial).iter().map(|&d| d as i64).collect();
+        let flat = if transposed {
+            let data = crate::ops::conv_device::backward_data(&g, x, w)?;
+            match bias {
+                Some(b) => data.add(&b.detach().reshape(&[1, g.ca as i64, 1])?)?,
+                None => data,
             }
-            Tensor::from_vec(data, &shape_of(g.batch, g.ca, &g.a, spec.spatial))
         } else {
-            Tensor::from_vec(forward(&g, xs, ws, bs), &shape_of(g.batch, g.cb, &g.b, spec.spatial))
-        }
-    });
+            crate::ops::conv_device::forward(&g, x, w, bias)?
+        };
+        flat.reshape(&shape)?
+    } else {
+        cpu_convolution(&g, spec, x, w, bias, transposed)?
+    };
     if crate::autograd::needs_grad(&inputs) {
         let op = Op::Convolution {
             x: Saved::input(x),
@@ -404,18 +402,51 @@ pub(crate) fn convolution_with(
     Ok(out)
 }
 
+fn cpu_convolution(
+    g: &ConvGeometry,
+    spec: &ConvSpec,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    transposed: bool,
+) -> Result<Tensor> {
+    let (xd, wd) = (dense(x)?, dense(w)?);
+    let bd = bias.map(dense).transpose()?;
+    Ok(with_conv_dtype!(x.dtype(), T => {
+        let (xs, ws) = (slice_of::<T>(&xd), slice_of::<T>(&wd));
+        let bs = bd.as_ref().map(slice_of::<T>);
+        if transposed {
+            let mut data = backward_data(g, xs, ws);
+            if let Some(b) = bs {
+                let plane = g.a.iter().product::<usize>().max(1);
+                for (i, v) in data.iter_mut().enumerate() {
+                    *v += b[(i / plane) % g.ca];
+                }
+            }
+            Tensor::from_vec(data, &shape_of(g.batch, g.ca, &g.a, spec.spatial))
+        } else {
+            Tensor::from_vec(forward(g, xs, ws, bs), &shape_of(g.batch, g.cb, &g.b, spec.spatial))
+        }
+    }))
+}
+
 /// The weight gradient of the convolution `spec`: `a` is its input side, `b` the gradient of
 /// its output side.
 pub(crate) fn conv_weight(a: &Tensor, b: &Tensor, spec: &ConvSpec) -> Result<Tensor> {
-    not_on_device(&[a, b], "convolution_backward")?;
+    let device = conv_device(&[a, b])?;
     let mut g = spec.geometry.clone();
     g.batch = a.shape()[0];
-    let (ad, bd) = (dense(a)?, dense(b)?);
     let mut shape = vec![g.cb, g.ca / g.groups];
     shape.extend_from_slice(&g.k[3 - spec.spatial..]);
-    let out = with_conv_dtype!(a.dtype(), T => {
-        Tensor::from_vec(backward_weight(&g, slice_of::<T>(&ad), slice_of::<T>(&bd)), &shape)
-    });
+    let out = if device == Device::Wgpu {
+        let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        crate::ops::conv_device::backward_weight(&g, a, b)?.reshape(&shape)?
+    } else {
+        let (ad, bd) = (dense(a)?, dense(b)?);
+        with_conv_dtype!(a.dtype(), T => {
+            Tensor::from_vec(backward_weight(&g, slice_of::<T>(&ad), slice_of::<T>(&bd)), &shape)
+        })
+    };
     if crate::autograd::needs_grad(&[a, b]) {
         let op = Op::ConvWeight { a: Saved::input(a), b: Saved::input(b), spec: Arc::new(spec.clone()) };
         record("ConvolutionBackwardBackward0", op, &[a, b], &[&out]);
