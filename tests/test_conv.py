@@ -106,6 +106,8 @@ def naive_conv(x, w, b, stride, padding, dilation, groups):
         (2, 5, 6, 4, 3, 1, 1, 1, 1),  # batch split over threads
         (2, 3, 8, 8, 1, 1, 0, 1, 1),  # 1x1: the input is its own column matrix
         (2, 3, 6, 6, 3, 2, 1, 1, 6),  # depthwise, strided
+        (2, 2, 3, 6, 3, 1, 2, 2, 3),  # depthwise with two outputs per channel, dilated
+        (3, 2, 2, 4, 2, (1, 2, 1), 1, 1, 2),  # depthwise 3-D
         (1, 4, 4, 6, 5, 3, 2, 2, 2),
         (3, 2, 2, 3, 2, 1, 1, 2, 1),
         (2, 1, 3, 2, (1, 3), (2, 1), (0, 1), 1, 1),
@@ -456,6 +458,12 @@ def test_huge_sizes_raise_instead_of_overflowing(kwargs):
         assert "size" in str(e) or "overflow" in str(e)
     else:
         assert out.numel() < 100  # a huge stride gives one output position, as in PyTorch
+
+
+def test_an_allocation_too_large_raises_instead_of_aborting():
+    # 2^62 float32 outputs: sizes that fit in the arithmetic, a buffer that cannot exist.
+    with pytest.raises(RuntimeError, match="can't allocate memory"):
+        F.conv2d(rgrad.ones(1, 1, 1, 1), rgrad.ones(1, 1, 1, 1), padding=2**30)
 
 
 def test_huge_transposed_output_raises():

@@ -8,12 +8,13 @@
 //! gradients.
 
 use crate::cpu::matmul::{matmul_with, Mat};
+use crate::error::{Error, Result};
 use crate::storage::Element;
 use rayon::prelude::*;
 
 /// Elements the convolution kernels run on (floats through gemm; integers through the plain
 /// loop of `matmul_with`).
-pub trait ConvElement: Element + std::ops::AddAssign {}
+pub trait ConvElement: Element + std::ops::AddAssign + std::ops::Mul<Output = Self> {}
 impl ConvElement for f32 {}
 impl ConvElement for f64 {}
 impl ConvElement for i32 {}
@@ -142,6 +143,46 @@ fn columns<T: ConvElement>(g: &ConvGeometry, channels: usize, image: *mut T, col
     }
 }
 
+/// One output channel of a convolution whose groups have one input channel (depthwise):
+/// `out += sum_k w[k] * shifted(image)`, one multiply-add pass over the output per kernel
+/// offset, without a column matrix.
+fn depthwise_channel<T: ConvElement>(g: &ConvGeometry, image: &[T], w: &[T], out: &mut [T]) {
+    let [ad, ah, aw] = g.a;
+    let [bd, bh, bw] = g.b;
+    let [kd, kh, kw] = g.k;
+    let mut kk = 0;
+    for z in 0..kd {
+        let (zlo, zhi) = valid_range(bd, ad, g.stride[0], g.padding[0], g.dilation[0], z);
+        for y in 0..kh {
+            let (ylo, yhi) = valid_range(bh, ah, g.stride[1], g.padding[1], g.dilation[1], y);
+            for x in 0..kw {
+                let (xlo, xhi) = valid_range(bw, aw, g.stride[2], g.padding[2], g.dilation[2], x);
+                let wk = w[kk];
+                kk += 1;
+                let s = g.stride[2];
+                for oz in zlo..zhi {
+                    let iz = oz * g.stride[0] + z * g.dilation[0] - g.padding[0];
+                    for oy in ylo..yhi {
+                        let iy = oy * g.stride[1] + y * g.dilation[1] - g.padding[1];
+                        let ix0 = xlo * s + x * g.dilation[2] - g.padding[2];
+                        let src = &image[(iz * ah + iy) * aw..][..aw];
+                        let dst = &mut out[(oz * bh + oy) * bw..][xlo..xhi];
+                        if s == 1 {
+                            for (o, &v) in dst.iter_mut().zip(&src[ix0..]) {
+                                *o += wk * v;
+                            }
+                        } else {
+                            for (j, o) in dst.iter_mut().enumerate() {
+                                *o += wk * src[ix0 + j * s];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A pointer that may cross to rayon's threads: each task writes a disjoint region.
 #[derive(Clone, Copy)]
 struct SendPtr<T>(*mut T);
@@ -155,29 +196,54 @@ impl<T> SendPtr<T> {
     }
 }
 
+/// A zeroed buffer, or an error naming its size when the allocation fails (a convolution's
+/// buffers are sized by the user's arguments, so they must not abort the process).
+pub fn zeroed<T: ConvElement>(len: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        let bytes = len.saturating_mul(std::mem::size_of::<T>());
+        return Err(Error::Runtime(format!(
+            "DefaultCPUAllocator: can't allocate memory: you tried to allocate {bytes} bytes."
+        )));
+    }
+    v.resize(len, T::default());
+    Ok(v)
+}
+
+/// The batch split into one contiguous range of images per worker.
+fn batch_ranges(batch: usize) -> Vec<std::ops::Range<usize>> {
+    let workers = rayon::current_num_threads().clamp(1, batch.max(1));
+    let per = batch.div_ceil(workers).max(1);
+    (0..workers).map(|c| (c * per).min(batch)..((c + 1) * per).min(batch)).collect()
+}
+
 /// Runs `f(image_index, scratch, gemm_may_split)` for every image: in parallel over the batch
 /// when there are several (the GEMMs inside then run single-threaded), else one image at a
-/// time with multithreaded GEMMs.
-fn for_each_image<T: ConvElement>(batch: usize, scratch: usize, f: impl Fn(usize, &mut [T], bool) + Sync) {
-    if batch > 1 && rayon::current_num_threads() > 1 {
-        (0..batch).into_par_iter().for_each_init(|| vec![T::default(); scratch], |buf, i| f(i, buf, false));
+/// time with multithreaded GEMMs. Scratch buffers are allocated up front, fallibly.
+fn for_each_image<T: ConvElement>(
+    batch: usize,
+    scratch: usize,
+    f: impl Fn(usize, &mut [T], bool) + Sync,
+) -> Result<()> {
+    let ranges = batch_ranges(batch);
+    let mut bufs = ranges.iter().map(|_| zeroed::<T>(scratch)).collect::<Result<Vec<_>>>()?;
+    if ranges.len() > 1 {
+        bufs.par_iter_mut().zip(ranges).for_each(|(buf, r)| r.for_each(|n| f(n, buf, false)));
     } else {
-        let mut buf = vec![T::default(); scratch];
-        for i in 0..batch {
-            f(i, &mut buf, true);
-        }
+        (0..batch).for_each(|n| f(n, &mut bufs[0], true));
     }
+    Ok(())
 }
 
 /// Convolution forward: `b[n] = W @ im2col(a[n]) (+ bias)`, `a` `[batch, ca, a...]` and the
 /// result `[batch, cb, b...]`, both contiguous.
-pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<&[T]>) -> Result<Vec<T>> {
     let (a_img, b_img) = (g.ca * g.a_len(), g.cb * g.b_len());
-    let mut out = vec![T::default(); g.batch * b_img];
+    let mut out = zeroed::<T>(g.batch * b_img)?;
     let (rows, p, cbg, cag) = (g.col_rows(), g.b_len(), g.cb / g.groups, g.ca / g.groups);
     let pointwise = g.is_pointwise();
     let outp = SendPtr(out.as_mut_ptr());
-    let scratch = if pointwise { 0 } else { rows * p };
+    let scratch = if pointwise || (cag == 1 && g.groups > 1) { 0 } else { rows * p };
     for_each_image::<T>(g.batch, scratch, |n, cols, par| {
         // SAFETY: image `n` owns `out[n * b_img..][..b_img]`; no other task touches it.
         let ob = unsafe { std::slice::from_raw_parts_mut(outp.get().add(n * b_img), b_img) };
@@ -185,6 +251,13 @@ pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<
             for (c, row) in ob.chunks_mut(p.max(1)).enumerate() {
                 row.fill(bias[c]);
             }
+        }
+        if cag == 1 && g.groups > 1 {
+            for (o, out_c) in ob.chunks_mut(p.max(1)).enumerate().take(g.cb) {
+                let img = &a[n * a_img + (o / cbg) * g.a_len()..][..g.a_len()];
+                depthwise_channel(g, img, &w[o * rows..][..rows], out_c);
+            }
+            return;
         }
         for grp in 0..g.groups {
             let img = &a[n * a_img + grp * cag * g.a_len()..][..cag * g.a_len()];
@@ -198,15 +271,15 @@ pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<
             let o = &mut ob[grp * cbg * p..][..cbg * p];
             matmul_with(wm, colm, o, cbg, rows, p, bias.is_some(), par);
         }
-    });
-    out
+    })?;
+    Ok(out)
 }
 
 /// The data gradient of a convolution (a transposed convolution's forward):
 /// `a[n] = col2im(W^T @ b[n])`, `b` `[batch, cb, b...]` and the result `[batch, ca, a...]`.
-pub fn backward_data<T: ConvElement>(g: &ConvGeometry, b: &[T], w: &[T]) -> Vec<T> {
+pub fn backward_data<T: ConvElement>(g: &ConvGeometry, b: &[T], w: &[T]) -> Result<Vec<T>> {
     let (a_img, b_img) = (g.ca * g.a_len(), g.cb * g.b_len());
-    let mut out = vec![T::default(); g.batch * a_img];
+    let mut out = zeroed::<T>(g.batch * a_img)?;
     let (rows, p, cbg, cag) = (g.col_rows(), g.b_len(), g.cb / g.groups, g.ca / g.groups);
     let pointwise = g.is_pointwise();
     let outp = SendPtr(out.as_mut_ptr());
@@ -229,20 +302,18 @@ pub fn backward_data<T: ConvElement>(g: &ConvGeometry, b: &[T], w: &[T]) -> Vec<
                 columns(g, cag, img.as_mut_ptr(), cols.as_mut_ptr(), Direction::Scatter);
             }
         }
-    });
-    out
+    })?;
+    Ok(out)
 }
 
 /// The weight gradient: `dW = sum_n b[n] @ im2col(a[n])^T`, as `[cb, ca / groups, k...]`.
 /// The batch is split into one chunk per thread, each summing into its own buffer.
-pub fn backward_weight<T: ConvElement>(g: &ConvGeometry, a: &[T], b: &[T]) -> Vec<T> {
+pub fn backward_weight<T: ConvElement>(g: &ConvGeometry, a: &[T], b: &[T]) -> Result<Vec<T>> {
     let (a_img, b_img) = (g.ca * g.a_len(), g.cb * g.b_len());
     let (rows, p, cbg, cag) = (g.col_rows(), g.b_len(), g.cb / g.groups, g.ca / g.groups);
     let wlen = g.weight_len();
     let pointwise = g.is_pointwise();
-    let chunk_sum = |range: std::ops::Range<usize>, par: bool| -> Vec<T> {
-        let mut dw = vec![T::default(); wlen];
-        let mut cols = vec![T::default(); if pointwise { 0 } else { rows * p }];
+    let chunk_sum = |range: std::ops::Range<usize>, dw: &mut [T], cols: &mut [T], par: bool| {
         for (i, n) in range.enumerate() {
             for grp in 0..g.groups {
                 let img = &a[n * a_img + grp * cag * g.a_len()..][..cag * g.a_len()];
@@ -258,22 +329,20 @@ pub fn backward_weight<T: ConvElement>(g: &ConvGeometry, a: &[T], b: &[T]) -> Ve
                 matmul_with(bm, colt, o, cbg, p, rows, i > 0, par);
             }
         }
-        dw
     };
-    let threads = rayon::current_num_threads();
-    if g.batch < 2 || threads < 2 {
-        return chunk_sum(0..g.batch, true);
+    // One partial sum and one column buffer per worker, summed at the end.
+    let ranges = batch_ranges(g.batch);
+    let scratch = if pointwise { 0 } else { rows * p };
+    let mut parts =
+        ranges.iter().map(|_| Ok((zeroed::<T>(wlen)?, zeroed::<T>(scratch)?))).collect::<Result<Vec<_>>>()?;
+    let split = parts.len() > 1;
+    parts.par_iter_mut().zip(ranges).for_each(|((dw, cols), r)| chunk_sum(r, dw, cols, !split));
+    let mut parts = parts.into_iter().map(|(dw, _)| dw);
+    let mut dw = parts.next().unwrap_or_default();
+    for part in parts {
+        dw.iter_mut().zip(part).for_each(|(u, v)| *u += v);
     }
-    let chunks = threads.min(g.batch);
-    let per = g.batch.div_ceil(chunks);
-    (0..chunks)
-        .into_par_iter()
-        .map(|c| chunk_sum(c * per..((c + 1) * per).min(g.batch), false))
-        .reduce_with(|mut x, y| {
-            x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
-            x
-        })
-        .unwrap_or_else(|| vec![T::default(); wlen])
+    Ok(dw)
 }
 
 #[cfg(test)]
@@ -316,15 +385,15 @@ mod tests {
             let g = geo(n, k, s, p, d);
             let a: Vec<f64> = (0..n).map(|i| i as f64 * 0.5 - 1.0).collect();
             let w: Vec<f64> = (0..k).map(|i| 1.0 + i as f64).collect();
-            let y = forward(&g, &a, &w, None);
+            let y = forward(&g, &a, &w, None).unwrap();
             assert_eq!(y, naive(&g, &a, &w));
             // <conv(a), v> == <a, conv^T(v)>, and the same bilinear form gives the weight grad.
             let v: Vec<f64> = (0..g.b[2]).map(|i| (i as f64).sin()).collect();
-            let at = backward_data(&g, &v, &w);
+            let at = backward_data(&g, &v, &w).unwrap();
             let lhs: f64 = y.iter().zip(&v).map(|(x, y)| x * y).sum();
             let rhs: f64 = a.iter().zip(&at).map(|(x, y)| x * y).sum();
             assert!((lhs - rhs).abs() < 1e-12);
-            let dw = backward_weight(&g, &a, &v);
+            let dw = backward_weight(&g, &a, &v).unwrap();
             let via_w: f64 = dw.iter().zip(&w).map(|(x, y)| x * y).sum();
             assert!((lhs - via_w).abs() < 1e-12);
         }

@@ -416,7 +416,7 @@ fn cpu_convolution(
         let (xs, ws) = (slice_of::<T>(&xd), slice_of::<T>(&wd));
         let bs = bd.as_ref().map(slice_of::<T>);
         if transposed {
-            let mut data = backward_data(g, xs, ws);
+            let mut data = backward_data(g, xs, ws)?;
             if let Some(b) = bs {
                 let plane = g.a.iter().product::<usize>().max(1);
                 for (i, v) in data.iter_mut().enumerate() {
@@ -425,7 +425,7 @@ fn cpu_convolution(
             }
             Tensor::from_vec(data, &shape_of(g.batch, g.ca, &g.a, spec.spatial))
         } else {
-            Tensor::from_vec(forward(g, xs, ws, bs), &shape_of(g.batch, g.cb, &g.b, spec.spatial))
+            Tensor::from_vec(forward(g, xs, ws, bs)?, &shape_of(g.batch, g.cb, &g.b, spec.spatial))
         }
     }))
 }
@@ -444,7 +444,7 @@ pub(crate) fn conv_weight(a: &Tensor, b: &Tensor, spec: &ConvSpec) -> Result<Ten
     } else {
         let (ad, bd) = (dense(a)?, dense(b)?);
         with_conv_dtype!(a.dtype(), T => {
-            Tensor::from_vec(backward_weight(&g, slice_of::<T>(&ad), slice_of::<T>(&bd)), &shape)
+            Tensor::from_vec(backward_weight(&g, slice_of::<T>(&ad), slice_of::<T>(&bd))?, &shape)
         })
     };
     if crate::autograd::needs_grad(&[a, b]) {
