@@ -132,6 +132,21 @@ SEED_NET = "\n".join(
 )
 
 
+def conv_case(batch: int, channels: int, size: int) -> Case:
+    """One 3x3 convolution forward (padding 1, with bias) on float32 NCHW input."""
+    n, c, hw = batch, channels, size
+    return Case(
+        name=f"conv2d 3x3 {c}->{c} forward {n}x{c}x{hw}x{hw} float32",
+        setup=(
+            f"torch.manual_seed(0); x = torch.randn({n}, {c}, {hw}, {hw}); "
+            f"conv = torch.nn.Conv2d({c}, {c}, 3, padding=1)"
+        ),
+        stmt="conv(x)",
+        flops=2 * n * c * c * 9 * hw * hw,
+        check=f"tuple(conv(x).shape) == ({n}, {c}, {hw}, {hw})",
+    )
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -174,6 +189,7 @@ CASES = [
     loss_case("cross_entropy", 256, 10),
     loss_case("cross_entropy", 32, 10),
     loss_case("binary_cross_entropy_with_logits", 256, 1),
+    conv_case(32, 64, 32),
 ]
 
 

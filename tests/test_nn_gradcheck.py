@@ -207,6 +207,30 @@ GRADCHECK = {
         lambda x: F.multi_margin_loss(x, labels(4, 5), p=2, weight=W5, margin=1.2),
         [rnd(4, 5)],
     ),
+    "conv1d": (
+        lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1),
+        [rnd(2, 2, 5), rnd(3, 2, 3, seed=1), rnd(3, seed=2)],
+    ),
+    "conv2d": (
+        lambda x, w: F.conv2d(x, w, padding="same", groups=2),
+        [rnd(1, 4, 4, 4), rnd(2, 2, 2, 3, seed=1)],
+    ),
+    "conv3d": (
+        lambda x, w: F.conv3d(x, w, dilation=(1, 2, 1)),
+        [rnd(1, 2, 3, 5, 3), rnd(2, 2, 2, 2, 2, seed=1)],
+    ),
+    "conv_transpose1d": (
+        lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, output_padding=1),
+        [rnd(2, 2, 3), rnd(2, 3, 3, seed=1), rnd(3, seed=2)],
+    ),
+    "conv_transpose2d": (
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, groups=2),
+        [rnd(1, 4, 3, 3), rnd(4, 1, 3, 3, seed=1)],
+    ),
+    "conv_transpose3d": (
+        lambda x, w: F.conv_transpose3d(x, w),
+        [rnd(1, 2, 2, 2, 2), rnd(2, 2, 2, 2, 2, seed=1)],
+    ),
     "multilabel_margin_loss": (
         lambda x: F.multilabel_margin_loss(x, rgrad.tensor([[3, 0, -1, 1], [1, 2, 3, 0]])),
         [rnd(2, 4)],

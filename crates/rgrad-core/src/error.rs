@@ -19,6 +19,9 @@ pub enum Error {
     /// Malformed values (ragged nested lists, bad options): ValueError.
     #[error("{0}")]
     Value(String),
+    /// An op this backend or dtype does not have: NotImplementedError.
+    #[error("{0}")]
+    NotImplemented(String),
     /// An error raised by code outside the core (a Python hook or custom backward), carried
     /// through the engine untouched so the binding can re-raise the original exception.
     #[error("{0}")]

@@ -1,6 +1,6 @@
 //! Core errors become the Python exceptions PyTorch raises for the same mistake.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use rgrad_core::error::ExternalError;
 use rgrad_core::Error;
@@ -12,6 +12,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
+        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::External(x) => match x.payload.downcast_ref::<PyErr>() {
             // The exception a hook or custom backward raised, re-raised as the same object
             // (type, message, traceback).

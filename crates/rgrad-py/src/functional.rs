@@ -6,6 +6,7 @@ use crate::errors::IntoPyResult;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use rgrad_core::ops::conv::ConvArgs;
 use rgrad_core::ops::loss::{CrossEntropy, Reduction};
 use rgrad_core::Tensor;
 
@@ -113,4 +114,32 @@ pub fn _binary_cross_entropy_with_logits(
     };
     let r = Reduction::parse(reduction).py()?;
     wrap_opt(py, x.binary_cross_entropy_with_logits(&t, w.as_ref(), pw.as_ref(), r).py()?)
+}
+
+/// `aten::convolution` on a batched input; `rgrad.nn.functional` parses the PyTorch-level
+/// arguments ('same'/'valid', unbatched inputs) and calls this.
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias, stride, padding, dilation, transposed, output_padding, groups))]
+#[allow(clippy::too_many_arguments)]
+pub fn _convolution(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    weight: &Bound<'_, PyAny>,
+    bias: Option<&Bound<'_, PyAny>>,
+    stride: Vec<i64>,
+    padding: Vec<i64>,
+    dilation: Vec<i64>,
+    transposed: bool,
+    output_padding: Vec<i64>,
+    groups: i64,
+) -> PyResult<Py<PyTensor>> {
+    let func = if transposed { "conv_transpose" } else { "convolution" };
+    let x = tensor_param(input, func, "input", 1)?;
+    let w = tensor_param(weight, func, "weight", 2)?;
+    let b = match bias {
+        Some(b) if !b.is_none() => Some(tensor_param(b, func, "bias", 3)?),
+        _ => None,
+    };
+    let args = ConvArgs { stride, padding, dilation, transposed, output_padding, groups };
+    wrap(py, x.convolution(&w, b.as_ref(), &args).py()?)
 }

@@ -38,6 +38,14 @@ from rgrad.nn._functional.activation import (
     threshold,
     threshold_,
 )
+from rgrad.nn._functional.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from rgrad.nn._functional.distance import (
     cosine_similarity,
     pairwise_distance,
@@ -95,6 +103,12 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "celu",
     "celu_",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",

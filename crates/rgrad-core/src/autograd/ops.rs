@@ -317,6 +317,20 @@ pub enum Op {
         dx: Tensor,
         scale: f64,
     },
+    /// `aten::convolution` (ops/conv.rs), forwards or transposed; inputs (x, w[, bias]).
+    Convolution {
+        x: Saved,
+        w: Saved,
+        spec: Arc<crate::ops::conv::ConvSpec>,
+        transposed: bool,
+        has_bias: bool,
+    },
+    /// The weight gradient of a convolution: `a` its input side, `b` its output gradient.
+    ConvWeight {
+        a: Saved,
+        b: Saved,
+        spec: Arc<crate::ops::conv::ConvSpec>,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

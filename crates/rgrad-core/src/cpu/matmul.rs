@@ -31,6 +31,22 @@ pub fn matmul_into<T: Element>(
     n: usize,
     accumulate: bool,
 ) {
+    matmul_with(a, b, out, m, k, n, accumulate, m * n * k >= PAR_FLOPS)
+}
+
+/// As [`matmul_into`]; `parallel` lets gemm split the product over the rayon pool (callers
+/// that already run one product per thread pass false).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_with<T: Element>(
+    a: Mat<T>,
+    b: Mat<T>,
+    out: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
     debug_assert_eq!(out.len(), m * n);
     if m == 0 || n == 0 || (k == 0 && accumulate) {
         return;
@@ -41,7 +57,7 @@ pub fn matmul_into<T: Element>(
     }
     let is_float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
     if is_float {
-        let par = if m * n * k >= PAR_FLOPS {
+        let par = if parallel && m * n * k >= PAR_FLOPS {
             gemm::Parallelism::Rayon(rayon::current_num_threads())
         } else {
             gemm::Parallelism::None

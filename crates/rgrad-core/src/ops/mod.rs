@@ -3,6 +3,8 @@
 
 pub mod arith;
 pub mod binary;
+pub mod conv;
+mod conv_device;
 pub mod factory;
 pub mod index;
 pub mod inplace;

@@ -38,6 +38,14 @@ from rgrad.nn.modules.container import (
     ModuleList,
     Sequential,
 )
+from rgrad.nn.modules.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from rgrad.nn.modules.distance import (
     CosineSimilarity,
     PairwiseDistance,
@@ -94,6 +102,12 @@ from rgrad.nn.modules.sparse import (
 )
 
 __all__ = [
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
     "AlphaDropout",
     "BCELoss",
     "BCEWithLogitsLoss",
