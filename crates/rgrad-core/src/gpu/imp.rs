@@ -69,8 +69,11 @@ pub(super) fn buffer_of(t: &Tensor) -> Result<&Buffer> {
 /// A new contiguous tensor of `shape` on the device, contents undefined.
 pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
     check_dtype(dtype)?;
-    let n = crate::shape::numel(shape);
-    let buf = ctx()?.alloc(n as u64 * elem_bytes(dtype))?;
+    let overflow =
+        || Error::Runtime(format!("Storage size calculation overflowed with sizes={shape:?}"));
+    let n = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(overflow)?;
+    let bytes = (n as u64).checked_mul(elem_bytes(dtype)).ok_or_else(overflow)?;
+    let buf = ctx()?.alloc(bytes)?;
     Ok(Tensor::from_parts(
         Arc::new(Storage::from_gpu(Buffer(Arc::new(buf)), n, dtype)),
         Layout::contiguous(shape),
@@ -105,8 +108,11 @@ fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
 /// Copies a CPU tensor to the device (as a contiguous tensor of the same shape).
 pub fn upload(t: &Tensor) -> Result<Tensor> {
     check_dtype(t.dtype())?;
+    // Refused before the host copies below are made.
+    let c = ctx()?;
+    c.check_size((t.numel() as u64).saturating_mul(elem_bytes(t.dtype())))?;
     let bytes = with_dtype!(t.dtype(), T => to_bytes::<T>(&t.to_vec::<T>()));
-    let buf = ctx()?.upload(&bytes)?;
+    let buf = c.upload(&bytes)?;
     let storage = Storage::from_gpu(Buffer(Arc::new(buf)), t.numel(), t.dtype());
     Ok(Tensor::from_parts(Arc::new(storage), Layout::contiguous(t.shape())))
 }
@@ -121,10 +127,14 @@ pub fn download(t: &Tensor) -> Result<Tensor> {
 
 /// Waits until every recorded kernel has run.
 pub fn synchronize() -> Result<()> {
-    let c = ctx()?;
-    c.flush();
-    let _ = c.device.poll(wgpu::PollType::wait_indefinitely());
-    Ok(())
+    ctx()?.wait_idle()
+}
+
+/// Releases the buffers the pool keeps for reuse (tensors still alive keep theirs).
+pub fn empty_cache() {
+    if let Ok(c) = ctx() {
+        c.empty_cache();
+    }
 }
 
 pub(super) fn contiguous(t: &Tensor) -> Result<Tensor> {
