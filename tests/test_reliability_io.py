@@ -52,6 +52,8 @@ def raises_runtime(path, match=None):
     BaseException) fails the test with what it was."""
     try:
         rgrad.load(path)
+    except RecursionError as e:  # a RuntimeError subclass, but not the documented error
+        pytest.fail(f"load raised RecursionError: {e}")
     except RuntimeError as e:
         if match is not None:
             assert match in str(e), str(e)
@@ -123,9 +125,16 @@ def test_dev_zero_stops_at_the_header():
         ({"__metadata__": {"rgrad.structure": '{"__dict__": [[["k"], 1]]}'}}, b""),
         ({"__metadata__": {"rgrad.structure": '{"__tensor__": ["x"]}'}}, b""),
         ({"__metadata__": {"rgrad.structure": '{"__tensor__": "nope"}'}}, b""),
-        ({"__metadata__": {"rgrad.structure": '{"__list__": [{"__tensor__": "w", "device": 3}]}'}}, b""),
+        (
+            {
+                "__metadata__": {
+                    "rgrad.structure": '{"__list__": [{"__tensor__": "w", "device": 3}]}'
+                }
+            },
+            b"",
+        ),  # noqa: E501
         ({"__metadata__": {"rgrad.structure": '{"__tuple__": 7}'}}, b""),
-        ({"__metadata__": {"rgrad.structure": '[[1], 2]'}}, b""),
+        ({"__metadata__": {"rgrad.structure": "[[1], 2]"}}, b""),
         ({"__metadata__": {"rgrad.structure": 5}}, b""),
     ],
 )
@@ -149,6 +158,27 @@ def test_a_pickle_inside_is_not_run(tmp_path):
     raises_runtime(path, "PyTorch checkpoint")
 
 
+def mutate_structure(original, rng, deep):
+    """A valid safetensors file whose rgrad structure (the JSON skeleton in its metadata) is
+    mutated: characters replaced or inserted, or a deep nest spliced in."""
+    (hlen,) = struct.unpack("<Q", original[:8])
+    header = json.loads(original[8 : 8 + hlen])
+    text = header["__metadata__"]["rgrad.structure"]
+    if deep:
+        i = rng.randrange(len(text))
+        depth = rng.choice([50, 5000, 200000])
+        text = text[:i] + rng.choice(["[", '{"__list__": ', '{"__dict__": [["k", ']) * depth + text[i:]
+    else:
+        chars = list(text)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(chars))
+            chars[i : i + rng.randint(0, 1)] = rng.choice('0123456789[]{}",:- ') * rng.randint(1, 2)
+        text = "".join(chars)
+    header["__metadata__"]["rgrad.structure"] = text
+    raw = json.dumps(header).encode()
+    return bytearray(struct.pack("<Q", len(raw)) + raw + original[8 + hlen :])
+
+
 def test_corruption_fuzz(tmp_path):
     """Seeded mutations of a valid file: each load gives the data back or raises RuntimeError
     (UnpicklingError for a pickled node refused by weights_only, as PyTorch)."""
@@ -167,9 +197,9 @@ def test_corruption_fuzz(tmp_path):
     rng = random.Random(1234)
     path = tmp_path / "mut.safetensors"
     outcomes = {"loaded": 0, "refused": 0}
-    for _ in range(300):
+    for _ in range(400):
         data = bytearray(original)
-        kind = rng.randrange(6)
+        kind = rng.randrange(8)
         if kind == 0:
             data = data[: rng.randrange(len(data))]
         elif kind == 1:
@@ -184,6 +214,8 @@ def test_corruption_fuzz(tmp_path):
                 data[i] = ord(rng.choice('0123456789[]{}",:-e. '))
         elif kind == 4:
             data += bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
+        elif kind in (6, 7):
+            data = mutate_structure(original, rng, deep=kind == 7)
         else:
             i = rng.randrange(8, 8 + hlen)
             data[i:i] = rng.choice([b"[", b"{", b"-1", b"99999999999999999999", b'"'])
@@ -191,13 +223,15 @@ def test_corruption_fuzz(tmp_path):
         try:
             rgrad.load(path)
             outcomes["loaded"] += 1
+        except RecursionError as e:
+            pytest.fail(f"mutation {kind} gave RecursionError: {e}")
         except RuntimeError:
             outcomes["refused"] += 1
         except pickle.UnpicklingError:
             outcomes["refused"] += 1
         except BaseException as e:  # noqa: BLE001
             pytest.fail(f"mutation {kind} gave {type(e).__name__}: {e}")
-    assert outcomes["refused"] > 200, outcomes
+    assert outcomes["refused"] > 250, outcomes
 
 
 def test_map_location_forms(tmp_path):

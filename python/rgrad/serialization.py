@@ -129,7 +129,9 @@ def _decode(node, tensors, weights_only, restore):
             return restore(node["__tensor__"], node.get("device", "cpu"))
         if "__dict__" in node:
             kind = OrderedDict if node.get("ordered") else dict
-            return kind((k, _decode(v, tensors, weights_only, restore)) for k, v in node["__dict__"])
+            return kind(
+                (k, _decode(v, tensors, weights_only, restore)) for k, v in node["__dict__"]
+            )
         if "__list__" in node:
             return [_decode(v, tensors, weights_only, restore) for v in node["__list__"]]
         if "__tuple__" in node:

@@ -94,7 +94,8 @@ const MAX_HEADER_BYTES: u64 = 100_000_000;
 /// protocol 2 and up). A safetensors header's JSON starts at byte 8 with `{`, which tells the
 /// two apart when a header length happens to begin with the same bytes.
 fn is_pytorch_checkpoint(head: &[u8]) -> bool {
-    let magic = head.starts_with(b"PK\x03\x04") || (head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]));
+    let magic =
+        head.starts_with(b"PK\x03\x04") || (head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]));
     magic && head.get(8) != Some(&b'{')
 }
 
@@ -140,8 +141,9 @@ fn read_checked(path: &Path) -> Result<Vec<u8>> {
                 8 + header
             )));
         }
-        data.try_reserve_exact(meta.len() as usize)
-            .map_err(|_| Error::Runtime(format!("cannot read '{shown}': out of memory for {} bytes", meta.len())))?;
+        data.try_reserve_exact(meta.len() as usize).map_err(|_| {
+            Error::Runtime(format!("cannot read '{shown}': out of memory for {} bytes", meta.len()))
+        })?;
     }
     data.extend_from_slice(&head[..got]);
     file.read_to_end(&mut data).map_err(io_err)?;

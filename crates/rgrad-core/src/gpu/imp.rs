@@ -69,8 +69,7 @@ pub(super) fn buffer_of(t: &Tensor) -> Result<&Buffer> {
 /// A new contiguous tensor of `shape` on the device, contents undefined.
 pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
     check_dtype(dtype)?;
-    let overflow =
-        || Error::Runtime(format!("Storage size calculation overflowed with sizes={shape:?}"));
+    let overflow = || Error::Runtime(format!("Storage size calculation overflowed with sizes={shape:?}"));
     let n = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(overflow)?;
     let bytes = (n as u64).checked_mul(elem_bytes(dtype)).ok_or_else(overflow)?;
     let buf = ctx()?.alloc(bytes)?;

@@ -109,12 +109,16 @@ pub fn nan_helpers(t: &str) -> &'static str {
 fn rg_isnan(x: f64) -> bool { return (bitcast<u32>(f32(x)) & 0x7fffffffu) > 0x7f800000u; }
 fn rg_isinf(x: f64) -> bool { return abs(x) > 1.7976931348623157e308; }
 fn rg_nan(x: f64) -> f64 { return sqrt(-1.0 - abs(x)); }
+fn rg_signbit(x: f64) -> bool { return (bitcast<u32>(f32(x)) & 0x80000000u) != 0u; }
+fn rg_negzero() -> f64 { return f64(bitcast<f32>(0x80000000u)); }
 "#
     } else {
         r#"
 fn rg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn rg_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn rg_nan(x: f32) -> f32 { return sqrt(-1.0 - abs(x)); }
+fn rg_signbit(x: f32) -> bool { return (bitcast<u32>(x) & 0x80000000u) != 0u; }
+fn rg_negzero() -> f32 { return bitcast<f32>(0x80000000u); }
 "#
     }
 }
@@ -124,16 +128,22 @@ pub fn float_helpers(t: &str) -> String {
     let erf = if t == "f64" { ERF_F64.to_string() } else { ERF_F32.to_string() };
     format!(
         r#"{nan}
-fn rg_log1p(x: {t}) -> {t} {{ let u = 1.0 + x; if (u == 1.0) {{ return x; }} return log(u) * x / (u - 1.0); }}
+fn rg_log1p(x: {t}) -> {t} {{
+  if (abs(x) < 1e-4) {{ return x * (1.0 - x * (0.5 - x / 3.0)); }}
+  let u = 1.0 + x;
+  if (rg_isinf(u) && u > 0.0) {{ return u; }}
+  return log(u) * x / (u - 1.0);
+}}
 fn rg_expm1(x: {t}) -> {t} {{
+  if (abs(x) < 1e-5) {{ return x * (1.0 + 0.5 * x); }}
   let u = exp(x);
-  if (u == 1.0) {{ return x; }}
+  if (rg_isinf(u)) {{ return u; }}
   let um = u - 1.0;
   if (um == -1.0) {{ return -1.0; }}
   return um * x / log(u);
 }}
 {erf}fn rg_tanh(x: {t}) -> {t} {{
-  if (x == 0.0) {{ return x; }}
+  if (abs(x) < 1e-4) {{ return x * (1.0 - x * x / 3.0); }}
   let e = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - e) / (1.0 + e);
 }}
@@ -147,8 +157,13 @@ fn rg_pow(a: {t}, b: {t}) -> {t} {{
   if (rg_isnan(a)) {{ return a; }}
   if (rg_isnan(b)) {{ return b; }}
   if (a == -1.0 && rg_isinf(b)) {{ return 1.0; }}
+  let odd = b == floor(b) && floor(b * 0.5) * 2.0 != b && !rg_isinf(b);
+  if (a == 0.0) {{
+    if (b < 0.0) {{ return select(1.0 / abs(a), 1.0 / a, odd); }}
+    return select(0.0, a, odd);
+  }}
+  if (rg_isinf(a) && a < 0.0 && b != floor(b)) {{ return select(0.0, -a, b > 0.0); }}
   if (a >= 0.0) {{
-    if (a == 0.0) {{ if (b < 0.0) {{ return 1.0 / a; }} return 0.0; }}
     return exp2(b * log2(a));
   }}
   if (b != floor(b)) {{ return rg_nan(a); }}
@@ -202,6 +217,16 @@ fn rg_acos(x: {t}) -> {t} {{ return 2.0 * rg_atan(sqrt((1.0 - x) / (1.0 + x))); 
 fn rg_atan2(y: {t}, x: {t}) -> {t} {{
   if (rg_isnan(x)) {{ return x; }}
   if (rg_isnan(y)) {{ return y; }}
+  let s = select({t}(1.0), {t}(-1.0), rg_signbit(y));
+  if (rg_isinf(y)) {{
+    if (rg_isinf(x)) {{ return s * select({t}(0.7853981633974483), {t}(2.356194490192345), x < 0.0); }}
+    return s * 1.5707963267948966;
+  }}
+  let negx = x < 0.0 || (x == 0.0 && rg_signbit(x));
+  if (y == 0.0 || rg_isinf(x)) {{
+    if (negx) {{ return s * 3.141592653589793; }}
+    return select({t}(0.0), rg_negzero(), rg_signbit(y));
+  }}
   if (x > 0.0) {{ return rg_atan(y / x); }}
   if (x < 0.0) {{ return rg_atan(y / x) + select({t}(-3.141592653589793), {t}(3.141592653589793), y >= 0.0); }}
   if (y > 0.0) {{ return 1.5707963267948966; }}
@@ -375,7 +400,7 @@ fn rg_exp(x: f64) -> f64 {
 fn rg_log(x: f64) -> f64 {
   if (rg_f64_isnan(x)) { return x; }
   if (x < 0.0) { return sqrt(x); }
-  if (x == 0.0) { return -1.0 / x; }
+  if (x == 0.0) { return -1.0 / abs(x); }
   if (x > 1.7976931348623157e308) { return x; }
   let fr = frexp(x);
   var m = fr.fract;

@@ -304,7 +304,8 @@ impl Tensor {
             let expr = if self.dtype() == DType::Bool {
                 "a".to_string()
             } else {
-                format!("select(select({z}, {t}(-1), a < {z}), {t}(1), a > {z})")
+                // Integer arithmetic then one conversion: a float select of 0 may come out -0.0.
+                format!("{t}(select(0, 1, a > {z}) - select(0, 1, a < {z}))")
             };
             return gpu_map(self, &expr, self.dtype());
         }
