@@ -126,7 +126,7 @@ fn read_checked(path: &Path) -> Result<Vec<u8>> {
         return Err(bad(format!("it is {got} bytes long, shorter than the 8-byte header length")));
     }
     let header = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-    if header < 2 || header > MAX_HEADER_BYTES {
+    if !(2..=MAX_HEADER_BYTES).contains(&header) {
         return Err(bad(format!(
             "its header length field says {header} bytes (expected 2 to {MAX_HEADER_BYTES}); the file is corrupted"
         )));
