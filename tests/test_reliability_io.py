@@ -167,7 +167,8 @@ def mutate_structure(original, rng, deep):
     if deep:
         i = rng.randrange(len(text))
         depth = rng.choice([50, 5000, 200000])
-        text = text[:i] + rng.choice(["[", '{"__list__": ', '{"__dict__": [["k", ']) * depth + text[i:]
+        opener = rng.choice(["[", '{"__list__": ', '{"__dict__": [["k", '])
+        text = text[:i] + opener * depth + text[i:]
     else:
         chars = list(text)
         for _ in range(rng.randint(1, 3)):
