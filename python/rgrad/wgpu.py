@@ -10,6 +10,7 @@ from rgrad import _rgrad
 __all__ = [
     "adapter_name",
     "device_count",
+    "empty_cache",
     "is_available",
     "memory_stats",
     "supports_dtype",
@@ -44,6 +45,18 @@ def synchronize(device=None):
 def memory_stats():
     """The device buffer pool's counters: ``created`` (buffers allocated for kernel outputs),
     ``reused`` (outputs served from the pool), ``uploads`` (buffers of data copied from the
-    host) and ``pooled_bytes`` (held for reuse). A warm training loop only reuses."""
-    created, reused, uploads, pooled = _rgrad._wgpu_pool_stats()
-    return {"created": created, "reused": reused, "uploads": uploads, "pooled_bytes": pooled}
+    host), ``pooled_bytes`` and ``pooled_buffers`` (held for reuse; both are capped). A warm
+    training loop only reuses."""
+    created, reused, uploads, pooled, buffers = _rgrad._wgpu_pool_stats()
+    return {
+        "created": created,
+        "reused": reused,
+        "uploads": uploads,
+        "pooled_bytes": pooled,
+        "pooled_buffers": buffers,
+    }
+
+
+def empty_cache():
+    """Releases the device buffers the pool keeps for reuse, as ``torch.cuda.empty_cache``."""
+    _rgrad._wgpu_empty_cache()

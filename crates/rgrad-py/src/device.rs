@@ -27,9 +27,15 @@ pub fn _wgpu_supports(dtype: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(rgrad_core::gpu::supports(crate::dtype::extract_dtype(dtype)?))
 }
 
-/// The buffer pool's counters: `(created, reused, uploads, pooled_bytes)`.
+/// The buffer pool's counters: `(created, reused, uploads, pooled_bytes, pooled_buffers)`.
 #[pyfunction]
-pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64) {
+pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64, u64) {
     let s = rgrad_core::gpu::pool_stats();
-    (s.created, s.reused, s.uploads, s.pooled_bytes)
+    (s.created, s.reused, s.uploads, s.pooled_bytes, s.pooled_buffers)
+}
+
+/// Releases the buffers the pool keeps for reuse.
+#[pyfunction]
+pub fn _wgpu_empty_cache() {
+    rgrad_core::gpu::empty_cache()
 }

@@ -26,6 +26,24 @@ pub fn finish(
     wrap(py, t)
 }
 
+/// A constant tensor made where it is asked for: on the device it is filled there, so
+/// `zeros(n, device="wgpu")` neither allocates `n` elements on the host nor uploads them.
+fn filled_on(
+    py: Python<'_>,
+    shape: &[usize],
+    value: Scalar,
+    dtype: DType,
+    device: Option<Device>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    match device {
+        Some(Device::Wgpu) => {
+            finish(py, Tensor::full_on(shape, value, dtype, Device::Wgpu).py()?, device, requires_grad)
+        }
+        _ => finish(py, Tensor::full(shape, value, dtype).py()?, device, requires_grad),
+    }
+}
+
 fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
     match kw {
         Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?)?),
@@ -70,7 +88,7 @@ macro_rules! filled {
             let shape = shape_arg(size, None)?;
             let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
             let v: Scalar = $value;
-            finish(py, Tensor::full(&shape, v, dt).py()?, dev, requires_grad)
+            filled_on(py, &shape, v, dt, dev, requires_grad)
         }
     };
 }
@@ -93,7 +111,7 @@ pub fn full(
     let shape = shape_arg(&PyTuple::new(py, [size])?, None)?;
     let v = scalar(fill_value)?.ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
     let dt = opt_dtype(dtype)?.unwrap_or(default_dtype(v));
-    finish(py, Tensor::full(&shape, v, dt).py()?, dev, requires_grad)
+    filled_on(py, &shape, v, dt, dev, requires_grad)
 }
 
 fn number(ob: &Bound<'_, PyAny>) -> PyResult<Scalar> {

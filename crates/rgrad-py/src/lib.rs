@@ -77,6 +77,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(device::_wgpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(device::_wgpu_supports, m)?)?;
     m.add_function(wrap_pyfunction!(device::_wgpu_pool_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(device::_wgpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(graph::is_anomaly_enabled, m)?)?;
     m.add_class::<graph::RemovableHandle>()?;
     m.add_function(wrap_pyfunction!(tensor_math::_binary_op, m)?)?;

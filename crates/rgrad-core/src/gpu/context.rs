@@ -15,6 +15,11 @@ const MAX_PENDING: usize = 128;
 const ARENA_BYTES: u64 = 64 << 10;
 /// Pooled bytes kept for reuse; beyond this, freed buffers are released.
 const POOL_CAP_BYTES: u64 = 1 << 30;
+/// Freed buffers kept per size and in all: uploads (labels, indices) come back to the pool
+/// every step without being taken from it, so a cap on bytes alone lets the count of small
+/// buffers (and the host memory each one costs) grow for the whole of a training run.
+const POOL_CAP_PER_SIZE: usize = 16;
+const POOL_CAP_BUFFERS: usize = 1024;
 
 fn timeout() -> Duration {
     let secs = std::env::var("RGRAD_WGPU_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(120.0);
@@ -44,6 +49,7 @@ pub struct Context {
 struct Pool {
     free: FxHashMap<u64, Vec<wgpu::Buffer>>,
     bytes: u64,
+    buffers: usize,
     stats: PoolStats,
 }
 
@@ -74,6 +80,17 @@ pub fn context() -> Result<&'static Context> {
 /// Whether an adapter can be opened (creates the context if needed).
 pub fn available() -> bool {
     context().is_ok()
+}
+
+/// Bytes as PyTorch's allocator messages print them: "512 bytes", "1.50 KiB", "2.00 GiB".
+pub(super) fn format_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..=1023 => format!("{bytes} bytes"),
+        1024..=1048575 => format!("{:.2} KiB", b / 1024.0),
+        1048576..=1073741823 => format!("{:.2} MiB", b / 1048576.0),
+        _ => format!("{:.2} GiB", b / 1073741824.0),
+    }
 }
 
 fn bucket(bytes: u64) -> u64 {
@@ -148,14 +165,57 @@ impl Context {
         }
     }
 
-    fn check_size(&self, bytes: u64) -> Result<()> {
+    /// PyTorch's CUDA wording ("CUDA out of memory. Tried to allocate 2.00 GiB. ..."), so the
+    /// advice found for it (smaller batches, freeing tensors) reads the same.
+    fn out_of_memory(&self, bytes: u64, why: &str) -> Error {
+        Error::Runtime(format!(
+            "wgpu out of memory. Tried to allocate {}. {why} (adapter '{}'; {} held in the buffer pool for reuse).",
+            format_size(bytes),
+            self.adapter_name,
+            format_size(self.pool.lock().bytes),
+        ))
+    }
+
+    pub fn check_size(&self, bytes: u64) -> Result<()> {
         if bytes > self.max_binding {
-            return Err(Error::Runtime(format!(
-                "wgpu: a buffer of {bytes} bytes exceeds the adapter's limit of {} bytes per binding",
-                self.max_binding
-            )));
+            let why = format!(
+                "The adapter allows at most {} per buffer (max_storage_buffer_binding_size / max_buffer_size)",
+                format_size(self.max_binding)
+            );
+            return Err(self.out_of_memory(bytes, &why));
         }
         Ok(())
+    }
+
+    /// Creates a buffer inside error scopes, so a refused allocation is an error here and
+    /// leaves neither an invalid buffer (which would poison the pool) nor a pending device
+    /// error behind. On failure the pool's cached buffers are released and the creation is
+    /// tried once more, as PyTorch's caching allocator does before it reports out of memory.
+    fn create_buffer(&self, desc: &wgpu::BufferDescriptor) -> Result<wgpu::Buffer> {
+        let mut last = String::new();
+        for attempt in 0..2 {
+            if attempt == 1 {
+                self.empty_cache();
+            }
+            let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let invalid = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let buffer = self.device.create_buffer(desc);
+            let invalid = pollster::block_on(invalid.pop());
+            let oom = pollster::block_on(oom.pop());
+            match oom.or(invalid) {
+                None => return Ok(buffer),
+                Some(e) => last = e.to_string(),
+            }
+        }
+        Err(self.out_of_memory(desc.size, &format!("The device refused it: {last}")))
+    }
+
+    /// Releases every buffer the pool holds for reuse (`rgrad.wgpu.empty_cache()`).
+    pub fn empty_cache(&self) {
+        let mut pool = self.pool.lock();
+        pool.free.clear();
+        pool.bytes = 0;
+        pool.buffers = 0;
     }
 
     /// A pooled storage buffer of at least `bytes` bytes (contents undefined).
@@ -167,22 +227,26 @@ impl Context {
             let b = pool.free.get_mut(&size).and_then(|v| v.pop());
             if b.is_some() {
                 pool.bytes -= size;
+                pool.buffers -= 1;
                 pool.stats.reused += 1;
-            } else {
-                pool.stats.created += 1;
             }
             b
         };
-        let buffer = reused.unwrap_or_else(|| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        });
+        let buffer = match reused {
+            Some(b) => b,
+            None => {
+                let b = self.create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })?;
+                self.pool.lock().stats.created += 1;
+                b
+            }
+        };
         Ok(PooledBuffer { buffer: Some(buffer), size, ctx: self })
     }
 
@@ -193,13 +257,13 @@ impl Context {
     pub fn upload(&'static self, bytes: &[u8]) -> Result<PooledBuffer> {
         self.check_size(bytes.len() as u64)?;
         let size = bucket(bytes.len() as u64);
-        self.pool.lock().stats.uploads += 1;
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let buffer = self.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: true,
-        });
+        })?;
+        self.pool.lock().stats.uploads += 1;
         {
             let mut view =
                 buffer.slice(..).get_mapped_range_mut().map_err(|e| Error::Runtime(format!("wgpu: {e}")))?;
@@ -211,16 +275,21 @@ impl Context {
 
     pub fn stats(&self) -> PoolStats {
         let pool = self.pool.lock();
-        PoolStats { pooled_bytes: pool.bytes, ..pool.stats }
+        PoolStats { pooled_bytes: pool.bytes, pooled_buffers: pool.buffers as u64, ..pool.stats }
     }
 
     fn release(&self, buffer: wgpu::Buffer, size: u64) {
         let mut pool = self.pool.lock();
-        if pool.bytes + size > POOL_CAP_BYTES {
+        if pool.bytes + size > POOL_CAP_BYTES || pool.buffers >= POOL_CAP_BUFFERS {
             return; // dropped: wgpu frees it once pending work is done
         }
+        let same_size = pool.free.entry(size).or_default();
+        if same_size.len() >= POOL_CAP_PER_SIZE {
+            return;
+        }
+        same_size.push(buffer);
         pool.bytes += size;
-        pool.free.entry(size).or_default().push(buffer);
+        pool.buffers += 1;
     }
 
     /// The kernel cached under `key`, compiled from `source()` on first use (keys are short,
@@ -345,6 +414,19 @@ impl Context {
         self.submit_locked(&mut self.encoder.lock());
     }
 
+    /// Submits and waits until the device is idle, at most the configured timeout.
+    pub fn wait_idle(&self) -> Result<()> {
+        self.flush();
+        match self.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(timeout()) }) {
+            Ok(_) => self.check_failure(),
+            Err(wgpu::PollError::Timeout) => Err(Error::Runtime(format!(
+                "wgpu: the device did not finish within {:?} (set RGRAD_WGPU_TIMEOUT to wait longer)",
+                timeout()
+            ))),
+            Err(e) => Err(Error::Runtime(format!("wgpu: waiting for the device failed: {e}"))),
+        }
+    }
+
     /// Copies `bytes` bytes from `src` (at `offset`) to host memory, waiting at most the
     /// configured timeout (`RGRAD_WGPU_TIMEOUT`, seconds).
     pub fn read(&self, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
@@ -353,12 +435,12 @@ impl Context {
             return Ok(Vec::new());
         }
         let (start, end) = (offset & !3, (offset + bytes).next_multiple_of(4));
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = self.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: end - start,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
+        })?;
         {
             let mut pending = self.encoder.lock();
             let encoder = pending.encoder.get_or_insert_with(|| {

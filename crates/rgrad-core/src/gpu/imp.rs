@@ -103,8 +103,11 @@ fn from_bytes<T: Element>(b: &[u8]) -> Vec<T> {
 /// Copies a CPU tensor to the device (as a contiguous tensor of the same shape).
 pub fn upload(t: &Tensor) -> Result<Tensor> {
     check_dtype(t.dtype())?;
+    // Refused before the host copies below are made.
+    let c = ctx()?;
+    c.check_size((t.numel() as u64).saturating_mul(elem_bytes(t.dtype())))?;
     let bytes = with_dtype!(t.dtype(), T => to_bytes::<T>(&t.try_to_vec::<T>()?));
-    let buf = ctx()?.upload(&bytes)?;
+    let buf = c.upload(&bytes)?;
     let storage = Storage::from_gpu(Buffer(Arc::new(buf)), t.numel(), t.dtype());
     Tensor::from_parts(Arc::new(storage), Layout::contiguous(t.shape()))
 }
@@ -119,10 +122,14 @@ pub fn download(t: &Tensor) -> Result<Tensor> {
 
 /// Waits until every recorded kernel has run.
 pub fn synchronize() -> Result<()> {
-    let c = ctx()?;
-    c.flush();
-    let _ = c.device.poll(wgpu::PollType::wait_indefinitely());
-    Ok(())
+    ctx()?.wait_idle()
+}
+
+/// Releases the buffers the pool keeps for reuse (tensors still alive keep theirs).
+pub fn empty_cache() {
+    if let Ok(c) = ctx() {
+        c.empty_cache();
+    }
 }
 
 pub(super) fn contiguous(t: &Tensor) -> Result<Tensor> {

@@ -56,6 +56,8 @@ pub struct PoolStats {
     pub uploads: u64,
     /// Bytes held by the pool for reuse.
     pub pooled_bytes: u64,
+    /// Buffers held by the pool for reuse.
+    pub pooled_buffers: u64,
 }
 
 /// Reductions the backend implements directly.

@@ -24,12 +24,12 @@ fn reducer(op: Reduce, acc: &str) -> (String, &'static str) {
         Reduce::Prod => "acc = acc * v;",
         Reduce::Any => "acc = acc || v;",
         Reduce::All => "acc = acc && v;",
-        // NaN wins, then the larger (smaller) value, then the earlier index.
+        // NaN wins (the first one), then the larger (smaller) value, then the earlier index.
         Reduce::Max | Reduce::ArgMax => {
-            "if (!have || (v != v && acc == acc) || (acc == acc && v > acc)) { acc = v; ai = k; } have = true;"
+            "let vn = rg_isnan(v); let an = rg_isnan(acc);\n    if (!have || (vn && !an) || (!an && !vn && v > acc)) { acc = v; ai = k; } have = true;"
         }
         Reduce::Min | Reduce::ArgMin => {
-            "if (!have || (v != v && acc == acc) || (acc == acc && v < acc)) { acc = v; ai = k; } have = true;"
+            "let vn = rg_isnan(v); let an = rg_isnan(acc);\n    if (!have || (vn && !an) || (!an && !vn && v < acc)) { acc = v; ai = k; } have = true;"
         }
     };
     (init, step)
@@ -47,6 +47,12 @@ fn reduce_kernel(op: Reduce, input: DType, acc: DType, out: DType, chunked: bool
         storage_type(input),
         storage_type(out)
     );
+    // NaN tests on the bit pattern: compilers may fold `v != v` to false (see nan_helpers).
+    if acc.is_float() {
+        s.push_str(super::wgsl::nan_helpers(at));
+    } else {
+        let _ = writeln!(s, "fn rg_isnan(x: {at}) -> bool {{ return false; }}");
+    }
     // Each invocation takes every 64th element (coalesced on a GPU), or on a CPU adapter one
     // contiguous run (sequential per thread, as its caches like); arg-reductions stay correct
     // either way since ties are broken by index.
@@ -118,8 +124,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
         let _ = writeln!(
             s,
             "      let v = sv[lid + w]; let k = si[lid + w]; let hv = sh[lid + w];
-      let a = sv[lid]; let ka = si[lid];
-      if (hv && (!sh[lid] || (v != v && a == a) || (a == a && v == v && (v {better} a || (v == a && k < ka))) || (v != v && a != a && k < ka))) {{ sv[lid] = v; si[lid] = k; sh[lid] = true; }}"
+      let a = sv[lid]; let ka = si[lid]; let vn = rg_isnan(v); let an = rg_isnan(a);
+      if (hv && (!sh[lid] || (vn && !an) || (!an && !vn && (v {better} a || (v == a && k < ka))) || (vn && an && k < ka))) {{ sv[lid] = v; si[lid] = k; sh[lid] = true; }}"
         );
     } else {
         let combine = match op {

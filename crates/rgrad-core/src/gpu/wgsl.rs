@@ -97,32 +97,76 @@ fn rg_erf(x: f64) -> f64 {
 }
 "#;
 
+/// NaN and infinity tests, and a NaN maker, for float type `t`. Shader compilers may assume
+/// no NaN (Mesa folds `x != x` to false and `x - x` to 0 unless told to preserve them, which
+/// naga does not), so a kernel never tests a value against itself: NaN is found in the bit
+/// pattern (float64 through its float32 conversion, which keeps NaN; naga has no 64-bit
+/// bitcast without int64), and made at run time from a value (`sqrt` of a negative number) as
+/// a NaN constant would be folded or refused.
+pub fn nan_helpers(t: &str) -> &'static str {
+    if t == "f64" {
+        r#"
+fn rg_isnan(x: f64) -> bool { return (bitcast<u32>(f32(x)) & 0x7fffffffu) > 0x7f800000u; }
+fn rg_isinf(x: f64) -> bool { return abs(x) > 1.7976931348623157e308; }
+fn rg_nan(x: f64) -> f64 { return sqrt(-1.0 - abs(x)); }
+fn rg_signbit(x: f64) -> bool { return (bitcast<u32>(f32(x)) & 0x80000000u) != 0u; }
+fn rg_negzero() -> f64 { return f64(bitcast<f32>(0x80000000u)); }
+"#
+    } else {
+        r#"
+fn rg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn rg_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+fn rg_nan(x: f32) -> f32 { return sqrt(-1.0 - abs(x)); }
+fn rg_signbit(x: f32) -> bool { return (bitcast<u32>(x) & 0x80000000u) != 0u; }
+fn rg_negzero() -> f32 { return bitcast<f32>(0x80000000u); }
+"#
+    }
+}
+
 /// Helper functions for float type `t`: what WGSL lacks as builtins.
 pub fn float_helpers(t: &str) -> String {
     let erf = if t == "f64" { ERF_F64.to_string() } else { ERF_F32.to_string() };
     format!(
-        r#"
-fn rg_log1p(x: {t}) -> {t} {{ let u = 1.0 + x; if (u == 1.0) {{ return x; }} return log(u) * x / (u - 1.0); }}
+        r#"{nan}
+fn rg_log1p(x: {t}) -> {t} {{
+  if (abs(x) < 1e-4) {{ return x * (1.0 - x * (0.5 - x / 3.0)); }}
+  let u = 1.0 + x;
+  if (rg_isinf(u) && u > 0.0) {{ return u; }}
+  return log(u) * x / (u - 1.0);
+}}
 fn rg_expm1(x: {t}) -> {t} {{
+  if (abs(x) < 1e-5) {{ return x * (1.0 + 0.5 * x); }}
   let u = exp(x);
-  if (u == 1.0) {{ return x; }}
+  if (rg_isinf(u)) {{ return u; }}
   let um = u - 1.0;
   if (um == -1.0) {{ return -1.0; }}
   return um * x / log(u);
 }}
-{erf}fn rg_tanh(x: {t}) -> {t} {{ let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }}
+{erf}fn rg_tanh(x: {t}) -> {t} {{
+  if (abs(x) < 1e-4) {{ return x * (1.0 - x * x / 3.0); }}
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}}
 fn rg_sigmoid(x: {t}) -> {t} {{
   if (x >= 0.0) {{ return 1.0 / (1.0 + exp(-x)); }}
   let e = exp(x);
   return e / (1.0 + e);
 }}
 fn rg_pow(a: {t}, b: {t}) -> {t} {{
-  if (b == 0.0) {{ return 1.0; }}
+  if (b == 0.0 || a == 1.0) {{ return 1.0; }}
+  if (rg_isnan(a)) {{ return a; }}
+  if (rg_isnan(b)) {{ return b; }}
+  if (a == -1.0 && rg_isinf(b)) {{ return 1.0; }}
+  let odd = b == floor(b) && floor(b * 0.5) * 2.0 != b && !rg_isinf(b);
+  if (a == 0.0) {{
+    if (b < 0.0) {{ return select(1.0 / abs(a), 1.0 / a, odd); }}
+    return select(0.0, a, odd);
+  }}
+  if (rg_isinf(a) && a < 0.0 && b != floor(b)) {{ return select(0.0, -a, b > 0.0); }}
   if (a >= 0.0) {{
-    if (a == 0.0) {{ if (b < 0.0) {{ return 1.0 / a; }} return 0.0; }}
     return exp2(b * log2(a));
   }}
-  if (b != floor(b)) {{ return (a - a) / (a - a); }}
+  if (b != floor(b)) {{ return rg_nan(a); }}
   let m = exp2(b * log2(-a));
   if (floor(b * 0.5) * 2.0 == b) {{ return m; }}
   return -m;
@@ -134,9 +178,10 @@ fn rg_rem(a: {t}, b: {t}) -> {t} {{
   if (r != 0.0 && ((r < 0.0) != (b < 0.0))) {{ return r + b; }}
   return r;
 }}
-fn rg_max(a: {t}, b: {t}) -> {t} {{ if (a != a || b != b) {{ return a + b; }} return max(a, b); }}
-fn rg_min(a: {t}, b: {t}) -> {t} {{ if (a != a || b != b) {{ return a + b; }} return min(a, b); }}
+fn rg_max(a: {t}, b: {t}) -> {t} {{ if (rg_isnan(a)) {{ return a; }} if (rg_isnan(b)) {{ return b; }} return max(a, b); }}
+fn rg_min(a: {t}, b: {t}) -> {t} {{ if (rg_isnan(a)) {{ return a; }} if (rg_isnan(b)) {{ return b; }} return min(a, b); }}
 {math}"#,
+        nan = nan_helpers(t),
         math = math_helpers(t)
     )
 }
@@ -164,13 +209,24 @@ fn rg_atan(x: {t}) -> {t} {{
   for (var n = 0; n < 14; n = n + 1) {{ s = s + term / {t}(2 * n + 1); term = -term * z; }}
   var r: {t} = 4.0 * s;
   if (inv) {{ r = 1.5707963267948966 - r; }}
-  if (x != x) {{ return x; }}
+  if (rg_isnan(x)) {{ return x; }}
   return select(r, -r, x < 0.0);
 }}
 fn rg_asin(x: {t}) -> {t} {{ return rg_atan(x / sqrt(1.0 - x * x)); }}
 fn rg_acos(x: {t}) -> {t} {{ return 2.0 * rg_atan(sqrt((1.0 - x) / (1.0 + x))); }}
 fn rg_atan2(y: {t}, x: {t}) -> {t} {{
-  if (x != x || y != y) {{ return x + y; }}
+  if (rg_isnan(x)) {{ return x; }}
+  if (rg_isnan(y)) {{ return y; }}
+  let s = select({t}(1.0), {t}(-1.0), rg_signbit(y));
+  if (rg_isinf(y)) {{
+    if (rg_isinf(x)) {{ return s * select({t}(0.7853981633974483), {t}(2.356194490192345), x < 0.0); }}
+    return s * 1.5707963267948966;
+  }}
+  let negx = x < 0.0 || (x == 0.0 && rg_signbit(x));
+  if (y == 0.0 || rg_isinf(x)) {{
+    if (negx) {{ return s * 3.141592653589793; }}
+    return select({t}(0.0), rg_negzero(), rg_signbit(y));
+  }}
   if (x > 0.0) {{ return rg_atan(y / x); }}
   if (x < 0.0) {{ return rg_atan(y / x) + select({t}(-3.141592653589793), {t}(3.141592653589793), y >= 0.0); }}
   if (y > 0.0) {{ return 1.5707963267948966; }}
@@ -201,25 +257,29 @@ fn rg_sinc(x: {t}) -> {t} {{
   return sin(p) / p;
 }}
 fn rg_hypot(a: {t}, b: {t}) -> {t} {{
+  if (rg_isinf(a)) {{ return abs(a); }}
+  if (rg_isinf(b)) {{ return abs(b); }}
+  if (rg_isnan(a) || rg_isnan(b)) {{ return rg_nan(a); }}
   let m = max(abs(a), abs(b));
-  if (m == 0.0 || m - m != 0.0) {{ return m + abs(a - a) + abs(b - b); }}
+  if (m == 0.0) {{ return m; }}
   let p = a / m;
   let q = b / m;
   return m * sqrt(p * p + q * q);
 }}
 fn rg_logaddexp(a: {t}, b: {t}) -> {t} {{
-  if (a != a || b != b) {{ return a + b; }}
+  if (rg_isnan(a)) {{ return a; }}
+  if (rg_isnan(b)) {{ return b; }}
   let m = max(a, b);
   if (a == b) {{ return m + 0.6931471805599453; }}
   return m + rg_log1p(exp(-abs(a - b)));
 }}
 fn rg_xlogy(a: {t}, b: {t}) -> {t} {{
-  if (b != b) {{ return b; }}
+  if (rg_isnan(b)) {{ return b; }}
   if (a == 0.0) {{ return 0.0; }}
   return a * log(b);
 }}
 fn rg_erfinv(y: {t}) -> {t} {{
-  if (abs(y) > 1.0) {{ return (y - y) / (y - y); }}
+  if (abs(y) > 1.0 || rg_isnan(y)) {{ return rg_nan(y); }}
   if (abs(y) == 1.0) {{ return y / (1.0 - abs(y)); }}
   var w: {t} = -log((1.0 - y) * (1.0 + y));
   var p: {t};
@@ -254,7 +314,7 @@ fn rg_lgamma_pos(x0: {t}) -> {t} {{
   return 0.9189385332046727 + (x + 0.5) * log(tt) - tt + log(a);
 }}
 fn rg_lgamma(x: {t}) -> {t} {{
-  if (x != x) {{ return x; }}
+  if (rg_isnan(x)) {{ return x; }}
   if (x <= 0.0 && x == floor(x)) {{ return 1.0 / (x - x); }}
   if (x < 0.5) {{ return log(3.141592653589793 / abs(sin(3.141592653589793 * x))) - rg_lgamma_pos(1.0 - x); }}
   return rg_lgamma_pos(x);
@@ -270,7 +330,7 @@ fn rg_digamma_pos(x0: {t}) -> {t} {{
 fn rg_digamma(x: {t}) -> {t} {{
   if (x == 0.0) {{ return -1.0 / (x - x); }}
   if (x < 0.0) {{
-    if (x == floor(x)) {{ return (x - x) / (x - x); }}
+    if (x == floor(x)) {{ return rg_nan(x); }}
     return rg_digamma_pos(1.0 - x) - 3.141592653589793 / tan(3.141592653589793 * x);
   }}
   return rg_digamma_pos(x);
@@ -323,8 +383,9 @@ fn rg_min(a: {t}, b: {t}) -> {t} {{ return min(a, b); }}
 /// Exp, Log, Sin, ... are f16/f32 only): range reduction plus polynomials, accurate to a few
 /// ulps over the ranges tensors use.
 const F64_MATH: &str = r#"
+fn rg_f64_isnan(x: f64) -> bool { return (bitcast<u32>(f32(x)) & 0x7fffffffu) > 0x7f800000u; }
 fn rg_exp(x: f64) -> f64 {
-  if (x != x) { return x; }
+  if (rg_f64_isnan(x)) { return x; }
   if (x > 709.782712893384) { return x * 1.0e308; }
   if (x < -745.2) { return 0.0; }
   let k = round(x * 1.4426950408889634);
@@ -337,9 +398,9 @@ fn rg_exp(x: f64) -> f64 {
   return ldexp(ldexp(p, h), i32(k) - h);
 }
 fn rg_log(x: f64) -> f64 {
-  if (x != x) { return x; }
-  if (x < 0.0) { return (x - x) / (x - x); }
-  if (x == 0.0) { return -1.0 / x; }
+  if (rg_f64_isnan(x)) { return x; }
+  if (x < 0.0) { return sqrt(x); }
+  if (x == 0.0) { return -1.0 / abs(x); }
   if (x > 1.7976931348623157e308) { return x; }
   let fr = frexp(x);
   var m = fr.fract;

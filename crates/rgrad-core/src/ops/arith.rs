@@ -127,7 +127,8 @@ macro_rules! float_arith {
                 } else if self < 0.0 {
                     -1.0
                 } else {
-                    self * 0.0
+                    // As PyTorch: 0 for NaN and for both zeros.
+                    0.0
                 }
             }
         }

@@ -390,8 +390,9 @@ fn ce_kernel<T: LossFloat>(
         if y == o.ignore_index {
             continue;
         }
+        // An infinite max shifts too: a row holding +inf (or only -inf) has a NaN loss, as in
+        // PyTorch.
         let m = xs.iter().fold(T::neg_infinity(), |m, &v| if v > m || v.is_nan() { v } else { m });
-        let m = if m.is_infinite() { T::zero() } else { m };
         for (zi, &xi) in zs.iter_mut().zip(xs) {
             *zi = xi - m;
         }

@@ -254,16 +254,9 @@ fn mul<T: Element>(a: T, b: T) -> T {
 fn gpu_softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     use crate::gpu::{map, reduce, Input, Reduce};
     let dt = x.dtype();
+    // Shifted by the row's max even when it is infinite: a row holding +inf, or only -inf,
+    // is all NaN, as in PyTorch.
     let m = reduce(x, &[d], Reduce::Max, true, dt)?;
-    // An all -inf (or +inf) row shifts by 0, as on the CPU.
-    let zero = format!("{}(0)", crate::gpu::wgsl::value_type(dt));
-    let m = map(
-        &[Input::of(&m, dt)],
-        &format!("select(a, {zero}, a - a != a - a && a == a)"),
-        dt,
-        m.shape(),
-        dt,
-    )?;
     let e = map(&[Input::of(x, dt), Input::broadcast(&m, x.shape(), dt)?], "exp(a - b)", dt, x.shape(), dt)?;
     let s = reduce(&e, &[d], Reduce::Sum, true, dt)?;
     if log {
@@ -317,8 +310,9 @@ fn softmax_rows<T: Float + Element>(src: &Tensor, d: usize, log: bool) -> Result
     let len = src.shape()[d].max(1);
     let (mut data, pshape, perm) = rows::<T>(src, d)?;
     for r in data.chunks_mut(len) {
+        // Shifted by the max even when it is infinite: a row holding +inf, or only -inf, is
+        // all NaN, as in PyTorch.
         let m = r.iter().fold(T::neg_infinity(), |a, &x| if x > a || x.is_nan() { x } else { a });
-        let m = if m.is_infinite() { T::zero() } else { m };
         let mut s = T::zero();
         for x in r.iter() {
             s = s + (*x - m).exp();

@@ -298,8 +298,16 @@ impl Tensor {
     /// `sign(x)`; not differentiable (its derivative is zero almost everywhere).
     pub fn sign(&self) -> Result<Tensor> {
         if self.is_gpu() {
-            let expr = if self.dtype() == DType::Bool { "a" } else { "sign(a)" };
-            return gpu_map(self, expr, self.dtype());
+            // (a > 0) - (a < 0), as the CPU and PyTorch: 0 for NaN and for -0.0.
+            let z = format!("{}(0)", crate::gpu::wgsl::value_type(self.dtype()));
+            let t = crate::gpu::wgsl::value_type(self.dtype());
+            let expr = if self.dtype() == DType::Bool {
+                "a".to_string()
+            } else {
+                // Integer arithmetic then one conversion: a float select of 0 may come out -0.0.
+                format!("{t}(select(0, 1, a > {z}) - select(0, 1, a < {z}))")
+            };
+            return gpu_map(self, &expr, self.dtype());
         }
         Ok(
             with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.sign())?, self.shape())),
@@ -311,12 +319,13 @@ impl Tensor {
             bail!(Runtime, "\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
         }
         let out = if self.is_gpu() {
+            // As PyTorch: NaN and -0.0 pass through (only values below zero become zero).
             let zero = format!("{}(0)", crate::gpu::wgsl::value_type(self.dtype()));
-            gpu_map(self, &format!("select({zero}, a, a > {zero})"), self.dtype())?
+            gpu_map(self, &format!("select(a, {zero}, a < {zero})"), self.dtype())?
         } else {
             with_dtype!(self.dtype(), T => {
                 let zero = T::default();
-                Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v > zero { v } else { zero })?, self.shape())
+                Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| if v < zero { zero } else { v })?, self.shape())
             })
         };
         Ok(recorded(out.clone(), "ReluBackward0", &[self], || Op::Unary {
