@@ -70,7 +70,9 @@ def main():
         total, seen = 0.0, 0
         # The bar is advanced by hand: iterating `tqdm(loader)` keeps its count to itself
         # between redraws, so a postfix refresh would redraw `0/43` all epoch long.
-        with tqdm(total=len(loader), desc=f"epoch {epoch + 1:2d}/{args.epochs}", leave=False) as bar:
+        with tqdm(
+            total=len(loader), desc=f"epoch {epoch + 1:2d}/{args.epochs}", leave=False
+        ) as bar:
             for xb, yb in loader:
                 optimizer.zero_grad()
                 loss = criterion(model(xb), yb)
@@ -86,8 +88,9 @@ def main():
     acc, pred = accuracy(model, x_test, y_test)
     print(f"final training loss {losses[-1]:.4f}; test accuracy {acc * 100:.2f}%")
 
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "digits_mlp.safetensors")
+    out_dir = os.path.abspath(args.out)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "digits_mlp.safetensors")
     torch.save(model.state_dict(), path)
     reloaded = make_model()
     reloaded.load_state_dict(torch.load(path))
@@ -109,7 +112,7 @@ def main():
     ax.plot(range(1, len(losses) + 1), losses, marker="o")
     ax.set(xlabel="epoch", ylabel="training loss", title="rgrad MLP on digits")
     fig.tight_layout()
-    png = os.path.join(args.out, "digits_loss.png")
+    png = os.path.join(out_dir, "digits_loss.png")
     fig.savefig(png, dpi=100)
     print(f"loss curve written to {png}")
 

@@ -38,7 +38,7 @@ sys.path.insert(0, TOOLS)
 import fuzz_calls  # noqa: E402
 
 FAILURE_KINDS = ("crash", "panic", "hang", "inconsistent")
-STARTUP_TIMEOUT = 120.0
+STARTUP_TIMEOUT = 300.0
 
 
 @dataclass
@@ -74,6 +74,7 @@ class Report:
     seconds: float = 0.0
     # call index -> (kind, detail) of every call of a run_list
     outcomes: dict = field(default_factory=dict)
+    out_of_time: bool = False  # the time budget ran out before the last call
 
     def add(self, finding: Finding):
         self.counts[finding.kind] += 1
@@ -85,6 +86,7 @@ class Report:
 
     def merge(self, other: Report):
         self.counts.update(other.counts)
+        self.out_of_time |= other.out_of_time
         for key, (n, finding) in other.classes.items():
             if key in self.classes:
                 self.classes[key][0] += n
@@ -101,6 +103,7 @@ class Report:
             f"panics, {c['hang']} hangs, {c['inconsistent']} inconsistent tensors "
             f"({c['ok']} returned, {c['error']} raised an Exception; "
             f"{len(self.classes)} failure classes)"
+            + (" -- stopped by its time budget" if self.out_of_time else "")
         )
 
     def as_json(self):
@@ -108,8 +111,13 @@ class Report:
             "counts": dict(self.counts),
             "seconds": round(self.seconds, 1),
             "classes": [
-                {"key": k, "calls": n, "confirmed": f.confirmed, "detail": f.detail,
-                 "reproducer": f.reproducer()}
+                {
+                    "key": k,
+                    "calls": n,
+                    "confirmed": f.confirmed,
+                    "detail": f.detail,
+                    "reproducer": f.reproducer(),
+                }
                 for k, (n, f) in sorted(self.classes.items(), key=lambda kv: -kv[1][0])
             ],
         }
@@ -124,14 +132,17 @@ def _crash_tag(returncode, stderr):
     patterns = [
         (r"memory allocation of \d+ bytes failed", "allocation failed (abort)"),
         (r"has overflowed its stack", "stack overflow"),
+        (r"Fatal Python error: (Segmentation fault|Aborted|Bus error|Floating point)", "signal"),
         (r"Fatal Python error: ([^\n]*)", None),
         (r"fatal runtime error: ([^\n]*)", None),
         (r"panicked at [^\n]*\n([^\n]*)", None),
     ]
     for rx, tag in patterns:
         m = re.search(rx, stderr)
-        if m:
+        if m and tag != "signal":
             return tag or _normalize(m.group(1))
+        if m:
+            break
     if returncode < 0:
         try:
             return signal.Signals(-returncode).name
@@ -143,8 +154,12 @@ def _crash_tag(returncode, stderr):
 class Runner:
     """Runs calls in worker processes, replacing a worker that dies, hangs or panics."""
 
-    def __init__(self, timeout=20.0, memory=None, confirm=True, culprits=False, log=None):
+    def __init__(
+        self, timeout=20.0, memory=None, confirm=True, culprits=False, log=None, budget=None
+    ):
+        """budget: seconds after which no further call is started (the report says so)."""
         self.timeout = timeout
+        self.deadline = time.monotonic() + budget if budget else None
         self.memory = memory
         self.confirm = confirm
         self.culprits = culprits
@@ -197,12 +212,15 @@ class Runner:
             os.close(rfd)
             err.close()
 
-    def _run(self, mode, arg, report, history):  # noqa: C901
+    def _run(self, mode, arg, report, history):
         """Runs one worker to its end; returns the index of the last call started (None if
         none) and whether the worker got through all of its calls."""
-        started = None
+        started = finished = None
         for tag, index, payload in self._worker(mode, arg):
             if tag == "B":
+                if self.deadline and time.monotonic() > self.deadline:
+                    report.out_of_time = True
+                    return None, True  # closing the generator ends the worker
                 started = (index, *payload)
                 history.append(started)
                 report.counts["calls"] += 1
@@ -214,23 +232,30 @@ class Runner:
                     report.counts[kind] += 1
                 else:
                     finding = Finding(
-                        kind, started[1], payload.get("tag") or _normalize(payload["detail"]),
+                        kind,
+                        started[1],
+                        payload.get("tag") or _normalize(payload["detail"]),
                         f"{payload.get('type', '')} {payload['detail']}".strip(),
-                        started[2], started[0],
+                        started[2],
+                        started[0],
                     )
                     self._record(finding, report, history)
-                started = None
+                started, finished = None, started
             elif tag == "D":
                 if payload == "restart":  # after a panic: the next calls in a fresh worker
                     return index, False
                 return None, True
             elif tag in ("exit", "hang"):
-                if started is None:
-                    raise RuntimeError(f"fuzz worker failed outside a call ({tag} {index}):\n"
-                                       f"{payload}")
                 kind = "hang" if tag == "hang" else "crash"
                 detail = payload[-1500:]
                 ctag = "timeout" if kind == "hang" else _crash_tag(index, payload)
+                if started is None:
+                    # Between two calls: what the last call left behind (a finalizer run by
+                    # the garbage collector, a thread) is to blame.
+                    if finished is None:
+                        raise RuntimeError(f"fuzz worker failed before its first call:\n{payload}")
+                    started = finished
+                    ctag += " (after the call returned)"
                 finding = Finding(kind, started[1], ctag, detail, started[2], started[0])
                 if mode == "list":
                     report.outcomes[started[0]] = (kind, ctag)
@@ -298,7 +323,7 @@ class Runner:
         while start < end:
             history = collections.deque(maxlen=64)
             last, finished = self._run("random", f"{seed}:{start}:{end - start}", report, history)
-            if finished:
+            if finished or last is None:
                 break
             start = int(last) + 1
         report.seconds = time.perf_counter() - t0
@@ -315,7 +340,7 @@ class Runner:
                 json.dump([[str(i), op, src] for i, (op, src) in pending], f)
             history = collections.deque(maxlen=64)
             last, finished = self._run("list", path, report, history)
-            if finished:
+            if finished or last is None:
                 break
             pending = [(i, c) for i, c in pending if i > int(last)]
         report.seconds = time.perf_counter() - t0
@@ -362,16 +387,19 @@ def print_report(title, report, limit=40, out=sys.stdout):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=int(os.environ.get("RGRAD_FUZZ_CAMPAIGN", 0)
-                        or 120_000))
+    parser.add_argument(
+        "--calls", type=int, default=int(os.environ.get("RGRAD_FUZZ_CAMPAIGN", 0) or 120_000)
+    )
     parser.add_argument("--seed", default=os.environ.get("RGRAD_FUZZ_SEED", "1"))
     parser.add_argument("--start", type=int, default=0, help="index of the first call")
-    parser.add_argument("--timeout", type=float,
-                        default=float(os.environ.get("RGRAD_FUZZ_TIMEOUT", 20)))
+    parser.add_argument(
+        "--timeout", type=float, default=float(os.environ.get("RGRAD_FUZZ_TIMEOUT", 20))
+    )
     parser.add_argument("--memory", type=int, default=None, help="bytes of address space")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--culprits", action="store_true",
-                        help="for a failure that needs earlier calls, find them")
+    parser.add_argument(
+        "--culprits", action="store_true", help="for a failure that needs earlier calls, find them"
+    )
     parser.add_argument("--sweep", action="store_true", help="run the overflow sweep")
     parser.add_argument("--hostile", action="store_true", help="run the issue's hostile calls")
     parser.add_argument("--json", help="write the report(s) here")
@@ -387,8 +415,7 @@ def main(argv=None):
         if args.sweep:
             reports["overflow sweep"] = Runner(**runner_args).run_list(fuzz_cases.sweep_calls())
         if args.hostile:
-            calls = [(op, src) for op, src, _ in fuzz_cases.HOSTILE_CALLS]
-            reports["hostile calls"] = Runner(**runner_args).run_list(calls)
+            reports["hostile calls"] = Runner(**runner_args).run_list(fuzz_cases.HOSTILE_CALLS)
     else:
         title = f"campaign seed={args.seed} calls={args.calls}"
         if args.jobs > 1:
@@ -403,8 +430,10 @@ def main(argv=None):
             json.dump({t: r.as_json() for t, r in reports.items()}, f, indent=1)
     for title, report in reports.items():
         c = report.counts
-        print(f"{title}: crashes={c['crash']} panics={c['panic']} hangs={c['hang']} "
-              f"inconsistent={c['inconsistent']} calls={c['calls']}")
+        print(
+            f"{title}: crashes={c['crash']} panics={c['panic']} hangs={c['hang']} "
+            f"inconsistent={c['inconsistent']} calls={c['calls']}"
+        )
     return 1 if any(r.failures() for r in reports.values()) else 0
 
 

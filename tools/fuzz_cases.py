@@ -200,11 +200,16 @@ HOSTILE = [
         "set_num_threads_2p63",
         "rgrad.set_num_threads",
         "try:\n    rgrad.set_num_threads(2**63)\nexcept Exception:\n    pass\n"
-        "R = rgrad.ones(1 << 20).sum()",
+        "R = (rgrad.ones(1 << 20).sum(), rgrad.randn(512, 512) @ rgrad.randn(512, 512))",
         "returns",
     ),
     ("load_dev_zero", "rgrad.load", "R = rgrad.load('/dev/zero')", "raises"),
-    ("tensor_int32_overflow", "rgrad.tensor", "R = rgrad.tensor([2**40], dtype=rgrad.int32)", "raises"),
+    (
+        "tensor_int32_overflow",
+        "rgrad.tensor",
+        "R = rgrad.tensor([2**40], dtype=rgrad.int32)",
+        "raises",
+    ),
     ("tensor_uint64_max", "rgrad.tensor", "R = rgrad.tensor(np.uint64(2**64 - 1))", "any"),
     ("int_of_nan", "Tensor.__int__", "R = int(rgrad.tensor(float('nan')))", "raises"),
     ("int_of_1e20", "Tensor.__int__", "R = int(rgrad.tensor(1e20))", "any"),
@@ -215,7 +220,12 @@ HOSTILE = [
     ("pad_huge", "F.pad", "R = F.pad(rgrad.zeros(3), (0, 2**62))", "raises"),
     ("normal_negative_std", "rgrad.normal", "R = rgrad.normal(0.0, -1.0, (3,))", "raises"),
     ("uniform_reversed", "Tensor.uniform_", "R = rgrad.zeros(3).uniform_(5, 1)", "raises"),
-    ("bernoulli_nan", "rgrad.bernoulli", "R = rgrad.bernoulli(rgrad.tensor([float('nan')]))", "raises"),
+    (
+        "bernoulli_nan",
+        "rgrad.bernoulli",
+        "R = rgrad.bernoulli(rgrad.tensor([float('nan')]))",
+        "raises",
+    ),
     (
         "numpy_of_expanded_huge",
         "Tensor.numpy",
@@ -229,4 +239,4 @@ HOSTILE = [
         "any",
     ),
 ]
-HOSTILE_CALLS = [(op, src, expect) for _, op, src, expect in HOSTILE]
+HOSTILE_CALLS = [(op, src) for _, op, src, _ in HOSTILE]
