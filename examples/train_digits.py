@@ -69,7 +69,8 @@ def main():
         model.train()
         total, seen = 0.0, 0
         # The bar is advanced by hand: iterating `tqdm(loader)` keeps its count to itself
-        # between redraws, so a postfix refresh would redraw `0/43` all epoch long.
+        # between its own (time-throttled) redraws, so the postfix refresh after each batch
+        # redrew `0/43` all epoch long. Here each batch counts, then redraws with its loss.
         with tqdm(
             total=len(loader), desc=f"epoch {epoch + 1:2d}/{args.epochs}", leave=False
         ) as bar:
@@ -80,8 +81,8 @@ def main():
                 optimizer.step()
                 total += loss.item() * len(xb)
                 seen += len(xb)
-                bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
                 bar.update()
+                bar.set_postfix(loss=f"{total / seen:.4f}")
         scheduler.step()
         losses.append(total / seen)
 

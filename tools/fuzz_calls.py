@@ -291,6 +291,7 @@ NAME_POOLS = [
         r"|start_factor|eta_min|power|total_iters|mean|std|rtol|atol)$",
         ["float", "small", "huge"],
     ),
+    (r"^(data|obj|ndarray|array|sequence|seq)$", ["list", "numpy", "tensor", "float"]),
     (r"^dtype$", ["dtype", "misc"]),
     (r"^reduction$", ["misc"]),
     (

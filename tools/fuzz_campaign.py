@@ -164,7 +164,9 @@ class Runner:
         self.confirm = confirm
         self.culprits = culprits
         self.log = log or (lambda msg: None)
-        self.scratch = tempfile.mkdtemp(prefix="rgrad-fuzz-")  # cwd: anything save() writes
+        # The workers' cwd (anything save() writes lands there); removed with the runner.
+        self._scratch = tempfile.TemporaryDirectory(prefix="rgrad-fuzz-")
+        self.scratch = self._scratch.name
 
     # One worker process: yields events (tag, index, payload); ends with ("exit", rc, stderr)
     # or ("hang", None, stderr).
