@@ -104,6 +104,7 @@ KNOWN_HOSTILE = {
     "linspace_2p62": "5: capacity overflow",
     "layernorm_2p62": "5: capacity overflow",
     "set_num_threads_2p63": "5: set_num_threads(2**63) is accepted; the next matmul hangs",
+    "load_dev_zero": "13: load('/dev/zero') reads an unbounded header (MemoryError or a hang)",
     "tensor_int32_overflow": "12: tensor([2**40], dtype=int32) wraps instead of raising",
     "int_of_nan": "12: int(tensor(nan)) returns instead of raising",
     "normal_negative_std": "12: normal() accepts std < 0",
