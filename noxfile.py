@@ -15,13 +15,28 @@ that a later nox run with nothing changed finds everything up to date.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 import nox
 import nox.command
 
-PYTHON = "python3.11"
+# Any Python the package supports (pyproject: >=3.9); 3.11 first, as CI runs it.
+SUPPORTED_PYTHONS = ["3.11", "3.12", "3.13", "3.10", "3.9"]
+
+
+def _pick_python() -> str:
+    """RGRAD_NOX_PYTHON, else the first supported interpreter on PATH (else 3.11, which nox
+    then reports missing)."""
+    chosen = os.environ.get("RGRAD_NOX_PYTHON")
+    if chosen:
+        return chosen
+    found = [v for v in SUPPORTED_PYTHONS if shutil.which(f"python{v}")]
+    return found[0] if found else SUPPORTED_PYTHONS[0]
+
+
+PYTHON = _pick_python()
 ROOT = Path(__file__).resolve().parent
 TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
 WHEEL_DIR = TARGET_DIR / "nox-wheels"
@@ -34,7 +49,7 @@ nox.options.sessions = ["rust", "tests", "cross", "lint"]
 # machine without a GPU.
 LLVMPIPE_ICD = Path("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")
 nox.options.reuse_venv = "yes"  # no effect on CI's fresh clone; saves time locally
-nox.options.error_on_missing_interpreters = True  # a missing python3.11 must fail, not skip
+nox.options.error_on_missing_interpreters = True  # no interpreter at all must fail, not skip
 if hasattr(nox.options, "download_python"):
     nox.options.download_python = "never"  # only package registries are reachable
 

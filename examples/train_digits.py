@@ -2,7 +2,8 @@
 downloaded) with rgrad, the way a PyTorch user writes it: Dataset/DataLoader, nn.Sequential,
 CrossEntropyLoss, SGD with momentum, a tqdm bar per epoch. Then it reports test accuracy, saves
 the model, reloads it into a fresh network, checks the predictions are identical, and (when
-matplotlib is installed) writes the loss curve to digits_loss.png.
+matplotlib is installed) writes the loss curve to digits_loss.png, both in --out (./outputs by
+default, which git ignores).
 
     pip install ".[examples]"      # scikit-learn, tqdm, matplotlib
     python examples/train_digits.py [--epochs 30] [--out DIR]
@@ -42,7 +43,9 @@ def accuracy(model, x, y):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", default=".", help="where the model and the plot are written")
+    parser.add_argument(
+        "--out", default="outputs", help="where the model and the plot go (default: ./outputs)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -65,23 +68,30 @@ def main():
     for epoch in range(args.epochs):
         model.train()
         total, seen = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1:2d}/{args.epochs}", leave=False)
-        for xb, yb in bar:
-            optimizer.zero_grad()
-            loss = criterion(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(xb)
-            seen += len(xb)
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+        # The bar is advanced by hand: iterating `tqdm(loader)` keeps its count to itself
+        # between its own (time-throttled) redraws, so the postfix refresh after each batch
+        # redrew `0/43` all epoch long. Here each batch counts, then redraws with its loss.
+        with tqdm(
+            total=len(loader), desc=f"epoch {epoch + 1:2d}/{args.epochs}", leave=False
+        ) as bar:
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                loss = criterion(model(xb), yb)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(xb)
+                seen += len(xb)
+                bar.update()
+                bar.set_postfix(loss=f"{total / seen:.4f}")
         scheduler.step()
         losses.append(total / seen)
 
     acc, pred = accuracy(model, x_test, y_test)
     print(f"final training loss {losses[-1]:.4f}; test accuracy {acc * 100:.2f}%")
 
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "digits_mlp.safetensors")
+    out_dir = os.path.abspath(args.out)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "digits_mlp.safetensors")
     torch.save(model.state_dict(), path)
     reloaded = make_model()
     reloaded.load_state_dict(torch.load(path))
@@ -103,7 +113,7 @@ def main():
     ax.plot(range(1, len(losses) + 1), losses, marker="o")
     ax.set(xlabel="epoch", ylabel="training loss", title="rgrad MLP on digits")
     fig.tight_layout()
-    png = os.path.join(args.out, "digits_loss.png")
+    png = os.path.join(out_dir, "digits_loss.png")
     fig.savefig(png, dpi=100)
     print(f"loss curve written to {png}")
 

@@ -23,10 +23,11 @@ from rgrad.utils.data import DataLoader, TensorDataset
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="wgpu" if torch.wgpu.is_available() else "cpu")
+    parser.add_argument("--device", help="wgpu or cpu (default: wgpu if an adapter opens)")
     parser.add_argument("--epochs", type=int, default=15)
     args = parser.parse_args()
-    device = torch.device(args.device)
+    # Probed only when no device is named: `--device cpu` never starts the GPU driver.
+    device = torch.device(args.device or ("wgpu" if torch.wgpu.is_available() else "cpu"))
     if device.type == "wgpu":
         print(f"device: wgpu ({torch.wgpu.adapter_name()})")
     else:

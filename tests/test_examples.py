@@ -1,6 +1,7 @@
 """The examples a user runs from the README, run as subprocesses exactly that way."""
 
 import importlib.util
+import os
 import pathlib
 import re
 import subprocess
@@ -56,3 +57,141 @@ def test_train_digits_reaches_95_percent_and_reloads(tmp_path):
     assert (tmp_path / "digits_mlp.safetensors").stat().st_size > 0
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "digits_loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---- first run as a new user (issue 11 item 15) --------------------------------------------
+
+ROOT = EXAMPLES.parent
+
+
+def readme_python_blocks():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def run_quiet_env(**overrides):
+    """The environment of a headless machine: no XDG_RUNTIME_DIR; with VK_LOADER_DEBUG set,
+    the Vulkan loader reports on stderr as soon as anything starts it."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env.update(overrides)
+    return env
+
+
+def test_readme_has_python_blocks():
+    assert len(readme_python_blocks()) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(readme_python_blocks())))
+def test_readme_python_block_runs_as_written(index, tmp_path):
+    block = readme_python_blocks()[index]
+    out = subprocess.run(
+        [sys.executable, "-c", block],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=run_quiet_env(),
+    )
+    assert out.returncode == 0, f"README block {index}:\n{block}\n{out.stderr[-3000:]}"
+    assert out.stderr == "", out.stderr[-3000:]
+    # A `print(...)  # text` line documents its output: the block prints exactly that.
+    documented = re.findall(r"^print\(.*\)\s+#\s+(.*)$", block, flags=re.M)
+    if documented and "loss" not in block:
+        assert out.stdout.splitlines() == documented
+
+
+def test_cpu_programs_never_start_the_vulkan_loader(tmp_path):
+    env = run_quiet_env(VK_LOADER_DEBUG="all")
+    code = "import rgrad\nx = rgrad.ones(3, requires_grad=True)\n(x * 2).sum().backward()\n"
+    code += "print(rgrad.cuda.is_available(), x.grad.tolist())\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr[-3000:]
+    assert out.stdout.strip() == "False [2.0, 2.0, 2.0]"
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("sklearn"), reason="needs scikit-learn")
+def test_train_on_gpu_with_device_cpu_never_starts_the_vulkan_loader(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "train_on_gpu.py"), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=run_quiet_env(VK_LOADER_DEBUG="all"),
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stderr == "", out.stderr[-3000:]
+    assert out.stdout.startswith("device: cpu")
+
+
+def test_wgpu_probe_on_a_headless_machine_prints_nothing():
+    """Opening the adapter without XDG_RUNTIME_DIR: Mesa finds a private runtime dir (no
+    'XDG_RUNTIME_DIR is invalid' lines), and the variable is left unset afterwards."""
+    code = "import os, rgrad\nrgrad.wgpu.is_available()\nprint(os.environ.get('XDG_RUNTIME_DIR'))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=run_quiet_env(),
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "XDG_RUNTIME_DIR" not in out.stderr, out.stderr[-3000:]
+    assert out.stdout.strip() == "None"
+
+
+@pytest.mark.skipif(
+    not (importlib.util.find_spec("sklearn") and importlib.util.find_spec("tqdm")),
+    reason="needs the examples extra: scikit-learn and tqdm",
+)
+def test_train_digits_bar_advances_every_batch_and_writes_to_outputs(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "train_digits.py"), "--epochs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    counts = [(int(n), int(total)) for n, total in re.findall(r"(\d+)/(\d+) \[", out.stderr)]
+    total = counts[0][1]
+    assert total > 10
+    # Every batch shows up, up to the last, in each epoch (the old bar stayed at 0/43).
+    assert {n for n, _ in counts} == set(range(total + 1))
+    outputs = tmp_path / "outputs"
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert all(p.startswith("outputs/") for p in written), written
+    assert (outputs / "digits_mlp.safetensors").exists()
+    assert str(outputs / "digits_mlp.safetensors") in out.stdout
+
+
+@pytest.mark.parametrize(
+    "script",
+    sorted(p.name for p in EXAMPLES.glob("*.py")),
+)
+def test_examples_write_only_under_outputs(script, tmp_path):
+    """Run from a fresh directory, an example leaves nothing outside ./outputs (which
+    .gitignore lists), so a clone stays clean."""
+    if script.startswith("train_") and not importlib.util.find_spec("sklearn"):
+        pytest.skip("needs scikit-learn")
+    args = ["--epochs", "1"] if script == "train_digits.py" else []
+    if script == "train_on_gpu.py":
+        args = ["--device", "cpu"]
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    stray = [
+        p.relative_to(tmp_path).as_posix()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and not p.relative_to(tmp_path).as_posix().startswith("outputs/")
+    ]
+    assert stray == []
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "/outputs/" in ignored or "outputs/" in ignored

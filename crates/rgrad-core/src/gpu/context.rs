@@ -105,6 +105,8 @@ fn bucket(bytes: u64) -> u64 {
 
 impl Context {
     fn create() -> std::result::Result<Context, String> {
+        // Until the device is open: Mesa's drivers look for a Wayland runtime dir meanwhile.
+        let _runtime_dir = super::runtime_dir::ensure();
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         if std::env::var_os("WGPU_BACKEND").is_none() {
             desc.backends = wgpu::Backends::PRIMARY;

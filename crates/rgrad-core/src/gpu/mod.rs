@@ -15,6 +15,8 @@ mod matmul;
 #[cfg(feature = "wgpu")]
 mod reduce;
 #[cfg(feature = "wgpu")]
+mod runtime_dir;
+#[cfg(feature = "wgpu")]
 pub use imp::*;
 
 #[cfg(not(feature = "wgpu"))]
