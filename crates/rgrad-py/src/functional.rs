@@ -2,7 +2,7 @@
 //! rgrad_core::ops::loss. Each `_loss` returns None where the fused op does not apply, and the
 //! Python caller runs its composite instead.
 
-use crate::errors::IntoPyResult;
+use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -31,6 +31,7 @@ fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> Py
 }
 
 /// `linear(input, weight, bias=None)`: `input @ weight.T + bias`, fused where it can be.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias=None))]
 pub fn linear(
@@ -45,7 +46,7 @@ pub fn linear(
         Some(b) if !b.is_none() => Some(tensor_param(b, "linear", "bias", 3)?),
         _ => None,
     };
-    wrap(py, x.linear(&w, b.as_ref()).py()?)
+    wrap(py, run(py, crate::tensor::matmul_work(&x, &w), || x.linear(&w, b.as_ref()))?)
 }
 
 fn wrap_opt(py: Python<'_>, t: Option<Tensor>) -> PyResult<Option<Py<PyTensor>>> {
@@ -53,6 +54,7 @@ fn wrap_opt(py: Python<'_>, t: Option<Tensor>) -> PyResult<Option<Py<PyTensor>>>
 }
 
 /// `cross_entropy` for class-index targets, or None.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction))]
 pub fn _cross_entropy(
@@ -74,10 +76,11 @@ pub fn _cross_entropy(
         label_smoothing,
         reduction: Reduction::parse(reduction).py()?,
     };
-    wrap_opt(py, x.cross_entropy(&y, &opts).py()?)
+    wrap_opt(py, run(py, x.numel(), || x.cross_entropy(&y, &opts))?)
 }
 
 /// `binary_cross_entropy` of probabilities, or None.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, reduction))]
 pub fn _binary_cross_entropy(
@@ -96,6 +99,7 @@ pub fn _binary_cross_entropy(
 }
 
 /// `binary_cross_entropy_with_logits`, or None.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, pos_weight, reduction))]
 pub fn _binary_cross_entropy_with_logits(

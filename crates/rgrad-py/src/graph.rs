@@ -30,6 +30,7 @@ pub struct RemovableHandle {
     pub id: u64,
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl RemovableHandle {
     fn remove(&self) {
@@ -40,8 +41,8 @@ impl RemovableHandle {
         slf
     }
 
-    fn __exit__(&self, _exc_type: Py<PyAny>, _exc: Py<PyAny>, _tb: Py<PyAny>) {
-        self.remove();
+    fn __exit__(&self, _exc_type: Py<PyAny>, _exc: Py<PyAny>, _tb: Py<PyAny>) -> PyResult<()> {
+        self.remove()
     }
 }
 
@@ -84,6 +85,7 @@ impl BackwardFn for PyBackward {
 }
 
 /// Records a custom Function node: `outputs` get a grad_fn whose backward calls `backward`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _record_function(
     backward: Py<PyAny>,
@@ -99,17 +101,20 @@ pub fn _record_function(
 }
 
 /// Sets anomaly detection; returns the previous setting.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _set_anomaly(mode: bool) -> bool {
     rgrad_core::grad_mode::set_anomaly(mode)
 }
 
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn is_anomaly_enabled() -> bool {
     rgrad_core::grad_mode::anomaly_enabled()
 }
 
 /// Registers the Python callable that turns a `RawNode` into a node object.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _set_node_factory(py: Python<'_>, factory: Py<PyAny>) -> PyResult<()> {
     let _ = FACTORY.set(py, factory);
@@ -124,6 +129,7 @@ pub fn node_object(py: Python<'_>, node: RawNode) -> PyResult<Py<PyAny>> {
     }
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyRawNode {
     fn name(&self) -> &str {

@@ -25,18 +25,29 @@ use rgrad_core::{grad_mode, DType};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sets grad mode and returns the previous value (the Python context managers build on it).
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 fn _set_grad_enabled(mode: bool) -> bool {
     grad_mode::set_enabled(mode)
 }
 
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 fn is_grad_enabled() -> bool {
     grad_mode::is_enabled()
 }
 
+/// Panics on purpose, so tests can check that a panic reaches Python as a RuntimeError.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+fn _panic_for_test(message: String) -> PyResult<()> {
+    panic!("{message}")
+}
+
 #[pymodule]
 fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::install_panic_hook();
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<dtype::PyDType>()?;
     m.add_class::<dtype::PyDevice>()?;
