@@ -6,9 +6,12 @@ input so that gradients flow.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from rgrad import _rgrad, return_types
+from rgrad._errors import pytorch_errors, wrap_module
 from rgrad._array_ops import (
     _dim,
     _from_host,
@@ -663,10 +666,13 @@ METHODS = {
 
 
 def _install():
+    wrap_module(globals(), __all__)
     for name, fn in METHODS.items():
         if not hasattr(Tensor, name):
             if callable(fn) and not isinstance(fn, property) and fn.__name__ == "<lambda>":
                 fn.__name__ = fn.__qualname__ = name
+            if inspect.isfunction(fn):
+                fn = pytorch_errors(fn)
             setattr(Tensor, name, fn)
 
 

@@ -37,11 +37,14 @@ fn is_grad_enabled() -> bool {
     grad_mode::is_enabled()
 }
 
-/// Panics on purpose, so tests can check that a panic reaches Python as a RuntimeError.
+/// Panics on purpose (with the GIL held, or released as a long kernel runs), so tests can
+/// check that a panic reaches Python as a RuntimeError naming the op.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-fn _panic_for_test(message: String) -> PyResult<()> {
-    panic!("{message}")
+#[pyo3(signature = (message, release_gil=false))]
+fn _panic_for_test(py: Python<'_>, message: String, release_gil: bool) -> PyResult<()> {
+    let work = if release_gil { usize::MAX } else { 0 };
+    errors::run(py, work, || -> rgrad_core::Result<()> { panic!("{message}") })
 }
 
 #[pymodule]

@@ -72,7 +72,7 @@ pub fn matmul_work(a: &Tensor, b: &Tensor) -> usize {
 /// `dim=` arguments: None, an int, or a sequence of ints.
 fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     match dim {
-        Some(d) if !d.is_none() => Ok(Some(int_or_list(d)?)),
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d, "dim")?)),
         _ => Ok(None),
     }
 }
@@ -780,7 +780,7 @@ impl PyTensor {
 
     #[pyo3(signature = (*shape))]
     fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.reshape(&int_list(shape)?).py()?)
+        wrap(py, self.t.reshape(&int_list(shape, "shape")?).py()?)
     }
 
     #[pyo3(signature = (*shape))]
@@ -793,7 +793,7 @@ impl PyTensor {
                 return Err(PyRuntimeError::new_err("view(dtype) is only supported for the same dtype"));
             }
         }
-        wrap(py, self.t.view(&int_list(shape)?).py()?)
+        wrap(py, self.t.view(&int_list(shape, "size")?).py()?)
     }
 
     fn view_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
@@ -816,7 +816,7 @@ impl PyTensor {
 
     #[pyo3(signature = (*dims))]
     fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.permute(&int_list(dims)?).py()?)
+        wrap(py, self.t.permute(&int_list(dims, "dims")?).py()?)
     }
 
     fn unsqueeze(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTensor>> {
@@ -845,7 +845,7 @@ impl PyTensor {
 
     #[pyo3(signature = (*sizes))]
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.expand(&int_list(sizes)?).py()?)
+        wrap(py, self.t.expand(&int_list(sizes, "size")?).py()?)
     }
 
     fn expand_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {

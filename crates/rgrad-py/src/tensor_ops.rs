@@ -15,7 +15,7 @@ use rgrad_core::{BinaryOp, DType, Operand, Scalar, Tensor};
 
 fn dims_opt(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     match dim {
-        Some(d) if !d.is_none() => Ok(Some(int_or_list(d)?)),
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d, "dim")?)),
         _ => Ok(None),
     }
 }
@@ -171,7 +171,7 @@ impl PyTensor {
 
     #[pyo3(signature = (dim, keepdim=false))]
     fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.logsumexp(&int_or_list(dim)?, keepdim).py()?)
+        wrap(py, self.t.logsumexp(&int_or_list(dim, "dim")?, keepdim).py()?)
     }
 
     #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
@@ -303,12 +303,12 @@ impl PyTensor {
 
     #[pyo3(signature = (*sizes))]
     fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.repeat(&int_list(sizes)?).py()?)
+        wrap(py, self.t.repeat(&int_list(sizes, "repeats")?).py()?)
     }
 
     #[pyo3(signature = (*dims))]
     fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.flip(&int_list(dims)?).py()?)
+        wrap(py, self.t.flip(&int_list(dims, "dims")?).py()?)
     }
 
     fn movedim(
@@ -317,7 +317,7 @@ impl PyTensor {
         source: &Bound<'_, PyAny>,
         destination: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.movedim(&int_or_list(source)?, &int_or_list(destination)?).py()?)
+        wrap(py, self.t.movedim(&int_or_list(source, "source")?, &int_or_list(destination, "destination")?).py()?)
     }
 
     fn moveaxis(
@@ -674,7 +674,7 @@ impl PyTensor {
         requires_grad: bool,
     ) -> PyResult<Py<PyTensor>> {
         let dev = crate::dtype::check_device(device)?.unwrap_or(self.t.device());
-        let shape = crate::convert::usize_shape(&int_list(size)?)?;
+        let shape = crate::convert::usize_shape(&int_list(size, "size")?)?;
         let t = Tensor::full_on(&shape, v, opt_dtype(dtype)?.unwrap_or(self.t.dtype()), dev).py()?;
         crate::factory::finish(py, t, Some(dev), requires_grad)
     }
@@ -768,7 +768,7 @@ pub fn randint(
             "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         )));
     }
-    let shape = crate::convert::usize_shape(&int_or_list(&size)?)?;
+    let shape = crate::convert::usize_shape(&int_or_list(&size, "size")?)?;
     let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
     crate::factory::finish(py, t, dev, false)
 }
