@@ -90,7 +90,9 @@ def test_gil_released_during_elementwise_and_reductions():
 
 
 def test_panic_becomes_runtime_error_naming_the_op():
-    with pytest.raises(RuntimeError, match=r"^_panic_for_test: internal error: boom at .*rs:\d+:\d+"):
+    with pytest.raises(
+        RuntimeError, match=r"^_panic_for_test: internal error: boom at .*rs:\d+:\d+"
+    ):
         _rgrad._panic_for_test("boom")
 
 
@@ -139,18 +141,46 @@ ARGUMENT_ERRORS = [
     ("A.sum(keepdim=1)", TypeError, "sum(): argument 'keepdim' must be bool, not int"),
     ("A.mean(keepdim='x')", TypeError, "mean(): argument 'keepdim' must be bool, not str"),
     ("A.std(keepdim=2)", TypeError, "std(): argument 'keepdim' must be bool, not int"),
-    ("A.transpose(0, 'x')", TypeError, "transpose(): argument 'dim1' (position 2) must be int, not str"),
-    ("A.unsqueeze(1.0)", TypeError, "unsqueeze(): argument 'dim' (position 1) must be int, not float"),
+    (
+        "A.transpose(0, 'x')",
+        TypeError,
+        "transpose(): argument 'dim1' (position 2) must be int, not str",
+    ),
+    (
+        "A.unsqueeze(1.0)",
+        TypeError,
+        "unsqueeze(): argument 'dim' (position 1) must be int, not float",
+    ),
     ("A.select(0, 'a')", TypeError, "select(): argument 'index' (position 2) must be int, not str"),
-    ("A.matmul([1])", TypeError, "matmul(): argument 'other' (position 1) must be Tensor, not list"),
-    ("A.index_select(0, [1])", TypeError, "index_select(): argument 'index' (position 2) must be Tensor, not list"),
+    (
+        "A.matmul([1])",
+        TypeError,
+        "matmul(): argument 'other' (position 1) must be Tensor, not list",
+    ),
+    (
+        "A.index_select(0, [1])",
+        TypeError,
+        "index_select(): argument 'index' (position 2) must be Tensor, not list",
+    ),
     ("A.softmax('x')", TypeError, "softmax(): argument 'dim' (position 1) must be int, not str"),
     ("A.cumsum('x')", TypeError, "cumsum(): argument 'dim' (position 1) must be int, not str"),
     ("A.chunk('x')", TypeError, "chunk(): argument 'chunks' (position 1) must be int, not str"),
-    ("A.gather(0, [1])", TypeError, "gather(): argument 'index' (position 2) must be Tensor, not list"),
-    ("A.expand_as([1])", TypeError, "expand_as(): argument 'other' (position 1) must be Tensor, not list"),
+    (
+        "A.gather(0, [1])",
+        TypeError,
+        "gather(): argument 'index' (position 2) must be Tensor, not list",
+    ),
+    (
+        "A.expand_as([1])",
+        TypeError,
+        "expand_as(): argument 'other' (position 1) must be Tensor, not list",
+    ),
     ("A.view_as(1)", TypeError, "view_as(): argument 'other' (position 1) must be Tensor, not int"),
-    ("A.flip('x')", TypeError, "flip(): argument 'dims' (position 1) must be tuple of ints, not str"),
+    (
+        "A.flip('x')",
+        TypeError,
+        "flip(): argument 'dims' (position 1) must be tuple of ints, not str",
+    ),
     (
         "A.repeat(2, 'x')",
         TypeError,
@@ -158,7 +188,11 @@ ARGUMENT_ERRORS = [
         '"type must be tuple of ints,but got str"',
     ),
     ("A.argmax(dim='x')", TypeError, "argmax(): argument 'dim' must be int, not str"),
-    ("A.reshape('a')", TypeError, "reshape(): argument 'shape' (position 1) must be tuple of ints, not str"),
+    (
+        "A.reshape('a')",
+        TypeError,
+        "reshape(): argument 'shape' (position 1) must be tuple of ints, not str",
+    ),
     (
         "A.reshape(2, 'a')",
         TypeError,
@@ -171,7 +205,11 @@ ARGUMENT_ERRORS = [
         "reshape(): argument 'shape' failed to unpack the object at pos 2 with error "
         '"type must be tuple of ints,but got NoneType"',
     ),
-    ("torch.zeros('a')", TypeError, "zeros(): argument 'size' (position 1) must be tuple of ints, not str"),
+    (
+        "torch.zeros('a')",
+        TypeError,
+        "zeros(): argument 'size' (position 1) must be tuple of ints, not str",
+    ),
     (
         "torch.zeros(2, 'a')",
         TypeError,
@@ -197,11 +235,17 @@ ARGUMENT_ERRORS = [
         '"Overflow when unpacking long long',
     ),
     ("A.sum(dim=2**64)", ValueError, "Overflow when unpacking long long"),
-    ("A.flatten(start_dim=0.5)", TypeError, "flatten(): argument 'start_dim' must be int, not float"),
+    (
+        "A.flatten(start_dim=0.5)",
+        TypeError,
+        "flatten(): argument 'start_dim' must be int, not float",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("call", "exc", "message"), ARGUMENT_ERRORS, ids=[c for c, _, _ in ARGUMENT_ERRORS])
+@pytest.mark.parametrize(
+    ("call", "exc", "message"), ARGUMENT_ERRORS, ids=[c for c, _, _ in ARGUMENT_ERRORS]
+)
 def test_argument_errors_read_as_pytorch(call, exc, message):
     with pytest.raises(exc) as info:
         eval(call, {"torch": torch, "A": A})
@@ -228,16 +272,56 @@ COMPOSITE_ERRORS = [
     ("F.relu([1])", TypeError, "relu(): argument 'input' (position 1) must be Tensor, not list"),
     ("F.tanh([1, 2])", TypeError, "tanh(): argument 'input' (position 1) must be Tensor, not list"),
     ("F.gelu([1])", TypeError, "gelu(): argument 'input' (position 1) must be Tensor, not list"),
-    ("F.softplus([1])", TypeError, "softplus(): argument 'input' (position 1) must be Tensor, not list"),
-    ("F.dropout([1])", TypeError, "dropout(): argument 'input' (position 1) must be Tensor, not list"),
-    ("F.mse_loss([1], A)", TypeError, "mse_loss(): argument 'input' (position 1) must be Tensor, not list"),
-    ("torch.logit([1])", TypeError, "logit(): argument 'input' (position 1) must be Tensor, not list"),
-    ("torch.nan_to_num([1])", TypeError, "nan_to_num(): argument 'input' (position 1) must be Tensor, not list"),
-    ("torch.sort([1])", TypeError, "sort(): argument 'input' (position 1) must be Tensor, not list"),
-    ("torch.ones(2).sort(dim=-3)", IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got -3)"),
-    ("torch.ones(2).argsort(dim=-3)", IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got -3)"),
-    ("torch.ones(2).topk(1, dim=-3)", IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got -3)"),
-    ("torch.ones(2, 3).sort(dim=2)", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
+    (
+        "F.softplus([1])",
+        TypeError,
+        "softplus(): argument 'input' (position 1) must be Tensor, not list",
+    ),
+    (
+        "F.dropout([1])",
+        TypeError,
+        "dropout(): argument 'input' (position 1) must be Tensor, not list",
+    ),
+    (
+        "F.mse_loss([1], A)",
+        TypeError,
+        "mse_loss(): argument 'input' (position 1) must be Tensor, not list",
+    ),
+    (
+        "torch.logit([1])",
+        TypeError,
+        "logit(): argument 'input' (position 1) must be Tensor, not list",
+    ),
+    (
+        "torch.nan_to_num([1])",
+        TypeError,
+        "nan_to_num(): argument 'input' (position 1) must be Tensor, not list",
+    ),
+    (
+        "torch.sort([1])",
+        TypeError,
+        "sort(): argument 'input' (position 1) must be Tensor, not list",
+    ),
+    (
+        "torch.ones(2).sort(dim=-3)",
+        IndexError,
+        "Dimension out of range (expected to be in range of [-1, 0], but got -3)",
+    ),
+    (
+        "torch.ones(2).argsort(dim=-3)",
+        IndexError,
+        "Dimension out of range (expected to be in range of [-1, 0], but got -3)",
+    ),
+    (
+        "torch.ones(2).topk(1, dim=-3)",
+        IndexError,
+        "Dimension out of range (expected to be in range of [-1, 0], but got -3)",
+    ),
+    (
+        "torch.ones(2, 3).sort(dim=2)",
+        IndexError,
+        "Dimension out of range (expected to be in range of [-2, 1], but got 2)",
+    ),
     (
         "torch.repeat_interleave(torch.ones(2), torch.tensor([2**40, 2**40]))",
         RuntimeError,
@@ -246,7 +330,9 @@ COMPOSITE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("call", "exc", "message"), COMPOSITE_ERRORS, ids=[c for c, _, _ in COMPOSITE_ERRORS])
+@pytest.mark.parametrize(
+    ("call", "exc", "message"), COMPOSITE_ERRORS, ids=[c for c, _, _ in COMPOSITE_ERRORS]
+)
 def test_composite_errors_read_as_pytorch(call, exc, message):
     with pytest.raises(exc) as info:
         eval(call, {"torch": torch, "F": torch.nn.functional, "A": A})
@@ -272,9 +358,15 @@ def test_numpy_errors_are_translated():
     def bcast(input):
         return np.zeros(2) + np.zeros(3)
 
-    with pytest.raises(IndexError, match=r"^Dimension out of range \(expected to be in range of \[-1, 0\], but got 5\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"^Dimension out of range \(expected to be in range of \[-1, 0\], but got 5\)",
+    ):
         pytorch_errors(axis)(A, 5)
-    with pytest.raises(RuntimeError, match=r"^DefaultCPUAllocator: can't allocate memory: you tried to allocate 8796093022208 bytes"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^DefaultCPUAllocator: can't allocate memory: you tried to allocate 8796093022208 ",
+    ):
         pytorch_errors(alloc)(A)
     with pytest.raises(RuntimeError, match=r"^DefaultCPUAllocator: can't allocate memory"):
         pytorch_errors(bare)(A)
@@ -286,7 +378,11 @@ def test_wrapped_composites_keep_their_signature_and_results():
     import inspect
 
     F = torch.nn.functional
-    assert list(inspect.signature(F.leaky_relu).parameters) == ["input", "negative_slope", "inplace"]
+    assert list(inspect.signature(F.leaky_relu).parameters) == [
+        "input",
+        "negative_slope",
+        "inplace",
+    ]
     x = torch.tensor([-1.0, 2.0])
     assert F.leaky_relu(x, 0.5).tolist() == [-0.5, 2.0]
     assert F.leaky_relu(x, negative_slope=0.5).tolist() == [-0.5, 2.0]

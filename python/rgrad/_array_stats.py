@@ -11,7 +11,6 @@ import inspect
 import numpy as np
 
 from rgrad import _rgrad, return_types
-from rgrad._errors import pytorch_errors, wrap_module
 from rgrad._array_ops import (
     _dim,
     _from_host,
@@ -42,6 +41,7 @@ from rgrad._array_ops import (
     tile,
     trace,
 )
+from rgrad._errors import pytorch_errors, wrap_module
 
 Tensor = _rgrad.Tensor
 

@@ -26,9 +26,8 @@ _AxisError = np.exceptions.AxisError
 def _numpy_error(e: BaseException) -> BaseException | None:
     if isinstance(e, _AxisError):
         ndim = max(e.ndim, 1) if e.ndim is not None else 1
-        return IndexError(
-            f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {e.axis})"
-        )
+        expected = f"expected to be in range of [{-ndim}, {ndim - 1}]"
+        return IndexError(f"Dimension out of range ({expected}, but got {e.axis})")
     if isinstance(e, MemoryError):
         shape, dtype = getattr(e, "shape", None), getattr(e, "dtype", None)
         if shape is not None and dtype is not None:
@@ -116,7 +115,12 @@ def pytorch_errors(fn):
             args.append(p.name)
     bound = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     namespace = {"__fn": fn, "__translate": _translate, "__AxisError": _AxisError}
-    exec(_TEMPLATE.format(name=fn.__name__, params=", ".join(params), args=", ".join(args), bound=bound), namespace)
+    exec(
+        _TEMPLATE.format(
+            name=fn.__name__, params=", ".join(params), args=", ".join(args), bound=bound
+        ),
+        namespace,
+    )
     wrapper = namespace[fn.__name__]
     wrapper.__defaults__ = fn.__defaults__
     wrapper.__kwdefaults__ = fn.__kwdefaults__

@@ -16,7 +16,9 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2, TokenTree};
 use quote::{format_ident, quote};
 use std::collections::HashMap;
-use syn::{parse_macro_input, parse_quote, Attribute, Block, FnArg, ImplItem, Item, Pat, ReturnType, Signature, Type};
+use syn::{
+    parse_macro_input, parse_quote, Attribute, Block, FnArg, ImplItem, Item, Pat, ReturnType, Signature, Type,
+};
 
 #[proc_macro_attribute]
 pub fn boundary(_attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -36,8 +38,10 @@ pub fn boundary(_attr: TokenStream, item: TokenStream) -> TokenStream {
             rewrite(&f.attrs, &mut f.sig, &mut f.block, None, &mut extractors);
             quote!(#f)
         }
-        other => syn::Error::new_spanned(other, "#[boundary] applies to #[pymethods] impls and #[pyfunction]s")
-            .to_compile_error(),
+        other => {
+            syn::Error::new_spanned(other, "#[boundary] applies to #[pymethods] impls and #[pyfunction]s")
+                .to_compile_error()
+        }
     };
     quote!(#out #(#extractors)*).into()
 }
@@ -80,10 +84,8 @@ fn python_name(attrs: &[Attribute], ident: &syn::Ident, class: Option<&str>) -> 
                 return Some(rust.strip_prefix(prefix).unwrap_or(&rust).to_string());
             }
         }
-        if let Some(name) = pyo3_option(a, "name").and_then(|v| v.into_iter().next()) {
-            if let TokenTree::Literal(l) = name {
-                return Some(l.to_string().trim_matches('"').to_string());
-            }
+        if let Some(TokenTree::Literal(l)) = pyo3_option(a, "name").and_then(|v| v.into_iter().next()) {
+            return Some(l.to_string().trim_matches('"').to_string());
         }
     }
     Some(rust)
@@ -101,7 +103,9 @@ fn pyo3_option(attr: &Attribute, key: &str) -> Option<Vec<TokenTree>> {
         if matches!(&tokens[i], TokenTree::Ident(id) if id == key)
             && matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '=')
         {
-            let rest = tokens[i + 2..].iter().take_while(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ','));
+            let rest = tokens[i + 2..]
+                .iter()
+                .take_while(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ','));
             return Some(rest.cloned().collect());
         }
         i += 1;
@@ -228,8 +232,13 @@ fn rewrite(
             quote!(::core::option::Option::Some(#position))
         };
         let expected = expected_name(&arg.ty);
-        let extractor =
-            format_ident!("__rgrad_arg_{}_{}_{}", class.unwrap_or("fn"), fn_ident, arg_name, span = Span::call_site());
+        let extractor = format_ident!(
+            "__rgrad_arg_{}_{}_{}",
+            class.unwrap_or("fn"),
+            fn_ident,
+            arg_name,
+            span = Span::call_site()
+        );
         extractors.push(quote! {
             #[doc(hidden)]
             #[allow(non_snake_case)]

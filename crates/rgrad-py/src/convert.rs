@@ -109,14 +109,22 @@ fn element_error(arg: &str, pos: usize, ob: &Bound<'_, PyAny>, e: Option<PyErr>)
         Some(e) => e.value(ob.py()).to_string(),
         None => format!("type must be tuple of ints,but got {}", type_name(ob)),
     };
-    PyTypeError::new_err(format!("argument '{arg}' failed to unpack the object at pos {pos} with error \"{why}\""))
+    PyTypeError::new_err(format!(
+        "argument '{arg}' failed to unpack the object at pos {pos} with error \"{why}\""
+    ))
 }
 
-fn int_elements<'py>(arg: &str, items: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>) -> PyResult<Vec<i64>> {
-    items.enumerate().map(|(i, x)| {
-        let x = x?;
-        int_of(&x).map_err(|e| element_error(arg, i + 1, &x, e))
-    }).collect()
+fn int_elements<'py>(
+    arg: &str,
+    items: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
+) -> PyResult<Vec<i64>> {
+    items
+        .enumerate()
+        .map(|(i, x)| {
+            let x = x?;
+            int_of(&x).map_err(|e| element_error(arg, i + 1, &x, e))
+        })
+        .collect()
 }
 
 /// Sizes given as `f(2, 3)`, `f((2, 3))` or `f([2, 3])`; `arg` names the argument in errors.

@@ -1,8 +1,8 @@
 //! Fused optimizer steps: one call per parameter group (see rgrad_core::optim).
 
+use crate::errors::run;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::prelude::*;
-use crate::errors::run;
 use rgrad_core::optim;
 use rgrad_core::Tensor;
 
@@ -90,7 +90,9 @@ pub fn _adam_step(
         maximize,
         decoupled: decoupled_weight_decay,
     };
-    run(py, param_elements(&params), || optim::adam(&params, &grads, &exp_avgs, &exp_avg_sqs, &max_exp_avg_sqs, &steps, h))
+    run(py, param_elements(&params), || {
+        optim::adam(&params, &grads, &exp_avgs, &exp_avg_sqs, &max_exp_avg_sqs, &steps, h)
+    })
 }
 
 /// RMSprop step over a group.
@@ -113,7 +115,9 @@ pub fn _rmsprop_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize };
-    run(py, param_elements(&params), || optim::rmsprop(&params, &grads, &square_avgs, &grad_avgs, &momentum_buffers, h))
+    run(py, param_elements(&params), || {
+        optim::rmsprop(&params, &grads, &square_avgs, &grad_avgs, &momentum_buffers, h)
+    })
 }
 
 /// Adagrad step over a group.
@@ -167,7 +171,9 @@ pub fn _nadam_step(
         decoupled: decoupled_weight_decay,
         maximize,
     };
-    run(py, param_elements(&params), || optim::nadam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, &mu_products, h))
+    run(py, param_elements(&params), || {
+        optim::nadam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, &mu_products, h)
+    })
 }
 
 /// RAdam step over a group.

@@ -393,7 +393,13 @@ impl PyTensor {
             return wrap(slf.py(), out);
         }
         if copy {
-            let out = run(slf.py(), me.numel(), || if dt == me.dtype() { me.clone_tensor() } else { me.to_dtype(dt) })?;
+            let out = run(slf.py(), me.numel(), || {
+                if dt == me.dtype() {
+                    me.clone_tensor()
+                } else {
+                    me.to_dtype(dt)
+                }
+            })?;
             return wrap(slf.py(), out);
         }
         Self::cast_or_self(slf, dt)

@@ -317,7 +317,12 @@ impl PyTensor {
         source: &Bound<'_, PyAny>,
         destination: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.movedim(&int_or_list(source, "source")?, &int_or_list(destination, "destination")?).py()?)
+        wrap(
+            py,
+            self.t
+                .movedim(&int_or_list(source, "source")?, &int_or_list(destination, "destination")?)
+                .py()?,
+        )
     }
 
     fn moveaxis(
@@ -650,7 +655,9 @@ impl PyTensor {
     ) -> PyResult<Py<PyAny>> {
         match dim {
             None => Ok(wrap(py, run(py, self.t.numel(), || self.t.amax(None, false, is_max))?)?.into_any()),
-            Some(d) if d.is_none() => Ok(wrap(py, run(py, self.t.numel(), || self.t.amax(None, false, is_max))?)?.into_any()),
+            Some(d) if d.is_none() => {
+                Ok(wrap(py, run(py, self.t.numel(), || self.t.amax(None, false, is_max))?)?.into_any())
+            }
             Some(d) => {
                 if let Ok(other) = d.cast::<PyTensor>() {
                     let op = if is_max { BinaryOp::Maximum } else { BinaryOp::Minimum };

@@ -11,9 +11,9 @@ import math
 import numpy as np
 
 import rgrad
+from rgrad._errors import wrap_module
 from rgrad.nn._functional.distance import pairwise_distance
 from rgrad.nn._functional.loss import _dtype_name, _reduce, _reduction
-from rgrad._errors import wrap_module
 
 __all__ = [
     "cosine_embedding_loss",
