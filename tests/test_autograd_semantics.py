@@ -391,12 +391,6 @@ def test_in_place_on_view_of_non_leaf_is_recorded_in_the_base(case):
         close(z.grad, expected_z)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a view does not see in-place changes made to its base afterwards: "
-    "y = x * 1; v = y[1:]; y.mul_(2); v.sum().backward() gives x.grad [0, 1, 1] "
-    "(PyTorch: [0, 2, 2])",
-)
 def test_view_sees_later_in_place_change_of_its_base():
     x = leaf([1.0, 2.0, 3.0])
     y = x * 1
@@ -416,12 +410,6 @@ def test_in_place_through_a_view_then_using_the_view():
     close(x.grad, [3.0, 6.0, 0.0, 0.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after retain_grad(), an in-place op on the tensor leaves .grad as the "
-    "gradient of the old version ([3, 3] below); PyTorch moves the retained grad to the new "
-    "version ([1, 1])",
-)
 def test_retain_grad_follows_in_place_ops():
     x = leaf([1.0, 2.0])
     y = x * 2
@@ -432,11 +420,6 @@ def test_retain_grad_follows_in_place_ops():
     close(x.grad, [6.0, 6.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="missing: Tensor.backward(inputs=[...]) raises 'not supported yet' (PyTorch "
-    "accumulates into the given inputs only)",
-)
 def test_backward_with_inputs_accumulates_only_into_them():
     x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     (x * y).sum().backward(inputs=[x])
@@ -948,10 +931,6 @@ def test_inference_mode(restore_grad_mode):
     assert rgrad.is_grad_enabled()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="missing: Tensor.is_inference() (PyTorch: True for tensors made in inference_mode)",
-)
 def test_tensor_is_inference():
     with rgrad.inference_mode():
         y = rgrad.ones(2) * 2

@@ -517,3 +517,8 @@ __all__ = [
     "rad2deg",
     "randint_like",
 ]
+
+# `out=` on the functions that take it in PyTorch; last, so every such function is defined.
+from rgrad import _out  # noqa: E402
+
+_out.install(globals())

@@ -7,6 +7,7 @@ input so that gradients flow.
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 
@@ -256,17 +257,40 @@ def _rand_like(t, generator=None):
     )
 
 
+def _num(v):
+    """A number as PyTorch's messages print it (C++ stream style: ``-1``, ``1.5``, ``nan``)."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+_P_IN_RANGE = (
+    "Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message be "
+    "improved?  If so, please report an enhancement request to PyTorch.)"
+)
+
+
+def _check_probabilities(p):
+    """A tensor of probabilities: every element in [0, 1] (NaN is not)."""
+    p_host = _host(p)
+    if not ((p_host >= 0) & (p_host <= 1)).all():
+        raise RuntimeError(_P_IN_RANGE)
+
+
+def _check_p(p):
+    if not 0 <= p <= 1:  # also refuses NaN
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_num(p)}")
+
+
 def bernoulli(input, p=None, *, generator=None, out=None):
     if not input.is_floating_point():
         raise RuntimeError(f'"bernoulli_tensor_cpu_self_" not implemented for {input.dtype}')
-    probs = (
-        input.detach()
-        if p is None
-        else _rgrad.full(tuple(input.shape), float(p), dtype=input.dtype)
-    )
-    p_host = _host(probs)
-    if ((p_host < 0) | (p_host > 1)).any():
-        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    if p is None:
+        probs = input.detach()
+        _check_probabilities(probs)
+    else:
+        _check_p(p)
+        probs = _rgrad.full(tuple(input.shape), float(p), dtype=input.dtype)
     return (_rand_like(probs, generator) < probs).to(input.dtype)
 
 
@@ -335,16 +359,16 @@ def normal(
     """Samples of N(mean, std): tensors broadcast together, or numbers with ``size``."""
     from rgrad.random import randn
 
+    if not isinstance(std, Tensor) and not std >= 0:  # also refuses NaN
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_num(std)}")
     if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
         if size is None:
             raise TypeError("normal() missing 1 required positional argument: 'size'")
         z = randn(*size, generator=generator, dtype=dtype, device=device)
         out = z * std + mean
         return out.requires_grad_(requires_grad) if requires_grad else out
-    if isinstance(std, Tensor) and bool((std.detach() < 0).any()):
+    if isinstance(std, Tensor) and not bool((std.detach() >= 0).all()):
         raise RuntimeError("normal expects all elements of std >= 0.0")
-    if not isinstance(std, Tensor) and std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     shapes = [t.shape for t in (mean, std) if isinstance(t, Tensor)]
     shape = broadcast_shapes(*shapes)
     like = mean if isinstance(mean, Tensor) else std
@@ -533,41 +557,86 @@ def _bernoulli(self, p=None, *, generator=None):
 
 def _bernoulli_(self, p=0.5, *, generator=None):
     if isinstance(p, Tensor):
+        _check_probabilities(p.detach())
         draw = _rand_like(self if self.is_floating_point() else p, generator) < p.detach()
     else:
-        if not 0 <= p <= 1:
-            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        _check_p(p)
         draw = _rand_like(self, generator) < p
     return self.copy_(draw.to(self.dtype))
 
 
-def _exponential_(self, lambd=1.0, *, generator=None):
+def _float_sampler(self, name):
     if not self.is_floating_point():
-        raise RuntimeError(f'"exponential_cpu" not implemented for {self.dtype}')
-    if lambd <= 0:
-        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        raise RuntimeError(f'"{name}_cpu" not implemented for {self.dtype}')
+
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    _float_sampler(self, "exponential")
+    if not lambd > 0:  # also refuses NaN
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_num(lambd)}")
     u = _rand_like(self, generator)
     return self.copy_((-u).log1p() * (-1.0 / lambd))
 
 
-def _random_(self, from_=0, to=None, *, generator=None):
+def _geometric_(self, p, *, generator=None):
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_num(p)}")
+    u = _rand_like(self if self.is_floating_point() else _rgrad.empty(tuple(self.shape)), generator)
+    draws = ((-u).log1p() / math.log1p(-p)).ceil().clamp_min(1.0)
+    return self.copy_(draws.to(self.dtype))
+
+
+def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    _float_sampler(self, "log_normal")
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_num(std)}")
+    from rgrad.random import randn
+
+    z = randn(*self.shape, generator=generator, dtype=self.dtype, device=self.device)
+    return self.copy_((z * std + mean).exp())
+
+
+def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    _float_sampler(self, "cauchy")
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_num(sigma)}")
+    u = _rand_like(self, generator)
+    return self.copy_(((u - 0.5) * math.pi).tan() * sigma + median)
+
+
+_INT_RANGE = {
+    "rgrad.int32": (-(2**31), 2**31 - 1, "int"),
+    "rgrad.int64": (-(2**63), 2**63 - 1, "long"),
+}
+_NO_TO = object()
+
+
+def _random_(self, from_=_NO_TO, to=_NO_TO, *, generator=None):
+    """``random_()``: the dtype's whole range; ``random_(to)``: [0, to); ``random_(from, to)``."""
     from rgrad.random import randint
 
-    if to is None:
+    if to is _NO_TO and from_ is not _NO_TO:
+        from_, to = 0, from_  # random_(to)
+    if from_ is _NO_TO:
+        from_ = 0
+    if to is _NO_TO or to is None:
         if self.is_floating_point():
             to = 2**24 if str(self.dtype) == "rgrad.float32" else 2**53
         elif str(self.dtype) == "rgrad.bool":
             to = 2
         else:
             to = 2**31 if str(self.dtype) == "rgrad.int32" else 2**63 - 1
-        if from_ and to is not None and from_ >= to:
-            raise RuntimeError(
-                f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}"
-            )
     if from_ >= to:
         raise RuntimeError(
             f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}"
         )
+    bounds = _INT_RANGE.get(str(self.dtype))
+    if bounds is not None:
+        lo, hi, cname = bounds
+        if not lo <= from_ <= hi:
+            raise RuntimeError(f"from is out of bounds for {cname}")
+        if not lo <= to - 1 <= hi:
+            raise RuntimeError(f"to - 1 is out of bounds for {cname}")
     draw = randint(from_, to, tuple(self.shape), generator=generator)
     return self.copy_(draw.to(self.dtype))
 
@@ -653,6 +722,9 @@ METHODS = {
     "bernoulli": _bernoulli,
     "bernoulli_": _bernoulli_,
     "exponential_": _exponential_,
+    "geometric_": _geometric_,
+    "log_normal_": _log_normal_,
+    "cauchy_": _cauchy_,
     "random_": _random_,
     "squeeze_": _squeeze_,
     "unsqueeze_": _unsqueeze_,

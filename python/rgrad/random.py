@@ -14,6 +14,7 @@ as ``generator=``, and its ``get_state()`` is its full state.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -184,7 +185,18 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     return _fill(out, rng.standard_normal(tuple(out.shape)), requires_grad)
 
 
+def _check_randint_bounds(args):
+    bounds = [a for a in args if not isinstance(a, (tuple, list, _rgrad.Tensor))]
+    if bounds and all(isinstance(b, (int, float)) for b in bounds):
+        low, high = (0, bounds[0]) if len(bounds) == 1 else (bounds[0], bounds[1])
+        if low >= high:
+            raise RuntimeError(
+                f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+            )
+
+
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    _check_randint_bounds(args)
     rng = own_rng(generator)
     kwargs = {"dtype": dtype, "device": device}
     if size is not None:
@@ -198,6 +210,8 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if isinstance(n, int) and n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     rng = own_rng(generator)
     if rng is None:
         return _rgrad.randperm(n, dtype=dtype, device=device, requires_grad=requires_grad)
@@ -209,7 +223,20 @@ _compiled_normal_ = _rgrad.Tensor.normal_
 _compiled_uniform_ = _rgrad.Tensor.uniform_
 
 
+def _num(v):
+    # As PyTorch's messages print numbers (C++ streams): -1, 1.5, nan.
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+_FLOAT_MAX = {
+    "rgrad.float32": (3.4028234663852886e38, "float"),
+    "rgrad.float64": (math.inf, "double"),
+}
+
+
 def _normal_(self, mean=0.0, std=1.0, *, generator=None):
+    if not std >= 0:  # also refuses NaN
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_num(std)}")
     rng = own_rng(generator)
     if rng is None:
         return _compiled_normal_(self, mean, std)
@@ -217,6 +244,15 @@ def _normal_(self, mean=0.0, std=1.0, *, generator=None):
 
 
 def _uniform_(self, from_=0.0, to=1.0, *, generator=None):
+    limit, cname = _FLOAT_MAX.get(str(self.dtype), (math.inf, "float"))
+    for name, v in (("from", from_), ("to", to)):
+        if not (math.isfinite(v) and -limit <= v <= limit):
+            raise RuntimeError(f"{name} is out of bounds for {cname}")
+    if from_ > to:
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={_num(from_)} > "
+            f"to={_num(to)}"
+        )
     rng = own_rng(generator)
     if rng is None:
         return _compiled_uniform_(self, from_, to)

@@ -6,6 +6,18 @@ use std::cell::Cell;
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
     static ANOMALY: Cell<bool> = const { Cell::new(false) };
+    static INFERENCE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Inference mode (`inference_mode()`): tensors created while it is on report
+/// `is_inference()`, as PyTorch's inference tensors do.
+pub fn inference_enabled() -> bool {
+    INFERENCE.with(|c| c.get())
+}
+
+/// Sets inference mode and returns the previous value.
+pub fn set_inference(on: bool) -> bool {
+    INFERENCE.with(|c| c.replace(on))
 }
 
 /// Anomaly detection (`detect_anomaly`): backward checks every gradient for NaN.

@@ -8,13 +8,29 @@ use crate::shape::{fmt_shape, Dims};
 use crate::storage::{Device, Element, Storage};
 use crate::{with_dtype, DType, Scalar};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
-use std::sync::Arc;
 
 /// A user hook on a tensor's gradient; may return a replacement.
-pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+pub trait GradHookFn: Send + Sync {
+    fn call(&self, grad: &Tensor) -> Result<Option<Tensor>>;
+    /// The hook's concrete value, so the binding that made it can reach the foreign objects it
+    /// holds (Python's garbage collector must see them).
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
+}
+
+impl<F: Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync> GradHookFn for F {
+    fn call(&self, grad: &Tensor) -> Result<Option<Tensor>> {
+        self(grad)
+    }
+}
+
+pub type GradHook = Arc<dyn GradHookFn>;
 
 #[derive(Default)]
 pub struct AutogradMeta {
@@ -29,6 +45,9 @@ pub struct AutogradMeta {
     /// For a view of a tensor that requires grad: the tensor whose memory it views (the root of
     /// a chain of views). In-place ops on the view rewrite the base's history too.
     pub view_base: Option<Tensor>,
+    /// The storage version when this view's history was last taken; a newer version means the
+    /// base changed in place and the history is rebuilt from it (see `refresh_view_history`).
+    pub view_version: u64,
     /// Hooks of a leaf, by handle id (a non-leaf's hooks live on its grad_fn).
     pub hooks: Vec<(u64, GradHook)>,
 }
@@ -40,7 +59,23 @@ pub struct TensorImpl {
     /// True for a leaf that requires grad and for every tensor with a `grad_fn`; read on
     /// every op, so kept out of the mutex.
     requires_grad: AtomicBool,
+    /// Made in inference mode (or a view of such a tensor): `is_inference()`.
+    inference: bool,
     meta: Mutex<AutogradMeta>,
+    /// An opaque pointer a language binding keeps here (its wrapper object, so one tensor has
+    /// one wrapper). The core never dereferences it; the binding serialises access (Python: the
+    /// GIL).
+    binding: AtomicPtr<()>,
+}
+
+/// A handle that does not keep its tensor alive (what a hook's removal handle holds).
+#[derive(Clone)]
+pub struct WeakTensor(Weak<TensorImpl>);
+
+impl WeakTensor {
+    pub fn upgrade(&self) -> Option<Tensor> {
+        self.0.upgrade().map(Tensor)
+    }
 }
 
 /// A cheap-to-clone handle; clones share everything (it is the same tensor).
@@ -55,12 +90,23 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        Tensor::from_parts_inference(storage, layout, crate::grad_mode::inference_enabled())
+    }
+
+    fn from_parts_inference(storage: Arc<Storage>, layout: Layout, inference: bool) -> Tensor {
         Tensor(Arc::new(TensorImpl {
             storage,
             layout,
             requires_grad: AtomicBool::new(false),
+            inference,
             meta: Mutex::new(AutogradMeta::default()),
+            binding: AtomicPtr::new(std::ptr::null_mut()),
         }))
+    }
+
+    /// `is_inference()`: made in inference mode, or a view of a tensor that was.
+    pub fn is_inference(&self) -> bool {
+        self.0.inference
     }
 
     /// A contiguous tensor owning `data`.
@@ -188,6 +234,45 @@ impl Tensor {
         Arc::as_ptr(&self.0)
     }
 
+    /// The binding's slot for this tensor (see `TensorImpl::binding`).
+    #[inline]
+    pub fn binding_slot(&self) -> &AtomicPtr<()> {
+        &self.0.binding
+    }
+
+    /// Whether this handle is the only strong reference to the tensor object.
+    pub fn is_sole_handle(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+
+    /// A handle that does not keep the tensor alive.
+    pub fn downgrade(&self) -> WeakTensor {
+        WeakTensor(Arc::downgrade(&self.0))
+    }
+
+    /// Calls `f` with each foreign object (hook, custom backward) reachable from this tensor
+    /// through autograd state that nothing else shares: its own hooks when this handle is the
+    /// only one, and its grad_fn's when the tensor is the node's only owner. A garbage
+    /// collector visits exactly what would be freed with the tensor (as PyTorch's
+    /// `THPVariable_subclass_traverse` checks `use_count() == 1`). Locks held elsewhere make it
+    /// skip (conservative: unvisited objects just look alive).
+    pub fn visit_owned_external(&self, f: &mut dyn FnMut(&dyn Any)) {
+        if !self.is_sole_handle() {
+            return;
+        }
+        let Some(m) = self.0.meta.try_lock() else { return };
+        for (_, hook) in &m.hooks {
+            if let Some(a) = hook.as_any() {
+                f(a);
+            }
+        }
+        if let Some(node) = &m.grad_fn {
+            if Arc::strong_count(node) == 1 {
+                node.visit_external(f);
+            }
+        }
+    }
+
     /// Whether nothing but this handle refers to the tensor or its storage.
     pub(crate) fn is_unique(&self) -> bool {
         Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
@@ -304,6 +389,67 @@ impl Tensor {
         self.0.requires_grad.store(true, Ordering::Relaxed);
     }
 
+    /// After an in-place op, `self` takes output `output_nr` of `node` as its history. A
+    /// retained gradient follows the new version (the old node no longer writes `.grad`), as
+    /// in PyTorch.
+    pub(crate) fn take_inplace_history(&self, node: Arc<Node>, output_nr: usize) {
+        let old = {
+            let m = self.meta();
+            if m.retains_grad {
+                m.grad_fn.clone().map(|n| (n, m.output_nr))
+            } else {
+                None
+            }
+        };
+        if let Some((old_node, old_nr)) = old {
+            let me = Arc::as_ptr(&self.0);
+            old_node.retained.lock().retain(|(nr, w)| !(*nr == old_nr && w.as_ptr() == me));
+            node.retained.lock().push((output_nr, Arc::downgrade(&self.0)));
+        }
+        self.set_grad_fn(node, output_nr);
+        let version = self.version();
+        let mut m = self.meta();
+        m.inplace_history = true;
+        m.view_version = version;
+    }
+
+    /// A view whose base was modified in place after the view took its history: the history
+    /// is rebuilt as "these positions of the base's current value" (PyTorch regenerates it as
+    /// AsStridedBackward), so gradients see the in-place op. `Edge::of` calls it when the
+    /// storage version moved past the one the view's history was taken at.
+    pub fn refresh_view_history(&self) {
+        let base = {
+            let m = self.meta();
+            match &m.view_base {
+                Some(b) if m.view_version != self.version() => b.clone(),
+                _ => return,
+            }
+        };
+        let version = self.version();
+        let _mode = crate::grad_mode::GradModeGuard::new(true);
+        // On failure (only allocation can fail here) the old history stays.
+        if let Ok(Some(t)) = self.regather_from(&base) {
+            if let Some(node) = t.grad_fn() {
+                self.set_grad_fn(node, t.meta().output_nr);
+            }
+        }
+        self.meta().view_version = version;
+    }
+
+    /// `self`'s elements read out of `base` (a contiguous tensor it views) by a recorded
+    /// gather, so the result's history goes through `base`'s; `None` for other bases.
+    pub(crate) fn regather_from(&self, base: &Tensor) -> Result<Option<Tensor>> {
+        if !(base.is_contiguous() && base.layout().offset == 0) {
+            return Ok(None);
+        }
+        let positions: Vec<i64> =
+            crate::cpu::index::offsets(self.layout()).into_iter().map(|o| o as i64).collect();
+        let n = positions.len();
+        let positions = Tensor::from_vec(positions, &[n]).to_device_kernel(self.device())?;
+        let shape: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
+        Ok(Some(base.reshape(&[-1])?.index(&[Some(positions)])?.reshape(&shape)?))
+    }
+
     /// `retain_grad()`: keep the gradient of a non-leaf in `.grad` during backward.
     pub fn retain_grad(&self) -> Result<()> {
         if !self.requires_grad() {
@@ -360,7 +506,8 @@ impl Tensor {
 
     /// A view with a different layout over the same storage, no history yet.
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), layout)
+        // A view is an inference tensor exactly when its base is (PyTorch's rule).
+        Tensor::from_parts_inference(self.0.storage.clone(), layout, self.0.inference)
     }
 
     /// Describes the tensor as PyTorch does in autograd messages: `[torch.FloatTensor [3]]`.

@@ -5,7 +5,7 @@ use crate::interop;
 use crate::tensor::PyTensor;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use rgrad_core::{DType, Scalar, Tensor};
 
 /// A Python number as a core scalar; `None` if `ob` is not a number.
@@ -172,73 +172,4 @@ pub fn usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
         .collect()
 }
 
-/// Builds a tensor from Python data: a number, nested sequences, a NumPy array or a tensor.
-pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
-    if let Ok(t) = data.cast::<PyTensor>() {
-        let t = t.borrow().t.detach();
-        return t.to_dtype(dtype.unwrap_or(t.dtype())).and_then(|x| x.cast_kernel(x.dtype())).py();
-    }
-    if let Some(s) = scalar(data)? {
-        return Ok(Tensor::scalar_tensor(s, dtype.unwrap_or(default_dtype(s))));
-    }
-    if interop::is_ndarray(data) {
-        // `tensor()` always copies; only `from_numpy` shares memory.
-        let t = interop::tensor_from_numpy(data, true)?;
-        return t.cast_kernel(dtype.unwrap_or(t.dtype())).py();
-    }
-    let mut shape = Vec::new();
-    let mut probe = data.clone();
-    while let Ok(seq) = probe.cast::<PySequence>() {
-        if probe.is_instance_of::<pyo3::types::PyString>() {
-            break;
-        }
-        let n = seq.len()?;
-        shape.push(n);
-        if n == 0 {
-            break;
-        }
-        probe = seq.get_item(0)?;
-        if probe.cast::<PyTensor>().is_ok() {
-            break;
-        }
-    }
-    let mut flat = Vec::new();
-    fill(data, &shape, 0, &mut flat)?;
-    let inferred = flat.iter().fold(DType::Bool, |acc, s| DType::promote(acc, default_dtype(*s)));
-    let dt = dtype.unwrap_or(if flat.is_empty() { DType::F32 } else { inferred });
-    rgrad_core::with_dtype!(dt, T => {
-        let v: Vec<T> = flat.iter().map(|&s| rgrad_core::tensor::scalar_as::<T>(s)).collect();
-        Tensor::try_from_vec(v, &shape).py()
-    })
-}
-
-fn fill(ob: &Bound<'_, PyAny>, shape: &[usize], depth: usize, out: &mut Vec<Scalar>) -> PyResult<()> {
-    if depth == shape.len() {
-        if let Some(s) = scalar(ob)? {
-            out.push(s);
-            return Ok(());
-        }
-        if let Ok(t) = ob.cast::<PyTensor>() {
-            let t = &t.borrow().t;
-            if t.numel() == 1 {
-                out.push(t.item().py()?);
-                return Ok(());
-            }
-            return Err(PyValueError::new_err("only one element tensors can be converted to Python scalars"));
-        }
-        let name = ob.get_type().name()?.to_string();
-        return Err(PyTypeError::new_err(format!("new(): invalid data type '{name}'")));
-    }
-    let seq = ob.cast::<PySequence>().map_err(|_| PyTypeError::new_err("not a sequence"))?;
-    let n = seq.len()?;
-    if n != shape[depth] {
-        return Err(PyValueError::new_err(format!(
-            "expected sequence of length {} at dim {} (got {})",
-            shape[depth], depth, n
-        )));
-    }
-    for i in 0..n {
-        fill(&seq.get_item(i)?, shape, depth + 1, out)?;
-    }
-    Ok(())
-}
+pub use crate::from_data::tensor_from_data;

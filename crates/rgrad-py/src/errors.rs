@@ -8,10 +8,12 @@
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::PyErr;
+use rgrad_core::error::ExternalError;
 use rgrad_core::Error;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 pub fn to_py(e: Error) -> PyErr {
     match e {
@@ -19,6 +21,12 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
+        Error::External(x) => match x.payload.downcast_ref::<PyErr>() {
+            // The exception a hook or custom backward raised, re-raised as the same object
+            // (type, message, traceback).
+            Some(err) => pyo3::Python::attach(|py| err.clone_ref(py)),
+            None => PyRuntimeError::new_err(x.message),
+        },
     }
 }
 
@@ -34,10 +42,11 @@ impl<T> IntoPyResult<T> for rgrad_core::Result<T> {
     }
 }
 
-/// Turns a Python exception raised inside a callback (hook, custom backward) into a core
-/// error, keeping its message.
+/// Carries a Python exception raised inside a callback (hook, custom backward) through the core
+/// unchanged: `to_py` gives back the same exception object, so `KeyboardInterrupt` stays one.
 pub fn from_py(e: PyErr) -> Error {
-    pyo3::Python::attach(|py| Error::Runtime(e.value(py).to_string()))
+    let message = pyo3::Python::attach(|py| e.value(py).to_string());
+    Error::External(ExternalError::new(message, Arc::new(e)))
 }
 
 // ---- panics ------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 //! Graph nodes as Python objects. The Python package supplies the classes (`AddBackward0`,
 //! `AccumulateGrad`, ...) through a factory; this side holds the raw node.
 
-use crate::errors::from_py;
+use crate::errors::{from_py, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use rgrad_core::autograd::{BackwardFn, Edge, Node};
-use rgrad_core::Tensor;
+use rgrad_core::autograd::{BackwardFn, Edge, Node, SavedCustom};
+use rgrad_core::tensor::{GradHookFn, WeakTensor};
+use rgrad_core::{Device, Tensor};
+use std::any::Any;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -26,7 +29,8 @@ static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// What `register_hook` returns: `handle.remove()` unregisters the hook.
 #[pyclass(name = "RemovableHandle", module = "rgrad.utils.hooks", frozen)]
 pub struct RemovableHandle {
-    pub t: Tensor,
+    /// Weak, so a kept handle does not keep the tensor (and the hook's references) alive.
+    pub t: WeakTensor,
     pub id: u64,
 }
 
@@ -34,7 +38,9 @@ pub struct RemovableHandle {
 #[pymethods]
 impl RemovableHandle {
     fn remove(&self) {
-        self.t.remove_hook(self.id);
+        if let Some(t) = self.t.upgrade() {
+            t.remove_hook(self.id);
+        }
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -46,9 +52,66 @@ impl RemovableHandle {
     }
 }
 
+/// A Python gradient hook (`tensor.register_hook(fn)`), checked as PyTorch checks hooks.
+pub struct PyHook(pub Py<PyAny>);
+
+impl GradHookFn for PyHook {
+    fn call(&self, grad: &Tensor) -> rgrad_core::Result<Option<Tensor>> {
+        Python::attach(|py| {
+            let arg = wrap(py, grad.clone()).map_err(from_py)?;
+            let r = self.0.call1(py, (arg,)).map_err(from_py)?;
+            if r.is_none(py) {
+                return Ok(None);
+            }
+            let r = r.bind(py);
+            let Ok(t) = r.cast::<PyTensor>() else {
+                let kind = r.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                return Err(from_py(PyTypeError::new_err(format!(
+                    "expected Variable, but hook returned '{kind}'"
+                ))));
+            };
+            let new = t.borrow().t.clone();
+            check_hook_result(self.0.bind(py), grad, &new)?;
+            Ok(Some(new))
+        })
+    }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// PyTorch's `check_variable_result`: a hook may not change the gradient's type or size.
+fn check_hook_result(hook: &Bound<'_, PyAny>, old: &Tensor, new: &Tensor) -> rgrad_core::Result<()> {
+    let name = || match hook.getattr("__name__") {
+        Ok(n) => n.to_string(),
+        Err(_) => hook.get_type().name().map(|n| n.to_string()).unwrap_or_default(),
+    };
+    if old.dtype() != new.dtype() || old.device() != new.device() {
+        return Err(rgrad_core::Error::Runtime(format!(
+            "hook '{}' has changed the type of value (was {} got {})",
+            name(),
+            type_name(old),
+            type_name(new)
+        )));
+    }
+    if old.shape() != new.shape() {
+        return Err(rgrad_core::Error::Runtime(format!("hook '{}' has changed the size of value", name())));
+    }
+    Ok(())
+}
+
+/// `torch.FloatTensor`, or `torch.wgpu.FloatTensor` on the device (as `torch.cuda.FloatTensor`).
+fn type_name(t: &Tensor) -> String {
+    match t.device() {
+        Device::Cpu => format!("torch.{}", t.dtype().legacy_name()),
+        Device::Wgpu => format!("torch.wgpu.{}", t.dtype().legacy_name()),
+    }
+}
+
 /// An `autograd.Function`'s backward: a Python object with `backward(grads)` (one gradient or
-/// None per output; returns one per tensor input) and `release()`.
-struct PyBackward(Py<PyAny>);
+/// None per output; returns one per tensor input, already validated) and `release()`.
+pub struct PyBackward(pub Py<PyAny>);
 
 impl BackwardFn for PyBackward {
     fn backward(&self, grads: &[Option<Tensor>]) -> rgrad_core::Result<Vec<Option<Tensor>>> {
@@ -70,7 +133,12 @@ impl BackwardFn for PyBackward {
                     if x.is_none() {
                         return Ok(None);
                     }
-                    let t = x.cast::<PyTensor>().map_err(|e| from_py(e.into()))?;
+                    let Ok(t) = x.cast::<PyTensor>() else {
+                        let kind = x.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                        return Err(from_py(PyRuntimeError::new_err(format!(
+                            "expected Variable or None (got {kind})"
+                        ))));
+                    };
                     Ok(Some(t.borrow().t.clone()))
                 })
                 .collect()
@@ -82,6 +150,30 @@ impl BackwardFn for PyBackward {
             let _ = self.0.call_method0(py, "release");
         });
     }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// Calls `visit` with each Python object the core holds for `t` and that would be freed with
+/// it (its hooks, its grad_fn's Python backward): what `Tensor.__traverse__` must report.
+pub fn visit_python_objects<E>(
+    t: &Tensor,
+    mut visit: impl FnMut(&Py<PyAny>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut result = Ok(());
+    t.visit_owned_external(&mut |obj| {
+        if result.is_err() {
+            return;
+        }
+        if let Some(h) = obj.downcast_ref::<PyHook>() {
+            result = visit(&h.0);
+        } else if let Some(b) = obj.downcast_ref::<PyBackward>() {
+            result = visit(&b.0);
+        }
+    });
+    result
 }
 
 /// Records a custom Function node: `outputs` get a grad_fn whose backward calls `backward`.
@@ -98,6 +190,58 @@ pub fn _record_function(
     let in_refs: Vec<&Tensor> = ins.iter().collect();
     let out_refs: Vec<&Tensor> = outs.iter().collect();
     rgrad_core::autograd::record_custom(name, Box::new(PyBackward(backward)), &in_refs, &out_refs);
+}
+
+/// A tensor `ctx.save_for_backward` kept: checked against in-place changes when unpacked.
+#[pyclass(name = "_SavedTensor", module = "rgrad._rgrad")]
+pub struct PySavedTensor {
+    saved: SavedCustom,
+    /// The saved Python object, handed back as itself (as PyTorch's preserved wrapper); None
+    /// for an output, which would otherwise keep its own node alive.
+    obj: Option<Py<PyTensor>>,
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PySavedTensor {
+    /// The saved tensor, or PyTorch's error if it was modified in place after saving.
+    fn unpack(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        let t = self.saved.unpack().py()?;
+        match &self.obj {
+            Some(obj) => Ok(obj.clone_ref(py)),
+            None => wrap(py, t),
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::gc::PyTraverseError> {
+        if let Some(obj) = &self.obj {
+            visit.call(obj)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.obj = None;
+    }
+}
+
+/// Saves `tensors` for the node just recorded for `outputs` (outputs are kept without their
+/// history, so the node holding the ctx does not keep itself alive).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+pub fn _save_for_node(
+    tensors: Vec<Bound<'_, PyTensor>>,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+) -> Vec<PySavedTensor> {
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    tensors
+        .into_iter()
+        .map(|t| {
+            let saved = SavedCustom::new(&t.borrow().t, &outs);
+            let obj = if saved.is_output() { None } else { Some(t.unbind()) };
+            PySavedTensor { saved, obj }
+        })
+        .collect()
 }
 
 /// Sets anomaly detection; returns the previous setting.

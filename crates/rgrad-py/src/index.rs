@@ -217,7 +217,8 @@ pub fn set(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyRe
     let pos_shape: Vec<i64> = pos.shape().iter().map(|&s| s as i64).collect();
     let vals = v.to_dtype(t.dtype()).py()?.expand(&pos_shape).py()?.reshape(&[-1]).py()?;
     let flat_pos = pos.reshape(&[-1]).py()?;
-    t.apply_inplace(&[&v], |base| {
+    // Writing through an index is allowed on expanded tensors, as in PyTorch.
+    t.apply_inplace_overlapping(&[&v], |base| {
         base.reshape(&[-1])?.index_put(&[Some(flat_pos.clone())], &vals, false)?.reshape(&shape)
     })
     .py()

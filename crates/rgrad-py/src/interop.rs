@@ -55,7 +55,24 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
             let target = match kind.as_str() {
                 "f" => "float64",
                 "b" => "bool",
-                _ => "int64",
+                "i" => "int64",
+                "u" => {
+                    // uint64 values past int64's range have no rgrad dtype: refused, not wrapped.
+                    let max = ob.call_method0("max");
+                    if arr.len() > 0 && max?.gt(i64::MAX)? {
+                        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                            "value cannot be converted to type int64 without overflow",
+                        ));
+                    }
+                    "int64"
+                }
+                // Objects, strings, dates, complex: no rgrad dtype holds them (PyTorch's text).
+                _ => {
+                    let name: String = arr.dtype().getattr("type")?.getattr("__name__")?.extract()?;
+                    return Err(PyTypeError::new_err(format!(
+                        "can't convert np.ndarray of type numpy.{name}. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint64, uint32, uint16, uint8, and bool."
+                    )));
+                }
             };
             let conv = ob.call_method1("astype", (target,))?;
             return tensor_from_numpy(&conv, false);
@@ -139,7 +156,7 @@ pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResul
 pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let host = t.to_cpu().py()?;
     let t = &host;
-    let owner = Py::new(py, crate::tensor::PyTensor { t: t.detach() })?.into_any();
+    let owner = crate::tensor::wrap(py, t.detach())?.into_any();
     let arr = numpy_view(py, t, owner)?;
     arr.call_method0("tolist")
 }

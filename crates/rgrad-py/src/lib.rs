@@ -1,17 +1,21 @@
 //! `rgrad._rgrad`: the compiled module. Translates between Python and rgrad-core; does no
 //! math of its own.
 
+mod backward;
+mod clamp;
 mod convert;
 mod device;
 mod dtype;
 mod errors;
 mod factory;
+mod from_data;
 mod functional;
 mod graph;
 mod index;
 mod interop;
 mod io;
 mod optim;
+mod out_arg;
 mod tensor;
 mod tensor_math;
 mod tensor_ops;
@@ -23,6 +27,14 @@ use rgrad_core::{grad_mode, DType};
 // the OS and faults them in again on the next op (a 1M-element chain of ops ran 10x slower).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Sets inference mode (tensors made while it is on are inference tensors); returns the
+/// previous value.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+fn _set_inference_mode(mode: bool) -> bool {
+    grad_mode::set_inference(mode)
+}
 
 /// Sets grad mode and returns the previous value (the Python context managers build on it).
 #[rgrad_py_macros::boundary]
@@ -55,13 +67,17 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dtype::PyDType>()?;
     m.add_class::<dtype::PyDevice>()?;
     m.add_class::<graph::PyRawNode>()?;
+    m.add_class::<out_arg::OutFunction>()?;
     for dt in DType::ALL {
         m.add(dt.name(), dtype::dtype_object(m.py(), dt)?)?;
     }
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_set_node_factory, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_record_function, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_save_for_node, m)?)?;
+    m.add_class::<graph::PySavedTensor>()?;
     m.add_function(wrap_pyfunction!(graph::_set_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(device::_wgpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(device::_wgpu_adapter_name, m)?)?;
@@ -87,7 +103,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor_ops::eye, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(backward::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(backward::_backward, m)?)?;
     m.add_function(wrap_pyfunction!(functional::linear, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;

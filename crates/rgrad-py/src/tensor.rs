@@ -3,28 +3,88 @@
 
 use crate::convert::{int_list, int_or_list, operand, require_operand, tensor_arg, Arg};
 use crate::dtype::{check_device, extract_dtype, opt_dtype, PyDType, PyDevice};
-use crate::errors::{from_py, run, IntoPyResult};
+use crate::errors::{run, IntoPyResult};
 use crate::graph::node_object;
 use crate::index;
 use crate::interop;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::ffi;
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 use pyo3::types::{PyTuple, PyType};
 use rgrad_core::ops::binary::{binary, BinaryOp};
 use rgrad_core::ops::unary::UnaryOp;
 use rgrad_core::{DType, Operand, Scalar, Tensor};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 #[pyclass(name = "Tensor", subclass, weakref, dict)]
 pub struct PyTensor {
+    /// Replace it only through [`PyTensor::replace_tensor`] (the wrapper slot follows it).
     pub t: Tensor,
+    /// This object, once registered as its tensor's wrapper (null before).
+    me: AtomicPtr<ffi::PyObject>,
 }
 
+/// The Python object for `t`: its existing wrapper while that is alive (PyTorch keeps one
+/// Python object per tensor, so `x.grad is x.grad` and a Parameter stays a Parameter), else a
+/// new one registered in the tensor's binding slot.
 #[inline]
 pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyTensor>> {
-    Py::new(py, PyTensor { t })
+    let existing = t.binding_slot().load(Ordering::Relaxed).cast::<ffi::PyObject>();
+    // SAFETY: the slot holds null or a wrapper of this tensor: `PyTensor::drop` clears it before
+    // the object's memory is freed, and it is only read and written with the GIL held. A wrapper
+    // being deallocated (refcount 0) is not revived: it gets replaced below.
+    if !existing.is_null() && unsafe { ffi::Py_REFCNT(existing) } > 0 {
+        return Ok(
+            unsafe { Bound::from_borrowed_ptr(py, existing).cast_into_unchecked::<PyTensor>() }.unbind()
+        );
+    }
+    let obj = Py::new(py, PyTensor { t, me: AtomicPtr::new(std::ptr::null_mut()) })?;
+    PyTensor::register(obj.bind(py));
+    Ok(obj)
+}
+
+impl Drop for PyTensor {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+impl PyTensor {
+    /// Makes `slf` the wrapper `wrap` returns for its tensor.
+    fn register(slf: &Bound<'_, Self>) {
+        let me = slf.as_ptr();
+        let this = slf.borrow();
+        this.me.store(me, Ordering::Relaxed);
+        this.t.binding_slot().store(me.cast(), Ordering::Relaxed);
+    }
+
+    /// Clears the tensor's wrapper slot if it names this object.
+    fn unregister(&self) {
+        let me = self.me.load(Ordering::Relaxed);
+        if !me.is_null() {
+            let _ = self.t.binding_slot().compare_exchange(
+                me.cast(),
+                std::ptr::null_mut(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Points this object at another core tensor (`.data = `, `detach_()`, in-place view ops);
+    /// the object becomes that tensor's wrapper.
+    pub fn replace_tensor(&mut self, t: Tensor) {
+        self.unregister();
+        self.t = t;
+        let me = self.me.load(Ordering::Relaxed);
+        if !me.is_null() {
+            self.t.binding_slot().store(me.cast(), Ordering::Relaxed);
+        }
+    }
 }
 
 #[inline]
@@ -91,26 +151,58 @@ impl PyTensor {
         f(&slf.borrow().t).py()?;
         Ok(slf.clone().unbind())
     }
+
+    /// The value for `int()`/`float()`/`complex()`, which PyTorch allows for one element only.
+    fn python_scalar(&self) -> PyResult<Scalar> {
+        if self.t.numel() != 1 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "only one element tensors can be converted to Python scalars",
+            ));
+        }
+        self.t.item().py()
+    }
 }
 
 #[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
-    /// `Tensor(data)` / subclasses such as `nn.Parameter` call this with existing data.
+    /// The legacy constructor, as PyTorch's: `Tensor(2, 3)` and `Tensor(size)` make float32
+    /// tensors of that shape, `Tensor(sequence)` converts to float32, `Tensor(tensor)` shares
+    /// the tensor's data; subclasses such as `nn.Parameter` call it with existing data.
     #[new]
-    #[pyo3(signature = (data=None, requires_grad=false))]
-    fn py_new(data: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Self> {
-        let t = match data {
-            None => Tensor::zeros(&[0], DType::F32),
-            Some(d) => match d.cast::<PyTensor>() {
-                Ok(pt) => pt.borrow().t.detach(),
-                Err(_) => crate::convert::tensor_from_data(d, None)?,
-            },
-        };
+    #[pyo3(signature = (*args, requires_grad=false))]
+    fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
+        let t = crate::from_data::legacy_new(args)?;
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
-        Ok(PyTensor { t })
+        Ok(PyTensor { t, me: AtomicPtr::new(std::ptr::null_mut()) })
+    }
+
+    /// Registers an object made from Python (`Tensor(...)`, `nn.Parameter(...)`) as its
+    /// tensor's wrapper, so the core hands back this object (and its subclass) later.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __init__(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) {
+        let _ = (args, kwargs);
+        Self::register(slf);
+    }
+
+    /// Reports the Python objects (hooks, a custom Function's backward and ctx) that only this
+    /// wrapper keeps alive through the core, so reference cycles through them are collected.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A collection can start while an object is being allocated (creating its `__dict__`),
+        // before its Rust fields are written (the memory is zeroed). `me` is set only once the
+        // object is complete, so an unset `me` means: nothing to report yet.
+        if self.me.load(Ordering::Relaxed).is_null() {
+            return Ok(());
+        }
+        crate::graph::visit_python_objects(&self.t, |obj| visit.call(obj))
+    }
+
+    /// Breaks a garbage cycle: drops the core tensor (and with it the hooks and graph node that
+    /// hold Python objects), as PyTorch's `THPVariable_clear` resets its tensor.
+    fn __clear__(&mut self) {
+        self.replace_tensor(Tensor::zeros(&[0], DType::F32));
     }
 
     // ---- properties ----------------------------------------------------------------------
@@ -233,8 +325,14 @@ impl PyTensor {
         self.t.is_leaf()
     }
 
+    fn is_inference(&self) -> bool {
+        self.t.is_inference()
+    }
+
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // A view whose base changed in place shows its regenerated history, as in PyTorch.
+        self.t.refresh_view_history();
         match self.t.grad_fn() {
             Some(n) => node_object(py, crate::graph::RawNode::Node(n)),
             None => Ok(py.None()),
@@ -258,7 +356,7 @@ impl PyTensor {
         if rg {
             t.set_requires_grad(true).py()?;
         }
-        self.t = t;
+        self.replace_tensor(t);
         Ok(())
     }
 
@@ -336,24 +434,25 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.t.item().py()?.to_f64())
+        Ok(self.python_scalar()?.to_f64())
     }
 
-    fn __int__(&self) -> PyResult<i64> {
-        Ok(match self.t.item().py()? {
-            Scalar::Float(f) => f as i64,
-            Scalar::Int(i) => i,
-            Scalar::Bool(b) => b as i64,
+    fn __int__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.python_scalar()? {
+            // Python's own float -> int: NaN and inf raise, large values stay exact.
+            Scalar::Float(f) => pyo3::types::PyFloat::new(py, f).call_method0("__int__")?,
+            Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
+            Scalar::Bool(b) => (b as i64).into_pyobject(py)?.into_any(),
         })
     }
 
-    fn __index__(&self) -> PyResult<i64> {
+    fn __index__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));
         }
-        self.__int__()
+        self.__int__(py)
     }
 
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
@@ -458,21 +557,28 @@ impl PyTensor {
 
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(
-        &self,
-        py: Python<'_>,
-        gradient: Option<PyRef<'_, PyTensor>>,
+        slf: &Bound<'_, Self>,
+        gradient: Option<&Bound<'_, PyAny>>,
         retain_graph: Option<bool>,
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if inputs.is_some_and(|i| !i.is_none()) {
-            return Err(PyRuntimeError::new_err(
-                "backward(inputs=...) is not supported yet; use rgrad.autograd.grad",
-            ));
+        if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
+            return crate::backward::_backward(
+                slf.as_any(),
+                gradient,
+                retain_graph,
+                create_graph,
+                Some(inputs),
+            );
         }
-        let gradient = gradient.map(|g| g.t.clone());
+        let gradient = match gradient.filter(|g| !g.is_none()) {
+            Some(g) => Some(g.cast::<PyTensor>()?.borrow().t.clone()),
+            None => None,
+        };
+        let t = slf.borrow().t.clone();
         // The whole pass runs without the GIL; hooks and custom backwards take it back.
-        run(py, usize::MAX, || self.t.backward(gradient, retain_graph, create_graph))
+        run(slf.py(), usize::MAX, || t.backward(gradient, retain_graph, create_graph))
     }
 
     fn retain_grad(&self) -> PyResult<()> {
@@ -486,19 +592,9 @@ impl PyTensor {
 
     /// Registers `hook(grad) -> Tensor | None`, called when the gradient is computed.
     fn register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<crate::graph::RemovableHandle>> {
-        let f: rgrad_core::tensor::GradHook = Arc::new(move |g: &Tensor| {
-            Python::attach(|py| {
-                let arg = wrap(py, g.clone()).map_err(from_py)?;
-                let r = hook.call1(py, (arg,)).map_err(from_py)?;
-                if r.is_none(py) {
-                    return Ok(None);
-                }
-                let t = r.bind(py).cast::<PyTensor>().map_err(|e| from_py(e.into()))?;
-                Ok(Some(t.borrow().t.clone()))
-            })
-        });
+        let f: rgrad_core::tensor::GradHook = std::sync::Arc::new(crate::graph::PyHook(hook));
         let id = self.t.register_hook(f).py()?;
-        Py::new(py, crate::graph::RemovableHandle { t: self.t.clone(), id })
+        Py::new(py, crate::graph::RemovableHandle { t: self.t.downgrade(), id })
     }
 
     // ---- arithmetic operators ------------------------------------------------------------
@@ -924,7 +1020,8 @@ impl PyTensor {
     }
     fn detach_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         let mut me = slf.borrow_mut();
-        me.t = me.t.detach();
+        let t = me.t.detach();
+        me.replace_tensor(t);
         Ok(slf.clone().unbind())
     }
 }

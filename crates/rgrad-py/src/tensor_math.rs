@@ -180,7 +180,7 @@ impl PyTensor {
     fn _set_view(slf: &Bound<'_, Self>, view: PyRef<'_, PyTensor>) -> Py<PyTensor> {
         let t = view.t.clone();
         drop(view);
-        slf.borrow_mut().t = t;
+        slf.borrow_mut().replace_tensor(t);
         slf.clone().unbind()
     }
 }

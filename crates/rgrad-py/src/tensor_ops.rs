@@ -1,5 +1,6 @@
 //! The rest of `Tensor`'s methods: reductions, joins, indexing ops and in-place variants.
 
+use crate::clamp::{clamp_inplace, clamp_promoted};
 use crate::convert::{int_list, int_or_list, require_operand, scalar, tensor_arg, Arg};
 use crate::dtype::opt_dtype;
 use crate::errors::{run, IntoPyResult};
@@ -8,7 +9,7 @@ use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyString, PyTuple};
 use rgrad_core::ops::factory;
 use rgrad_core::ops::unary::UnaryOp;
 use rgrad_core::{BinaryOp, DType, Operand, Scalar, Tensor};
@@ -20,14 +21,14 @@ fn dims_opt(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
-fn number(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
+pub(crate) fn number(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
     if let Ok(t) = ob.cast::<PyTensor>() {
         return t.borrow().t.item().py();
     }
     scalar(ob)?.ok_or_else(|| PyTypeError::new_err(format!("{what}: expected a number")))
 }
 
-fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+pub(crate) fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
     match ob {
         Some(o) if !o.is_none() => Ok(Some(number(o, "clamp")?.to_f64())),
         _ => Ok(None),
@@ -42,7 +43,7 @@ fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<
     Ok(cls.call1(((wrap(py, v)?, wrap(py, i)?),))?.unbind())
 }
 
-fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+pub(crate) fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
     seq.try_iter()?.map(|x| tensor_arg(&x?, "expected a sequence of Tensors")).collect()
 }
 
@@ -249,7 +250,7 @@ impl PyTensor {
         min: Option<&Bound<'_, PyAny>>,
         max: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clamp(opt_f64(min)?, opt_f64(max)?).py()?)
+        wrap(py, clamp_promoted(&self.t, min, max)?)
     }
 
     #[pyo3(signature = (min=None, max=None))]
@@ -263,11 +264,11 @@ impl PyTensor {
     }
 
     fn clamp_min(&self, py: Python<'_>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clamp(opt_f64(Some(min))?, None).py()?)
+        wrap(py, clamp_promoted(&self.t, Some(min), None)?)
     }
 
     fn clamp_max(&self, py: Python<'_>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clamp(None, opt_f64(Some(max))?).py()?)
+        wrap(py, clamp_promoted(&self.t, None, Some(max))?)
     }
 
     // ---- joins and splits ----------------------------------------------------------------
@@ -512,16 +513,13 @@ impl PyTensor {
         min: Option<&Bound<'_, PyAny>>,
         max: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        let (lo, hi) = (opt_f64(min)?, opt_f64(max)?);
-        Self::apply_(slf, |b| b.clamp(lo, hi))
+        clamp_inplace(slf, min, max)
     }
     fn clamp_min_(slf: &Bound<'_, Self>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let lo = opt_f64(Some(min))?;
-        Self::apply_(slf, |b| b.clamp(lo, None))
+        clamp_inplace(slf, Some(min), None)
     }
     fn clamp_max_(slf: &Bound<'_, Self>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let hi = opt_f64(Some(max))?;
-        Self::apply_(slf, |b| b.clamp(None, hi))
+        clamp_inplace(slf, None, Some(max))
     }
     fn neg_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         Self::apply_(slf, |b| b.neg())
@@ -562,7 +560,9 @@ impl PyTensor {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
         let (m, v) = (mask.t.clone(), number(value, "masked_fill_")?);
-        Self::apply_(slf, |b| b.masked_fill(&m, v))
+        // Allowed on expanded tensors, as PyTorch (still) allows it.
+        slf.borrow().t.apply_inplace_overlapping(&[], |b| b.masked_fill(&m, v)).py()?;
+        Ok(slf.clone().unbind())
     }
     fn scatter_add_(
         slf: &Bound<'_, Self>,
@@ -600,7 +600,7 @@ impl PyTensor {
             indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put_")?))).collect::<PyResult<_>>()?;
         let v = values.t.clone();
         let others = [&v];
-        slf.borrow().t.apply_inplace(&others, |b| b.index_put(&ix, &v, accumulate)).py()?;
+        slf.borrow().t.apply_inplace_overlapping(&others, |b| b.index_put(&ix, &v, accumulate)).py()?;
         Ok(slf.clone().unbind())
     }
     #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
@@ -796,89 +796,4 @@ pub fn randperm(
     let dev = crate::dtype::check_device(device)?;
     let t = factory::randperm(n).cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
     crate::factory::finish(py, t, dev, false)
-}
-
-/// `rgrad.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
-#[rgrad_py_macros::boundary]
-#[pyfunction]
-#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=None))]
-pub fn _grad(
-    py: Python<'_>,
-    outputs: &Bound<'_, PyAny>,
-    inputs: &Bound<'_, PyAny>,
-    grad_outputs: Option<&Bound<'_, PyAny>>,
-    retain_graph: Option<bool>,
-    create_graph: bool,
-    allow_unused: Option<bool>,
-) -> PyResult<Py<PyTuple>> {
-    let outs = seq_of_tensors(outputs)?;
-    let ins = seq_of_tensors(inputs)?;
-    let gos: Vec<Option<Tensor>> = match grad_outputs {
-        Some(g) if !g.is_none() => {
-            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
-                vec![g.clone()]
-            } else {
-                g.try_iter()?.collect::<PyResult<_>>()?
-            };
-            items
-                .iter()
-                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) })
-                .collect::<PyResult<_>>()?
-        }
-        _ => vec![None; outs.len()],
-    };
-    if gos.len() != outs.len() {
-        return Err(PyRuntimeError::new_err(format!(
-            "grad requires one grad_output per output: got {} outputs and {} grad_outputs",
-            outs.len(),
-            gos.len()
-        )));
-    }
-    for (i, x) in ins.iter().enumerate() {
-        if !x.requires_grad() {
-            return Err(PyRuntimeError::new_err(format!(
-                "One of the differentiated Tensors does not require grad (input {i})"
-            )));
-        }
-    }
-    let seeds = outs
-        .iter()
-        .zip(gos)
-        .enumerate()
-        .map(|(i, (o, g))| rgrad_core::autograd::engine::root_grad(o, g, i))
-        .collect::<Result<Vec<_>, _>>()
-        .py()?;
-    // The whole pass runs without the GIL; hooks and custom backwards take it back.
-    let grads = run(py, usize::MAX, || {
-        rgrad_core::autograd::engine::run(
-            &outs,
-            seeds,
-            retain_graph.unwrap_or(create_graph),
-            create_graph,
-            rgrad_core::autograd::engine::Target::Capture(&ins),
-        )
-    })?;
-    let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(grads.len());
-    for (i, g) in grads.into_iter().enumerate() {
-        match g {
-            Some(g) => objs.push(wrap(py, g)?.into_any()),
-            None if allow_unused == Some(true) => objs.push(py.None()),
-            None => {
-                return Err(PyRuntimeError::new_err(format!(
-                    "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior. (input {i})"
-                )))
-            }
-        }
-    }
-    Ok(PyTuple::new(py, objs)?.unbind())
-}
-
-fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
-    if let Ok(t) = ob.cast::<PyTensor>() {
-        return Ok(vec![t.borrow().t.clone()]);
-    }
-    if ob.is_instance_of::<PyList>() || ob.is_instance_of::<PyTuple>() {
-        return tensors_of(ob);
-    }
-    Err(PyTypeError::new_err("expected a Tensor or a sequence of Tensors"))
 }

@@ -1,6 +1,6 @@
 """``rgrad.autograd``: grad mode, graph nodes and gradient checks."""
 
-from rgrad._rgrad import Tensor, _grad
+from rgrad._rgrad import Tensor, _backward, _grad
 from rgrad.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from rgrad.autograd.function import Function, FunctionCtx, once_differentiable
 from rgrad.autograd.grad_mode import (
@@ -13,6 +13,23 @@ from rgrad.autograd.grad_mode import (
 )
 from rgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from rgrad.autograd.graph import Node
+
+
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph=None,
+    create_graph=False,
+    grad_variables=None,
+    inputs=None,
+):
+    """Accumulates the gradients of ``tensors`` (one backward pass from all of them) into the
+    leaves' ``.grad``, or only into ``inputs`` when given (non-leaf inputs get ``.grad`` too)."""
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    if not isinstance(tensors, (Tensor, list, tuple)):
+        tensors = tuple(tensors)
+    _backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
 
 
 def grad(
@@ -51,6 +68,7 @@ def grad(
 
 __all__ = [
     "Function",
+    "backward",
     "FunctionCtx",
     "detect_anomaly",
     "is_anomaly_enabled",

@@ -3,7 +3,7 @@ parentheses for the ones that take no argument)."""
 
 import functools
 
-from rgrad._rgrad import _set_grad_enabled, is_grad_enabled
+from rgrad._rgrad import _set_grad_enabled, _set_inference_mode, is_grad_enabled
 
 __all__ = [
     "enable_grad",
@@ -99,11 +99,13 @@ class inference_mode(_DecoratorContextManager):
         if self.mode:
             _inference_depth += 1
             self._prev = _set_grad_enabled(False)
+            self._prev_inference = _set_inference_mode(True)
 
     def __exit__(self, *exc):
         global _inference_depth
         if self.mode:
             _inference_depth -= 1
+            _set_inference_mode(self._prev_inference)
             _set_grad_enabled(self._prev)
 
     def clone(self):

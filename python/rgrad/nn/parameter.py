@@ -27,7 +27,7 @@ class Parameter(Tensor):
             raise RuntimeError(
                 "Only Tensors of floating point and complex dtype can require gradients"
             )
-        return Tensor.__new__(cls, data, requires_grad)
+        return Tensor.__new__(cls, data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

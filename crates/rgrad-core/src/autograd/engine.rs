@@ -43,7 +43,7 @@ fn owned(g: Tensor) -> Result<Tensor> {
 fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
     let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
     for hook in hooks {
-        if let Some(replaced) = hook(&g)? {
+        if let Some(replaced) = hook.call(&g)? {
             g = replaced;
         }
     }
@@ -160,7 +160,7 @@ fn apply_pre_hooks(node: &Node, grads: &mut [Option<Tensor>]) -> Result<()> {
     let hooks: Vec<_> = node.pre_hooks.lock().clone();
     for (nr, _, hook) in hooks {
         if let Some(g) = grads.get(nr).cloned().flatten() {
-            if let Some(new) = hook(&g)? {
+            if let Some(new) = hook.call(&g)? {
                 grads[nr] = Some(new);
             }
         }
@@ -285,6 +285,33 @@ impl Tensor {
         )?;
         Ok(())
     }
+}
+
+/// `backward(inputs=...)`: the gradients of `roots` accumulate into the `.grad` of `inputs`
+/// only (leaves run their hooks as usual; a non-leaf input keeps its gradient as if it had
+/// called `retain_grad`). Inputs the roots do not depend on keep their `.grad`.
+pub fn backward_into(
+    roots: &[Tensor],
+    root_grads: Vec<Tensor>,
+    inputs: &[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<()> {
+    if inputs.is_empty() {
+        bail!(Runtime, "`inputs` argument to `backward()` cannot be empty.");
+    }
+    if inputs.iter().any(|t| !t.requires_grad()) {
+        bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
+    }
+    let grads = run(roots, root_grads, retain_graph, create_graph, Target::Capture(inputs))?;
+    for (t, g) in inputs.iter().zip(grads) {
+        if let Some(g) = g {
+            let g = if g.dtype() != t.dtype() { g.to_dtype(t.dtype())? } else { g };
+            let _mode = GradModeGuard::new(create_graph);
+            accumulate(t, if create_graph { g } else { g.detach() }, create_graph)?;
+        }
+    }
+    Ok(())
 }
 
 /// The seed gradient for root `i`, with PyTorch's checks.

@@ -29,7 +29,12 @@ impl Edge {
         if !t.requires_grad() {
             return Edge::None;
         }
-        let m = t.meta();
+        let mut m = t.meta();
+        if m.view_base.is_some() && m.view_version != t.version() {
+            drop(m);
+            t.refresh_view_history();
+            m = t.meta();
+        }
         match &m.grad_fn {
             Some(node) => Edge::Node(node.clone(), m.output_nr),
             None => Edge::Leaf(t.clone()),
@@ -43,6 +48,11 @@ pub trait BackwardFn: Send + Sync {
     fn backward(&self, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>>;
     /// Drops saved state after a backward without `retain_graph`.
     fn release(&self) {}
+    /// The concrete value, so the binding that made it can reach the foreign objects it holds
+    /// (Python's garbage collector must see them).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A hook on one output's gradient: (output index, handle id, hook).
@@ -73,6 +83,26 @@ impl Node {
     pub fn num_outputs(&self) -> usize {
         self.num_outputs
     }
+
+    /// Calls `f` with the foreign objects this node holds: its custom backward and the hooks
+    /// of its outputs. Skips what another thread has locked (see
+    /// [`Tensor::visit_owned_external`]).
+    pub fn visit_external(&self, f: &mut dyn FnMut(&dyn std::any::Any)) {
+        if let Some(hooks) = self.pre_hooks.try_lock() {
+            for (_, _, hook) in hooks.iter() {
+                if let Some(a) = hook.as_any() {
+                    f(a);
+                }
+            }
+        }
+        if let Some(op) = self.op.try_lock() {
+            if let Op::Custom(b) = &*op {
+                if let Some(a) = b.as_any() {
+                    f(a);
+                }
+            }
+        }
+    }
 }
 
 /// A tensor kept for backward, with the storage version it had when saved.
@@ -80,8 +110,9 @@ impl Node {
 pub struct Saved {
     tensor: Tensor,
     version: u64,
-    /// Saved outputs are kept without history (no reference cycle through their grad_fn).
-    producer: Option<&'static str>,
+    /// Saved outputs are kept without history (no reference cycle through their grad_fn):
+    /// the node that produced them and which of its outputs they are, for the error message.
+    producer: Option<(std::borrow::Cow<'static, str>, usize)>,
 }
 
 impl Saved {
@@ -90,7 +121,11 @@ impl Saved {
     }
 
     pub fn output(t: &Tensor, producer: &'static str) -> Saved {
-        Saved { tensor: t.detach(), version: t.version(), producer: Some(producer) }
+        Saved {
+            tensor: t.detach(),
+            version: t.version(),
+            producer: Some((std::borrow::Cow::Borrowed(producer), 0)),
+        }
     }
 
     /// The saved tensor, or PyTorch's error if it was modified in place since.
@@ -99,8 +134,8 @@ impl Saved {
         if now != self.version {
             // PyTorch names the node (`ExpBackward0`); a history taken over by an in-place op
             // is named by the op (`Add`).
-            let origin = match (self.producer, self.tensor.grad_fn()) {
-                (Some(p), _) => format!(", which is output 0 of {p},"),
+            let origin = match (&self.producer, self.tensor.grad_fn()) {
+                (Some((p, nr)), _) => format!(", which is output {nr} of {p},"),
                 (None, Some(n)) => {
                     let m = self.tensor.meta();
                     let name = if m.inplace_history {
@@ -121,6 +156,58 @@ impl Saved {
             )));
         }
         Ok(&self.tensor)
+    }
+}
+
+/// A tensor an `autograd.Function` saved with `ctx.save_for_backward`: inputs as they are,
+/// outputs without their history (no reference cycle through the node that holds the ctx, as
+/// PyTorch's `SavedVariable` does for outputs); [`SavedCustom::unpack`] puts the history back.
+pub struct SavedCustom {
+    saved: Saved,
+    history: Option<(std::sync::Weak<Node>, usize)>,
+}
+
+impl SavedCustom {
+    /// Saves `t` for the node that produced `outputs` (call it after recording the node).
+    pub fn new(t: &Tensor, outputs: &[Tensor]) -> SavedCustom {
+        let history = if outputs.iter().any(|o| o.same(t)) {
+            let m = t.meta();
+            m.grad_fn.as_ref().map(|n| (Arc::downgrade(n), m.output_nr))
+        } else {
+            None
+        };
+        match history {
+            Some((node, nr)) => {
+                // PyTorch names a saved output by its Function: `VBackward` -> `V`.
+                let name = node.upgrade().map(|n| n.name().trim_end_matches("Backward").to_string());
+                let saved = Saved {
+                    tensor: t.detach(),
+                    version: t.version(),
+                    producer: name.map(|n| (std::borrow::Cow::Owned(n), nr)),
+                };
+                SavedCustom { saved, history: Some((node, nr)) }
+            }
+            None => SavedCustom { saved: Saved::input(t), history: None },
+        }
+    }
+
+    /// Whether the tensor was saved as an output of its node (kept without history).
+    pub fn is_output(&self) -> bool {
+        self.history.is_some()
+    }
+
+    /// The saved tensor (with its history for an output), or PyTorch's error if it was
+    /// modified in place since it was saved.
+    pub fn unpack(&self) -> Result<Tensor> {
+        let t = self.saved.get()?;
+        let Some((node, nr)) = &self.history else {
+            return Ok(t.clone());
+        };
+        let out = t.detach();
+        if let Some(node) = node.upgrade() {
+            out.set_grad_fn(node, *nr);
+        }
+        Ok(out)
     }
 }
 

@@ -44,8 +44,20 @@ fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
 }
 
 impl Tensor {
-    /// Runs `f` on (a copy of) `self` and writes the result back into `self`.
+    /// Runs `f` on (a copy of) `self` and writes the result back into `self`; refused, as in
+    /// PyTorch, when several elements of `self` share one memory location (an expanded tensor).
     pub fn apply_inplace(&self, others: &[&Tensor], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        check_no_internal_overlap(self)?;
+        self.apply_inplace_dyn(others, Box::new(f))
+    }
+
+    /// [`Tensor::apply_inplace`] for the writes PyTorch allows on overlapping memory (`fill_`,
+    /// `masked_fill_`, `index_put_`, indexed assignment): every alias gets the same value.
+    pub fn apply_inplace_overlapping(
+        &self,
+        others: &[&Tensor],
+        f: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
         self.apply_inplace_dyn(others, Box::new(f))
     }
 
@@ -90,8 +102,7 @@ impl Tensor {
         self.write_from(&result)?;
         if record {
             if let Some(node) = result.grad_fn() {
-                self.set_grad_fn(node, result.meta().output_nr);
-                self.meta().inplace_history = true;
+                self.take_inplace_history(node, result.meta().output_nr);
             }
         }
         Ok(())
@@ -108,6 +119,14 @@ impl Tensor {
                 "output with shape {} doesn't match the broadcast shape {}",
                 fmt_shape(self.shape()),
                 fmt_shape(result.shape())
+            );
+        }
+        if !can_cast(result.dtype(), self.dtype()) {
+            bail!(
+                Runtime,
+                "result type {} can't be cast to the desired output type {}",
+                scalar_type_name(result.dtype()),
+                scalar_type_name(self.dtype())
             );
         }
         let result = result.to_dtype(self.dtype())?;
@@ -129,11 +148,10 @@ impl Tensor {
         )?;
         // The view's values are already in place (it shares the base's memory); its history
         // becomes "these positions of the new base".
-        let shape: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
-        let regathered = base.reshape(&[-1])?.index(&[Some(positions)])?.reshape(&shape)?;
-        if let Some(node) = regathered.grad_fn() {
-            self.set_grad_fn(node, regathered.meta().output_nr);
-            self.meta().inplace_history = true;
+        if let Some(regathered) = self.regather_from(base)? {
+            if let Some(node) = regathered.grad_fn() {
+                self.take_inplace_history(node, regathered.meta().output_nr);
+            }
         }
         Ok(())
     }
@@ -204,7 +222,6 @@ impl Tensor {
 
     /// `self op= other` for the arithmetic ops (`add_`, `mul_`, ...).
     pub fn binary_(&self, op: BinaryOp, other: Operand) -> Result<()> {
-        check_no_internal_overlap(self)?;
         let others: Vec<&Tensor> = match other {
             Operand::T(t) => vec![t],
             Operand::S(_) => vec![],
@@ -216,7 +233,7 @@ impl Tensor {
     pub fn fill_(&self, value: Scalar) -> Result<()> {
         let shape = self.dims();
         let dt = self.dtype();
-        self.apply_inplace(&[], |base| {
+        self.apply_inplace_overlapping(&[], |base| {
             let full = Tensor::full_on(&shape, value, dt, base.device())?;
             Ok(recorded(full, "FillBackward0", &[base], || Op::Scale(0.0)))
         })
@@ -235,7 +252,6 @@ impl Tensor {
 
     /// `copy_(src)`: broadcasts and converts `src` into `self`.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
-        check_no_internal_overlap(self)?;
         let sizes: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
         let dt = self.dtype();
         self.apply_inplace(&[src], |_| src.expand(&sizes)?.to_dtype(dt))

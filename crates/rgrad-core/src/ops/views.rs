@@ -35,9 +35,11 @@ impl Tensor {
                     m.view_base.clone().unwrap_or_else(|| self.clone()),
                 )
             };
+            let version = self.version();
             let mut m = out.meta();
             m.views_grad_leaf = of_grad_leaf;
             m.view_base = Some(base);
+            m.view_version = version;
         }
         out
     }
@@ -59,7 +61,10 @@ impl Tensor {
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         let new_shape = infer_shape(shape, self.numel())?;
         if new_shape.as_slice() == self.shape() {
-            return Ok(self.clone());
+            // A new view, as PyTorch: never the input object itself.
+            return Ok(
+                self.view_with(self.layout().clone(), "ViewBackward0", || Op::Reshape { shape: self.dims() })
+            );
         }
         match self.layout().view_strides(&new_shape) {
             Some(_) => self.view(shape),

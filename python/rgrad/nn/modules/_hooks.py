@@ -83,8 +83,9 @@ def _typename(obj):
 
 
 class _ForwardHooksMixin:
-    """Registration and running of forward pre-hooks and hooks; ``Module.__call__`` takes the
-    plain ``forward`` path unless one is registered."""
+    """Registration and running of forward pre-hooks and hooks, and of full backward hooks
+    (set up around the call); ``Module.__call__`` takes the plain ``forward`` path unless one
+    is registered."""
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Registers ``hook(module, args)`` (or ``hook(module, args, kwargs)``) to run before
@@ -115,8 +116,31 @@ class _ForwardHooksMixin:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Registers ``hook(module, grad_input, grad_output)``, called once the gradients
+        with respect to the module's inputs are computed; a non-None result replaces
+        ``grad_input``. Returns a removable handle."""
+        return self._register_backward(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Registers ``hook(module, grad_output)``, called once the gradients with respect to
+        the module's outputs are computed; a non-None result replaces ``grad_output``."""
+        return self._register_backward(self._backward_pre_hooks, hook, prepend)
+
+    def _register_backward(self, hooks, hook, prepend):
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
     def _call_with_hooks(self, args, kwargs):
         called, result = set(), None
+        backward_hook = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            from rgrad.nn.modules._backward_hooks import BackwardHook
+
+            backward_hook = BackwardHook(self, args)
         try:
             for hook_id, hook in list(self._forward_pre_hooks.items()):
                 if hook_id in self._forward_pre_hooks_with_kwargs:
@@ -132,12 +156,16 @@ class _ForwardHooksMixin:
                     out = hook(self, args)
                     if out is not None:
                         args = out if isinstance(out, tuple) else (out,)
+            if backward_hook is not None:
+                args = backward_hook.setup_input_hook(args)
             result = self.forward(*args, **kwargs)
             for hook_id, hook in list(self._forward_hooks.items()):
                 called.add(hook_id)
                 out = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                 if out is not None:
                     result = out
+            if backward_hook is not None:
+                result = backward_hook.setup_output_hook(result)
             return result
         except Exception:
             for hook_id, hook in list(self._forward_hooks.items()):

@@ -69,6 +69,8 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
         init("_forward_hooks", OrderedDict())
         init("_forward_hooks_with_kwargs", OrderedDict())
         init("_forward_hooks_always_called", OrderedDict())
+        init("_backward_hooks", OrderedDict())
+        init("_backward_pre_hooks", OrderedDict())
 
     # ---- registration ------------------------------------------------------------------------
 
@@ -121,6 +123,9 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
     def __setstate__(self, state):
         # Unpickled and copied registries arrive as plain dicts (see Registry.__reduce__).
         self.__dict__.update(state)
+        # Modules saved before backward hooks existed have no dictionaries for them.
+        for hooks in ("_backward_hooks", "_backward_pre_hooks"):
+            self.__dict__.setdefault(hooks, OrderedDict())
         for name in _REGISTRIES:
             if name in state:
                 self.__dict__[name] = Registry(self.__dict__, state[name])
@@ -400,7 +405,12 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
         return self
 
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks or self._forward_hooks:
+        if (
+            self._forward_pre_hooks
+            or self._forward_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
+        ):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 

@@ -1,0 +1,159 @@
+//! `autograd.grad` and `autograd.backward` (also `Tensor.backward(inputs=...)`): the bindings
+//! that run the engine from several roots.
+
+use crate::convert::tensor_arg;
+use crate::errors::{run, IntoPyResult};
+use crate::tensor::{wrap, PyTensor};
+use crate::tensor_ops::tensors_of;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use rgrad_core::Tensor;
+
+/// `rgrad.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=None))]
+pub fn _grad(
+    py: Python<'_>,
+    outputs: &Bound<'_, PyAny>,
+    inputs: &Bound<'_, PyAny>,
+    grad_outputs: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    allow_unused: Option<bool>,
+) -> PyResult<Py<PyTuple>> {
+    let outs = seq_of_tensors(outputs)?;
+    let ins = seq_of_tensors(inputs)?;
+    let gos: Vec<Option<Tensor>> = match grad_outputs {
+        Some(g) if !g.is_none() => {
+            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
+                vec![g.clone()]
+            } else {
+                g.try_iter()?.collect::<PyResult<_>>()?
+            };
+            items
+                .iter()
+                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) })
+                .collect::<PyResult<_>>()?
+        }
+        _ => vec![None; outs.len()],
+    };
+    if gos.len() != outs.len() {
+        return Err(PyRuntimeError::new_err(format!(
+            "grad requires one grad_output per output: got {} outputs and {} grad_outputs",
+            outs.len(),
+            gos.len()
+        )));
+    }
+    for (i, x) in ins.iter().enumerate() {
+        if !x.requires_grad() {
+            return Err(PyRuntimeError::new_err(format!(
+                "One of the differentiated Tensors does not require grad (input {i})"
+            )));
+        }
+    }
+    let seeds = outs
+        .iter()
+        .zip(gos)
+        .enumerate()
+        .map(|(i, (o, g))| rgrad_core::autograd::engine::root_grad(o, g, i))
+        .collect::<Result<Vec<_>, _>>()
+        .py()?;
+    // The whole pass runs without the GIL; hooks and custom backwards take it back.
+    let grads = run(py, usize::MAX, || {
+        rgrad_core::autograd::engine::run(
+            &outs,
+            seeds,
+            retain_graph.unwrap_or(create_graph),
+            create_graph,
+            rgrad_core::autograd::engine::Target::Capture(&ins),
+        )
+    })?;
+    let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(grads.len());
+    for (i, g) in grads.into_iter().enumerate() {
+        match g {
+            Some(g) => objs.push(wrap(py, g)?.into_any()),
+            None if allow_unused == Some(true) => objs.push(py.None()),
+            None => {
+                return Err(PyRuntimeError::new_err(format!(
+                    "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior. (input {i})"
+                )))
+            }
+        }
+    }
+    Ok(PyTuple::new(py, objs)?.unbind())
+}
+
+/// `autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`: one pass
+/// from every root; with `inputs`, gradients accumulate only into those.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (tensors, grad_tensors=None, retain_graph=None, create_graph=false, inputs=None))]
+pub fn _backward(
+    tensors: &Bound<'_, PyAny>,
+    grad_tensors: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    inputs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    use rgrad_core::autograd::engine;
+    let py = tensors.py();
+    let roots = seq_of_tensors(tensors)?;
+    let grads: Vec<Option<Tensor>> = match grad_tensors {
+        Some(g) if !g.is_none() => {
+            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
+                vec![g.clone()]
+            } else {
+                g.try_iter()?.collect::<PyResult<_>>()?
+            };
+            items
+                .iter()
+                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_tensors").map(Some) })
+                .collect::<PyResult<_>>()?
+        }
+        _ => vec![None; roots.len()],
+    };
+    if grads.len() != roots.len() {
+        return Err(PyRuntimeError::new_err(format!(
+            "got {} tensors and {} gradients",
+            roots.len(),
+            grads.len()
+        )));
+    }
+    let seeds = roots
+        .iter()
+        .zip(grads)
+        .enumerate()
+        .map(|(i, (o, g))| engine::root_grad(o, g, i))
+        .collect::<Result<Vec<_>, _>>()
+        .py()?;
+    let retain = retain_graph.unwrap_or(create_graph);
+    match inputs.filter(|i| !i.is_none()) {
+        Some(ins) => {
+            let ins = if ins.cast::<PyTensor>().is_ok()
+                || ins.is_instance_of::<PyList>()
+                || ins.is_instance_of::<PyTuple>()
+            {
+                seq_of_tensors(ins)?
+            } else {
+                let items = PyTuple::new(ins.py(), ins.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+                seq_of_tensors(items.as_any())?
+            };
+            run(py, usize::MAX, || engine::backward_into(&roots, seeds, &ins, retain, create_graph))
+        }
+        None => run(py, usize::MAX, || {
+            engine::run(&roots, seeds, retain, create_graph, engine::Target::Accumulate).map(|_| ())
+        }),
+    }
+}
+
+fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    if let Ok(t) = ob.cast::<PyTensor>() {
+        return Ok(vec![t.borrow().t.clone()]);
+    }
+    if ob.is_instance_of::<PyList>() || ob.is_instance_of::<PyTuple>() {
+        return tensors_of(ob);
+    }
+    Err(PyTypeError::new_err("expected a Tensor or a sequence of Tensors"))
+}
