@@ -13,6 +13,7 @@ import string
 import numpy as np
 
 from rgrad import _rgrad
+from rgrad._errors import wrap_module
 
 Tensor = _rgrad.Tensor
 
@@ -662,3 +663,6 @@ def cartesian_prod(*tensors):
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
     return _rgrad.stack([g.reshape(-1) for g in grids], 1)
+
+
+wrap_module(globals(), __all__)

@@ -6,6 +6,7 @@ input so that gradients flow.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -41,6 +42,7 @@ from rgrad._array_ops import (
     tile,
     trace,
 )
+from rgrad._errors import pytorch_errors, wrap_module
 
 Tensor = _rgrad.Tensor
 
@@ -736,10 +738,13 @@ METHODS = {
 
 
 def _install():
+    wrap_module(globals(), __all__)
     for name, fn in METHODS.items():
         if not hasattr(Tensor, name):
             if callable(fn) and not isinstance(fn, property) and fn.__name__ == "<lambda>":
                 fn.__name__ = fn.__qualname__ = name
+            if inspect.isfunction(fn):
+                fn = pytorch_errors(fn)
             setattr(Tensor, name, fn)
 
 

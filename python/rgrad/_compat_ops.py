@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rgrad import _rgrad, return_types
+from rgrad._errors import wrap_module
 
 Tensor = _rgrad.Tensor
 
@@ -140,6 +141,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's
 
 
 def _install():
+    wrap_module(globals(), __all__)
     for name in __all__:
         if name not in ("allclose", "equal") and not hasattr(Tensor, name):
             setattr(Tensor, name, globals()[name])

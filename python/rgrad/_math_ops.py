@@ -8,6 +8,7 @@ the functional binary forms accept a Python number on either side, as PyTorch's 
 from __future__ import annotations
 
 from rgrad import _rgrad
+from rgrad._errors import wrap_module
 
 Tensor = _rgrad.Tensor
 
@@ -157,6 +158,8 @@ def _install():
             setattr(Tensor, alias, getattr(Tensor, target))
         if hasattr(Tensor, target + "_") and not hasattr(Tensor, alias + "_"):
             setattr(Tensor, alias + "_", getattr(Tensor, target + "_"))
+    global logit, nan_to_num, logaddexp2
+    wrap_module(globals(), ["logit", "nan_to_num", "logaddexp2"])
     Tensor.logit = logit
     Tensor.logit_ = _inplace(logit, "logit_")
     Tensor.nan_to_num = nan_to_num

@@ -2,7 +2,7 @@
 //! that run the engine from several roots.
 
 use crate::convert::tensor_arg;
-use crate::errors::IntoPyResult;
+use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
 use crate::tensor_ops::tensors_of;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -11,6 +11,7 @@ use pyo3::types::{PyList, PyTuple};
 use rgrad_core::Tensor;
 
 /// `rgrad.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=None))]
 pub fn _grad(
@@ -59,14 +60,16 @@ pub fn _grad(
         .map(|(i, (o, g))| rgrad_core::autograd::engine::root_grad(o, g, i))
         .collect::<Result<Vec<_>, _>>()
         .py()?;
-    let grads = rgrad_core::autograd::engine::run(
-        &outs,
-        seeds,
-        retain_graph.unwrap_or(create_graph),
-        create_graph,
-        rgrad_core::autograd::engine::Target::Capture(&ins),
-    )
-    .py()?;
+    // The whole pass runs without the GIL; hooks and custom backwards take it back.
+    let grads = run(py, usize::MAX, || {
+        rgrad_core::autograd::engine::run(
+            &outs,
+            seeds,
+            retain_graph.unwrap_or(create_graph),
+            create_graph,
+            rgrad_core::autograd::engine::Target::Capture(&ins),
+        )
+    })?;
     let mut objs: Vec<Py<PyAny>> = Vec::with_capacity(grads.len());
     for (i, g) in grads.into_iter().enumerate() {
         match g {
@@ -84,6 +87,7 @@ pub fn _grad(
 
 /// `autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`: one pass
 /// from every root; with `inputs`, gradients accumulate only into those.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (tensors, grad_tensors=None, retain_graph=None, create_graph=false, inputs=None))]
 pub fn _backward(
@@ -94,6 +98,7 @@ pub fn _backward(
     inputs: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     use rgrad_core::autograd::engine;
+    let py = tensors.py();
     let roots = seq_of_tensors(tensors)?;
     let grads: Vec<Option<Tensor>> = match grad_tensors {
         Some(g) if !g.is_none() => {
@@ -135,9 +140,11 @@ pub fn _backward(
                 let items = PyTuple::new(ins.py(), ins.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
                 seq_of_tensors(items.as_any())?
             };
-            engine::backward_into(&roots, seeds, &ins, retain, create_graph).py()
+            run(py, usize::MAX, || engine::backward_into(&roots, seeds, &ins, retain, create_graph))
         }
-        None => engine::run(&roots, seeds, retain, create_graph, engine::Target::Accumulate).map(|_| ()).py(),
+        None => run(py, usize::MAX, || {
+            engine::run(&roots, seeds, retain, create_graph, engine::Target::Accumulate).map(|_| ())
+        }),
     }
 }
 

@@ -1,9 +1,9 @@
 //! Python values → core values: numbers, shapes, nested lists.
 
-use crate::errors::IntoPyResult;
+use crate::errors::{type_name, IntoPyResult};
 use crate::interop;
 use crate::tensor::PyTensor;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use rgrad_core::{DType, Scalar, Tensor};
@@ -77,40 +77,85 @@ pub fn default_dtype(s: Scalar) -> DType {
     }
 }
 
-fn int_of(ob: &Bound<'_, PyAny>) -> PyResult<i64> {
+/// An int argument or element: Python ints, NumPy ints and one-element integer tensors.
+/// `Err(None)` for another type, `Err(Some(e))` for an int that does not fit in 64 bits.
+fn int_of(ob: &Bound<'_, PyAny>) -> Result<i64, Option<PyErr>> {
     if let Ok(t) = ob.cast::<PyTensor>() {
         let t = &t.borrow().t;
         if t.numel() == 1 && !t.dtype().is_float() {
-            return Ok(match t.item().py()? {
+            return Ok(match t.item().py().map_err(Some)? {
                 Scalar::Int(i) => i,
                 Scalar::Bool(b) => b as i64,
                 Scalar::Float(f) => f as i64,
             });
         }
+        return Err(None);
     }
-    ob.extract::<i64>().map_err(|_| {
-        let name = ob.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        PyTypeError::new_err(format!("expected int, but got {name}"))
-    })
+    if ob.is_instance_of::<PyFloat>() {
+        return Err(None);
+    }
+    match ob.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(_) if ob.is_instance_of::<PyInt>() || interop::is_numpy_scalar(ob) => {
+            Err(Some(PyValueError::new_err("Overflow when unpacking long long")))
+        }
+        Err(_) => Err(None),
+    }
 }
 
-/// Sizes given as `f(2, 3)`, `f((2, 3))` or `f([2, 3])`.
-pub fn int_list(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
+/// PyTorch's message for a bad element of an int-list argument (`arg` names it).
+fn element_error(arg: &str, pos: usize, ob: &Bound<'_, PyAny>, e: Option<PyErr>) -> PyErr {
+    let why = match e {
+        Some(e) => e.value(ob.py()).to_string(),
+        None => format!("type must be tuple of ints,but got {}", type_name(ob)),
+    };
+    PyTypeError::new_err(format!(
+        "argument '{arg}' failed to unpack the object at pos {pos} with error \"{why}\""
+    ))
+}
+
+fn int_elements<'py>(
+    arg: &str,
+    items: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
+) -> PyResult<Vec<i64>> {
+    items
+        .enumerate()
+        .map(|(i, x)| {
+            let x = x?;
+            int_of(&x).map_err(|e| element_error(arg, i + 1, &x, e))
+        })
+        .collect()
+}
+
+/// Sizes given as `f(2, 3)`, `f((2, 3))` or `f([2, 3])`; `arg` names the argument in errors.
+pub fn int_list(args: &Bound<'_, PyTuple>, arg: &str) -> PyResult<Vec<i64>> {
     if args.len() == 1 {
         let a = args.get_item(0)?;
         if a.is_instance_of::<PyTuple>() || a.is_instance_of::<PyList>() {
-            return a.try_iter()?.map(|x| int_of(&x?)).collect();
+            return int_elements(arg, a.try_iter()?);
         }
+        return match int_of(&a) {
+            Ok(v) => Ok(vec![v]),
+            Err(Some(e)) => Err(element_error(arg, 1, &a, Some(e))),
+            Err(None) => Err(PyTypeError::new_err(format!(
+                "argument '{arg}' (position 1) must be tuple of ints, not {}",
+                type_name(&a)
+            ))),
+        };
     }
-    args.iter().map(|x| int_of(&x)).collect()
+    int_elements(arg, args.iter().map(Ok))
 }
 
-/// A sequence of ints (e.g. `dim=(0, 2)`) or a single int.
-pub fn int_or_list(ob: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+/// A sequence of ints (e.g. `dim=(0, 2)`) or a single int; `arg` names the argument in errors.
+pub fn int_or_list(ob: &Bound<'_, PyAny>, arg: &str) -> PyResult<Vec<i64>> {
     if ob.is_instance_of::<PyTuple>() || ob.is_instance_of::<PyList>() {
-        return ob.try_iter()?.map(|x| int_of(&x?)).collect();
+        return int_elements(arg, ob.try_iter()?);
     }
-    Ok(vec![int_of(ob)?])
+    match int_of(ob) {
+        Ok(v) => Ok(vec![v]),
+        Err(Some(e)) => Err(e),
+        Err(None) => Err(crate::errors::arg_type_error(arg, "int", ob)),
+    }
 }
 
 pub fn usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {

@@ -12,6 +12,7 @@ pub struct PyDType {
     pub dt: DType,
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyDType {
     fn __repr__(&self) -> String {
@@ -83,6 +84,7 @@ pub struct PyDevice {
     pub index: Option<i64>,
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyDevice {
     #[new]

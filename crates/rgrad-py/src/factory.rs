@@ -46,12 +46,13 @@ fn filled_on(
 
 fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
     match kw {
-        Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?)?),
-        _ => usize_shape(&int_list(size)?),
+        Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?, "size")?),
+        _ => usize_shape(&int_list(size, "size")?),
     }
 }
 
 /// `rgrad.tensor(data, dtype=None, device=None, requires_grad=False)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false, pin_memory=false))]
 pub fn tensor(
@@ -70,6 +71,7 @@ pub fn tensor(
 
 macro_rules! filled {
     ($name:ident, $value:expr) => {
+        #[rgrad_py_macros::boundary]
         #[pyfunction]
         #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false))]
         #[allow(clippy::too_many_arguments)]
@@ -97,6 +99,7 @@ filled!(ones, Scalar::Int(1));
 filled!(empty, Scalar::Int(0));
 
 /// `rgrad.full(size, fill_value)`: the dtype follows the fill value, as in PyTorch.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
 pub fn full(
@@ -119,6 +122,7 @@ fn number(ob: &Bound<'_, PyAny>) -> PyResult<Scalar> {
 }
 
 /// `rgrad.arange(end)` / `arange(start, end, step=1)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
 pub fn arange(
@@ -143,6 +147,7 @@ pub fn arange(
     finish(py, t, dev, requires_grad)
 }
 
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
 pub fn linspace(
@@ -161,6 +166,7 @@ pub fn linspace(
 
 macro_rules! random {
     ($name:ident, $f:path) => {
+        #[rgrad_py_macros::boundary]
         #[pyfunction]
         #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false))]
         pub fn $name(
@@ -182,12 +188,14 @@ macro_rules! random {
 random!(rand, factory::rand_uniform);
 random!(randn, factory::randn);
 
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn manual_seed(seed: i64) {
     factory::manual_seed(seed as u64);
 }
 
 /// `rgrad.from_numpy(array)`: shares the array's memory.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn from_numpy(py: Python<'_>, array: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
     if !interop::is_ndarray(array) {

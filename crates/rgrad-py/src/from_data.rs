@@ -380,7 +380,7 @@ pub fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
             return Ok(pt.borrow().t.detach());
         }
         if first.is_instance_of::<PyTuple>() && first.get_type().name()? == "Size" {
-            return sizes(crate::convert::int_or_list(&first)?);
+            return sizes(crate::convert::int_or_list(&first, "size")?);
         }
         if first.is_instance_of::<pyo3::types::PyString>() || first.is_instance_of::<pyo3::types::PyBytes>() {
             return crate::convert::tensor_from_data(&first, Some(DType::F32));

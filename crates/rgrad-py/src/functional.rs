@@ -2,7 +2,7 @@
 //! rgrad_core::ops::loss. Each `_loss` returns None where the fused op does not apply, and the
 //! Python caller runs its composite instead.
 
-use crate::errors::IntoPyResult;
+use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -32,6 +32,7 @@ fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> Py
 }
 
 /// `linear(input, weight, bias=None)`: `input @ weight.T + bias`, fused where it can be.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias=None))]
 pub fn linear(
@@ -46,7 +47,7 @@ pub fn linear(
         Some(b) if !b.is_none() => Some(tensor_param(b, "linear", "bias", 3)?),
         _ => None,
     };
-    wrap(py, x.linear(&w, b.as_ref()).py()?)
+    wrap(py, run(py, crate::tensor::matmul_work(&x, &w), || x.linear(&w, b.as_ref()))?)
 }
 
 fn wrap_opt(py: Python<'_>, t: Option<Tensor>) -> PyResult<Option<Py<PyTensor>>> {
@@ -54,6 +55,7 @@ fn wrap_opt(py: Python<'_>, t: Option<Tensor>) -> PyResult<Option<Py<PyTensor>>>
 }
 
 /// `cross_entropy` for class-index targets, or None.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction))]
 pub fn _cross_entropy(
@@ -75,10 +77,11 @@ pub fn _cross_entropy(
         label_smoothing,
         reduction: Reduction::parse(reduction).py()?,
     };
-    wrap_opt(py, x.cross_entropy(&y, &opts).py()?)
+    wrap_opt(py, run(py, x.numel(), || x.cross_entropy(&y, &opts))?)
 }
 
 /// `binary_cross_entropy` of probabilities, or None.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, reduction))]
 pub fn _binary_cross_entropy(
@@ -97,6 +100,7 @@ pub fn _binary_cross_entropy(
 }
 
 /// `binary_cross_entropy_with_logits`, or None.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, target, weight, pos_weight, reduction))]
 pub fn _binary_cross_entropy_with_logits(
@@ -118,6 +122,7 @@ pub fn _binary_cross_entropy_with_logits(
 
 /// `aten::convolution` on a batched input; `rgrad.nn.functional` parses the PyTorch-level
 /// arguments ('same'/'valid', unbatched inputs) and calls this.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias, stride, padding, dilation, transposed, output_padding, groups))]
 #[allow(clippy::too_many_arguments)]
@@ -141,5 +146,9 @@ pub fn _convolution(
         _ => None,
     };
     let args = ConvArgs { stride, padding, dilation, transposed, output_padding, groups };
-    wrap(py, x.convolution(&w, b.as_ref(), &args).py()?)
+    // Work: output elements times the reduction length is unknown here; the input size times
+    // the kernel size is a cheap lower bound that is above the threshold for any real conv.
+    let work = x.numel().saturating_mul(w.numel() / w.shape().first().copied().unwrap_or(1).max(1));
+    let out = run(py, work, || x.convolution(&w, b.as_ref(), &args))?;
+    wrap(py, out)
 }

@@ -34,6 +34,7 @@ pub struct RemovableHandle {
     pub id: u64,
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl RemovableHandle {
     fn remove(&self) {
@@ -46,8 +47,8 @@ impl RemovableHandle {
         slf
     }
 
-    fn __exit__(&self, _exc_type: Py<PyAny>, _exc: Py<PyAny>, _tb: Py<PyAny>) {
-        self.remove();
+    fn __exit__(&self, _exc_type: Py<PyAny>, _exc: Py<PyAny>, _tb: Py<PyAny>) -> PyResult<()> {
+        self.remove()
     }
 }
 
@@ -176,6 +177,7 @@ pub fn visit_python_objects<E>(
 }
 
 /// Records a custom Function node: `outputs` get a grad_fn whose backward calls `backward`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _record_function(
     backward: Py<PyAny>,
@@ -199,6 +201,7 @@ pub struct PySavedTensor {
     obj: Option<Py<PyTensor>>,
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PySavedTensor {
     /// The saved tensor, or PyTorch's error if it was modified in place after saving.
@@ -224,6 +227,7 @@ impl PySavedTensor {
 
 /// Saves `tensors` for the node just recorded for `outputs` (outputs are kept without their
 /// history, so the node holding the ctx does not keep itself alive).
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _save_for_node(
     tensors: Vec<Bound<'_, PyTensor>>,
@@ -241,17 +245,20 @@ pub fn _save_for_node(
 }
 
 /// Sets anomaly detection; returns the previous setting.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _set_anomaly(mode: bool) -> bool {
     rgrad_core::grad_mode::set_anomaly(mode)
 }
 
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn is_anomaly_enabled() -> bool {
     rgrad_core::grad_mode::anomaly_enabled()
 }
 
 /// Registers the Python callable that turns a `RawNode` into a node object.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _set_node_factory(py: Python<'_>, factory: Py<PyAny>) -> PyResult<()> {
     let _ = FACTORY.set(py, factory);
@@ -266,6 +273,7 @@ pub fn node_object(py: Python<'_>, node: RawNode) -> PyResult<Py<PyAny>> {
     }
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyRawNode {
     fn name(&self) -> &str {

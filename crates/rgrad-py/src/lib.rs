@@ -30,31 +30,47 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sets inference mode (tensors made while it is on are inference tensors); returns the
 /// previous value.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 fn _set_inference_mode(mode: bool) -> bool {
     grad_mode::set_inference(mode)
 }
 
 /// Sets grad mode and returns the previous value (the Python context managers build on it).
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 fn _set_grad_enabled(mode: bool) -> bool {
     grad_mode::set_enabled(mode)
 }
 
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 fn is_grad_enabled() -> bool {
     grad_mode::is_enabled()
 }
 
 /// Sizes the kernels' thread pool if it has not started yet; false when it already runs.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 fn _set_num_threads(n: usize) -> PyResult<bool> {
     use crate::errors::IntoPyResult;
     rgrad_core::cpu::set_num_threads(n).py()
 }
 
+/// Panics on purpose (with the GIL held, or released as a long kernel runs), so tests can
+/// check that a panic reaches Python as a RuntimeError naming the op.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (message, release_gil=false))]
+fn _panic_for_test(py: Python<'_>, message: String, release_gil: bool) -> PyResult<()> {
+    let work = if release_gil { usize::MAX } else { 0 };
+    errors::run(py, work, || -> rgrad_core::Result<()> { panic!("{message}") })
+}
+
 #[pymodule]
 fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::install_panic_hook();
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<dtype::PyDType>()?;
     m.add_class::<dtype::PyDevice>()?;

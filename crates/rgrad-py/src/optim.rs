@@ -1,6 +1,6 @@
 //! Fused optimizer steps: one call per parameter group (see rgrad_core::optim).
 
-use crate::errors::IntoPyResult;
+use crate::errors::run;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::prelude::*;
 use rgrad_core::optim;
@@ -28,6 +28,7 @@ impl std::ops::Deref for Tensors {
 }
 
 /// SGD step over a group; returns the momentum buffers (created on the first step).
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _sgd_step(
@@ -45,7 +46,7 @@ pub fn _sgd_step(
     let mut bufs: Vec<Option<Tensor>> =
         momentum_buffers.iter().map(|b| b.as_ref().map(|b| b.t.clone())).collect();
     let h = optim::Sgd { lr, momentum, dampening, weight_decay, nesterov, maximize };
-    optim::sgd(&params, &grads, &mut bufs, h).py()?;
+    run(py, param_elements(&params), || optim::sgd(&params, &grads, &mut bufs, h))?;
     // Existing buffers are returned as the same Python objects.
     momentum_buffers
         .into_iter()
@@ -59,9 +60,11 @@ pub fn _sgd_step(
 }
 
 /// Adam / AdamW step over a group; state tensors are updated in place.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adam_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     exp_avgs: Tensors,
@@ -87,13 +90,17 @@ pub fn _adam_step(
         maximize,
         decoupled: decoupled_weight_decay,
     };
-    optim::adam(&params, &grads, &exp_avgs, &exp_avg_sqs, &max_exp_avg_sqs, &steps, h).py()
+    run(py, param_elements(&params), || {
+        optim::adam(&params, &grads, &exp_avgs, &exp_avg_sqs, &max_exp_avg_sqs, &steps, h)
+    })
 }
 
 /// RMSprop step over a group.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _rmsprop_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     square_avgs: Tensors,
@@ -108,13 +115,17 @@ pub fn _rmsprop_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize };
-    optim::rmsprop(&params, &grads, &square_avgs, &grad_avgs, &momentum_buffers, h).py()
+    run(py, param_elements(&params), || {
+        optim::rmsprop(&params, &grads, &square_avgs, &grad_avgs, &momentum_buffers, h)
+    })
 }
 
 /// Adagrad step over a group.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adagrad_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     state_sums: Tensors,
@@ -126,13 +137,15 @@ pub fn _adagrad_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Adagrad { lr, lr_decay, weight_decay, eps, maximize };
-    optim::adagrad(&params, &grads, &state_sums, &steps, h).py()
+    run(py, param_elements(&params), || optim::adagrad(&params, &grads, &state_sums, &steps, h))
 }
 
 /// NAdam step over a group; `mu_products` are the products including this step's momentum.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _nadam_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     exp_avgs: Tensors,
@@ -158,13 +171,17 @@ pub fn _nadam_step(
         decoupled: decoupled_weight_decay,
         maximize,
     };
-    optim::nadam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, &mu_products, h).py()
+    run(py, param_elements(&params), || {
+        optim::nadam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, &mu_products, h)
+    })
 }
 
 /// RAdam step over a group.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _radam_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     exp_avgs: Tensors,
@@ -179,13 +196,15 @@ pub fn _radam_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::RAdam { lr, beta1, beta2, eps, weight_decay, decoupled: decoupled_weight_decay, maximize };
-    optim::radam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, h).py()
+    run(py, param_elements(&params), || optim::radam(&params, &grads, &exp_avgs, &exp_avg_sqs, &steps, h))
 }
 
 /// Adamax step over a group.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adamax_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     exp_avgs: Tensors,
@@ -199,13 +218,15 @@ pub fn _adamax_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Adamax { lr, beta1, beta2, eps, weight_decay, maximize };
-    optim::adamax(&params, &grads, &exp_avgs, &exp_infs, &steps, h).py()
+    run(py, param_elements(&params), || optim::adamax(&params, &grads, &exp_avgs, &exp_infs, &steps, h))
 }
 
 /// Adadelta step over a group.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _adadelta_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     square_avgs: Tensors,
@@ -217,13 +238,15 @@ pub fn _adadelta_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Adadelta { lr, rho, eps, weight_decay, maximize };
-    optim::adadelta(&params, &grads, &square_avgs, &acc_deltas, h).py()
+    run(py, param_elements(&params), || optim::adadelta(&params, &grads, &square_avgs, &acc_deltas, h))
 }
 
 /// Rprop step over a group.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _rprop_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     prevs: Tensors,
@@ -235,13 +258,15 @@ pub fn _rprop_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Rprop { etaminus, etaplus, step_size_min, step_size_max, maximize };
-    optim::rprop(&params, &grads, &prevs, &step_sizes, h).py()
+    run(py, param_elements(&params), || optim::rprop(&params, &grads, &prevs, &step_sizes, h))
 }
 
 /// ASGD step over a group; `etas` and `mus` are the current values (advanced by the caller).
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn _asgd_step(
+    py: Python<'_>,
     params: Tensors,
     grads: Tensors,
     axs: Tensors,
@@ -252,5 +277,10 @@ pub fn _asgd_step(
     maximize: bool,
 ) -> PyResult<()> {
     let h = optim::Asgd { lambd, weight_decay, maximize };
-    optim::asgd(&params, &grads, &axs, &etas, &mus, h).py()
+    run(py, param_elements(&params), || optim::asgd(&params, &grads, &axs, &etas, &mus, h))
+}
+
+/// The elements a step touches, for deciding whether to release the GIL.
+fn param_elements(params: &[Tensor]) -> usize {
+    params.iter().map(Tensor::numel).sum()
 }

@@ -16,6 +16,7 @@ pub struct OutFunction {
     writer: Py<PyAny>,
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl OutFunction {
     #[new]

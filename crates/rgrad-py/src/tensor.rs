@@ -3,7 +3,7 @@
 
 use crate::convert::{int_list, int_or_list, operand, require_operand, tensor_arg, Arg};
 use crate::dtype::{check_device, extract_dtype, opt_dtype, PyDType, PyDevice};
-use crate::errors::IntoPyResult;
+use crate::errors::{run, IntoPyResult};
 use crate::graph::node_object;
 use crate::index;
 use crate::interop;
@@ -108,21 +108,31 @@ fn bin(
         Arg::T(b) => (Operand::T(a), Operand::T(b)),
         Arg::S(s) => (Operand::T(a), Operand::S(*s)),
     };
-    let r = if reflected { binary(op, y, x) } else { binary(op, x, y) };
-    wrap_any(py, r.py()?)
+    let work = match &arg {
+        Arg::T(b) => a.numel().max(b.numel()),
+        Arg::S(_) => a.numel(),
+    };
+    let r = run(py, work, || if reflected { binary(op, y, x) } else { binary(op, x, y) })?;
+    wrap_any(py, r)
 }
 
 fn arg_binary(a: &Tensor, other: &Bound<'_, PyAny>, op: BinaryOp, what: &str) -> PyResult<Tensor> {
+    let py = other.py();
     match require_operand(other, what)? {
-        Arg::T(b) => binary(op, Operand::T(a), Operand::T(&b)).py(),
-        Arg::S(s) => binary(op, Operand::T(a), Operand::S(s)).py(),
+        Arg::T(b) => run(py, a.numel().max(b.numel()), || binary(op, Operand::T(a), Operand::T(&b))),
+        Arg::S(s) => run(py, a.numel(), || binary(op, Operand::T(a), Operand::S(s))),
     }
+}
+
+/// Multiply-adds of `a @ b`, for deciding whether to release the GIL.
+pub fn matmul_work(a: &Tensor, b: &Tensor) -> usize {
+    a.numel().saturating_mul(b.shape().last().copied().unwrap_or(1))
 }
 
 /// `dim=` arguments: None, an int, or a sequence of ints.
 fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     match dim {
-        Some(d) if !d.is_none() => Ok(Some(int_or_list(d)?)),
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d, "dim")?)),
         _ => Ok(None),
     }
 }
@@ -153,6 +163,7 @@ impl PyTensor {
     }
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
     /// The legacy constructor, as PyTorch's: `Tensor(2, 3)` and `Tensor(size)` make float32
@@ -477,12 +488,18 @@ impl PyTensor {
         let dev = dev.unwrap_or(me.device());
         if dev != me.device() {
             // Cast where the data is (a smaller copy when narrowing), then move.
-            let out = me.to_dtype(dt).and_then(|t| t.to_device(dev));
-            return wrap(slf.py(), out.py()?);
+            let out = run(slf.py(), usize::MAX, || me.to_dtype(dt).and_then(|t| t.to_device(dev)))?;
+            return wrap(slf.py(), out);
         }
         if copy {
-            let out = if dt == me.dtype() { me.clone_tensor() } else { me.to_dtype(dt) };
-            return wrap(slf.py(), out.py()?);
+            let out = run(slf.py(), me.numel(), || {
+                if dt == me.dtype() {
+                    me.clone_tensor()
+                } else {
+                    me.to_dtype(dt)
+                }
+            })?;
+            return wrap(slf.py(), out);
         }
         Self::cast_or_self(slf, dt)
     }
@@ -525,14 +542,15 @@ impl PyTensor {
     }
 
     fn clone(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.clone_tensor().py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.clone_tensor())?)
     }
 
     fn contiguous(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         if slf.borrow().t.is_contiguous() {
             return Ok(slf.clone().unbind());
         }
-        wrap(slf.py(), slf.borrow().t.contiguous().py()?)
+        let t = slf.borrow().t.clone();
+        wrap(slf.py(), run(slf.py(), t.numel(), || t.contiguous())?)
     }
 
     // ---- autograd ------------------------------------------------------------------------
@@ -558,7 +576,9 @@ impl PyTensor {
             Some(g) => Some(g.cast::<PyTensor>()?.borrow().t.clone()),
             None => None,
         };
-        slf.borrow().t.backward(gradient, retain_graph, create_graph).py()
+        let t = slf.borrow().t.clone();
+        // The whole pass runs without the GIL; hooks and custom backwards take it back.
+        run(slf.py(), usize::MAX, || t.backward(gradient, retain_graph, create_graph))
     }
 
     fn retain_grad(&self) -> PyResult<()> {
@@ -635,13 +655,13 @@ impl PyTensor {
     }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         match operand(o)? {
-            Some(Arg::T(b)) => wrap_any(py, self.t.matmul(&b).py()?),
+            Some(Arg::T(b)) => wrap_any(py, run(py, matmul_work(&self.t, &b), || self.t.matmul(&b))?),
             _ => Ok(py.NotImplemented()),
         }
     }
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         match operand(o)? {
-            Some(Arg::T(b)) => wrap_any(py, b.matmul(&self.t).py()?),
+            Some(Arg::T(b)) => wrap_any(py, run(py, matmul_work(&b, &self.t), || b.matmul(&self.t))?),
             _ => Ok(py.NotImplemented()),
         }
     }
@@ -816,7 +836,7 @@ impl PyTensor {
             None => self.t.clone(),
         };
         let dims = dims_arg(dim)?;
-        wrap(py, src.sum(dims.as_deref(), keepdim).py()?)
+        wrap(py, run(py, src.numel(), || src.sum(dims.as_deref(), keepdim))?)
     }
 
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
@@ -828,35 +848,41 @@ impl PyTensor {
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
         let dims = dims_arg(dim)?;
-        wrap(py, self.t.mean(dims.as_deref(), keepdim, opt_dtype(dtype)?).py()?)
+        let dtype = opt_dtype(dtype)?;
+        wrap(py, run(py, self.t.numel(), || self.t.mean(dims.as_deref(), keepdim, dtype))?)
     }
 
     // ---- linear algebra ------------------------------------------------------------------
 
     fn matmul(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.matmul(&other.t).py()?)
+        let other_t = &other.t;
+        wrap(py, run(py, matmul_work(&self.t, &other.t), || self.t.matmul(other_t))?)
     }
     fn mm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.mm(&mat2.t).py()?)
+        let mat2_t = &mat2.t;
+        wrap(py, run(py, matmul_work(&self.t, &mat2.t), || self.t.mm(mat2_t))?)
     }
     fn bmm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.bmm(&mat2.t).py()?)
+        let mat2_t = &mat2.t;
+        wrap(py, run(py, matmul_work(&self.t, &mat2.t), || self.t.bmm(mat2_t))?)
     }
     fn dot(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.dot(&other.t).py()?)
+        let other_t = &other.t;
+        wrap(py, run(py, matmul_work(&self.t, &other.t), || self.t.dot(other_t))?)
     }
     fn mv(&self, py: Python<'_>, vec: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
         if self.t.ndim() != 2 || vec.t.ndim() != 1 {
             return Err(PyRuntimeError::new_err("vector + matrix @ vector expected"));
         }
-        wrap(py, self.t.matmul(&vec.t).py()?)
+        let vec_t = &vec.t;
+        wrap(py, run(py, matmul_work(&self.t, &vec.t), || self.t.matmul(vec_t))?)
     }
 
     // ---- shape ---------------------------------------------------------------------------
 
     #[pyo3(signature = (*shape))]
     fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.reshape(&int_list(shape)?).py()?)
+        wrap(py, self.t.reshape(&int_list(shape, "shape")?).py()?)
     }
 
     #[pyo3(signature = (*shape))]
@@ -869,7 +895,7 @@ impl PyTensor {
                 return Err(PyRuntimeError::new_err("view(dtype) is only supported for the same dtype"));
             }
         }
-        wrap(py, self.t.view(&int_list(shape)?).py()?)
+        wrap(py, self.t.view(&int_list(shape, "size")?).py()?)
     }
 
     fn view_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
@@ -892,7 +918,7 @@ impl PyTensor {
 
     #[pyo3(signature = (*dims))]
     fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.permute(&int_list(dims)?).py()?)
+        wrap(py, self.t.permute(&int_list(dims, "dims")?).py()?)
     }
 
     fn unsqueeze(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTensor>> {
@@ -921,7 +947,7 @@ impl PyTensor {
 
     #[pyo3(signature = (*sizes))]
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.expand(&int_list(sizes)?).py()?)
+        wrap(py, self.t.expand(&int_list(sizes, "size")?).py()?)
     }
 
     fn expand_as(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
@@ -988,7 +1014,9 @@ impl PyTensor {
     }
     fn copy_(slf: &Bound<'_, Self>, src: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         let s = tensor_arg(src, "copy_")?;
-        Self::inplace(slf, |t| t.copy_(&s))
+        let me = slf.borrow().t.clone();
+        run(slf.py(), me.numel(), || me.copy_(&s))?;
+        Ok(slf.clone().unbind())
     }
     fn detach_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         let mut me = slf.borrow_mut();
@@ -1005,11 +1033,11 @@ impl PyTensor {
         if t.dtype() == dt {
             return Ok(slf.clone().unbind());
         }
-        wrap(slf.py(), t.to_dtype(dt).py()?)
+        wrap(slf.py(), run(slf.py(), t.numel(), || t.to_dtype(dt))?)
     }
 
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.unary(op).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.unary(op))?)
     }
 
     fn add_sub(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>, op: BinaryOp) -> PyResult<Tensor> {
@@ -1035,10 +1063,12 @@ impl PyTensor {
                 other.get_type().name()?
             )));
         };
-        Self::inplace(slf, |t| match &arg {
-            Arg::T(b) => t.binary_(op, Operand::T(b)),
-            Arg::S(s) => t.binary_(op, Operand::S(*s)),
-        })
+        let me = slf.borrow().t.clone();
+        run(slf.py(), me.numel(), || match &arg {
+            Arg::T(b) => me.binary_(op, Operand::T(b)),
+            Arg::S(s) => me.binary_(op, Operand::S(*s)),
+        })?;
+        Ok(slf.clone().unbind())
     }
 
     fn inplace_scaled(

@@ -4,7 +4,7 @@
 //! in-place form.
 
 use crate::convert::{require_operand, Arg};
-use crate::errors::IntoPyResult;
+use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -21,9 +21,10 @@ fn apply_(
 }
 
 fn bin_arg(a: &Tensor, other: &Bound<'_, PyAny>, op: BinaryOp, what: &str) -> PyResult<Tensor> {
+    let py = other.py();
     match require_operand(other, what)? {
-        Arg::T(b) => binary(op, Operand::T(a), Operand::T(&b)).py(),
-        Arg::S(s) => binary(op, Operand::T(a), Operand::S(s)).py(),
+        Arg::T(b) => run(py, a.numel().max(b.numel()), || binary(op, Operand::T(a), Operand::T(&b))),
+        Arg::S(s) => run(py, a.numel(), || binary(op, Operand::T(a), Operand::S(s))),
     }
 }
 
@@ -49,11 +50,12 @@ fn bin_inplace(
 
 macro_rules! unary_methods {
     ($($name:ident, $inplace:ident => $op:ident;)*) => {
+        #[rgrad_py_macros::boundary]
         #[pymethods]
         impl PyTensor {
             $(
                 fn $name(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-                    wrap(py, self.t.unary(UnaryOp::$op).py()?)
+                    wrap(py, run(py, self.t.numel(), || self.t.unary(UnaryOp::$op))?)
                 }
                 fn $inplace(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
                     apply_(slf, |b| b.unary(UnaryOp::$op))
@@ -84,6 +86,7 @@ unary_methods! {
 
 macro_rules! inplace_methods {
     ($($inplace:ident => $op:ident;)*) => {
+        #[rgrad_py_macros::boundary]
         #[pymethods]
         impl PyTensor {
             $(
@@ -109,6 +112,7 @@ inplace_methods! {
 
 macro_rules! binary_methods {
     ($($name:ident, $inplace:ident => $op:ident;)*) => {
+        #[rgrad_py_macros::boundary]
         #[pymethods]
         impl PyTensor {
             $(
@@ -135,6 +139,7 @@ binary_methods! {
 }
 
 /// The binary op called `name` (`rgrad.xlogy(2.0, t)`: either side may be a number).
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 pub fn _binary_op(
     py: Python<'_>,
@@ -167,6 +172,7 @@ pub fn _binary_op(
     wrap(py, out.py()?)
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
     /// Makes `self` the tensor `view` (a view of it, with history): the in-place view ops

@@ -3,7 +3,7 @@
 use crate::clamp::{clamp_inplace, clamp_promoted};
 use crate::convert::{int_list, int_or_list, require_operand, scalar, tensor_arg, Arg};
 use crate::dtype::opt_dtype;
-use crate::errors::IntoPyResult;
+use crate::errors::{run, IntoPyResult};
 use crate::index;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -16,7 +16,7 @@ use rgrad_core::{BinaryOp, DType, Operand, Scalar, Tensor};
 
 fn dims_opt(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     match dim {
-        Some(d) if !d.is_none() => Ok(Some(int_or_list(d)?)),
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d, "dim")?)),
         _ => Ok(None),
     }
 }
@@ -66,6 +66,7 @@ fn correction(unbiased: Option<&Bound<'_, PyAny>>, correction: Option<f64>) -> P
     })
 }
 
+#[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
     // ---- reductions with indices -----------------------------------------------------------
@@ -84,24 +85,24 @@ impl PyTensor {
     fn amax(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
         let d = dims_opt(dim)?.filter(|d| !d.is_empty());
         let all: Vec<i64> = (0..self.t.ndim() as i64).collect();
-        wrap(py, self.t.amax(Some(d.as_deref().unwrap_or(&all)), keepdim, true).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.amax(Some(d.as_deref().unwrap_or(&all)), keepdim, true))?)
     }
 
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amin(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
         let d = dims_opt(dim)?.filter(|d| !d.is_empty());
         let all: Vec<i64> = (0..self.t.ndim() as i64).collect();
-        wrap(py, self.t.amax(Some(d.as_deref().unwrap_or(&all)), keepdim, false).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.amax(Some(d.as_deref().unwrap_or(&all)), keepdim, false))?)
     }
 
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmax(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.arg_extreme(dim, keepdim, true).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.arg_extreme(dim, keepdim, true))?)
     }
 
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmin(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.arg_extreme(dim, keepdim, false).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.arg_extreme(dim, keepdim, false))?)
     }
 
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
@@ -116,7 +117,7 @@ impl PyTensor {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
         };
-        wrap(py, src.prod(dim, keepdim).py()?)
+        wrap(py, run(py, src.numel(), || src.prod(dim, keepdim))?)
     }
 
     #[pyo3(signature = (dim, *, dtype=None))]
@@ -125,7 +126,7 @@ impl PyTensor {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
         };
-        wrap(py, src.cumsum(dim).py()?)
+        wrap(py, run(py, src.numel(), || src.cumsum(dim))?)
     }
 
     #[pyo3(signature = (dim, *, dtype=None))]
@@ -134,7 +135,7 @@ impl PyTensor {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
         };
-        wrap(py, src.cumprod(dim).py()?)
+        wrap(py, run(py, src.numel(), || src.cumprod(dim))?)
     }
 
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
@@ -147,7 +148,10 @@ impl PyTensor {
         correction: Option<f64>,
     ) -> PyResult<Py<PyTensor>> {
         let c = crate::tensor_ops::correction(unbiased, correction)?;
-        wrap(py, self.t.var(dims_opt(dim)?.as_deref(), c, keepdim).py()?)
+        {
+            let dims = dims_opt(dim)?;
+            wrap(py, run(py, self.t.numel(), || self.t.var(dims.as_deref(), c, keepdim))?)
+        }
     }
 
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
@@ -160,12 +164,15 @@ impl PyTensor {
         correction: Option<f64>,
     ) -> PyResult<Py<PyTensor>> {
         let c = crate::tensor_ops::correction(unbiased, correction)?;
-        wrap(py, self.t.std(dims_opt(dim)?.as_deref(), c, keepdim).py()?)
+        {
+            let dims = dims_opt(dim)?;
+            wrap(py, run(py, self.t.numel(), || self.t.std(dims.as_deref(), c, keepdim))?)
+        }
     }
 
     #[pyo3(signature = (dim, keepdim=false))]
     fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.logsumexp(&int_or_list(dim)?, keepdim).py()?)
+        wrap(py, self.t.logsumexp(&int_or_list(dim, "dim")?, keepdim).py()?)
     }
 
     #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
@@ -191,17 +198,26 @@ impl PyTensor {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
         };
-        wrap(py, src.norm(p, dims_opt(dim)?.as_deref(), keepdim).py()?)
+        {
+            let dims = dims_opt(dim)?;
+            wrap(py, run(py, src.numel(), || src.norm(p, dims.as_deref(), keepdim))?)
+        }
     }
 
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.all_any(dims_opt(dim)?.as_deref(), keepdim, true).py()?)
+        {
+            let dims = dims_opt(dim)?;
+            wrap(py, run(py, self.t.numel(), || self.t.all_any(dims.as_deref(), keepdim, true))?)
+        }
     }
 
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.all_any(dims_opt(dim)?.as_deref(), keepdim, false).py()?)
+        {
+            let dims = dims_opt(dim)?;
+            wrap(py, run(py, self.t.numel(), || self.t.all_any(dims.as_deref(), keepdim, false))?)
+        }
     }
 
     #[pyo3(signature = (dim, dtype=None))]
@@ -210,7 +226,7 @@ impl PyTensor {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
         };
-        wrap(py, src.softmax(dim, false).py()?)
+        wrap(py, run(py, src.numel(), || src.softmax(dim, false))?)
     }
 
     #[pyo3(signature = (dim, dtype=None))]
@@ -224,7 +240,7 @@ impl PyTensor {
             Some(dt) => self.t.to_dtype(dt).py()?,
             None => self.t.clone(),
         };
-        wrap(py, src.softmax(dim, true).py()?)
+        wrap(py, run(py, src.numel(), || src.softmax(dim, true))?)
     }
 
     #[pyo3(signature = (min=None, max=None))]
@@ -288,12 +304,12 @@ impl PyTensor {
 
     #[pyo3(signature = (*sizes))]
     fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.repeat(&int_list(sizes)?).py()?)
+        wrap(py, self.t.repeat(&int_list(sizes, "repeats")?).py()?)
     }
 
     #[pyo3(signature = (*dims))]
     fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.flip(&int_list(dims)?).py()?)
+        wrap(py, self.t.flip(&int_list(dims, "dims")?).py()?)
     }
 
     fn movedim(
@@ -302,7 +318,12 @@ impl PyTensor {
         source: &Bound<'_, PyAny>,
         destination: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.movedim(&int_or_list(source)?, &int_or_list(destination)?).py()?)
+        wrap(
+            py,
+            self.t
+                .movedim(&int_or_list(source, "source")?, &int_or_list(destination, "destination")?)
+                .py()?,
+        )
     }
 
     fn moveaxis(
@@ -325,7 +346,8 @@ impl PyTensor {
     }
 
     fn gather(&self, py: Python<'_>, dim: i64, index: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.gather(dim, &index.t).py()?)
+        let index_t = &index.t;
+        wrap(py, run(py, self.t.numel(), || self.t.gather(dim, index_t))?)
     }
 
     #[pyo3(signature = (dim, index, src=None, value=None))]
@@ -338,7 +360,8 @@ impl PyTensor {
         value: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
         let s = scatter_src(&index.t, src, value, self.t.dtype())?;
-        wrap(py, self.t.scatter(dim, &index.t, &s).py()?)
+        let index_t = &index.t;
+        wrap(py, run(py, self.t.numel(), || self.t.scatter(dim, index_t, &s))?)
     }
 
     fn scatter_add(
@@ -348,11 +371,14 @@ impl PyTensor {
         index: PyRef<'_, PyTensor>,
         src: PyRef<'_, PyTensor>,
     ) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.scatter_add(dim, &index.t, &src.t).py()?)
+        let index_t = &index.t;
+        let src_t = &src.t;
+        wrap(py, run(py, self.t.numel(), || self.t.scatter_add(dim, index_t, src_t))?)
     }
 
     fn index_select(&self, py: Python<'_>, dim: i64, index: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.index_select(dim, &index.t).py()?)
+        let index_t = &index.t;
+        wrap(py, run(py, self.t.numel(), || self.t.index_select(dim, index_t))?)
     }
 
     fn masked_fill(
@@ -371,17 +397,18 @@ impl PyTensor {
     }
 
     fn masked_select(&self, py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.masked_select(&mask.t).py()?)
+        let mask_t = &mask.t;
+        wrap(py, run(py, self.t.numel(), || self.t.masked_select(mask_t))?)
     }
 
     #[pyo3(signature = (diagonal=0))]
     fn tril(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.triangle(diagonal, true).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.triangle(diagonal, true))?)
     }
 
     #[pyo3(signature = (diagonal=0))]
     fn triu(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.triangle(diagonal, false).py()?)
+        wrap(py, run(py, self.t.numel(), || self.t.triangle(diagonal, false))?)
     }
 
     fn nonzero(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
@@ -407,7 +434,8 @@ impl PyTensor {
     ) -> PyResult<Py<PyTensor>> {
         let ix: Vec<Option<Tensor>> =
             indices.try_iter()?.map(|x| Ok(Some(tensor_arg(&x?, "index_put")?))).collect::<PyResult<_>>()?;
-        wrap(py, self.t.index_put(&ix, &values.t, accumulate).py()?)
+        let values_t = &values.t;
+        wrap(py, run(py, self.t.numel(), || self.t.index_put(&ix, values_t, accumulate))?)
     }
 
     // ---- new_* constructors --------------------------------------------------------------
@@ -626,8 +654,10 @@ impl PyTensor {
         is_max: bool,
     ) -> PyResult<Py<PyAny>> {
         match dim {
-            None => Ok(wrap(py, self.t.amax(None, false, is_max).py()?)?.into_any()),
-            Some(d) if d.is_none() => Ok(wrap(py, self.t.amax(None, false, is_max).py()?)?.into_any()),
+            None => Ok(wrap(py, run(py, self.t.numel(), || self.t.amax(None, false, is_max))?)?.into_any()),
+            Some(d) if d.is_none() => {
+                Ok(wrap(py, run(py, self.t.numel(), || self.t.amax(None, false, is_max))?)?.into_any())
+            }
             Some(d) => {
                 if let Ok(other) = d.cast::<PyTensor>() {
                     let op = if is_max { BinaryOp::Maximum } else { BinaryOp::Minimum };
@@ -651,7 +681,7 @@ impl PyTensor {
         requires_grad: bool,
     ) -> PyResult<Py<PyTensor>> {
         let dev = crate::dtype::check_device(device)?.unwrap_or(self.t.device());
-        let shape = crate::convert::usize_shape(&int_list(size)?)?;
+        let shape = crate::convert::usize_shape(&int_list(size, "size")?)?;
         let t = Tensor::full_on(&shape, v, opt_dtype(dtype)?.unwrap_or(self.t.dtype()), dev).py()?;
         crate::factory::finish(py, t, Some(dev), requires_grad)
     }
@@ -666,6 +696,7 @@ impl PyTensor {
 }
 
 /// `rgrad.cat(tensors, dim=0)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
 pub fn cat(
@@ -675,10 +706,13 @@ pub fn cat(
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyTensor>> {
     let _ = out;
-    wrap(py, Tensor::cat(&tensors_of(tensors)?, dim).py()?)
+    let ts = tensors_of(tensors)?;
+    let work = ts.iter().map(Tensor::numel).sum();
+    wrap(py, run(py, work, || Tensor::cat(&ts, dim))?)
 }
 
 /// `rgrad.stack(tensors, dim=0)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
 pub fn stack(
@@ -688,10 +722,13 @@ pub fn stack(
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyTensor>> {
     let _ = out;
-    wrap(py, Tensor::stack(&tensors_of(tensors)?, dim).py()?)
+    let ts = tensors_of(tensors)?;
+    let work = ts.iter().map(Tensor::numel).sum();
+    wrap(py, run(py, work, || Tensor::stack(&ts, dim))?)
 }
 
 /// `rgrad.eye(n, m=None)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
 pub fn eye(
@@ -716,6 +753,7 @@ pub fn eye(
 }
 
 /// `rgrad.randint(low=0, high, size)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
 pub fn randint(
@@ -742,12 +780,13 @@ pub fn randint(
             "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         )));
     }
-    let shape = crate::convert::usize_shape(&int_or_list(&size)?)?;
+    let shape = crate::convert::usize_shape(&int_or_list(&size, "size")?)?;
     let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
     crate::factory::finish(py, t, dev, false)
 }
 
 /// `rgrad.randperm(n)`.
+#[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
 pub fn randperm(

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 import rgrad
+from rgrad._errors import wrap_module
 
 __all__ = [
     "celu",
@@ -341,3 +342,7 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 def threshold_(input, threshold, value):
     return _threshold(input, threshold, value, inplace=True)
+
+
+# Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
+wrap_module(globals(), __all__)

@@ -4,6 +4,7 @@
 import numpy as np
 
 import rgrad
+from rgrad._errors import wrap_module
 
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -65,3 +66,7 @@ def pdist(input, p=2):
     rows = [rgrad.tensor(k, dtype=rgrad.int64, device=input.device) for k in (i, j)]
     diff = input.index_select(0, rows[0]) - input.index_select(0, rows[1])
     return diff.norm(p, 1)
+
+
+# Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
+wrap_module(globals(), __all__)

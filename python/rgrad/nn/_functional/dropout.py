@@ -10,6 +10,7 @@ import math
 import warnings
 
 import rgrad
+from rgrad._errors import wrap_module
 
 __all__ = [
     "alpha_dropout",
@@ -129,3 +130,7 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """:func:`alpha_dropout` of whole channels (dim 1)."""
     _check_p(p)
     return _apply(input, p, training, inplace, True, True)
+
+
+# Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
+wrap_module(globals(), __all__)

@@ -5,6 +5,7 @@ import numpy as np
 
 import rgrad
 from rgrad import _rgrad
+from rgrad._errors import wrap_module
 
 __all__ = [
     "batch_norm",
@@ -351,3 +352,7 @@ def pad(input, pad, mode="constant", value=None):
         if left > 0 or right > 0:
             out = rgrad.cat([parts[0], out, parts[1]], dim)
     return out if out is not input else input.clone()
+
+
+# Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
+wrap_module(globals(), __all__)

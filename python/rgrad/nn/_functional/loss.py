@@ -4,6 +4,7 @@ import warnings
 
 import rgrad
 from rgrad import _rgrad
+from rgrad._errors import wrap_module
 
 __all__ = [
     "binary_cross_entropy",
@@ -371,3 +372,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.dim() != 0 else loss.sum()
     return _reduce(loss, reduction)
+
+
+# Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
+wrap_module(globals(), __all__)

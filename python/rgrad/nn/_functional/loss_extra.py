@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 import rgrad
+from rgrad._errors import wrap_module
 from rgrad.nn._functional.distance import pairwise_distance
 from rgrad.nn._functional.loss import _dtype_name, _reduce, _reduction
 
@@ -297,3 +298,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if reduction == "none":
         return loss if input.dim() == 2 else loss.reshape(())
     return _reduce(loss, reduction)
+
+
+# Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
+wrap_module(globals(), __all__)
