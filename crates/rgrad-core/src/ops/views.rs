@@ -62,7 +62,8 @@ impl Tensor {
         let new_shape = infer_shape(shape, self.numel())?;
         if new_shape.as_slice() == self.shape() {
             // A new view, as PyTorch: never the input object itself.
-            return self.view_with(self.layout().clone(), "ViewBackward0", || Op::Reshape { shape: self.dims() });
+            return self
+                .view_with(self.layout().clone(), "ViewBackward0", || Op::Reshape { shape: self.dims() });
         }
         match self.layout().view_strides(&new_shape) {
             Some(_) => self.view(shape),
