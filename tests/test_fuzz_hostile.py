@@ -41,66 +41,13 @@ TIMEOUT = float(os.environ.get("RGRAD_FUZZ_TIMEOUT", "30"))
 BUDGET = None if os.environ.get("RGRAD_FUZZ_CAMPAIGN") else 45.0
 
 # ---- the allow-list: failure classes main still has ---------------------------------------
-# (kind, tag regex, ops or None for any op, issue-11 item). A class is "kind:op:tag" as the
-# report prints it. An entry whose op is None names one mechanism that every sized op shares
-# (an allocation that aborts, a Vec whose size overflows, a numel that wraps around); the
-# others name the ops they were seen in. Remove an entry when its fix lands; the test prints
-# the entries a run no longer sees.
-KNOWN_CLASSES = [
-    ("crash", r"^allocation failed \(abort\)$", None, "2: host allocations abort on OOM"),
-    ("panic", r"^capacity overflow$", None, "1/5: a size overflows a Vec's capacity"),
-    ("inconsistent", r"^(numel|shape)$", None, "1: unchecked size arithmetic wraps numel/shape"),
-    (
-        "panic",
-        r"from_vec length mismatch",
-        ("F.one_hot", "rgrad.arange"),
-        "1/5: a size computed in two ways disagrees",
-    ),
-    (
-        "panic",
-        r"^index out of bounds",
-        ("rgrad.randperm", "rgrad.zeros", "Tensor.scatter", "Tensor.scatter_add"),
-        "1/5: an index past a wrapped-around storage / a src smaller than index",
-    ),
-    (
-        "panic",
-        r"with overflow$",
-        (
-            "Tensor.__floordiv__",
-            "Tensor.__rfloordiv__",
-            "Tensor.__ifloordiv__",
-            "Tensor.floor_divide",
-            "Tensor.floor_divide_",
-            "rgrad.floor_divide",
-        ),
-        "5: int64 min // -1",
-    ),
-    ("crash", r"^SIGSEGV$", ("Tensor.__add__", "Tensor.__mul__"), "3: dropping a deep graph"),
-]
+# Empty: every class the fuzz found at 203e96d is fixed. An entry is (kind, tag regex, ops or
+# None for any op, why), a class being "kind:op:tag" as the report prints it; add one only for
+# a defect that is filed and being fixed, never to make a run pass.
+KNOWN_CLASSES: list = []
 
-# Hostile calls (fuzz_cases.HOSTILE ids) that still fail on main, with the issue item.
-KNOWN_HOSTILE = {
-    "zeros_huge_slice_tolist": "1: zeros(2**62 + 1, 4) builds a tensor past its storage",
-    "zeros_huge_numpy_write": "1: the same through numpy(): heap corruption",
-    "zeros_2p32_squared_index": "1: zeros(2**32, 2**32) wraps to an empty storage",
-    "expand_2p32_squared": "1: expand's numel wraps around",
-    "repeat_wraps": "1: repeat's size overflows (panics)",
-    "eye_2p32": "1: eye's numel wraps around",
-    "pad_huge": "1: pad's size overflows (panics)",
-    "zeros_out_of_memory": "2: a failed host allocation aborts",
-    "ones_out_of_memory": "2: a failed host allocation aborts",
-    "deep_graph_drop": "3: dropping a deep graph recurses (stack overflow)",
-    "deep_graph_drop_small_thread_stack": "3: the same in a thread with a 512 KiB stack",
-    "floor_divide_int64_min": "5: int64 min // -1 panics",
-    "scatter_src_smaller_than_index": "5: scatter reads past src",
-    "scatter_add_src_smaller_than_index": "5: scatter_add reads past src",
-    "empty_2p62": "5: capacity overflow",
-    "arange_tiny_step": "5: capacity overflow",
-    "linspace_2p62": "5: capacity overflow",
-    "layernorm_2p62": "5: capacity overflow",
-    "set_num_threads_2p63": "5: set_num_threads(2**63) is accepted; the next matmul hangs",
-    "load_dev_zero": "13: load('/dev/zero') reads an unbounded header (MemoryError or a hang)",
-}
+# Hostile calls (fuzz_cases.HOSTILE ids) that still fail on main, with the reason.
+KNOWN_HOSTILE: dict = {}
 
 
 def known(finding):
