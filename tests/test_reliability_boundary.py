@@ -63,6 +63,13 @@ def test_gil_released_during_matmul():
     _assert_keeps_ticking(lambda: a @ b)
 
 
+def test_gil_released_during_convolution():
+    x = torch.randn(32, 64, 48, 48)  # ~11 GFLOP a call
+    conv = torch.nn.Conv2d(64, 128, 3, padding=1)
+    with torch.no_grad():
+        _assert_keeps_ticking(lambda: conv(x))
+
+
 def test_gil_released_during_backward():
     w = torch.randn(1000, 1000, requires_grad=True)
     x = torch.randn(1000, 1000)
@@ -397,3 +404,24 @@ def test_wrapped_composites_keep_their_signature_and_results():
     x = torch.tensor([-1.0, 2.0])
     assert F.leaky_relu(x, 0.5).tolist() == [-0.5, 2.0]
     assert F.leaky_relu(x, negative_slope=0.5).tolist() == [-0.5, 2.0]
+
+
+# ---- torch.f(x) for the functions that are Tensor methods ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "flatten", "sum", "exp", "softmax", "abs"])
+def test_function_forms_of_methods_name_the_input(name):
+    # PyTorch: "tanh(): argument 'input' (position 1) must be Tensor, not list" (was Python's
+    # "descriptor 'tanh' for 'Tensor' objects doesn't apply to a 'list' object").
+    with pytest.raises(TypeError) as info:
+        getattr(torch, name)([1.0, 2.0])
+    assert str(info.value) == f"{name}(): argument 'input' (position 1) must be Tensor, not list"
+
+
+def test_function_forms_of_methods_still_work():
+    x = torch.tensor([[-1.0, 2.0], [3.0, -4.0]])
+    assert torch.relu(x).tolist() == [[0.0, 2.0], [3.0, 0.0]]
+    assert torch.flatten(x, start_dim=0).shape == (4,)
+    assert torch.softmax(x, dim=1).sum(1).tolist() == pytest.approx([1.0, 1.0])
+    with pytest.raises(TypeError, match="softmax"):
+        torch.softmax(x, dim="x")

@@ -238,5 +238,24 @@ HOSTILE = [
         "R = rgrad.from_numpy(np.broadcast_to(np.arange(3.0), (2**40, 3)))[2**40 - 1]",
         "any",
     ),
+    # Found by the 500,000-call campaign (seed 7) after the first round of fixes.
+    (
+        "repeat_interleave_wrapping_total",
+        "Tensor.repeat_interleave",
+        "X = rgrad.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)\nR = X.repeat_interleave(2**62 + 1)",
+        "raises",
+    ),
+    (
+        "repeat_interleave_counts_wrapping_total",
+        "rgrad.repeat_interleave",
+        "R = rgrad.repeat_interleave(rgrad.tensor([2**62, 2**62, 2**62]))",
+        "raises",
+    ),
+    (
+        "trunc_normal_mean_far_outside",
+        "nn.init.trunc_normal_",
+        "R = nn.init.trunc_normal_(rgrad.randn(2, 3, dtype=rgrad.float64), mean=2**32)",
+        "returns",
+    ),
 ]
 HOSTILE_CALLS = [(op, src) for _, op, src, _ in HOSTILE]

@@ -135,6 +135,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         counts = _host(input)
         if input.ndim != 1:
             raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        _check_repeat_total(counts.astype(np.int64), 1)
         return _long(np.repeat(np.arange(len(counts)), counts), input.device)
     if dim is None:
         input, dim = input.flatten(), 0
@@ -152,10 +153,25 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         r = np.repeat(r, n)
     if r.size != n:
         raise RuntimeError("repeats must have the same size as input along dim")
+    _check_repeat_total(r, input.numel() // n if n else 0)
     index = np.repeat(np.arange(n), r)
     if input.ndim == 0:
         return input.reshape(1).index_select(0, _long(index, input.device))
     return input.index_select(dim, _long(index, input.device))
+
+
+def _check_repeat_total(repeats, inner):
+    """The result's size, checked before NumPy computes it (its own sum wraps around, and
+    np.repeat then writes past its buffer); the allocation itself is the core's, so a size too
+    large for memory gets the core's out-of-memory error."""
+    if repeats.size and int(repeats.max()) > (2**63 - 1) // repeats.size:
+        total = sum(int(r) for r in repeats)  # Python ints: no wrap-around
+    else:
+        total = int(repeats.sum())
+    if total * max(inner, 1) >= 2**63:
+        raise RuntimeError("numel: integer multiplication overflow")
+    # Allocates (and frees) the index buffer through the core: PyTorch's error when it can't.
+    _rgrad.empty(total, dtype=_rgrad.int64)
 
 
 def swapaxes(input, axis0, axis1):

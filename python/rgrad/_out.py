@@ -144,8 +144,14 @@ def write_out(func, args, kwargs, out):
 
 
 def install(namespace):
-    """Wraps every function of ``FUNCTIONS`` found in ``namespace`` (a module's dict)."""
+    """Wraps every function of ``FUNCTIONS`` found in ``namespace`` (a module's dict), and the
+    other ``torch.*`` functions that are ``Tensor`` methods (without ``out``), so that both read a
+    non-tensor input as PyTorch does."""
     for name in FUNCTIONS:
         func = namespace.get(name)
         if func is not None and not isinstance(func, _rgrad.out_function):
             namespace[name] = _rgrad.out_function(func, write_out)
+    method_descriptor = type(Tensor.add)
+    for name, func in list(namespace.items()):
+        if isinstance(func, method_descriptor) and getattr(func, "__objclass__", None) is Tensor:
+            namespace[name] = _rgrad.out_function(func)

@@ -175,6 +175,9 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor.copy_(values.reshape(tensor.shape))
 
 
+_TRUNC_NORMAL_ROUNDS = 256
+
+
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """N(mean, std**2) truncated to [a, b], by rejection as PyTorch: normal draws outside
     [a, b] are redrawn, or, when [a, b] holds little of the mass, uniform proposals on [a, b]
@@ -211,10 +214,17 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
             result = tensor.uniform_(a, b, generator=generator)
             pending = rejected(result)
-            while pending.any().item():
+            # Bounded: with the mean far outside [a, b] almost no proposal is accepted (the mass
+            # sits within std**2 / |mean - mode| of the mode); what is left after the rounds
+            # takes the mode, which is where such draws land to within that width.
+            for _ in range(_TRUNC_NORMAL_ROUNDS):
+                if not pending.any().item():
+                    break
                 candidates = fresh.uniform_(a, b, generator=generator).clone()
                 result = rgrad.where(pending, candidates, result)
                 pending = rgrad.where(pending, rejected(candidates), pending)
+            else:
+                result = rgrad.where(pending, rgrad.full_like(result, mode), result)
         return tensor.copy_(result)
 
 
