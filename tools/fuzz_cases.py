@@ -242,7 +242,8 @@ HOSTILE = [
     (
         "repeat_interleave_wrapping_total",
         "Tensor.repeat_interleave",
-        "X = rgrad.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)\nR = X.repeat_interleave(2**62 + 1)",
+        "X = rgrad.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)\n"
+        "R = X.repeat_interleave(2**62 + 1)",
         "raises",
     ),
     (
