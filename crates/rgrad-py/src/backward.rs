@@ -25,20 +25,7 @@ pub fn _grad(
 ) -> PyResult<Py<PyTuple>> {
     let outs = seq_of_tensors(outputs)?;
     let ins = seq_of_tensors(inputs)?;
-    let gos: Vec<Option<Tensor>> = match grad_outputs {
-        Some(g) if !g.is_none() => {
-            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
-                vec![g.clone()]
-            } else {
-                g.try_iter()?.collect::<PyResult<_>>()?
-            };
-            items
-                .iter()
-                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_outputs").map(Some) })
-                .collect::<PyResult<_>>()?
-        }
-        _ => vec![None; outs.len()],
-    };
+    let gos = optional_grads(grad_outputs, "grad_outputs", outs.len())?;
     if gos.len() != outs.len() {
         return Err(PyRuntimeError::new_err(format!(
             "grad requires one grad_output per output: got {} outputs and {} grad_outputs",
@@ -100,20 +87,7 @@ pub fn _backward(
     use rgrad_core::autograd::engine;
     let py = tensors.py();
     let roots = seq_of_tensors(tensors)?;
-    let grads: Vec<Option<Tensor>> = match grad_tensors {
-        Some(g) if !g.is_none() => {
-            let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
-                vec![g.clone()]
-            } else {
-                g.try_iter()?.collect::<PyResult<_>>()?
-            };
-            items
-                .iter()
-                .map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, "grad_tensors").map(Some) })
-                .collect::<PyResult<_>>()?
-        }
-        _ => vec![None; roots.len()],
-    };
+    let grads = optional_grads(grad_tensors, "grad_tensors", roots.len())?;
     if grads.len() != roots.len() {
         return Err(PyRuntimeError::new_err(format!(
             "got {} tensors and {} gradients",
@@ -156,4 +130,18 @@ fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
         return tensors_of(ob);
     }
     Err(PyTypeError::new_err("expected a Tensor or a sequence of Tensors"))
+}
+
+/// `grad_outputs=` / `grad_tensors=`: None (one None per root), a tensor, or a sequence of
+/// tensors and Nones.
+fn optional_grads(arg: Option<&Bound<'_, PyAny>>, name: &str, roots: usize) -> PyResult<Vec<Option<Tensor>>> {
+    let Some(g) = arg.filter(|g| !g.is_none()) else {
+        return Ok(vec![None; roots]);
+    };
+    let items: Vec<Bound<'_, PyAny>> = if g.cast::<PyTensor>().is_ok() {
+        vec![g.clone()]
+    } else {
+        g.try_iter()?.collect::<PyResult<_>>()?
+    };
+    items.iter().map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, name).map(Some) }).collect()
 }
