@@ -53,7 +53,10 @@ def _assert_keeps_ticking(work):
     # few per call; with it released it ticks through the kernels (each call here takes
     # ~100 ms). The machine may be loaded, so compare with the same thread ticking idle.
     assert calls <= 40, f"work too small to tell: {calls} calls"
-    assert ticks >= 10 * calls, f"{ticks} ticks over {calls} calls"
+    # Held, the ticker runs only between calls (at most ~2 ticks each); released, it ticks
+    # through them, though on 2 cores it also competes with the kernel's own threads for a CPU
+    # (seen: ~10 ticks per 28 ms matmul), so the bar is set well between the two.
+    assert ticks >= 4 * calls, f"{ticks} ticks over {calls} calls"
     assert ticks >= 0.2 * idle, f"{ticks} ticks, {idle} idle"
 
 
