@@ -47,6 +47,23 @@ pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyTensor>> {
     Ok(obj)
 }
 
+/// Bytes from the start of a PyTensor object to its Rust contents; measured once on a probe
+/// object through PyO3's own accessor, so it follows PyO3's layout.
+/// `None` only if the probe cannot be allocated (the caller then borrows).
+fn contents_offset(py: Python<'_>) -> Option<usize> {
+    static OFFSET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let known = OFFSET.load(Ordering::Relaxed);
+    if known != 0 {
+        return Some(known);
+    }
+    let probe = Tensor::from_vec(Vec::<f32>::new(), &[0]);
+    let obj = Py::new(py, PyTensor { t: probe, me: AtomicPtr::new(std::ptr::null_mut()) }).ok()?;
+    let contents: *const PyTensor = &*obj.borrow(py);
+    let offset = contents as usize - obj.as_ptr() as usize;
+    OFFSET.store(offset, Ordering::Relaxed);
+    Some(offset)
+}
+
 impl Drop for PyTensor {
     fn drop(&mut self) {
         self.unregister();
@@ -57,7 +74,17 @@ impl PyTensor {
     /// Makes `slf` the wrapper `wrap` returns for its tensor.
     fn register(slf: &Bound<'_, Self>) {
         let me = slf.as_ptr();
-        let this = slf.borrow();
+        // SAFETY: `slf` is a live, fully initialised PyTensor (or subclass) object, and its
+        // contents sit at the same offset in every such object. Only atomics are written
+        // through the shared reference. Reading it directly, rather than by `borrow()`, spares
+        // every new tensor PyO3's atomic borrow flag (two locked instructions).
+        let Some(offset) = contents_offset(slf.py()) else {
+            let this = slf.borrow();
+            this.me.store(me, Ordering::Relaxed);
+            this.t.binding_slot().store(me.cast(), Ordering::Relaxed);
+            return;
+        };
+        let this = unsafe { &*me.cast::<u8>().add(offset).cast::<PyTensor>() };
         this.me.store(me, Ordering::Relaxed);
         this.t.binding_slot().store(me.cast(), Ordering::Relaxed);
     }
