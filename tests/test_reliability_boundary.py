@@ -61,8 +61,9 @@ def _assert_keeps_ticking(work):
 
 
 def test_gil_released_during_matmul():
-    a = torch.randn(1200, 1200)
-    b = torch.randn(1200, 1200)
+    # ~70 ms a call even at 400 GFLOP/s (1200**3 was too short on a quiet machine).
+    a = torch.randn(2400, 2400)
+    b = torch.randn(2400, 2400)
     _assert_keeps_ticking(lambda: a @ b)
 
 
