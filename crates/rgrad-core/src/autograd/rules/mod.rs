@@ -10,6 +10,10 @@ use crate::tensor::Tensor;
 use crate::Scalar;
 use smallvec::{smallvec, SmallVec};
 
+// One file per op family whose rules are more than a line or two; each exposes one function
+// per recorded op, called from the table below.
+mod conv;
+
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
 
 /// The gradient of a reduction, broadcast back over the reduced dims.
@@ -446,29 +450,9 @@ pub(crate) fn backward(
             Ok(smallvec![Some(gx.mul(g)?), None])
         }
         Op::Convolution { x, w, spec, transposed, has_bias } => {
-            use crate::ops::conv::{conv_weight, convolution_with};
-            // Each saved operand is read only by the gradient that needs it.
-            let gx =
-                if need(0) { Some(convolution_with(g, w.get()?, None, spec, !transposed)?) } else { None };
-            let gw = match (need(1), transposed) {
-                (false, _) => None,
-                (true, false) => Some(conv_weight(x.get()?, g, spec)?),
-                (true, true) => Some(conv_weight(g, x.get()?, spec)?),
-            };
-            let mut out: Grads = smallvec![gx, gw];
-            if *has_bias {
-                let dims: Vec<i64> = (0..g.ndim() as i64).filter(|&d| d != 1).collect();
-                out.push(if need(2) { Some(g.sum(Some(&dims), false)?) } else { None });
-            }
-            Ok(out)
+            conv::convolution(g, x, w, spec, *transposed, *has_bias, &need)
         }
-        Op::ConvWeight { a, b, spec } => {
-            use crate::ops::conv::convolution_with;
-            // dW(a, b) is bilinear: its derivatives are the two convolutions with weight g.
-            let ga = if need(0) { Some(convolution_with(b.get()?, g, None, spec, true)?) } else { None };
-            let gb = if need(1) { Some(convolution_with(a.get()?, g, None, spec, false)?) } else { None };
-            Ok(smallvec![ga, gb])
-        }
+        Op::ConvWeight { a, b, spec } => conv::conv_weight(g, a, b, spec, &need),
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
