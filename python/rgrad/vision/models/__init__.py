@@ -1,0 +1,1 @@
+"""Models with torchvision's architectures and parameter names (filled in below)."""
