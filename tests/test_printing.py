@@ -23,8 +23,6 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 # honest.
 NOT_YET = {
     "nn.MaxPool2d(2)",
-    "nn.LSTM(10, 20, 2)",
-    "nn.GRU(4, 8, batch_first=True)",
 }
 
 
