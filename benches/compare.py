@@ -147,6 +147,39 @@ def conv_case(batch: int, channels: int, size: int) -> Case:
     )
 
 
+def rnn_case(cell: str) -> Case:
+    """One training step of `cell`(64, 128, batch_first=True) + Linear(128, 10) on the last
+    step's output: batch 32, 32 steps, cross entropy, Adam (the issue's RNN benchmark)."""
+    setup = "\n".join(
+        [
+            "torch.manual_seed(0)",
+            "class Net(torch.nn.Module):",
+            "    def __init__(self):",
+            "        super().__init__()",
+            f"        self.rnn = torch.nn.{cell}(64, 128, batch_first=True)",
+            "        self.fc = torch.nn.Linear(128, 10)",
+            "    def forward(self, x):",
+            "        out, _ = self.rnn(x)",
+            "        return self.fc(out[:, -1])",
+            "model = Net(); loss_fn = torch.nn.CrossEntropyLoss()",
+            "opt = torch.optim.Adam(model.parameters(), lr=1e-3)",
+            "x = torch.randn(32, 32, 64); y = torch.randint(0, 10, (32,))",
+            "def step():",
+            "    opt.zero_grad()",
+            "    loss = loss_fn(model(x), y)",
+            "    loss.backward()",
+            "    opt.step()",
+            "    return loss",
+        ]
+    )
+    return Case(
+        name=f"{cell}(64, 128) + Linear train step, batch 32, 32 steps, Adam",
+        setup=setup,
+        stmt="step()",
+        check="step().item() > 0",
+    )
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -190,6 +223,8 @@ CASES = [
     loss_case("cross_entropy", 32, 10),
     loss_case("binary_cross_entropy_with_logits", 256, 1),
     conv_case(32, 64, 32),
+    rnn_case("LSTM"),
+    rnn_case("GRU"),
 ]
 
 
