@@ -279,6 +279,32 @@ CNN_CASES = [
 ]
 
 
+def rnn_case(cell: str) -> Case:
+    """One training step of `cell`(64, 128, batch_first=True) + Linear(128, 10) on the last
+    step's output: batch 32, 32 steps, cross entropy, Adam (the issue's RNN benchmark)."""
+    prelude = "\n".join(
+        [
+            "class Net(torch.nn.Module):",
+            "    def __init__(self):",
+            "        super().__init__()",
+            f"        self.rnn = torch.nn.{cell}(64, 128, batch_first=True)",
+            "        self.fc = torch.nn.Linear(128, 10)",
+            "    def forward(self, x):",
+            "        out, _ = self.rnn(x)",
+            "        return self.fc(out[:, -1])",
+        ]
+    )
+    return train_step_case(
+        f"{cell}(64, 128) + Linear train step, batch 32, 32 steps, Adam",
+        "Net()",
+        "x = torch.randn(32, 32, 64); y = torch.randint(0, 10, (32,))",
+        "torch.nn.functional.cross_entropy(out, y)",
+        "torch.optim.Adam(model.parameters(), lr=1e-3)",
+        needs=(f"nn.{cell}",),
+        prelude=prelude,
+    )
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -323,6 +349,8 @@ CASES = [
     loss_case("binary_cross_entropy_with_logits", 256, 1),
     conv_case(32, 64, 32),
     *CNN_CASES,
+    rnn_case("LSTM"),
+    rnn_case("GRU"),
 ]
 
 

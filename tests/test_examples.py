@@ -167,6 +167,33 @@ def test_train_digits_bar_advances_every_batch_and_writes_to_outputs(tmp_path):
     assert str(outputs / "digits_mlp.safetensors") in out.stdout
 
 
+# Short runs of the recurrent examples (their defaults train for minutes).
+QUICK_ARGS = {
+    "char_lstm.py": ["--steps", "3", "--sample", "20"],
+    "sine_lstm.py": ["--steps", "1", "--length", "60", "--future", "10"],
+}
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("tqdm"), reason="needs tqdm")
+def test_char_lstm_loss_falls_and_samples_text(tmp_path):
+    out = run("char_lstm.py", "--steps", "40", "--sample", "80", cwd=tmp_path)
+    first, last = map(float, re.search(r"loss fell from (\d+\.\d+) to (\d+\.\d+)", out).groups())
+    assert last < first - 0.3, out
+    text = out.split("sampled text:\n", 1)[1]
+    assert text.startswith("def ") and len(text.rstrip("\n")) >= 84
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "outputs" / "char_lstm_loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sine_lstm_lbfgs_lowers_the_loss_and_plots(tmp_path):
+    out = run("sine_lstm.py", "--steps", "2", "--length", "80", "--future", "20", cwd=tmp_path)
+    losses = [float(v) for v in re.findall(r"^loss: (\S+)", out, re.M)]
+    assert len(losses) > 5 and losses[-1] < 0.5 * losses[0], out
+    assert len(re.findall(r"^test loss: ", out, re.M)) == 2
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "outputs" / "sine_predict1.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize(
     "script",
     sorted(p.name for p in EXAMPLES.glob("*.py")),
@@ -176,9 +203,13 @@ def test_examples_write_only_under_outputs(script, tmp_path):
     .gitignore lists), so a clone stays clean."""
     if script.startswith("train_") and not importlib.util.find_spec("sklearn"):
         pytest.skip("needs scikit-learn")
+    if script == "char_lstm.py" and not importlib.util.find_spec("tqdm"):
+        pytest.skip("needs tqdm")
     args = ["--epochs", "1"] if script == "train_digits.py" else []
     if script == "train_on_gpu.py":
         args = ["--device", "cpu"]
+    if script in QUICK_ARGS:
+        args = QUICK_ARGS[script]
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
         capture_output=True,

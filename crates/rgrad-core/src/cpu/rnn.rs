@@ -111,12 +111,24 @@ fn tanh_inplace<T: RnnFloat>(v: &mut [T], scratch: &mut Vec<T>) {
     T::tanh_into(scratch, v);
 }
 
-/// `out[B, G] (+)= h[B, H] @ w[G, H]^T`.
-fn hidden_gemm<T: RnnFloat>(h: &[T], w: &[T], out: &mut [T], d: &RnnDims, accumulate: bool) {
+/// `m` (`rows x cols`, row-major) transposed, row-major: gemm runs 2-3x faster on these small
+/// products when both operands are row-major than with a column-major right-hand side.
+fn transposed<T: RnnFloat>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::default(); m.len()];
+    for (i, row) in m.chunks(cols).enumerate().take(rows) {
+        for (j, &v) in row.iter().enumerate() {
+            out[j * rows + i] = v;
+        }
+    }
+    out
+}
+
+/// `out[B, G] (+)= h[B, H] @ w_t[H, G]` (`w_t` is `W_hh^T`, row-major).
+fn hidden_gemm<T: RnnFloat>(h: &[T], w_t: &[T], out: &mut [T], d: &RnnDims, accumulate: bool) {
     let (b, hh, g) = (d.b, d.h, d.g());
     let a = Mat { data: h, offset: 0, rs: hh, cs: 1 };
-    let wt = Mat { data: w, offset: 0, rs: 1, cs: hh };
-    matmul_into(a, wt, out, b, hh, g, accumulate);
+    let w = Mat { data: w_t, offset: 0, rs: g, cs: 1 };
+    matmul_into(a, w, out, b, hh, g, accumulate);
 }
 
 /// Runs the layer. `gi` is `[T, B, G]`, `h0`/`c0` `[B, H]` (`c0` empty except for LSTM),
@@ -137,6 +149,7 @@ pub fn forward<T: RnnFloat>(
     let mut gates = if lstm || gru { vec![T::default(); d.t * b * g] } else { Vec::new() };
     let mut extra = if lstm || gru { vec![T::default(); d.t * bh] } else { Vec::new() };
     let mut cells = if lstm { vec![T::default(); d.t * bh] } else { Vec::new() };
+    let w_t = transposed(w_hh, g, h);
     let mut hprev = h0.to_vec();
     let mut cprev = c0.to_vec();
     let mut pre = vec![T::default(); b * g];
@@ -152,7 +165,7 @@ pub fn forward<T: RnnFloat>(
                 row.copy_from_slice(b_hh);
             }
         }
-        hidden_gemm(&hprev, w_hh, &mut pre, d, true);
+        hidden_gemm(&hprev, &w_t, &mut pre, d, true);
         let y_t = &mut y[t * bh..][..bh];
         match d.mode {
             RnnMode::Tanh | RnnMode::Relu => {
@@ -362,7 +375,8 @@ pub fn backward<T: RnnFloat>(
     let dp = if d.mode == RnnMode::Gru { &dgh } else { &dgi };
     let mut dw = vec![zero; g * h];
     let rows = d.t * b;
-    let a = Mat { data: &dp[..], offset: 0, rs: 1, cs: g };
+    let dp_t = transposed(dp, rows, g);
+    let a = Mat { data: &dp_t[..], offset: 0, rs: rows, cs: 1 };
     let hm = Mat { data: &hprev[..], offset: 0, rs: h, cs: 1 };
     matmul_into(a, hm, &mut dw, g, rows, h, false);
     let mut db = vec![zero; g];

@@ -200,7 +200,8 @@ impl Tensor {
     ) -> Result<RnnOut> {
         let gi = self;
         let d = plan(mode, gi, h0, c0, w_hh, b_hh, reverse)?;
-        if gi.device() != Device::Cpu {
+        // Empty sizes go through the tensor ops too (the kernel's row loops assume rows).
+        if gi.device() != Device::Cpu || d.t == 0 || d.b == 0 || d.h == 0 {
             return composite(&d, gi, h0, c0, w_hh, b_hh);
         }
         let (gd, hd, wd) = (dense(gi)?, dense(h0)?, dense(w_hh)?);
