@@ -4,11 +4,17 @@
     python benches/compare.py --quick      # fewer repeats, shorter runs
     python benches/compare.py --json out.json
 
+    python benches/compare.py -k lenet --torch-python /work/torchenv/bin/python --no-numpy
+
 Every case is one statement written against the PyTorch API and run with `torch` bound to
-rgrad (`import rgrad`) or to PyTorch; NumPy gets the equivalent array code. Each statement is
-timed with `timeit` (time.perf_counter_ns, the statement inlined in the loop, so no function
-call is added per iteration): the loop count is calibrated so one repeat lasts at least
---min-time seconds, and the table shows the median per-iteration time over the repeats.
+rgrad (`import rgrad`) or to PyTorch; NumPy gets the equivalent array code. Each library runs
+in its own worker process (PyTorch's may be another interpreter, --torch-python), alive for
+the whole run; one repeat of one library runs at a time, and the repeats of the libraries are
+interleaved round by round, so a shared machine's changing load falls on all of them alike.
+Each statement is timed with `timeit` (time.perf_counter_ns, the statement inlined in the
+loop, so no function call is added per iteration): the loop count is calibrated so one repeat
+lasts at least --min-time seconds, and the table shows the median per-iteration time over the
+repeats. A case that uses an API a library lacks (Case.needs) is reported as "missing".
 
 Ratios are speed-ups of rgrad: "3.0x" means rgrad took a third of the other library's time;
 "0.5x" means it took twice as long.
@@ -41,6 +47,9 @@ class Case:
     numpy_stmt: str | None = None
     flops: int | None = None  # floating-point operations per statement, for GFLOP/s
     check: str | None = None  # an expression that must be true after the statement ran
+    # Attributes of `torch` the case uses (dotted, e.g. "nn.MaxPool2d"): a library without one
+    # of them reports the case as "missing (...)" instead of failing it.
+    needs: tuple[str, ...] = ()
 
 
 def matmul_case(n: int) -> Case:
@@ -147,6 +156,129 @@ def conv_case(batch: int, channels: int, size: int) -> Case:
     )
 
 
+def train_step_case(
+    name: str,
+    model: str,
+    batch: str,
+    loss: str,
+    opt: str,
+    needs: tuple[str, ...] = (),
+    prelude: str = "",
+) -> Case:
+    """One training step of `model` (an expression, after the definitions in `prelude`) on a
+    fixed batch: zero_grad, forward, `loss` (an expression in `out` and `y`), backward,
+    optimizer step."""
+    setup = "\n".join(
+        [
+            prelude,
+            "torch.manual_seed(0)",
+            f"model = {model}",
+            f"opt = {opt}",
+            batch,
+            "def step():",
+            "    opt.zero_grad()",
+            "    out = model(x)",
+            f"    loss = {loss}",
+            "    loss.backward()",
+            "    opt.step()",
+            "    return loss",
+        ]
+    )
+    return Case(name=name, setup=setup, stmt="step()", check="step().item() > 0", needs=needs)
+
+
+LENET = (
+    "torch.nn.Sequential(torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), "
+    "torch.nn.MaxPool2d(2), torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), "
+    "torch.nn.Flatten(), torch.nn.Linear(16 * 5 * 5, 120), torch.nn.ReLU(), "
+    "torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))"
+)
+
+# The CIFAR-10 net of PyTorch's 60-minute blitz, as the tutorial writes it.
+BLITZ_NET = "\n".join(
+    [
+        "class Net(torch.nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        "        self.conv1 = torch.nn.Conv2d(3, 6, 5)",
+        "        self.pool = torch.nn.MaxPool2d(2, 2)",
+        "        self.conv2 = torch.nn.Conv2d(6, 16, 5)",
+        "        self.fc1 = torch.nn.Linear(16 * 5 * 5, 120)",
+        "        self.fc2 = torch.nn.Linear(120, 84)",
+        "        self.fc3 = torch.nn.Linear(84, 10)",
+        "    def forward(self, x):",
+        "        F = torch.nn.functional",
+        "        x = self.pool(F.relu(self.conv1(x)))",
+        "        x = self.pool(F.relu(self.conv2(x)))",
+        "        x = torch.flatten(x, 1)",
+        "        x = F.relu(self.fc1(x))",
+        "        x = F.relu(self.fc2(x))",
+        "        return self.fc3(x)",
+    ]
+)
+
+RESNET_BLOCK = "\n".join(
+    [
+        "class BasicBlock(torch.nn.Module):",
+        "    def __init__(self, c):",
+        "        super().__init__()",
+        "        self.conv1 = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)",
+        "        self.bn1 = torch.nn.BatchNorm2d(c)",
+        "        self.conv2 = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)",
+        "        self.bn2 = torch.nn.BatchNorm2d(c)",
+        "    def forward(self, x):",
+        "        out = torch.relu(self.bn1(self.conv1(x)))",
+        "        out = self.bn2(self.conv2(out))",
+        "        return torch.relu(out + x)",
+    ]
+)
+
+DCGAN_GENERATOR = (
+    "torch.nn.Sequential(torch.nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), "
+    "torch.nn.BatchNorm2d(32), torch.nn.ReLU(), "
+    "torch.nn.ConvTranspose2d(32, 1, 4, 2, 1, bias=False), torch.nn.Tanh())"
+)
+
+SGD_MOMENTUM = "torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)"
+
+CNN_CASES = [
+    train_step_case(
+        "LeNet-5 train step, batch 64x1x28x28",
+        LENET,
+        "x = torch.randn(64, 1, 28, 28); y = torch.randint(0, 10, (64,))",
+        "torch.nn.functional.cross_entropy(out, y)",
+        SGD_MOMENTUM,
+        needs=("nn.MaxPool2d",),
+    ),
+    train_step_case(
+        "blitz CIFAR net train step, batch 32x3x32x32",
+        "Net()",
+        "x = torch.randn(32, 3, 32, 32); y = torch.randint(0, 10, (32,))",
+        "torch.nn.functional.cross_entropy(out, y)",
+        "torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)",
+        needs=("nn.MaxPool2d",),
+        prelude=BLITZ_NET,
+    ),
+    train_step_case(
+        "ResNet basic block train step, 32x64x16x16",
+        "BasicBlock(64)",
+        "x = torch.randn(32, 64, 16, 16); y = None",
+        "out.pow(2).mean()",
+        SGD_MOMENTUM,
+        needs=("nn.BatchNorm2d",),
+        prelude=RESNET_BLOCK,
+    ),
+    train_step_case(
+        "DCGAN generator train step (Adam), 32x64x7x7",
+        DCGAN_GENERATOR,
+        "x = torch.randn(32, 64, 7, 7); y = torch.rand(32, 1, 28, 28) * 2 - 1",
+        "torch.nn.functional.mse_loss(out, y)",
+        "torch.optim.Adam(model.parameters(), lr=2e-4, betas=(0.5, 0.999))",
+        needs=("nn.BatchNorm2d",),
+    ),
+]
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -190,6 +322,7 @@ CASES = [
     loss_case("cross_entropy", 32, 10),
     loss_case("binary_cross_entropy_with_logits", 256, 1),
     conv_case(32, 64, 32),
+    *CNN_CASES,
 ]
 
 
@@ -202,29 +335,45 @@ class Timing:
     gflops: float | None = None
 
 
-def measure(stmt: str, setup: str, env: dict[str, Any], repeats: int, min_time: float) -> Timing:
-    namespace = dict(env)
-    exec(setup, namespace)
-    timer = timeit.Timer(stmt, globals=namespace, timer=time.perf_counter_ns)
-    timer.timeit(number=3)  # warm-up: thread pools, allocator, caches
-    number = 1
-    while True:  # calibrate like timeit.autorange, against min_time
-        total = timer.timeit(number=number)
-        if total >= min_time * 1e9:
-            break
-        number = max(number * 2, int(number * min_time * 1e9 / max(total, 1) * 1.2))
-    samples = [t / number for t in timer.repeat(repeat=repeats, number=number)]
-    return Timing(statistics.median(samples), min(samples), number, samples)
+def lacking(lib: Any, needs: tuple[str, ...]) -> list[str]:
+    """The attributes of `needs` that `lib` does not have."""
+    out = []
+    for dotted in needs:
+        obj = lib
+        for part in dotted.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                out.append(dotted)
+                break
+    return out
 
 
-def check(expr: str | None, stmt: str, setup: str, env: dict[str, Any]) -> None:
-    if expr is None:
-        return
-    namespace = dict(env)
-    exec(setup, namespace)
-    exec(stmt, namespace)
-    if not eval(expr, namespace):
-        raise AssertionError(f"sanity check failed: {expr}")
+class Bench:
+    """One case set up in a worker: checked, warmed up and calibrated, then timed one repeat
+    at a time as the driver asks (so the libraries' repeats can be interleaved)."""
+
+    def __init__(
+        self, stmt: str, setup: str, env: dict[str, Any], chk: str | None, min_time: float
+    ):
+        namespace = dict(env)
+        exec(setup, namespace)
+        if chk is not None:
+            exec(stmt, namespace)
+            if not eval(chk, namespace):
+                raise AssertionError(f"sanity check failed: {chk}")
+        self.timer = timeit.Timer(stmt, globals=namespace, timer=time.perf_counter_ns)
+        self.timer.timeit(number=3)  # warm-up: thread pools, allocator, caches
+        number = 1
+        while True:  # calibrate like timeit.autorange, against min_time
+            total = self.timer.timeit(number=number)
+            if total >= min_time * 1e9:
+                break
+            number = max(number * 2, int(number * min_time * 1e9 / max(total, 1) * 1.2))
+        self.number = number
+
+    def repeat(self) -> float:
+        """Nanoseconds per statement over one repeat."""
+        return self.timer.timeit(number=self.number) / self.number
 
 
 # ---- environment ---------------------------------------------------------------------------
@@ -262,22 +411,6 @@ def version_of(module: Any, dist: str) -> str:
         return "unknown version"
 
 
-def load_libraries() -> tuple[dict[str, Any], dict[str, str]]:
-    """The libraries to compare, by column name, and notes on those that are missing."""
-    libs: dict[str, Any] = {}
-    notes: dict[str, str] = {}
-    try:
-        libs["rgrad"] = importlib.import_module("rgrad")
-    except Exception as e:  # the extension may not be built
-        notes["rgrad"] = f"cannot import rgrad ({type(e).__name__}: {e})"
-    try:
-        libs["PyTorch"] = importlib.import_module("torch")
-    except Exception as e:
-        notes["PyTorch"] = f"not importable ({type(e).__name__})"
-    libs["NumPy"] = importlib.import_module("numpy")
-    return libs, notes
-
-
 # ---- formatting ----------------------------------------------------------------------------
 
 
@@ -308,60 +441,148 @@ def fmt_ratio(ours: Timing | str | None, theirs: Timing | str | None) -> str:
     return f"{theirs.median_ns / ours.median_ns:.2f}x"
 
 
-def measure_column(col: str, lib: Any, cases: list[Case], repeats: int, min_time: float) -> dict:
-    """Times every case with one library; a failing case is reported, not fatal."""
-    out: dict[str, Any] = {}
-    for case in cases:
-        if col == "NumPy":
-            if case.numpy_stmt is None:
-                out[case.name] = None
-                continue
-            env, setup, stmt, chk = {"np": lib}, case.numpy_setup or "", case.numpy_stmt, None
-        else:
-            env, setup, stmt, chk = {"torch": lib}, case.setup, case.stmt, case.check
-        try:
-            check(chk, stmt, setup, env)
-            timing = measure(stmt, setup, env, repeats, min_time)
-        except Exception as e:  # an op a library lacks must not hide the other rows
-            out[case.name] = f"error: {type(e).__name__}"
-            print(f"{case.name} [{col}]: {type(e).__name__}: {e}", file=sys.stderr)
-            continue
-        finally:
-            gc.collect()
-        if case.flops:
-            timing.gflops = case.flops / timing.median_ns
-        out[case.name] = asdict(timing)
-        print(f"  measured {case.name} [{col}]", file=sys.stderr)
-    return out
-
-
 MODULES = {"rgrad": "rgrad", "PyTorch": "torch", "NumPy": "numpy"}
 
 
-def run_worker(col: str, argv: list[str]) -> dict:
-    """Runs this script as `--worker COL` in a fresh process and returns its results."""
-    import subprocess
-    import tempfile
+def case_source(col: str, case: Case) -> tuple[str, str, str | None] | None:
+    """(setup, stmt, check) of `case` for one column, or None when it has no such code."""
+    if col == "NumPy":
+        if case.numpy_stmt is None:
+            return None
+        return case.numpy_setup or "", case.numpy_stmt, None
+    return case.setup, case.stmt, case.check
 
-    with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        cmd = [
-            sys.executable,
-            os.path.abspath(__file__),
-            *argv,
-            "--worker",
-            col,
-            "--worker-out",
-            f.name,
-        ]
-        subprocess.run(cmd, check=True)
-        with open(f.name, encoding="utf-8") as src:
-            return json.load(src)
+
+def suite_cases(suite: str) -> list[Case]:
+    """The cases of a suite: this file's, or benches/conv_parts.py's."""
+    if suite == "conv-parts":
+        import conv_parts  # benches/ is on the path: it is this script's directory
+
+        return conv_parts.CASES
+    return CASES
+
+
+def worker_main(col: str, torch_threads: int | None, suite: str) -> int:
+    """The worker loop: one JSON command per stdin line, one JSON answer per line on the
+    original stdout (the libraries' own prints go to stderr)."""
+    reply_to = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def reply(**kw: Any) -> None:
+        reply_to.write(json.dumps(kw) + "\n")
+        reply_to.flush()
+
+    try:
+        lib = importlib.import_module(MODULES[col])
+    except Exception as e:  # the extension may not be built
+        reply(ok=False, note=f"cannot import {MODULES[col]} ({type(e).__name__}: {e})")
+        return 0
+    threads = None
+    if col == "PyTorch":
+        if torch_threads:
+            lib.set_num_threads(torch_threads)
+        threads = lib.get_num_threads()
+    reply(ok=True, version=version_of(lib, MODULES[col]), threads=threads, python=sys.executable)
+    cases = {c.name: c for c in suite_cases(suite)}
+    bench: Bench | None = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["cmd"] == "prepare":
+            bench = None
+            gc.collect()
+            case = cases[cmd["case"]]
+            src = case_source(col, case)
+            if src is None:
+                reply(ok=False, status=None)
+                continue
+            missing = lacking(lib, case.needs) if col != "NumPy" else []
+            if missing:
+                reply(ok=False, status=f"missing ({', '.join(missing)})")
+                continue
+            env = {"np": lib} if col == "NumPy" else {"torch": lib}
+            try:
+                bench = Bench(src[1], src[0], env, src[2], cmd["min_time"])
+            except Exception as e:  # an op a library lacks must not hide the other rows
+                print(f"{case.name} [{col}]: {type(e).__name__}: {e}", file=sys.stderr)
+                reply(ok=False, status=f"error: {type(e).__name__}")
+                continue
+            reply(ok=True, number=bench.number)
+        elif cmd["cmd"] == "repeat":
+            assert bench is not None
+            reply(ns=bench.repeat())
+    return 0
+
+
+class Worker:
+    """A library's worker process, alive for the whole run."""
+
+    def __init__(self, col: str, python: str, torch_threads: int | None, suite: str):
+        import subprocess
+
+        cmd = [python, os.path.abspath(__file__), "--worker", col, "--suite", suite]
+        if torch_threads:
+            cmd += ["--torch-threads", str(torch_threads)]
+        self.col = col
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.hello = self.read()
+
+    def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.col} worker exited (see its stderr above)")
+        return json.loads(line)
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+def run_cases(
+    workers: list[Worker], cases: list[Case], repeats: int, min_time: float, pause: float
+) -> list[tuple[Case, dict[str, Timing | str | None]]]:
+    """Every case in every worker, the repeats interleaved: round r times one repeat of each
+    library (the order rotating between rounds), so load that comes and goes on a shared
+    machine falls on all of them alike. Only one worker runs at a time, with `pause` seconds
+    between them so thread pools that spin after work (rayon, OpenMP) have gone to sleep."""
+    rows = []
+    for case in cases:
+        results: dict[str, Timing | str | None] = {}
+        live = []
+        for w in workers:
+            ans = w.ask(cmd="prepare", case=case.name, min_time=min_time)
+            if ans["ok"]:
+                live.append((w, ans["number"]))
+            else:
+                results[w.col] = ans["status"]
+        samples: dict[str, list[float]] = {w.col: [] for w, _ in live}
+        for r in range(repeats):
+            for i in range(len(live)):
+                w, _ = live[(i + r) % len(live)]
+                time.sleep(pause)
+                samples[w.col].append(w.ask(cmd="repeat")["ns"])
+        for w, number in live:
+            s = samples[w.col]
+            t = Timing(statistics.median(s), min(s), number, s)
+            if case.flops:
+                t.gflops = case.flops / t.median_ns
+            results[w.col] = t
+        print(f"  measured {case.name}", file=sys.stderr)
+        rows.append((case, results))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter runs")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--repeats", type=int, help="repeats per case (default 15, quick 5)")
@@ -369,59 +590,72 @@ def main(argv: list[str] | None = None) -> int:
         "--min-time", type=float, help="seconds per repeat (default 0.1, quick 0.02)"
     )
     parser.add_argument("-k", metavar="SUBSTRING", help="only cases whose name contains this")
+    parser.add_argument(
+        "--torch-python",
+        metavar="PYTHON",
+        help="the interpreter that runs the PyTorch column (default: this one)",
+    )
+    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads(N) first")
+    parser.add_argument(
+        "--suite",
+        choices=["main", "conv-parts"],
+        default="main",
+        help="the cases: this file's (main) or the CNN steps' convolutions (conv-parts)",
+    )
+    parser.add_argument("--no-numpy", action="store_true", help="leave out the NumPy column")
     args = parser.parse_args(argv)
+    if args.worker:
+        return worker_main(args.worker, args.torch_threads, args.suite)
     repeats = args.repeats or (5 if args.quick else 15)
     min_time = args.min_time or (0.02 if args.quick else 0.1)
-    if args.worker:
-        cases = [c for c in CASES if not args.k or args.k.lower() in c.name.lower()]
-        lib = importlib.import_module(MODULES[args.worker])
-        with open(args.worker_out, "w", encoding="utf-8") as f:
-            json.dump(measure_column(args.worker, lib, cases, repeats, min_time), f)
-        return 0
 
-    libs, notes = load_libraries()
-    if "rgrad" not in libs:
-        print(f"compare.py: {notes['rgrad']}; build it first (`pip install .`)", file=sys.stderr)
-        return 1
-    np = libs["NumPy"]
-    columns = ["rgrad", "PyTorch", "NumPy"]
-    versions = {
-        "python": platform.python_version(),
-        "rgrad": version_of(libs["rgrad"], "rgrad"),
-        "numpy": np.__version__,
-        "torch": version_of(libs["PyTorch"], "torch") if "PyTorch" in libs else "not installed",
-    }
+    columns = ["rgrad", "PyTorch"] + ([] if args.no_numpy else ["NumPy"])
+    workers, notes, versions = [], {}, {"python": platform.python_version()}
     threads = ""
-    if "PyTorch" in libs:
-        threads = f"; torch threads: {libs['PyTorch'].get_num_threads()}"
+    for col in columns:
+        python = args.torch_python if col == "PyTorch" and args.torch_python else sys.executable
+        w = Worker(col, python, args.torch_threads, args.suite)
+        versions[MODULES[col]] = w.hello.get("version", "not installed")
+        if not w.hello["ok"]:
+            notes[col] = w.hello["note"]
+            w.close()
+            continue
+        if w.hello.get("threads"):
+            threads = f"; torch threads: {w.hello['threads']}"
+        workers.append(w)
+    if not any(w.col == "rgrad" for w in workers):
+        print(f"compare.py: {notes['rgrad']}; build it first (`pip install .`)", file=sys.stderr)
+        for w in workers:
+            w.close()
+        return 1
     command = "python " + " ".join(["benches/compare.py", *(argv or sys.argv[1:])])
     machine = f"{cpu_model()}, {core_count()}, {platform.system()} {platform.machine()}"
 
     print(f"machine: {machine}{threads}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"command: `{command}` ({repeats} repeats of >= {min_time} s each; medians)")
+    print(f"command: `{command}` ({repeats} interleaved repeats of >= {min_time} s each; medians)")
     for lib, note in notes.items():
         print(f"note: {lib} {note}")
     print()
 
-    cases = [c for c in CASES if not args.k or args.k.lower() in c.name.lower()]
-    # Each library runs in its own process, one after the other: thread pools that spin after
-    # work (rayon, OpenMP, OpenBLAS) must not steal the cores another library is timed on.
-    per_col = {col: run_worker(col, argv or sys.argv[1:]) if col in libs else {} for col in columns}
-    rows = []
-    for case in cases:
-        results = {}
-        for col in columns:
-            raw = per_col[col].get(case.name)
-            results[col] = Timing(**raw) if isinstance(raw, dict) else raw
-        rows.append((case, results))
+    cases = [c for c in suite_cases(args.suite) if not args.k or args.k.lower() in c.name.lower()]
+    try:
+        rows = run_cases(workers, cases, repeats, min_time, pause=0.01)
+    finally:
+        for w in workers:
+            w.close()
+    for col in columns:
+        for _, r in rows:
+            r.setdefault(col, None)
 
-    header = "| benchmark | rgrad | PyTorch | NumPy | rgrad vs PyTorch | rgrad vs NumPy |"
+    others = [c for c in columns if c != "rgrad"]
+    header = "| benchmark | " + " | ".join(columns)
+    header += " | " + " | ".join(f"rgrad vs {c}" for c in others) + " |"
     print(header)
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|" + "---:|" * (len(columns) + len(others)))
     for case, r in rows:
-        cells = [fmt_cell(r["rgrad"]), fmt_cell(r["PyTorch"]), fmt_cell(r["NumPy"])]
-        ratios = [fmt_ratio(r["rgrad"], r["PyTorch"]), fmt_ratio(r["rgrad"], r["NumPy"])]
+        cells = [fmt_cell(r[c]) for c in columns]
+        ratios = [fmt_ratio(r["rgrad"], r[c]) for c in others]
         print(f"| {case.name} | " + " | ".join(cells + ratios) + " |")
     print()
     print("Times are medians per statement; ratios are rgrad's speed-up (>1: rgrad faster).")

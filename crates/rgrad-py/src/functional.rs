@@ -152,3 +152,39 @@ pub fn _convolution(
     let out = run(py, work, || x.convolution(&w, b.as_ref(), &args))?;
     wrap(py, out)
 }
+
+/// One recurrent layer and direction (`rgrad_core::ops::rnn`) over the input projection
+/// `gi` (`[T, B, G]`); returns `(output, h_last, c_last or None)`. `nn.RNN`/`LSTM`/`GRU`
+/// arrange the layers, directions and weights around it.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (mode, gi, h0, c0, w_hh, b_hh, reverse))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn _rnn_layer(
+    py: Python<'_>,
+    mode: &str,
+    gi: &Bound<'_, PyAny>,
+    h0: &Bound<'_, PyAny>,
+    c0: Option<&Bound<'_, PyAny>>,
+    w_hh: &Bound<'_, PyAny>,
+    b_hh: Option<&Bound<'_, PyAny>>,
+    reverse: bool,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Option<Py<PyTensor>>)> {
+    let func = "_rnn_layer";
+    let mode = rgrad_core::ops::rnn::parse_mode(mode).py()?;
+    let gi = tensor_param(gi, func, "gi", 2)?;
+    let h0 = tensor_param(h0, func, "h0", 3)?;
+    let c0 = match c0 {
+        Some(c) if !c.is_none() => Some(tensor_param(c, func, "c0", 4)?),
+        _ => None,
+    };
+    let w = tensor_param(w_hh, func, "w_hh", 5)?;
+    let b = match b_hh {
+        Some(b) if !b.is_none() => Some(tensor_param(b, func, "b_hh", 6)?),
+        _ => None,
+    };
+    // Work: one multiply-add per weight per step and batch row.
+    let work = gi.numel().saturating_mul(w.shape().get(1).copied().unwrap_or(1));
+    let (y, h, c) = run(py, work, || gi.rnn_layer(mode, &h0, c0.as_ref(), &w, b.as_ref(), reverse))?;
+    Ok((wrap(py, y)?, wrap(py, h)?, c.map(|c| wrap(py, c)).transpose()?))
+}

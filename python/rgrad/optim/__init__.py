@@ -11,6 +11,7 @@ from rgrad.optim.adagrad import Adagrad
 from rgrad.optim.adam import Adam, AdamW
 from rgrad.optim.adamax import Adamax
 from rgrad.optim.asgd import ASGD
+from rgrad.optim.lbfgs import LBFGS
 from rgrad.optim.nadam import NAdam
 from rgrad.optim.optimizer import Optimizer
 from rgrad.optim.radam import RAdam
@@ -26,6 +27,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "LBFGS",
     "NAdam",
     "Optimizer",
     "RAdam",

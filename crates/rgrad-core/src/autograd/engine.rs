@@ -66,6 +66,19 @@ fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
 pub enum Target<'a> {
     Accumulate,
     Capture(&'a [Tensor]),
+    /// As `Capture`, and the walk stops at these inputs: the gradient of a subgraph built on
+    /// top of them (a rule that recomputes its op as tensor ops, ops/rnn.rs), leaving the
+    /// graph below them to the outer backward.
+    Local(&'a [Tensor]),
+}
+
+impl Target<'_> {
+    fn inputs(&self) -> Option<&[Tensor]> {
+        match self {
+            Target::Accumulate => None,
+            Target::Capture(i) | Target::Local(i) => Some(i),
+        }
+    }
 }
 
 fn capture_slot(inputs: &[Tensor], edge: &Edge) -> Option<usize> {
@@ -85,9 +98,10 @@ pub fn run(
     target: Target,
 ) -> Result<Vec<Option<Tensor>>> {
     let _mode = GradModeGuard::new(create_graph);
-    let mut captured: Vec<Option<Tensor>> = match &target {
-        Target::Capture(inputs) => vec![None; inputs.len()],
-        Target::Accumulate => Vec::new(),
+    let mut captured: Vec<Option<Tensor>> = vec![None; target.inputs().map_or(0, <[Tensor]>::len)];
+    let stop_at = match &target {
+        Target::Local(inputs) => Some(*inputs),
+        _ => None,
     };
     // Discover the graph and count, for every node, the edges that point at it.
     let mut tasks: FxHashMap<*const Node, Task> = FxHashMap::default();
@@ -103,6 +117,9 @@ pub fn run(
     }
     while let Some(node) = stack.pop() {
         for e in node.edges.iter() {
+            if stop_at.is_some_and(|inputs| capture_slot(inputs, e).is_some()) {
+                continue;
+            }
             if let Edge::Node(child, _) = e {
                 let key = Arc::as_ptr(child);
                 match tasks.get_mut(&key) {
@@ -147,6 +164,7 @@ pub fn run(
                 Some(g) => {
                     deliver(edge, g, &mut tasks, &mut ready, &target, &mut captured, create_graph, true)?
                 }
+                None if stop_at.is_some_and(|inputs| capture_slot(inputs, edge).is_some()) => {}
                 None => release_dep(edge, &mut tasks, &mut ready),
             }
         }
@@ -223,9 +241,12 @@ fn deliver(
     create_graph: bool,
     counts_dep: bool,
 ) -> Result<()> {
-    if let Target::Capture(inputs) = target {
+    if let Some(inputs) = target.inputs() {
         if let Some(slot) = capture_slot(inputs, edge) {
             add_into(&mut captured[slot], g.clone())?;
+            if matches!(target, Target::Local(_)) {
+                return Ok(());
+            }
         }
     }
     match edge {

@@ -331,6 +331,8 @@ pub enum Op {
         b: Saved,
         spec: Arc<crate::ops::conv::ConvSpec>,
     },
+    /// One recurrent layer and direction (ops/rnn.rs): its inputs and the forward's gates.
+    Rnn(Box<crate::ops::rnn::RnnSaved>),
     Custom(Box<dyn BackwardFn>),
 }
 

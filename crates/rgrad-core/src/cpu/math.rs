@@ -137,6 +137,12 @@ pub fn tanh_f32(xs: &[f32]) -> Vec<f32> {
     map_slice(xs, tanh_core)
 }
 
+/// `tanh` of `xs` into `out` (same length), on the calling thread: for the per-step gate
+/// blocks of the recurrences (cpu/rnn.rs).
+pub fn tanh_f32_into(xs: &[f32], out: &mut [f32]) {
+    dispatch(xs, out, tanh_core)
+}
+
 /// ln(x) for normal positive finite x (Cephes' logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
 /// a polynomial in m - 1); other inputs are fixed up by [`log_f32`].
 #[inline(always)]

@@ -12,6 +12,7 @@ pub mod join;
 pub mod linalg;
 pub mod loss;
 pub mod reduce;
+pub mod rnn;
 pub mod scan;
 pub mod unary;
 pub mod views;

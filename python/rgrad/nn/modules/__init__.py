@@ -97,6 +97,16 @@ from rgrad.nn.modules.normalization import (
     LayerNorm,
     RMSNorm,
 )
+from rgrad.nn.modules.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+)
 from rgrad.nn.modules.sparse import (
     Embedding,
 )
@@ -125,6 +135,8 @@ __all__ = [
     "Embedding",
     "FeatureAlphaDropout",
     "Flatten",
+    "GRU",
+    "GRUCell",
     "GELU",
     "GLU",
     "GaussianNLLLoss",
@@ -138,6 +150,8 @@ __all__ = [
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -159,6 +173,10 @@ __all__ = [
     "ParameterList",
     "PoissonNLLLoss",
     "RMSNorm",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "RReLU",
     "ReLU",
     "ReLU6",

@@ -1,6 +1,6 @@
 """``rgrad.nn.utils``: gradient clipping and parameter/vector conversion."""
 
-from rgrad.nn.utils import clip_grad
+from rgrad.nn.utils import clip_grad, rnn
 from rgrad.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -18,5 +18,6 @@ __all__ = [
     "clip_grads_with_norm_",
     "get_total_norm",
     "parameters_to_vector",
+    "rnn",
     "vector_to_parameters",
 ]

@@ -13,6 +13,7 @@ use smallvec::{smallvec, SmallVec};
 // One file per op family whose rules are more than a line or two; each exposes one function
 // per recorded op, called from the table below.
 mod conv;
+mod rnn;
 
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
 
@@ -129,6 +130,10 @@ pub(crate) fn backward(
     if let Op::Custom(f) = op {
         return Ok(f.backward(grads)?.into_iter().collect());
     }
+    if let Op::Rnn(saved) = op {
+        // Several outputs: any of them may carry the only gradient.
+        return rnn::rnn_layer(saved, grads, create_graph);
+    }
     let Some(g) = grads[0].as_ref() else {
         return Ok(smallvec![None; needs.len()]);
     };
@@ -138,7 +143,9 @@ pub(crate) fn backward(
     };
     let one = |t: Result<Tensor>| -> Result<Grads> { Ok(smallvec![Some(t?)]) };
     match op {
-        Op::Released | Op::Custom(_) => Err(Error::Runtime("internal: released node reached a rule".into())),
+        Op::Released | Op::Custom(_) | Op::Rnn(_) => {
+            Err(Error::Runtime("internal: released node reached a rule".into()))
+        }
         Op::AddSub { shapes, alpha } => grad_a_b(&|| g.sum_to_shape(&shapes[0]), &|| {
             let gb = if *alpha == 1.0 { g.clone() } else { g.mul_scalar(*alpha)? };
             gb.sum_to_shape(&shapes[1])
