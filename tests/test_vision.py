@@ -249,13 +249,13 @@ def test_random_transforms_follow_manual_seed():
     first = [arr(pipe(img())) for _ in range(4)]
     rgrad.manual_seed(123)
     again = [arr(pipe(img())) for _ in range(4)]
-    for a, b in zip(first, again, strict=True):
+    for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
         assert a.shape == (3, 10, 10)
     assert any(not np.array_equal(first[0], x) for x in first[1:])  # the draws do vary
     rgrad.manual_seed(124)
     other = [arr(pipe(img())) for _ in range(4)]
-    assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
 
 
 def test_random_crop_params_cover_the_range():
@@ -295,7 +295,7 @@ def test_color_jitter_reproducible():
     a = [np.asarray(cj(img())) for _ in range(3)]
     rgrad.manual_seed(9)
     b = [np.asarray(cj(img())) for _ in range(3)]
-    for x, y in zip(a, b, strict=True):
+    for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], a[1])
 

@@ -176,3 +176,30 @@ def test_weights_from_a_checkpoint_file(tmp_path):
         M.squeezenet1_1(weights=str(path))  # 1000 classes: the classifier shapes differ
     with pytest.raises(TypeError, match="weights should be None, the path"):
         M.resnet18(weights=3)
+
+
+def _reads_torch_files(path):
+    try:
+        rgrad.load(path)
+    except RuntimeError as e:
+        if "PyTorch checkpoint" in str(e):
+            return False
+        raise
+    return True
+
+
+def test_weights_from_a_torch_save_file():
+    path = DATA / "vision_mobilenet_v2_w025_c10.pt"
+    if not _reads_torch_files(path):
+        pytest.skip("rgrad.load does not read torch.save files yet")
+    model = M.mobilenet_v2(weights=str(path), num_classes=10, width_mult=0.25)
+    want = _state("mobilenet")
+    got = model.state_dict()
+    assert list(got) == list(want)
+    for k, v in want.items():
+        np.testing.assert_array_equal(got[k].numpy(), v.numpy(), err_msg=k)
+    model.eval()
+    with rgrad.no_grad():
+        out = model(rgrad.from_numpy(FWD["input"])).numpy()
+    want_out = FWD["mobilenet_out"]
+    np.testing.assert_allclose(out, want_out, rtol=1e-4, atol=1e-4 * np.abs(want_out).max())

@@ -8,6 +8,7 @@ mobilenet_v2(width_mult=0.25, num_classes=10) with seeded random weights (BatchN
 parameters randomised, running statistics from one pass over the input), their state_dicts
 rounded to float16 to stay small, two inputs and the eval-mode outputs computed from exactly
 those rounded weights.
+tests/data/vision_mobilenet_v2_w025_c10.pt: that MobileNetV2's state_dict, saved by torch.save.
 """
 
 import json
@@ -104,6 +105,9 @@ def forward_reference():
         model.eval()
         with torch.no_grad():
             ref[f"{tag}_out"] = model(x).numpy()
+        if tag == "mobilenet":
+            # The same (rounded) weights as a torch.save file, for rgrad.load.
+            torch.save(model.state_dict(), OUT / "vision_mobilenet_v2_w025_c10.pt")
         for k, v in state.items():
             ref[f"{tag}/{k}"] = v
     np.savez_compressed(OUT / "vision_model_forward.npz", **ref)
