@@ -132,6 +132,7 @@ fn check_dims(x: &Tensor, spatial: usize, kind: Kind) -> Result<()> {
 
 /// The window tables of max (`kind` Max: dilated, clipped to the input) or average
 /// pooling, and the average's divisors, along one dim.
+#[allow(clippy::too_many_arguments)]
 fn dim_windows(
     input: usize,
     k: i128,
