@@ -3,6 +3,7 @@
     python benches/compare.py              # full run (~1 minute), Markdown table on stdout
     python benches/compare.py --quick      # fewer repeats, shorter runs
     python benches/compare.py --json out.json
+    python benches/compare.py -k max_pool  # only the cases whose name contains the text
 
     python benches/compare.py -k lenet --torch-python /work/torchenv/bin/python --no-numpy
 
@@ -305,6 +306,23 @@ def rnn_case(cell: str) -> Case:
     )
 
 
+def max_pool_case(batch: int, channels: int, size: int) -> Case:
+    """max_pool2d 2x2 (stride 2) forward and backward on float32 NCHW input."""
+    n, c, hw = batch, channels, size
+    return Case(
+        name=f"max_pool2d 2x2 forward+backward {n}x{c}x{hw}x{hw} float32",
+        setup=(
+            f"torch.manual_seed(0); x = torch.randn({n}, {c}, {hw}, {hw}, requires_grad=True); "
+            "F = torch.nn.functional"
+        ),
+        stmt="x.grad = None; F.max_pool2d(x, 2).sum().backward()",
+        check=(
+            "x.grad is not None and "
+            f"tuple(F.max_pool2d(x, 2).shape) == ({n}, {c}, {hw // 2}, {hw // 2})"
+        ),
+    )
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -351,6 +369,7 @@ CASES = [
     *CNN_CASES,
     rnn_case("LSTM"),
     rnn_case("GRU"),
+    max_pool_case(32, 64, 32),
 ]
 
 

@@ -323,6 +323,18 @@ from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
 Tensor.dist = dist
+# The poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
+from rgrad.nn._functional.pooling import (  # noqa: E402
+    adaptive_avg_pool1d,
+    avg_pool1d,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool3d,
+)
+from rgrad.nn._functional.pooling import (  # noqa: E402
+    adaptive_max_pool1d_with_indices as adaptive_max_pool1d,
+)
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -508,6 +520,13 @@ __all__ = [
     *_array_ops.__all__,
     *_array_stats.__all__,
     *_math_ops.__all__,
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool1d",
+    "avg_pool1d",
+    "max_pool1d",
+    "max_pool1d_with_indices",
+    "max_pool2d",
+    "max_pool3d",
     "cdist",
     "compile",
     "deg2rad",

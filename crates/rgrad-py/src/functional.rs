@@ -8,6 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use rgrad_core::ops::conv::ConvArgs;
 use rgrad_core::ops::loss::{CrossEntropy, Reduction};
+use rgrad_core::ops::pool::PoolArgs;
 use rgrad_core::Tensor;
 
 /// The tensor behind `ob`, or None for anything else (a non-tensor goes to the composite,
@@ -187,4 +188,101 @@ pub fn _rnn_layer(
     let work = gi.numel().saturating_mul(w.shape().get(1).copied().unwrap_or(1));
     let (y, h, c) = run(py, work, || gi.rnn_layer(mode, &h0, c0.as_ref(), &w, b.as_ref(), reverse))?;
     Ok((wrap(py, y)?, wrap(py, h)?, c.map(|c| wrap(py, c)).transpose()?))
+}
+
+/// `max_pool{spatial}d_with_indices` on an input with `spatial` pooled dims (batched or
+/// not); `rgrad.nn.functional` expands the per-dim arguments. Returns (values, indices).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, spatial, kernel_size, stride, padding, dilation, ceil_mode))]
+#[allow(clippy::too_many_arguments)]
+pub fn _max_pool(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    spatial: usize,
+    kernel_size: Vec<i64>,
+    stride: Vec<i64>,
+    padding: Vec<i64>,
+    dilation: Vec<i64>,
+    ceil_mode: bool,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let x = tensor_param(input, &format!("max_pool{spatial}d"), "input", 1)?;
+    let args = PoolArgs {
+        kernel: kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        count_include_pad: true,
+        divisor_override: None,
+    };
+    let (v, i) = run(py, x.numel(), || x.max_pool(spatial, &args))?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
+/// `avg_pool{spatial}d` (see `_max_pool`).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, spatial, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))]
+#[allow(clippy::too_many_arguments)]
+pub fn _avg_pool(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    spatial: usize,
+    kernel_size: Vec<i64>,
+    stride: Vec<i64>,
+    padding: Vec<i64>,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Option<i64>,
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(input, &format!("avg_pool{spatial}d"), "input", 1)?;
+    let dilation = vec![1; kernel_size.len()];
+    let args = PoolArgs {
+        kernel: kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    };
+    let out = run(py, x.numel(), || x.avg_pool(spatial, &args))?;
+    wrap(py, out)
+}
+
+/// `adaptive_{avg,max}_pool{spatial}d` to `output_size` (None entries already replaced by
+/// the input's sizes); the max pooling's indices second.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, spatial, output_size, max))]
+pub fn _adaptive_pool(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    spatial: usize,
+    output_size: Vec<i64>,
+    max: bool,
+) -> PyResult<(Py<PyTensor>, Option<Py<PyTensor>>)> {
+    let kind = if max { "max" } else { "avg" };
+    let x = tensor_param(input, &format!("adaptive_{kind}_pool{spatial}d"), "input", 1)?;
+    let (v, i) = run(py, x.numel(), || x.adaptive_pool(spatial, &output_size, max))?;
+    Ok((wrap(py, v)?, wrap_opt(py, i)?))
+}
+
+/// `max_unpool{spatial}d(input, indices, output_size)` with the output's spatial sizes.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, indices, spatial, output_size))]
+pub fn _max_unpool(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    indices: &Bound<'_, PyAny>,
+    spatial: usize,
+    output_size: Vec<i64>,
+) -> PyResult<Py<PyTensor>> {
+    let func = format!("max_unpool{spatial}d");
+    let x = tensor_param(input, &func, "input", 1)?;
+    let idx = tensor_param(indices, &func, "indices", 2)?;
+    let out = run(py, x.numel(), || x.max_unpool(&idx, spatial, &output_size))?;
+    wrap(py, out)
 }

@@ -333,6 +333,30 @@ pub enum Op {
     },
     /// One recurrent layer and direction (ops/rnn.rs): its inputs and the forward's gates.
     Rnn(Box<crate::ops::rnn::RnnSaved>),
+    /// Max pooling (ops/pool_exec.rs): the indices recorded by the forward.
+    PoolMax {
+        indices: Tensor,
+        input_shape: Vec<usize>,
+        spec: Arc<crate::ops::pool_exec::PoolSpec>,
+    },
+    /// A per-plane scatter at pooling indices (max pooling's gradient, max unpooling);
+    /// `names` are [gather, scatter] grad_fn names.
+    PoolScatter {
+        indices: Tensor,
+        spatial: usize,
+        names: [&'static str; 2],
+    },
+    /// A per-plane gather at pooling indices (the adjoint of `PoolScatter`).
+    PoolGather {
+        indices: Tensor,
+        src_spatial: Vec<usize>,
+        names: [&'static str; 2],
+    },
+    /// Average pooling or (`adjoint`) its gradient; each is the other's backward.
+    PoolAvg {
+        spec: Arc<crate::ops::pool_exec::PoolSpec>,
+        adjoint: bool,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 
@@ -359,6 +383,7 @@ impl Op {
                 | Op::Cat { .. }
                 | Op::Cumsum { .. }
                 | Op::IndexBackward { .. }
+                | Op::PoolAvg { .. }
         )
     }
 }

@@ -86,3 +86,24 @@ pub fn pool_stats() -> PoolStats {
 pub fn update(_tensors: &[&Tensor], _scalars: &[f64], _body: &str) -> Result<()> {
     not_built()
 }
+
+pub fn pool_max(
+    _x: &Tensor,
+    _planes: usize,
+    _size: [usize; 3],
+    _w: &[crate::cpu::pool::Windows; 3],
+    _shape: &[usize],
+) -> Result<(Tensor, Tensor)> {
+    not_built()
+}
+
+pub fn pool_avg(
+    _x: &Tensor,
+    _planes: usize,
+    _size: [usize; 3],
+    _w: &[crate::cpu::pool::Windows; 3],
+    _div: &crate::cpu::pool::Divisor,
+    _shape: &[usize],
+) -> Result<Tensor> {
+    not_built()
+}

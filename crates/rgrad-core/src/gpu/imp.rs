@@ -12,6 +12,7 @@ use crate::{with_dtype, DType, Tensor};
 use std::sync::Arc;
 
 pub use super::matmul::matmul;
+pub use super::pool::{pool_avg, pool_max};
 pub use super::reduce::reduce;
 
 /// A GPU buffer shared by every view of one storage.

@@ -57,7 +57,7 @@ pub fn store(expr: &str, from: DType, to: DType) -> String {
 }
 
 /// Header lines shared by all kernels (64-bit types need no `enable` in naga's WGSL).
-fn header(out: &mut String) {
+pub(super) fn header(out: &mut String) {
     out.push_str("// rgrad generated kernel\n");
 }
 
@@ -528,7 +528,7 @@ fn strided_offsets(out: &mut String, tensors: usize, contiguous: bool) {
     out.push_str("  }\n");
 }
 
-fn entry(out: &mut String) {
+pub(super) fn entry(out: &mut String) {
     let _ = writeln!(
         out,
         "@compute @workgroup_size({WORKGROUP})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {{\n  let i = gid.x + gid.y * nw.x * {WORKGROUP}u;\n  if (i >= p[0]) {{ return; }}"

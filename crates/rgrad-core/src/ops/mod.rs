@@ -11,6 +11,8 @@ pub mod inplace;
 pub mod join;
 pub mod linalg;
 pub mod loss;
+pub mod pool;
+pub(crate) mod pool_exec;
 pub mod reduce;
 pub mod rnn;
 pub mod scan;

@@ -13,6 +13,7 @@ use smallvec::{smallvec, SmallVec};
 // One file per op family whose rules are more than a line or two; each exposes one function
 // per recorded op, called from the table below.
 mod conv;
+mod pool;
 mod rnn;
 
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
@@ -460,6 +461,10 @@ pub(crate) fn backward(
             conv::convolution(g, x, w, spec, *transposed, *has_bias, &need)
         }
         Op::ConvWeight { a, b, spec } => conv::conv_weight(g, a, b, spec, &need),
+        Op::PoolMax { indices, input_shape, spec } => one(pool::max_pool(g, indices, input_shape, spec)),
+        Op::PoolScatter { indices, spatial, names } => one(pool::scatter(g, indices, *spatial, *names)),
+        Op::PoolGather { indices, src_spatial, names } => one(pool::gather(g, indices, src_spatial, *names)),
+        Op::PoolAvg { spec, adjoint } => one(pool::avg(g, spec, *adjoint)),
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
