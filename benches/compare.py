@@ -488,7 +488,7 @@ def fmt_ratio(ours: Timing | str | None, theirs: Timing | str | None) -> str:
     return f"{theirs.median_ns / ours.median_ns:.2f}x"
 
 
-MODULES = {"rgrad": "rgrad", "PyTorch": "torch", "NumPy": "numpy"}
+MODULES = {"rgrad": "rgrad", "rgrad base": "rgrad", "PyTorch": "torch", "NumPy": "numpy"}
 
 
 def case_source(col: str, case: Case) -> tuple[str, str, str | None] | None:
@@ -564,14 +564,21 @@ def worker_main(col: str, torch_threads: int | None, suite: str) -> int:
 class Worker:
     """A library's worker process, alive for the whole run."""
 
-    def __init__(self, col: str, python: str, torch_threads: int | None, suite: str):
+    def __init__(
+        self, col: str, python: str, torch_threads: int | None, suite: str, path: str | None
+    ):
         import subprocess
 
         cmd = [python, os.path.abspath(__file__), "--worker", col, "--suite", suite]
         if torch_threads:
             cmd += ["--torch-threads", str(torch_threads)]
+        env = dict(os.environ)
+        if path:  # another build of rgrad, imported from this directory first
+            env["PYTHONPATH"] = os.pathsep.join([path, env.get("PYTHONPATH", "")])
         self.col = col
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.hello = self.read()
 
     def read(self) -> dict[str, Any]:
@@ -649,6 +656,11 @@ def main(argv: list[str] | None = None) -> int:
         default="main",
         help="the cases: this file's (main) or the CNN steps' convolutions (conv-parts)",
     )
+    parser.add_argument(
+        "--base",
+        metavar="DIR",
+        help="add a column 'rgrad base': the rgrad package found in DIR (another build, A/B)",
+    )
     parser.add_argument("--no-numpy", action="store_true", help="leave out the NumPy column")
     args = parser.parse_args(argv)
     if args.worker:
@@ -656,13 +668,15 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (5 if args.quick else 15)
     min_time = args.min_time or (0.02 if args.quick else 0.1)
 
-    columns = ["rgrad", "PyTorch"] + ([] if args.no_numpy else ["NumPy"])
+    columns = ["rgrad"] + (["rgrad base"] if args.base else []) + ["PyTorch"]
+    columns += [] if args.no_numpy else ["NumPy"]
     workers, notes, versions = [], {}, {"python": platform.python_version()}
     threads = ""
     for col in columns:
         python = args.torch_python if col == "PyTorch" and args.torch_python else sys.executable
-        w = Worker(col, python, args.torch_threads, args.suite)
-        versions[MODULES[col]] = w.hello.get("version", "not installed")
+        path = args.base if col == "rgrad base" else None
+        w = Worker(col, python, args.torch_threads, args.suite, path)
+        versions[col if col == "rgrad base" else MODULES[col]] = w.hello.get("version", "-")
         if not w.hello["ok"]:
             notes[col] = w.hello["note"]
             w.close()

@@ -418,9 +418,11 @@ fn cpu_convolution(
         if transposed {
             let mut data = backward_data(g, xs, ws)?;
             if let Some(b) = bs {
+                // One bias value per output plane (no division per element).
                 let plane = g.a.iter().product::<usize>().max(1);
-                for (i, v) in data.iter_mut().enumerate() {
-                    *v += b[(i / plane) % g.ca];
+                for (i, chunk) in data.chunks_mut(plane).enumerate() {
+                    let bv = b[i % g.ca];
+                    chunk.iter_mut().for_each(|v| *v += bv);
                 }
             }
             Tensor::from_vec(data, &shape_of(g.batch, g.ca, &g.a, spec.spatial))
