@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from rgrad import _rgrad, return_types
+from rgrad import _call_site, _rgrad, return_types
 from rgrad._array_ops import (
     _dim,
     _from_host,
@@ -92,6 +92,8 @@ def count_nonzero(input, dim=None):
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
+    _call_site.check_int("diff", "n", n, 1)
+    _call_site.check_int("diff", "dim", dim, 2)
     if input.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     dim = _dim(dim, input.ndim)

@@ -1,10 +1,11 @@
 """The ``out=`` keyword, as PyTorch has it on its functions (``torch.add(x, y, out=r)``).
 
-Every function that takes ``out`` in PyTorch is wrapped once (:func:`install`) in the compiled
-``out_function``, which calls the function directly when no ``out`` is given and otherwise calls
-:func:`write_out` here: PyTorch's checks (no autograd through ``out=``, a result dtype ``out``
-can hold), the resize of an ``out`` of another shape (with PyTorch's warning when it had
-elements), the copy, and ``out`` returned.
+Every function that takes ``out`` in PyTorch is wrapped once (:func:`install`) by the compiled
+``out_wrapper`` (a builtin function bound to an ``out_function``). A call without ``out`` goes
+straight to the function with its argument vector; otherwise :func:`write_out` here does
+PyTorch's checks (no autograd through ``out=``, a result dtype ``out`` can hold), the resize of
+an ``out`` of another shape (with PyTorch's warning when it had elements), the copy, and
+returns ``out``.
 """
 
 import warnings
@@ -149,9 +150,11 @@ def install(namespace):
     non-tensor input as PyTorch does."""
     for name in FUNCTIONS:
         func = namespace.get(name)
-        if func is not None and not isinstance(func, _rgrad.out_function):
-            namespace[name] = _rgrad.out_function(func, write_out)
+        if func is not None and not isinstance(
+            getattr(func, "__self__", None), _rgrad.out_function
+        ):
+            namespace[name] = _rgrad.out_wrapper(func, write_out)
     method_descriptor = type(Tensor.add)
     for name, func in list(namespace.items()):
         if isinstance(func, method_descriptor) and getattr(func, "__objclass__", None) is Tensor:
-            namespace[name] = _rgrad.out_function(func)
+            namespace[name] = _rgrad.out_wrapper(func)

@@ -29,13 +29,13 @@ pub fn boundary(_attr: TokenStream, item: TokenStream) -> TokenStream {
             let class = class_name(&imp.self_ty);
             for it in &mut imp.items {
                 if let ImplItem::Fn(f) = it {
-                    rewrite(&f.attrs, &mut f.sig, &mut f.block, Some(&class), &mut extractors);
+                    rewrite(&mut f.attrs, &mut f.sig, &mut f.block, Some(&class), &mut extractors);
                 }
             }
             quote!(#imp)
         }
         Item::Fn(mut f) => {
-            rewrite(&f.attrs, &mut f.sig, &mut f.block, None, &mut extractors);
+            rewrite(&mut f.attrs, &mut f.sig, &mut f.block, None, &mut extractors);
             quote!(#f)
         }
         other => {
@@ -113,9 +113,9 @@ fn pyo3_option(attr: &Attribute, key: &str) -> Option<Vec<TokenTree>> {
     None
 }
 
-/// How each argument of `#[pyo3(signature = (...))]` is passed: `true` when it has a default
-/// or is keyword-only (callers then usually name it, and PyTorch's message gives no position).
-fn named_args(attrs: &[Attribute]) -> HashMap<String, bool> {
+/// How each argument of `#[pyo3(signature = (...))]` can be passed: (has a default,
+/// keyword-only). PyTorch's message gives the position of an argument passed positionally.
+fn named_args(attrs: &[Attribute]) -> HashMap<String, (bool, bool)> {
     let mut out = HashMap::new();
     let Some(sig) = attrs.iter().find_map(|a| pyo3_option(a, "signature")) else { return out };
     let Some(TokenTree::Group(g)) = sig.into_iter().next() else { return out };
@@ -126,7 +126,7 @@ fn named_args(attrs: &[Attribute]) -> HashMap<String, bool> {
             [TokenTree::Punct(p)] if p.as_char() == '*' => *keyword_only = true,
             [TokenTree::Ident(name), rest @ ..] => {
                 let has_default = rest.iter().any(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == '='));
-                out.insert(name.to_string(), has_default || *keyword_only);
+                out.insert(name.to_string(), (has_default, *keyword_only));
             }
             _ => {}
         }
@@ -202,15 +202,59 @@ fn is_pyresult(out: &ReturnType) -> bool {
     }
 }
 
+/// `#[overloads("(Tensor min = None)", ...; "(Tensor input, Tensor min = None)", ...)]`:
+/// PyTorch's signatures of the method form, then (after `;`) of the `torch.f` form, as its
+/// "invalid combination of arguments" message prints them. Removed from `attrs`.
+fn take_overloads(attrs: &mut Vec<Attribute>) -> Option<(Vec<String>, Vec<String>)> {
+    let at = attrs.iter().position(|a| a.path().is_ident("overloads"))?;
+    let attr = attrs.remove(at);
+    let syn::Meta::List(list) = &attr.meta else { return Some(Default::default()) };
+    let (mut method, mut function) = (Vec::new(), Vec::new());
+    let mut in_function = false;
+    for t in list.tokens.clone() {
+        match t {
+            TokenTree::Punct(p) if p.as_char() == ';' => in_function = true,
+            TokenTree::Literal(l) => {
+                let text = l.to_string();
+                let text = text.trim_matches('"').to_string();
+                if in_function {
+                    function.push(text);
+                } else {
+                    method.push(text);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((method, function))
+}
+
+/// `Some(ptr)` for an argument that is a Python object as bound (`&Bound`, `Option<&Bound>`),
+/// so an overload error can name its type; `None` for the others.
+fn given_object(ident: &syn::Ident, ty: &Type) -> TokenStream2 {
+    let is_bound_ref = |t: &Type| matches!(t, Type::Reference(r) if last_segment(&r.elem).is_some_and(|s| s.ident == "Bound"));
+    if is_bound_ref(ty) {
+        return quote!(::core::option::Option::Some(::pyo3::Bound::as_ptr(#ident)));
+    }
+    if let Some(seg) = last_segment(ty) {
+        if seg.ident == "Option" && first_generic(seg).is_some_and(is_bound_ref) {
+            return quote!(#ident.map(|b| ::pyo3::Bound::as_ptr(b)));
+        }
+    }
+    quote!(::core::option::Option::None)
+}
+
 fn rewrite(
-    attrs: &[Attribute],
+    attrs: &mut Vec<Attribute>,
     sig: &mut Signature,
     block: &mut Block,
     class: Option<&str>,
     extractors: &mut Vec<TokenStream2>,
 ) {
+    let overloads = take_overloads(attrs);
     let Some(name) = python_name(attrs, &sig.ident, class) else { return };
     let named = named_args(attrs);
+    let mut given = Vec::new();
     let fn_ident = unraw(&sig.ident);
     let mut position = 0usize;
     for input in sig.inputs.iter_mut() {
@@ -222,11 +266,15 @@ fn rewrite(
             continue;
         }
         position += 1;
+        let py_name = arg_name.trim_start_matches('_').to_string();
+        let value = given_object(&pat.ident, &arg.ty);
+        given.push(quote!((#py_name, #value)));
         if extracted_by_pyo3(&arg.ty) || arg.attrs.iter().any(|a| a.path().is_ident("pyo3")) {
             continue;
         }
         let py_arg = arg_name.trim_start_matches('_').to_string();
-        let pos = if named.get(&arg_name).copied().unwrap_or(false) {
+        let (optional, keyword_only) = named.get(&arg_name).copied().unwrap_or((false, false));
+        let pos = if keyword_only {
             quote!(::core::option::Option::None)
         } else {
             quote!(::core::option::Option::Some(#position))
@@ -245,13 +293,22 @@ fn rewrite(
             fn #extractor<'a, 'py, T: ::pyo3::FromPyObject<'a, 'py>>(
                 ob: &'a ::pyo3::Bound<'py, ::pyo3::PyAny>,
             ) -> ::pyo3::PyResult<T> {
-                crate::errors::extract_arg(ob, #name, #py_arg, #pos, #expected)
+                crate::errors::extract_arg(ob, #name, #py_arg, #pos, #optional, #expected)
             }
         });
         arg.attrs.push(parse_quote!(#[pyo3(from_py_with = #extractor)]));
     }
     let body = block.clone();
-    if is_pyresult(&sig.output) {
+    if let Some((method, function)) = overloads {
+        if !is_pyresult(&sig.output) {
+            *block = parse_quote!({ compile_error!("#[overloads] needs a PyResult return type") });
+            return;
+        }
+        *block = parse_quote!({
+            let __rgrad_given = [#(#given),*];
+            crate::errors::guard_overloads(#name, &[#(#method),*], &[#(#function),*], &__rgrad_given, move || #body)
+        });
+    } else if is_pyresult(&sig.output) {
         *block = parse_quote!({ crate::errors::guard(#name, move || #body) });
     } else {
         let ty: Type = match &sig.output {

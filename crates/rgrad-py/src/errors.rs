@@ -173,18 +173,20 @@ fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> rgrad_core::Result<
 // ---- argument types ----------------------------------------------------------------------
 
 /// Reads argument `arg` of `func`; a wrong type reads as PyTorch's
-/// `func(): argument 'arg' (position 1) must be bool, not int`.
+/// `func(): argument 'arg' (position 1) must be bool, not int`. `position` is the argument's
+/// place when it can be passed positionally; `optional` says it has a default.
 #[inline]
 pub fn extract_arg<'a, 'py, T: FromPyObject<'a, 'py>>(
     ob: &'a Bound<'py, PyAny>,
     func: &str,
     arg: &str,
     position: Option<usize>,
+    optional: bool,
     expected: &str,
 ) -> PyResult<T> {
     match T::extract(ob.as_borrowed()) {
         Ok(v) => Ok(v),
-        Err(e) => Err(argument_type_error(ob, e.into(), func, arg, position, expected)),
+        Err(e) => Err(argument_type_error(ob, e.into(), func, arg, position, optional, expected)),
     }
 }
 
@@ -195,14 +197,232 @@ fn argument_type_error(
     func: &str,
     arg: &str,
     position: Option<usize>,
+    optional: bool,
     expected: &str,
 ) -> PyErr {
-    if !e.is_instance_of::<PyTypeError>(ob.py()) {
+    let py = ob.py();
+    if !e.is_instance_of::<PyTypeError>(py) {
         return e;
     }
     let got = type_name(ob);
-    let at = position.map(|p| format!(" (position {p})")).unwrap_or_default();
+    // PyTorch gives the position of an argument passed positionally, whether or not it has a
+    // default; when the call cannot be read, only required arguments get one.
+    let positional = match call_keywords(py) {
+        Some(kw) => !kw.iter().any(|k| k == arg),
+        None => !optional,
+    };
+    let at = position.filter(|_| positional).map(|p| format!(" (position {p})")).unwrap_or_default();
     PyTypeError::new_err(format!("{func}(): argument '{arg}'{at} must be {expected}, not {got}"))
+}
+
+/// The keyword names of the Python call now being made (read by `rgrad/_call_site.py` from
+/// the caller's bytecode: compiled functions push no frame); None when they cannot be read.
+/// Error paths only.
+#[cold]
+pub fn call_keywords(py: Python<'_>) -> Option<Vec<String>> {
+    let r = py.import("rgrad._call_site").ok()?.call_method0("keywords").ok()?;
+    if r.is_none() {
+        return None;
+    }
+    r.extract::<Vec<String>>().ok()
+}
+
+// ---- functions with several signatures ---------------------------------------------------
+
+thread_local! {
+    /// The last "invalid combination" error's parts, so that `torch.f(x, ...)` (the method
+    /// called through `out_function`) can print it with the function form's signatures.
+    static LAST_COMBINATION: RefCell<Option<Combination>> = const { RefCell::new(None) };
+}
+
+/// What an "invalid combination of arguments" message is made of.
+pub struct Combination {
+    func: &'static str,
+    positional: Vec<String>,
+    keywords: Vec<(String, String)>,
+    function_options: &'static [&'static str],
+    /// The message as the method form printed it.
+    method_message: String,
+}
+
+/// Runs the body of a binding with several PyTorch signatures (`#[overloads(...)]`): a
+/// TypeError from it becomes PyTorch's `f() received an invalid combination of arguments -
+/// got (...), but expected one of: ...` unless exactly one signature fits the number of
+/// arguments (PyTorch then reports that signature's argument, as the body did).
+/// `given` are the arguments as bound (name, object or None when absent or not an object).
+#[inline(always)]
+pub fn guard_overloads<T>(
+    func: &'static str,
+    method_options: &'static [&'static str],
+    function_options: &'static [&'static str],
+    given: &[(&'static str, Option<*mut pyo3::ffi::PyObject>)],
+    f: impl FnOnce() -> PyResult<T>,
+) -> PyResult<T> {
+    match guard(func, f) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(overload_error(func, method_options, function_options, given, e)),
+    }
+}
+
+#[cold]
+fn overload_error(
+    func: &'static str,
+    method_options: &'static [&'static str],
+    function_options: &'static [&'static str],
+    given: &[(&'static str, Option<*mut pyo3::ffi::PyObject>)],
+    e: PyErr,
+) -> PyErr {
+    Python::attach(|py| {
+        if !e.is_instance_of::<PyTypeError>(py) {
+            return e;
+        }
+        let keywords = call_keywords(py).unwrap_or_default();
+        let mut positional = Vec::new();
+        let mut named = Vec::new();
+        for (name, ob) in given {
+            let Some(ptr) = ob else { continue };
+            // SAFETY: the pointers are the call's arguments, alive until the call returns.
+            let ob = unsafe { Bound::from_borrowed_ptr(py, *ptr) };
+            let kind = type_name(&ob);
+            if let Some(at) = keywords.iter().position(|k| k == name) {
+                named.push((at, name.to_string(), kind));
+            } else {
+                positional.push(kind);
+            }
+        }
+        named.sort();
+        let combination = Combination {
+            func,
+            positional,
+            keywords: named.into_iter().map(|(_, n, k)| (n, k)).collect(),
+            function_options,
+            method_message: String::new(),
+        };
+        if plausible(method_options, &combination) == 1 {
+            return e;
+        }
+        let msg = combination.message(method_options);
+        let combination = Combination { method_message: msg.clone(), ..combination };
+        LAST_COMBINATION.with(|c| *c.borrow_mut() = Some(combination));
+        PyTypeError::new_err(msg)
+    })
+}
+
+/// The last combination error, rendered for the function form (`torch.f(tensor, ...)`), when
+/// `msg` is its method-form message.
+#[cold]
+pub fn function_form_combination(msg: &str) -> Option<String> {
+    let mut c = LAST_COMBINATION.with(|c| c.borrow_mut().take())?;
+    if c.method_message != msg || c.function_options.is_empty() {
+        return None;
+    }
+    c.positional.insert(0, "Tensor".into());
+    Some(c.message(c.function_options))
+}
+
+/// How many of `options` take as many arguments as were given (PyTorch's plausible ones).
+fn plausible(options: &[&str], c: &Combination) -> usize {
+    let n = c.positional.len() + c.keywords.len();
+    options
+        .iter()
+        .filter(|o| {
+            let params: Vec<&str> =
+                option_params(o).into_iter().filter(|p| !p.is_empty() && *p != "*").collect();
+            let required = params.iter().take_while(|p| !p.contains(" = ")).count();
+            required <= n && n <= params.len()
+        })
+        .count()
+}
+
+/// The comma-separated pieces of `(Tensor input, int dim = 0)`; `()` is one empty piece, as
+/// PyTorch's message builder splits it (which is why `()` "matches" one argument there).
+fn option_params(option: &str) -> Vec<&str> {
+    option.trim_start_matches('(').trim_end_matches(')').split(", ").collect()
+}
+
+/// Whether a Python type name fits a parameter type as PyTorch's message builder decides it
+/// (it knows no `Number`, and takes `tuple of ints` literally).
+fn type_fits(param_type: &str, got: &str) -> bool {
+    match param_type {
+        "Tensor" => got == "Tensor" || got == "Parameter",
+        "int" => got == "int",
+        "float" => got == "float" || got == "int",
+        "bool" => got == "bool",
+        "tuple of ints" => got == "tuple",
+        "torch.dtype" => got == "dtype",
+        _ => false,
+    }
+}
+
+impl Combination {
+    fn message(&self, options: &[&str]) -> String {
+        let mut m = format!(
+            "{}() received an invalid combination of arguments - got {}, but expected one of:\n",
+            self.func,
+            self.describe(None)
+        );
+        let n = self.positional.len() + self.keywords.len();
+        for option in options {
+            m.push_str(&format!(" * {option}\n"));
+            let params = option_params(option);
+            if params.len() != n {
+                continue;
+            }
+            let names: Vec<&str> = params
+                .iter()
+                .map(|p| p.split(" = ").next().unwrap_or("").rsplit(' ').next().unwrap_or(""))
+                .collect();
+            let wrong_keywords: Vec<&str> = self
+                .keywords
+                .iter()
+                .filter(|(k, _)| !names.contains(&k.as_str()))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            if !wrong_keywords.is_empty() {
+                m.push_str(&format!(
+                    "      didn't match because some of the keywords were incorrect: {}\n",
+                    wrong_keywords.join(", ")
+                ));
+                continue;
+            }
+            let types: Vec<String> = params
+                .iter()
+                .map(|p| {
+                    let decl = p.split(" = ").next().unwrap_or("");
+                    decl.rsplit_once(' ').map(|(t, _)| t.to_string()).unwrap_or_default()
+                })
+                .collect();
+            m.push_str(&format!(
+                "      didn't match because some of the arguments have invalid types: {}\n",
+                self.describe(Some((&types, &names)))
+            ));
+        }
+        m
+    }
+
+    /// `(Tensor, int, dim=str, )` as PyTorch writes the given arguments (the trailing `, ` is
+    /// removed only when there are positional ones); with `against`, each argument whose type
+    /// does not fit its parameter is written `!type!`.
+    fn describe(&self, against: Option<(&[String], &[&str])>) -> String {
+        let mark = |fits: bool, t: &str| if fits { t.to_string() } else { format!("!{t}!") };
+        let mut out = String::from("(");
+        for (i, t) in self.positional.iter().enumerate() {
+            let fits = against.is_none_or(|(types, _)| types.get(i).is_some_and(|p| type_fits(p, t)));
+            out.push_str(&mark(fits, t));
+            out.push_str(", ");
+        }
+        for (k, t) in &self.keywords {
+            let fits = against.is_none_or(|(types, names)| {
+                names.iter().position(|n| n == k).is_some_and(|i| type_fits(&types[i], t))
+            });
+            out.push_str(&format!("{k}={}, ", mark(fits, t)));
+        }
+        if !self.positional.is_empty() {
+            out.truncate(out.len() - 2);
+        }
+        out.push(')');
+        out
+    }
 }
 
 /// `type(ob).__name__`, as PyTorch's messages name types.

@@ -158,12 +158,17 @@ impl BackwardFn for PyBackward {
 
 /// Calls `visit` with each Python object the core holds for `t` and that would be freed with
 /// it (its hooks, its grad_fn's Python backward): what `Tensor.__traverse__` must report.
-pub fn visit_python_objects<E>(
-    t: &Tensor,
+pub fn visit_python_objects<E>(t: &Tensor, visit: impl FnMut(&Py<PyAny>) -> Result<(), E>) -> Result<(), E> {
+    python_objects_of(|f| t.visit_owned_external(f), visit)
+}
+
+/// Calls `visit` with the Python objects among the foreign objects `each` reports.
+fn python_objects_of<E>(
+    each: impl FnOnce(&mut dyn FnMut(&dyn Any)),
     mut visit: impl FnMut(&Py<PyAny>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut result = Ok(());
-    t.visit_owned_external(&mut |obj| {
+    each(&mut |obj| {
         if result.is_err() {
             return;
         }
@@ -276,6 +281,20 @@ pub fn node_object(py: Python<'_>, node: RawNode) -> PyResult<Py<PyAny>> {
 #[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyRawNode {
+    /// Reports the Python objects (a custom Function's backward and ctx, output hooks) of a
+    /// node that only this object keeps alive: `ctx.fn = y.grad_fn` in a Function's forward
+    /// makes the cycle node -> backward -> ctx -> grad_fn -> node, which the collector must
+    /// see to free it (clearing the Python objects on it breaks it).
+    fn __traverse__(&self, visit: pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::gc::PyTraverseError> {
+        match &self.node {
+            RawNode::Node(n) if Arc::strong_count(n) == 1 => {
+                python_objects_of(|f| n.visit_external(f), |o| visit.call(o))
+            }
+            RawNode::Accumulate(t) => visit_python_objects(t, |o| visit.call(o)),
+            RawNode::Node(_) => Ok(()),
+        }
+    }
+
     fn name(&self) -> &str {
         match &self.node {
             RawNode::Node(n) => n.name(),

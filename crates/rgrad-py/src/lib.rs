@@ -76,6 +76,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dtype::PyDevice>()?;
     m.add_class::<graph::PyRawNode>()?;
     m.add_class::<out_arg::OutFunction>()?;
+    m.add_function(wrap_pyfunction!(out_arg::out_wrapper, m)?)?;
     for dt in DType::ALL {
         m.add(dt.name(), dtype::dtype_object(m.py(), dt)?)?;
     }

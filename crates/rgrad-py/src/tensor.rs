@@ -848,6 +848,10 @@ impl PyTensor {
 
     // ---- reductions ----------------------------------------------------------------------
 
+    #[overloads("(*, torch.dtype dtype = None)",
+        "(tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None)";
+        "(Tensor input, *, torch.dtype dtype = None)",
+        "(Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None)")]
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
     fn sum(
         &self,

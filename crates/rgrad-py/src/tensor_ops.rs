@@ -71,11 +71,17 @@ fn correction(unbiased: Option<&Bound<'_, PyAny>>, correction: Option<f64>) -> P
 impl PyTensor {
     // ---- reductions with indices -----------------------------------------------------------
 
+    #[overloads("()", "(Tensor other)", "(int dim, bool keepdim = False)";
+        "(Tensor input, *, Tensor out = None)", "(Tensor input, Tensor other, *, Tensor out = None)",
+        "(Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)")]
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn max(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
         self.extreme(py, dim, keepdim, true)
     }
 
+    #[overloads("()", "(Tensor other)", "(int dim, bool keepdim = False)";
+        "(Tensor input, *, Tensor out = None)", "(Tensor input, Tensor other, *, Tensor out = None)",
+        "(Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)")]
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn min(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
         self.extreme(py, dim, keepdim, false)
@@ -243,6 +249,9 @@ impl PyTensor {
         wrap(py, run(py, src.numel(), || src.softmax(dim, true))?)
     }
 
+    #[overloads("(Tensor min = None, Tensor max = None)", "(Number min = None, Number max = None)";
+        "(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
+        "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)")]
     #[pyo3(signature = (min=None, max=None))]
     fn clamp(
         &self,
@@ -283,7 +292,16 @@ impl PyTensor {
         let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
             self.t.split(&[n], true, dim)
         } else {
-            let sizes: Vec<usize> = split_size_or_sections.extract()?;
+            // Tensor.split hands a non-int to split_with_sizes in PyTorch; so does its message.
+            let sizes: Vec<usize> = split_size_or_sections.extract().map_err(|e| {
+                if split_size_or_sections.is_instance_of::<pyo3::types::PyInt>() {
+                    return e;
+                }
+                PyTypeError::new_err(format!(
+                    "split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, not {}",
+                    crate::errors::type_name(split_size_or_sections)
+                ))
+            })?;
             self.t.split(&sizes, false, dim)
         };
         wrap_list(py, parts.py()?)

@@ -301,6 +301,17 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
 /// Computes `op(a, b)` without recording autograd.
 pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     let dt = compute_dtype(op, a, b)?;
+    // PyTorch computes `x ** 0.5` as sqrt(x) and `x ** -0.5` as rsqrt(x): they differ from
+    // pow at -inf (nan, not inf) and -0.0 (-0.0 and -inf, not 0.0 and inf).
+    if let (BinaryOp::Pow, Operand::T(x), Operand::S(Scalar::Float(e))) = (op, &a, &b) {
+        if x.dtype() == dt && dt.is_float() && (*e == 0.5 || *e == -0.5) {
+            return x.float_unary_kernel(if *e == 0.5 {
+                super::unary::UnaryOp::Sqrt
+            } else {
+                super::unary::UnaryOp::Rsqrt
+            });
+        }
+    }
     if is_gpu_operand(&a) || is_gpu_operand(&b) {
         return gpu_binary(op, a, b, dt);
     }

@@ -225,14 +225,7 @@ impl Tensor {
             );
         }
         let x = if self.dtype().is_float() { self.clone() } else { self.cast_kernel(DType::F32)? };
-        let out = match x.dtype() {
-            _ if x.is_gpu() => gpu_map(&x, op.wgsl(), x.dtype())?,
-            DType::F32 => match fast_f32(op, &x) {
-                Some(v) => Tensor::from_vec(v, x.shape()),
-                None => Tensor::from_vec(float_map::<f32>(op, &x)?, x.shape()),
-            },
-            _ => Tensor::from_vec(float_map::<f64>(op, &x)?, x.shape()),
-        };
+        let out = x.float_unary_kernel(op)?;
         let name = unary_name(op);
         Ok(recorded(out.clone(), name, &[self], || {
             if rounding {
@@ -243,6 +236,18 @@ impl Tensor {
             }
             Op::Unary { f: UnaryGrad::from(op), x: Saved::input(self), out: Saved::output(&out, name) }
         }))
+    }
+
+    /// `op` over a float tensor, without recording autograd.
+    pub(crate) fn float_unary_kernel(&self, op: UnaryOp) -> Result<Tensor> {
+        Ok(match self.dtype() {
+            _ if self.is_gpu() => gpu_map(self, op.wgsl(), self.dtype())?,
+            DType::F32 => match fast_f32(op, self) {
+                Some(v) => Tensor::from_vec(v, self.shape()),
+                None => Tensor::from_vec(float_map::<f32>(op, self)?, self.shape()),
+            },
+            _ => Tensor::from_vec(float_map::<f64>(op, self)?, self.shape()),
+        })
     }
 
     pub fn exp(&self) -> Result<Tensor> {
