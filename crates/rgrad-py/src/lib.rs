@@ -117,6 +117,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backward::_backward, m)?)?;
     m.add_function(wrap_pyfunction!(functional::linear, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_convolution, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::native_batch_norm, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy_with_logits, m)?)?;

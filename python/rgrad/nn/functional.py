@@ -59,7 +59,6 @@ from rgrad.nn._functional.dropout import (
     feature_alpha_dropout,
 )
 from rgrad.nn._functional.layers import (
-    batch_norm,
     bilinear,
     dropout,
     embedding,
@@ -94,10 +93,21 @@ from rgrad.nn._functional.loss_extra import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from rgrad.nn._functional.norm import (
+    batch_norm,
+    channel_shuffle,
+    instance_norm,
+    local_response_norm,
+    native_channel_shuffle,
+)
 
 __all__ = [
     "alpha_dropout",
     "batch_norm",
+    "channel_shuffle",
+    "instance_norm",
+    "local_response_norm",
+    "native_channel_shuffle",
     "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",

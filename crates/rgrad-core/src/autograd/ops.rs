@@ -331,6 +331,15 @@ pub enum Op {
         b: Saved,
         spec: Arc<crate::ops::conv::ConvSpec>,
     },
+    /// Batch normalization (ops/norm.rs); inputs (x[, weight][, bias]). `mean` and
+    /// `invstd` are what the forward normalized with (batch or running statistics).
+    BatchNorm {
+        x: Saved,
+        weight: Option<Saved>,
+        mean: Tensor,
+        invstd: Tensor,
+        spec: Arc<crate::ops::norm::BatchNormSpec>,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

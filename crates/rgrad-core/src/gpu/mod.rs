@@ -13,6 +13,8 @@ mod imp;
 #[cfg(feature = "wgpu")]
 mod matmul;
 #[cfg(feature = "wgpu")]
+mod norm;
+#[cfg(feature = "wgpu")]
 mod reduce;
 #[cfg(feature = "wgpu")]
 mod runtime_dir;
