@@ -323,6 +323,21 @@ def max_pool_case(batch: int, channels: int, size: int) -> Case:
     )
 
 
+def batch_norm_case(batch: int, channels: int, size: int) -> Case:
+    """BatchNorm2d in training mode: forward (batch statistics, running-stat update) and
+    backward to the input and the affine parameters, on float32 NCHW input."""
+    n, c, hw = batch, channels, size
+    return Case(
+        name=f"BatchNorm2d({c}) train fwd+bwd {n}x{c}x{hw}x{hw} float32",
+        setup=(
+            f"torch.manual_seed(0); x = torch.randn({n}, {c}, {hw}, {hw}, requires_grad=True); "
+            f"bn = torch.nn.BatchNorm2d({c}); g = torch.randn({n}, {c}, {hw}, {hw})"
+        ),
+        stmt="bn(x).backward(g)",
+        check=f"x.grad is not None and tuple(bn.weight.grad.shape) == ({c},)",
+    )
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -370,6 +385,7 @@ CASES = [
     rnn_case("LSTM"),
     rnn_case("GRU"),
     max_pool_case(32, 64, 32),
+    batch_norm_case(32, 64, 16),
 ]
 
 

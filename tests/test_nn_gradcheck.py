@@ -162,6 +162,16 @@ GRADCHECK = {
         [rnd(3, 4, 2)],
     ),
     "rms_norm": (lambda x, w: F.rms_norm(x, (2, 3), w), [rnd(2, 2, 3), rnd(2, 3, seed=1)]),
+    "instance_norm": (
+        lambda x, w, b: F.instance_norm(x, None, None, w, b),
+        [rnd(2, 3, 4), rnd(3, seed=1), rnd(3, seed=2)],
+    ),
+    "local_response_norm": (
+        lambda x: F.local_response_norm(x, 3, alpha=0.2, k=1.5),
+        [rnd(2, 5, 3)],
+    ),
+    "channel_shuffle": (lambda x: F.channel_shuffle(x, 2), [rnd(2, 4, 3)]),
+    "native_channel_shuffle": (lambda x: F.native_channel_shuffle(x, 2), [rnd(1, 6, 2)]),
     "group_norm": (
         lambda x, w, b: F.group_norm(x, 2, w, b),
         [rnd(2, 4, 3), rnd(4, seed=1), rnd(4, seed=2)],

@@ -286,3 +286,47 @@ pub fn _max_unpool(
     let out = run(py, x.numel(), || x.max_unpool(&idx, spatial, &output_size))?;
     wrap(py, out)
 }
+
+/// An optional tensor argument (None or a tensor) of a functional op.
+fn opt_tensor_param(
+    ob: Option<&Bound<'_, PyAny>>,
+    func: &str,
+    name: &str,
+    pos: usize,
+) -> PyResult<Option<Tensor>> {
+    match ob {
+        Some(o) if !o.is_none() => Ok(Some(tensor_param(o, func, name, pos)?)),
+        _ => Ok(None),
+    }
+}
+
+/// `native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum,
+/// eps)`: `(output, save_mean, save_invstd)`, the running statistics updated in place when
+/// training. `F.batch_norm` and `F.instance_norm` check their Python-level arguments and call
+/// this.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias, running_mean, running_var, training, momentum, eps))]
+#[allow(clippy::too_many_arguments)]
+pub fn native_batch_norm(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    running_mean: Option<&Bound<'_, PyAny>>,
+    running_var: Option<&Bound<'_, PyAny>>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+    let f = "native_batch_norm";
+    let x = tensor_param(input, f, "input", 1)?;
+    let w = opt_tensor_param(weight, f, "weight", 2)?;
+    let b = opt_tensor_param(bias, f, "bias", 3)?;
+    let rm = opt_tensor_param(running_mean, f, "running_mean", 4)?;
+    let rv = opt_tensor_param(running_var, f, "running_var", 5)?;
+    let (out, mean, invstd) = run(py, x.numel(), || {
+        x.native_batch_norm(w.as_ref(), b.as_ref(), rm.as_ref(), rv.as_ref(), training, momentum, eps)
+    })?;
+    Ok((wrap(py, out)?, wrap(py, mean)?, wrap(py, invstd)?))
+}

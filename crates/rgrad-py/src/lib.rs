@@ -123,6 +123,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::_avg_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_adaptive_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_max_unpool, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::native_batch_norm, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy_with_logits, m)?)?;

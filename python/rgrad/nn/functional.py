@@ -59,7 +59,6 @@ from rgrad.nn._functional.dropout import (
     feature_alpha_dropout,
 )
 from rgrad.nn._functional.layers import (
-    batch_norm,
     bilinear,
     dropout,
     embedding,
@@ -93,6 +92,13 @@ from rgrad.nn._functional.loss_extra import (
     poisson_nll_loss,
     soft_margin_loss,
     triplet_margin_loss,
+)
+from rgrad.nn._functional.norm import (
+    batch_norm,
+    channel_shuffle,
+    instance_norm,
+    local_response_norm,
+    native_channel_shuffle,
 )
 from rgrad.nn._functional.pooling import (
     adaptive_avg_pool1d,
@@ -148,6 +154,10 @@ __all__ = [
     "max_unpool3d",
     "alpha_dropout",
     "batch_norm",
+    "channel_shuffle",
+    "instance_norm",
+    "local_response_norm",
+    "native_channel_shuffle",
     "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",

@@ -357,6 +357,15 @@ pub enum Op {
         spec: Arc<crate::ops::pool_exec::PoolSpec>,
         adjoint: bool,
     },
+    /// Batch normalization (ops/norm.rs); inputs (x[, weight][, bias]). `mean` and
+    /// `invstd` are what the forward normalized with (batch or running statistics).
+    BatchNorm {
+        x: Saved,
+        weight: Option<Saved>,
+        mean: Tensor,
+        invstd: Tensor,
+        spec: Arc<crate::ops::norm::BatchNormSpec>,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

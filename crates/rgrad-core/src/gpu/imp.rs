@@ -12,6 +12,7 @@ use crate::{with_dtype, DType, Tensor};
 use std::sync::Arc;
 
 pub use super::matmul::matmul;
+pub use super::norm::{bn_apply, bn_grad_input, bn_grad_sums, bn_stats};
 pub use super::pool::{pool_avg, pool_max};
 pub use super::reduce::reduce;
 
@@ -192,7 +193,7 @@ type ScalarCache = rustc_hash::FxHashMap<(DType, u64), Tensor>;
 static SCALARS: parking_lot::Mutex<Option<ScalarCache>> = parking_lot::Mutex::new(None);
 
 /// A one-element device tensor holding `value` (operands that are Python numbers).
-fn scalar_tensor(value: crate::Scalar, dtype: DType) -> Result<Tensor> {
+pub(super) fn scalar_tensor(value: crate::Scalar, dtype: DType) -> Result<Tensor> {
     let bits = with_dtype!(dtype, T => scalar_as::<T>(value).to_f64().to_bits());
     let key = (dtype, if dtype == DType::I64 { scalar_as::<i64>(value) as u64 } else { bits });
     if let Some(t) = SCALARS.lock().as_ref().and_then(|m| m.get(&key)) {

@@ -11,6 +11,7 @@ pub mod inplace;
 pub mod join;
 pub mod linalg;
 pub mod loss;
+pub mod norm;
 pub mod pool;
 pub(crate) mod pool_exec;
 pub mod reduce;

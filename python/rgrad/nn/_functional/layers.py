@@ -1,6 +1,8 @@
 """Layer functions of ``rgrad.nn.functional``: linear maps, dropout, embedding, normalization,
 one-hot encoding and padding."""
 
+import math
+
 import numpy as np
 
 import rgrad
@@ -8,7 +10,6 @@ from rgrad import _rgrad
 from rgrad._errors import wrap_module
 
 __all__ = [
-    "batch_norm",
     "bilinear",
     "dropout",
     "embedding",
@@ -202,7 +203,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         )
     n, channels = input.shape[0], input.shape[1]
     size = [n * channels // num_groups, num_groups, *input.shape[2:]]
-    if size[0] * int(np.prod(size[2:])) == 1:
+    if size[0] * math.prod(size[2:]) == 1:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {size}"
         )
@@ -221,54 +222,6 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     grouped = input.reshape(n, num_groups, -1)
     out = _normalized(grouped, -1, eps)[0].reshape(input.shape)
     view = (channels,) + (1,) * (input.dim() - 2)
-    if weight is not None:
-        out = out * weight.reshape(view)
-    return out if bias is None else out + bias.reshape(view)
-
-
-def batch_norm(
-    input,
-    running_mean,
-    running_var,
-    weight=None,
-    bias=None,
-    training=False,
-    momentum=0.1,
-    eps=1e-5,
-):
-    """Normalizes each channel (dim 1) over the batch and any trailing dims.
-
-    In training, batch statistics are used and the running statistics (when given) are
-    updated in place: ``running = (1 - momentum) * running + momentum * batch`` with the
-    unbiased batch variance. Otherwise the running statistics are used.
-    """
-    channels = input.shape[1]
-    for name, t in (
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-        ("weight", weight),
-        ("bias", bias),
-    ):
-        if t is not None and t.numel() != channels:
-            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
-    view = (1, channels) + (1,) * (input.dim() - 2)
-    if training:
-        per_channel = input.numel() // channels if channels else 0
-        if per_channel == 1:
-            raise ValueError(
-                "Expected more than 1 value per channel when training, got input size "
-                f"{input.size()}"
-            )
-        dims = (0, *range(2, input.dim()))
-        out, mean, var = _normalized(input, dims, eps)
-        with rgrad.no_grad():
-            if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(mean.reshape(channels) * momentum)
-            if running_var is not None:
-                unbiased = var.reshape(channels) * (per_channel / max(per_channel - 1, 1))
-                running_var.mul_(1 - momentum).add_(unbiased * momentum)
-    else:
-        out = (input - running_mean.reshape(view)) * (running_var.reshape(view) + eps).rsqrt()
     if weight is not None:
         out = out * weight.reshape(view)
     return out if bias is None else out + bias.reshape(view)

@@ -33,6 +33,15 @@ from rgrad.nn.modules.activation import (
     Tanhshrink,
     Threshold,
 )
+from rgrad.nn.modules.batchnorm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    SyncBatchNorm,
+)
+from rgrad.nn.modules.channelshuffle import (
+    ChannelShuffle,
+)
 from rgrad.nn.modules.container import (
     ModuleDict,
     ModuleList,
@@ -61,6 +70,11 @@ from rgrad.nn.modules.dropout import (
 from rgrad.nn.modules.flatten import (
     Flatten,
     Unflatten,
+)
+from rgrad.nn.modules.instancenorm import (
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
 )
 from rgrad.nn.modules.linear import (
     Bilinear,
@@ -92,9 +106,9 @@ from rgrad.nn.modules.module import (
     Module,
 )
 from rgrad.nn.modules.normalization import (
-    BatchNorm1d,
     GroupNorm,
     LayerNorm,
+    LocalResponseNorm,
     RMSNorm,
 )
 from rgrad.nn.modules.pooling import (
@@ -160,6 +174,14 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "ChannelShuffle",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LocalResponseNorm",
+    "SyncBatchNorm",
     "Bilinear",
     "CELU",
     "CosineEmbeddingLoss",

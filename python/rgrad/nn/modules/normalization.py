@@ -1,4 +1,5 @@
-"""Normalization layers: ``LayerNorm``, ``RMSNorm``, ``GroupNorm`` and ``BatchNorm1d``."""
+"""Normalization layers: ``LayerNorm``, ``RMSNorm``, ``GroupNorm`` and ``LocalResponseNorm``
+(batch and instance normalization live in batchnorm.py and instancenorm.py, as in PyTorch)."""
 
 import rgrad
 from rgrad.nn import functional as F
@@ -6,7 +7,7 @@ from rgrad.nn import init
 from rgrad.nn.modules.module import Module
 from rgrad.nn.parameter import Parameter
 
-__all__ = ["BatchNorm1d", "GroupNorm", "LayerNorm", "RMSNorm"]
+__all__ = ["GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"]
 
 
 def _register_affine(module, enabled, shape, bias, dtype, device):
@@ -128,93 +129,21 @@ class GroupNorm(Module):
         )
 
 
-class BatchNorm1d(Module):
-    """Batch normalization over (N, C) or (N, C, L) inputs, per channel C.
+class LocalResponseNorm(Module):
+    """Normalizes each channel by the activity of its ``size`` neighbouring channels:
+    ``x / (k + alpha * mean(x^2 over the window)) ** beta``."""
 
-    Training uses the batch statistics and updates the ``running_mean``/``running_var``
-    buffers (exponential average with ``momentum``, or the cumulative average when
-    ``momentum`` is None; ``num_batches_tracked`` counts the updates). Eval mode uses the
-    running statistics, unless ``track_running_stats=False``.
-    """
+    __constants__ = ["size", "alpha", "beta", "k"]
 
-    _version = 2
-
-    def __init__(
-        self,
-        num_features,
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        track_running_stats=True,
-        device=None,
-        dtype=None,
-        *,
-        bias=True,
-    ):
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        kw = {"dtype": dtype, "device": device}
-        _register_affine(self, affine, num_features, bias, dtype, device)
-        if track_running_stats:
-            self.register_buffer("running_mean", rgrad.zeros(num_features, **kw))
-            self.register_buffer("running_var", rgrad.ones(num_features, **kw))
-            self.register_buffer("num_batches_tracked", rgrad.tensor(0, dtype=rgrad.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            self.running_mean.zero_()
-            self.running_var.fill_(1)
-            self.num_batches_tracked.zero_()
-
-    def reset_parameters(self):
-        self.reset_running_stats()
-        _reset_affine(self)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, *args):
-        # State dicts from before version 2 have no num_batches_tracked: keep the current one.
-        version = local_metadata.get("version")
-        key = prefix + "num_batches_tracked"
-        if (version is None or version < 2) and self.track_running_stats:
-            state_dict.setdefault(key, self.num_batches_tracked)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, *args)
-
-    def _check_input_dim(self, input):
-        if input.dim() not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
 
     def forward(self, input):
-        self._check_input_dim(input)
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.item())
-        use_batch_stats = self.training or self.running_mean is None
-        # Running statistics are updated only when they are tracked and we are training.
-        track = not self.training or self.track_running_stats
-        return F.batch_norm(
-            input,
-            self.running_mean if track else None,
-            self.running_var if track else None,
-            self.weight,
-            self.bias,
-            use_batch_stats,
-            momentum,
-            self.eps,
-        )
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, bias={self.bias is not None}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

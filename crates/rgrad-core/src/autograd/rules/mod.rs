@@ -13,6 +13,7 @@ use smallvec::{smallvec, SmallVec};
 // One file per op family whose rules are more than a line or two; each exposes one function
 // per recorded op, called from the table below.
 mod conv;
+mod norm;
 mod pool;
 mod rnn;
 
@@ -465,6 +466,9 @@ pub(crate) fn backward(
         Op::PoolScatter { indices, spatial, names } => one(pool::scatter(g, indices, *spatial, *names)),
         Op::PoolGather { indices, src_spatial, names } => one(pool::gather(g, indices, src_spatial, *names)),
         Op::PoolAvg { spec, adjoint } => one(pool::avg(g, spec, *adjoint)),
+        Op::BatchNorm { x, weight, mean, invstd, spec } => {
+            norm::batch_norm(g, x, weight.as_ref(), mean, invstd, spec, &need, create_graph)
+        }
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
