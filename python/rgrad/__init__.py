@@ -26,6 +26,14 @@ from rgrad._compat_ops import (
     square,
     topk,
 )
+from rgrad._legacy_tensors import (
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+)
 from rgrad._rgrad import (
     Tensor,
     arange,
@@ -307,6 +315,7 @@ from rgrad import (  # noqa: E402
     _array_ops,
     _array_stats,
     _math_ops,
+    accelerator,
     backends,
     cuda,
     linalg,
@@ -326,7 +335,13 @@ Tensor.dist = dist
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
+    "BoolTensor",
+    "ByteTensor",
+    "DoubleTensor",
+    "FloatTensor",
     "Generator",
+    "IntTensor",
+    "LongTensor",
     "Size",
     "Tensor",
     "abs",
@@ -343,6 +358,7 @@ __all__ = [
     "argsort",
     "as_tensor",
     "autograd",
+    "accelerator",
     "backends",
     "bmm",
     "bool",
