@@ -61,13 +61,13 @@ def small_cnn(args):
     # 3. Freeze the backbone, replace the head, unfreeze the last convolution.
     for p in model.parameters():
         p.requires_grad_(False)
-    model[10] = nn.Linear(64 * 2 * 2, 5)  # new head for the digits 5-9 (labels 0-4)
-    last_conv = model[6]
+    model[8] = nn.Linear(64 * 4 * 4, 5)  # new head for the digits 5-9 (labels 0-4)
+    last_conv = model[4]
     for p in last_conv.parameters():
         p.requires_grad_(True)
     optimizer = torch.optim.Adam(
         [
-            {"params": model[10].parameters(), "lr": 2e-3},
+            {"params": model[8].parameters(), "lr": 2e-3},
             {"params": last_conv.parameters(), "lr": 2e-4},  # pretrained: small steps
         ]
     )
