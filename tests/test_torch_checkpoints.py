@@ -264,6 +264,26 @@ def test_map_location_and_mmap(tmp_path):
     assert rgrad.load(DATA / "mlp_state.pt", map_location={"cpu": "cpu"})["2.bias"].numel() == 3
 
 
+def test_cuda_checkpoint_needs_map_location(tmp_path):
+    # A file whose storages were saved from "cuda:0" (PyTorch on a GPU): the same bytes with
+    # the location string changed.
+    src = zipfile.ZipFile(DATA / "mlp_state.pt")
+    path = tmp_path / "cuda.pt"
+    with zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            dst.writestr(info.filename, data)
+    with pytest.raises(RuntimeError, match="torch.cuda.is_available\\(\\) is False"):
+        rgrad.load(path)
+    seen = []
+    sd = rgrad.load(path, map_location=lambda s, loc: seen.append(loc) or s)
+    assert set(seen) == {"cuda:0"} and sd["0.weight"].device.type == "cpu"
+    sd = rgrad.load(path, map_location="cpu")
+    np.testing.assert_array_equal(sd["0.weight"].numpy(), EXPECTED["mlp/0.weight"])
+
+
 def _sha(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
@@ -346,3 +366,14 @@ def test_raw_pickle_is_not_a_checkpoint(tmp_path):
     with pytest.raises(RuntimeError, match="Invalid magic number"):
         rgrad.load(path)
     assert os.path.exists(path)
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize("name", ["views.pt", "views_legacy.pt"])
+def test_map_location_wgpu_puts_views_on_the_device(name):
+    obj = rgrad.load(DATA / name, map_location="wgpu")
+    for k, v in obj.items():
+        assert v.device.type == "wgpu", k
+        np.testing.assert_array_equal(v.cpu().numpy(), EXPECTED[f"views/{k}"], err_msg=k)
+    out = rgrad.load(DATA / "cnn_state.pt", map_location={"cpu": "wgpu"})
+    assert out["0.weight"].device.type == "wgpu"

@@ -137,6 +137,13 @@ def _restore(tensor, location, map_location):
             "False. If you are running on a machine without a GPU adapter, please use torch.load "
             "with map_location=torch.device('cpu') to map your storages to the CPU."
         )
+    if target.startswith("cuda"):
+        # A checkpoint saved on a GPU by PyTorch: its message, as on a CPU-only machine.
+        raise RuntimeError(
+            "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is "
+            "False. If you are running on a CPU-only machine, please use torch.load with "
+            "map_location=torch.device('cpu') to map your storages to the CPU."
+        )
     return tensor.to(target)
 
 
