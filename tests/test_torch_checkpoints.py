@@ -184,6 +184,13 @@ def test_crafted_pickles_are_refused(tmp_path, payload):
         rgrad.load(_zip_with_pickle(tmp_path, payload))
 
 
+def test_allowed_globals_cannot_allocate_by_size(tmp_path):
+    # bytearray(2**30) would allocate a GiB from a 30-byte file.
+    payload = b"\x80\x02cbuiltins\nbytearray\nJ\x00\x00\x00\x40\x85R."
+    with pytest.raises(RuntimeError, match="bytearray of a size is not loaded"):
+        rgrad.load(_zip_with_pickle(tmp_path, payload))
+
+
 def test_safe_globals_allow_a_class(tmp_path):
     point = Point(1, 2)
     rgrad.save({"p": point, "w": rgrad.ones(1)}, tmp_path / "p.pt")

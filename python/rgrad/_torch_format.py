@@ -17,6 +17,7 @@ import pickle
 import pickletools
 import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 
 from rgrad import _rgrad
@@ -131,7 +132,7 @@ def load_zip(source, place, weights_only):
             return zf.read(prefix + name)
         except KeyError:
             raise _corrupt(f"the archive has no record '{prefix + name}'") from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib_error) as e:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
             raise _corrupt(f"cannot read record '{prefix + name}' ({e})") from None
 
     byteorder = b"little"
@@ -231,9 +232,6 @@ def load_legacy(data, place, weights_only):
     return obj
 
 
-zlib_error = __import__("zlib").error
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -286,13 +284,10 @@ class _TorchPickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if type(obj) is _StorageRef:
-            cls = self._name(_STORAGE_NAMES[STORAGE_OF_DTYPE[obj.dtype]])
+            cls = _STORAGE_NAMES[STORAGE_OF_DTYPE[obj.dtype]]
             pid = ("storage", cls, obj.key, obj.location, obj.numel)
             return pid + (None,) if self.legacy else pid
         return None
-
-    def _name(self, name):
-        return name
 
     def save(self, obj, save_persistent_id=True):
         if isinstance(obj, _rgrad.dtype):

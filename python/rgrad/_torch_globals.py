@@ -282,6 +282,13 @@ def codecs_encode(obj, encoding="utf-8"):
     return codecs.encode(obj, encoding)
 
 
+def safe_bytearray(data=b""):
+    # bytearray(n) of a huge int would allocate n bytes: only data is accepted.
+    if isinstance(data, int):
+        raise RuntimeError("rgrad.load: bytearray of a size is not loaded, only of data")
+    return bytearray(data)
+
+
 def _build_table():
     from rgrad.nn import Parameter
 
@@ -294,7 +301,7 @@ def _build_table():
         "torch.Tensor": Tensor,
         "torch.device": torch_device,
         "_codecs.encode": codecs_encode,
-        "builtins.bytearray": bytearray,
+        "builtins.bytearray": safe_bytearray,
         "builtins.set": set,
         "builtins.complex": complex,
         "torch._utils._rebuild_tensor": rebuild_tensor,

@@ -194,10 +194,13 @@ class Unpickler:
             slotstate = None
             if isinstance(state, tuple) and len(state) == 2:
                 state, slotstate = state
-            for k, v in (state or {}).items():
-                setattr(inst, k, v)
-            for k, v in (slotstate or {}).items():
-                setattr(inst, k, v)
+            for part in (state, slotstate):
+                if part is not None and not isinstance(part, dict):
+                    raise UnpicklingError("an object's state must be a dict")
+                for k, v in (part or {}).items():
+                    if type(k) is not str or k.startswith("__"):
+                        raise UnpicklingError(f"cannot set the attribute {k!r} while loading")
+                    setattr(inst, k, v)
         else:
             raise UnpicklingError(
                 "Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
