@@ -58,6 +58,12 @@ SKIP_TENSOR_ATTRS = {
 ALLOCATING = {
     "arange",
     "empty",
+    "FloatTensor",
+    "DoubleTensor",
+    "LongTensor",
+    "IntTensor",
+    "BoolTensor",
+    "ByteTensor",
     "eye",
     "full",
     "full_like",

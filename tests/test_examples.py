@@ -59,6 +59,32 @@ def test_train_digits_reaches_95_percent_and_reloads(tmp_path):
         assert (tmp_path / "digits_loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.skipif(
+    not (importlib.util.find_spec("sklearn") and importlib.util.find_spec("tqdm")),
+    reason="needs the examples extra: scikit-learn and tqdm",
+)
+def test_cnn_digits_reaches_97_percent_and_saves_a_torch_checkpoint(tmp_path):
+    out = run("cnn_digits.py", "--out", str(tmp_path), cwd=tmp_path)
+    acc = float(re.search(r"test accuracy (\d+\.\d+)%", out).group(1))
+    assert acc > 97.0, out
+    assert (tmp_path / "cnn_digits.pt").read_bytes()[:4] == b"PK\x03\x04"
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "cnn_digits_loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(
+    not (importlib.util.find_spec("sklearn") and importlib.util.find_spec("tqdm")),
+    reason="needs the examples extra: scikit-learn and tqdm",
+)
+def test_transfer_learning_fine_tunes_a_reloaded_checkpoint(tmp_path):
+    out = run("transfer_learning.py", "--out", str(tmp_path), cwd=tmp_path)
+    pre = float(re.search(r"pretrained on 0-4: test accuracy (\d+\.\d+)%", out).group(1))
+    tuned = float(re.search(r"fine-tuned on 5-9: test accuracy (\d+\.\d+)%", out).group(1))
+    assert pre > 97.0 and tuned > 90.0, out
+    assert "frozen layers unchanged: True" in out
+    assert (tmp_path / "pretrained_digits_0to4.pt").read_bytes()[:4] == b"PK\x03\x04"
+
+
 # ---- first run as a new user (issue 11 item 15) --------------------------------------------
 
 ROOT = EXAMPLES.parent

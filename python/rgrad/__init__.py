@@ -26,6 +26,14 @@ from rgrad._compat_ops import (
     square,
     topk,
 )
+from rgrad._legacy_tensors import (
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+)
 from rgrad._rgrad import (
     Tensor,
     arange,
@@ -307,6 +315,7 @@ from rgrad import (  # noqa: E402
     _array_ops,
     _array_stats,
     _math_ops,
+    accelerator,
     backends,
     cuda,
     linalg,
@@ -338,7 +347,13 @@ from rgrad.nn._functional.pooling import (  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
+    "BoolTensor",
+    "ByteTensor",
+    "DoubleTensor",
+    "FloatTensor",
     "Generator",
+    "IntTensor",
+    "LongTensor",
     "Size",
     "Tensor",
     "abs",
@@ -355,6 +370,7 @@ __all__ = [
     "argsort",
     "as_tensor",
     "autograd",
+    "accelerator",
     "backends",
     "bmm",
     "bool",

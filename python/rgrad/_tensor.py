@@ -98,6 +98,10 @@ def _install():
     Tensor.__dlpack__ = _dlpack
     Tensor.__dlpack_device__ = _dlpack_device
     Tensor.__array__ = _array
+    # PyTorch's device probes: rgrad has no XPU or MPS backend (is_cuda is compiled).
+    Tensor.is_xpu = property(lambda self: False, doc="False: rgrad has no XPU backend.")
+    Tensor.is_mps = property(lambda self: False, doc="False: rgrad has no MPS backend.")
+    Tensor.is_cpu = property(lambda self: self.device.type == "cpu", doc="On the CPU?")
     _rgrad.dtype.__reduce__ = _dtype_reduce
     _rgrad.device.__reduce__ = _device_reduce
 

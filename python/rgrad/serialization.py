@@ -1,22 +1,26 @@
-"""``rgrad.save`` / ``rgrad.load`` in the safetensors format.
+"""``rgrad.save`` / ``rgrad.load``: PyTorch's checkpoint files, and safetensors.
 
-Tensors are stored as safetensors entries (a flat dict of tensors keeps its own key names, so
-other safetensors tools read the file as is). Anything else around them — nested dicts, lists,
-numbers, strings — is kept as a JSON skeleton in the file's metadata. Loading parses data only:
-it never runs code, and a truncated or corrupted file raises an error that says so.
+``load`` tells the formats apart by their first bytes: a zip archive or a pickle is a file of
+``torch.save`` (the zip format, or the legacy one of ``_use_new_zipfile_serialization=False``),
+read by ``_torch_format``; anything else is a safetensors file, as every earlier rgrad version
+wrote (tensors as safetensors entries, the structure around them as a JSON skeleton in the
+metadata), so nothing saved before is lost.
+
+Unpickling follows PyTorch >= 2.6: ``weights_only=True`` (the default) builds tensors,
+storages, Parameters, OrderedDicts, plain containers and the globals allowed with
+``add_safe_globals`` / ``safe_globals`` only, and raises ``pickle.UnpicklingError`` (with
+PyTorch's wording) on anything else before it is called; ``weights_only=False`` unpickles
+everything. A corrupted or truncated file raises ``RuntimeError`` saying so.
+
+``save`` writes PyTorch's zip format (``torch.load`` reads it), the legacy format with
+``_use_new_zipfile_serialization=False``, and a safetensors file with ``format="safetensors"``
+or for a path ending in ``.safetensors``.
 
 ``map_location`` works as in PyTorch: a device (``"cpu"``, ``"wgpu"``, ``torch.device``), a
 dict from saved location to target (``{"wgpu": "cpu"}``), or a callable ``f(storage,
-location)`` given each tensor (on the CPU) and the location it was saved from; what it returns
-is used, ``None`` means the default. Without it tensors go back to the device they were saved
-from.
-
-A corrupted or truncated file, or one of another kind (a PyTorch ``torch.save`` checkpoint),
-raises ``RuntimeError`` saying so.
-
-Other objects (``torch.save(model, path)`` of a whole module, an ``argparse.Namespace``) are
-pickled into the skeleton, as PyTorch pickles everything; like PyTorch since 2.6, ``load``
-refuses to unpickle them unless called with ``weights_only=False``.
+location)``, given each storage (as a 1-D tensor on the CPU; for safetensors files each
+tensor) and the location it was saved from; what it returns is used, ``None`` means the
+default. Without it tensors go back to the device they were saved from.
 """
 
 import base64
@@ -27,10 +31,23 @@ import pickle
 import tempfile
 from collections import OrderedDict
 
-from rgrad import _rgrad
+from rgrad import _rgrad, _torch_format
 from rgrad._rgrad import Tensor
+from rgrad._weights_unpickler import (
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    safe_globals,
+)
 
-__all__ = ["save", "load"]
+__all__ = [
+    "add_safe_globals",
+    "clear_safe_globals",
+    "get_safe_globals",
+    "load",
+    "safe_globals",
+    "save",
+]
 
 _STRUCTURE = "rgrad.structure"
 # safetensors keeps the file's metadata under this key; a tensor stored under that name gets
@@ -120,6 +137,13 @@ def _restore(tensor, location, map_location):
             "False. If you are running on a machine without a GPU adapter, please use torch.load "
             "with map_location=torch.device('cpu') to map your storages to the CPU."
         )
+    if target.startswith("cuda"):
+        # A checkpoint saved on a GPU by PyTorch: its message, as on a CPU-only machine.
+        raise RuntimeError(
+            "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is "
+            "False. If you are running on a CPU-only machine, please use torch.load with "
+            "map_location=torch.device('cpu') to map your storages to the CPU."
+        )
     return tensor.to(target)
 
 
@@ -144,9 +168,7 @@ def _decode(node, tensors, weights_only, restore):
     return node
 
 
-def save(obj, f):
-    """Saves a tensor, or a (nested) dict/list of tensors and plain values, to ``f``; other
-    objects inside are pickled (see the module docstring)."""
+def _save_safetensors(obj, f):
     tensors = {}
     structure = _encode(obj, tensors, "")
     metadata = {"format": "pt", _STRUCTURE: json.dumps(structure)}
@@ -160,6 +182,52 @@ def save(obj, f):
             f.write(src.read())
 
 
+_FORMATS = ("torch", "safetensors")
+
+
+def save(
+    obj,
+    f,
+    pickle_module=pickle,
+    pickle_protocol=2,
+    _use_new_zipfile_serialization=True,
+    _disable_byteorder_record=False,
+    *,
+    format=None,  # noqa: A002 - the natural name of the choice
+):
+    """Saves ``obj`` (tensors, state dicts, optimizer state dicts, nested containers; other
+    objects are pickled) to ``f``, a path or a binary file object.
+
+    ``format="torch"`` writes PyTorch's zip format, which ``torch.load`` reads (the legacy
+    format with ``_use_new_zipfile_serialization=False``); ``format="safetensors"`` writes a
+    safetensors file with a JSON skeleton for the structure. The default is ``"torch"``, as
+    ``torch.save``, except for a path ending in ``.safetensors``.
+    """
+    if format is None:
+        named = isinstance(f, (str, os.PathLike)) and os.fspath(f).endswith(".safetensors")
+        format = "safetensors" if named else "torch"  # noqa: A001
+    if format not in _FORMATS:
+        raise ValueError(f"rgrad.save: format must be one of {_FORMATS}, got {format!r}")
+    if format == "safetensors":
+        _save_safetensors(obj, f)
+        return
+    if pickle_module is not pickle:
+        raise ValueError("rgrad.save: only the pickle module is supported as pickle_module")
+    buf = io.BytesIO()
+    if _use_new_zipfile_serialization:
+        name = "archive"
+        if isinstance(f, (str, os.PathLike)):
+            name = os.path.splitext(os.path.basename(os.fspath(f)))[0] or "archive"
+        _torch_format.save_zip(obj, buf, name, pickle_protocol)
+    else:
+        _torch_format.save_legacy(obj, buf, pickle_protocol)
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as out:
+            out.write(buf.getvalue())
+    else:
+        f.write(buf.getvalue())
+
+
 def _read_stream(f):
     """The file's bytes, read whole only when its first 8 look like a sane safetensors header
     length (the limit is the loader's): ``open("/dev/zero", "rb")`` stops there."""
@@ -169,19 +237,77 @@ def _read_stream(f):
     return head  # the loader says what is wrong with it
 
 
-def load(f, map_location=None, weights_only=None, **_ignored):
-    """Loads what ``save`` wrote (or any safetensors file, as a dict of tensors), placing
-    tensors as ``map_location`` says (see the module docstring). Pickled objects are loaded
-    only with ``weights_only=False``; ``None`` means True, as in PyTorch."""
-    weights_only = weights_only is None or bool(weights_only)
+def _sniff(f):
+    """``(kind, source)``: kind "zip", "legacy" or "safetensors" by the first bytes; source a
+    path or the bytes read."""
     if isinstance(f, (str, os.PathLike)):
-        entries, metadata = _rgrad._load_safetensors(os.fspath(f))
+        try:
+            with open(f, "rb") as fh:
+                head = fh.read(9)
+                kind = _kind(head)
+                if kind == "legacy":
+                    return kind, head + fh.read()
+        except OSError:
+            return "safetensors", os.fspath(f)  # the reader says what is wrong
+        return kind, os.fspath(f)
+    if isinstance(f, io.IOBase) or hasattr(f, "read"):
+        head = f.read(9)
+        if _kind(head) != "safetensors":
+            return _kind(head), head + f.read()
+        f = _Prefixed(head, f)
+        return "safetensors", _read_stream(f)
+    data = bytes(f)
+    return _kind(data[:9]), data
+
+
+class _Prefixed:
+    """A stream whose first bytes were already read."""
+
+    def __init__(self, head, f):
+        self.head, self.f = head, f
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            out, self.head = self.head + self.f.read(), b""
+            return out
+        out, self.head = self.head[:n], self.head[n:]
+        return out + (self.f.read(n - len(out)) if len(out) < n else b"")
+
+
+def _kind(head):
+    if _torch_format.is_zip(head):
+        return "zip"
+    if _torch_format.is_legacy(head):
+        return "legacy"
+    return "safetensors"
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **_kwargs):
+    """Loads a file written by ``torch.save`` (zip or legacy format) or by ``rgrad.save`` (any
+    version: safetensors files too), placing tensors as ``map_location`` says (see the module
+    docstring). With ``weights_only`` (``None`` means True, as in PyTorch >= 2.6) only tensors,
+    containers and allow-listed globals are unpickled. ``mmap`` is accepted; the file is read
+    as usual."""
+    weights_only = weights_only is None or bool(weights_only)
+    if pickle_module is not None and pickle_module is not pickle:
+        raise ValueError("rgrad.load: only the pickle module is supported as pickle_module")
+    kind, source = _sniff(f)
+    if kind != "safetensors":
+
+        def place(tensor, location):
+            return _restore(tensor, location, map_location)
+
+        if kind == "zip":
+            source = source if isinstance(source, str) else io.BytesIO(source)
+            return _torch_format.load_zip(source, place, weights_only)
+        return _torch_format.load_legacy(source, place, weights_only)
+    if isinstance(source, str):
+        entries, metadata = _rgrad._load_safetensors(source)
     else:
-        data = _read_stream(f) if isinstance(f, io.IOBase) or hasattr(f, "read") else bytes(f)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "obj.safetensors")
             with open(path, "wb") as dst:
-                dst.write(data)
+                dst.write(source)
             entries, metadata = _rgrad._load_safetensors(path)
     tensors = dict(entries)
     placed = {}

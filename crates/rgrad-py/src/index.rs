@@ -7,7 +7,7 @@ use crate::interop;
 use crate::tensor::PyTensor;
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyEllipsis, PyList, PyNone, PySlice, PyTuple};
+use pyo3::types::{PyBool, PyEllipsis, PyList, PyNone, PyRange, PyRangeMethods, PySlice, PyTuple};
 use rgrad_core::{grad_mode, DType, Tensor};
 
 enum Item {
@@ -69,6 +69,14 @@ fn parse_item(ob: &Bound<'_, PyAny>) -> PyResult<Item> {
     }
     if let Ok(i) = ob.extract::<i64>() {
         return Ok(Item::Int(i));
+    }
+    if let Ok(r) = ob.cast::<PyRange>() {
+        // PyTorch indexes with a range as with the list of its ints.
+        let (start, step) = (r.start()? as i64, r.step()? as i64);
+        let n = r.len()?;
+        let mut v: Vec<i64> = rgrad_core::storage::try_vec_with_capacity(n).py()?;
+        v.extend((0..n as i64).map(|i| start + i * step));
+        return Ok(Item::Adv(Tensor::try_from_vec(v, &[n]).py()?));
     }
     Err(PyIndexError::new_err(
         "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices",

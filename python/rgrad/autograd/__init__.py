@@ -1,5 +1,6 @@
 """``rgrad.autograd``: grad mode, graph nodes and gradient checks."""
 
+from rgrad._legacy_tensors import Variable
 from rgrad._rgrad import Tensor, _backward, _grad
 from rgrad.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from rgrad.autograd.function import Function, FunctionCtx, once_differentiable
@@ -68,6 +69,7 @@ def grad(
 
 __all__ = [
     "Function",
+    "Variable",
     "backward",
     "FunctionCtx",
     "detect_anomaly",
