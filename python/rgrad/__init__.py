@@ -323,6 +323,7 @@ from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
 Tensor.dist = dist
+from rgrad.nn.functional import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -516,6 +517,8 @@ __all__ = [
     "logspace",
     "rad2deg",
     "randint_like",
+    "pixel_shuffle",
+    "pixel_unshuffle",
 ]
 
 # `out=` on the functions that take it in PyTorch; last, so every such function is defined.

@@ -117,6 +117,10 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backward::_backward, m)?)?;
     m.add_function(wrap_pyfunction!(functional::linear, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_convolution, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_interpolate, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_pad_map, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_im2col, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_col2im, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy_with_logits, m)?)?;

@@ -94,6 +94,18 @@ from rgrad.nn._functional.loss_extra import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from rgrad.nn._functional.resample import (
+    affine_grid,
+    fold,
+    grid_sample,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 
 __all__ = [
     "alpha_dropout",
@@ -175,4 +187,14 @@ __all__ = [
     "threshold",
     "threshold_",
     "triplet_margin_loss",
+    "affine_grid",
+    "fold",
+    "grid_sample",
+    "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "unfold",
+    "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
 ]

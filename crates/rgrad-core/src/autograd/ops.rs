@@ -331,6 +331,12 @@ pub enum Op {
         b: Saved,
         spec: Arc<crate::ops::conv::ConvSpec>,
     },
+    /// A resampling map (ops/resample.rs: interpolation, padding, im2col/col2im), forwards
+    /// or transposed; linear in its one input, so nothing is saved.
+    Resample {
+        plan: Arc<crate::ops::resample::PlaneMap>,
+        transposed: bool,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 
@@ -357,6 +363,7 @@ impl Op {
                 | Op::Cat { .. }
                 | Op::Cumsum { .. }
                 | Op::IndexBackward { .. }
+                | Op::Resample { .. }
         )
     }
 }

@@ -8,6 +8,7 @@ pub mod index;
 pub mod math;
 pub mod matmul;
 pub mod reduce;
+pub mod resample;
 pub mod special;
 
 /// Below this many elements a kernel stays on the calling thread: spawning costs more.

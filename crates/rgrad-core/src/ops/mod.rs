@@ -12,6 +12,8 @@ pub mod join;
 pub mod linalg;
 pub mod loss;
 pub mod reduce;
+pub mod resample;
+pub mod resample_plans;
 pub mod scan;
 pub mod unary;
 pub mod views;

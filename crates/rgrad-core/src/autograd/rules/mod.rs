@@ -13,6 +13,7 @@ use smallvec::{smallvec, SmallVec};
 // One file per op family whose rules are more than a line or two; each exposes one function
 // per recorded op, called from the table below.
 mod conv;
+mod resample;
 
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
 
@@ -453,6 +454,7 @@ pub(crate) fn backward(
             conv::convolution(g, x, w, spec, *transposed, *has_bias, &need)
         }
         Op::ConvWeight { a, b, spec } => conv::conv_weight(g, a, b, spec, &need),
+        Op::Resample { plan, transposed } => resample::resample(g, plan, *transposed),
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
