@@ -135,6 +135,23 @@ GRADCHECK = {
     "pad_reflect": (lambda x: F.pad(x, (2, 1), mode="reflect"), [rnd(2, 4)]),
     "pad_replicate": (lambda x: F.pad(x, (2, 1, 1, 0), mode="replicate"), [rnd(1, 2, 3)]),
     "pad_circular": (lambda x: F.pad(x, (1, 3), mode="circular"), [rnd(2, 3)]),
+    # Resampling (tests/test_resample.py has the full grids).
+    "interpolate": (lambda x: F.interpolate(x, size=5, mode="linear"), [rnd(1, 2, 3)]),
+    "upsample": (lambda x: F.interpolate(x, scale_factor=2), [rnd(1, 1, 3)]),
+    "upsample_nearest": (lambda x: F.interpolate(x, scale_factor=2), [rnd(1, 1, 2, 2)]),
+    "upsample_bilinear": (
+        lambda x: F.interpolate(x, size=3, mode="bilinear", align_corners=True),
+        [rnd(1, 1, 2, 2)],
+    ),
+    "pixel_shuffle": (lambda x: F.pixel_shuffle(x, 2), [rnd(1, 4, 2, 2)]),
+    "pixel_unshuffle": (lambda x: F.pixel_unshuffle(x, 2), [rnd(1, 1, 2, 4)]),
+    "unfold": (lambda x: F.unfold(x, 2, padding=1), [rnd(1, 1, 3, 3)]),
+    "fold": (lambda x: F.fold(x, (3, 3), 2), [rnd(1, 4, 4)]),
+    "grid_sample": (
+        lambda x, g: F.grid_sample(x, g, align_corners=False),
+        [rnd(1, 1, 3, 3), rnd(1, 2, 2, 2, low=-0.9, high=0.9, seed=1)],
+    ),
+    "affine_grid": (lambda t: F.affine_grid(t, (1, 1, 2, 3), align_corners=False), [rnd(1, 2, 3)]),
     # Activations added with the extra nn layers (rnd's inputs avoid the kinks).
     "selu": (F.selu, [rnd(8)]),
     "selu_": (lambda x: F.selu_(x.clone()), [rnd(8)]),

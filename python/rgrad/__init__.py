@@ -344,6 +344,7 @@ from rgrad.nn._functional.pooling import (  # noqa: E402
 from rgrad.nn._functional.pooling import (  # noqa: E402
     adaptive_max_pool1d_with_indices as adaptive_max_pool1d,
 )
+from rgrad.nn.functional import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -551,6 +552,8 @@ __all__ = [
     "logspace",
     "rad2deg",
     "randint_like",
+    "pixel_shuffle",
+    "pixel_unshuffle",
 ]
 
 # `out=` on the functions that take it in PyTorch; last, so every such function is defined.

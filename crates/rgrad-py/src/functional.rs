@@ -9,6 +9,9 @@ use pyo3::prelude::*;
 use rgrad_core::ops::conv::ConvArgs;
 use rgrad_core::ops::loss::{CrossEntropy, Reduction};
 use rgrad_core::ops::pool::PoolArgs;
+use rgrad_core::ops::resample_plans::{
+    col2im_plan, im2col_plan, interpolate_plan, pad_plan, PadMode, Window,
+};
 use rgrad_core::Tensor;
 
 /// The tensor behind `ob`, or None for anything else (a non-tensor goes to the composite,
@@ -329,4 +332,92 @@ pub fn native_batch_norm(
         x.native_batch_norm(w.as_ref(), b.as_ref(), rm.as_ref(), rv.as_ref(), training, momentum, eps)
     })?;
     Ok((wrap(py, out)?, wrap(py, mean)?, wrap(py, invstd)?))
+}
+
+/// `F.interpolate`'s map modes on a batched `[N, C, *spatial]` input: `size` or the scale
+/// factors (which then reach PyTorch's index formulas); `rgrad.nn.functional` parses the
+/// user-level arguments.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, mode, size, scales, align_corners))]
+pub fn _interpolate(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    mode: &str,
+    size: Option<Vec<i64>>,
+    scales: Option<Vec<f64>>,
+    align_corners: bool,
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(input, "interpolate", "input", 1)?;
+    let out = run(py, x.numel(), || {
+        let plan = interpolate_plan(&x, mode, size.as_deref(), scales.as_deref(), align_corners)?;
+        x.resample(&plan, false)
+    })?;
+    wrap(py, out)
+}
+
+/// `F.pad` in mode 'reflect', 'replicate' or 'circular' over the last `len(pad) // 2` dims.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, pad, mode))]
+pub fn _pad_map(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    pad: Vec<i64>,
+    mode: &str,
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(input, "pad", "input", 1)?;
+    let mode = match mode {
+        "reflect" => PadMode::Reflect,
+        "replicate" => PadMode::Replicate,
+        "circular" => PadMode::Circular,
+        m => {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "Unrecognised padding mode {m}"
+            )))
+        }
+    };
+    let out = run(py, x.numel(), || x.resample(&pad_plan(&x, &pad, mode)?, false))?;
+    wrap(py, out)
+}
+
+fn window(kernel: [i64; 2], dilation: [i64; 2], padding: [i64; 2], stride: [i64; 2]) -> Window {
+    Window { kernel, dilation, padding, stride }
+}
+
+/// `F.unfold` (im2col) of a batched `[N, C, H, W]` input.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, kernel_size, dilation, padding, stride))]
+pub fn _im2col(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    kernel_size: [i64; 2],
+    dilation: [i64; 2],
+    padding: [i64; 2],
+    stride: [i64; 2],
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(input, "unfold", "input", 1)?;
+    let w = window(kernel_size, dilation, padding, stride);
+    let out = run(py, x.numel(), || x.resample(&im2col_plan(&x, &w)?, false))?;
+    wrap(py, out)
+}
+
+/// `F.fold` (col2im) of a batched `[N, C * kh * kw, L]` input.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (input, output_size, kernel_size, dilation, padding, stride))]
+pub fn _col2im(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    output_size: [i64; 2],
+    kernel_size: [i64; 2],
+    dilation: [i64; 2],
+    padding: [i64; 2],
+    stride: [i64; 2],
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(input, "fold", "input", 1)?;
+    let w = window(kernel_size, dilation, padding, stride);
+    let out = run(py, x.numel(), || x.resample(&col2im_plan(&x, output_size, &w)?, true))?;
+    wrap(py, out)
 }

@@ -124,6 +124,10 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::_adaptive_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_max_unpool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::native_batch_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_interpolate, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_pad_map, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_im2col, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_col2im, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy_with_logits, m)?)?;

@@ -126,6 +126,18 @@ from rgrad.nn._functional.pooling import (
     max_unpool2d,
     max_unpool3d,
 )
+from rgrad.nn._functional.resample import (
+    affine_grid,
+    fold,
+    grid_sample,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -235,4 +247,14 @@ __all__ = [
     "threshold",
     "threshold_",
     "triplet_margin_loss",
+    "affine_grid",
+    "fold",
+    "grid_sample",
+    "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "unfold",
+    "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
 ]

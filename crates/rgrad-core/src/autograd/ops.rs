@@ -366,6 +366,12 @@ pub enum Op {
         invstd: Tensor,
         spec: Arc<crate::ops::norm::BatchNormSpec>,
     },
+    /// A resampling map (ops/resample.rs: interpolation, padding, im2col/col2im), forwards
+    /// or transposed; linear in its one input, so nothing is saved.
+    Resample {
+        plan: Arc<crate::ops::resample::PlaneMap>,
+        transposed: bool,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 
@@ -393,6 +399,7 @@ impl Op {
                 | Op::Cumsum { .. }
                 | Op::IndexBackward { .. }
                 | Op::PoolAvg { .. }
+                | Op::Resample { .. }
         )
     }
 }

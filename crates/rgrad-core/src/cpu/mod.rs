@@ -10,6 +10,7 @@ pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod resample;
 pub mod rnn;
 pub mod special;
 

@@ -15,6 +15,8 @@ pub mod norm;
 pub mod pool;
 pub(crate) mod pool_exec;
 pub mod reduce;
+pub mod resample;
+pub mod resample_plans;
 pub mod rnn;
 pub mod scan;
 pub mod unary;

@@ -249,16 +249,21 @@ def one_hot(tensor, num_classes=-1):
     return tensor.unsqueeze(-1).eq(rgrad.arange(num_classes, device=tensor.device)).long()
 
 
-def _pad_indices(n, left, right, mode):
-    """Source index along a dim of size ``n`` for each output position of a non-constant pad."""
-    idx = np.arange(-left, n + right)
-    if mode == "replicate":
-        return np.clip(idx, 0, n - 1)
-    if mode == "circular":
-        return idx % n
-    period = 2 * (n - 1)  # reflect: ... 2 1 [0 1 2 ... n-1] n-2 ...
-    idx = np.abs(idx) % period if period else np.zeros_like(idx)
-    return np.where(idx >= n, period - idx, idx)
+_NON_CONSTANT_RANKS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
+
+
+def _pad_map(input, pad, mode):
+    """Reflection, replication and circular padding: one core op over the last
+    ``len(pad) // 2`` dims, for the rank/length combinations PyTorch supports."""
+    if input.dim() not in _NON_CONSTANT_RANKS.get(len(pad), ()):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+        )
+    return _rgrad._pad_map(input, [int(p) for p in pad], mode)
 
 
 def pad(input, pad, mode="constant", value=None):
@@ -276,26 +281,18 @@ def pad(input, pad, mode="constant", value=None):
         )
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != "constant":
+        return _pad_map(input, pad, mode)
     out = input
     for i in range(len(pad) // 2):
         dim = input.dim() - 1 - i
         left, right = pad[2 * i], pad[2 * i + 1]
         n = out.shape[dim]
-        if mode != "constant":
-            if mode == "reflect" and (left >= n or right >= n):
-                raise RuntimeError(
-                    f"Argument #4: Padding size should be less than the corresponding input "
-                    f"dimension, but got: padding ({left}, {right}) at dimension {dim} of input "
-                    f"{list(input.shape)}"
-                )
-            index = rgrad.tensor(
-                _pad_indices(n, left, right, mode), dtype=rgrad.int64, device=out.device
-            )
-            out = out.index_select(dim, index)
-            continue
         if left < 0 or right < 0:
             start, stop = max(-left, 0), n - max(-right, 0)
-            out = out.narrow(dim, start, max(stop - start, 0))
+            if stop < start:
+                raise RuntimeError("narrow(): length must be non-negative.")
+            out = out.narrow(dim, start, stop - start)
         parts = []
         for width in (left, right):
             shape = list(out.shape)

@@ -71,6 +71,10 @@ from rgrad.nn.modules.flatten import (
     Flatten,
     Unflatten,
 )
+from rgrad.nn.modules.fold import (
+    Fold,
+    Unfold,
+)
 from rgrad.nn.modules.instancenorm import (
     InstanceNorm1d,
     InstanceNorm2d,
@@ -111,6 +115,27 @@ from rgrad.nn.modules.normalization import (
     LocalResponseNorm,
     RMSNorm,
 )
+from rgrad.nn.modules.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from rgrad.nn.modules.pixelshuffle import (
+    PixelShuffle,
+    PixelUnshuffle,
+)
 from rgrad.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -143,6 +168,11 @@ from rgrad.nn.modules.rnn import (
 )
 from rgrad.nn.modules.sparse import (
     Embedding,
+)
+from rgrad.nn.modules.upsampling import (
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )
 
 __all__ = [
@@ -256,4 +286,26 @@ __all__ = [
     "Threshold",
     "TripletMarginLoss",
     "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "Fold",
+    "Unfold",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
 ]

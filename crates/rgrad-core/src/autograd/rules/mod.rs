@@ -15,6 +15,7 @@ use smallvec::{smallvec, SmallVec};
 mod conv;
 mod norm;
 mod pool;
+mod resample;
 mod rnn;
 
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
@@ -469,6 +470,7 @@ pub(crate) fn backward(
         Op::BatchNorm { x, weight, mean, invstd, spec } => {
             norm::batch_norm(g, x, weight.as_ref(), mean, invstd, spec, &need, create_graph)
         }
+        Op::Resample { plan, transposed } => resample::resample(g, plan, *transposed),
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
