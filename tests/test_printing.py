@@ -19,10 +19,9 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 # Cases that need what is not built yet (nn, F, optim), by expr. test_gap_is_real keeps this
 # list honest: a listed case that starts passing fails there until it is removed from the list.
-# Tier-3 modules (pooling, recurrent) are not built yet; the gap test below keeps this list
+# Tier-3 recurrent modules are not built yet; the gap test below keeps this list
 # honest.
 NOT_YET = {
-    "nn.MaxPool2d(2)",
     "nn.LSTM(10, 20, 2)",
     "nn.GRU(4, 8, batch_first=True)",
 }
