@@ -262,6 +262,49 @@ GRADCHECK = {
         lambda x: F.multilabel_margin_loss(x, rgrad.tensor([[3, 0, -1, 1], [1, 2, 3, 0]])),
         [rnd(2, 4)],
     ),
+    # Poolings (their grid of configurations is in tests/test_pool.py).
+    "max_pool1d": (lambda x: F.max_pool1d(x, 3, 2, 1), [rnd(2, 2, 7)]),
+    "max_pool1d_with_indices": (lambda x: F.max_pool1d_with_indices(x, 2)[0], [rnd(2, 6)]),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 2, 1, ceil_mode=True), [rnd(1, 2, 4, 5)]),
+    "max_pool2d_with_indices": (lambda x: F.max_pool2d_with_indices(x, 2)[0], [rnd(2, 4, 4)]),
+    "max_pool3d": (lambda x: F.max_pool3d(x, 2, padding=1), [rnd(1, 1, 3, 4, 3)]),
+    "max_pool3d_with_indices": (lambda x: F.max_pool3d_with_indices(x, 2)[0], [rnd(1, 4, 4, 2)]),
+    "avg_pool1d": (lambda x: F.avg_pool1d(x, 3, 2, 1), [rnd(2, 2, 7)]),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), [rnd(1, 2, 5, 5)]),
+    "avg_pool3d": (lambda x: F.avg_pool3d(x, 2, divisor_override=3), [rnd(1, 1, 4, 3, 4)]),
+    "adaptive_avg_pool1d": (lambda x: F.adaptive_avg_pool1d(x, 3), [rnd(2, 2, 7)]),
+    "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [rnd(1, 2, 5, 7)]),
+    "adaptive_avg_pool3d": (lambda x: F.adaptive_avg_pool3d(x, 2), [rnd(1, 1, 3, 5, 3)]),
+    "adaptive_max_pool1d": (lambda x: F.adaptive_max_pool1d(x, 3), [rnd(2, 2, 7)]),
+    "adaptive_max_pool1d_with_indices": (
+        lambda x: F.adaptive_max_pool1d_with_indices(x, 3)[0],
+        [rnd(2, 7)],
+    ),
+    "adaptive_max_pool2d": (lambda x: F.adaptive_max_pool2d(x, (2, 3)), [rnd(1, 2, 5, 7)]),
+    "adaptive_max_pool2d_with_indices": (
+        lambda x: F.adaptive_max_pool2d_with_indices(x, 2)[0],
+        [rnd(2, 5, 5)],
+    ),
+    "adaptive_max_pool3d": (lambda x: F.adaptive_max_pool3d(x, 2), [rnd(1, 1, 3, 5, 3)]),
+    "adaptive_max_pool3d_with_indices": (
+        lambda x: F.adaptive_max_pool3d_with_indices(x, 2)[0],
+        [rnd(1, 3, 4, 3)],
+    ),
+    "lp_pool1d": (lambda x: F.lp_pool1d(x.abs() + 0.5, 2, 2), [rnd(2, 2, 6)]),
+    "lp_pool2d": (lambda x: F.lp_pool2d(x.abs() + 0.5, 3, 2), [rnd(1, 2, 4, 4)]),
+    "lp_pool3d": (lambda x: F.lp_pool3d(x.abs() + 0.5, 2, 2), [rnd(1, 1, 4, 4, 2)]),
+    "max_unpool1d": (
+        lambda x: F.max_unpool1d(x, rgrad.tensor([[[1, 2, 5]]]), 2),
+        [rnd(1, 1, 3)],
+    ),
+    "max_unpool2d": (
+        lambda x: F.max_unpool2d(x, rgrad.tensor([[[[0, 3], [9, 14]]]]), 2),
+        [rnd(1, 1, 2, 2)],
+    ),
+    "max_unpool3d": (
+        lambda x: F.max_unpool3d(x, rgrad.tensor([[[[[0]]], [[[7]]]]]), 2),
+        [rnd(1, 2, 1, 1, 1)],
+    ),
 }
 
 

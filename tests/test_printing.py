@@ -19,10 +19,7 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 # Cases that need what is not built yet (nn, F, optim), by expr. test_gap_is_real keeps this
 # list honest: a listed case that starts passing fails there until it is removed from the list.
-# Pooling is not built yet; the gap test below keeps this list honest.
-NOT_YET = {
-    "nn.MaxPool2d(2)",
-}
+NOT_YET: set = set()
 
 
 def namespace():
