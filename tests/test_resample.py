@@ -643,15 +643,18 @@ def test_warnings_as_pytorch():
         F.upsample_bilinear(x, scale_factor=2)
 
 
-def test_area_mode_is_adaptive_average_pooling_or_says_so():
-    x = _x(1, 1, 4, 4).detach()
-    if hasattr(F, "adaptive_avg_pool2d"):
-        np.testing.assert_allclose(
-            host(F.interpolate(x, size=(2, 2), mode="area")), host(F.adaptive_avg_pool2d(x, (2, 2)))
-        )
-    else:
-        with pytest.raises(NotImplementedError, match="adaptive average pooling"):
-            F.interpolate(x, size=(2, 2), mode="area")
+def test_area_mode_is_adaptive_average_pooling():
+    x = _x(1, 2, 4, 6).detach()
+    got = host(F.interpolate(x, size=(2, 3), mode="area"))
+    blocks = host(x).reshape(1, 2, 2, 2, 3, 2).mean(axis=(3, 5))
+    np.testing.assert_allclose(got, blocks, rtol=1e-12)
+    np.testing.assert_allclose(got, host(F.adaptive_avg_pool2d(x, (2, 3))), rtol=1e-12)
+    x1 = _x(1, 1, 6).detach()
+    np.testing.assert_allclose(
+        host(F.interpolate(x1, scale_factor=0.5, mode="area")),
+        host(x1).reshape(1, 1, 3, 2).mean(axis=-1),
+        rtol=1e-12,
+    )
 
 
 # ---- hostile and empty inputs -------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_mobilenet_and_squeezenet_init():
     ("builder", "kwargs", "shape"),
     [
         ("resnet18", {"num_classes": 5}, (2, 3, 32, 32)),
-        ("resnet50", {"num_classes": 4}, (1, 3, 32, 32)),
+        ("resnet50", {"num_classes": 4}, (2, 3, 32, 32)),
         ("mobilenet_v2", {"num_classes": 6, "width_mult": 0.5}, (2, 3, 32, 32)),
         ("squeezenet1_1", {"num_classes": 3}, (2, 3, 48, 48)),
     ],
