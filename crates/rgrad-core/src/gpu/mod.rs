@@ -12,6 +12,7 @@ mod context;
 mod imp;
 #[cfg(feature = "wgpu")]
 mod matmul;
+#[cfg(feature = "wgpu")]
 mod norm;
 #[cfg(feature = "wgpu")]
 mod pool;

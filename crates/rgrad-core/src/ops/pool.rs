@@ -9,6 +9,7 @@ use crate::cpu::pool::Windows;
 use crate::error::{Error, Result};
 use crate::ops::pool_exec::{pool_avg, pool_gather, pool_max, pool_scatter, PoolSpec};
 use crate::shape::fmt_shape;
+use crate::storage::{try_collect, try_vec_with_capacity};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -142,9 +143,11 @@ fn dim_windows(
     out: usize,
     a: &PoolArgs,
     kind: Kind,
-) -> (Windows, Vec<f64>) {
+) -> Result<(Windows, Vec<f64>)> {
     let n = input as i128;
-    let (mut first, mut count, mut div) = (Vec::with_capacity(out), Vec::with_capacity(out), Vec::new());
+    // Sized by the requested output, which the caller has not allocated yet: fallible.
+    let (mut first, mut count) = (try_vec_with_capacity(out)?, try_vec_with_capacity(out)?);
+    let mut div = if kind == Kind::Max { Vec::new() } else { try_vec_with_capacity(out)? };
     for o in 0..out as i128 {
         let mut start = o * s - p;
         if kind == Kind::Max {
@@ -163,7 +166,7 @@ fn dim_windows(
             div.push(if a.count_include_pad { size } else { (hi - lo).max(1) } as f64);
         }
     }
-    (Windows { first, count, step: if kind == Kind::Max { d as usize } else { 1 } }, div)
+    Ok((Windows { first, count, step: if kind == Kind::Max { d as usize } else { 1 } }, div))
 }
 
 /// Checks `args` against `x` as PyTorch does and builds the spec (spatial dims 2 or 3;
@@ -259,7 +262,7 @@ fn plan(x: &Tensor, spatial: usize, a: &PoolArgs, kind: Kind, messages_1d: bool)
     let mut divs: [Vec<f64>; 3] = [vec![1.0], vec![1.0], vec![1.0]];
     let mut input = [1usize; 3];
     for i in 0..spatial {
-        let (w, dv) = dim_windows(sizes[i], k[i], s[i], p[i], d[i], out[i], a, kind);
+        let (w, dv) = dim_windows(sizes[i], k[i], s[i], p[i], d[i], out[i], a, kind)?;
         windows[3 - spatial + i] = w;
         divs[3 - spatial + i] = dv;
         input[3 - spatial + i] = sizes[i];
@@ -328,18 +331,19 @@ fn check_lengths(a: &PoolArgs, spatial: usize) -> Result<()> {
 }
 
 /// Adaptive windows along one dim: `[floor(o n / m), ceil((o + 1) n / m))`.
-fn adaptive_windows(n: usize, m: usize) -> (Windows, Vec<f64>) {
+fn adaptive_windows(n: usize, m: usize) -> Result<(Windows, Vec<f64>)> {
     let (n, mm) = (n as u128, m as u128);
-    let mut first = Vec::with_capacity(m);
-    let mut count = Vec::with_capacity(m);
+    // Sized by the requested output size, not yet allocated: fallible (2**31 outputs).
+    let mut first = try_vec_with_capacity(m)?;
+    let mut count = try_vec_with_capacity(m)?;
     for o in 0..mm {
         let start = o * n / mm;
         let end = ((o + 1) * n).div_ceil(mm);
         first.push(start as usize);
         count.push((end - start) as usize);
     }
-    let div = count.iter().map(|&c| c as f64).collect();
-    (Windows { first, count, step: 1 }, div)
+    let div = try_collect(m, count.iter().map(|&c| c as f64))?;
+    Ok((Windows { first, count, step: 1 }, div))
 }
 
 impl Tensor {
@@ -442,7 +446,7 @@ impl Tensor {
         let mut divs: [Vec<f64>; 3] = [vec![1.0], vec![1.0], vec![1.0]];
         let mut input = [1usize; 3];
         for i in 0..sp {
-            let (w, dv) = adaptive_windows(sizes[i], out[i]);
+            let (w, dv) = adaptive_windows(sizes[i], out[i])?;
             windows[3 - sp + i] = w;
             divs[3 - sp + i] = dv;
             input[3 - sp + i] = sizes[i];
