@@ -135,6 +135,33 @@ macro_rules! with_dtype {
     };
 }
 
+/// `with_dtype!` for the numeric dtypes; a bool `$dtype` evaluates `$on_bool` instead (the
+/// op's own "not implemented for 'Bool'" error, typically a `return Err(..)`).
+#[macro_export]
+macro_rules! with_numeric_dtype {
+    ($dtype:expr, $T:ident => $body:expr, bool => $on_bool:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::DType::Bool => $on_bool,
+        }
+    };
+}
+
 #[doc(hidden)]
 pub enum Owner {
     F32(Vec<f32>),

@@ -328,32 +328,6 @@ fn conv_device(t: &[&Tensor]) -> Result<Device> {
     Ok(device)
 }
 
-macro_rules! with_conv_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::Bool => {
-                return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into()))
-            }
-        }
-    };
-}
-
 fn shape_of(batch: usize, c: usize, sizes: &[usize; 3], spatial: usize) -> Vec<usize> {
     let mut s = vec![batch, c];
     s.extend_from_slice(&sizes[3 - spatial..]);
@@ -412,7 +386,7 @@ fn cpu_convolution(
 ) -> Result<Tensor> {
     let (xd, wd) = (dense(x)?, dense(w)?);
     let bd = bias.map(dense).transpose()?;
-    Ok(with_conv_dtype!(x.dtype(), T => {
+    Ok(crate::with_numeric_dtype!(x.dtype(), T => {
         let (xs, ws) = (slice_of::<T>(&xd), slice_of::<T>(&wd));
         let bs = bd.as_ref().map(slice_of::<T>);
         if transposed {
@@ -429,7 +403,7 @@ fn cpu_convolution(
         } else {
             Tensor::from_vec(forward(g, xs, ws, bs)?, &shape_of(g.batch, g.cb, &g.b, spec.spatial))
         }
-    }))
+    }, bool => return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into()))))
 }
 
 /// The weight gradient of the convolution `spec`: `a` is its input side, `b` the gradient of
@@ -445,9 +419,9 @@ pub(crate) fn conv_weight(a: &Tensor, b: &Tensor, spec: &ConvSpec) -> Result<Ten
         crate::ops::conv_device::backward_weight(&g, a, b)?.reshape(&shape)?
     } else {
         let (ad, bd) = (dense(a)?, dense(b)?);
-        with_conv_dtype!(a.dtype(), T => {
+        crate::with_numeric_dtype!(a.dtype(), T => {
             Tensor::from_vec(backward_weight(&g, slice_of::<T>(&ad), slice_of::<T>(&bd))?, &shape)
-        })
+        }, bool => return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into())))
     };
     if crate::autograd::needs_grad(&[a, b]) {
         let op = Op::ConvWeight { a: Saved::input(a), b: Saved::input(b), spec: Arc::new(spec.clone()) };

@@ -85,31 +85,6 @@ fn out_shape(x: &Tensor, spatial: usize, sizes: [usize; 3]) -> Vec<usize> {
     s
 }
 
-/// Runs `$body` with `$T` the element type of a numeric (not bool) dtype.
-macro_rules! with_pool_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::Bool => return Err(not_for("max_pool", DType::Bool)),
-        }
-    };
-}
-
 fn dense(t: &Tensor) -> Result<Tensor> {
     if t.is_contiguous() {
         Ok(t.clone())
@@ -189,9 +164,9 @@ pub(crate) fn pool_scatter(
     } else {
         let (sd, id) = (dense(src)?, dense(&idx.to_cpu()?)?);
         let ix = slice_of::<i64>(&id);
-        with_pool_dtype!(src.dtype(), T => {
+        crate::with_numeric_dtype!(src.dtype(), T => {
             Tensor::from_vec(kern::plane_scatter(slice_of::<T>(&sd), ix, planes, dst_plane, accumulate)?, &shape)
-        })
+        }, bool => return Err(not_for("max_pool", DType::Bool)))
     };
     if crate::autograd::needs_grad(&[src]) {
         let op = Op::PoolScatter { indices: idx.clone(), spatial, names };
@@ -215,9 +190,9 @@ pub(crate) fn pool_gather(
     } else {
         let (sd, id) = (dense(src)?, dense(&idx.to_cpu()?)?);
         let ix = slice_of::<i64>(&id);
-        with_pool_dtype!(src.dtype(), T => {
+        crate::with_numeric_dtype!(src.dtype(), T => {
             Tensor::from_vec(kern::plane_gather(slice_of::<T>(&sd), ix, planes, src_plane)?, idx.shape())
-        })
+        }, bool => return Err(not_for("max_pool", DType::Bool)))
     };
     if crate::autograd::needs_grad(&[src]) {
         let op = Op::PoolGather {

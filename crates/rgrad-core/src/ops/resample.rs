@@ -121,32 +121,6 @@ fn dense(t: &Tensor) -> Result<Tensor> {
     }
 }
 
-macro_rules! with_map_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::Bool => {
-                return Err(Error::NotImplemented("resampling is not implemented for 'Bool'".into()))
-            }
-        }
-    };
-}
-
 fn weights_tensor(w: &[f64], shape: &[usize], dtype: DType) -> Result<Tensor> {
     match dtype {
         DType::F64 => Ok(Tensor::from_vec(w.to_vec(), shape)),
@@ -222,7 +196,7 @@ pub(crate) fn apply_map(x: &Tensor, plan: &Arc<PlaneMap>, transposed: bool) -> R
         device_apply(x, &view, planes)?.reshape(&dims)?
     } else {
         let xd = dense(x)?;
-        with_map_dtype!(x.dtype(), T => {
+        crate::with_numeric_dtype!(x.dtype(), T => {
             let src = &xd.storage_slice::<T>()[..xd.numel()];
             // The CPU scatters for the transpose (no transposed copy of the map).
             let data = if transposed {
@@ -231,7 +205,7 @@ pub(crate) fn apply_map(x: &Tensor, plan: &Arc<PlaneMap>, transposed: bool) -> R
                 plan.view().apply(src, planes)?
             };
             Tensor::from_vec(data, &out_shape)
-        })
+        }, bool => return Err(Error::NotImplemented("resampling is not implemented for 'Bool'".into())))
     };
     if crate::autograd::needs_grad(&[x]) {
         let op = Op::Resample { plan: plan.clone(), transposed };
