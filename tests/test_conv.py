@@ -8,6 +8,7 @@ import json
 import pathlib
 import re
 
+import module_cases
 import numpy as np
 import pytest
 from reference_cases import check_case, tier
@@ -18,9 +19,7 @@ import rgrad.nn.functional as F
 from rgrad.autograd import gradcheck, gradgradcheck
 
 DATA = pathlib.Path(__file__).parent / "data"
-MODULES = json.loads((DATA / "modules_conv.json").read_text())["cases"]
-with np.load(DATA / "modules_conv.npz") as _f:
-    MODULE_ARRAYS = {k: _f[k] for k in _f.files}
+MODULES, MODULE_ARRAYS = module_cases.load("conv")
 PRINTING = json.loads((DATA / "printing_conv.json").read_text())["cases"]
 OPS = [c for c in tier(3) if c["name"].startswith("conv")]
 DTYPES = {"float64": (rgrad.float64, 1e-7), "float32": (rgrad.float32, 3e-4)}
@@ -31,30 +30,7 @@ DTYPES = {"float64": (rgrad.float64, 1e-7), "float32": (rgrad.float32, 3e-4)}
 
 def run_module_case(case, precision, device="cpu"):
     dtype, tol = DTYPES[precision]
-    name = case["name"]
-    arr = lambda key: MODULE_ARRAYS[f"{name}/{key}"]  # noqa: E731
-    host = lambda t: t.detach().cpu().numpy()  # noqa: E731
-    m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype).to(device)
-    state = {k: rgrad.tensor(arr(f"state/{k}"), dtype=dtype) for k in case["state"]}
-    m.load_state_dict(state, strict=True)
-    inputs = {}
-    for k in case["inputs"]:
-        t = rgrad.tensor(arr(f"in/{k}"), dtype=dtype, device=device)
-        inputs[k] = t.requires_grad_(k in case["grads"])
-    out = eval(case["call"], {"m": m, **inputs})
-    outs = out if isinstance(out, tuple) else (out,)
-    loss = 0
-    for i, o in enumerate(outs):
-        assert str(o.device).startswith(device)
-        np.testing.assert_allclose(host(o), arr(f"out/{i}"), rtol=tol, atol=tol)
-        loss = loss + (o * rgrad.tensor(arr(f"cot/{i}"), dtype=dtype, device=device)).sum()
-    loss.backward()
-    for k in case["grads"]:
-        np.testing.assert_allclose(host(inputs[k].grad), arr(f"grad/in/{k}"), rtol=tol, atol=tol)
-    params = dict(m.named_parameters())
-    for k in case["params"]:
-        got = host(params[k].grad)
-        np.testing.assert_allclose(got, arr(f"grad/param/{k}"), rtol=tol, atol=tol)
+    module_cases.run(case, MODULE_ARRAYS, dtype, tol, device)
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])

@@ -9,6 +9,7 @@ import json
 import pathlib
 import warnings
 
+import module_cases
 import numpy as np
 import pytest
 from reference_cases import check_case, tier
@@ -19,9 +20,7 @@ import rgrad.nn.functional as F
 from rgrad.autograd import gradcheck, gradgradcheck
 
 DATA = pathlib.Path(__file__).parent / "data"
-MODULES = json.loads((DATA / "modules_norm.json").read_text())["cases"]
-with np.load(DATA / "modules_norm.npz") as _f:
-    MODULE_ARRAYS = {k: _f[k] for k in _f.files}
+MODULES, MODULE_ARRAYS = module_cases.load("norm")
 STEPS = json.loads((DATA / "norm_steps.json").read_text())["cases"]
 with np.load(DATA / "norm_steps.npz") as _f:
     STEP_ARRAYS = {k: _f[k] for k in _f.files}
@@ -43,44 +42,7 @@ def close(got, want, tol):
 
 def run_module_case(case, precision, device="cpu"):
     dtype, tol = DTYPES[precision]
-    name = case["name"]
-    arr = lambda key: MODULE_ARRAYS[f"{name}/{key}"]  # noqa: E731
-    m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype).to(device)
-    state = {}
-    for k in case["state"]:
-        a = arr(f"state/{k}")
-        state[k] = rgrad.tensor(a, dtype=rgrad.int64 if a.dtype.kind == "i" else dtype)
-    m.load_state_dict(state, strict=True)
-    if case["mode"] == "eval_after_train":
-        m.eval()
-    inputs = {}
-    for k in case["inputs"]:
-        t = rgrad.tensor(arr(f"in/{k}"), dtype=dtype, device=device)
-        inputs[k] = t.requires_grad_(k in case["grads"])
-    out = eval(case["call"], {"m": m, **inputs})
-    outs = out if isinstance(out, tuple) else (out,)
-    loss = 0
-    for i, o in enumerate(outs):
-        assert str(o.device).startswith(device)
-        close(o, arr(f"out/{i}"), tol)
-        loss = loss + (o * rgrad.tensor(arr(f"cot/{i}"), dtype=dtype, device=device)).sum()
-    loss.backward()
-    for k in case["grads"]:
-        if inputs[k].grad is None:  # an input the call does not read: PyTorch's zeros
-            assert not arr(f"grad/in/{k}").any()
-        else:
-            close(inputs[k].grad, arr(f"grad/in/{k}"), tol)
-    params = dict(m.named_parameters())
-    for k in case["params"]:
-        close(params[k].grad, arr(f"grad/param/{k}"), tol)
-    buffers = dict(m.named_buffers())
-    for k in case["buffers"]:
-        want = arr(f"buffer_after/{k}")
-        if want.dtype.kind == "i":
-            assert buffers[k].dtype == rgrad.int64
-            assert host(buffers[k]).tolist() == want.tolist()
-        else:
-            close(buffers[k], want, tol)
+    module_cases.run(case, MODULE_ARRAYS, dtype, tol, device)
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])

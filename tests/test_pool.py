@@ -9,6 +9,7 @@ import json
 import math
 import pathlib
 
+import module_cases
 import numpy as np
 import pytest
 from reference_cases import check_case, tier
@@ -19,9 +20,7 @@ import rgrad.nn.functional as F
 from rgrad.autograd import gradcheck, gradgradcheck
 
 DATA = pathlib.Path(__file__).parent / "data"
-MODULES = json.loads((DATA / "modules_pool.json").read_text())["cases"]
-with np.load(DATA / "modules_pool.npz") as _f:
-    MODULE_ARRAYS = {k: _f[k] for k in _f.files}
+MODULES, MODULE_ARRAYS = module_cases.load("pool")
 PRINTING = json.loads((DATA / "printing_pool.json").read_text())["cases"]
 _EXTRA = json.loads((DATA / "pool_extra.json").read_text())
 EXTRA, ERRORS = _EXTRA["cases"], _EXTRA["errors"]
@@ -40,28 +39,7 @@ def host(t):
 
 def run_module_case(case, precision, device="cpu"):
     dtype, tol = DTYPES[precision]
-    name = case["name"]
-    arr = lambda key: MODULE_ARRAYS[f"{name}/{key}"]  # noqa: E731
-    m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype).to(device)
-    m.load_state_dict({}, strict=True)
-    inputs = {}
-    for k in case["inputs"]:
-        t = rgrad.tensor(arr(f"in/{k}"), dtype=dtype, device=device)
-        inputs[k] = t.requires_grad_(k in case["grads"])
-    out = eval(case["call"], {"m": m, "torch": rgrad, **inputs})
-    outs = out if isinstance(out, tuple) else (out,)
-    loss = 0
-    for i, o in enumerate(outs):
-        assert str(o.device).startswith(device)
-        want = arr(f"out/{i}")
-        if want.dtype.kind in "iu":
-            np.testing.assert_array_equal(host(o), want)
-            continue
-        np.testing.assert_allclose(host(o), want, rtol=tol, atol=tol)
-        loss = loss + (o * rgrad.tensor(arr(f"cot/{i}"), dtype=dtype, device=device)).sum()
-    loss.backward()
-    for k in case["grads"]:
-        np.testing.assert_allclose(host(inputs[k].grad), arr(f"grad/in/{k}"), rtol=tol, atol=tol)
+    module_cases.run(case, MODULE_ARRAYS, dtype, tol, device)
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])

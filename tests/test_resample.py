@@ -9,6 +9,7 @@ import json
 import pathlib
 import warnings
 
+import module_cases
 import numpy as np
 import pytest
 from test_conv import _sorted_sets
@@ -19,9 +20,7 @@ import rgrad.nn.functional as F
 from rgrad.autograd import gradcheck, gradgradcheck
 
 DATA = pathlib.Path(__file__).parent / "data"
-MODULES = json.loads((DATA / "modules_resample.json").read_text())["cases"]
-with np.load(DATA / "modules_resample.npz") as _f:
-    MODULE_ARRAYS = {k: _f[k] for k in _f.files}
+MODULES, MODULE_ARRAYS = module_cases.load("resample")
 PRINTING = json.loads((DATA / "printing_resample.json").read_text())["cases"]
 CASES = json.loads((DATA / "resample.json").read_text())["cases"]
 with np.load(DATA / "resample.npz") as _f:
@@ -39,21 +38,7 @@ def host(t):
 def run_module_case(case, precision, device="cpu"):
     dtype, tol = DTYPES[precision]
     tol = max(tol, 1e-7)
-    name = case["name"]
-    arr = lambda key: MODULE_ARRAYS[f"{name}/{key}"]  # noqa: E731
-    m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype).to(device)
-    m.load_state_dict({k: rgrad.tensor(arr(f"state/{k}"), dtype=dtype) for k in case["state"]})
-    inputs = {}
-    for k in case["inputs"]:
-        t = rgrad.tensor(arr(f"in/{k}"), dtype=dtype, device=device)
-        inputs[k] = t.requires_grad_(k in case["grads"])
-    out = eval(case["call"], {"m": m, **inputs})
-    assert str(out.device).startswith(device)
-    np.testing.assert_allclose(host(out), arr("out/0"), rtol=tol, atol=tol)
-    cot = rgrad.tensor(arr("cot/0"), dtype=dtype, device=device)
-    (out * cot).sum().backward()
-    for k in case["grads"]:
-        np.testing.assert_allclose(host(inputs[k].grad), arr(f"grad/in/{k}"), rtol=tol, atol=tol)
+    module_cases.run(case, MODULE_ARRAYS, dtype, tol, device)
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])
