@@ -38,6 +38,7 @@ from rgrad.nn._functional.activation import (
     threshold,
     threshold_,
 )
+from rgrad.nn._functional.attention import scaled_dot_product_attention
 from rgrad.nn._functional.conv import (
     conv1d,
     conv2d,
@@ -231,6 +232,7 @@ __all__ = [
     "rms_norm",
     "rrelu",
     "rrelu_",
+    "scaled_dot_product_attention",
     "selu",
     "selu_",
     "sigmoid",
