@@ -529,3 +529,17 @@ def test_encoder_layer_on_wgpu_matches_cpu(norm_first):
 )
 def test_module_cases_on_wgpu(case):
     run_case(case, MODULE_ARRAYS, "float32", device="wgpu")
+
+
+def test_merge_masks():
+    m = nn.MultiheadAttention(4, 2, batch_first=True)
+    q = rgrad.randn(2, 3, 4)
+    am = rgrad.randn(3, 3)
+    pad = rgrad.tensor([[0.0, 0.0, float("-inf")], [0.0, -1.0, 0.0]])
+    assert m.merge_masks(None, None, q) == (None, None)
+    merged, kind = m.merge_masks(None, pad, q)
+    assert kind == 1 and merged is pad
+    merged, kind = m.merge_masks(am, pad, q)
+    want = am.numpy()[None, None] + pad.numpy()[:, None, None, :]
+    assert kind == 2 and merged.shape == (2, 2, 3, 3)
+    np.testing.assert_array_equal(merged.numpy(), np.broadcast_to(want, (2, 2, 3, 3)))

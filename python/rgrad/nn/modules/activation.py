@@ -512,9 +512,9 @@ class MultiheadAttention(Module):
         )
 
     def merge_masks(self, attn_mask, key_padding_mask, query):
-        """``attn_mask`` and ``key_padding_mask`` (both float) as one (N, H, L, L) mask for
-        self-attention over ``query`` (N, L, E), and its kind: 0 = none given (None, None),
-        1 = padding only (the padding mask as it is), 2 = merged."""
+        """``attn_mask`` and ``key_padding_mask`` (both float) as one mask for self-attention
+        over ``query`` (N, L, E), with its kind: 1 = the padding mask alone, 2 = (N, H, L, L)
+        merged; (None, None) when neither is given. PyTorch's fused kernels take it this way."""
         mask_type = None
         merged = None
         if key_padding_mask is not None:
