@@ -543,3 +543,50 @@ def test_merge_masks():
     want = am.numpy()[None, None] + pad.numpy()[:, None, None, :]
     assert kind == 2 and merged.shape == (2, 2, 3, 3)
     np.testing.assert_array_equal(merged.numpy(), np.broadcast_to(want, (2, 2, 3, 3)))
+
+
+INFERENCE = json.loads((DATA / "transformer_extra.json").read_text())["inference"]
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+@pytest.mark.parametrize("case", INFERENCE, ids=lambda c: c["name"])
+def test_inference_cases(case, precision):
+    """Eval mode without grad, where PyTorch takes its fast paths: the same numbers, and the
+    encoder's padded positions as zeros where PyTorch runs it on nested tensors."""
+    dtype, tol = DTYPES[precision]
+    name = case["name"]
+    arr = lambda key: EXTRA_ARRAYS[f"{name}/{key}"]  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        m = eval(case["ctor"], {"nn": nn, "torch": rgrad}).to(dtype)
+        m.load_state_dict({k: rgrad.tensor(arr(f"state/{k}"), dtype=dtype) for k in case["state"]})
+        m.eval()
+        inputs = {}
+        for k, kind in case["inputs"].items():
+            a = arr(f"in/{k}")
+            inputs[k] = rgrad.tensor(a) if kind == "bool" else rgrad.tensor(a, dtype=dtype)
+        with rgrad.no_grad():
+            outs = module_cases.flatten(eval(case["call"], {"m": m, **inputs}))
+    assert len(outs) == case["outputs"]
+    for i, o in enumerate(outs):
+        np.testing.assert_allclose(o.numpy(), arr(f"out/{i}"), rtol=tol, atol=tol)
+
+
+def test_nested_zeros_need_inference_and_the_fast_path():
+    rgrad.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1)
+    x = rgrad.randn(2, 4, 8)
+    pad = rgrad.tensor([[False, False, True, True], [False, False, False, False]])
+    enc.eval()
+    with rgrad.no_grad():
+        assert not enc(x, src_key_padding_mask=pad)[0, 2:].numpy().any()
+        rgrad.backends.mha.set_fastpath_enabled(False)
+        try:
+            assert enc(x, src_key_padding_mask=pad)[0, 2:].numpy().all()
+        finally:
+            rgrad.backends.mha.set_fastpath_enabled(True)
+    assert rgrad.backends.mha.get_fastpath_enabled()
+    assert enc(x, src_key_padding_mask=pad)[0, 2:].detach().numpy().all()  # grad: no fast path
+    enc.train()
+    with rgrad.no_grad():
+        assert enc(x, src_key_padding_mask=pad)[0, 2:].numpy().all()

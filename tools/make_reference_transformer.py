@@ -219,6 +219,84 @@ def cases(gen):
     }
 
 
+# Inference (eval mode, no grad), where PyTorch takes its fast paths: nested tensors in the
+# encoder (padded positions come out as zeros) and the fused layer and attention kernels.
+# name -> (ctor, call, {input: tensor maker}); outputs only.
+def inference_cases(gen):
+    r = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64)  # noqa: E731
+    left = torch.tensor([[False, False, False, True, True], [False, False, False, False, False]])
+    ragged = torch.tensor([[False, True, False, False, True], [False, False, False, False, True]])
+    left_f = torch.zeros(2, 5, dtype=torch.float64).masked_fill(left, NEG)
+    enc = "nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)"
+    return {
+        "infer_encoder_nested_zeros": (
+            f"nn.TransformerEncoder({enc}, 2)",
+            "m(x, src_key_padding_mask=pad)",
+            {"x": r(2, 5, 8), "pad": left},
+        ),
+        "infer_encoder_nested_final_norm": (
+            f"nn.TransformerEncoder({enc}, 2, norm=nn.LayerNorm(8))",
+            "m(x, src_key_padding_mask=pad)",
+            {"x": r(2, 5, 8), "pad": left_f},
+        ),
+        "infer_encoder_not_left_aligned": (
+            f"nn.TransformerEncoder({enc}, 2)",
+            "m(x, src_key_padding_mask=pad)",
+            {"x": r(2, 5, 8), "pad": ragged},
+        ),
+        # A causal mask: with any other float attn_mask, PyTorch 2.15's fused encoder layer
+        # gives NaN in inference (a bug not worth reproducing; training mode is right).
+        "infer_encoder_causal_mask": (
+            f"nn.TransformerEncoder({enc}, 2)",
+            "m(x, mask=am)",
+            {"x": r(2, 5, 8), "am": causal(5)},
+        ),
+        "infer_encoder_norm_first": (
+            "nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, "
+            "norm_first=True, activation='gelu'), 2)",
+            "m(x, src_key_padding_mask=pad)",
+            {"x": r(2, 5, 8), "pad": left},
+        ),
+        "infer_encoder_layer_fused": (
+            enc,
+            "m(x, src_key_padding_mask=pad)",
+            {"x": r(2, 5, 8), "pad": ragged},
+        ),
+        "infer_transformer_nested_memory": (
+            "nn.Transformer(8, 2, 1, 1, 16, batch_first=True)",
+            "m(s, t, src_key_padding_mask=pad, memory_key_padding_mask=pad)",
+            {"s": r(2, 5, 8), "t": r(2, 3, 8), "pad": left},
+        ),
+        "infer_mha_fast_path_weights": (
+            "nn.MultiheadAttention(8, 2, batch_first=True)",
+            "m(x, x, x, key_padding_mask=pad)",
+            {"x": r(2, 5, 8), "pad": ragged},
+        ),
+    }
+
+
+def make_inference(gen, arrays):
+    meta = []
+    for name, (ctor, call, inputs) in inference_cases(gen).items():
+        m = eval(ctor, {"nn": nn, "torch": torch}).double()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.2)
+        m.eval()
+        for k, v in m.state_dict().items():
+            arrays[f"{name}/state/{k}"] = v.numpy()
+        for k, v in inputs.items():
+            arrays[f"{name}/in/{k}"] = v.numpy()
+        with torch.no_grad():
+            outs = flatten(eval(call, {"m": m, "torch": torch, **inputs}))
+        for i, o in enumerate(outs):
+            arrays[f"{name}/out/{i}"] = o.numpy()
+        dtypes = {k: str(v.dtype).replace("torch.", "") for k, v in inputs.items()}
+        meta.append({"name": name, "ctor": ctor, "call": call, "inputs": dtypes,
+                     "state": list(m.state_dict()), "outputs": len(outs)})  # fmt: skip
+    return meta
+
+
 def flatten(out):
     if isinstance(out, (tuple, list)):
         return [t for o in out for t in flatten(o)]
@@ -269,7 +347,8 @@ def main():
                 "outputs": len(outs),
             }
         )
-    ref = {"reference": f"torch {torch.__version__}", "cases": meta}
+    inference = make_inference(gen, arrays)
+    ref = {"reference": f"torch {torch.__version__}", "cases": meta, "inference": inference}
     (OUT / "transformer_extra.json").write_text(json.dumps(ref, indent=1) + "\n")
     np.savez_compressed(OUT / "transformer_extra.npz", **arrays)
 

@@ -227,9 +227,34 @@ class TransformerEncoder(Module):
                 is_causal=is_causal,
                 src_key_padding_mask=src_key_padding_mask,
             )
+        if self._nested_inference(src, mask, src_key_padding_mask):
+            # PyTorch's fast path drops the padded positions and pads its result with zeros.
+            output = output.masked_fill((src_key_padding_mask != 0).unsqueeze(-1), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+    def _nested_inference(self, src, mask, padding):
+        """Whether PyTorch would run this call on nested tensors: inference with a
+        left-aligned padding mask and no attention mask (its conditions)."""
+        first = self.layers[0]
+        if not (rgrad.backends.mha.get_fastpath_enabled() and self.use_nested_tensor):
+            return False
+        if first.training or src.dim() != 3 or padding is None or mask is not None:
+            return False
+        # Left-aligned: every row keeps a prefix (PyTorch reads a float mask's zeros as kept).
+        keep = padding == 0
+        if self.mask_check and not bool((keep.cummin(dim=1).values == keep).all()):
+            return False
+        if rgrad.is_grad_enabled():
+            attn = first.self_attn
+            tensors = [src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight]
+            tensors += [attn.out_proj.bias, first.norm1.weight, first.norm1.bias]
+            tensors += [first.norm2.weight, first.norm2.bias, first.linear1.weight]
+            tensors += [first.linear1.bias, first.linear2.weight, first.linear2.bias]
+            if any(t is not None and t.requires_grad for t in tensors):
+                return False
+        return True
 
 
 class TransformerDecoder(Module):
