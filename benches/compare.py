@@ -341,7 +341,7 @@ TRANSFORMER_CASES = [
         needs=("nn.TransformerEncoderLayer",),
     ),
     train_step_case(
-        "char GPT (2 pre-norm causal layers, d 128) train step, 16x64 tokens, AdamW",
+        "char GPT (TransformerEncoder, 2 pre-norm causal gelu layers) train step, 16x64 tokens",
         "CharGPT()",
         "x = torch.randint(0, 65, (16, 64)); y = torch.randint(0, 65, (16, 64))",
         "torch.nn.functional.cross_entropy(out.reshape(-1, 65), y.reshape(-1))",

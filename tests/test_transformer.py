@@ -590,3 +590,19 @@ def test_nested_zeros_need_inference_and_the_fast_path():
     enc.train()
     with rgrad.no_grad():
         assert enc(x, src_key_padding_mask=pad)[0, 2:].numpy().all()
+
+
+WGPU_EXTRA = [
+    "mha_bias_kv_zero_attn_padding",
+    "mha_3d_bool_mask_weights",
+    "mha_float_padding_and_mask",
+    "transformer_dec_memory_masks",
+]
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize(
+    "case", [c for c in EXTRA if c["name"] in WGPU_EXTRA], ids=lambda c: c["name"]
+)
+def test_extra_cases_on_wgpu(case):
+    run_case(case, EXTRA_ARRAYS, "float32", device="wgpu")
