@@ -410,6 +410,20 @@ def test_mha_errors(call, exc, message):
         call(m, rgrad.randn(3, 2, 4))
 
 
+def test_batch_mismatch_fails_as_in_pytorch():
+    for kw, q, kv in (
+        ({}, (3, 2, 8), (4, 1, 8)),
+        ({"batch_first": True}, (2, 3, 8), (1, 4, 8)),
+        ({"kdim": 4, "vdim": 4}, (3, 2, 8), (4, 3, 4)),
+    ):
+        m = nn.MultiheadAttention(8, 2, **kw)
+        k = rgrad.ones(kv)
+        size = kv[0] * kv[1] * 8
+        for need in (True, False):
+            with pytest.raises(RuntimeError, match=rf"shape '\[4, 4, 4\]' is invalid .* {size}$"):
+                m(rgrad.ones(q), k, k, need_weights=need)
+
+
 def test_constructor_and_transformer_errors():
     with pytest.raises(ValueError, match="embed_dim and num_heads must be greater than 0"):
         nn.MultiheadAttention(0, 2)

@@ -302,6 +302,15 @@ def _attention(
             f"{_seq_first_shape(value, batch_first)}"
         )
 
+    key_batch = key.shape[0 if batch_first else 1]
+    if key_batch != bsz:
+        # PyTorch fails here reshaping the projected keys into its batch of heads; the
+        # (N, H, S, hd) views would broadcast a batch of one instead.
+        raise RuntimeError(
+            f"shape '[{src_len}, {bsz * num_heads}, {head_dim}]' is invalid for input of size "
+            f"{src_len * key_batch * embed_dim}"
+        )
+
     # The projections run on batch-first rows: (N, L, E) views of the inputs.
     if batch_first:
         q_in, k_in, v_in = query, key, value
