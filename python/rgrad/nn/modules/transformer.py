@@ -2,9 +2,10 @@
 parameter layout: ``TransformerEncoderLayer``, ``TransformerDecoderLayer``, their stacks
 ``TransformerEncoder`` / ``TransformerDecoder``, and ``Transformer``.
 
-PyTorch's inference fast paths (nested tensors, the fused encoder-layer kernel) are not
-reproduced: every call takes the path PyTorch takes in training, which gives the same numbers.
-``enable_nested_tensor`` is accepted, and warns where PyTorch warns.
+Every call computes what PyTorch computes in training; PyTorch's inference fast paths (the
+fused encoder-layer kernel, nested tensors) give the same numbers, except that an encoder run on
+nested tensors returns zeros at the padded positions, which ``TransformerEncoder`` reproduces
+under PyTorch's conditions. ``enable_nested_tensor`` is accepted, and warns where PyTorch warns.
 """
 
 import copy
