@@ -1,0 +1,214 @@
+# ruff: noqa: E501  (the expressions are data, kept one per line)
+"""Writes tests/data/distributions_extra.json: PyTorch's values for the distribution families,
+transforms, KL pairs and special functions beyond the shared conformance cases.
+
+Run with PyTorch's python: /work/torchenv/bin/python tools/make_reference_distributions.py
+Each case is an expression over ``torch`` (bound to rgrad in the tests), ``D``
+(``torch.distributions``), ``T`` (``torch.distributions.transforms``) and the float64 tensors
+``a`` (in (0.2, 2.2)), ``b`` (in (0.2, 2.2)), ``x`` (real), ``u`` (in (0.05, 0.95)),
+``k`` (counts 0..5), ``s`` (4-simplex rows); the output is stored as float64 (or int64).
+"""
+
+import json
+import pathlib
+
+import torch
+
+OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "distributions_extra.json"
+
+UNIVARIATE = {
+    "Normal": "D.Normal(x, a)",
+    "Uniform": "D.Uniform(x - a, x + b)",
+    "Exponential": "D.Exponential(a)",
+    "Laplace": "D.Laplace(x, a)",
+    "Cauchy": "D.Cauchy(x, a)",
+    "LogNormal": "D.LogNormal(x, a)",
+    "HalfNormal": "D.HalfNormal(a)",
+    "Gamma": "D.Gamma(a, b)",
+    "Chi2": "D.Chi2(a * 3)",
+    "Beta": "D.Beta(a, b)",
+    "StudentT": "D.StudentT(a * 3 + 0.5, x, b)",
+    "Poisson": "D.Poisson(a * 3)",
+    "Geometric": "D.Geometric(probs=u)",
+    "Bernoulli": "D.Bernoulli(probs=u)",
+    "Binomial": "D.Binomial(5, probs=u)",
+}
+# The value each family is scored at (inside its support).
+VALUE = {
+    "Normal": "x * 0.7 + 0.1",
+    "Uniform": "x + (b - a) * 0.3",
+    "Exponential": "a * 0.9",
+    "Laplace": "x * 0.5 - 0.2",
+    "Cauchy": "x * 0.5 - 0.2",
+    "LogNormal": "a * 1.3",
+    "HalfNormal": "b",
+    "Gamma": "b * 1.7",
+    "Chi2": "a * 2",
+    "Beta": "u",
+    "StudentT": "x * 1.5",
+    "Poisson": "k",
+    "Geometric": "k",
+    "Bernoulli": "(u > 0.5).double()",
+    "Binomial": "k",
+}
+METHODS = {
+    "log_prob": "{d}.log_prob({v})",
+    "entropy": "{d}.entropy()",
+    "mean": "{d}.mean",
+    "variance": "{d}.variance",
+    "stddev": "{d}.stddev",
+    "mode": "{d}.mode",
+    "cdf": "{d}.cdf({v})",
+    "icdf": "{d}.icdf(u)",
+}
+
+EXTRA = [
+    "D.Categorical(probs=s).log_prob(k[:3].long().clamp(max=3))",
+    "D.Categorical(probs=s).entropy()",
+    "D.Categorical(logits=s.log()).probs",
+    "D.Categorical(probs=s).perplexity()",
+    "D.Categorical(probs=s).mode",
+    "D.OneHotCategorical(probs=s).entropy()",
+    "D.OneHotCategorical(probs=s).variance",
+    "D.Dirichlet(a[:4] * 2).log_prob(s)",
+    "D.Dirichlet(a[:4] * 2).entropy()",
+    "D.Dirichlet(a[:4] * 2).mean",
+    "D.Dirichlet(a[:4] * 2).variance",
+    "D.Dirichlet(a[:4] * 2).mode",
+    "D.Binomial(5, logits=x).log_prob(k)",
+    "D.Binomial(5, probs=u).entropy()",
+    "D.Bernoulli(logits=x).entropy()",
+    "D.Geometric(logits=x).log_prob(k)",
+    "D.Geometric(probs=u).entropy()",
+    "D.Independent(D.Normal(x.view(2, 3), a.view(2, 3)), 1).entropy()",
+    "D.RelaxedBernoulli(torch.tensor(0.7, dtype=torch.float64), probs=u).log_prob(u * 0.8 + 0.1)",
+    "D.relaxed_bernoulli.LogitRelaxedBernoulli(torch.tensor(0.7, dtype=torch.float64), logits=x).log_prob(x * 0.3)",
+    "D.RelaxedOneHotCategorical(torch.tensor(0.6, dtype=torch.float64), probs=s).log_prob(s.flip(-1))",
+    "D.relaxed_categorical.ExpRelaxedCategorical(torch.tensor(0.6, dtype=torch.float64), probs=s).log_prob(s.log())",
+    "D.MixtureSameFamily(D.Categorical(probs=s[0]), D.Normal(x[:4], a[:4])).log_prob(x * 0.5)",
+    "D.MixtureSameFamily(D.Categorical(probs=s[0]), D.Normal(x[:4], a[:4])).cdf(x * 0.5)",
+    "D.MixtureSameFamily(D.Categorical(probs=s[0]), D.Normal(x[:4], a[:4])).mean",
+    "D.MixtureSameFamily(D.Categorical(probs=s[0]), D.Normal(x[:4], a[:4])).variance",
+    "D.TransformedDistribution(D.Normal(x, a), [T.AffineTransform(1.5, -2.0), T.ExpTransform()]).log_prob(b)",
+    "D.TransformedDistribution(D.Normal(x, a), [T.SigmoidTransform()]).log_prob(u)",
+    "D.TransformedDistribution(D.Normal(x, a), [T.AffineTransform(0.3, -2.0)]).cdf(b)",
+    "D.TransformedDistribution(D.Normal(x, a), [T.AffineTransform(0.3, -2.0)]).icdf(u)",
+    "D.TransformedDistribution(D.Normal(x[:3], a[:3]), [T.StickBreakingTransform()]).log_prob(s[0])",
+    "D.TransformedDistribution(D.Independent(D.Normal(x[:4], a[:4]), 1), [T.SoftmaxTransform()]).base_dist.log_prob(s[0].log())",
+    "T.StickBreakingTransform()(x[:3])",
+    "T.StickBreakingTransform().inv(s[1])",
+    "T.StickBreakingTransform().log_abs_det_jacobian(x[:3], T.StickBreakingTransform()(x[:3]))",
+    "T.SoftmaxTransform()(x.view(2, 3))",
+    "T.TanhTransform().log_abs_det_jacobian(x, x.tanh())",
+    "T.SigmoidTransform().log_abs_det_jacobian(x, x.sigmoid())",
+    "T.SigmoidTransform().inv(u)",
+    "T.ComposeTransform([T.ExpTransform(), T.AffineTransform(1.0, 2.0)]).log_abs_det_jacobian(x, 1 + 2 * x.exp())",
+    "T.AffineTransform(x[:2], a[:2], event_dim=1).log_abs_det_jacobian(b[:2], b[:2])",
+    "T.PowerTransform(a).log_abs_det_jacobian(b, b.pow(a))",
+    "T.SoftplusTransform().log_abs_det_jacobian(x, torch.nn.functional.softplus(x))",
+    "T.SoftplusTransform().inv(a)",
+    "T.AbsTransform()(x)",
+    "T.IndependentTransform(T.ExpTransform(), 1).log_abs_det_jacobian(x.view(2, 3), x.view(2, 3).exp())",
+    "torch.special.ndtr(x)",
+    "torch.special.ndtri(u)",
+    "torch.special.log_ndtr(x)",
+    "torch.special.entr(torch.cat([u, torch.zeros(1, dtype=u.dtype)]))",
+    "torch.special.xlog1py(a, x)",
+    "torch.special.xlogy(a, b)",
+    "torch.special.expit(x)",
+    "torch.special.logit(u)",
+    "torch.special.gammaln(a)",
+    "torch.special.digamma(a)",
+    "torch.special.psi(b)",
+    "torch.special.erf(x)",
+    "torch.special.erfc(x)",
+    "torch.special.erfinv(u * 2 - 1)",
+    "torch.special.multigammaln(a + 2, 3)",
+    "torch.special.exp2(x)",
+    "torch.special.sinc(x)",
+    "torch.special.logsumexp(x.view(2, 3), 1)",
+    "torch.special.softmax(x.view(2, 3), 1)",
+    "torch.special.log_softmax(x.view(2, 3), 0)",
+    "torch.special.round(x * 10)",
+    "torch._standard_gamma_grad(a * 3, b * 2)",
+]
+
+KL_PAIRS = [
+    ("D.Normal(x, a)", "D.Normal(x * 0.5, b)"),
+    ("D.Normal(x, a)", "D.Laplace(x * 0.5, b)"),
+    ("D.Normal(x, a)", "D.Gamma(a, b)"),
+    ("D.Exponential(a)", "D.Exponential(b)"),
+    ("D.Exponential(a)", "D.Gamma(a, b)"),
+    ("D.Exponential(a)", "D.Normal(x, b)"),
+    ("D.Laplace(x, a)", "D.Laplace(x * 0.5, b)"),
+    ("D.Laplace(x, a)", "D.Normal(x * 0.5, b)"),
+    ("D.Cauchy(x, a)", "D.Cauchy(x * 0.5, b)"),
+    ("D.Uniform(x - a, x + b)", "D.Uniform(x - a - 1, x + b + 1)"),
+    ("D.Uniform(x - a, x + b)", "D.Normal(x * 0.5, b)"),
+    ("D.Uniform(u * 0.5, u * 0.5 + 0.4)", "D.Beta(a, b)"),
+    ("D.Uniform(a, a + b)", "D.Exponential(b)"),
+    ("D.Uniform(a, a + b)", "D.Gamma(a, b)"),
+    ("D.Gamma(a, b)", "D.Exponential(b)"),
+    ("D.Gamma(a, b)", "D.Normal(x, b)"),
+    ("D.Beta(a, b)", "D.Exponential(a)"),
+    ("D.Beta(a, b)", "D.Gamma(b, a)"),
+    ("D.Beta(a, b)", "D.Normal(x, b)"),
+    ("D.Beta(a, b)", "D.Uniform(x * 0 - 0.5, x * 0 + 1.5)"),
+    ("D.Bernoulli(probs=u)", "D.Poisson(a)"),
+    ("D.Poisson(a)", "D.Poisson(b)"),
+    ("D.Geometric(probs=u)", "D.Geometric(probs=u.flip(0))"),
+    ("D.Binomial(5, probs=u)", "D.Binomial(5, probs=u.flip(0))"),
+    ("D.HalfNormal(a)", "D.HalfNormal(b)"),
+    ("D.OneHotCategorical(probs=s)", "D.OneHotCategorical(probs=s.flip(-1))"),
+    (
+        "D.Independent(D.Normal(x.view(2, 3), a.view(2, 3)), 1)",
+        "D.Independent(D.Normal(x.view(2, 3) * 0.5, b.view(2, 3)), 1)",
+    ),
+    ("D.LogNormal(x, a)", "D.LogNormal(x * 0.5, b)"),
+    ("D.Exponential(a)", "D.Uniform(x, x + 1)"),
+]
+
+
+def inputs():
+    g = torch.Generator().manual_seed(7)
+    a = torch.rand(6, generator=g, dtype=torch.float64) * 2 + 0.2
+    b = torch.rand(6, generator=g, dtype=torch.float64) * 2 + 0.2
+    x = torch.randn(6, generator=g, dtype=torch.float64)
+    u = torch.rand(6, generator=g, dtype=torch.float64) * 0.9 + 0.05
+    k = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], dtype=torch.float64)
+    s = torch.softmax(torch.randn(3, 4, generator=g, dtype=torch.float64), -1)
+    return {"a": a, "b": b, "x": x, "u": u, "k": k, "s": s}
+
+
+def main():
+    env_inputs = inputs()
+    env = {"torch": torch, "D": torch.distributions, "T": torch.distributions.transforms}
+    env.update(env_inputs)
+    exprs = []
+    for fam, d in UNIVARIATE.items():
+        for tmpl in METHODS.values():
+            exprs.append(tmpl.format(d=d, v=VALUE[fam]))
+    exprs += EXTRA
+    exprs += [f"D.kl_divergence({p}, {q})" for p, q in KL_PAIRS]
+    cases = []
+    for expr in exprs:
+        try:
+            out = eval(expr, env)
+        except NotImplementedError:
+            cases.append({"expr": expr, "raises": "NotImplementedError"})
+            continue
+        except Exception as e:  # noqa: BLE001  (kept out of the reference)
+            print("skipped", expr, type(e).__name__, e)
+            continue
+        cases.append({"expr": expr, "dtype": str(out.dtype).split(".")[-1], "out": out.tolist()})
+    doc = {
+        "reference": f"torch {torch.__version__}",
+        "inputs": {k: v.tolist() for k, v in env_inputs.items()},
+        "cases": cases,
+    }
+    OUT.write_text(json.dumps(doc, indent=0, allow_nan=True))
+    print(f"wrote {len(cases)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
