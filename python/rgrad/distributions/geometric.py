@@ -36,7 +36,7 @@ class Geometric(Distribution):
                 raise ValueError(
                     f"Expected parameter probs ({type(value).__name__} of shape "
                     f"{tuple(value.shape)}) of distribution {self!r} to be positive but found "
-                    f"invalid values:\n{value.detach()[~valid]}"
+                    f"invalid values:\n{value.detach().reshape(-1)[~valid.reshape(-1)]}"
                 )
 
     def expand(self, batch_shape, _instance=None):

@@ -26,7 +26,7 @@ def broadcast_all(*values):
     if not all(isinstance(v, rgrad.Tensor) or isinstance(v, _NUMBER) for v in values):
         raise ValueError(
             "Input arguments must all be instances of Number, "
-            "torch.Tensor or objects implementing __torch_function__."
+            "rgrad.Tensor or objects implementing __torch_function__."
         )
     if not all(isinstance(v, rgrad.Tensor) for v in values):
         options = {"dtype": rgrad.get_default_dtype()}
