@@ -131,6 +131,11 @@ EXTRA = [
     "torch.special.log_softmax(x.view(2, 3), 0)",
     "torch.special.round(x * 10)",
     "torch._standard_gamma_grad(a * 3, b * 2)",
+    "torch.special.gammainc(a * 3, b * 2)",
+    "torch.special.gammaincc(a * 3, b * 2)",
+    "torch.special.gammainc(a * 0.5, b * 4)",
+    "torch.special.gammaincc(a + 4, b * 0.1)",
+    "D.Gamma(a * 4, b).cdf(a)",
 ]
 
 KL_PAIRS = [

@@ -1,6 +1,6 @@
 """``torch.special``: PyTorch's names for the special functions rgrad's core already has,
 and short composites of core ops for a few more (ndtr, ndtri, log_ndtr, entr, xlog1py,
-multigammaln, erfc).
+multigammaln, erfc, gammainc, gammaincc).
 
 The composites are exact in the bulk of the domain; ``erfc`` and ``log_ndtr`` lose relative
 precision far in the tails (they go through ``1 - erf``) until the core has dedicated kernels.
@@ -9,6 +9,7 @@ precision far in the tails (they go through ``1 - erf``) until the core has dedi
 import math
 
 import rgrad
+from rgrad._igamma import gammainc, gammaincc
 from rgrad.nn import functional as _F
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "exp2",
     "expit",
     "expm1",
+    "gammainc",
+    "gammaincc",
     "gammaln",
     "log1p",
     "log_ndtr",

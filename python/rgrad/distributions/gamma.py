@@ -62,6 +62,11 @@ class Gamma(ExponentialFamily):
         a = self.concentration
         return a - rgrad.log(self.rate) + rgrad.lgamma(a) + (1.0 - a) * rgrad.digamma(a)
 
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return rgrad.special.gammainc(self.concentration, self.rate * value)
+
     @property
     def _natural_params(self):
         return (self.concentration - 1, -self.rate)
