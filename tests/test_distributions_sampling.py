@@ -236,3 +236,40 @@ def test_reinforce_and_vae_steps_have_gradients():
     prior = D.Normal(rgrad.zeros_like(mu), rgrad.ones_like(mu))
     (z.pow(2).sum() + D.kl_divergence(q, prior).sum()).backward()
     assert mu.grad is not None and log_sigma.grad is not None
+
+
+HAS_LINALG = all(hasattr(rgrad.linalg, n) for n in ("cholesky", "solve_triangular"))
+needs_linalg = pytest.mark.skipif(not HAS_LINALG, reason="needs rgrad.linalg from the core")
+
+
+@needs_linalg
+def test_gaussian_families_sample_covariance():
+    rgrad.manual_seed(31)
+    cov = rgrad.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.5]], dtype=F64)
+    m = D.MultivariateNormal(rgrad.zeros(3, dtype=F64), covariance_matrix=cov)
+    np.testing.assert_allclose(np.cov(m.sample((N,)).numpy().T), cov.numpy(), atol=0.05)
+    w = rgrad.tensor([[1.0], [0.5], [-1.0]], dtype=F64)
+    lr = D.LowRankMultivariateNormal(rgrad.zeros(3, dtype=F64), w, rgrad.ones(3, dtype=F64))
+    np.testing.assert_allclose(
+        np.cov(lr.sample((N,)).numpy().T), lr.covariance_matrix.numpy(), atol=0.06
+    )
+
+
+@needs_linalg
+def test_gaussian_families_rsample_gradcheck():
+    loc = rgrad.tensor([0.3, -0.2], dtype=F64, requires_grad=True)
+    tril = rgrad.tensor([[1.2, 0.0], [0.4, 0.7]], dtype=F64, requires_grad=True)
+
+    def mvn(loc, tril):
+        rgrad.manual_seed(3)
+        return D.MultivariateNormal(loc, scale_tril=tril.tril()).rsample((3,))
+
+    assert rgrad.autograd.gradcheck(mvn, [loc, tril])
+    factor = rgrad.tensor([[0.5], [1.0]], dtype=F64, requires_grad=True)
+    diag = rgrad.tensor([0.4, 0.9], dtype=F64, requires_grad=True)
+
+    def lowrank(loc, factor, diag):
+        rgrad.manual_seed(3)
+        return D.LowRankMultivariateNormal(loc, factor, diag).rsample((3,))
+
+    assert rgrad.autograd.gradcheck(lowrank, [loc, factor, diag])

@@ -174,6 +174,31 @@ KL_PAIRS = [
 ]
 
 
+# Gaussian families over the covariance C = A A^T + I (A from the inputs); they need the
+# core's rgrad.linalg.cholesky / solve_triangular ("linalg": true in the data).
+_C = "(s @ s.mT + torch.eye(3, dtype=s.dtype))"
+LINALG = [
+    f"D.MultivariateNormal(x[:3], covariance_matrix={_C}).log_prob(b[:3])",
+    f"D.MultivariateNormal(x[:3], covariance_matrix={_C}).entropy()",
+    f"D.MultivariateNormal(x[:3], covariance_matrix={_C}).scale_tril",
+    f"D.MultivariateNormal(x[:3], covariance_matrix={_C}).precision_matrix",
+    f"D.MultivariateNormal(x[:3], covariance_matrix={_C}).variance",
+    f"D.MultivariateNormal(x[:3], precision_matrix={_C}).covariance_matrix",
+    f"D.MultivariateNormal(x[:3], precision_matrix={_C}).log_prob(b[:3])",
+    f"D.MultivariateNormal(x[:3], scale_tril=torch.linalg.cholesky({_C})).log_prob(s[:2, :3])",
+    "D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]).log_prob(b[:4])",
+    "D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]).entropy()",
+    "D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]).covariance_matrix",
+    "D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]).precision_matrix",
+    "D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]).scale_tril",
+    "D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]).variance",
+    "D.kl_divergence(D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]), D.LowRankMultivariateNormal(b[:4], s.mT.flip(0), b[:4]))",
+    "D.kl_divergence(D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]), D.MultivariateNormal(b[:4], torch.diag(b[:4]) + 0.1))",
+    "D.kl_divergence(D.MultivariateNormal(b[:4], torch.diag(b[:4]) + 0.1), D.LowRankMultivariateNormal(x[:4], s.mT, a[:4]))",
+    f"D.kl_divergence(D.MultivariateNormal(x[:3], {_C}), D.MultivariateNormal(b[:3], torch.diag(a[:3])))",
+    f"D.constraints.positive_definite.check(torch.stack([{_C}, -{_C}]))",
+]
+
 # What PyTorch prints and raises (str of the result, or the exception's type and message).
 MESSAGES = [
     "D.Exponential(1.).log_prob(torch.tensor(-1.))",
@@ -363,7 +388,7 @@ def main():
     exprs += EXTRA
     exprs += [f"D.kl_divergence({p}, {q})" for p, q in KL_PAIRS]
     cases = []
-    for expr in exprs:
+    for expr in exprs + LINALG:
         try:
             out = eval(expr, env)
         except NotImplementedError:
@@ -372,7 +397,10 @@ def main():
         except Exception as e:  # noqa: BLE001  (kept out of the reference)
             print("skipped", expr, type(e).__name__, e)
             continue
-        cases.append({"expr": expr, "dtype": str(out.dtype).split(".")[-1], "out": out.tolist()})
+        case = {"expr": expr, "dtype": str(out.dtype).split(".")[-1], "out": out.tolist()}
+        if expr in LINALG:
+            case["linalg"] = True
+        cases.append(case)
     messages = [message(e, env) for e in MESSAGES]
     doc = {
         "reference": f"torch {torch.__version__}",
