@@ -38,20 +38,20 @@ NEEDS_LINALG = {c["name"] for c in CONF if c["name"].startswith(("linalg_", "mvn
 TRIGAMMA_GRADS = {"beta_entropy", "gamma_entropy", "kl_beta_beta", "kl_gamma_gamma", "kl_dirichlet"}
 
 
-def _run_conformance(case, precision):
+def _run_conformance(case, precision, device="cpu"):
     env = {"torch": rgrad}
     for name, kind in case["inputs"].items():
         arr = ARRAYS[f"{case['name']}/in/{name}"]
         if kind == "float64":
-            t = rgrad.tensor(arr, dtype=FLOAT[precision])
+            t = rgrad.tensor(arr, dtype=FLOAT[precision], device=device)
             t.requires_grad_(name in case["grads"])
         else:
-            t = rgrad.tensor(arr, dtype=rgrad.int64)
+            t = rgrad.tensor(arr, dtype=rgrad.int64, device=device)
         env[name] = t
     out = eval(case["expr"], env)
     grads = {}
     if case["grads"]:
-        cot = rgrad.tensor(ARRAYS[f"{case['name']}/cot"], dtype=out.dtype)
+        cot = rgrad.tensor(ARRAYS[f"{case['name']}/cot"], dtype=out.dtype, device=device)
         (out * cot).sum().backward()
         grads = {n: env[n].grad for n in case["grads"]}
     return out, grads
@@ -60,12 +60,23 @@ def _run_conformance(case, precision):
 @pytest.mark.parametrize("precision", ["float64", "float32"])
 @pytest.mark.parametrize("case", CONF, ids=[c["name"] for c in CONF])
 def test_conformance(case, precision):
+    _check_conformance(case, precision, "cpu")
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize("case", CONF, ids=[c["name"] for c in CONF])
+def test_conformance_on_wgpu(case):
+    _check_conformance(case, "float32", "wgpu")
+
+
+def _check_conformance(case, precision, device):
     if case["name"] in NEEDS_LINALG and not HAS_LINALG:
         pytest.skip("needs rgrad.linalg factorizations from the core")
     tol = TOL[precision]
-    out, grads = _run_conformance(case, precision)
+    out, grads = _run_conformance(case, precision, device)
+    assert str(out.device).startswith(device)
     expected = ARRAYS[f"{case['name']}/out"]
-    got = out.detach().numpy()
+    got = out.detach().cpu().numpy()
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
     gtol = 2e-9 if precision == "float64" and case["name"] in TRIGAMMA_GRADS else tol
@@ -74,8 +85,8 @@ def test_conformance(case, precision):
         if g is None:
             assert not ref.any(), f"no gradient for {name}"
             continue
-        assert g.dtype == FLOAT[precision]
-        np.testing.assert_allclose(g.numpy(), ref, rtol=gtol, atol=gtol)
+        assert g.dtype == FLOAT[precision] and str(g.device).startswith(device)
+        np.testing.assert_allclose(g.cpu().numpy(), ref, rtol=gtol, atol=gtol)
 
 
 # Reference cases that need what is not built yet (none now). _standard_gamma_grad is
