@@ -52,7 +52,11 @@ def _cf_log_q(a, x):
 def _p_and_q(a, x):
     """(P, Q) for broadcast float tensors, evaluated in float64."""
     dtype = x.dtype if x.dtype == rgrad.float64 else a.dtype
-    a, x = rgrad.broadcast_tensors(a.detach().to(rgrad.float64), x.detach().to(rgrad.float64))
+    device = x.device
+    # float64 on the host (devices may lack float64); results go back to x's device.
+    a, x = rgrad.broadcast_tensors(
+        a.detach().cpu().to(rgrad.float64), x.detach().cpu().to(rgrad.float64)
+    )
     shape = tuple(a.shape)
     a, x = a.reshape(-1), x.reshape(-1)
     p = rgrad.zeros_like(x)
@@ -76,7 +80,10 @@ def _p_and_q(a, x):
     nan = rgrad.full_like(p, math.nan)
     p, q = rgrad.where(bad, nan, p), rgrad.where(bad, nan, q)
     out_dtype = rgrad.float64 if dtype == rgrad.float64 else rgrad.float32
-    return p.reshape(shape).to(out_dtype), q.reshape(shape).to(out_dtype)
+    return (
+        p.reshape(shape).to(out_dtype).to(device),
+        q.reshape(shape).to(out_dtype).to(device),
+    )
 
 
 def _density(a, x):

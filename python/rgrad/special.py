@@ -145,6 +145,6 @@ def entr(input):
 def multigammaln(input, p):
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
-    offsets = rgrad.arange(p, dtype=input.dtype) * -0.5
+    offsets = rgrad.arange(p, dtype=input.dtype, device=input.device) * -0.5
     terms = rgrad.lgamma(input.unsqueeze(-1) + offsets)
     return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)

@@ -61,8 +61,9 @@ def _wilson_hilferty_grad(a, x):
 def standard_gamma_grad(alpha, x):
     """d x / d alpha for Gamma(alpha, 1) samples x (PyTorch's ``_standard_gamma_grad``)."""
     shape = tuple(x.shape)
-    a = alpha.detach().to(rgrad.float64).reshape(-1)
-    xs = x.detach().to(rgrad.float64).reshape(-1)
+    # float64 on the host (devices may lack float64); the result goes back to x's device.
+    a = alpha.detach().cpu().to(rgrad.float64).reshape(-1)
+    xs = x.detach().cpu().to(rgrad.float64).reshape(-1)
     far = xs > _SERIES_LIMIT
     grad = rgrad.zeros_like(xs)
     near_idx = (~far).nonzero().reshape(-1)
@@ -73,7 +74,7 @@ def standard_gamma_grad(alpha, x):
     if far_idx.numel():
         wh = _wilson_hilferty_grad(a.index_select(0, far_idx), xs.index_select(0, far_idx))
         grad = grad.index_copy(0, far_idx, wh)
-    return grad.reshape(shape).to(x.dtype)
+    return grad.reshape(shape).to(x.dtype).to(x.device)
 
 
 class _StandardGamma(Function):

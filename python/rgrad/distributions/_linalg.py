@@ -47,5 +47,5 @@ def batch_trace_xxt(bmat):
 
 
 def tril_inverse(L):
-    eye = rgrad.eye(L.shape[-1], dtype=L.dtype).expand(tuple(L.shape))
+    eye = rgrad.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand(tuple(L.shape))
     return solve_triangular(L, eye, upper=False)

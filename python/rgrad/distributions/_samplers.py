@@ -23,16 +23,17 @@ def standard_gamma(concentration):
     with rgrad.no_grad():
         alpha = concentration.detach()
         dtype = alpha.dtype
+        dev = alpha.device
         shape = tuple(alpha.shape)
         boost = alpha < 1
         a = rgrad.where(boost, alpha + 1, alpha)
         d = a - 1.0 / 3.0
         c = 1.0 / rgrad.sqrt(9.0 * d)
-        out = rgrad.zeros(shape, dtype=dtype)
-        done = rgrad.zeros(shape, dtype=rgrad.bool)
+        out = rgrad.zeros(shape, dtype=dtype, device=dev)
+        done = rgrad.zeros(shape, dtype=rgrad.bool, device=dev)
         for _ in range(_MAX_ROUNDS):
-            x = rgrad.randn(shape, dtype=dtype)
-            u = rgrad.rand(shape, dtype=dtype)
+            x = rgrad.randn(shape, dtype=dtype, device=dev)
+            u = rgrad.rand(shape, dtype=dtype, device=dev)
             v = (1 + c * x) ** 3
             positive = v > 0
             safe_v = rgrad.where(positive, v, rgrad.ones_like(v))
@@ -42,7 +43,7 @@ def standard_gamma(concentration):
             out, done = _fill_accepted(out, done, d * safe_v, accept)
             if bool(done.all()):
                 break
-        u = rgrad.rand(shape, dtype=dtype)
+        u = rgrad.rand(shape, dtype=dtype, device=dev)
         factor = rgrad.where(boost, u ** (1.0 / alpha), rgrad.ones_like(u))
         out = out * factor
         return out.clamp(min=rgrad.finfo(dtype).tiny)
@@ -53,9 +54,10 @@ def poisson(rate):
     with rgrad.no_grad():
         lam = rate.detach()
         dtype = lam.dtype
+        dev = lam.device
         shape = tuple(lam.shape)
         small = lam < 10
-        out = rgrad.zeros(shape, dtype=dtype)
+        out = rgrad.zeros(shape, dtype=dtype, device=dev)
         if bool(small.any()):
             out = rgrad.where(small, _poisson_inversion(rgrad.where(small, lam, 0 * lam)), out)
         if bool((~small).any()):
@@ -67,8 +69,9 @@ def poisson(rate):
 def _poisson_inversion(lam):
     # Sequential search of the CDF with one uniform per entry; rate < 10 ends in few rounds.
     shape = tuple(lam.shape)
-    u = rgrad.rand(shape, dtype=lam.dtype)
-    k = rgrad.zeros(shape, dtype=lam.dtype)
+    dev = lam.device
+    u = rgrad.rand(shape, dtype=lam.dtype, device=dev)
+    k = rgrad.zeros(shape, dtype=lam.dtype, device=dev)
     pmf = rgrad.exp(-lam)
     cdf = pmf.clone()
     for i in range(1, 200):
@@ -85,17 +88,18 @@ def _poisson_ptrs(lam):
     # Hormann (1993), "The transformed rejection method for generating Poisson random variables".
     shape = tuple(lam.shape)
     dtype = lam.dtype
+    dev = lam.device
     slam = rgrad.sqrt(lam)
     loglam = rgrad.log(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b
     invalpha = 1.1239 + 1.1328 / (b - 3.4)
     vr = 0.9277 - 3.6224 / (b - 2)
-    out = rgrad.zeros(shape, dtype=dtype)
-    done = rgrad.zeros(shape, dtype=rgrad.bool)
+    out = rgrad.zeros(shape, dtype=dtype, device=dev)
+    done = rgrad.zeros(shape, dtype=rgrad.bool, device=dev)
     for _ in range(_MAX_ROUNDS):
-        u = rgrad.rand(shape, dtype=dtype) - 0.5
-        v = rgrad.rand(shape, dtype=dtype)
+        u = rgrad.rand(shape, dtype=dtype, device=dev) - 0.5
+        v = rgrad.rand(shape, dtype=dtype, device=dev)
         us = 0.5 - u.abs()
         k = rgrad.floor((2 * a / us + b) * u + lam + 0.43)
         quick = (us >= 0.07) & (v <= vr)
@@ -116,10 +120,11 @@ def binomial(count, probs):
         n = count.detach()
         p = probs.detach()
         dtype = p.dtype
+        dev = p.device
         flip = p > 0.5
         q = rgrad.where(flip, 1 - p, p)
         small = n * q < 10
-        out = rgrad.zeros(tuple(p.shape), dtype=dtype)
+        out = rgrad.zeros(tuple(p.shape), dtype=dtype, device=dev)
         if bool(small.any()):
             out = rgrad.where(small, _binomial_inversion(n, rgrad.where(small, q, 0 * q)), out)
         if bool((~small).any()):
@@ -131,8 +136,9 @@ def binomial(count, probs):
 
 def _binomial_inversion(n, p):
     shape = tuple(p.shape)
-    u = rgrad.rand(shape, dtype=p.dtype)
-    k = rgrad.zeros(shape, dtype=p.dtype)
+    dev = p.device
+    u = rgrad.rand(shape, dtype=p.dtype, device=dev)
+    k = rgrad.zeros(shape, dtype=p.dtype, device=dev)
     q = 1 - p
     pmf = q**n
     cdf = pmf.clone()
@@ -152,6 +158,7 @@ def _binomial_btrs(n, p):
     # Hormann (1993), "The generation of binomial random variates" (BTRS).
     shape = tuple(p.shape)
     dtype = p.dtype
+    dev = p.device
     q = 1 - p
     spq = rgrad.sqrt(n * p * q)
     b = 1.15 + 2.53 * spq
@@ -162,11 +169,11 @@ def _binomial_btrs(n, p):
     lpq = rgrad.log(p / q)
     m = rgrad.floor((n + 1) * p)
     h = rgrad.lgamma(m + 1) + rgrad.lgamma(n - m + 1)
-    out = rgrad.zeros(shape, dtype=dtype)
-    done = rgrad.zeros(shape, dtype=rgrad.bool)
+    out = rgrad.zeros(shape, dtype=dtype, device=dev)
+    done = rgrad.zeros(shape, dtype=rgrad.bool, device=dev)
     for _ in range(_MAX_ROUNDS):
-        u = rgrad.rand(shape, dtype=dtype) - 0.5
-        v = rgrad.rand(shape, dtype=dtype)
+        u = rgrad.rand(shape, dtype=dtype, device=dev) - 0.5
+        v = rgrad.rand(shape, dtype=dtype, device=dev)
         us = 0.5 - u.abs()
         k = rgrad.floor((2 * a / us + b) * u + c)
         inside = (k >= 0) & (k <= n)

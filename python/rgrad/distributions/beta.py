@@ -20,7 +20,7 @@ class Beta(ExponentialFamily):
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         if is_number(concentration1) and is_number(concentration0):
-            both = rgrad.tensor([float(concentration1), float(concentration0)])
+            both = rgrad.tensor([float(concentration1), float(concentration0)])  # default dtype
         else:
             c1, c0 = broadcast_all(concentration1, concentration0)
             both = rgrad.stack([c1, c0], -1)

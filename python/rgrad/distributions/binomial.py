@@ -113,7 +113,7 @@ class Binomial(Distribution):
 
     def enumerate_support(self, expand=True):
         total = self._homogeneous_count("enumerate_support")
-        values = rgrad.arange(1 + total, dtype=self._param.dtype)
+        values = rgrad.arange(1 + total, dtype=self._param.dtype, device=self._param.device)
         values = values.view((-1,) + (1,) * len(self._batch_shape))
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))

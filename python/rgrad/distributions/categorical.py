@@ -66,7 +66,7 @@ class Categorical(Distribution):
 
     @property
     def mean(self):
-        return rgrad.full(tuple(self._extended_shape()), math.nan, dtype=self.probs.dtype)
+        return rgrad.full_like(self._param[..., 0], math.nan).expand(tuple(self._extended_shape()))
 
     @property
     def mode(self):
@@ -74,7 +74,7 @@ class Categorical(Distribution):
 
     @property
     def variance(self):
-        return rgrad.full(tuple(self._extended_shape()), math.nan, dtype=self.probs.dtype)
+        return rgrad.full_like(self._param[..., 0], math.nan).expand(tuple(self._extended_shape()))
 
     def sample(self, sample_shape=()):
         sample_shape = rgrad.Size(sample_shape)
@@ -95,7 +95,7 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand=True):
-        values = rgrad.arange(self._num_events, dtype=rgrad.int64)
+        values = rgrad.arange(self._num_events, dtype=rgrad.int64, device=self._param.device)
         values = values.view((-1,) + (1,) * len(self._batch_shape))
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))

@@ -27,7 +27,7 @@ class Cauchy(Distribution):
 
     @property
     def mean(self):
-        return rgrad.full(tuple(self._extended_shape()), math.nan, dtype=self.loc.dtype)
+        return rgrad.full_like(self.loc, math.nan).expand(tuple(self._extended_shape()))
 
     @property
     def mode(self):
@@ -35,7 +35,7 @@ class Cauchy(Distribution):
 
     @property
     def variance(self):
-        return rgrad.full(tuple(self._extended_shape()), math.inf, dtype=self.loc.dtype)
+        return rgrad.full_like(self.loc, math.inf).expand(tuple(self._extended_shape()))
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

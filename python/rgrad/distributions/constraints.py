@@ -359,7 +359,7 @@ class _Square(Constraint):
 
     def check(self, value):
         square = value.shape[-2] == value.shape[-1]
-        return rgrad.full(tuple(value.shape[:-2]), square, dtype=rgrad.bool)
+        return rgrad.full(tuple(value.shape[:-2]), square, dtype=rgrad.bool, device=value.device)
 
 
 class _Symmetric(_Square):

@@ -48,7 +48,7 @@ class Gamma(ExponentialFamily):
 
     def log_prob(self, value):
         if not isinstance(value, rgrad.Tensor):
-            value = rgrad.tensor(value, dtype=self.rate.dtype)
+            value = rgrad.tensor(value, dtype=self.rate.dtype, device=self.rate.device)
         if self._validate_args:
             self._validate_sample(value)
         return (

@@ -20,7 +20,7 @@ __all__ = ["LowRankMultivariateNormal"]
 def _batch_capacitance_tril(W, D):
     m = W.size(-1)
     Wt_Dinv = W.mT / D.unsqueeze(-2)
-    K = rgrad.matmul(Wt_Dinv, W) + rgrad.eye(m, dtype=W.dtype)
+    K = rgrad.matmul(Wt_Dinv, W) + rgrad.eye(m, dtype=W.dtype, device=W.device)
     return cholesky(K)
 
 
@@ -115,7 +115,9 @@ class LowRankMultivariateNormal(Distribution):
         n = self._event_shape[0]
         sqrt_d = self._unbroadcasted_cov_diag.sqrt().unsqueeze(-1)
         Dinvsqrt_W = self._unbroadcasted_cov_factor / sqrt_d
-        K = rgrad.matmul(Dinvsqrt_W, Dinvsqrt_W.mT) + rgrad.eye(n, dtype=sqrt_d.dtype)
+        K = rgrad.matmul(Dinvsqrt_W, Dinvsqrt_W.mT) + rgrad.eye(
+            n, dtype=sqrt_d.dtype, device=sqrt_d.device
+        )
         return (sqrt_d * cholesky(K)).expand(self._full())
 
     @lazy_property

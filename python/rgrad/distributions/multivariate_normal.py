@@ -22,7 +22,7 @@ def _precision_to_scale_tril(P):
     # factor of P^-1 without inverting P.
     Lf = cholesky(rgrad.flip(P, (-2, -1)))
     L_inv = rgrad.transpose(rgrad.flip(Lf, (-2, -1)), -2, -1)
-    eye = rgrad.eye(P.shape[-1], dtype=P.dtype).expand(tuple(L_inv.shape))
+    eye = rgrad.eye(P.shape[-1], dtype=P.dtype, device=P.device).expand(tuple(L_inv.shape))
     return solve_triangular(L_inv, eye, upper=False)
 
 

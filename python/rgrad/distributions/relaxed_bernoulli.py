@@ -64,7 +64,7 @@ class LogitRelaxedBernoulli(Distribution):
     def rsample(self, sample_shape=()):
         shape = tuple(self._extended_shape(sample_shape))
         probs = clamp_probs(self.probs.expand(shape))
-        u = clamp_probs(rgrad.rand(shape, dtype=probs.dtype))
+        u = clamp_probs(rgrad.rand(shape, dtype=probs.dtype, device=probs.device))
         logistic = u.log() - (-u).log1p()
         return (logistic + probs.log() - (-probs).log1p()) / self.temperature
 

@@ -49,7 +49,7 @@ class ExpRelaxedCategorical(Distribution):
 
     def rsample(self, sample_shape=()):
         shape = tuple(self._extended_shape(sample_shape))
-        u = clamp_probs(rgrad.rand(shape, dtype=self.logits.dtype))
+        u = clamp_probs(rgrad.rand(shape, dtype=self.logits.dtype, device=self.logits.device))
         gumbels = -(-u.log()).log()
         scores = (self.logits + gumbels) / self.temperature
         return scores - scores.logsumexp(dim=-1, keepdim=True)
@@ -61,7 +61,7 @@ class ExpRelaxedCategorical(Distribution):
         logits, value = broadcast_all(self.logits, value)
         t = self.temperature
         if not isinstance(t, rgrad.Tensor):
-            t = rgrad.tensor(float(t), dtype=logits.dtype)
+            t = rgrad.tensor(float(t), dtype=logits.dtype, device=logits.device)
         log_scale = rgrad.full_like(t, float(k)).lgamma() - t.log().mul(-(k - 1))
         score = logits - value.mul(t)
         score = (score - score.logsumexp(dim=-1, keepdim=True)).sum(-1)

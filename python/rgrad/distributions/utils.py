@@ -90,8 +90,8 @@ class _lazy_property_and_property(lazy_property, property):  # noqa: N801
         property.__init__(self, wrapped)
 
 
-def _tril_mask(n, diag):
-    arange = rgrad.arange(n)
+def _tril_mask(n, diag, device="cpu"):
+    arange = rgrad.arange(n, device=device)
     return arange < arange.view(-1, 1) + (diag + 1)
 
 
@@ -100,7 +100,7 @@ def tril_matrix_to_vec(mat, diag=0):
     n = mat.shape[-1]
     if diag < -n or diag >= n:
         raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
-    return mat[..., _tril_mask(n, diag)]
+    return mat[..., _tril_mask(n, diag, mat.device)]
 
 
 def vec_to_tril_matrix(vec, diag=0):
@@ -114,7 +114,7 @@ def vec_to_tril_matrix(vec, diag=0):
             "the lower triangular part of a square D x D matrix."
         )
     n = round(n)
-    mask = _tril_mask(n, diag).reshape(-1)
+    mask = _tril_mask(n, diag, vec.device).reshape(-1)
     index = mask.nonzero().reshape(-1)
     flat = vec.new_zeros(tuple(vec.shape[:-1]) + (n * n,))
     flat = flat.index_copy(-1, index, vec)
