@@ -89,11 +89,10 @@ def _check_conformance(case, precision, device):
         np.testing.assert_allclose(g.cpu().numpy(), ref, rtol=gtol, atol=gtol)
 
 
-# Reference cases that need what is not built yet (none now). _standard_gamma_grad is
-# PyTorch's approximation: rgrad evaluates the exact implicit derivative, which agrees with it
-# to about 1e-4 (and with central differences to 1e-6, in test_distributions_sampling.py).
-EXTRA_NOT_YET: set = set()
-EXTRA_CASES = [c for c in EXTRA["cases"] if c["expr"] not in EXTRA_NOT_YET]
+# _standard_gamma_grad is PyTorch's approximation: rgrad evaluates the exact implicit
+# derivative, which agrees with it to about 1e-4 (and with central differences to 1e-6, in
+# test_distributions_sampling.py).
+EXTRA_CASES = EXTRA["cases"]
 
 
 def _extra_env(precision):
@@ -124,13 +123,6 @@ def test_reference_values(case, precision):
     if expr.startswith("torch._standard_gamma_grad"):
         tol = max(tol, 2e-4)
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol, equal_nan=True)
-
-
-@pytest.mark.parametrize("case", sorted(EXTRA_NOT_YET))
-def test_reference_gap_is_real(case):
-    """Listed gaps must still fail; remove them from EXTRA_NOT_YET once they pass."""
-    with pytest.raises(NotImplementedError):
-        eval(case, _extra_env("float64"))
 
 
 def _said(case):

@@ -32,6 +32,12 @@ UNIVARIATE = {
     "Geometric": "D.Geometric(probs=u)",
     "Bernoulli": "D.Bernoulli(probs=u)",
     "Binomial": "D.Binomial(5, probs=u)",
+    "Gumbel": "D.Gumbel(x, a)",
+    "HalfCauchy": "D.HalfCauchy(a)",
+    "Pareto": "D.Pareto(a, b + 2)",
+    "Weibull": "D.Weibull(a, b + 1)",
+    "InverseGamma": "D.InverseGamma(a + 2, b)",
+    "NegativeBinomial": "D.NegativeBinomial(a * 3, probs=u)",
 }
 # The value each family is scored at (inside its support).
 VALUE = {
@@ -50,6 +56,12 @@ VALUE = {
     "Geometric": "k",
     "Bernoulli": "(u > 0.5).double()",
     "Binomial": "k",
+    "Gumbel": "x * 0.5 + 0.3",
+    "HalfCauchy": "b",
+    "Pareto": "a + b",
+    "Weibull": "b * 1.2",
+    "InverseGamma": "a * 0.8",
+    "NegativeBinomial": "k",
 }
 METHODS = {
     "log_prob": "{d}.log_prob({v})",
@@ -131,6 +143,11 @@ EXTRA = [
     "torch.special.log_softmax(x.view(2, 3), 0)",
     "torch.special.round(x * 10)",
     "torch._standard_gamma_grad(a * 3, b * 2)",
+    "D.Multinomial(6, probs=s).log_prob(torch.tensor([[1., 2., 0., 3.], [0., 0., 6., 0.], [2., 2., 1., 1.]], dtype=s.dtype))",
+    "D.Multinomial(6, probs=s).entropy()",
+    "D.Multinomial(6, logits=s.log()).mean",
+    "D.Multinomial(6, probs=s).variance",
+    "D.NegativeBinomial(a * 3, logits=x).log_prob(k)",
     "torch.special.gammainc(a * 3, b * 2)",
     "torch.special.gammaincc(a * 3, b * 2)",
     "torch.special.gammainc(a * 0.5, b * 4)",
@@ -171,6 +188,9 @@ KL_PAIRS = [
     ),
     ("D.LogNormal(x, a)", "D.LogNormal(x * 0.5, b)"),
     ("D.Exponential(a)", "D.Uniform(x, x + 1)"),
+    ("D.Gumbel(x, a)", "D.Gumbel(x * 0.5, b)"),
+    ("D.Pareto(a, b + 1)", "D.Pareto(a * 0.5, b + 2)"),
+    ("D.Pareto(a, b + 1)", "D.Pareto(a * 2, b + 2)"),
 ]
 
 

@@ -18,6 +18,7 @@ from rgrad.distributions.exp_family import ExponentialFamily
 from rgrad.distributions.exponential import Exponential
 from rgrad.distributions.gamma import Gamma
 from rgrad.distributions.geometric import Geometric
+from rgrad.distributions.gumbel import Gumbel
 from rgrad.distributions.half_normal import HalfNormal
 from rgrad.distributions.independent import Independent
 from rgrad.distributions.laplace import Laplace
@@ -29,6 +30,7 @@ from rgrad.distributions.lowrank_multivariate_normal import (
 from rgrad.distributions.multivariate_normal import MultivariateNormal
 from rgrad.distributions.normal import Normal
 from rgrad.distributions.one_hot_categorical import OneHotCategorical
+from rgrad.distributions.pareto import Pareto
 from rgrad.distributions.poisson import Poisson
 from rgrad.distributions.transformed_distribution import TransformedDistribution
 from rgrad.distributions.uniform import Uniform
@@ -218,6 +220,25 @@ def _kl_gamma_gamma(p, q):
 @register_kl(Geometric, Geometric)
 def _kl_geometric_geometric(p, q):
     return -p.entropy() - rgrad.log1p(-q.probs) / p.probs - q.logits
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ct1 = p.scale / q.scale
+    ct2 = q.loc / q.scale
+    ct3 = p.loc / q.scale
+    t1 = -ct1.log() - ct2 + ct3
+    t2 = ct1 * _euler_gamma
+    t3 = rgrad.exp(ct2 + (1 + ct1).lgamma() - ct3)
+    return t1 + t2 + t3 - (1 + _euler_gamma)
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    result = q.alpha * scale_ratio.log() - alpha_ratio.log() + alpha_ratio - 1
+    return _set_where(result, p.support.lower_bound < q.support.lower_bound, math.inf)
 
 
 @register_kl(HalfNormal, HalfNormal)
