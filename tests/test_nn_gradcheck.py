@@ -113,6 +113,24 @@ GRADCHECK = {
         lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True),
         [rnd(2, 4), rnd(2, 4, seed=1)],
     ),
+    "scaled_dot_product_attention": (
+        # The composite path (float masks added, one fully masked row) with GQA sharing.
+        lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m, enable_gqa=True),
+        [
+            rnd(1, 2, 3, 4, low=-1, high=1),
+            rnd(1, 1, 5, 4, low=-1, high=1, seed=1),
+            rnd(1, 1, 5, 4, seed=2),
+            rnd(3, 5, low=-1, high=1, seed=3),
+        ],
+    ),
+    "scaled_dot_product_attention_causal": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.7),
+        [
+            rnd(2, 4, 3, low=-1, high=1),
+            rnd(2, 5, 3, low=-1, high=1, seed=1),
+            rnd(2, 5, 3, seed=2),
+        ],
+    ),
     "multi_head_attention_forward": (
         # Sequence-first (L=3, N=2, E=4), 2 heads; the weights path (need_weights) and both
         # outputs: packed in-projection weights, out projection, a key padding mask.
