@@ -52,6 +52,12 @@ case("long_keys", f"{SDPA}(q, k, v)", **qkv((1, 1, 65, 8), (1, 1, 130, 8), (1, 1
 case("causal_square", f"{SDPA}(q, k, v, is_causal=True)", **qkv((1, 2, 100, 16), (1, 2, 100, 16)))
 case("causal_l_lt_s", f"{SDPA}(q, k, v, is_causal=True)", **qkv((1, 2, 33, 8), (1, 2, 70, 8)))
 case("causal_l_gt_s", f"{SDPA}(q, k, v, is_causal=True)", **qkv((1, 2, 70, 8), (1, 2, 33, 8)))
+case(
+    "causal_tiles_l_lt_s", f"{SDPA}(q, k, v, is_causal=True)", **qkv((1, 2, 70, 8), (1, 2, 150, 8))
+)
+case(
+    "causal_tiles_l_gt_s", f"{SDPA}(q, k, v, is_causal=True)", **qkv((1, 1, 150, 8), (1, 1, 70, 8))
+)
 case("gqa", f"{SDPA}(q, k, v, enable_gqa=True)", **qkv((2, 4, 9, 8), (2, 2, 11, 8), (2, 1, 11, 8)))
 case(
     "gqa_causal",

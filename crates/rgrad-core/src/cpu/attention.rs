@@ -18,9 +18,9 @@ use rayon::prelude::*;
 use std::ops::{Add, Div, Mul, Sub};
 
 /// Query rows per tile.
-const BQ: usize = 32;
+const BQ: usize = 64;
 /// Key rows per tile.
-const BK: usize = 64;
+const BK: usize = 128;
 
 /// Floats the kernel runs on.
 pub trait AttnFloat:
@@ -226,7 +226,8 @@ fn forward_tile<T: AttnFloat>(a: &AttnArgs<'_, T>, b: usize, i0: usize, out: &mu
     let end = a.key_end(i0, bq);
     let mut j0 = 0;
     while j0 < end {
-        let bk = BK.min(d.s - j0);
+        // Causal: keys at or past `end` take no part in any row of the tile.
+        let bk = BK.min(end - j0);
         a.scores(off, i0, bq, j0, bk, &mut s);
         for r in 0..bq {
             let row = &mut s[r * bk..(r + 1) * bk];
@@ -325,7 +326,8 @@ fn backward_tiles<T: AttnFloat>(
         let end = a.key_end(i0, bq);
         let mut j0 = 0;
         while j0 < end {
-            let bk = BK.min(d.s - j0);
+            // Causal: keys at or past `end` take no part in any row of the tile.
+            let bk = BK.min(end - j0);
             a.scores(off, i0, bq, j0, bk, &mut p);
             for r in 0..bq {
                 let m = lse[i0 + r];
