@@ -306,6 +306,52 @@ def rnn_case(cell: str) -> Case:
     )
 
 
+# A character GPT as the tutorials write it with PyTorch's modules: token + position
+# embeddings, pre-norm causal encoder layers (gelu), a final LayerNorm and a linear head.
+CHAR_GPT = "\n".join(
+    [
+        "class CharGPT(torch.nn.Module):",
+        "    def __init__(self, vocab=65, block=64, d=128, heads=4, layers=2):",
+        "        super().__init__()",
+        "        self.tok = torch.nn.Embedding(vocab, d)",
+        "        self.pos = torch.nn.Embedding(block, d)",
+        "        layer = torch.nn.TransformerEncoderLayer(d, heads, 4 * d, dropout=0.0,",
+        "            activation='gelu', batch_first=True, norm_first=True)",
+        "        self.blocks = torch.nn.TransformerEncoder(",
+        "            layer, layers, enable_nested_tensor=False)",
+        "        self.norm = torch.nn.LayerNorm(d)",
+        "        self.head = torch.nn.Linear(d, vocab)",
+        "        mask = torch.nn.Transformer.generate_square_subsequent_mask(block)",
+        "        self.register_buffer('causal', mask)",
+        "        self.register_buffer('positions', torch.arange(block))",
+        "    def forward(self, idx):",
+        "        h = self.tok(idx) + self.pos(self.positions)",
+        "        h = self.blocks(h, mask=self.causal, is_causal=True)",
+        "        return self.head(self.norm(h))",
+    ]
+)
+
+TRANSFORMER_CASES = [
+    train_step_case(
+        "TransformerEncoderLayer(128, 4, 512) train step, 16x64x128, AdamW",
+        "torch.nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, batch_first=True)",
+        "x = torch.randn(16, 64, 128); y = None",
+        "out.pow(2).mean()",
+        "torch.optim.AdamW(model.parameters(), lr=1e-3)",
+        needs=("nn.TransformerEncoderLayer",),
+    ),
+    train_step_case(
+        "char GPT (TransformerEncoder, 2 pre-norm causal gelu layers) train step, 16x64 tokens",
+        "CharGPT()",
+        "x = torch.randint(0, 65, (16, 64)); y = torch.randint(0, 65, (16, 64))",
+        "torch.nn.functional.cross_entropy(out.reshape(-1, 65), y.reshape(-1))",
+        "torch.optim.AdamW(model.parameters(), lr=1e-3)",
+        needs=("nn.TransformerEncoder",),
+        prelude=CHAR_GPT,
+    ),
+]
+
+
 def max_pool_case(batch: int, channels: int, size: int) -> Case:
     """max_pool2d 2x2 (stride 2) forward and backward on float32 NCHW input."""
     n, c, hw = batch, channels, size
@@ -403,6 +449,7 @@ CASES = [
     *CNN_CASES,
     rnn_case("LSTM"),
     rnn_case("GRU"),
+    *TRANSFORMER_CASES,
     max_pool_case(32, 64, 32),
     batch_norm_case(32, 64, 16),
     sdpa_case(8, 4, 128, 32),

@@ -53,8 +53,8 @@ def run(case, arrays, dtype, tol, device="cpu"):
         if kind == "int64":  # lengths stay on the CPU, as PyTorch wants them
             inputs[k] = rgrad.tensor(arr(f"in/{k}"))
             continue
-        if kind == "bool":  # masks keep their dtype
-            inputs[k] = rgrad.tensor(arr(f"in/{k}"), dtype=rgrad.bool, device=device)
+        if kind == "bool":  # attention masks keep their meaning (True = masked out)
+            inputs[k] = rgrad.tensor(arr(f"in/{k}"), device=device)
             continue
         t = rgrad.tensor(arr(f"in/{k}"), dtype=dtype, device=device)
         inputs[k] = t.requires_grad_(k in case["grads"])

@@ -197,6 +197,7 @@ def test_train_digits_bar_advances_every_batch_and_writes_to_outputs(tmp_path):
 QUICK_ARGS = {
     "char_lstm.py": ["--steps", "3", "--sample", "20"],
     "sine_lstm.py": ["--steps", "1", "--length", "60", "--future", "10"],
+    "tiny_gpt.py": ["--steps", "2", "--layers", "1", "--batch", "4", "--sample", "10"],
 }
 
 
@@ -209,6 +210,20 @@ def test_char_lstm_loss_falls_and_samples_text(tmp_path):
     assert text.startswith("def ") and len(text.rstrip("\n")) >= 84
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "outputs" / "char_lstm_loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("tqdm"), reason="needs tqdm")
+def test_tiny_gpt_beats_the_unigram_baseline_and_samples_text(tmp_path):
+    args = ["--steps", "60", "--layers", "2", "--d-model", "64", "--batch", "16"]
+    out = run("tiny_gpt.py", *args, "--eval-every", "30", "--sample", "40", cwd=tmp_path)
+    pattern = r"validation loss (\d+\.\d+) against the unigram baseline (\d+\.\d+)"
+    val, baseline = map(float, re.search(pattern, out).groups())
+    assert val < baseline - 0.2, out
+    assert len(re.findall(r"^step +\d+ +train \S+ +validation \S+$", out, re.M)) == 2
+    text = out.split("sampled text:\n", 1)[1]
+    assert text.startswith("def ") and len(text.rstrip("\n")) >= 44
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "outputs" / "tiny_gpt_loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_sine_lstm_lbfgs_lowers_the_loss_and_plots(tmp_path):
@@ -229,7 +244,7 @@ def test_examples_write_only_under_outputs(script, tmp_path):
     .gitignore lists), so a clone stays clean."""
     if script.startswith("train_") and not importlib.util.find_spec("sklearn"):
         pytest.skip("needs scikit-learn")
-    if script == "char_lstm.py" and not importlib.util.find_spec("tqdm"):
+    if script in ("char_lstm.py", "tiny_gpt.py") and not importlib.util.find_spec("tqdm"):
         pytest.skip("needs tqdm")
     args = ["--epochs", "1"] if script == "train_digits.py" else []
     if script == "train_on_gpu.py":

@@ -113,6 +113,52 @@ GRADCHECK = {
         lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True),
         [rnd(2, 4), rnd(2, 4, seed=1)],
     ),
+    "scaled_dot_product_attention": (
+        # The composite path (float masks added, one fully masked row) with GQA sharing.
+        lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m, enable_gqa=True),
+        [
+            rnd(1, 2, 3, 4, low=-1, high=1),
+            rnd(1, 1, 5, 4, low=-1, high=1, seed=1),
+            rnd(1, 1, 5, 4, seed=2),
+            rnd(3, 5, low=-1, high=1, seed=3),
+        ],
+    ),
+    "scaled_dot_product_attention_causal": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.7),
+        [
+            rnd(2, 4, 3, low=-1, high=1),
+            rnd(2, 5, 3, low=-1, high=1, seed=1),
+            rnd(2, 5, 3, seed=2),
+        ],
+    ),
+    "multi_head_attention_forward": (
+        # Sequence-first (L=3, N=2, E=4), 2 heads; the weights path (need_weights) and both
+        # outputs: packed in-projection weights, out projection, a key padding mask.
+        lambda q, kv, w, b, ow, ob: F.multi_head_attention_forward(
+            q,
+            kv,
+            kv,
+            4,
+            2,
+            w,
+            b,
+            None,
+            None,
+            False,
+            0.0,
+            ow,
+            ob,
+            key_padding_mask=rgrad.tensor([[False, True], [False, False]]),
+        ),  # fmt: skip
+        [
+            rnd(3, 2, 4, low=-1, high=1),
+            rnd(2, 2, 4, low=-1, high=1, seed=1),
+            rnd(12, 4, low=-0.5, high=0.5, seed=2),
+            rnd(12, low=-0.5, high=0.5, seed=3),
+            rnd(4, 4, low=-0.5, high=0.5, seed=4),
+            rnd(4, seed=5),
+        ],
+    ),
     "layer_norm": (
         lambda x, w, b: F.layer_norm(x, (2, 3), w, b),
         [rnd(2, 2, 3), rnd(2, 3, seed=1), rnd(2, 3, seed=2)],

@@ -332,7 +332,17 @@ from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
 Tensor.dist = dist
-# The poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
+# Distributions and special functions (with the samplers PyTorch also has at top level), and
+# the poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
+from rgrad import distributions, special  # noqa: E402
+from rgrad._finfo import finfo, iinfo  # noqa: E402
+from rgrad.distributions._gamma_grad import (  # noqa: E402, F401
+    standard_gamma_grad as _standard_gamma_grad,
+)
+from rgrad.distributions._samplers import binomial, poisson  # noqa: E402
+from rgrad.distributions._samplers import (  # noqa: E402, F401
+    standard_gamma as _standard_gamma,
+)
 from rgrad.nn._functional.pooling import (  # noqa: E402
     adaptive_avg_pool1d,
     avg_pool1d,
@@ -549,6 +559,12 @@ __all__ = [
     "deg2rad",
     "dist",
     "linalg",
+    "binomial",
+    "distributions",
+    "poisson",
+    "finfo",
+    "iinfo",
+    "special",
     "logspace",
     "rad2deg",
     "randint_like",

@@ -43,7 +43,9 @@ def _host(t):
 
 
 def _from_host(array, device):
-    out = _rgrad.from_numpy(np.ascontiguousarray(array))
+    array = np.asarray(array)
+    # ascontiguousarray makes a 0-d array 1-d: keep the shape (0-d `a | b` stays 0-d).
+    out = _rgrad.from_numpy(np.ascontiguousarray(array).reshape(array.shape))
     return out if str(device) == "cpu" else out.to(device)
 
 

@@ -3,6 +3,6 @@
 (``torch.backends.mps.is_available()``). rgrad has neither cuDNN nor MPS, so the flags are
 kept but change nothing. Each is a module, so ``import torch.backends.cudnn`` works too."""
 
-from rgrad.backends import cuda, cudnn, mps
+from rgrad.backends import cuda, cudnn, mha, mps
 
-__all__ = ["cuda", "cudnn", "mps"]
+__all__ = ["cuda", "cudnn", "mha", "mps"]

@@ -94,6 +94,13 @@ from rgrad.nn._functional.loss_extra import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+
+# The mask helpers too: PyTorch code that subclasses the attention modules calls them as F._*.
+from rgrad.nn._functional.multi_head_attention import (
+    _canonical_mask,  # noqa: F401
+    _none_or_dtype,  # noqa: F401
+    multi_head_attention_forward,
+)
 from rgrad.nn._functional.norm import (
     batch_norm,
     channel_shuffle,
@@ -215,6 +222,7 @@ __all__ = [
     "margin_ranking_loss",
     "mish",
     "mse_loss",
+    "multi_head_attention_forward",
     "multi_margin_loss",
     "multilabel_margin_loss",
     "multilabel_soft_margin_loss",

@@ -18,6 +18,7 @@ from rgrad.nn.modules.activation import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    MultiheadAttention,
     PReLU,
     ReLU,
     ReLU6,
@@ -169,6 +170,13 @@ from rgrad.nn.modules.rnn import (
 from rgrad.nn.modules.sparse import (
     Embedding,
 )
+from rgrad.nn.modules.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from rgrad.nn.modules.upsampling import (
     Upsample,
     UpsamplingBilinear2d,
@@ -250,6 +258,7 @@ __all__ = [
     "MSELoss",
     "MarginRankingLoss",
     "Mish",
+    "MultiheadAttention",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -284,6 +293,11 @@ __all__ = [
     "Tanh",
     "Tanhshrink",
     "Threshold",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "TripletMarginLoss",
     "Unflatten",
     "Upsample",

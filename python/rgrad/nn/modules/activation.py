@@ -3,6 +3,8 @@
 import rgrad
 from rgrad.nn import functional as F
 from rgrad.nn import init
+from rgrad.nn._functional import multi_head_attention as _mha
+from rgrad.nn.modules.linear import NonDynamicallyQuantizableLinear
 from rgrad.nn.modules.module import Module
 from rgrad.nn.parameter import Parameter
 
@@ -19,6 +21,7 @@ __all__ = [
     "LogSigmoid",
     "LogSoftmax",
     "Mish",
+    "MultiheadAttention",
     "PReLU",
     "RReLU",
     "ReLU",
@@ -365,3 +368,170 @@ class Softmin(_SoftmaxBase):
     """``softmax(-x)`` along ``dim``."""
 
     _fn = F.softmin
+
+
+class MultiheadAttention(Module):
+    """Attention over ``num_heads`` heads of ``embed_dim // num_heads`` dims, with PyTorch's
+    parameters: ``in_proj_weight`` (3E, E) packing the query, key and value projections, or
+    ``q_proj_weight``/``k_proj_weight``/``v_proj_weight`` when ``kdim``/``vdim`` differ from
+    ``embed_dim``; ``in_proj_bias`` (3E); ``bias_k``/``bias_v`` (1, 1, E) with
+    ``add_bias_kv``; ``out_proj``. Inputs are sequence-first (L, N, E) unless
+    ``batch_first``; 2-D inputs are one unbatched sequence."""
+
+    __constants__ = ["batch_first"]
+
+    def __init__(
+        self,
+        embed_dim,
+        num_heads,
+        dropout=0.0,
+        bias=True,
+        add_bias_kv=False,
+        add_zero_attn=False,
+        kdim=None,
+        vdim=None,
+        batch_first=False,
+        device=None,
+        dtype=None,
+    ):
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(
+                f"embed_dim and num_heads must be greater than 0,"
+                f" got embed_dim={embed_dim} and num_heads={num_heads} instead"
+            )
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        if self.head_dim * num_heads != self.embed_dim:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+
+        def param(*shape):
+            return Parameter(rgrad.empty(shape, **factory))
+
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = param(3 * embed_dim, embed_dim)
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = param(embed_dim, embed_dim)
+            self.k_proj_weight = param(embed_dim, self.kdim)
+            self.v_proj_weight = param(embed_dim, self.vdim)
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = param(3 * embed_dim)
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **factory)
+        if add_bias_kv:
+            self.bias_k = param(1, 1, embed_dim)
+            self.bias_v = param(1, 1, embed_dim)
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
+
+    def __setstate__(self, state):
+        # Checkpoints of PyTorch 1.1 predate separate projection weights.
+        state.setdefault("_qkv_same_embed_dim", True)
+        super().__setstate__(state)
+
+    def forward(
+        self,
+        query,
+        key,
+        value,
+        key_padding_mask=None,
+        need_weights=True,
+        attn_mask=None,
+        average_attn_weights=True,
+        is_causal=False,
+    ):
+        """Returns ``(output, weights)``: the output in the input's layout and, with
+        ``need_weights``, the attention weights (N, L, S) averaged over heads, or
+        (N, H, L, S) with ``average_attn_weights=False``; None otherwise."""
+        key_padding_mask = _mha._canonical_mask(
+            key_padding_mask,
+            "key_padding_mask",
+            _mha._none_or_dtype(attn_mask),
+            "attn_mask",
+            query.dtype,
+        )
+        attn_mask = _mha._canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, False)
+        separate = not self._qkv_same_embed_dim
+        return _mha._attention(
+            query,
+            key,
+            value,
+            self.embed_dim,
+            self.num_heads,
+            self.in_proj_weight,
+            self.in_proj_bias,
+            self.bias_k,
+            self.bias_v,
+            self.add_zero_attn,
+            self.dropout,
+            self.out_proj.weight,
+            self.out_proj.bias,
+            self.training,
+            key_padding_mask,
+            need_weights,
+            attn_mask,
+            separate,
+            self.q_proj_weight if separate else None,
+            self.k_proj_weight if separate else None,
+            self.v_proj_weight if separate else None,
+            None,
+            None,
+            average_attn_weights,
+            is_causal,
+            # Batched batch-first input goes in as it is: the projections read its rows
+            # directly, so PyTorch's transposes (and the copies behind them) are not needed.
+            batch_first=self.batch_first and query.dim() == 3,
+        )
+
+    def merge_masks(self, attn_mask, key_padding_mask, query):
+        """``attn_mask`` and ``key_padding_mask`` (both float) as one mask for self-attention
+        over ``query`` (N, L, E), with its kind: 1 = the padding mask alone, 2 = (N, H, L, L)
+        merged; (None, None) when neither is given. PyTorch's fused kernels take it this way."""
+        mask_type = None
+        merged = None
+        if key_padding_mask is not None:
+            mask_type = 1
+            merged = key_padding_mask
+        if attn_mask is not None:
+            batch_size, seq_len, _ = query.shape
+            mask_type = 2
+            if attn_mask.dim() == 3:
+                expanded = attn_mask.view(batch_size, -1, seq_len, seq_len)
+            else:
+                expanded = attn_mask.view(1, 1, seq_len, seq_len).expand(
+                    batch_size, self.num_heads, -1, -1
+                )
+            merged = expanded
+            if key_padding_mask is not None:
+                merged = expanded + key_padding_mask.view(batch_size, 1, 1, seq_len).expand(
+                    -1, self.num_heads, -1, -1
+                )
+        return merged, mask_type

@@ -8,7 +8,7 @@ from rgrad.nn import init
 from rgrad.nn.modules.module import Module
 from rgrad.nn.parameter import Parameter
 
-__all__ = ["Bilinear", "Identity", "Linear"]
+__all__ = ["Bilinear", "Identity", "Linear", "NonDynamicallyQuantizableLinear"]
 
 
 class Identity(Module):
@@ -56,6 +56,11 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """``Linear`` under the name PyTorch gives ``MultiheadAttention.out_proj`` (which its
+    dynamic quantization skips); the same layer and parameters."""
 
 
 class Bilinear(Module):
