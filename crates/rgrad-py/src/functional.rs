@@ -198,6 +198,7 @@ pub fn _rnn_layer(
 #[rgrad_py_macros::boundary]
 #[pyfunction]
 #[pyo3(signature = (query, key, value, attn_mask, is_causal, scale, enable_gqa))]
+#[allow(clippy::too_many_arguments)]
 pub fn _scaled_dot_product_attention(
     py: Python<'_>,
     query: &Bound<'_, PyAny>,

@@ -312,8 +312,8 @@ fn backward_tiles<T: AttnFloat>(
     let zero = T::default();
     let scale = T::from_f64(d.scale);
     let mut p = vec![zero; BQ * BK];
-    let mut dp = vec![zero; BQ * BK];
-    let mut dsum = vec![zero; BQ];
+    let mut dp = [zero; BQ * BK];
+    let mut dsum = [zero; BQ];
     let mut scratch = Vec::with_capacity(BK);
     let (o, dout, lse) = (&g.out[b * d.l * d.ev..], &g.dout[b * d.l * d.ev..], &g.lse[b * d.l..]);
     for t in tiles {

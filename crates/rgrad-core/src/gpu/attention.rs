@@ -233,6 +233,7 @@ fn key(name: &str, d: &DeviceDims) -> String {
 }
 
 /// Binds the operands, the mask, the scale and dispatches `rows` invocations.
+#[allow(clippy::too_many_arguments)]
 fn launch(
     name: &str,
     d: &DeviceDims,
