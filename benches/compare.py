@@ -384,6 +384,25 @@ def batch_norm_case(batch: int, channels: int, size: int) -> Case:
     )
 
 
+def sdpa_case(batch: int, heads: int, length: int, dim: int) -> Case:
+    """Causal scaled_dot_product_attention forward and backward to q, k, v (float32)."""
+    shape = f"{batch}, {heads}, {length}, {dim}"
+    return Case(
+        name=f"sdpa causal fwd+bwd {batch}x{heads}x{length}x{dim} float32",
+        setup=(
+            "torch.manual_seed(0); F = torch.nn.functional; "
+            f"q, k, v = (torch.randn({shape}, requires_grad=True) for _ in range(3)); "
+            f"g = torch.randn({shape})"
+        ),
+        stmt=(
+            "q.grad = k.grad = v.grad = None; "
+            "F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(g)"
+        ),
+        check=f"q.grad is not None and tuple(v.grad.shape) == ({shape})",
+        needs=("nn.functional.scaled_dot_product_attention",),
+    )
+
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -433,6 +452,7 @@ CASES = [
     *TRANSFORMER_CASES,
     max_pool_case(32, 64, 32),
     batch_norm_case(32, 64, 16),
+    sdpa_case(8, 4, 128, 32),
 ]
 
 

@@ -193,6 +193,38 @@ pub fn _rnn_layer(
     Ok((wrap(py, y)?, wrap(py, h)?, c.map(|c| wrap(py, c)).transpose()?))
 }
 
+/// `scaled_dot_product_attention` without dropout as one fused op (ops/attention.rs);
+/// `rgrad.nn.functional` handles dropout and masks that take a gradient.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (query, key, value, attn_mask, is_causal, scale, enable_gqa))]
+#[allow(clippy::too_many_arguments)]
+pub fn _scaled_dot_product_attention(
+    py: Python<'_>,
+    query: &Bound<'_, PyAny>,
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    attn_mask: Option<&Bound<'_, PyAny>>,
+    is_causal: bool,
+    scale: Option<f64>,
+    enable_gqa: bool,
+) -> PyResult<Py<PyTensor>> {
+    let func = "scaled_dot_product_attention";
+    let q = tensor_param(query, func, "query", 1)?;
+    let k = tensor_param(key, func, "key", 2)?;
+    let v = tensor_param(value, func, "value", 3)?;
+    let mask = match attn_mask {
+        Some(m) if !m.is_none() => Some(tensor_param(m, func, "attn_mask", 4)?),
+        _ => None,
+    };
+    // Work: two multiply-adds per query, key and feature.
+    let work = q.numel().saturating_mul(k.shape().iter().rev().nth(1).copied().unwrap_or(1));
+    let out = run(py, work, || {
+        q.scaled_dot_product_attention(&k, &v, mask.as_ref(), is_causal, scale, enable_gqa)
+    })?;
+    wrap(py, out)
+}
+
 /// `max_pool{spatial}d_with_indices` on an input with `spatial` pooled dims (batched or
 /// not); `rgrad.nn.functional` expands the per-dim arguments. Returns (values, indices).
 #[rgrad_py_macros::boundary]

@@ -119,6 +119,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::linear, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_convolution, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_rnn_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_scaled_dot_product_attention, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_max_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_avg_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_adaptive_pool, m)?)?;

@@ -333,6 +333,9 @@ pub enum Op {
     },
     /// One recurrent layer and direction (ops/rnn.rs): its inputs and the forward's gates.
     Rnn(Box<crate::ops::rnn::RnnSaved>),
+    /// Fused scaled dot-product attention (ops/attention.rs): inputs (q, k, v), the mask and
+    /// the rows' log-sum-exp.
+    Attention(Box<crate::ops::attention::SdpaSaved>),
     /// Max pooling (ops/pool_exec.rs): the indices recorded by the forward.
     PoolMax {
         indices: Tensor,

@@ -185,6 +185,24 @@ pub fn log_f32(xs: &[f32]) -> Vec<f32> {
 }
 
 /// Recomputes, with the standard `exp`, the elements the fast path does not cover.
+#[inline(always)]
+fn exp_nonpositive_core(x: f32) -> f32 {
+    let y = exp_core(x);
+    // Deep underflow (and -inf) is 0; NaN stays NaN. Selects, so the loop stays vectorized.
+    let y = if x < LO { 0.0 } else { y };
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// `exp(xs[i])` into `out` for inputs at most 0 (the shifted scores of a softmax), without
+/// the standard-`exp` fixup pass: underflow gives 0, NaN stays NaN.
+pub fn exp_nonpositive_f32_into(xs: &[f32], out: &mut [f32]) {
+    dispatch(xs, out, exp_nonpositive_core);
+}
+
 fn fix_range(xs: &[f32], out: &mut [f32]) {
     for (o, &x) in out.iter_mut().zip(xs) {
         if !(LO..=HI).contains(&x) {

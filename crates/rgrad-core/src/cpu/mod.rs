@@ -1,6 +1,7 @@
 //! CPU kernels. They take typed slices plus layouts and return new contiguous buffers; the
 //! tensor layer picks the element type and records autograd.
 
+pub mod attention;
 pub mod conv;
 pub mod copy;
 pub mod elementwise;

@@ -151,3 +151,29 @@ pub fn bn_grad_input(
 ) -> Result<Tensor> {
     not_built()
 }
+
+pub fn sdpa_forward(
+    _d: &super::DeviceDims,
+    _q: &Tensor,
+    _k: &Tensor,
+    _v: &Tensor,
+    _mask: Option<&Tensor>,
+    _scale: f64,
+) -> Result<(Tensor, Tensor)> {
+    not_built()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn sdpa_backward(
+    _d: &super::DeviceDims,
+    _q: &Tensor,
+    _k: &Tensor,
+    _v: &Tensor,
+    _mask: Option<&Tensor>,
+    _out: &Tensor,
+    _dout: &Tensor,
+    _lse: &Tensor,
+    _scale: f64,
+) -> Result<[Tensor; 3]> {
+    not_built()
+}

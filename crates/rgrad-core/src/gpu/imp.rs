@@ -11,6 +11,7 @@ use crate::tensor::scalar_as;
 use crate::{with_dtype, DType, Tensor};
 use std::sync::Arc;
 
+pub use super::attention::{sdpa_backward, sdpa_forward};
 pub use super::matmul::matmul;
 pub use super::norm::{bn_apply, bn_grad_input, bn_grad_sums, bn_stats};
 pub use super::pool::{pool_avg, pool_max};

@@ -7,6 +7,8 @@
 pub mod wgsl;
 
 #[cfg(feature = "wgpu")]
+mod attention;
+#[cfg(feature = "wgpu")]
 mod context;
 #[cfg(feature = "wgpu")]
 mod imp;
@@ -77,4 +79,28 @@ pub enum Reduce {
     ArgMin,
     Any,
     All,
+}
+
+/// The largest head dim the device attention kernels hold in registers (gpu/attention.rs);
+/// larger ones run as tensor ops.
+pub const ATTENTION_MAX_DIM: usize = 128;
+
+/// How the device attention kernels are given the mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceMask {
+    None,
+    Bool,
+    Float,
+}
+
+/// Sizes of one device attention call: `nb` (batch, head) pairs of `l` queries and `s` keys.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceDims {
+    pub nb: usize,
+    pub l: usize,
+    pub s: usize,
+    pub e: usize,
+    pub ev: usize,
+    pub causal: bool,
+    pub mask: DeviceMask,
 }

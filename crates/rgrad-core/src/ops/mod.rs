@@ -2,6 +2,7 @@
 //! autograd node in the same place.
 
 pub mod arith;
+pub mod attention;
 pub mod binary;
 pub mod conv;
 mod conv_device;

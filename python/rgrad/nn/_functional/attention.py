@@ -1,7 +1,10 @@
 """``scaled_dot_product_attention`` of ``rgrad.nn.functional``.
 
-This is the composite form, written in core tensor ops: it is what double backward goes
-through, and the reference the fused kernel is checked against. Its semantics are PyTorch's:
+Without dropout it is one fused core op (``_rgrad._scaled_dot_product_attention``: a tiled
+online-softmax kernel, a backward recomputing the probabilities from the saved log-sum-exp,
+and under ``create_graph`` the same attention as core tensor ops). The composite below,
+written in core tensor ops, runs for dropout and for masks that take a gradient, and is the
+reference the fused op is tested against. Its semantics are PyTorch's:
 a bool mask says which keys take part, a float mask is added to the scores, ``is_causal``
 keeps the lower triangle aligned top-left, a row with no key taking part gives zeros (and
 zero gradients), and with ``enable_gqa`` each group of query heads shares one key/value head.
@@ -10,6 +13,7 @@ zero gradients), and with ``enable_gqa`` each group of query heads shares one ke
 import math
 
 import rgrad
+from rgrad import _rgrad
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -83,6 +87,30 @@ def scaled_dot_product_attention(
 ):
     """``softmax(query @ key^T * scale + mask) @ value`` over the last two dims, batched and
     broadcast over the leading ones."""
+    mask_grad = (
+        isinstance(attn_mask, rgrad.Tensor) and attn_mask.requires_grad and rgrad.is_grad_enabled()
+    )
+    if dropout_p == 0.0 and not mask_grad:
+        if all(isinstance(t, rgrad.Tensor) and t.dim() == 3 for t in (query, key, value)):
+            # PyTorch runs 3-D inputs as one batch of heads (its grad_fn is a squeeze).
+            out = _rgrad._scaled_dot_product_attention(
+                query.unsqueeze(0),
+                key.unsqueeze(0),
+                value.unsqueeze(0),
+                attn_mask,
+                is_causal,
+                scale,
+                enable_gqa,
+            )
+            return out.squeeze(0)
+        return _rgrad._scaled_dot_product_attention(
+            query, key, value, attn_mask, is_causal, scale, enable_gqa
+        )
+    return _composite(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+def _composite(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
+    """The attention in core tensor ops (dropout on the weights, gradients for the mask)."""
     _check_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     target, source = query.size(-2), key.size(-2)
     scale_factor = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale

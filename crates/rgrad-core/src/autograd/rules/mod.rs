@@ -12,6 +12,7 @@ use smallvec::{smallvec, SmallVec};
 
 // One file per op family whose rules are more than a line or two; each exposes one function
 // per recorded op, called from the table below.
+mod attention;
 mod conv;
 mod norm;
 mod pool;
@@ -459,6 +460,7 @@ pub(crate) fn backward(
             }
             Ok(smallvec![Some(gx.mul(g)?), None])
         }
+        Op::Attention(saved) => attention::attention(saved, g, &need, create_graph),
         Op::Convolution { x, w, spec, transposed, has_bias } => {
             conv::convolution(g, x, w, spec, *transposed, *has_bias, &need)
         }
