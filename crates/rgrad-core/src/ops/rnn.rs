@@ -1,33 +1,57 @@
-//! One recurrent layer in one direction as one recorded op: `rnn_layer(gi, h0, c0, w_hh,
-//! b_hh)` over the input projection `gi = x W_ih^T + b_ih` (`[T, B, G]`, one GEMM done by the
-//! caller, whose own backward gives the input and `W_ih` gradients from `gi`'s).
+//! One recurrent layer in one direction as one recorded op: `rnn_layer(x, h0, c0, w_ih,
+//! w_hh, b_ih, b_hh)`, the input projection of every step included (one GEMM inside the op),
+//! so the node's backward gives every gradient: the input's, the states' and the weights'.
 //!
-//! On the CPU the recurrence runs in cpu/rnn.rs (fused gates, one GEMM per step) and the node
-//! keeps the activated gates for a single-sweep BPTT. Elsewhere (wgpu), and whenever the
-//! backward itself is recorded (`create_graph`), the same recurrence runs as tensor ops
+//! On the CPU the recurrence runs in cpu/rnn.rs (fused gates, one small product per step) and
+//! the node keeps the activated gates for a single-sweep BPTT. Elsewhere (wgpu), and whenever
+//! the backward itself is recorded (`create_graph`), the same recurrence runs as tensor ops
 //! ([`composite`]), so it works on every device and differentiates again.
 
 use crate::autograd::{record, Op, Saved};
 use crate::bail;
-use crate::cpu::rnn::{self as kernel, RnnDims, RnnMode};
+use crate::cpu::rnn::{self as kernel, RnnDims, RnnMode, RnnNeeds, RnnWeights};
 use crate::error::{Error, Result};
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 use crate::{DType, Device};
 
+/// The operands of one layer and direction.
+#[derive(Clone, Copy)]
+pub struct RnnArgs<'a> {
+    pub h0: &'a Tensor,
+    pub c0: Option<&'a Tensor>,
+    pub w_ih: &'a Tensor,
+    pub w_hh: &'a Tensor,
+    pub b_ih: Option<&'a Tensor>,
+    pub b_hh: Option<&'a Tensor>,
+}
+
 /// What the node keeps: the inputs (for the recorded backward) and the forward's buffers.
 pub struct RnnSaved {
     pub mode: RnnMode,
     pub reverse: bool,
-    pub gi: Saved,
+    pub x: Saved,
     pub h0: Saved,
     pub c0: Option<Saved>,
+    pub w_ih: Saved,
     pub w_hh: Saved,
+    pub b_ih: Option<Saved>,
     pub b_hh: Option<Saved>,
     pub y: Saved,
+    /// The input, contiguous time-major (a copy when it was a batch-first view).
+    pub x_dense: Tensor,
     pub gates: Tensor,
     pub extra: Tensor,
     pub cells: Tensor,
+}
+
+impl RnnSaved {
+    /// How many inputs the node has: x, h0, [c0], w_ih, w_hh, [b_ih], [b_hh].
+    pub fn inputs(&self) -> usize {
+        4 + usize::from(self.c0.is_some())
+            + usize::from(self.b_ih.is_some())
+            + usize::from(self.b_hh.is_some())
+    }
 }
 
 /// The layer's outputs: `[T, B, H]`, and the final `[B, H]` hidden and (LSTM) cell states.
@@ -55,76 +79,74 @@ fn check_shape(t: &Tensor, want: &[usize], what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The inputs in recording order: x, h0, [c0], w_ih, w_hh, [b_ih], [b_hh].
+fn operands<'a>(x: &'a Tensor, a: &RnnArgs<'a>) -> Vec<&'a Tensor> {
+    let mut all = vec![x, a.h0];
+    all.extend(a.c0);
+    all.extend([a.w_ih, a.w_hh]);
+    all.extend(a.b_ih);
+    all.extend(a.b_hh);
+    all
+}
+
 /// Checks the operands and returns the layer's sizes.
-fn plan(
-    mode: RnnMode,
-    gi: &Tensor,
-    h0: &Tensor,
-    c0: Option<&Tensor>,
-    w_hh: &Tensor,
-    b_hh: Option<&Tensor>,
-    reverse: bool,
-) -> Result<RnnDims> {
-    if w_hh.ndim() != 2 || gi.ndim() != 3 {
-        bail!(Runtime, "rnn_layer: expected a 3-D input projection and a 2-D weight_hh");
+fn plan(mode: RnnMode, x: &Tensor, a: &RnnArgs, reverse: bool) -> Result<RnnDims> {
+    if x.ndim() != 3 || a.w_ih.ndim() != 2 || a.w_hh.ndim() != 2 {
+        bail!(Runtime, "rnn_layer: expected a 3-D input and 2-D weights");
     }
-    let h = w_hh.shape()[1];
+    let h = a.w_hh.shape()[1];
     let g = h.checked_mul(mode.gates()).ok_or_else(|| Error::Runtime("rnn_layer: size overflow".into()))?;
-    let (t, b) = (gi.shape()[0], gi.shape()[1]);
-    check_shape(gi, &[t, b, g], "input projection")?;
-    check_shape(w_hh, &[g, h], "weight_hh")?;
-    check_shape(h0, &[b, h], "hx")?;
-    match (mode == RnnMode::Lstm, c0) {
+    let (t, b, i) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    check_shape(a.w_ih, &[g, i], "weight_ih")?;
+    check_shape(a.w_hh, &[g, h], "weight_hh")?;
+    check_shape(a.h0, &[b, h], "hx")?;
+    match (mode == RnnMode::Lstm, a.c0) {
         (true, Some(c)) => check_shape(c, &[b, h], "cx")?,
         (false, None) => {}
         (true, None) => bail!(Runtime, "rnn_layer: LSTM needs a cell state"),
         (false, Some(_)) => bail!(Runtime, "rnn_layer: only LSTM takes a cell state"),
     }
-    if let Some(bias) = b_hh {
-        check_shape(bias, &[g], "bias_hh")?;
+    for bias in a.b_ih.iter().chain(a.b_hh.iter()) {
+        check_shape(bias, &[g], "bias")?;
     }
-    let mut all = vec![gi, h0, w_hh];
-    all.extend(c0);
-    all.extend(b_hh);
-    for x in &all {
-        if x.dtype() != gi.dtype() {
+    crate::shape::checked_numel(&[t, b, g])?;
+    let all = operands(x, a);
+    for v in &all {
+        if v.dtype() != x.dtype() {
             bail!(
                 Runtime,
                 "expected scalar type {} but found {}",
-                gi.dtype().legacy_name().trim_end_matches("Tensor"),
-                x.dtype().legacy_name().trim_end_matches("Tensor")
+                x.dtype().legacy_name().trim_end_matches("Tensor"),
+                v.dtype().legacy_name().trim_end_matches("Tensor")
             );
         }
     }
-    if !gi.dtype().is_float() {
+    if !x.dtype().is_float() {
         bail!(
             NotImplemented,
             "rnn_layer is not implemented for '{}'",
-            gi.dtype().legacy_name().trim_end_matches("Tensor")
+            x.dtype().legacy_name().trim_end_matches("Tensor")
         );
     }
     crate::ops::common_device(&all)?;
-    Ok(RnnDims { mode, t, b, h, reverse })
+    Ok(RnnDims { mode, t, b, i, h, reverse })
 }
 
 /// The recurrence as tensor ops: every step recorded, so it runs on any device and its
 /// gradient differentiates again.
-pub(crate) fn composite(
-    d: &RnnDims,
-    gi: &Tensor,
-    h0: &Tensor,
-    c0: Option<&Tensor>,
-    w_hh: &Tensor,
-    b_hh: Option<&Tensor>,
-) -> Result<RnnOut> {
-    let w_t = w_hh.t()?;
-    let (mut h, mut c) = (h0.clone(), c0.cloned());
+pub(crate) fn composite(d: &RnnDims, x: &Tensor, a: &RnnArgs) -> Result<RnnOut> {
+    let mut gi = x.matmul(&a.w_ih.t()?)?;
+    if let Some(b) = a.b_ih {
+        gi = gi.add(b)?;
+    }
+    let w_t = a.w_hh.t()?;
+    let (mut h, mut c) = (a.h0.clone(), a.c0.cloned());
     let mut outs: Vec<Option<Tensor>> = vec![None; d.t];
     for k in 0..d.t {
         let t = if d.reverse { d.t - 1 - k } else { k };
         let gi_t = gi.select(0, t as i64)?;
         let mut gh = h.matmul(&w_t)?;
-        if let Some(b) = b_hh {
+        if let Some(b) = a.b_hh {
             gh = gh.add(b)?;
         }
         h = match d.mode {
@@ -150,7 +172,7 @@ pub(crate) fn composite(
         outs[t] = Some(h.clone());
     }
     let outs: Vec<Tensor> = outs.into_iter().flatten().collect();
-    let y = if outs.is_empty() { h0.zeros_like_shape(&[0, d.b, d.h])? } else { Tensor::stack(&outs, 0)? };
+    let y = if outs.is_empty() { a.h0.zeros_like_shape(&[0, d.b, d.h])? } else { Tensor::stack(&outs, 0)? };
     Ok((y, h, c))
 }
 
@@ -186,38 +208,28 @@ macro_rules! with_float {
 }
 
 impl Tensor {
-    /// One layer and direction of `mode` ("RNN_TANH", "RNN_RELU", "LSTM", "GRU") over the
-    /// input projection `self` (`[T, B, G]`); returns the outputs `[T, B, H]` and the final
-    /// states.
-    pub fn rnn_layer(
-        &self,
-        mode: RnnMode,
-        h0: &Tensor,
-        c0: Option<&Tensor>,
-        w_hh: &Tensor,
-        b_hh: Option<&Tensor>,
-        reverse: bool,
-    ) -> Result<RnnOut> {
-        let gi = self;
-        let d = plan(mode, gi, h0, c0, w_hh, b_hh, reverse)?;
+    /// One layer and direction of `mode` over the input `self` (`[T, B, I]`, time-major);
+    /// returns the outputs `[T, B, H]` and the final states.
+    pub fn rnn_layer(&self, mode: RnnMode, a: &RnnArgs, reverse: bool) -> Result<RnnOut> {
+        let x = self;
+        let d = plan(mode, x, a, reverse)?;
         // Empty sizes go through the tensor ops too (the kernel's row loops assume rows).
-        if gi.device() != Device::Cpu || d.t == 0 || d.b == 0 || d.h == 0 {
-            return composite(&d, gi, h0, c0, w_hh, b_hh);
+        if x.device() != Device::Cpu || d.t == 0 || d.b == 0 || d.h == 0 || d.i == 0 {
+            return composite(&d, x, a);
         }
-        let (gd, hd, wd) = (dense(gi)?, dense(h0)?, dense(w_hh)?);
-        let cd = c0.map(dense).transpose()?;
-        let bd = b_hh.map(dense).transpose()?;
-        let (bh, tbh) = (d.b * d.h, d.t * d.b * d.h);
-        let (y, h_last, c_last, gates, extra, cells) = with_float!(gi.dtype(), T => {
+        let (xd, hd, wid, whd) = (dense(x)?, dense(a.h0)?, dense(a.w_ih)?, dense(a.w_hh)?);
+        let cd = a.c0.map(dense).transpose()?;
+        let bid = a.b_ih.map(dense).transpose()?;
+        let bhd = a.b_hh.map(dense).transpose()?;
+        let (y, h_last, c_last, gates, extra, cells) = with_float!(x.dtype(), T => {
             let no: &[T] = &[];
-            let f = kernel::forward::<T>(
-                &d,
-                slice_of(&gd),
-                slice_of(&hd),
-                cd.as_ref().map_or(no, slice_of::<T>),
-                slice_of(&wd),
-                bd.as_ref().map_or(no, slice_of::<T>),
-            );
+            let w = RnnWeights {
+                w_ih: slice_of(&wid),
+                w_hh: slice_of(&whd),
+                b_ih: bid.as_ref().map_or(no, slice_of::<T>),
+                b_hh: bhd.as_ref().map_or(no, slice_of::<T>),
+            };
+            let f = kernel::forward::<T>(&d, slice_of(&xd), slice_of(&hd), cd.as_ref().map_or(no, slice_of::<T>), &w);
             let c_last = if mode == RnnMode::Lstm { Some(Tensor::from_vec(f.c_last, &[d.b, d.h])) } else { None };
             let flat = |v: Vec<T>| {
                 let n = v.len();
@@ -226,21 +238,20 @@ impl Tensor {
             let (gates, extra, cells) = (flat(f.gates), flat(f.extra), flat(f.cells));
             (Tensor::from_vec(f.y, &[d.t, d.b, d.h]), Tensor::from_vec(f.h_last, &[d.b, d.h]), c_last, gates, extra, cells)
         });
-        debug_assert!(y.numel() == tbh && h_last.numel() == bh);
-        let mut inputs = vec![gi, h0];
-        inputs.extend(c0);
-        inputs.push(w_hh);
-        inputs.extend(b_hh);
+        let inputs = operands(x, a);
         if crate::autograd::needs_grad(&inputs) {
             let saved = RnnSaved {
                 mode,
                 reverse,
-                gi: Saved::input(gi),
-                h0: Saved::input(h0),
-                c0: c0.map(Saved::input),
-                w_hh: Saved::input(w_hh),
-                b_hh: b_hh.map(Saved::input),
+                x: Saved::input(x),
+                h0: Saved::input(a.h0),
+                c0: a.c0.map(Saved::input),
+                w_ih: Saved::input(a.w_ih),
+                w_hh: Saved::input(a.w_hh),
+                b_ih: a.b_ih.map(Saved::input),
+                b_hh: a.b_hh.map(Saved::input),
                 y: Saved::output(&y, NODE_NAME),
+                x_dense: xd,
                 gates,
                 extra,
                 cells,
@@ -255,15 +266,29 @@ impl Tensor {
 
 const NODE_NAME: &str = "RnnLayerBackward0";
 
-/// BPTT with the saved gates (`grads` one per output: y, h_last, c_last). Returns one
-/// gradient per input in recording order: gi, h0, [c0], w_hh, [b_hh].
-pub(crate) fn backward_kernel(s: &RnnSaved, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
-    let (gi, h0, w_hh) = (s.gi.get()?, s.h0.get()?, s.w_hh.get()?);
-    let y = s.y.get()?;
+fn dims_of(s: &RnnSaved) -> Result<RnnDims> {
+    let (x, w_hh) = (s.x.get()?, s.w_hh.get()?);
+    Ok(RnnDims {
+        mode: s.mode,
+        t: x.shape()[0],
+        b: x.shape()[1],
+        i: x.shape()[2],
+        h: w_hh.shape()[1],
+        reverse: s.reverse,
+    })
+}
+
+/// BPTT with the saved gates (`grads` one per output: y, h_last, c_last; `needs` one per
+/// input). Returns one gradient per input in recording order (see [`RnnSaved::inputs`]).
+pub(crate) fn backward_kernel(
+    s: &RnnSaved,
+    grads: &[Option<Tensor>],
+    needs: &[bool],
+) -> Result<Vec<Option<Tensor>>> {
+    let d = dims_of(s)?;
+    let (h0, w_ih, w_hh, y) = (s.h0.get()?, s.w_ih.get()?, s.w_hh.get()?, s.y.get()?);
     let c0 = s.c0.as_ref().map(|c| c.get()).transpose()?;
-    let d =
-        RnnDims { mode: s.mode, t: gi.shape()[0], b: gi.shape()[1], h: w_hh.shape()[1], reverse: s.reverse };
-    let dtype = gi.dtype();
+    let dtype = y.dtype();
     let grab = |i: usize| -> Result<Tensor> {
         match grads.get(i).cloned().flatten() {
             Some(g) => dense(&g.detach().to_device(Device::Cpu)?.to_dtype(dtype)?),
@@ -271,30 +296,37 @@ pub(crate) fn backward_kernel(s: &RnnSaved, grads: &[Option<Tensor>]) -> Result<
         }
     };
     let (dy, dh, dc) = (grab(0)?, grab(1)?, grab(2)?);
-    let (hd, wd) = (dense(h0)?, dense(w_hh)?);
+    let (hd, wid, whd) = (dense(h0)?, dense(w_ih)?, dense(w_hh)?);
     let cd = c0.map(dense).transpose()?;
+    let n_in = s.inputs();
+    let need = |i: usize| needs.get(i).copied().unwrap_or(true);
+    let flags = RnnNeeds { x: need(0), b_ih: s.b_ih.is_some(), b_hh: s.b_hh.is_some() };
     let r = with_float!(dtype, T => {
         let no: &[T] = &[];
         let saved = kernel::RnnSavedRef {
+            x: slice_of(&s.x_dense),
             y: slice_of(y),
             h0: slice_of(&hd),
             c0: cd.as_ref().map_or(no, slice_of::<T>),
             gates: slice_of(&s.gates),
             extra: slice_of(&s.extra),
             cells: slice_of(&s.cells),
-            w_hh: slice_of(&wd),
         };
-        let g = kernel::backward::<T>(&d, &saved, slice_of(&dy), slice_of(&dh), slice_of(&dc));
+        let w = RnnWeights { w_ih: slice_of(&wid), w_hh: slice_of(&whd), b_ih: no, b_hh: no };
+        let g = kernel::backward::<T>(&d, &saved, &w, flags, slice_of(&dy), slice_of(&dh), slice_of(&dc));
         let gsz = d.mode.gates() * d.h;
-        let mut out = vec![
-            Some(Tensor::from_vec(g.gi, &[d.t, d.b, gsz])),
-            Some(Tensor::from_vec(g.h0, &[d.b, d.h])),
-        ];
+        let mut out = Vec::with_capacity(n_in);
+        out.push(if flags.x { Some(Tensor::from_vec(g.x, &[d.t, d.b, d.i])) } else { None });
+        out.push(Some(Tensor::from_vec(g.h0, &[d.b, d.h])));
         if d.mode == RnnMode::Lstm {
             out.push(Some(Tensor::from_vec(g.c0, &[d.b, d.h])));
         }
+        out.push(Some(Tensor::from_vec(g.w_ih, &[gsz, d.i])));
         out.push(Some(Tensor::from_vec(g.w_hh, &[gsz, d.h])));
-        if s.b_hh.is_some() {
+        if flags.b_ih {
+            out.push(Some(Tensor::from_vec(g.b_ih, &[gsz])));
+        }
+        if flags.b_hh {
             out.push(Some(Tensor::from_vec(g.b_hh, &[gsz])));
         }
         out
@@ -305,16 +337,14 @@ pub(crate) fn backward_kernel(s: &RnnSaved, grads: &[Option<Tensor>]) -> Result<
 /// The recorded backward (`create_graph`): the recurrence recomputed as tensor ops from the
 /// saved inputs and differentiated by the engine, stopping at those inputs.
 pub(crate) fn backward_recorded(s: &RnnSaved, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
-    let (gi, h0, w_hh) = (s.gi.get()?, s.h0.get()?, s.w_hh.get()?);
+    let d = dims_of(s)?;
+    let x = s.x.get()?;
     let c0 = s.c0.as_ref().map(|c| c.get()).transpose()?;
+    let b_ih = s.b_ih.as_ref().map(|b| b.get()).transpose()?;
     let b_hh = s.b_hh.as_ref().map(|b| b.get()).transpose()?;
-    let d =
-        RnnDims { mode: s.mode, t: gi.shape()[0], b: gi.shape()[1], h: w_hh.shape()[1], reverse: s.reverse };
-    let (y, h, c) = composite(&d, gi, h0, c0, w_hh, b_hh)?;
-    let mut inputs = vec![gi.clone(), h0.clone()];
-    inputs.extend(c0.cloned());
-    inputs.push(w_hh.clone());
-    inputs.extend(b_hh.cloned());
+    let a = RnnArgs { h0: s.h0.get()?, c0, w_ih: s.w_ih.get()?, w_hh: s.w_hh.get()?, b_ih, b_hh };
+    let (y, h, c) = composite(&d, x, &a)?;
+    let inputs: Vec<Tensor> = operands(x, &a).into_iter().cloned().collect();
     let outs = [Some(y), Some(h), c];
     let (mut roots, mut seeds) = (Vec::new(), Vec::new());
     for (o, g) in outs.iter().zip(grads) {
