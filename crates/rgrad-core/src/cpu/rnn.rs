@@ -80,15 +80,15 @@ impl RnnFloat for f64 {
     }
 }
 
-/// Sizes of one layer: `t` steps, `b` batch, `i` input features, `h` hidden units,
-/// `g = gates * h`.
+/// Sizes of one layer: `b` batch rows of the states, `i` input features, `h` hidden units
+/// (LSTM's cell), `p` the hidden state's size (`h`, or LSTM's `proj_size`), `g = gates * h`.
 #[derive(Clone, Copy, Debug)]
 pub struct RnnDims {
     pub mode: RnnMode,
-    pub t: usize,
     pub b: usize,
     pub i: usize,
     pub h: usize,
+    pub p: usize,
     pub reverse: bool,
 }
 
@@ -96,37 +96,45 @@ impl RnnDims {
     fn g(&self) -> usize {
         self.mode.gates() * self.h
     }
-    /// The step processed `k`-th.
-    fn step(&self, k: usize) -> usize {
+    /// The step processed `k`-th of `t`.
+    fn step(&self, k: usize, t: usize) -> usize {
         if self.reverse {
-            self.t - 1 - k
+            t - 1 - k
         } else {
             k
         }
     }
 }
 
-/// The layer's weights: `w_ih` `[G, I]`, `w_hh` `[G, H]`, biases `[G]` or empty.
+/// The layer's weights: `w_ih` `[G, I]`, `w_hh` `[G, P]`, biases `[G]`, `w_hr` `[P, H]`
+/// (each optional one empty when absent).
 pub struct RnnWeights<'a, T> {
     pub w_ih: &'a [T],
     pub w_hh: &'a [T],
     pub b_ih: &'a [T],
     pub b_hh: &'a [T],
+    pub w_hr: &'a [T],
 }
 
-/// What the forward returns: the outputs and what the backward reads.
+/// What the forward returns: the outputs and what the backward reads, row by row of the
+/// `N` rows (`T * B` for a padded batch).
 pub struct RnnForward<T> {
-    /// `[T, B, H]` hidden state after each step (the layer's output).
+    /// `[N, P]` hidden state after each step (the layer's output).
     pub y: Vec<T>,
-    /// `[B, H]` final hidden and (LSTM) cell state.
+    /// `[B, P]` final hidden and `[B, H]` (LSTM) cell state.
     pub h_last: Vec<T>,
     pub c_last: Vec<T>,
-    /// `[T, B, G]` activated gates (LSTM i, f, g, o; GRU r, z, n; empty for plain RNNs).
+    /// `[N, G]` activated gates (LSTM i, f, g, o; GRU r, z, n; empty for plain RNNs).
     pub gates: Vec<T>,
-    /// LSTM: `[T, B, H]` tanh of the cell state; GRU: `[T, B, H]` `W_hn h + b_hn`.
+    /// LSTM: `[N, H]` tanh of the cell state; GRU: `[N, H]` `W_hn h + b_hn`.
     pub extra: Vec<T>,
-    /// LSTM: `[T, B, H]` cell state after each step.
+    /// LSTM: `[N, H]` cell state after each step.
     pub cells: Vec<T>,
+    /// `[N, P]` the hidden state each row read, and (LSTM) `[N, H]` the cell state.
+    pub hin: Vec<T>,
+    pub cin: Vec<T>,
+    /// LSTM with a projection: `[N, H]` the cell output `o * tanh(c)` before it.
+    pub hcell: Vec<T>,
 }
 
 /// `m` (`rows x cols`, row-major) transposed, row-major, in cache-sized blocks.
@@ -154,10 +162,10 @@ fn add_column_sums<T: RnnFloat>(m: &[T], cols: usize, out: &mut [T]) {
     }
 }
 
-/// The input projection of every step, `[T*B, G]`: `x W_ih^T + b_ih`, plus `b_hh` where it
+/// The input projection of every row, `[N, G]`: `x W_ih^T + b_ih`, plus `b_hh` where it
 /// adds straight to the gates (everywhere but GRU's n block, which the reset gate scales).
-fn input_projection<T: RnnFloat>(d: &RnnDims, x: &[T], w: &RnnWeights<T>) -> Vec<T> {
-    let (g, rows) = (d.g(), d.t * d.b);
+fn input_projection<T: RnnFloat>(d: &RnnDims, rows: usize, x: &[T], w: &RnnWeights<T>) -> Vec<T> {
+    let g = d.g();
     let mut bias = vec![T::default(); g];
     let has_bias = !w.b_ih.is_empty() || !w.b_hh.is_empty();
     if !w.b_ih.is_empty() {
@@ -179,71 +187,166 @@ fn input_projection<T: RnnFloat>(d: &RnnDims, x: &[T], w: &RnnWeights<T>) -> Vec
     gi
 }
 
-/// Runs the layer: `x` `[T, B, I]`, `h0`/`c0` `[B, H]` (`c0` empty except for LSTM).
-pub fn forward<T: RnnFloat>(d: &RnnDims, x: &[T], h0: &[T], c0: &[T], w: &RnnWeights<T>) -> RnnForward<T> {
-    let (b, h, g) = (d.b, d.h, d.g());
-    let bh = b * h;
+/// The time steps of a layer: step `t` covers rows `starts[t] .. starts[t] + rows[t]` of the
+/// `[N, ...]` buffers (input, gates, outputs) and the first `rows[t]` rows of the states. A
+/// padded batch has `B` rows every step; a packed one (PyTorch's `batch_sizes`) fewer as the
+/// shorter sequences end, so the rows past `rows[t]` keep each sequence's final state going
+/// forward, or its initial state going backward in time.
+pub struct RnnSteps {
+    pub rows: Vec<usize>,
+    pub starts: Vec<usize>,
+    /// Total rows `N`.
+    pub n: usize,
+}
+
+impl RnnSteps {
+    /// `t` steps of `b` rows each.
+    pub fn dense(t: usize, b: usize) -> RnnSteps {
+        RnnSteps { rows: vec![b; t], starts: (0..t).map(|k| k * b).collect(), n: t * b }
+    }
+    /// Per-step batch sizes, checked by the caller (positive, non-increasing).
+    pub fn packed(batch_sizes: &[usize]) -> RnnSteps {
+        let mut starts = Vec::with_capacity(batch_sizes.len());
+        let mut n = 0;
+        for &r in batch_sizes {
+            starts.push(n);
+            n += r;
+        }
+        RnnSteps { rows: batch_sizes.to_vec(), starts, n }
+    }
+    pub fn t(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Calls `$imp($args)` compiled for AVX-512 or AVX2+FMA when the CPU has them: the gate
+/// loops then run on full-width vectors across a row's units (the wheel's baseline is SSE2).
+macro_rules! simd_dispatch {
+    ($imp:ident::<$T:ident>($($arg:ident: $ty:ty),*) -> $ret:ty) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f")]
+            fn wide<$T: RnnFloat>($($arg: $ty),*) -> $ret {
+                $imp($($arg),*)
+            }
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx2,fma")]
+            fn mid<$T: RnnFloat>($($arg: $ty),*) -> $ret {
+                $imp($($arg),*)
+            }
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has the features the function was compiled for.
+                return unsafe { wide($($arg),*) };
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                // SAFETY: as above.
+                return unsafe { mid($($arg),*) };
+            }
+        }
+        $imp($($arg),*)
+    }};
+}
+
+/// Runs the layer: `x` `[N, I]`, `h0` `[B, P]`, `c0` `[B, H]` (empty except for LSTM).
+pub fn forward<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    x: &[T],
+    h0: &[T],
+    c0: &[T],
+    w: &RnnWeights<T>,
+) -> RnnForward<T> {
+    simd_dispatch!(forward_impl::<T>(d: &RnnDims, st: &RnnSteps, x: &[T], h0: &[T], c0: &[T], w: &RnnWeights<T>) -> RnnForward<T>)
+}
+
+#[inline(always)]
+fn forward_impl<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    x: &[T],
+    h0: &[T],
+    c0: &[T],
+    w: &RnnWeights<T>,
+) -> RnnForward<T> {
+    let (h, p, g, n) = (d.h, d.p, d.g(), st.n);
     let lstm = d.mode == RnnMode::Lstm;
     let gru = d.mode == RnnMode::Gru;
+    let proj = !w.w_hr.is_empty();
     // Each step's hidden product is accumulated into its projection: the gates' inputs.
-    let mut gates = input_projection(d, x, w);
-    let mut y = vec![T::default(); d.t * bh];
-    let mut extra = if lstm || gru { vec![T::default(); d.t * bh] } else { Vec::new() };
-    let mut cells = if lstm { vec![T::default(); d.t * bh] } else { Vec::new() };
-    // W_hh^T, row-major `[H, G]`: the small products read its rows in place.
-    let w_t = transposed(w.w_hh, g, h);
-    let mut hprev = h0.to_vec();
-    let mut cprev = c0.to_vec();
-    let all = SmallGemm { m: b, k: h, n: g, lda: h, ldb: g, ldo: g };
-    for k in 0..d.t {
-        let t = d.step(k);
-        let gates_t = &mut gates[t * b * g..][..b * g];
-        let y_t = &mut y[t * bh..][..bh];
+    let mut gates = input_projection(d, n, x, w);
+    let mut y = vec![T::default(); n * p];
+    let mut hin = vec![T::default(); n * p];
+    let mut cin = if lstm { vec![T::default(); n * h] } else { Vec::new() };
+    let mut extra = if lstm || gru { vec![T::default(); n * h] } else { Vec::new() };
+    let mut cells = if lstm { vec![T::default(); n * h] } else { Vec::new() };
+    let mut hcell = if proj { vec![T::default(); n * h] } else { Vec::new() };
+    // W_hh^T `[P, G]` and W_hr^T `[H, P]`, row-major: the small products read their rows.
+    let w_t = transposed(w.w_hh, g, p);
+    let w_hr_t = if proj { transposed(w.w_hr, p, h) } else { Vec::new() };
+    let mut hs = h0.to_vec();
+    let mut cs = c0.to_vec();
+    for k in 0..st.t() {
+        let t = d.step(k, st.t());
+        let (r, o) = (st.rows[t], st.starts[t]);
+        let hprev = &hs[..r * p];
+        hin[o * p..][..r * p].copy_from_slice(hprev);
+        let gates_t = &mut gates[o * g..][..r * g];
+        let y_t = &mut y[o * p..][..r * p];
+        let all = SmallGemm { m: r, k: p, n: g, lda: p, ldb: g, ldo: g };
         match d.mode {
             RnnMode::Tanh | RnnMode::Relu => {
-                gemm_acc(&all, &hprev, &w_t, gates_t);
+                gemm_acc(&all, hprev, &w_t, gates_t);
                 if d.mode == RnnMode::Tanh {
                     T::tanh_into(gates_t, y_t);
                 } else {
-                    for (o, &p) in y_t.iter_mut().zip(gates_t.iter()) {
-                        *o = if p > T::default() { p } else { T::default() };
+                    for (o, &v) in y_t.iter_mut().zip(gates_t.iter()) {
+                        *o = if v > T::default() { v } else { T::default() };
                     }
                 }
             }
             RnnMode::Lstm => {
-                gemm_acc(&all, &hprev, &w_t, gates_t);
+                gemm_acc(&all, hprev, &w_t, gates_t);
                 // i, f, o through the sigmoid, g through tanh.
                 for row in gates_t.chunks_exact_mut(g) {
                     T::sigmoid_inplace(&mut row[..2 * h]);
                     T::tanh_inplace(&mut row[2 * h..3 * h]);
                     T::sigmoid_inplace(&mut row[3 * h..]);
                 }
-                let c_t = &mut cells[t * bh..][..bh];
+                let cp = &cs[..r * h];
+                cin[o * h..][..r * h].copy_from_slice(cp);
+                let c_t = &mut cells[o * h..][..r * h];
                 for ((row, c), cp) in
-                    gates_t.chunks_exact(g).zip(c_t.chunks_exact_mut(h)).zip(cprev.chunks_exact(h))
+                    gates_t.chunks_exact(g).zip(c_t.chunks_exact_mut(h)).zip(cp.chunks_exact(h))
                 {
                     let (i, f, gg) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h]);
                     for j in 0..h {
                         c[j] = f[j] * cp[j] + i[j] * gg[j];
                     }
                 }
-                let tc = &mut extra[t * bh..][..bh];
+                let tc = &mut extra[o * h..][..r * h];
                 T::tanh_into(c_t, tc);
+                // The cell output o * tanh(c): the state itself, or projected by W_hr.
+                let out: &mut [T] = if proj { &mut hcell[o * h..][..r * h] } else { &mut y_t[..] };
                 for ((row, yr), tr) in
-                    gates_t.chunks_exact(g).zip(y_t.chunks_exact_mut(h)).zip(tc.chunks_exact(h))
+                    gates_t.chunks_exact(g).zip(out.chunks_exact_mut(h)).zip(tc.chunks_exact(h))
                 {
-                    for ((o, &og), &tv) in yr.iter_mut().zip(&row[3 * h..]).zip(tr) {
-                        *o = og * tv;
+                    for ((v, &og), &tv) in yr.iter_mut().zip(&row[3 * h..]).zip(tr) {
+                        *v = og * tv;
                     }
                 }
-                cprev.copy_from_slice(c_t);
+                if proj {
+                    let pr = SmallGemm { m: r, k: h, n: p, lda: h, ldb: p, ldo: p };
+                    gemm_acc(&pr, &hcell[o * h..][..r * h], &w_hr_t, y_t);
+                }
+                cs[..r * h].copy_from_slice(c_t);
             }
             RnnMode::Gru => {
                 // r and z: the hidden product adds to the projection; n's hidden part
                 // (W_hn h + b_hn) is kept apart, since r scales it.
-                let rz = SmallGemm { m: b, k: h, n: 2 * h, lda: h, ldb: g, ldo: g };
-                gemm_acc(&rz, &hprev, &w_t, gates_t);
-                let hn = &mut extra[t * bh..][..bh];
+                let rz = SmallGemm { m: r, k: h, n: 2 * h, lda: h, ldb: g, ldo: g };
+                gemm_acc(&rz, hprev, &w_t, gates_t);
+                let hn = &mut extra[o * h..][..r * h];
                 for row in hn.chunks_exact_mut(h) {
                     if w.b_hh.is_empty() {
                         row.iter_mut().for_each(|v| *v = T::default());
@@ -251,31 +354,41 @@ pub fn forward<T: RnnFloat>(d: &RnnDims, x: &[T], h0: &[T], c0: &[T], w: &RnnWei
                         row.copy_from_slice(&w.b_hh[2 * h..]);
                     }
                 }
-                let nb = SmallGemm { m: b, k: h, n: h, lda: h, ldb: g, ldo: h };
-                gemm_acc(&nb, &hprev, &w_t[2 * h..], hn);
+                let nb = SmallGemm { m: r, k: h, n: h, lda: h, ldb: g, ldo: h };
+                gemm_acc(&nb, hprev, &w_t[2 * h..], hn);
                 for ((row, hnr), (yr, hp)) in gates_t
                     .chunks_exact_mut(g)
                     .zip(hn.chunks_exact(h))
                     .zip(y_t.chunks_exact_mut(h).zip(hprev.chunks_exact(h)))
                 {
                     T::sigmoid_inplace(&mut row[..2 * h]);
-                    let (rzs, n) = row.split_at_mut(2 * h);
+                    let (rzs, nn) = row.split_at_mut(2 * h);
                     for j in 0..h {
-                        n[j] = n[j] + rzs[j] * hnr[j];
+                        nn[j] = nn[j] + rzs[j] * hnr[j];
                     }
-                    T::tanh_inplace(n);
+                    T::tanh_inplace(nn);
                     for j in 0..h {
-                        yr[j] = n[j] + rzs[h + j] * (hp[j] - n[j]);
+                        yr[j] = nn[j] + rzs[h + j] * (hp[j] - nn[j]);
                     }
                 }
             }
         }
-        hprev.copy_from_slice(y_t);
+        hs[..r * p].copy_from_slice(&y[o * p..][..r * p]);
     }
     if !(lstm || gru) {
         gates = Vec::new();
     }
-    RnnForward { y, h_last: hprev, c_last: if lstm { cprev } else { Vec::new() }, gates, extra, cells }
+    RnnForward {
+        y,
+        h_last: hs,
+        c_last: if lstm { cs } else { Vec::new() },
+        gates,
+        extra,
+        cells,
+        hin,
+        cin,
+        hcell,
+    }
 }
 
 /// Gradients of one layer (each empty when not asked for or absent).
@@ -287,17 +400,18 @@ pub struct RnnGrads<T> {
     pub w_hh: Vec<T>,
     pub b_ih: Vec<T>,
     pub b_hh: Vec<T>,
+    pub w_hr: Vec<T>,
 }
 
 /// Saved values the backward reads (see [`RnnForward`]).
 pub struct RnnSavedRef<'a, T> {
     pub x: &'a [T],
     pub y: &'a [T],
-    pub h0: &'a [T],
-    pub c0: &'a [T],
     pub gates: &'a [T],
     pub extra: &'a [T],
-    pub cells: &'a [T],
+    pub hin: &'a [T],
+    pub cin: &'a [T],
+    pub hcell: &'a [T],
 }
 
 /// Which gradients the backward computes.
@@ -308,36 +422,21 @@ pub struct RnnNeeds {
     pub b_hh: bool,
 }
 
-/// The hidden state the `k`-th processed step read (h0 for the first).
-fn prev_hidden<'a, T>(d: &RnnDims, s: &RnnSavedRef<'a, T>, k: usize) -> &'a [T] {
-    let bh = d.b * d.h;
-    if k == 0 {
-        s.h0
-    } else {
-        &s.y[d.step(k - 1) * bh..][..bh]
-    }
+/// `a^T b` over all `rows`: `a` `[rows, m]`, `b` `[rows, n]`, both row-major; `[m, n]`.
+fn outer_sum<T: RnnFloat>(a: &[T], b: &[T], rows: usize, m: usize, n: usize) -> Vec<T> {
+    let mut out = vec![T::default(); m * n];
+    let am = Mat { data: a, offset: 0, rs: 1, cs: m };
+    let bm = Mat { data: b, offset: 0, rs: n, cs: 1 };
+    matmul_into(am, bm, &mut out, m, rows, n, false);
+    out
 }
 
-/// `out[G, H] = sum over steps of dp_t^T h_{t-1}`: the steps whose hidden input is another
-/// step's output in one GEMM over the saved outputs (no copy), plus the one that read h0.
-fn hidden_weight_grad<T: RnnFloat>(d: &RnnDims, s: &RnnSavedRef<T>, dp: &[T]) -> Vec<T> {
-    let (b, h, g) = (d.b, d.h, d.g());
-    let mut dw = vec![T::default(); g * h];
-    let inner = (d.t - 1) * b;
-    // Forward: step t read y[t-1]; reversed: step t read y[t+1]; the first processed, h0.
-    let (dp_inner, y_inner, dp_first) = if d.reverse { (0, b * h, (d.t - 1) * b * g) } else { (b * g, 0, 0) };
-    let a = Mat { data: dp, offset: dp_inner, rs: 1, cs: g };
-    let ym = Mat { data: s.y, offset: y_inner, rs: h, cs: 1 };
-    matmul_into(a, ym, &mut dw, g, inner, h, false);
-    let a = Mat { data: dp, offset: dp_first, rs: 1, cs: g };
-    let hm = Mat { data: s.h0, offset: 0, rs: h, cs: 1 };
-    matmul_into(a, hm, &mut dw, g, b, h, true);
-    dw
-}
-
-/// BPTT: `dy` `[T, B, H]`, `dh_last`/`dc_last` `[B, H]`, each possibly empty (no gradient).
+/// BPTT: `dy` `[N, P]`, `dh_last` `[B, P]`, `dc_last` `[B, H]`, each possibly empty (no
+/// gradient).
+#[allow(clippy::too_many_arguments)]
 pub fn backward<T: RnnFloat>(
     d: &RnnDims,
+    st: &RnnSteps,
     s: &RnnSavedRef<T>,
     w: &RnnWeights<T>,
     needs: RnnNeeds,
@@ -345,93 +444,132 @@ pub fn backward<T: RnnFloat>(
     dh_last: &[T],
     dc_last: &[T],
 ) -> RnnGrads<T> {
-    let (b, h, g) = (d.b, d.h, d.g());
-    let bh = b * h;
+    simd_dispatch!(backward_impl::<T>(
+        d: &RnnDims,
+        st: &RnnSteps,
+        s: &RnnSavedRef<T>,
+        w: &RnnWeights<T>,
+        needs: RnnNeeds,
+        dy: &[T],
+        dh_last: &[T],
+        dc_last: &[T]
+    ) -> RnnGrads<T>)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_impl<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    s: &RnnSavedRef<T>,
+    w: &RnnWeights<T>,
+    needs: RnnNeeds,
+    dy: &[T],
+    dh_last: &[T],
+    dc_last: &[T],
+) -> RnnGrads<T> {
+    let (b, h, p, g, n) = (d.b, d.h, d.p, d.g(), st.n);
     let one = T::from_f64(1.0);
     let zero = T::default();
-    let mut dgi = vec![zero; d.t * b * g];
+    let proj = !w.w_hr.is_empty();
+    let gru = d.mode == RnnMode::Gru;
+    let mut dgi = vec![zero; n * g];
     // GRU: the hidden side's pre-activation gradient differs from gi's in the n block.
-    let mut dgh = if d.mode == RnnMode::Gru { vec![zero; d.t * b * g] } else { Vec::new() };
-    let mut dh = if dh_last.is_empty() { vec![zero; bh] } else { dh_last.to_vec() };
-    let mut dc = if dc_last.is_empty() { vec![zero; bh] } else { dc_last.to_vec() };
-    let mut next = vec![zero; bh];
-    let back = SmallGemm { m: b, k: g, n: h, lda: g, ldb: h, ldo: h };
-    for k in (0..d.t).rev() {
-        let t = d.step(k);
+    let mut dgh = if gru { vec![zero; n * g] } else { Vec::new() };
+    // With a projection: each row's output gradient (for W_hr's) and the cell output's.
+    let mut dys = if proj { vec![zero; n * p] } else { Vec::new() };
+    let mut dhc = if proj { vec![zero; b * h] } else { Vec::new() };
+    let mut dh = if dh_last.is_empty() { vec![zero; b * p] } else { dh_last.to_vec() };
+    let mut dc = if dc_last.is_empty() { vec![zero; b * h] } else { dc_last.to_vec() };
+    let mut next = vec![zero; b * p];
+    for k in (0..st.t()).rev() {
+        let t = d.step(k, st.t());
+        let (r, o) = (st.rows[t], st.starts[t]);
         if !dy.is_empty() {
-            for (a, &v) in dh.iter_mut().zip(&dy[t * bh..][..bh]) {
+            for (a, &v) in dh[..r * p].iter_mut().zip(&dy[o * p..][..r * p]) {
                 *a = *a + v;
             }
         }
-        let dg_t = &mut dgi[t * b * g..][..b * g];
+        if proj {
+            dys[o * p..][..r * p].copy_from_slice(&dh[..r * p]);
+            dhc[..r * h].iter_mut().for_each(|v| *v = zero);
+            let back = SmallGemm { m: r, k: p, n: h, lda: p, ldb: h, ldo: h };
+            gemm_acc(&back, &dh[..r * p], w.w_hr, &mut dhc[..r * h]);
+        }
+        // The gradient of the cell output (o * tanh(c), before any projection).
+        let dho: &[T] = if proj { &dhc[..r * h] } else { &dh[..r * p] };
+        let dg_t = &mut dgi[o * g..][..r * g];
         match d.mode {
             RnnMode::Tanh => {
-                for (o, (&y, &gh)) in dg_t.iter_mut().zip(s.y[t * bh..][..bh].iter().zip(dh.iter())) {
-                    *o = gh * (one - y * y);
+                for (v, (&y, &gh)) in dg_t.iter_mut().zip(s.y[o * p..][..r * p].iter().zip(dho)) {
+                    *v = gh * (one - y * y);
                 }
             }
             RnnMode::Relu => {
-                for (o, (&y, &gh)) in dg_t.iter_mut().zip(s.y[t * bh..][..bh].iter().zip(dh.iter())) {
-                    *o = if y > zero { gh } else { zero };
+                for (v, (&y, &gh)) in dg_t.iter_mut().zip(s.y[o * p..][..r * p].iter().zip(dho)) {
+                    *v = if y > zero { gh } else { zero };
                 }
             }
             RnnMode::Lstm => {
-                let gates_t = &s.gates[t * b * g..][..b * g];
-                let tc = &s.extra[t * bh..][..bh];
-                let cprev = if k == 0 { s.c0 } else { &s.cells[d.step(k - 1) * bh..][..bh] };
-                for bi in 0..b {
+                let gates_t = &s.gates[o * g..][..r * g];
+                let tc = &s.extra[o * h..][..r * h];
+                let cprev = &s.cin[o * h..][..r * h];
+                for bi in 0..r {
                     let row = &gates_t[bi * g..][..g];
                     let out = &mut dg_t[bi * g..][..g];
-                    let (dhr, dcr) = (&dh[bi * h..][..h], &mut dc[bi * h..][..h]);
+                    let (dhr, dcr) = (&dho[bi * h..][..h], &mut dc[bi * h..][..h]);
                     let (tcr, cpr) = (&tc[bi * h..][..h], &cprev[bi * h..][..h]);
                     for j in 0..h {
-                        let (i, f, gg, o) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j]);
+                        let (i, f, gg, og) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j]);
                         let dhq = dhr[j];
-                        let dcq = dcr[j] + dhq * o * (one - tcr[j] * tcr[j]);
+                        let dcq = dcr[j] + dhq * og * (one - tcr[j] * tcr[j]);
                         out[j] = dcq * gg * i * (one - i);
                         out[h + j] = dcq * cpr[j] * f * (one - f);
                         out[2 * h + j] = dcq * i * (one - gg * gg);
-                        out[3 * h + j] = dhq * tcr[j] * o * (one - o);
+                        out[3 * h + j] = dhq * tcr[j] * og * (one - og);
                         dcr[j] = dcq * f;
                     }
                 }
             }
             RnnMode::Gru => {
-                let gates_t = &s.gates[t * b * g..][..b * g];
-                let hn = &s.extra[t * bh..][..bh];
-                let hp = prev_hidden(d, s, k);
-                let dgh_t = &mut dgh[t * b * g..][..b * g];
-                for bi in 0..b {
+                let gates_t = &s.gates[o * g..][..r * g];
+                let hn = &s.extra[o * h..][..r * h];
+                let hp = &s.hin[o * p..][..r * p];
+                let dgh_t = &mut dgh[o * g..][..r * g];
+                for bi in 0..r {
                     let row = &gates_t[bi * g..][..g];
                     for j in 0..h {
                         let q = bi * h + j;
-                        let (r, z, n) = (row[j], row[h + j], row[2 * h + j]);
-                        let dhq = dh[q];
-                        let dpn = dhq * (one - z) * (one - n * n);
-                        let dpz = dhq * (hp[q] - n) * z * (one - z);
-                        let dpr = dpn * hn[q] * r * (one - r);
+                        let (rg, z, nn) = (row[j], row[h + j], row[2 * h + j]);
+                        let dhq = dho[q];
+                        let dpn = dhq * (one - z) * (one - nn * nn);
+                        let dpz = dhq * (hp[q] - nn) * z * (one - z);
+                        let dpr = dpn * hn[q] * rg * (one - rg);
                         dg_t[bi * g + j] = dpr;
                         dg_t[bi * g + h + j] = dpz;
                         dg_t[bi * g + 2 * h + j] = dpn;
                         dgh_t[bi * g + j] = dpr;
                         dgh_t[bi * g + h + j] = dpz;
-                        dgh_t[bi * g + 2 * h + j] = dpn * r;
+                        dgh_t[bi * g + 2 * h + j] = dpn * rg;
                         next[q] = dhq * z;
                     }
                 }
             }
         }
-        // dh_prev = (GRU's direct part) + d(pre)_t @ W_hh.
-        let gru = d.mode == RnnMode::Gru;
-        let dpre = if gru { &dgh[t * b * g..][..b * g] } else { &dgi[t * b * g..][..b * g] };
+        // dh_prev = (GRU's direct part) + d(pre)_t @ W_hh; rows past `r` carry on unchanged.
+        let dpre = if gru { &dgh[o * g..][..r * g] } else { &dgi[o * g..][..r * g] };
         if !gru {
-            next.iter_mut().for_each(|v| *v = zero);
+            next[..r * p].iter_mut().for_each(|v| *v = zero);
         }
-        gemm_acc(&back, dpre, w.w_hh, &mut next);
-        std::mem::swap(&mut dh, &mut next);
+        let back = SmallGemm { m: r, k: g, n: p, lda: g, ldb: p, ldo: p };
+        gemm_acc(&back, dpre, w.w_hh, &mut next[..r * p]);
+        dh[..r * p].copy_from_slice(&next[..r * p]);
     }
-    let dp = if d.mode == RnnMode::Gru { &dgh } else { &dgi };
-    let dw_hh = hidden_weight_grad(d, s, dp);
+    // The weights, every step at once: W_hh's from each row's hidden input, W_hr's from
+    // each row's cell output, W_ih's and the input's from the projection's gradient.
+    let dp = if gru { &dgh } else { &dgi };
+    let dw_hh = outer_sum(dp, s.hin, n, g, p);
+    let dw_hr = if proj { outer_sum(&dys, s.hcell, n, p, h) } else { Vec::new() };
     let mut db_hh = Vec::new();
     if needs.b_hh {
         db_hh = vec![zero; g];
@@ -442,21 +580,16 @@ pub fn backward<T: RnnFloat>(
         db_ih = vec![zero; g];
         add_column_sums(&dgi, g, &mut db_ih);
     }
-    // The input side, every step at once: W_ih's gradient dgi^T x and the input's dgi W_ih.
-    let rows = d.t * b;
-    let mut dw_ih = vec![zero; g * d.i];
-    let a = Mat { data: &dgi[..], offset: 0, rs: 1, cs: g };
-    let xm = Mat { data: s.x, offset: 0, rs: d.i, cs: 1 };
-    matmul_into(a, xm, &mut dw_ih, g, rows, d.i, false);
+    let dw_ih = outer_sum(&dgi, s.x, n, g, d.i);
     let mut dx = Vec::new();
     if needs.x {
-        dx = vec![zero; rows * d.i];
+        dx = vec![zero; n * d.i];
         let a = Mat { data: &dgi[..], offset: 0, rs: g, cs: 1 };
         let wm = Mat { data: w.w_ih, offset: 0, rs: d.i, cs: 1 };
-        matmul_into(a, wm, &mut dx, rows, g, d.i, false);
+        matmul_into(a, wm, &mut dx, n, g, d.i, false);
     }
     let dc0 = if d.mode == RnnMode::Lstm { dc } else { Vec::new() };
-    RnnGrads { x: dx, h0: dh, c0: dc0, w_ih: dw_ih, w_hh: dw_hh, b_ih: db_ih, b_hh: db_hh }
+    RnnGrads { x: dx, h0: dh, c0: dc0, w_ih: dw_ih, w_hh: dw_hh, b_ih: db_ih, b_hh: db_hh, w_hr: dw_hr }
 }
 
 #[cfg(test)]
@@ -466,17 +599,30 @@ mod tests {
     /// The LSTM forward of one unit against the formulas written out.
     #[test]
     fn lstm_one_unit_matches_the_formulas() {
-        let d = RnnDims { mode: RnnMode::Lstm, t: 1, b: 1, i: 1, h: 1, reverse: false };
+        let d = RnnDims { mode: RnnMode::Lstm, b: 1, i: 1, h: 1, p: 1, reverse: false };
         let x = [2.0f64];
         let w_ih = [0.05f64, 0.1, 0.15, 0.2];
         let (h0, c0, w_hh, bh) = ([0.5f64], [0.25f64], [1.0f64, -1.0, 0.5, 2.0], [0.0f64; 4]);
-        let w = RnnWeights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &[], b_hh: &bh };
-        let out = forward(&d, &x, &h0, &c0, &w);
+        let w = RnnWeights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &[], b_hh: &bh, w_hr: &[] };
+        let out = forward(&d, &RnnSteps::dense(1, 1), &x, &h0, &c0, &w);
         let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
         let pre: Vec<f64> = w_ih.iter().zip(w_hh.iter()).map(|(a, b)| a * 2.0 + b * 0.5).collect();
         let c = sig(pre[1]) * 0.25 + sig(pre[0]) * pre[2].tanh();
         let hh = sig(pre[3]) * c.tanh();
         assert!((out.c_last[0] - c).abs() < 1e-14 && (out.y[0] - hh).abs() < 1e-14);
+    }
+
+    /// A packed batch (sizes 2, 1) gives each sequence the states of its own last step.
+    #[test]
+    fn packed_rows_keep_their_final_state() {
+        let d = RnnDims { mode: RnnMode::Tanh, b: 2, i: 1, h: 1, p: 1, reverse: false };
+        let (x, h0, w_ih, w_hh) = ([1.0f64, 2.0, 3.0], [0.0f64, 0.0], [1.0f64], [0.5f64]);
+        let w = RnnWeights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &[], b_hh: &[], w_hr: &[] };
+        let out = forward(&d, &RnnSteps::packed(&[2, 1]), &x, &h0, &[], &w);
+        let (a0, b0) = (1.0f64.tanh(), 2.0f64.tanh());
+        let a1 = (3.0 + 0.5 * a0).tanh();
+        assert_eq!(out.y, vec![a0, b0, a1]);
+        assert_eq!(out.h_last, vec![a1, b0]);
     }
 
     #[test]
