@@ -529,3 +529,47 @@ def test_dropout_between_layers_only_in_training():
 @pytest.mark.parametrize("case", MODULES, ids=lambda c: c["name"])
 def test_module_cases_on_wgpu(case):
     run_module_case(case, "float32", device="wgpu")
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize(
+    "mode,proj,batch_sizes,reverse",
+    [
+        ("LSTM", 0, None, False),
+        ("LSTM", 2, [2, 2, 1], True),
+        ("GRU", 0, [2, 1, 1], False),
+        ("RNN_TANH", 0, None, True),
+    ],
+)
+def test_fused_layer_on_wgpu_matches_cpu(mode, proj, batch_sizes, reverse):
+    """The layer op on the device (its recurrence composed of device kernels, no host round
+    trip per step): outputs, final states and gradients as on the CPU (float32)."""
+    rng = np.random.default_rng(11)
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    T, B, In, H = 3, 2, 3, 4
+    P = proj or H
+    shapes = {
+        "x": (sum(batch_sizes), In) if batch_sizes else (T, B, In),
+        "h0": (B, P),
+        "c0": (B, H),
+        "w_ih": (gates * H, In),
+        "w_hh": (gates * H, P),
+        "b_ih": (gates * H,),
+        "b_hh": (gates * H,),
+        "w_hr": (P, H),
+    }
+    data = {k: (rng.standard_normal(s) * 0.5).astype(np.float32) for k, s in shapes.items()}
+    results = []
+    for device in ("cpu", "wgpu"):
+        v = {k: rgrad.tensor(a, device=device, requires_grad=True) for k, a in data.items()}
+        c0 = v["c0"] if mode == "LSTM" else None
+        w_hr = v["w_hr"] if proj else None
+        args = (v["w_ih"], v["w_hh"], v["b_ih"], v["b_hh"], w_hr, reverse, batch_sizes)
+        out, h, c = rnn_f.layer(mode, v["x"], v["h0"], c0, *args)
+        assert out.device.type == device
+        loss = (out * out).sum() + h.sum() + (c.sum() if c is not None else 0)
+        leaves = [v[k] for k in ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")]
+        grads = rgrad.autograd.grad(loss, leaves)
+        results.append([t.detach().cpu().numpy() for t in (out, h, *grads)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
