@@ -177,10 +177,13 @@ fn input_projection<T: RnnFloat>(d: &RnnDims, rows: usize, x: &[T], w: &RnnWeigh
             *a = *a + v;
         }
     }
-    let mut gi = vec![T::default(); rows * g];
-    if has_bias {
-        gi.chunks_exact_mut(g).for_each(|row| row.copy_from_slice(&bias));
-    }
+    let mut gi = if has_bias {
+        let mut v = Vec::with_capacity(rows * g);
+        (0..rows).for_each(|_| v.extend_from_slice(&bias));
+        v
+    } else {
+        vec![T::default(); rows * g]
+    };
     let xm = Mat { data: x, offset: 0, rs: d.i, cs: 1 };
     let wt = Mat { data: w.w_ih, offset: 0, rs: 1, cs: d.i };
     matmul_into(xm, wt, &mut gi, rows, d.i, g, has_bias);
@@ -515,18 +518,22 @@ fn backward_impl<T: RnnFloat>(
                 let tc = &s.extra[o * h..][..r * h];
                 let cprev = &s.cin[o * h..][..r * h];
                 for bi in 0..r {
+                    // One slice per gate, each `h` long: the loop vectorises across units.
                     let row = &gates_t[bi * g..][..g];
-                    let out = &mut dg_t[bi * g..][..g];
+                    let (gi_, gf, gg_, go) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h], &row[3 * h..]);
+                    let (oi, rest) = dg_t[bi * g..][..g].split_at_mut(h);
+                    let (of, rest) = rest.split_at_mut(h);
+                    let (og_, oo) = rest.split_at_mut(h);
                     let (dhr, dcr) = (&dho[bi * h..][..h], &mut dc[bi * h..][..h]);
                     let (tcr, cpr) = (&tc[bi * h..][..h], &cprev[bi * h..][..h]);
                     for j in 0..h {
-                        let (i, f, gg, og) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j]);
+                        let (i, f, gg, og) = (gi_[j], gf[j], gg_[j], go[j]);
                         let dhq = dhr[j];
                         let dcq = dcr[j] + dhq * og * (one - tcr[j] * tcr[j]);
-                        out[j] = dcq * gg * i * (one - i);
-                        out[h + j] = dcq * cpr[j] * f * (one - f);
-                        out[2 * h + j] = dcq * i * (one - gg * gg);
-                        out[3 * h + j] = dhq * tcr[j] * og * (one - og);
+                        oi[j] = dcq * gg * i * (one - i);
+                        of[j] = dcq * cpr[j] * f * (one - f);
+                        og_[j] = dcq * i * (one - gg * gg);
+                        oo[j] = dhq * tcr[j] * og * (one - og);
                         dcr[j] = dcq * f;
                     }
                 }
@@ -537,21 +544,28 @@ fn backward_impl<T: RnnFloat>(
                 let hp = &s.hin[o * p..][..r * p];
                 let dgh_t = &mut dgh[o * g..][..r * g];
                 for bi in 0..r {
+                    // One slice per gate, each `h` long: the loop vectorises across units.
                     let row = &gates_t[bi * g..][..g];
+                    let (gr, gz, gn) = (&row[..h], &row[h..2 * h], &row[2 * h..]);
+                    let (ir, rest) = dg_t[bi * g..][..g].split_at_mut(h);
+                    let (iz, in_) = rest.split_at_mut(h);
+                    let (hr, rest) = dgh_t[bi * g..][..g].split_at_mut(h);
+                    let (hz, hn_) = rest.split_at_mut(h);
+                    let (dhr, hnr, hpr) = (&dho[bi * h..][..h], &hn[bi * h..][..h], &hp[bi * h..][..h]);
+                    let nx = &mut next[bi * h..][..h];
                     for j in 0..h {
-                        let q = bi * h + j;
-                        let (rg, z, nn) = (row[j], row[h + j], row[2 * h + j]);
-                        let dhq = dho[q];
+                        let (rg, z, nn) = (gr[j], gz[j], gn[j]);
+                        let dhq = dhr[j];
                         let dpn = dhq * (one - z) * (one - nn * nn);
-                        let dpz = dhq * (hp[q] - nn) * z * (one - z);
-                        let dpr = dpn * hn[q] * rg * (one - rg);
-                        dg_t[bi * g + j] = dpr;
-                        dg_t[bi * g + h + j] = dpz;
-                        dg_t[bi * g + 2 * h + j] = dpn;
-                        dgh_t[bi * g + j] = dpr;
-                        dgh_t[bi * g + h + j] = dpz;
-                        dgh_t[bi * g + 2 * h + j] = dpn * rg;
-                        next[q] = dhq * z;
+                        let dpz = dhq * (hpr[j] - nn) * z * (one - z);
+                        let dpr = dpn * hnr[j] * rg * (one - rg);
+                        ir[j] = dpr;
+                        iz[j] = dpz;
+                        in_[j] = dpn;
+                        hr[j] = dpr;
+                        hz[j] = dpz;
+                        hn_[j] = dpn * rg;
+                        nx[j] = dhq * z;
                     }
                 }
             }
