@@ -222,8 +222,8 @@ impl RnnSteps {
     }
 }
 
-/// Calls `$imp($args)` compiled for AVX-512 or AVX2+FMA when the CPU has them: the gate
-/// loops then run on full-width vectors across a row's units (the wheel's baseline is SSE2).
+/// Calls `$imp($args)` compiled for AVX-512 or AVX2+FMA when the CPU has them, so the gate
+/// loops may use full-width vectors (the wheel's baseline is SSE2).
 macro_rules! simd_dispatch {
     ($imp:ident::<$T:ident>($($arg:ident: $ty:ty),*) -> $ret:ty) => {{
         #[cfg(target_arch = "x86_64")]
@@ -434,6 +434,76 @@ fn outer_sum<T: RnnFloat>(a: &[T], b: &[T], rows: usize, m: usize, n: usize) -> 
     out
 }
 
+/// One batch row of LSTM's gate gradients: `gates` i, f, g, o; `tc` tanh of the cell state,
+/// `cp` the previous cell state, `dh` the cell output's gradient, `dc` the cell state's
+/// (updated to the previous step's); `oi..oo` the pre-activation gradients. (The compiler
+/// still emits scalar code for this loop; a hand-vectorised version is left to do.)
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lstm_grad_row<T: RnnFloat>(
+    (gi, gf, gg, go): (&[T], &[T], &[T], &[T]),
+    tc: &[T],
+    cp: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    oi: &mut [T],
+    of: &mut [T],
+    og: &mut [T],
+    oo: &mut [T],
+) {
+    let one = T::from_f64(1.0);
+    let h = dc.len();
+    let (gi, gf, gg, go, tc, cp, dh) = (&gi[..h], &gf[..h], &gg[..h], &go[..h], &tc[..h], &cp[..h], &dh[..h]);
+    let (oi, of, og, oo) = (&mut oi[..h], &mut of[..h], &mut og[..h], &mut oo[..h]);
+    for j in 0..h {
+        let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
+        let dcq = dc[j] + dh[j] * o * (one - tc[j] * tc[j]);
+        oi[j] = dcq * g * i * (one - i);
+        of[j] = dcq * cp[j] * f * (one - f);
+        og[j] = dcq * i * (one - g * g);
+        oo[j] = dh[j] * tc[j] * o * (one - o);
+        dc[j] = dcq * f;
+    }
+}
+
+/// One batch row of GRU's gate gradients: `gates` r, z, n; `hn` `W_hn h + b_hn`, `hp` the
+/// previous hidden state, `dh` the output's gradient; `gi`/`gh` the input and hidden sides'
+/// pre-activation gradients, `direct` the previous state's gradient through `z`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn gru_grad_row<T: RnnFloat>(
+    (gr, gz, gn): (&[T], &[T], &[T]),
+    hn: &[T],
+    hp: &[T],
+    dh: &[T],
+    ir: &mut [T],
+    iz: &mut [T],
+    inn: &mut [T],
+    hr: &mut [T],
+    hz: &mut [T],
+    hnn: &mut [T],
+    direct: &mut [T],
+) {
+    let one = T::from_f64(1.0);
+    let h = direct.len();
+    let (gr, gz, gn, hn, hp, dh) = (&gr[..h], &gz[..h], &gn[..h], &hn[..h], &hp[..h], &dh[..h]);
+    let (ir, iz, inn, hr, hz, hnn) =
+        (&mut ir[..h], &mut iz[..h], &mut inn[..h], &mut hr[..h], &mut hz[..h], &mut hnn[..h]);
+    for j in 0..h {
+        let (r, z, n) = (gr[j], gz[j], gn[j]);
+        let dpn = dh[j] * (one - z) * (one - n * n);
+        let dpz = dh[j] * (hp[j] - n) * z * (one - z);
+        let dpr = dpn * hn[j] * r * (one - r);
+        ir[j] = dpr;
+        iz[j] = dpz;
+        inn[j] = dpn;
+        hr[j] = dpr;
+        hz[j] = dpz;
+        hnn[j] = dpn * r;
+        direct[j] = dh[j] * z;
+    }
+}
+
 /// BPTT: `dy` `[N, P]`, `dh_last` `[B, P]`, `dc_last` `[B, H]`, each possibly empty (no
 /// gradient).
 #[allow(clippy::too_many_arguments)]
@@ -518,7 +588,6 @@ fn backward_impl<T: RnnFloat>(
                 let tc = &s.extra[o * h..][..r * h];
                 let cprev = &s.cin[o * h..][..r * h];
                 for bi in 0..r {
-                    // One slice per gate, each `h` long: the loop vectorises across units.
                     let row = &gates_t[bi * g..][..g];
                     let (gi_, gf, gg_, go) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h], &row[3 * h..]);
                     let (oi, rest) = dg_t[bi * g..][..g].split_at_mut(h);
@@ -526,16 +595,7 @@ fn backward_impl<T: RnnFloat>(
                     let (og_, oo) = rest.split_at_mut(h);
                     let (dhr, dcr) = (&dho[bi * h..][..h], &mut dc[bi * h..][..h]);
                     let (tcr, cpr) = (&tc[bi * h..][..h], &cprev[bi * h..][..h]);
-                    for j in 0..h {
-                        let (i, f, gg, og) = (gi_[j], gf[j], gg_[j], go[j]);
-                        let dhq = dhr[j];
-                        let dcq = dcr[j] + dhq * og * (one - tcr[j] * tcr[j]);
-                        oi[j] = dcq * gg * i * (one - i);
-                        of[j] = dcq * cpr[j] * f * (one - f);
-                        og_[j] = dcq * i * (one - gg * gg);
-                        oo[j] = dhq * tcr[j] * og * (one - og);
-                        dcr[j] = dcq * f;
-                    }
+                    lstm_grad_row((gi_, gf, gg_, go), tcr, cpr, dhr, dcr, oi, of, og_, oo);
                 }
             }
             RnnMode::Gru => {
@@ -544,7 +604,6 @@ fn backward_impl<T: RnnFloat>(
                 let hp = &s.hin[o * p..][..r * p];
                 let dgh_t = &mut dgh[o * g..][..r * g];
                 for bi in 0..r {
-                    // One slice per gate, each `h` long: the loop vectorises across units.
                     let row = &gates_t[bi * g..][..g];
                     let (gr, gz, gn) = (&row[..h], &row[h..2 * h], &row[2 * h..]);
                     let (ir, rest) = dg_t[bi * g..][..g].split_at_mut(h);
@@ -553,20 +612,7 @@ fn backward_impl<T: RnnFloat>(
                     let (hz, hn_) = rest.split_at_mut(h);
                     let (dhr, hnr, hpr) = (&dho[bi * h..][..h], &hn[bi * h..][..h], &hp[bi * h..][..h]);
                     let nx = &mut next[bi * h..][..h];
-                    for j in 0..h {
-                        let (rg, z, nn) = (gr[j], gz[j], gn[j]);
-                        let dhq = dhr[j];
-                        let dpn = dhq * (one - z) * (one - nn * nn);
-                        let dpz = dhq * (hpr[j] - nn) * z * (one - z);
-                        let dpr = dpn * hnr[j] * rg * (one - rg);
-                        ir[j] = dpr;
-                        iz[j] = dpz;
-                        in_[j] = dpn;
-                        hr[j] = dpr;
-                        hz[j] = dpz;
-                        hn_[j] = dpn * rg;
-                        nx[j] = dhq * z;
-                    }
+                    gru_grad_row((gr, gz, gn), hnr, hpr, dhr, ir, iz, in_, hr, hz, hn_, nx);
                 }
             }
         }
