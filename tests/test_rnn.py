@@ -158,6 +158,75 @@ def test_fused_layer_matches_the_composite(mode, reverse, bias):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+PACKED_OR_PROJ = [
+    # (mode, proj, batch_sizes)
+    ("LSTM", 2, None),
+    ("LSTM", 2, [3, 3, 2, 1]),
+    ("LSTM", 0, [3, 2, 2, 1]),
+    ("GRU", 0, [3, 1, 1, 1]),
+    ("RNN_TANH", 0, [2, 2, 2, 2]),
+    ("RNN_RELU", 0, [3, 2, 1, 1]),
+]
+
+
+@pytest.mark.parametrize("mode,proj,batch_sizes", PACKED_OR_PROJ)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_fused_packed_and_projected_layers_match_the_composite(mode, proj, batch_sizes, reverse):
+    """Packed inputs (per-step batch sizes) and LSTM projections run in the one op: outputs,
+    final states of each sequence and every gradient as the tensor-op composite's."""
+    rng = np.random.default_rng(7)
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    T, B, In, H = 4, 3, 2, 5
+    P = proj or H
+    t = lambda *s: rgrad.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)  # noqa: E731
+    n = sum(batch_sizes) if batch_sizes else None
+    x = t(n, In) if batch_sizes else t(T, B, In)
+    b0 = batch_sizes[0] if batch_sizes else B
+    h0, c0 = t(b0, P), (t(b0, H) if mode == "LSTM" else None)
+    w_ih, w_hh, b_ih, b_hh = t(gates * H, In), t(gates * H, P), t(gates * H), t(gates * H)
+    w_hr = t(P, H) if proj else None
+    leaves = [v for v in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr) if v is not None]
+    results = []
+    for fn in (rnn_f.layer, rnn_f.composite_layer):
+        args = (mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, batch_sizes)
+        out, h, c = fn(*args)
+        cot = [rgrad.tensor(np.random.default_rng(8).standard_normal(v.shape)) for v in (out, h)]
+        loss = (out * cot[0]).sum() + (h * cot[1]).sum()
+        if c is not None:
+            loss = loss + (c * c).sum()
+        grads = rgrad.autograd.grad(loss, leaves)
+        results.append([out, h] + ([c] if c is not None else []) + list(grads))
+    assert results[0][0].shape == results[1][0].shape
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_packed_and_projected_layers_are_one_node():
+    m = nn.LSTM(3, 4, proj_size=2)
+    x = rnn_utils.pack_padded_sequence(rgrad.randn(5, 2, 3), [5, 3])
+    out, _ = m(x)
+    assert out.data.grad_fn.name() == "RnnLayerBackward0"
+
+
+@pytest.mark.parametrize("proj", [0, 2])
+def test_gradgradcheck_fused_packed_layer(proj):
+    """Double backward of a packed (and projected) layer: the recorded backward recomputes
+    the packed recurrence in tensor ops."""
+    rng = np.random.default_rng(9)
+    t = lambda *s: rgrad.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)  # noqa: E731
+    H, P = 3, proj or 3
+    x, h0, c0 = t(5, 2), t(2, P), t(2, H)
+    w_ih, w_hh, w_hr = t(4 * H, 2), t(4 * H, P), t(P, H)
+
+    def fn(x, h0, c0, w_ih, w_hh, *hr):
+        w = hr[0] if hr else None
+        out, h, c = rnn_f.layer("LSTM", x, h0, c0, w_ih, w_hh, None, None, w, True, [2, 2, 1])
+        return out, h, c
+
+    inputs = (x, h0, c0, w_ih, w_hh) + ((w_hr,) if proj else ())
+    assert gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+
+
 def test_fused_layer_records_one_node():
     m = nn.LSTM(3, 4)
     out, (h, c) = m(rgrad.randn(6, 2, 3))
@@ -460,3 +529,47 @@ def test_dropout_between_layers_only_in_training():
 @pytest.mark.parametrize("case", MODULES, ids=lambda c: c["name"])
 def test_module_cases_on_wgpu(case):
     run_module_case(case, "float32", device="wgpu")
+
+
+@pytest.mark.wgpu
+@pytest.mark.parametrize(
+    "mode,proj,batch_sizes,reverse",
+    [
+        ("LSTM", 0, None, False),
+        ("LSTM", 2, [2, 2, 1], True),
+        ("GRU", 0, [2, 1, 1], False),
+        ("RNN_TANH", 0, None, True),
+    ],
+)
+def test_fused_layer_on_wgpu_matches_cpu(mode, proj, batch_sizes, reverse):
+    """The layer op on the device (its recurrence composed of device kernels, no host round
+    trip per step): outputs, final states and gradients as on the CPU (float32)."""
+    rng = np.random.default_rng(11)
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    T, B, In, H = 3, 2, 3, 4
+    P = proj or H
+    shapes = {
+        "x": (sum(batch_sizes), In) if batch_sizes else (T, B, In),
+        "h0": (B, P),
+        "c0": (B, H),
+        "w_ih": (gates * H, In),
+        "w_hh": (gates * H, P),
+        "b_ih": (gates * H,),
+        "b_hh": (gates * H,),
+        "w_hr": (P, H),
+    }
+    data = {k: (rng.standard_normal(s) * 0.5).astype(np.float32) for k, s in shapes.items()}
+    results = []
+    for device in ("cpu", "wgpu"):
+        v = {k: rgrad.tensor(a, device=device, requires_grad=True) for k, a in data.items()}
+        c0 = v["c0"] if mode == "LSTM" else None
+        w_hr = v["w_hr"] if proj else None
+        args = (v["w_ih"], v["w_hh"], v["b_ih"], v["b_hh"], w_hr, reverse, batch_sizes)
+        out, h, c = rnn_f.layer(mode, v["x"], v["h0"], c0, *args)
+        assert out.device.type == device
+        loss = (out * out).sum() + h.sum() + (c.sum() if c is not None else 0)
+        leaves = [v[k] for k in ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")]
+        grads = rgrad.autograd.grad(loss, leaves)
+        results.append([t.detach().cpu().numpy() for t in (out, h, *grads)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

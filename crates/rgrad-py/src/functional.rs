@@ -4,7 +4,7 @@
 
 use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use rgrad_core::ops::conv::ConvArgs;
 use rgrad_core::ops::loss::{CrossEntropy, Reduction};
@@ -157,39 +157,69 @@ pub fn _convolution(
     wrap(py, out)
 }
 
-/// One recurrent layer and direction (`rgrad_core::ops::rnn`) over the input projection
-/// `gi` (`[T, B, G]`); returns `(output, h_last, c_last or None)`. `nn.RNN`/`LSTM`/`GRU`
-/// arrange the layers, directions and weights around it.
+/// One recurrent layer and direction (`rgrad_core::ops::rnn`) over a time-major input `x`
+/// (`[T, B, I]`, or packed `[N, I]` with the per-step `batch_sizes`), the input projection
+/// and LSTM's projection `w_hr` included; returns `(output, h_last, c_last or None)`.
+/// `nn.RNN`/`LSTM`/`GRU` arrange the layers, directions and weights around it.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-#[pyo3(signature = (mode, gi, h0, c0, w_hh, b_hh, reverse))]
+#[pyo3(signature = (mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, batch_sizes=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn _rnn_layer(
     py: Python<'_>,
     mode: &str,
-    gi: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
     h0: &Bound<'_, PyAny>,
     c0: Option<&Bound<'_, PyAny>>,
+    w_ih: &Bound<'_, PyAny>,
     w_hh: &Bound<'_, PyAny>,
+    b_ih: Option<&Bound<'_, PyAny>>,
     b_hh: Option<&Bound<'_, PyAny>>,
+    w_hr: Option<&Bound<'_, PyAny>>,
     reverse: bool,
+    batch_sizes: Option<Vec<i64>>,
 ) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Option<Py<PyTensor>>)> {
+    fn optional(v: Option<&Bound<'_, PyAny>>, name: &str, pos: usize) -> PyResult<Option<Tensor>> {
+        match v {
+            Some(t) if !t.is_none() => tensor_param(t, "_rnn_layer", name, pos).map(Some),
+            _ => Ok(None),
+        }
+    }
     let func = "_rnn_layer";
     let mode = rgrad_core::ops::rnn::parse_mode(mode).py()?;
-    let gi = tensor_param(gi, func, "gi", 2)?;
+    let x = tensor_param(x, func, "x", 2)?;
     let h0 = tensor_param(h0, func, "h0", 3)?;
-    let c0 = match c0 {
-        Some(c) if !c.is_none() => Some(tensor_param(c, func, "c0", 4)?),
-        _ => None,
-    };
-    let w = tensor_param(w_hh, func, "w_hh", 5)?;
-    let b = match b_hh {
-        Some(b) if !b.is_none() => Some(tensor_param(b, func, "b_hh", 6)?),
-        _ => None,
+    let c0 = optional(c0, "c0", 4)?;
+    let w_ih = tensor_param(w_ih, func, "w_ih", 5)?;
+    let w_hh = tensor_param(w_hh, func, "w_hh", 6)?;
+    let b_ih = optional(b_ih, "b_ih", 7)?;
+    let b_hh = optional(b_hh, "b_hh", 8)?;
+    let w_hr = optional(w_hr, "w_hr", 9)?;
+    let sizes: Option<Vec<usize>> = match batch_sizes {
+        Some(v) => Some(
+            v.into_iter()
+                .map(|s| {
+                    usize::try_from(s)
+                        .map_err(|_| PyRuntimeError::new_err(format!("{func}: negative batch size {s}")))
+                })
+                .collect::<PyResult<_>>()?,
+        ),
+        None => None,
     };
     // Work: one multiply-add per weight per step and batch row.
-    let work = gi.numel().saturating_mul(w.shape().get(1).copied().unwrap_or(1));
-    let (y, h, c) = run(py, work, || gi.rnn_layer(mode, &h0, c0.as_ref(), &w, b.as_ref(), reverse))?;
+    let rows = x.numel() / x.shape().last().copied().unwrap_or(1).max(1);
+    let work = rows.saturating_mul(w_ih.numel().saturating_add(w_hh.numel()));
+    let args = rgrad_core::ops::rnn::RnnArgs {
+        h0: &h0,
+        c0: c0.as_ref(),
+        w_ih: &w_ih,
+        w_hh: &w_hh,
+        b_ih: b_ih.as_ref(),
+        b_hh: b_hh.as_ref(),
+        w_hr: w_hr.as_ref(),
+        batch_sizes: sizes.as_deref(),
+    };
+    let (y, h, c) = run(py, work, || x.rnn_layer(mode, &args, reverse))?;
     Ok((wrap(py, y)?, wrap(py, h)?, c.map(|c| wrap(py, c)).transpose()?))
 }
 

@@ -1,8 +1,8 @@
 """Optimizers and learning-rate schedulers with PyTorch's API and update formulas.
 
 ``rgrad.optim.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``NAdam``, ``RAdam``,
-``Adamax``, ``Adadelta``, ``Rprop``, ``ASGD``, ``LBFGS``; ``rgrad.optim.lr_scheduler``
-holds the schedulers.
+``Adamax``, ``Adadelta``, ``Rprop``, ``ASGD``, ``LBFGS``, ``SparseAdam``;
+``rgrad.optim.lr_scheduler`` holds the schedulers.
 """
 
 from rgrad.optim import lr_scheduler
@@ -18,10 +18,12 @@ from rgrad.optim.radam import RAdam
 from rgrad.optim.rmsprop import RMSprop
 from rgrad.optim.rprop import Rprop
 from rgrad.optim.sgd import SGD
+from rgrad.optim.sparse_adam import SparseAdam
 
 __all__ = [
     "ASGD",
     "SGD",
+    "SparseAdam",
     "Adadelta",
     "Adagrad",
     "Adam",

@@ -67,6 +67,37 @@ fn dispatch<F: Fn(f32) -> f32 + Copy>(xs: &[f32], out: &mut [f32], f: F) {
     base(xs, out, f)
 }
 
+/// As [`dispatch`], in place.
+#[inline(always)]
+fn dispatch_inplace<F: Fn(f32) -> f32 + Copy>(v: &mut [f32], f: F) {
+    #[inline(always)]
+    fn base<F: Fn(f32) -> f32>(v: &mut [f32], f: F) {
+        for x in v.iter_mut() {
+            *x = f(*x);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn wide<F: Fn(f32) -> f32>(v: &mut [f32], f: F) {
+            base(v, f)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn mid<F: Fn(f32) -> f32>(v: &mut [f32], f: F) {
+            base(v, f)
+        }
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features the function was compiled for.
+            return unsafe { wide(v, f) };
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            return unsafe { mid(v, f) };
+        }
+    }
+    base(v, f)
+}
+
 /// `f` over a slice into a new vector, split over the thread pool when large.
 fn map_slice<F: Fn(f32) -> f32 + Copy + Sync>(xs: &[f32], f: F) -> Vec<f32> {
     let mut out = vec![0.0f32; xs.len()];
@@ -141,6 +172,17 @@ pub fn tanh_f32(xs: &[f32]) -> Vec<f32> {
 /// blocks of the recurrences (cpu/rnn.rs).
 pub fn tanh_f32_into(xs: &[f32], out: &mut [f32]) {
     dispatch(xs, out, tanh_core)
+}
+
+/// `tanh` of `v` in place, on the calling thread (the recurrences' gate blocks).
+pub fn tanh_f32_inplace(v: &mut [f32]) {
+    dispatch_inplace(v, tanh_core)
+}
+
+/// The logistic sigmoid of `v` in place as `1/2 + tanh(x/2)/2`: one fast tanh, no division,
+/// and exactly 0 or 1 far out (the recurrences' gate blocks).
+pub fn sigmoid_f32_inplace(v: &mut [f32]) {
+    dispatch_inplace(v, |x| 0.5 + 0.5 * tanh_core(0.5 * x))
 }
 
 /// ln(x) for normal positive finite x (Cephes' logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)),

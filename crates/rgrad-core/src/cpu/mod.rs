@@ -13,6 +13,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resample;
 pub mod rnn;
+pub mod small_gemm;
 pub mod special;
 
 /// Below this many elements a kernel stays on the calling thread: spawning costs more.

@@ -1,14 +1,18 @@
 //! The recurrences of one RNN/LSTM/GRU layer in one direction, forward and BPTT.
 //!
-//! The input projection of every step (`gi = x W_ih^T + b_ih`, `[T, B, G]`) is computed
-//! before, as one GEMM; here each step is one `[B, H] x [H, G]` GEMM for the hidden side
-//! and one fused pass for the gate nonlinearities and the state update. The forward keeps the
-//! activated gates, so the backward is a single reverse sweep (one GEMM per step for the
-//! hidden gradient) and one GEMM at the end for the hidden weights' gradient.
+//! The forward is one GEMM for the input projection of every step (`x W_ih^T` plus the
+//! biases, `[T, B, G]`), then per step one small `[B, H] x [H, G]` product for the hidden
+//! side (cpu/small_gemm.rs, accumulated into the projection in place) and one pass for the
+//! gate nonlinearities and the state update. The activated gates are kept, so the backward is
+//! one reverse sweep with one small product per step for the hidden gradient, then three
+//! large GEMMs over all steps at once: `W_hh`'s gradient (from the saved outputs, which are
+//! the next steps' hidden inputs), `W_ih`'s and the input's. The large ones go through the
+//! `gemm` crate, split over the thread pool.
 //!
 //! Gate order as PyTorch's: LSTM i, f, g, o; GRU r, z, n with `b_hn` inside the reset product.
 
 use super::matmul::{matmul_into, Mat};
+use super::small_gemm::{gemm_acc, SmallGemm};
 use crate::storage::Element;
 use std::ops::{Add, Mul, Sub};
 
@@ -36,11 +40,25 @@ impl RnnMode {
 pub trait RnnFloat: Element + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {
     /// `out[i] = tanh(xs[i])`.
     fn tanh_into(xs: &[Self], out: &mut [Self]);
+    fn tanh_inplace(v: &mut [Self]);
+    fn sigmoid_inplace(v: &mut [Self]);
+    /// `self * b + c` in one rounding.
+    fn fma(self, b: Self, c: Self) -> Self;
 }
 
 impl RnnFloat for f32 {
     fn tanh_into(xs: &[f32], out: &mut [f32]) {
         super::math::tanh_f32_into(xs, out)
+    }
+    fn tanh_inplace(v: &mut [f32]) {
+        super::math::tanh_f32_inplace(v)
+    }
+    fn sigmoid_inplace(v: &mut [f32]) {
+        super::math::sigmoid_f32_inplace(v)
+    }
+    #[inline(always)]
+    fn fma(self, b: f32, c: f32) -> f32 {
+        self.mul_add(b, c)
     }
 }
 
@@ -50,15 +68,27 @@ impl RnnFloat for f64 {
             *o = x.tanh();
         }
     }
+    fn tanh_inplace(v: &mut [f64]) {
+        v.iter_mut().for_each(|x| *x = x.tanh());
+    }
+    fn sigmoid_inplace(v: &mut [f64]) {
+        v.iter_mut().for_each(|x| *x = 0.5 + 0.5 * (0.5 * *x).tanh());
+    }
+    #[inline(always)]
+    fn fma(self, b: f64, c: f64) -> f64 {
+        self.mul_add(b, c)
+    }
 }
 
-/// Sizes of one layer: `t` steps, `b` batch, `h` hidden units, `g = gates * h`.
+/// Sizes of one layer: `b` batch rows of the states, `i` input features, `h` hidden units
+/// (LSTM's cell), `p` the hidden state's size (`h`, or LSTM's `proj_size`), `g = gates * h`.
 #[derive(Clone, Copy, Debug)]
 pub struct RnnDims {
     pub mode: RnnMode,
-    pub t: usize,
     pub b: usize,
+    pub i: usize,
     pub h: usize,
+    pub p: usize,
     pub reverse: bool,
 }
 
@@ -66,327 +96,560 @@ impl RnnDims {
     fn g(&self) -> usize {
         self.mode.gates() * self.h
     }
-    /// The step processed `k`-th.
-    fn step(&self, k: usize) -> usize {
+    /// The step processed `k`-th of `t`.
+    fn step(&self, k: usize, t: usize) -> usize {
         if self.reverse {
-            self.t - 1 - k
+            t - 1 - k
         } else {
             k
         }
     }
 }
 
-/// What the forward returns: the outputs and what the backward reads.
+/// The layer's weights: `w_ih` `[G, I]`, `w_hh` `[G, P]`, biases `[G]`, `w_hr` `[P, H]`
+/// (each optional one empty when absent).
+pub struct RnnWeights<'a, T> {
+    pub w_ih: &'a [T],
+    pub w_hh: &'a [T],
+    pub b_ih: &'a [T],
+    pub b_hh: &'a [T],
+    pub w_hr: &'a [T],
+}
+
+/// What the forward returns: the outputs and what the backward reads, row by row of the
+/// `N` rows (`T * B` for a padded batch).
 pub struct RnnForward<T> {
-    /// `[T, B, H]` hidden state after each step (the layer's output).
+    /// `[N, P]` hidden state after each step (the layer's output).
     pub y: Vec<T>,
-    /// `[B, H]` final hidden and (LSTM) cell state.
+    /// `[B, P]` final hidden and `[B, H]` (LSTM) cell state.
     pub h_last: Vec<T>,
     pub c_last: Vec<T>,
-    /// `[T, B, G]` activated gates (LSTM i, f, g, o; GRU r, z, n; empty for plain RNNs).
+    /// `[N, G]` activated gates (LSTM i, f, g, o; GRU r, z, n; empty for plain RNNs).
     pub gates: Vec<T>,
-    /// LSTM: `[T, B, H]` tanh of the cell state; GRU: `[T, B, H]` `W_hn h + b_hn`.
+    /// LSTM: `[N, H]` tanh of the cell state; GRU: `[N, H]` `W_hn h + b_hn`.
     pub extra: Vec<T>,
-    /// LSTM: `[T, B, H]` cell state after each step.
+    /// LSTM: `[N, H]` cell state after each step.
     pub cells: Vec<T>,
+    /// `[N, P]` the hidden state each row read, and (LSTM) `[N, H]` the cell state.
+    pub hin: Vec<T>,
+    pub cin: Vec<T>,
+    /// LSTM with a projection: `[N, H]` the cell output `o * tanh(c)` before it.
+    pub hcell: Vec<T>,
 }
 
-fn half<T: RnnFloat>() -> T {
-    T::from_f64(0.5)
-}
-
-/// Applies the sigmoid to `v` in place through tanh: `s(x) = 1/2 + tanh(x/2)/2`.
-fn sigmoid_inplace<T: RnnFloat>(v: &mut [T], scratch: &mut Vec<T>) {
-    scratch.clear();
-    scratch.extend(v.iter().map(|&x| x * half()));
-    T::tanh_into(scratch, v);
-    for x in v.iter_mut() {
-        *x = half::<T>() + half::<T>() * *x;
-    }
-}
-
-fn tanh_inplace<T: RnnFloat>(v: &mut [T], scratch: &mut Vec<T>) {
-    scratch.clear();
-    scratch.extend_from_slice(v);
-    T::tanh_into(scratch, v);
-}
-
-/// `m` (`rows x cols`, row-major) transposed, row-major: gemm runs 2-3x faster on these small
-/// products when both operands are row-major than with a column-major right-hand side.
+/// `m` (`rows x cols`, row-major) transposed, row-major, in cache-sized blocks.
 fn transposed<T: RnnFloat>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut out = vec![T::default(); m.len()];
-    for (i, row) in m.chunks(cols).enumerate().take(rows) {
-        for (j, &v) in row.iter().enumerate() {
-            out[j * rows + i] = v;
+    const BLOCK: usize = 32;
+    let mut out = vec![T::default(); rows * cols];
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..cols).step_by(BLOCK) {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                for c in c0..(c0 + BLOCK).min(cols) {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
         }
     }
     out
 }
 
-/// `out[B, G] (+)= h[B, H] @ w_t[H, G]` (`w_t` is `W_hh^T`, row-major).
-fn hidden_gemm<T: RnnFloat>(h: &[T], w_t: &[T], out: &mut [T], d: &RnnDims, accumulate: bool) {
-    let (b, hh, g) = (d.b, d.h, d.g());
-    let a = Mat { data: h, offset: 0, rs: hh, cs: 1 };
-    let w = Mat { data: w_t, offset: 0, rs: g, cs: 1 };
-    matmul_into(a, w, out, b, hh, g, accumulate);
+/// Column sums of `m` (rows of `cols`) added to `out`.
+fn add_column_sums<T: RnnFloat>(m: &[T], cols: usize, out: &mut [T]) {
+    for row in m.chunks_exact(cols) {
+        for (a, &v) in out.iter_mut().zip(row) {
+            *a = *a + v;
+        }
+    }
 }
 
-/// Runs the layer. `gi` is `[T, B, G]`, `h0`/`c0` `[B, H]` (`c0` empty except for LSTM),
-/// `w_hh` `[G, H]`, `b_hh` `[G]` or empty.
-pub fn forward<T: RnnFloat>(
-    d: &RnnDims,
-    gi: &[T],
-    h0: &[T],
-    c0: &[T],
-    w_hh: &[T],
-    b_hh: &[T],
-) -> RnnForward<T> {
-    let (b, h, g) = (d.b, d.h, d.g());
-    let bh = b * h;
-    let lstm = d.mode == RnnMode::Lstm;
-    let gru = d.mode == RnnMode::Gru;
-    let mut y = vec![T::default(); d.t * bh];
-    let mut gates = if lstm || gru { vec![T::default(); d.t * b * g] } else { Vec::new() };
-    let mut extra = if lstm || gru { vec![T::default(); d.t * bh] } else { Vec::new() };
-    let mut cells = if lstm { vec![T::default(); d.t * bh] } else { Vec::new() };
-    let w_t = transposed(w_hh, g, h);
-    let mut hprev = h0.to_vec();
-    let mut cprev = c0.to_vec();
-    let mut pre = vec![T::default(); b * g];
-    let mut scratch = Vec::with_capacity(b * g);
-    for k in 0..d.t {
-        let t = d.step(k);
-        let gi_t = &gi[t * b * g..][..b * g];
-        // pre = b_hh + h_prev W_hh^T (GRU keeps it apart from gi: r multiplies its n block).
-        for row in pre.chunks_mut(g) {
-            if b_hh.is_empty() {
-                row.iter_mut().for_each(|v| *v = T::default());
-            } else {
-                row.copy_from_slice(b_hh);
+/// The input projection of every row, `[N, G]`: `x W_ih^T + b_ih`, plus `b_hh` where it
+/// adds straight to the gates (everywhere but GRU's n block, which the reset gate scales).
+fn input_projection<T: RnnFloat>(d: &RnnDims, rows: usize, x: &[T], w: &RnnWeights<T>) -> Vec<T> {
+    let g = d.g();
+    let mut bias = vec![T::default(); g];
+    let has_bias = !w.b_ih.is_empty() || !w.b_hh.is_empty();
+    if !w.b_ih.is_empty() {
+        bias.copy_from_slice(w.b_ih);
+    }
+    if !w.b_hh.is_empty() {
+        let direct = if d.mode == RnnMode::Gru { 2 * d.h } else { g };
+        for (a, &v) in bias[..direct].iter_mut().zip(w.b_hh) {
+            *a = *a + v;
+        }
+    }
+    let mut gi = if has_bias {
+        let mut v = Vec::with_capacity(rows * g);
+        (0..rows).for_each(|_| v.extend_from_slice(&bias));
+        v
+    } else {
+        vec![T::default(); rows * g]
+    };
+    let xm = Mat { data: x, offset: 0, rs: d.i, cs: 1 };
+    let wt = Mat { data: w.w_ih, offset: 0, rs: 1, cs: d.i };
+    matmul_into(xm, wt, &mut gi, rows, d.i, g, has_bias);
+    gi
+}
+
+/// The time steps of a layer: step `t` covers rows `starts[t] .. starts[t] + rows[t]` of the
+/// `[N, ...]` buffers (input, gates, outputs) and the first `rows[t]` rows of the states. A
+/// padded batch has `B` rows every step; a packed one (PyTorch's `batch_sizes`) fewer as the
+/// shorter sequences end, so the rows past `rows[t]` keep each sequence's final state going
+/// forward, or its initial state going backward in time.
+pub struct RnnSteps {
+    pub rows: Vec<usize>,
+    pub starts: Vec<usize>,
+    /// Total rows `N`.
+    pub n: usize,
+}
+
+impl RnnSteps {
+    /// `t` steps of `b` rows each.
+    pub fn dense(t: usize, b: usize) -> RnnSteps {
+        RnnSteps { rows: vec![b; t], starts: (0..t).map(|k| k * b).collect(), n: t * b }
+    }
+    /// Per-step batch sizes, checked by the caller (positive, non-increasing).
+    pub fn packed(batch_sizes: &[usize]) -> RnnSteps {
+        let mut starts = Vec::with_capacity(batch_sizes.len());
+        let mut n = 0;
+        for &r in batch_sizes {
+            starts.push(n);
+            n += r;
+        }
+        RnnSteps { rows: batch_sizes.to_vec(), starts, n }
+    }
+    pub fn t(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Calls `$imp($args)` compiled for AVX-512 or AVX2+FMA when the CPU has them, so the gate
+/// loops may use full-width vectors (the wheel's baseline is SSE2).
+macro_rules! simd_dispatch {
+    ($imp:ident::<$T:ident>($($arg:ident: $ty:ty),*) -> $ret:ty) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f")]
+            fn wide<$T: RnnFloat>($($arg: $ty),*) -> $ret {
+                $imp($($arg),*)
+            }
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx2,fma")]
+            fn mid<$T: RnnFloat>($($arg: $ty),*) -> $ret {
+                $imp($($arg),*)
+            }
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has the features the function was compiled for.
+                return unsafe { wide($($arg),*) };
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                // SAFETY: as above.
+                return unsafe { mid($($arg),*) };
             }
         }
-        hidden_gemm(&hprev, &w_t, &mut pre, d, true);
-        let y_t = &mut y[t * bh..][..bh];
+        $imp($($arg),*)
+    }};
+}
+
+/// Runs the layer: `x` `[N, I]`, `h0` `[B, P]`, `c0` `[B, H]` (empty except for LSTM).
+pub fn forward<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    x: &[T],
+    h0: &[T],
+    c0: &[T],
+    w: &RnnWeights<T>,
+) -> RnnForward<T> {
+    simd_dispatch!(forward_impl::<T>(d: &RnnDims, st: &RnnSteps, x: &[T], h0: &[T], c0: &[T], w: &RnnWeights<T>) -> RnnForward<T>)
+}
+
+#[inline(always)]
+fn forward_impl<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    x: &[T],
+    h0: &[T],
+    c0: &[T],
+    w: &RnnWeights<T>,
+) -> RnnForward<T> {
+    let (h, p, g, n) = (d.h, d.p, d.g(), st.n);
+    let lstm = d.mode == RnnMode::Lstm;
+    let gru = d.mode == RnnMode::Gru;
+    let proj = !w.w_hr.is_empty();
+    // Each step's hidden product is accumulated into its projection: the gates' inputs.
+    let mut gates = input_projection(d, n, x, w);
+    let mut y = vec![T::default(); n * p];
+    let mut hin = vec![T::default(); n * p];
+    let mut cin = if lstm { vec![T::default(); n * h] } else { Vec::new() };
+    let mut extra = if lstm || gru { vec![T::default(); n * h] } else { Vec::new() };
+    let mut cells = if lstm { vec![T::default(); n * h] } else { Vec::new() };
+    let mut hcell = if proj { vec![T::default(); n * h] } else { Vec::new() };
+    // W_hh^T `[P, G]` and W_hr^T `[H, P]`, row-major: the small products read their rows.
+    let w_t = transposed(w.w_hh, g, p);
+    let w_hr_t = if proj { transposed(w.w_hr, p, h) } else { Vec::new() };
+    let mut hs = h0.to_vec();
+    let mut cs = c0.to_vec();
+    for k in 0..st.t() {
+        let t = d.step(k, st.t());
+        let (r, o) = (st.rows[t], st.starts[t]);
+        let hprev = &hs[..r * p];
+        hin[o * p..][..r * p].copy_from_slice(hprev);
+        let gates_t = &mut gates[o * g..][..r * g];
+        let y_t = &mut y[o * p..][..r * p];
+        let all = SmallGemm { m: r, k: p, n: g, lda: p, ldb: g, ldo: g };
         match d.mode {
             RnnMode::Tanh | RnnMode::Relu => {
-                for (p, &x) in pre.iter_mut().zip(gi_t) {
-                    *p = *p + x;
-                }
+                gemm_acc(&all, hprev, &w_t, gates_t);
                 if d.mode == RnnMode::Tanh {
-                    T::tanh_into(&pre, y_t);
+                    T::tanh_into(gates_t, y_t);
                 } else {
-                    for (o, &p) in y_t.iter_mut().zip(pre.iter()) {
-                        *o = if p > T::default() { p } else { T::default() };
+                    for (o, &v) in y_t.iter_mut().zip(gates_t.iter()) {
+                        *o = if v > T::default() { v } else { T::default() };
                     }
                 }
             }
             RnnMode::Lstm => {
-                let gates_t = &mut gates[t * b * g..][..b * g];
-                for ((o, &p), &x) in gates_t.iter_mut().zip(pre.iter()).zip(gi_t) {
-                    *o = p + x;
+                gemm_acc(&all, hprev, &w_t, gates_t);
+                // i, f, o through the sigmoid, g through tanh.
+                for row in gates_t.chunks_exact_mut(g) {
+                    T::sigmoid_inplace(&mut row[..2 * h]);
+                    T::tanh_inplace(&mut row[2 * h..3 * h]);
+                    T::sigmoid_inplace(&mut row[3 * h..]);
                 }
-                // i, f, o through the sigmoid, g through tanh: one pass each over the rows.
-                for row in gates_t.chunks_mut(g) {
-                    sigmoid_inplace(&mut row[..2 * h], &mut scratch);
-                    tanh_inplace(&mut row[2 * h..3 * h], &mut scratch);
-                    sigmoid_inplace(&mut row[3 * h..], &mut scratch);
-                }
-                let c_t = &mut cells[t * bh..][..bh];
-                for bi in 0..b {
-                    let row = &gates_t[bi * g..][..g];
+                let cp = &cs[..r * h];
+                cin[o * h..][..r * h].copy_from_slice(cp);
+                let c_t = &mut cells[o * h..][..r * h];
+                for ((row, c), cp) in
+                    gates_t.chunks_exact(g).zip(c_t.chunks_exact_mut(h)).zip(cp.chunks_exact(h))
+                {
+                    let (i, f, gg) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h]);
                     for j in 0..h {
-                        let (i, f, gg) = (row[j], row[h + j], row[2 * h + j]);
-                        c_t[bi * h + j] = f * cprev[bi * h + j] + i * gg;
+                        c[j] = f[j] * cp[j] + i[j] * gg[j];
                     }
                 }
-                let tc = &mut extra[t * bh..][..bh];
+                let tc = &mut extra[o * h..][..r * h];
                 T::tanh_into(c_t, tc);
-                for bi in 0..b {
-                    let row = &gates_t[bi * g..][..g];
-                    for j in 0..h {
-                        y_t[bi * h + j] = row[3 * h + j] * tc[bi * h + j];
+                // The cell output o * tanh(c): the state itself, or projected by W_hr.
+                let out: &mut [T] = if proj { &mut hcell[o * h..][..r * h] } else { &mut y_t[..] };
+                for ((row, yr), tr) in
+                    gates_t.chunks_exact(g).zip(out.chunks_exact_mut(h)).zip(tc.chunks_exact(h))
+                {
+                    for ((v, &og), &tv) in yr.iter_mut().zip(&row[3 * h..]).zip(tr) {
+                        *v = og * tv;
                     }
                 }
-                cprev.copy_from_slice(c_t);
+                if proj {
+                    let pr = SmallGemm { m: r, k: h, n: p, lda: h, ldb: p, ldo: p };
+                    gemm_acc(&pr, &hcell[o * h..][..r * h], &w_hr_t, y_t);
+                }
+                cs[..r * h].copy_from_slice(c_t);
             }
             RnnMode::Gru => {
-                let gates_t = &mut gates[t * b * g..][..b * g];
-                let hn = &mut extra[t * bh..][..bh];
-                for bi in 0..b {
-                    let (row, p, x) =
-                        (&mut gates_t[bi * g..][..g], &pre[bi * g..][..g], &gi_t[bi * g..][..g]);
-                    for ((o, &pa), &xa) in row[..2 * h].iter_mut().zip(&p[..2 * h]).zip(&x[..2 * h]) {
-                        *o = pa + xa;
+                // r and z: the hidden product adds to the projection; n's hidden part
+                // (W_hn h + b_hn) is kept apart, since r scales it.
+                let rz = SmallGemm { m: r, k: h, n: 2 * h, lda: h, ldb: g, ldo: g };
+                gemm_acc(&rz, hprev, &w_t, gates_t);
+                let hn = &mut extra[o * h..][..r * h];
+                for row in hn.chunks_exact_mut(h) {
+                    if w.b_hh.is_empty() {
+                        row.iter_mut().for_each(|v| *v = T::default());
+                    } else {
+                        row.copy_from_slice(&w.b_hh[2 * h..]);
                     }
-                    hn[bi * h..][..h].copy_from_slice(&p[2 * h..]);
                 }
-                for row in gates_t.chunks_mut(g) {
-                    sigmoid_inplace(&mut row[..2 * h], &mut scratch);
-                }
-                for bi in 0..b {
-                    let row = &mut gates_t[bi * g..][..g];
-                    let x = &gi_t[bi * g..][..g];
+                let nb = SmallGemm { m: r, k: h, n: h, lda: h, ldb: g, ldo: h };
+                gemm_acc(&nb, hprev, &w_t[2 * h..], hn);
+                for ((row, hnr), (yr, hp)) in gates_t
+                    .chunks_exact_mut(g)
+                    .zip(hn.chunks_exact(h))
+                    .zip(y_t.chunks_exact_mut(h).zip(hprev.chunks_exact(h)))
+                {
+                    T::sigmoid_inplace(&mut row[..2 * h]);
+                    let (rzs, nn) = row.split_at_mut(2 * h);
                     for j in 0..h {
-                        row[2 * h + j] = x[2 * h + j] + row[j] * hn[bi * h + j];
+                        nn[j] = nn[j] + rzs[j] * hnr[j];
                     }
-                    tanh_inplace(&mut row[2 * h..], &mut scratch);
+                    T::tanh_inplace(nn);
                     for j in 0..h {
-                        let (z, n) = (row[h + j], row[2 * h + j]);
-                        y_t[bi * h + j] = n + z * (hprev[bi * h + j] - n);
+                        yr[j] = nn[j] + rzs[h + j] * (hp[j] - nn[j]);
                     }
                 }
             }
         }
-        hprev.copy_from_slice(y_t);
+        hs[..r * p].copy_from_slice(&y[o * p..][..r * p]);
     }
-    RnnForward { y, h_last: hprev, c_last: if lstm { cprev } else { Vec::new() }, gates, extra, cells }
+    if !(lstm || gru) {
+        gates = Vec::new();
+    }
+    RnnForward {
+        y,
+        h_last: hs,
+        c_last: if lstm { cs } else { Vec::new() },
+        gates,
+        extra,
+        cells,
+        hin,
+        cin,
+        hcell,
+    }
 }
 
-/// Gradients of one layer: `gi` `[T, B, G]`, `h0`/`c0` `[B, H]`, `w_hh` `[G, H]`, `b_hh` `[G]`.
+/// Gradients of one layer (each empty when not asked for or absent).
 pub struct RnnGrads<T> {
-    pub gi: Vec<T>,
+    pub x: Vec<T>,
     pub h0: Vec<T>,
     pub c0: Vec<T>,
+    pub w_ih: Vec<T>,
     pub w_hh: Vec<T>,
+    pub b_ih: Vec<T>,
     pub b_hh: Vec<T>,
+    pub w_hr: Vec<T>,
 }
 
 /// Saved values the backward reads (see [`RnnForward`]).
 pub struct RnnSavedRef<'a, T> {
+    pub x: &'a [T],
     pub y: &'a [T],
-    pub h0: &'a [T],
-    pub c0: &'a [T],
     pub gates: &'a [T],
     pub extra: &'a [T],
-    pub cells: &'a [T],
-    pub w_hh: &'a [T],
+    pub hin: &'a [T],
+    pub cin: &'a [T],
+    pub hcell: &'a [T],
 }
 
-/// The hidden state the `k`-th processed step read (h0 for the first).
-fn prev_hidden<'a, T>(d: &RnnDims, s: &RnnSavedRef<'a, T>, k: usize) -> &'a [T] {
-    let bh = d.b * d.h;
-    if k == 0 {
-        s.h0
-    } else {
-        &s.y[d.step(k - 1) * bh..][..bh]
+/// Which gradients the backward computes.
+#[derive(Clone, Copy)]
+pub struct RnnNeeds {
+    pub x: bool,
+    pub b_ih: bool,
+    pub b_hh: bool,
+}
+
+/// `a^T b` over all `rows`: `a` `[rows, m]`, `b` `[rows, n]`, both row-major; `[m, n]`.
+fn outer_sum<T: RnnFloat>(a: &[T], b: &[T], rows: usize, m: usize, n: usize) -> Vec<T> {
+    let mut out = vec![T::default(); m * n];
+    let am = Mat { data: a, offset: 0, rs: 1, cs: m };
+    let bm = Mat { data: b, offset: 0, rs: n, cs: 1 };
+    matmul_into(am, bm, &mut out, m, rows, n, false);
+    out
+}
+
+/// One batch row of LSTM's gate gradients: `gates` i, f, g, o; `tc` tanh of the cell state,
+/// `cp` the previous cell state, `dh` the cell output's gradient, `dc` the cell state's
+/// (updated to the previous step's); `oi..oo` the pre-activation gradients. (The compiler
+/// still emits scalar code for this loop; a hand-vectorised version is left to do.)
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lstm_grad_row<T: RnnFloat>(
+    (gi, gf, gg, go): (&[T], &[T], &[T], &[T]),
+    tc: &[T],
+    cp: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    oi: &mut [T],
+    of: &mut [T],
+    og: &mut [T],
+    oo: &mut [T],
+) {
+    let one = T::from_f64(1.0);
+    let h = dc.len();
+    let (gi, gf, gg, go, tc, cp, dh) = (&gi[..h], &gf[..h], &gg[..h], &go[..h], &tc[..h], &cp[..h], &dh[..h]);
+    let (oi, of, og, oo) = (&mut oi[..h], &mut of[..h], &mut og[..h], &mut oo[..h]);
+    for j in 0..h {
+        let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
+        let dcq = dc[j] + dh[j] * o * (one - tc[j] * tc[j]);
+        oi[j] = dcq * g * i * (one - i);
+        of[j] = dcq * cp[j] * f * (one - f);
+        og[j] = dcq * i * (one - g * g);
+        oo[j] = dh[j] * tc[j] * o * (one - o);
+        dc[j] = dcq * f;
     }
 }
 
-/// BPTT: `dy` `[T, B, H]`, `dh_last`/`dc_last` `[B, H]`, each possibly empty (no gradient).
+/// One batch row of GRU's gate gradients: `gates` r, z, n; `hn` `W_hn h + b_hn`, `hp` the
+/// previous hidden state, `dh` the output's gradient; `gi`/`gh` the input and hidden sides'
+/// pre-activation gradients, `direct` the previous state's gradient through `z`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn gru_grad_row<T: RnnFloat>(
+    (gr, gz, gn): (&[T], &[T], &[T]),
+    hn: &[T],
+    hp: &[T],
+    dh: &[T],
+    ir: &mut [T],
+    iz: &mut [T],
+    inn: &mut [T],
+    hr: &mut [T],
+    hz: &mut [T],
+    hnn: &mut [T],
+    direct: &mut [T],
+) {
+    let one = T::from_f64(1.0);
+    let h = direct.len();
+    let (gr, gz, gn, hn, hp, dh) = (&gr[..h], &gz[..h], &gn[..h], &hn[..h], &hp[..h], &dh[..h]);
+    let (ir, iz, inn, hr, hz, hnn) =
+        (&mut ir[..h], &mut iz[..h], &mut inn[..h], &mut hr[..h], &mut hz[..h], &mut hnn[..h]);
+    for j in 0..h {
+        let (r, z, n) = (gr[j], gz[j], gn[j]);
+        let dpn = dh[j] * (one - z) * (one - n * n);
+        let dpz = dh[j] * (hp[j] - n) * z * (one - z);
+        let dpr = dpn * hn[j] * r * (one - r);
+        ir[j] = dpr;
+        iz[j] = dpz;
+        inn[j] = dpn;
+        hr[j] = dpr;
+        hz[j] = dpz;
+        hnn[j] = dpn * r;
+        direct[j] = dh[j] * z;
+    }
+}
+
+/// BPTT: `dy` `[N, P]`, `dh_last` `[B, P]`, `dc_last` `[B, H]`, each possibly empty (no
+/// gradient).
+#[allow(clippy::too_many_arguments)]
 pub fn backward<T: RnnFloat>(
     d: &RnnDims,
+    st: &RnnSteps,
     s: &RnnSavedRef<T>,
+    w: &RnnWeights<T>,
+    needs: RnnNeeds,
     dy: &[T],
     dh_last: &[T],
     dc_last: &[T],
 ) -> RnnGrads<T> {
-    let (b, h, g) = (d.b, d.h, d.g());
-    let bh = b * h;
+    simd_dispatch!(backward_impl::<T>(
+        d: &RnnDims,
+        st: &RnnSteps,
+        s: &RnnSavedRef<T>,
+        w: &RnnWeights<T>,
+        needs: RnnNeeds,
+        dy: &[T],
+        dh_last: &[T],
+        dc_last: &[T]
+    ) -> RnnGrads<T>)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_impl<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    s: &RnnSavedRef<T>,
+    w: &RnnWeights<T>,
+    needs: RnnNeeds,
+    dy: &[T],
+    dh_last: &[T],
+    dc_last: &[T],
+) -> RnnGrads<T> {
+    let (b, h, p, g, n) = (d.b, d.h, d.p, d.g(), st.n);
     let one = T::from_f64(1.0);
     let zero = T::default();
-    let mut dgi = vec![zero; d.t * b * g];
+    let proj = !w.w_hr.is_empty();
+    let gru = d.mode == RnnMode::Gru;
+    let mut dgi = vec![zero; n * g];
     // GRU: the hidden side's pre-activation gradient differs from gi's in the n block.
-    let mut dgh = if d.mode == RnnMode::Gru { vec![zero; d.t * b * g] } else { Vec::new() };
-    let mut dh = if dh_last.is_empty() { vec![zero; bh] } else { dh_last.to_vec() };
-    let mut dc = if dc_last.is_empty() { vec![zero; bh] } else { dc_last.to_vec() };
-    let mut next = vec![zero; bh];
-    let prev_of = |k: usize| prev_hidden(d, s, k);
-    for k in (0..d.t).rev() {
-        let t = d.step(k);
+    let mut dgh = if gru { vec![zero; n * g] } else { Vec::new() };
+    // With a projection: each row's output gradient (for W_hr's) and the cell output's.
+    let mut dys = if proj { vec![zero; n * p] } else { Vec::new() };
+    let mut dhc = if proj { vec![zero; b * h] } else { Vec::new() };
+    let mut dh = if dh_last.is_empty() { vec![zero; b * p] } else { dh_last.to_vec() };
+    let mut dc = if dc_last.is_empty() { vec![zero; b * h] } else { dc_last.to_vec() };
+    let mut next = vec![zero; b * p];
+    for k in (0..st.t()).rev() {
+        let t = d.step(k, st.t());
+        let (r, o) = (st.rows[t], st.starts[t]);
         if !dy.is_empty() {
-            for (a, &v) in dh.iter_mut().zip(&dy[t * bh..][..bh]) {
+            for (a, &v) in dh[..r * p].iter_mut().zip(&dy[o * p..][..r * p]) {
                 *a = *a + v;
             }
         }
-        let dg_t = &mut dgi[t * b * g..][..b * g];
+        if proj {
+            dys[o * p..][..r * p].copy_from_slice(&dh[..r * p]);
+            dhc[..r * h].iter_mut().for_each(|v| *v = zero);
+            let back = SmallGemm { m: r, k: p, n: h, lda: p, ldb: h, ldo: h };
+            gemm_acc(&back, &dh[..r * p], w.w_hr, &mut dhc[..r * h]);
+        }
+        // The gradient of the cell output (o * tanh(c), before any projection).
+        let dho: &[T] = if proj { &dhc[..r * h] } else { &dh[..r * p] };
+        let dg_t = &mut dgi[o * g..][..r * g];
         match d.mode {
             RnnMode::Tanh => {
-                for (o, (&y, &gh)) in dg_t.iter_mut().zip(s.y[t * bh..][..bh].iter().zip(dh.iter())) {
-                    *o = gh * (one - y * y);
+                for (v, (&y, &gh)) in dg_t.iter_mut().zip(s.y[o * p..][..r * p].iter().zip(dho)) {
+                    *v = gh * (one - y * y);
                 }
             }
             RnnMode::Relu => {
-                for (o, (&y, &gh)) in dg_t.iter_mut().zip(s.y[t * bh..][..bh].iter().zip(dh.iter())) {
-                    *o = if y > zero { gh } else { zero };
+                for (v, (&y, &gh)) in dg_t.iter_mut().zip(s.y[o * p..][..r * p].iter().zip(dho)) {
+                    *v = if y > zero { gh } else { zero };
                 }
             }
             RnnMode::Lstm => {
-                let gates_t = &s.gates[t * b * g..][..b * g];
-                let tc = &s.extra[t * bh..][..bh];
-                let cprev = if k == 0 { s.c0 } else { &s.cells[d.step(k - 1) * bh..][..bh] };
-                for bi in 0..b {
+                let gates_t = &s.gates[o * g..][..r * g];
+                let tc = &s.extra[o * h..][..r * h];
+                let cprev = &s.cin[o * h..][..r * h];
+                for bi in 0..r {
                     let row = &gates_t[bi * g..][..g];
-                    let out = &mut dg_t[bi * g..][..g];
-                    for j in 0..h {
-                        let q = bi * h + j;
-                        let (i, f, gg, o) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j]);
-                        let dhq = dh[q];
-                        let dcq = dc[q] + dhq * o * (one - tc[q] * tc[q]);
-                        out[j] = dcq * gg * i * (one - i);
-                        out[h + j] = dcq * cprev[q] * f * (one - f);
-                        out[2 * h + j] = dcq * i * (one - gg * gg);
-                        out[3 * h + j] = dhq * tc[q] * o * (one - o);
-                        dc[q] = dcq * f;
-                    }
+                    let (gi_, gf, gg_, go) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h], &row[3 * h..]);
+                    let (oi, rest) = dg_t[bi * g..][..g].split_at_mut(h);
+                    let (of, rest) = rest.split_at_mut(h);
+                    let (og_, oo) = rest.split_at_mut(h);
+                    let (dhr, dcr) = (&dho[bi * h..][..h], &mut dc[bi * h..][..h]);
+                    let (tcr, cpr) = (&tc[bi * h..][..h], &cprev[bi * h..][..h]);
+                    lstm_grad_row((gi_, gf, gg_, go), tcr, cpr, dhr, dcr, oi, of, og_, oo);
                 }
             }
             RnnMode::Gru => {
-                let gates_t = &s.gates[t * b * g..][..b * g];
-                let hn = &s.extra[t * bh..][..bh];
-                let hp = prev_of(k);
-                let dgh_t = &mut dgh[t * b * g..][..b * g];
-                for bi in 0..b {
+                let gates_t = &s.gates[o * g..][..r * g];
+                let hn = &s.extra[o * h..][..r * h];
+                let hp = &s.hin[o * p..][..r * p];
+                let dgh_t = &mut dgh[o * g..][..r * g];
+                for bi in 0..r {
                     let row = &gates_t[bi * g..][..g];
-                    for j in 0..h {
-                        let q = bi * h + j;
-                        let (r, z, n) = (row[j], row[h + j], row[2 * h + j]);
-                        let dhq = dh[q];
-                        let dpn = dhq * (one - z) * (one - n * n);
-                        let dpz = dhq * (hp[q] - n) * z * (one - z);
-                        let dpr = dpn * hn[q] * r * (one - r);
-                        dg_t[bi * g + j] = dpr;
-                        dg_t[bi * g + h + j] = dpz;
-                        dg_t[bi * g + 2 * h + j] = dpn;
-                        dgh_t[bi * g + j] = dpr;
-                        dgh_t[bi * g + h + j] = dpz;
-                        dgh_t[bi * g + 2 * h + j] = dpn * r;
-                        next[q] = dhq * z;
-                    }
+                    let (gr, gz, gn) = (&row[..h], &row[h..2 * h], &row[2 * h..]);
+                    let (ir, rest) = dg_t[bi * g..][..g].split_at_mut(h);
+                    let (iz, in_) = rest.split_at_mut(h);
+                    let (hr, rest) = dgh_t[bi * g..][..g].split_at_mut(h);
+                    let (hz, hn_) = rest.split_at_mut(h);
+                    let (dhr, hnr, hpr) = (&dho[bi * h..][..h], &hn[bi * h..][..h], &hp[bi * h..][..h]);
+                    let nx = &mut next[bi * h..][..h];
+                    gru_grad_row((gr, gz, gn), hnr, hpr, dhr, ir, iz, in_, hr, hz, hn_, nx);
                 }
             }
         }
-        // dh_prev = (direct part) + d(pre)_t @ W_hh.
-        let dpre =
-            if d.mode == RnnMode::Gru { &dgh[t * b * g..][..b * g] } else { &dgi[t * b * g..][..b * g] };
-        let accumulate = d.mode == RnnMode::Gru;
-        if !accumulate {
-            next.iter_mut().for_each(|v| *v = zero);
+        // dh_prev = (GRU's direct part) + d(pre)_t @ W_hh; rows past `r` carry on unchanged.
+        let dpre = if gru { &dgh[o * g..][..r * g] } else { &dgi[o * g..][..r * g] };
+        if !gru {
+            next[..r * p].iter_mut().for_each(|v| *v = zero);
         }
-        let a = Mat { data: dpre, offset: 0, rs: g, cs: 1 };
-        let w = Mat { data: s.w_hh, offset: 0, rs: h, cs: 1 };
-        matmul_into(a, w, &mut next, b, g, h, true);
-        std::mem::swap(&mut dh, &mut next);
+        let back = SmallGemm { m: r, k: g, n: p, lda: g, ldb: p, ldo: p };
+        gemm_acc(&back, dpre, w.w_hh, &mut next[..r * p]);
+        dh[..r * p].copy_from_slice(&next[..r * p]);
     }
-    // W_hh and b_hh: one GEMM over all steps, with each step's h_prev laid out by step.
-    let mut hprev = vec![zero; d.t * bh];
-    for k in 0..d.t {
-        hprev[d.step(k) * bh..][..bh].copy_from_slice(prev_of(k));
+    // The weights, every step at once: W_hh's from each row's hidden input, W_hr's from
+    // each row's cell output, W_ih's and the input's from the projection's gradient.
+    let dp = if gru { &dgh } else { &dgi };
+    let dw_hh = outer_sum(dp, s.hin, n, g, p);
+    let dw_hr = if proj { outer_sum(&dys, s.hcell, n, p, h) } else { Vec::new() };
+    let mut db_hh = Vec::new();
+    if needs.b_hh {
+        db_hh = vec![zero; g];
+        add_column_sums(dp, g, &mut db_hh);
     }
-    let dp = if d.mode == RnnMode::Gru { &dgh } else { &dgi };
-    let mut dw = vec![zero; g * h];
-    let rows = d.t * b;
-    let dp_t = transposed(dp, rows, g);
-    let a = Mat { data: &dp_t[..], offset: 0, rs: rows, cs: 1 };
-    let hm = Mat { data: &hprev[..], offset: 0, rs: h, cs: 1 };
-    matmul_into(a, hm, &mut dw, g, rows, h, false);
-    let mut db = vec![zero; g];
-    for row in dp.chunks(g) {
-        for (a, &v) in db.iter_mut().zip(row) {
-            *a = *a + v;
-        }
+    let mut db_ih = Vec::new();
+    if needs.b_ih {
+        db_ih = vec![zero; g];
+        add_column_sums(&dgi, g, &mut db_ih);
+    }
+    let dw_ih = outer_sum(&dgi, s.x, n, g, d.i);
+    let mut dx = Vec::new();
+    if needs.x {
+        dx = vec![zero; n * d.i];
+        let a = Mat { data: &dgi[..], offset: 0, rs: g, cs: 1 };
+        let wm = Mat { data: w.w_ih, offset: 0, rs: d.i, cs: 1 };
+        matmul_into(a, wm, &mut dx, n, g, d.i, false);
     }
     let dc0 = if d.mode == RnnMode::Lstm { dc } else { Vec::new() };
-    RnnGrads { gi: dgi, h0: dh, c0: dc0, w_hh: dw, b_hh: db }
+    RnnGrads { x: dx, h0: dh, c0: dc0, w_ih: dw_ih, w_hh: dw_hh, b_ih: db_ih, b_hh: db_hh, w_hr: dw_hr }
 }
 
 #[cfg(test)]
@@ -396,14 +659,36 @@ mod tests {
     /// The LSTM forward of one unit against the formulas written out.
     #[test]
     fn lstm_one_unit_matches_the_formulas() {
-        let d = RnnDims { mode: RnnMode::Lstm, t: 1, b: 1, h: 1, reverse: false };
-        let gi = [0.1f64, 0.2, 0.3, 0.4];
-        let (h0, c0, w, bh) = ([0.5f64], [0.25f64], [1.0f64, -1.0, 0.5, 2.0], [0.0f64; 4]);
-        let out = forward(&d, &gi, &h0, &c0, &w, &bh);
+        let d = RnnDims { mode: RnnMode::Lstm, b: 1, i: 1, h: 1, p: 1, reverse: false };
+        let x = [2.0f64];
+        let w_ih = [0.05f64, 0.1, 0.15, 0.2];
+        let (h0, c0, w_hh, bh) = ([0.5f64], [0.25f64], [1.0f64, -1.0, 0.5, 2.0], [0.0f64; 4]);
+        let w = RnnWeights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &[], b_hh: &bh, w_hr: &[] };
+        let out = forward(&d, &RnnSteps::dense(1, 1), &x, &h0, &c0, &w);
         let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-        let pre: Vec<f64> = gi.iter().zip(w.iter()).map(|(a, b)| a + b * 0.5).collect();
+        let pre: Vec<f64> = w_ih.iter().zip(w_hh.iter()).map(|(a, b)| a * 2.0 + b * 0.5).collect();
         let c = sig(pre[1]) * 0.25 + sig(pre[0]) * pre[2].tanh();
         let hh = sig(pre[3]) * c.tanh();
         assert!((out.c_last[0] - c).abs() < 1e-14 && (out.y[0] - hh).abs() < 1e-14);
+    }
+
+    /// A packed batch (sizes 2, 1) gives each sequence the states of its own last step.
+    #[test]
+    fn packed_rows_keep_their_final_state() {
+        let d = RnnDims { mode: RnnMode::Tanh, b: 2, i: 1, h: 1, p: 1, reverse: false };
+        let (x, h0, w_ih, w_hh) = ([1.0f64, 2.0, 3.0], [0.0f64, 0.0], [1.0f64], [0.5f64]);
+        let w = RnnWeights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &[], b_hh: &[], w_hr: &[] };
+        let out = forward(&d, &RnnSteps::packed(&[2, 1]), &x, &h0, &[], &w);
+        let (a0, b0) = (1.0f64.tanh(), 2.0f64.tanh());
+        let a1 = (3.0 + 0.5 * a0).tanh();
+        assert_eq!(out.y, vec![a0, b0, a1]);
+        assert_eq!(out.h_last, vec![a1, b0]);
+    }
+
+    #[test]
+    fn blocked_transpose_matches() {
+        let m: Vec<f64> = (0..70 * 33).map(|v| v as f64).collect();
+        let t = transposed(&m, 70, 33);
+        assert!((0..70).all(|r| (0..33).all(|c| t[c * 70 + r] == m[r * 33 + c])));
     }
 }

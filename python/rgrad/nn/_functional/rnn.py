@@ -1,10 +1,11 @@
 """The recurrences behind ``nn.RNN``/``LSTM``/``GRU`` and their cells.
 
 ``layer`` runs one layer in one direction over a time-major sequence (or over a packed one,
-given its ``batch_sizes``): the input projection of every step is one GEMM, then the
-recurrence is one core op (``_rgrad._rnn_layer``: fused gates in Rust, BPTT in one backward
-node). ``composite_layer`` is the same recurrence in tensor ops, a few per step; it serves
-packed sequences and LSTM projections, and the tests compare the two. The modules arrange the
+given its ``batch_sizes``) as one core op (``_rgrad._rnn_layer``: the input projection of
+every step as one GEMM, then fused gates per step in Rust, BPTT in one backward node).
+Packed sequences (per-step batch sizes) and LSTM projections (``weight_hr``) run in the same
+op. ``composite_layer`` is the same recurrence in tensor ops, a few per step: the reference
+the tests compare the op with. The modules arrange the
 weights (PyTorch's names and gate order: LSTM i, f, g, o; GRU r, z, n with ``b_hn`` inside the
 reset product) and the layers, directions and packed sequences around it."""
 
@@ -56,12 +57,9 @@ def _step(mode, gi, h, c, w_hh, b_hh, w_hr):
 
 
 def layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, batch_sizes=None):
-    """One layer, one direction (see ``composite_layer`` for the arguments)."""
-    if batch_sizes is not None or w_hr is not None:
-        args = (mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, batch_sizes)
-        return composite_layer(*args)
-    gi = linear(x, w_ih, b_ih)  # every step's input projection in one GEMM
-    return _rgrad._rnn_layer(mode, gi, h0, c0, w_hh, b_hh, reverse)
+    """One layer, one direction, as one core op (see ``composite_layer`` for the
+    arguments)."""
+    return _rgrad._rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, batch_sizes)
 
 
 def composite_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, batch_sizes=None):

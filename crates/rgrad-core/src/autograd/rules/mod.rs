@@ -136,7 +136,7 @@ pub(crate) fn backward(
     }
     if let Op::Rnn(saved) = op {
         // Several outputs: any of them may carry the only gradient.
-        return rnn::rnn_layer(saved, grads, create_graph);
+        return rnn::rnn_layer(saved, grads, needs, create_graph);
     }
     let Some(g) = grads[0].as_ref() else {
         return Ok(smallvec![None; needs.len()]);

@@ -7,11 +7,16 @@ use crate::error::Result;
 use crate::ops::rnn::{backward_kernel, backward_recorded, RnnSaved};
 use crate::tensor::Tensor;
 
-pub(super) fn rnn_layer(saved: &RnnSaved, grads: &[Option<Tensor>], create_graph: bool) -> Result<Grads> {
+pub(super) fn rnn_layer(
+    saved: &RnnSaved,
+    grads: &[Option<Tensor>],
+    needs: &[bool],
+    create_graph: bool,
+) -> Result<Grads> {
     if grads.iter().all(Option::is_none) {
-        let n = 3 + usize::from(saved.c0.is_some()) + usize::from(saved.b_hh.is_some());
-        return Ok(smallvec::smallvec![None; n]);
+        return Ok(smallvec::smallvec![None; saved.inputs()]);
     }
-    let out = if create_graph { backward_recorded(saved, grads)? } else { backward_kernel(saved, grads)? };
+    let out =
+        if create_graph { backward_recorded(saved, grads)? } else { backward_kernel(saved, grads, needs)? };
     Ok(out.into_iter().collect())
 }
