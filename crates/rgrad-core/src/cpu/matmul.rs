@@ -57,43 +57,34 @@ pub fn matmul_with<T: Element>(
     }
     let is_float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
     if is_float {
-        let threads = rayon::current_num_threads();
-        let par = parallel && m * n * k >= PAR_FLOPS && threads > 1;
-        let run = |out: &mut [T]| {
-            let parallelism = if par { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-            // Reading past the slice is impossible: the layouts were bounds-checked by the caller.
-            unsafe {
-                gemm::gemm::<T>(
-                    m,
-                    n,
-                    k,
-                    out.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    accumulate,
-                    a.data.as_ptr().add(a.offset),
-                    a.cs as isize,
-                    a.rs as isize,
-                    b.data.as_ptr().add(b.offset),
-                    b.cs as isize,
-                    b.rs as isize,
-                    T::from_f64(if accumulate { 1.0 } else { 0.0 }),
-                    T::from_f64(1.0),
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
-            }
-        };
-        if par && rayon::current_thread_index().is_none() {
-            // gemm opens a parallel region per block (packing, then the kernels, per depth
-            // chunk). From a thread outside the pool each one is a cross-thread injection
-            // with a sleep and wake of the caller; run from a pool thread, the caller's
-            // share runs in place and only the other workers are woken. One injection here.
-            rayon::scope(|_| run(out));
+        let par = if parallel && m * n * k >= PAR_FLOPS {
+            gemm::Parallelism::Rayon(rayon::current_num_threads())
         } else {
-            run(out);
+            gemm::Parallelism::None
+        };
+        // Reading past the slice is impossible: the layouts were bounds-checked by the caller.
+        unsafe {
+            gemm::gemm::<T>(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                accumulate,
+                a.data.as_ptr().add(a.offset),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr().add(b.offset),
+                b.cs as isize,
+                b.rs as isize,
+                T::from_f64(if accumulate { 1.0 } else { 0.0 }),
+                T::from_f64(1.0),
+                false,
+                false,
+                false,
+                par,
+            );
         }
         return;
     }
