@@ -57,3 +57,28 @@ def test_valid_calls_still_work():
     assert a.max(0).values.item() == 5.0
     assert a.diff(n=1).tolist() == [1.0] * 5
     assert T.sum(a, 0).item() == 15.0
+
+
+def test_negative_split_sizes_are_runtime_errors_with_pytorchs_text():
+    a = T.arange(6.0)
+    with pytest.raises(RuntimeError) as info:
+        a.split(-1)
+    assert str(info.value) == "split expects split_size be non-negative, but got split_size=-1"
+    with pytest.raises(RuntimeError) as info:
+        a.split([-1, 7])
+    assert str(info.value) == (
+        "split_with_sizes expects split_sizes have only non-negative entries, "
+        "but got split_sizes=[-1, 7]"
+    )
+    # A 0-d tensor is an int split size, as in PyTorch.
+    assert [t.numel() for t in a.split(T.tensor(2))] == [2, 2, 2]
+    assert [t.numel() for t in a.split(2, -1)] == [2, 2, 2]
+    assert [t.tolist() for t in a.diff(prepend=T.zeros(1), append=T.tensor([9.0]))] == [
+        0.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        4.0,
+    ]

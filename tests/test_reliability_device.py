@@ -341,3 +341,35 @@ def test_device_works_again_after_running_out_of_memory():
     assert "message None" not in out, out
     assert "out of memory" in out, out
     assert "after 30.0 0.0" in out, out
+
+
+# ---- trigonometry at huge arguments ----------------------------------------------------------
+
+# float32 values where the builtins' short reduction goes wrong (llvmpipe: sin(1e10) = -0.49
+# against 0.49), with both signs, at quadrant edges, up to the largest float.
+HUGE_TRIG = np.array(
+    [8192.0, 1e5, 1.5e5, -123456.7, 2.0**20, 1e6, -1e6, 7e15, 1e10, -1e10, 1e30, 3e38, -3e38]
+    + [3.4028234663852886e38, 2.0**100, 1.0e22, 6.0e28, inf, -inf, nan],
+    dtype=np.float32,
+)
+
+
+@wgpu
+@pytest.mark.wgpu
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_float32_trig_at_huge_arguments_matches_numpy(name):
+    rng = np.random.default_rng(11)
+    spread = (10.0 ** rng.uniform(3.9, 38.5, 200)).astype(np.float32) * rng.choice([-1, 1], 200)
+    xs = np.concatenate([HUGE_TRIG, spread.astype(np.float32)])
+    got = getattr(torch.tensor(xs).to("wgpu"), name)().cpu().numpy().astype(np.float64)
+    # NumPy's float64 functions reduce exactly: the float32 input's true value.
+    want = getattr(np, name)(xs.astype(np.float64))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    if name == "tan":
+        # tan's slope magnifies the reduced argument's last-bit error near the poles.
+        np.testing.assert_allclose(got[fin], want[fin], rtol=2e-4, atol=2e-6)
+    else:
+        np.testing.assert_allclose(got[fin], want[fin], rtol=0, atol=2e-6)
+    cpu = getattr(torch.tensor(xs), name)().numpy().astype(np.float64)
+    np.testing.assert_allclose(cpu[fin], want[fin], rtol=2e-4 if name == "tan" else 0, atol=2e-6)

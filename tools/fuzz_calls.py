@@ -584,7 +584,11 @@ def check_result(value, rgrad, np, depth=0):
 
 # ---- the worker ---------------------------------------------------------------------------
 
-MEMORY_LIMIT = int(os.environ.get("RGRAD_FUZZ_MEMORY", str(4 << 30)))
+# 3 GiB: a worker's own address space is ~1.1 GiB, so every huge size the fuzz draws (the
+# smallest is 2**31 - 1 one-byte bools, 2 GiB) fails fast with PyTorch's out-of-memory error
+# instead of paging in 2 GiB, which took 25-80 s on a loaded 2-core machine (past the per-call
+# timeout), while allocations of up to ~1.5 GiB still succeed.
+MEMORY_LIMIT = int(os.environ.get("RGRAD_FUZZ_MEMORY", str(3 << 30)))
 
 
 def _classify_exception(e):

@@ -26,6 +26,21 @@ CALLS = [
     "a.softmax('x')",
     "a.split('x')",
     "T.split(a, 'x')",
+    "a.split(2.5)",
+    "a.split([1.5, 2.5])",
+    "a.split([1, 3], 'x')",
+    "a.split([1, 3], True)",
+    "a.diff('x')",
+    "a.diff(1, 'x')",
+    "a.diff(1, 0, 'x')",
+    "a.diff(1, 0, None, 'x')",
+    "a.diff(True)",
+    "a.diff(prepend=[1.0])",
+    "T.diff(a, 'x')",
+    "T.diff(a, 1, 'x')",
+    "T.diff(a, 1, 0, 'x')",
+    "T.diff(a, 1, 0, None, 1.5)",
+    "T.diff(a, n='x')",
     # several signatures: "received an invalid combination of arguments"
     "a.clamp(min='x')",
     "a.clamp('x')",
@@ -40,6 +55,11 @@ CALLS = [
     "a.max(dim='x')",
     "T.max(a, 'x')",
     "T.min(a, 'x')",
+    # Tensor.split(int, dim) goes to torch._VF.split positionally: a combination error
+    "a.split(2, 'x')",
+    "a.split(2, dim='x')",
+    "a.split(2, 1.5)",
+    "T.split(a, 2, 'x')",
 ]
 
 

@@ -94,6 +94,9 @@ def count_nonzero(input, dim=None):
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     _call_site.check_int("diff", "n", n, 1)
     _call_site.check_int("diff", "dim", dim, 2)
+    for index, (name, value) in enumerate((("prepend", prepend), ("append", append)), 3):
+        if value is not None and not isinstance(value, Tensor):
+            raise _call_site.argument_error("diff", name, "Tensor", value, index)
     if input.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     dim = _dim(dim, input.ndim)

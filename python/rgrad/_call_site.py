@@ -12,6 +12,10 @@ import sys
 
 _PLAIN_CALLS = {"CALL", "CALL_FUNCTION", "CALL_METHOD"}
 
+# The file name of the generated argument wrappers (rgrad._errors.pytorch_errors): they pass
+# every argument on positionally, so the call that matters is their caller's.
+WRAPPER_FILENAME = "<rgrad argument wrapper>"
+
 
 def call_shape(depth=1):
     """(number of arguments, keyword names) of the call the frame ``depth`` levels above the
@@ -21,9 +25,19 @@ def call_shape(depth=1):
         frame = sys._getframe(depth + 1)
     except ValueError:
         return None
+    while frame is not None and frame.f_code.co_filename == WRAPPER_FILENAME:
+        frame = frame.f_back
+    if frame is None:
+        return None
     code = frame.f_code
     instructions = list(dis.get_instructions(code))
-    at = next((k for k, ins in enumerate(instructions) if ins.offset == frame.f_lasti), None)
+    # The instruction that contains f_lasti: a Python callee called from 3.11's inlined path
+    # leaves it on the last inline cache entry of the CALL, past the instruction's offset.
+    at = None
+    for k, ins in enumerate(instructions):
+        if ins.offset > frame.f_lasti:
+            break
+        at = k
     if at is None:
         return None
     ins = instructions[at]
@@ -56,10 +70,19 @@ def check_int(func, name, value, index):
     ``index`` of the function form, ``input`` being 0) that is not an int."""
     if isinstance(value, int) and not isinstance(value, bool):
         return
-    shape = call_shape(2)
+    raise argument_error(func, name, "int", value, index, depth=3)
+
+
+def argument_error(func, name, expected, value, index, depth=2):
+    """PyTorch's ``func(): argument 'name' (position N) must be expected, not type`` for the
+    call made ``depth`` frames above this one; the position only when it was passed
+    positionally."""
+    shape = call_shape(depth)
     where = ""
     if shape is not None and name not in shape[1]:
         positional = shape[0] - len(shape[1])
         # The method form passes one argument fewer (the tensor is `self`).
         where = f" (position {index + 1 if positional > index else index})"
-    raise TypeError(f"{func}(): argument '{name}'{where} must be int, not {type(value).__name__}")
+    return TypeError(
+        f"{func}(): argument '{name}'{where} must be {expected}, not {type(value).__name__}"
+    )

@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from rgrad import _call_site
+
 _AxisError = np.exceptions.AxisError
 
 
@@ -115,12 +117,10 @@ def pytorch_errors(fn):
             args.append(p.name)
     bound = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     namespace = {"__fn": fn, "__translate": _translate, "__AxisError": _AxisError}
-    exec(
-        _TEMPLATE.format(
-            name=fn.__name__, params=", ".join(params), args=", ".join(args), bound=bound
-        ),
-        namespace,
+    source = _TEMPLATE.format(
+        name=fn.__name__, params=", ".join(params), args=", ".join(args), bound=bound
     )
+    exec(compile(source, _call_site.WRAPPER_FILENAME, "exec"), namespace)
     wrapper = namespace[fn.__name__]
     wrapper.__defaults__ = fn.__defaults__
     wrapper.__kwdefaults__ = fn.__kwdefaults__

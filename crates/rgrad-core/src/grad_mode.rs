@@ -12,12 +12,28 @@ thread_local! {
 /// Inference mode (`inference_mode()`): tensors created while it is on report
 /// `is_inference()`, as PyTorch's inference tensors do.
 pub fn inference_enabled() -> bool {
-    INFERENCE.with(|c| c.get())
+    // Every new tensor asks; a thread-local read from the extension costs a call
+    // (`__tls_get_addr`), so it is skipped while no thread is in inference mode.
+    INFERENCE_THREADS.load(std::sync::atomic::Ordering::Relaxed) != 0 && INFERENCE.with(|c| c.get())
 }
+
+/// How many threads have inference mode on.
+static INFERENCE_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Sets inference mode and returns the previous value.
 pub fn set_inference(on: bool) -> bool {
-    INFERENCE.with(|c| c.replace(on))
+    use std::sync::atomic::Ordering;
+    let was = INFERENCE.with(|c| c.replace(on));
+    match (was, on) {
+        (false, true) => {
+            INFERENCE_THREADS.fetch_add(1, Ordering::Relaxed);
+        }
+        (true, false) => {
+            INFERENCE_THREADS.fetch_sub(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+    was
 }
 
 /// Anomaly detection (`detect_anomaly`): backward checks every gradient for NaN.

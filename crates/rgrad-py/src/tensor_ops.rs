@@ -66,6 +66,55 @@ fn correction(unbiased: Option<&Bound<'_, PyAny>>, correction: Option<f64>) -> P
     })
 }
 
+/// `split_with_sizes`'s reading of its sizes, with PyTorch's messages.
+fn split_sizes(ob: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let not_sizes = || {
+        PyTypeError::new_err(format!(
+            "split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, not {}",
+            crate::errors::type_name(ob)
+        ))
+    };
+    if ob.is_instance_of::<pyo3::types::PyString>()
+        || !(ob.is_instance_of::<PyTuple>() || ob.is_instance_of::<pyo3::types::PyList>())
+    {
+        return Err(not_sizes());
+    }
+    let mut sizes = Vec::new();
+    for (i, item) in ob.try_iter()?.enumerate() {
+        let item = item?;
+        let value =
+            if item.is_instance_of::<pyo3::types::PyBool>() { None } else { item.extract::<i64>().ok() };
+        let Some(value) = value else {
+            return Err(PyTypeError::new_err(format!(
+                "split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, but found element of type {} at pos {i}",
+                crate::errors::type_name(&item)
+            )));
+        };
+        sizes.push(value);
+    }
+    if sizes.iter().any(|&n| n < 0) {
+        let list = sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+        return Err(PyRuntimeError::new_err(format!(
+            "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=[{list}]"
+        )));
+    }
+    Ok(sizes.into_iter().map(|n| n as usize).collect())
+}
+
+/// PyTorch's error for `split(int, dim)` with a `dim` that is not an int: the two signatures
+/// of `torch._VF.split`, which Tensor.split calls positionally.
+#[cold]
+fn split_combination_error(size: &Bound<'_, PyAny>, dim: &Bound<'_, PyAny>) -> PyErr {
+    let (s, d) = (crate::errors::type_name(size), crate::errors::type_name(dim));
+    PyTypeError::new_err(format!(
+        "split() received an invalid combination of arguments - got (Tensor, {s}, {d}), but expected one of:\n \
+         * (Tensor input, int split_size, int dim = 0)\n      \
+         didn't match because some of the arguments have invalid types: (Tensor, {s}, !{d}!)\n \
+         * (Tensor input, tuple of ints split_size, int dim = 0)\n      \
+         didn't match because some of the arguments have invalid types: (Tensor, !{s}!, !{d}!)\n"
+    ))
+}
+
 #[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
@@ -282,29 +331,57 @@ impl PyTensor {
 
     // ---- joins and splits ----------------------------------------------------------------
 
-    #[pyo3(signature = (split_size_or_sections, dim=0))]
+    #[pyo3(signature = (split_size_or_sections, dim=None))]
     fn split(
         &self,
         py: Python<'_>,
         split_size_or_sections: &Bound<'_, PyAny>,
-        dim: i64,
+        dim: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTuple>> {
-        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
-            self.t.split(&[n], true, dim)
-        } else {
-            // Tensor.split hands a non-int to split_with_sizes in PyTorch; so does its message.
-            let sizes: Vec<usize> = split_size_or_sections.extract().map_err(|e| {
-                if split_size_or_sections.is_instance_of::<pyo3::types::PyInt>() {
-                    return e;
-                }
-                PyTypeError::new_err(format!(
-                    "split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, not {}",
-                    crate::errors::type_name(split_size_or_sections)
-                ))
-            })?;
-            self.t.split(&sizes, false, dim)
+        // PyTorch's Tensor.split is Python: an int goes to split(Tensor, int, int), anything
+        // else to split_with_sizes(Tensor, tuple of ints, int), always positionally, so the
+        // messages name those and count the tensor as position 1 (in both forms).
+        let as_int = |ob: &Bound<'_, PyAny>| {
+            if ob.is_instance_of::<pyo3::types::PyBool>() {
+                None
+            } else {
+                ob.extract::<i64>().ok()
+            }
         };
-        wrap_list(py, parts.py()?)
+        let dim_value = dim.map(|d| (as_int(d), d));
+        let size = if split_size_or_sections.is_instance_of::<pyo3::types::PyInt>()
+            || split_size_or_sections.is_instance_of::<PyTensor>()
+        {
+            as_int(split_size_or_sections)
+        } else {
+            None
+        };
+        if let Some(n) = size {
+            if n < 0 {
+                return Err(PyRuntimeError::new_err(format!(
+                    "split expects split_size be non-negative, but got split_size={n}"
+                )));
+            }
+            let n = n as usize;
+            let dim = match dim_value {
+                None => 0,
+                Some((Some(d), _)) => d,
+                Some((None, d)) => return Err(split_combination_error(split_size_or_sections, d)),
+            };
+            return wrap_list(py, self.t.split(&[n], true, dim).py()?);
+        }
+        let sizes: Vec<usize> = split_sizes(split_size_or_sections)?;
+        let dim = match dim_value {
+            None => 0,
+            Some((Some(d), _)) => d,
+            Some((None, d)) => {
+                return Err(PyTypeError::new_err(format!(
+                    "split_with_sizes(): argument 'dim' (position 3) must be int, not {}",
+                    crate::errors::type_name(d)
+                )))
+            }
+        };
+        wrap_list(py, self.t.split(&sizes, false, dim).py()?)
     }
 
     #[pyo3(signature = (chunks, dim=0))]

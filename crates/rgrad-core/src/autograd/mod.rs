@@ -78,46 +78,64 @@ struct NodeParts {
     _hooks: Vec<PreHook>,
 }
 
-thread_local! {
-    /// Parts of nodes waiting to be dropped by the outermost `Node::drop` on this thread.
-    static PENDING_DROPS: std::cell::RefCell<Option<Vec<NodeParts>>> = const { std::cell::RefCell::new(None) };
+/// This thread's node drops in progress: how deeply they nest, and the parts of nodes
+/// reached below [`IN_PLACE_DROP_DEPTH`], waiting for the outermost drop.
+struct DropState {
+    depth: std::cell::Cell<u32>,
+    pending: std::cell::RefCell<Vec<NodeParts>>,
 }
 
+thread_local! {
+    static DROPS: DropState = const {
+        DropState { depth: std::cell::Cell::new(0), pending: std::cell::RefCell::new(Vec::new()) }
+    };
+}
+
+/// How many node drops may nest on the stack before the rest of the cascade goes through the
+/// work list (each level costs a few hundred bytes of stack).
+const IN_PLACE_DROP_DEPTH: u32 = 16;
+
 /// Dropping a node drops its inputs' nodes, and theirs: done recursively, a chain of 100,000
-/// ops overflows the stack. The outermost drop on a thread drains a work list instead; a
-/// drop nested inside it (reached through an edge, a saved tensor or a hook) only moves its
-/// parts onto that list, so the stack depth stays constant whatever the graph's depth.
+/// ops overflows the stack. So nested drops recurse only [`IN_PLACE_DROP_DEPTH`] deep; below
+/// that a node's parts are moved onto a work list that the outermost drop on the thread
+/// drains, so the stack depth stays bounded whatever the graph's depth. The common case (a
+/// small graph, or inputs still referenced elsewhere) drops in place: no `Op` is moved and
+/// the list is never touched.
 impl Drop for Node {
     fn drop(&mut self) {
-        let parts = NodeParts {
-            _edges: std::mem::take(&mut self.edges),
-            _op: std::mem::replace(self.op.get_mut(), Op::Released),
-            _hooks: std::mem::take(self.pre_hooks.get_mut()),
-        };
-        let queued = PENDING_DROPS.try_with(|pending| match pending.borrow_mut().as_mut() {
-            Some(list) => {
-                list.push(parts);
-                None
+        // If thread-local storage is being torn down, the fields drop recursively afterwards,
+        // as plain Rust would.
+        let _ = DROPS.try_with(|s| {
+            let depth = s.depth.get();
+            if depth >= IN_PLACE_DROP_DEPTH {
+                let parts = NodeParts {
+                    _edges: std::mem::take(&mut self.edges),
+                    _op: std::mem::replace(self.op.get_mut(), Op::Released),
+                    _hooks: std::mem::take(self.pre_hooks.get_mut()),
+                };
+                s.pending.borrow_mut().push(parts);
+                return;
             }
-            None => Some(parts),
+            s.depth.set(depth + 1);
+            self.edges.clear();
+            *self.op.get_mut() = Op::Released;
+            self.pre_hooks.get_mut().clear();
+            if depth == 0 {
+                loop {
+                    // The borrow ends before the parts drop (which may push more).
+                    let next = s.pending.borrow_mut().pop();
+                    match next {
+                        Some(parts) => drop(parts),
+                        None => break,
+                    }
+                }
+                let mut pending = s.pending.borrow_mut();
+                if pending.capacity() > 1024 {
+                    *pending = Vec::new();
+                }
+            }
+            s.depth.set(depth);
         });
-        let first = match queued {
-            Ok(None) => return,
-            Ok(Some(parts)) => parts,
-            // Thread-local storage is being torn down: `parts` was dropped in the closure's
-            // stead (recursively), nothing else to do.
-            Err(_) => return,
-        };
-        let _ = PENDING_DROPS.try_with(|pending| *pending.borrow_mut() = Some(Vec::new()));
-        drop(first);
-        loop {
-            let next = PENDING_DROPS.try_with(|pending| pending.borrow_mut().as_mut().and_then(Vec::pop));
-            match next {
-                Ok(Some(parts)) => drop(parts),
-                _ => break,
-            }
-        }
-        let _ = PENDING_DROPS.try_with(|pending| *pending.borrow_mut() = None);
     }
 }
 

@@ -5,9 +5,16 @@ use crate::shape::Dims;
 use crate::storage::Element;
 
 /// How to fold elements of type `T` into an accumulator.
-pub trait Reducer<T: Element> {
-    type Acc: Copy;
+pub trait Reducer<T: Element>: Sync {
+    type Acc: Copy + Send;
+    /// Whether [`Reducer::merge`] combines two partial results (then a large contiguous
+    /// full reduction is split over the thread pool).
+    const MERGES: bool = false;
     fn init(&self) -> Self::Acc;
+    /// The fold of two runs from their folds (only called when `MERGES`).
+    fn merge(&self, a: Self::Acc, _b: Self::Acc) -> Self::Acc {
+        a
+    }
     fn step(&self, acc: Self::Acc, x: T) -> Self::Acc;
     /// Folds a contiguous run; override where a faster (vectorizable) form exists.
     fn row(&self, acc: Self::Acc, xs: &[T]) -> Self::Acc {
@@ -22,8 +29,12 @@ macro_rules! float_sum {
     ($t:ty) => {
         impl Reducer<$t> for Sum {
             type Acc = $t;
+            const MERGES: bool = true;
             fn init(&self) -> $t {
                 0.0
+            }
+            fn merge(&self, a: $t, b: $t) -> $t {
+                a + b
             }
             #[inline]
             fn step(&self, acc: $t, x: $t) -> $t {
@@ -92,6 +103,15 @@ pub fn reduce<T: Element, R: Reducer<T>>(
     let out_n: usize = kshape.iter().product();
     let mut out = crate::storage::try_vec_repeat(out_n, r.init())?;
     if out_n == 0 || rshape.contains(&0) {
+        return Ok(out);
+    }
+    if R::MERGES && out_n == 1 && layout.is_contiguous() && layout.numel() >= super::PAR_THRESHOLD {
+        // One result over a large contiguous run: fixed-size chunks folded in parallel, then
+        // their folds merged in order, so the value does not depend on the thread count.
+        use rayon::prelude::*;
+        let s = &src[layout.offset..layout.offset + layout.numel()];
+        let parts: Vec<R::Acc> = s.par_chunks(1 << 16).map(|c| r.row(r.init(), c)).collect();
+        out[0] = parts.into_iter().fold(r.init(), |a, b| r.merge(a, b));
         return Ok(out);
     }
     let (ck_shape, [ck_strides]) = Layout::coalesce(&kshape, [&kstrides]);

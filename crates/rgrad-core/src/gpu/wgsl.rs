@@ -195,6 +195,7 @@ fn math_helpers(t: &str) -> String {
     } else {
         ""
     };
+    let trig = if t == "f64" { TRIG_F64 } else { TRIG_F32 };
     format!(
         r#"
 fn rg_atan(x: {t}) -> {t} {{
@@ -350,9 +351,93 @@ fn rg_trigamma(x: {t}) -> {t} {{
   }}
   return rg_trigamma_pos(x);
 }}
-"#
+{trig}"#
     )
 }
+
+/// sin/cos/tan for float32 with an exact argument reduction above 2^13 (Payne-Hanek: the
+/// 24-bit mantissa times 224 bits of 2/pi in 32-bit words, 16-bit halves for the wide
+/// products, as WGSL has no 64-bit integers). The builtins reduce with a few bits of pi and
+/// are wrong past ~1e5 (llvmpipe gives sin(1e10) = -0.49 against 0.49).
+const TRIG_F32: &str = r#"
+fn rg_mul_wide(a: u32, b: u32) -> vec2<u32> {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;
+  let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  return vec2<u32>((p00 & 0xffffu) | (mid << 16u), p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u));
+}
+// |x| (finite, >= 2^13) = q pi/2 + r with |r| <= pi/4: returns (r, q mod 4).
+fn rg_trig_reduce(x: f32) -> vec2<f32> {
+  let bits = bitcast<u32>(x) & 0x7fffffffu;
+  let e = i32(bits >> 23u) - 150;
+  let m = (bits & 0x7fffffu) | 0x800000u;
+  // 2/pi = 0.a2f9836e 4e441529 ... in hex; least significant word first.
+  var w = array<u32, 7>(0xfe5163abu, 0x3c439041u, 0xdb629599u, 0xf534ddc0u, 0xfc2757d1u, 0x4e441529u, 0xa2f9836eu);
+  var p: array<u32, 8>;
+  var carry = 0u;
+  for (var i = 0; i < 7; i = i + 1) {
+    let t = rg_mul_wide(m, w[i]);
+    let lo = t.x + carry;
+    carry = t.y + select(0u, 1u, lo < t.x);
+    p[i] = lo;
+  }
+  p[7] = carry;
+  // x 2/pi in 2.62 fixed point is bits [162 - e, 226 - e) of the product.
+  let s = u32(162 - e);
+  let a = s >> 5u;
+  let b = s & 31u;
+  var tlo = p[a];
+  var thi = p[a + 1u];
+  if (b != 0u) {
+    tlo = (p[a] >> b) | (p[a + 1u] << (32u - b));
+    thi = (p[a + 1u] >> b) | (p[a + 2u] << (32u - b));
+  }
+  var q = thi >> 30u;
+  var fhi = thi & 0x3fffffffu;
+  // A fraction of a half or more rounds to the next quadrant (r negative), negated exactly.
+  let neg = fhi >= 0x20000000u;
+  if (neg) {
+    q = (q + 1u) & 3u;
+    tlo = ~tlo + 1u;
+    fhi = (~fhi & 0x3fffffffu) + select(0u, 1u, tlo == 0u);
+  }
+  var f = f32(fhi) * 9.313225746154785e-10 + f32(tlo) * 2.168404344971009e-19;
+  if (neg) { f = -f; }
+  return vec2<f32>(f * 1.5707963267948966, f32(q));
+}
+fn rg_trig_big(x: f32) -> bool { return abs(x) >= 8192.0; }
+fn rg_trig_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+fn rg_sinf(x: f32) -> f32 {
+  if (rg_trig_nan(x)) { return bitcast<f32>(0x7fc00000u); }
+  if (!rg_trig_big(x)) { return sin(x); }
+  let rq = rg_trig_reduce(x);
+  let q = u32(rq.y);
+  var v = select(sin(rq.x), cos(rq.x), (q & 1u) == 1u);
+  if (q >= 2u) { v = -v; }
+  return select(v, -v, x < 0.0);
+}
+fn rg_cosf(x: f32) -> f32 {
+  if (rg_trig_nan(x)) { return bitcast<f32>(0x7fc00000u); }
+  if (!rg_trig_big(x)) { return cos(x); }
+  let rq = rg_trig_reduce(x);
+  let q = u32(rq.y);
+  var v = select(cos(rq.x), -sin(rq.x), (q & 1u) == 1u);
+  if (q >= 2u) { v = -v; }
+  return v;
+}
+fn rg_tanf(x: f32) -> f32 {
+  if (rg_trig_nan(x)) { return bitcast<f32>(0x7fc00000u); }
+  if (!rg_trig_big(x)) { return tan(x); }
+  return rg_sinf(x) / rg_cosf(x);
+}
+"#;
+
+/// In float64 kernels the names go to the software versions (see [`F64_MATH`]).
+const TRIG_F64: &str = r#"
+fn rg_sinf(x: f64) -> f64 { return sin(x); }
+fn rg_cosf(x: f64) -> f64 { return cos(x); }
+fn rg_tanf(x: f64) -> f64 { return tan(x); }
+"#;
 
 /// Helper functions for integer type `t`.
 pub fn int_helpers(t: &str) -> String {

@@ -58,9 +58,9 @@ impl UnaryOp {
             Log => "log(a)",
             Sqrt => "sqrt(a)",
             Rsqrt => "inverseSqrt(a)",
-            Sin => "sin(a)",
-            Cos => "cos(a)",
-            Tan => "tan(a)",
+            Sin => "rg_sinf(a)",
+            Cos => "rg_cosf(a)",
+            Tan => "rg_tanf(a)",
             Tanh => "rg_tanh(a)",
             Sigmoid => "rg_sigmoid(a)",
             Log1p => "rg_log1p(a)",
@@ -155,8 +155,8 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Result<Vec<T>> {
 }
 
 /// The SIMD-friendly float32 kernels (exp, sigmoid, tanh and log on contiguous data).
-fn fast_f32(op: UnaryOp, x: &Tensor) -> Option<Vec<f32>> {
-    let f: fn(&[f32]) -> Vec<f32> = match op {
+fn fast_f32(op: UnaryOp, x: &Tensor) -> Option<Result<Vec<f32>>> {
+    let f: fn(&[f32]) -> Result<Vec<f32>> = match op {
         UnaryOp::Exp => crate::cpu::math::exp_f32,
         UnaryOp::Sigmoid => crate::cpu::math::sigmoid_f32,
         UnaryOp::Tanh => crate::cpu::math::tanh_f32,
@@ -243,7 +243,7 @@ impl Tensor {
         Ok(match self.dtype() {
             _ if self.is_gpu() => gpu_map(self, op.wgsl(), self.dtype())?,
             DType::F32 => match fast_f32(op, self) {
-                Some(v) => Tensor::from_vec(v, self.shape()),
+                Some(v) => Tensor::from_vec(v?, self.shape()),
                 None => Tensor::from_vec(float_map::<f32>(op, self)?, self.shape()),
             },
             _ => Tensor::from_vec(float_map::<f64>(op, self)?, self.shape()),
