@@ -340,7 +340,9 @@ def test_two_by_two_windows_take_the_first_maximum():
     x = rng.integers(0, 3, (2, 3, 7, 9)).astype(np.float64)
     x[0, 0, :2, :2] = -np.inf
     out, idx = F.max_pool2d(rgrad.tensor(x), 2, return_indices=True)
-    win = x[..., :6, :8].reshape(2, 3, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 4, 4)
+    # [.., oy, ox, window position] with the window read row by row.
+    win = x[..., :6, :8].reshape(2, 3, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5)
+    win = win.reshape(2, 3, 3, 4, 4)
     first = win.argmax(-1)
     oy, ox = np.meshgrid(np.arange(3), np.arange(4), indexing="ij")
     want = (2 * oy + first // 2) * 9 + 2 * ox + first % 2
