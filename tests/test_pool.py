@@ -333,6 +333,24 @@ def test_nan_wins_its_window_and_its_gradient():
     assert x.grad.flatten().tolist() == [0, 1, 0, 0, 0, 0, 0, 1]
 
 
+def test_two_by_two_windows_take_the_first_maximum():
+    """The 2x2 / stride 2 loop on odd sizes (the last row and column left out), with ties and
+    -inf windows: the index is the first maximum in window order (row by row), as in PyTorch."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (2, 3, 7, 9)).astype(np.float64)
+    x[0, 0, :2, :2] = -np.inf
+    out, idx = F.max_pool2d(rgrad.tensor(x), 2, return_indices=True)
+    # [.., oy, ox, window position] with the window read row by row.
+    win = x[..., :6, :8].reshape(2, 3, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5)
+    win = win.reshape(2, 3, 3, 4, 4)
+    first = win.argmax(-1)
+    oy, ox = np.meshgrid(np.arange(3), np.arange(4), indexing="ij")
+    want = (2 * oy + first // 2) * 9 + 2 * ox + first % 2
+    np.testing.assert_array_equal(idx.numpy(), want)
+    np.testing.assert_array_equal(out.numpy(), win.max(-1))
+    assert idx[0, 0, 0, 0].item() == 0 and out[0, 0, 0, 0].item() == -math.inf
+
+
 # ---- reprs, names, errors ----------------------------------------------------------------
 
 

@@ -106,6 +106,48 @@ fn window_work(w: &[Windows; 3], planes: usize) -> usize {
     planes.saturating_mul(plane_len(w)).saturating_mul(k.max(1))
 }
 
+/// One step of a max window scan, without a branch (window values are data, so a branch on
+/// the comparison mispredicts about half the time): `v` wins over `best` when it is larger
+/// or NaN, so the first maximum and the last NaN win, as in PyTorch.
+#[inline(always)]
+fn take_max<T: PoolValue>(best: T, at: usize, v: T, i: usize) -> (T, usize) {
+    let take = (v > best) | v.nan();
+    (if take { v } else { best }, if take { i } else { at })
+}
+
+/// Whether the windows are the common 2-D 2x2 / stride 2 tiling without padding (every
+/// window whole, starting at `2 * o`), which has its own loop.
+fn is_pairs(w: &[Windows; 3]) -> bool {
+    let pairs = |d: &Windows| {
+        d.step == 1 && d.count.iter().all(|&c| c == 2) && d.first.iter().enumerate().all(|(o, &f)| f == 2 * o)
+    };
+    w[0].len() == 1 && w[0].count[0] == 1 && w[0].first[0] == 0 && pairs(&w[1]) && pairs(&w[2])
+}
+
+/// 2x2 / stride 2 max pooling of one plane of width `wd` into `ow`-wide output rows: two input
+/// rows per output row, read in PyTorch's window order (row by row).
+fn max_pool_pairs<T: PoolValue>(plane: &[T], wd: usize, ow: usize, vo: &mut [T], io: &mut [i64]) {
+    if ow == 0 {
+        return;
+    }
+    for (oy, (vrow, irow)) in vo.chunks_exact_mut(ow).zip(io.chunks_exact_mut(ow)).enumerate() {
+        let base = 2 * oy * wd;
+        let r0 = &plane[base..][..2 * ow];
+        let r1 = &plane[base + wd..][..2 * ow];
+        for (ox, ((v, i), (p0, p1))) in
+            vrow.iter_mut().zip(irow.iter_mut()).zip(r0.chunks_exact(2).zip(r1.chunks_exact(2))).enumerate()
+        {
+            let at0 = base + 2 * ox;
+            let (mut best, mut at) = (p0[0], at0);
+            (best, at) = take_max(best, at, p0[1], at0 + 1);
+            (best, at) = take_max(best, at, p1[0], at0 + wd);
+            (best, at) = take_max(best, at, p1[1], at0 + wd + 1);
+            *v = best;
+            *i = at as i64;
+        }
+    }
+}
+
 /// Max pooling of `planes` planes of size `size` (`[D, H, W]`): the values and, for each,
 /// the flat index inside its input plane of the element that won (the last NaN, else the
 /// first maximum).
@@ -121,9 +163,14 @@ pub fn max_pool<T: PoolValue>(
     let mut idx = try_filled(n, 0i64)?;
     let [_, h, wd] = size;
     let work = window_work(w, planes);
+    let pairs = is_pairs(w);
     // Values and indices of one plane are written together, so zip their chunks.
     let run = |p: usize, vo: &mut [T], io: &mut [i64]| {
         let plane = &src[p * ip..(p + 1) * ip];
+        if pairs {
+            max_pool_pairs(plane, wd, w[2].len(), vo, io);
+            return;
+        }
         let mut o = 0;
         for a in 0..w[0].len() {
             let (fz, cz) = (w[0].first[a], w[0].count[a]);
@@ -139,11 +186,7 @@ pub fn max_pool<T: PoolValue>(
                             let row = (zz * h + fy + y * w[1].step) * wd + fx;
                             for x in 0..cx {
                                 let i = row + x * w[2].step;
-                                let v = plane[i];
-                                if v > best || v.nan() {
-                                    best = v;
-                                    at = i;
-                                }
+                                (best, at) = take_max(best, at, plane[i], i);
                             }
                         }
                     }
