@@ -327,11 +327,26 @@ from rgrad import (  # noqa: E402
 )
 from rgrad._array_ops import *  # noqa: E402, F403
 from rgrad._array_stats import *  # noqa: E402, F403
+from rgrad._linalg_factor import (  # noqa: E402
+    cholesky_solve,
+    det,
+    logdet,
+    slogdet,
+    triangular_solve,
+)
+from rgrad._linalg_factor import inv as inverse  # noqa: E402
 from rgrad._math_ops import *  # noqa: E402, F403
 from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
 Tensor.dist = dist
+# The Tensor methods of the deprecated solves (``b.triangular_solve(A)``).
+Tensor.cholesky_solve = cholesky_solve
+Tensor.triangular_solve = triangular_solve
+Tensor.det = det
+Tensor.logdet = logdet
+Tensor.slogdet = slogdet
+Tensor.inverse = inverse
 # The poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
 from rgrad.nn._functional.pooling import (  # noqa: E402
     adaptive_avg_pool1d,
@@ -377,6 +392,7 @@ __all__ = [
     "bool",
     "cat",
     "ceil",
+    "cholesky_solve",
     "chunk",
     "clamp",
     "clamp_max",
@@ -389,6 +405,7 @@ __all__ = [
     "cumprod",
     "cumsum",
     "default_generator",
+    "det",
     "detach",
     "device",
     "div",
@@ -422,6 +439,7 @@ __all__ = [
     "get_rng_state",
     "gt",
     "index_select",
+    "inverse",
     "inference_mode",
     "initial_seed",
     "int",
@@ -441,6 +459,7 @@ __all__ = [
     "linspace",
     "load",
     "log",
+    "logdet",
     "log1p",
     "log_softmax",
     "logical_and",
@@ -506,6 +525,7 @@ __all__ = [
     "sigmoid",
     "sign",
     "sin",
+    "slogdet",
     "softmax",
     "sort",
     "split",
@@ -523,6 +543,7 @@ __all__ = [
     "topk",
     "transpose",
     "tril",
+    "triangular_solve",
     "triu",
     "trunc",
     "unbind",
