@@ -327,11 +327,27 @@ from rgrad import (  # noqa: E402
 )
 from rgrad._array_ops import *  # noqa: E402, F403
 from rgrad._array_stats import *  # noqa: E402, F403
+from rgrad._linalg_factor import (  # noqa: E402
+    cholesky_solve,
+    det,
+    logdet,
+    slogdet,
+    triangular_solve,
+)
+from rgrad._linalg_factor import inv as inverse  # noqa: E402
 from rgrad._math_ops import *  # noqa: E402, F403
 from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
 Tensor.dist = dist
+# The Tensor methods of the deprecated solves (``b.triangular_solve(A)``) and the determinants.
+Tensor.cholesky_solve = cholesky_solve
+Tensor.triangular_solve = triangular_solve
+Tensor.det = det
+Tensor.logdet = logdet
+Tensor.slogdet = slogdet
+Tensor.inverse = inverse
+
 # Distributions and special functions (with the samplers PyTorch also has at top level), and
 # the poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
 from rgrad import distributions, special  # noqa: E402
@@ -387,6 +403,7 @@ __all__ = [
     "bool",
     "cat",
     "ceil",
+    "cholesky_solve",
     "chunk",
     "clamp",
     "clamp_max",
@@ -399,6 +416,7 @@ __all__ = [
     "cumprod",
     "cumsum",
     "default_generator",
+    "det",
     "detach",
     "device",
     "div",
@@ -432,6 +450,7 @@ __all__ = [
     "get_rng_state",
     "gt",
     "index_select",
+    "inverse",
     "inference_mode",
     "initial_seed",
     "int",
@@ -451,6 +470,7 @@ __all__ = [
     "linspace",
     "load",
     "log",
+    "logdet",
     "log1p",
     "log_softmax",
     "logical_and",
@@ -516,6 +536,7 @@ __all__ = [
     "sigmoid",
     "sign",
     "sin",
+    "slogdet",
     "softmax",
     "sort",
     "split",
@@ -533,6 +554,7 @@ __all__ = [
     "topk",
     "transpose",
     "tril",
+    "triangular_solve",
     "triu",
     "trunc",
     "unbind",

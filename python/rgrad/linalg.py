@@ -9,7 +9,32 @@ from rgrad import _rgrad
 
 Tensor = _rgrad.Tensor
 
-__all__ = ["matrix_norm", "norm", "vector_norm"]
+from rgrad._linalg_factor import (  # noqa: E402
+    LinAlgError,
+    cholesky,
+    cholesky_ex,
+    det,
+    inv,
+    inv_ex,
+    slogdet,
+    solve,
+    solve_triangular,
+)
+
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "cholesky_ex",
+    "det",
+    "inv",
+    "inv_ex",
+    "matrix_norm",
+    "norm",
+    "slogdet",
+    "solve",
+    "solve_triangular",
+    "vector_norm",
+]
 
 _TYPE_NAMES = {"int64": "Long", "int32": "Int", "bool": "Bool"}
 

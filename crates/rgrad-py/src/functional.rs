@@ -25,7 +25,7 @@ fn tensor(ob: Option<&Bound<'_, PyAny>>) -> Option<Option<Tensor>> {
 }
 
 /// A tensor argument of a functional op, with PyTorch's error for anything else.
-fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Tensor> {
+pub(crate) fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Tensor> {
     match ob.cast::<PyTensor>() {
         Ok(t) => Ok(t.borrow().t.clone()),
         Err(_) => Err(PyTypeError::new_err(format!(

@@ -14,6 +14,7 @@ mod graph;
 mod index;
 mod interop;
 mod io;
+mod linalg;
 mod optim;
 mod out_arg;
 mod tensor;
@@ -120,6 +121,10 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::_convolution, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_rnn_layer, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_scaled_dot_product_attention, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_cholesky_ex, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_solve_triangular, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_inv_ex, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_slogdet, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_max_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_avg_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_adaptive_pool, m)?)?;

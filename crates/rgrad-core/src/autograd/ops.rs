@@ -375,6 +375,31 @@ pub enum Op {
         plan: Arc<crate::ops::resample::PlaneMap>,
         transposed: bool,
     },
+    /// `linalg.cholesky_ex` (ops/linalg_factor.rs): the input (to rebuild the factor under
+    /// `create_graph`) and the factor it gave.
+    Cholesky {
+        a: Saved,
+        l: Saved,
+        upper: bool,
+    },
+    /// `linalg.solve_triangular` (ops/linalg_factor.rs); inputs (A, B), `x` the solution.
+    SolveTriangular {
+        a: Saved,
+        b: Saved,
+        x: Saved,
+        upper: bool,
+        left: bool,
+        unit: bool,
+    },
+    /// `linalg.inv_ex` (ops/linalg_lu.rs): the input and the inverse it gave.
+    Inverse {
+        a: Saved,
+        inv: Saved,
+    },
+    /// The log-abs-determinant of `linalg.slogdet` (ops/linalg_lu.rs).
+    Slogdet {
+        a: Saved,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

@@ -11,6 +11,8 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod linalg;
+pub mod linalg_factor;
+pub mod linalg_lu;
 pub mod loss;
 pub mod norm;
 pub mod pool;

@@ -14,6 +14,7 @@ use smallvec::{smallvec, SmallVec};
 // per recorded op, called from the table below.
 mod attention;
 mod conv;
+mod linalg;
 mod norm;
 mod pool;
 mod resample;
@@ -473,6 +474,12 @@ pub(crate) fn backward(
             norm::batch_norm(g, x, weight.as_ref(), mean, invstd, spec, &need, create_graph)
         }
         Op::Resample { plan, transposed } => resample::resample(g, plan, *transposed),
+        Op::Inverse { a, inv } => one(linalg::inverse(g, a, inv, create_graph)),
+        Op::Slogdet { a } => one(linalg::slogdet(g, a)),
+        Op::Cholesky { a, l, upper } => one(linalg::cholesky(g, a, l, *upper, create_graph)),
+        Op::SolveTriangular { a, b, x, upper, left, unit } => {
+            linalg::solve_triangular(g, a, b, x, [*upper, *left, *unit], &need, create_graph)
+        }
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
