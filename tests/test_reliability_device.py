@@ -373,3 +373,36 @@ def test_float32_trig_at_huge_arguments_matches_numpy(name):
         np.testing.assert_allclose(got[fin], want[fin], rtol=0, atol=2e-6)
     cpu = getattr(torch.tensor(xs), name)().numpy().astype(np.float64)
     np.testing.assert_allclose(cpu[fin], want[fin], rtol=2e-4 if name == "tan" else 0, atol=2e-6)
+
+
+# float64: the software sin/cos reduce with Cody-Waite below 2^19 and Payne-Hanek above, over
+# the whole exponent range (before: i32(k) overflowed, sin(1e20) = -3.2e32).
+HUGE_TRIG_F64 = np.array(
+    [0.5, -2.5, 1e5, 524287.9, 524288.0, -524288.5, 2.0**20, 1e6, 1e10, -1e10, 1e15, 1e16]
+    + [1e20, -1e22, 2.0**100, 1e100, 3e300, 1.7976931348623157e308, -1.7976931348623157e308]
+    + [6381956970095103.0 * 2.0**797, 5.319372648326541e255, inf, -inf, nan]
+)
+
+
+def _f64_wgpu():
+    return torch.wgpu.is_available() and torch.wgpu.supports_dtype(torch.float64)
+
+
+@pytest.mark.wgpu
+@pytest.mark.skipif(not REQUIRED and not _f64_wgpu(), reason="no wgpu adapter with float64")
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_float64_trig_at_huge_arguments_matches_the_cpu(name):
+    rng = np.random.default_rng(12)
+    spread = 10.0 ** rng.uniform(-3, 308, 400) * rng.choice([-1, 1], 400)
+    # near multiples of pi/2 (the reduction's hardest inputs) and quadrant edges
+    near = np.array([np.pi / 2 * k for k in [1, 2, 3, 1e6, 3e6, 1e12, 7e15]])
+    xs = np.concatenate([HUGE_TRIG_F64, spread, near, np.nextafter(near, 0)])
+    got = getattr(torch.tensor(xs).to("wgpu"), name)().cpu().numpy()
+    want = getattr(torch.tensor(xs), name)().numpy()  # the CPU's libm reduces exactly
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    if name == "tan":
+        # at the poles (tan ~ 1e16) the reduced argument's last-bit error is magnified
+        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-10, atol=1e-14)
+    else:
+        np.testing.assert_allclose(got[fin], want[fin], rtol=0, atol=1e-14)

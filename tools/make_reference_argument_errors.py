@@ -60,6 +60,10 @@ CALLS = [
     "a.split(2, dim='x')",
     "a.split(2, 1.5)",
     "T.split(a, 2, 'x')",
+    "a.split(2, None)",
+    "a.split(2, dim=None)",
+    "a.split([1, 3], None)",
+    "T.split(a, 2, None)",
 ]
 
 

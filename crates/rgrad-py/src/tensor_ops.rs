@@ -115,6 +115,18 @@ fn split_combination_error(size: &Bound<'_, PyAny>, dim: &Bound<'_, PyAny>) -> P
     ))
 }
 
+/// An optional argument that tells "not passed" from an explicit `None`: `a.split(2, None)`
+/// is a type error in PyTorch, while `Option<&Bound>` would read `None` as "not passed".
+pub struct Passed<'py>(Option<Bound<'py, PyAny>>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Passed<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Passed(Some(obj.to_owned())))
+    }
+}
+
 #[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
@@ -331,13 +343,14 @@ impl PyTensor {
 
     // ---- joins and splits ----------------------------------------------------------------
 
-    #[pyo3(signature = (split_size_or_sections, dim=None))]
+    #[pyo3(signature = (split_size_or_sections, dim=Passed(None)))]
     fn split(
         &self,
         py: Python<'_>,
         split_size_or_sections: &Bound<'_, PyAny>,
-        dim: Option<&Bound<'_, PyAny>>,
+        dim: Passed<'_>,
     ) -> PyResult<Py<PyTuple>> {
+        let dim = dim.0.as_ref();
         // PyTorch's Tensor.split is Python: an int goes to split(Tensor, int, int), anything
         // else to split_with_sizes(Tensor, tuple of ints, int), always positionally, so the
         // messages name those and count the tensor as position 1 (in both forms).

@@ -5,6 +5,7 @@
 //! functions exist and report that the backend is not built in.
 
 pub mod wgsl;
+mod wgsl_trig;
 
 #[cfg(feature = "wgpu")]
 mod attention;

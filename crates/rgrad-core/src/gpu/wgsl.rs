@@ -2,6 +2,7 @@
 //! `u32` words: `[n, ndim, shape.., then per tensor: offset, strides..]`, so one compiled
 //! pipeline serves every shape and layout of a given op and dtype combination.
 
+use super::wgsl_trig::{TRIG_F32, TRIG_F64, TRIG_F64_SOFT};
 use crate::DType;
 use std::fmt::Write;
 
@@ -355,90 +356,6 @@ fn rg_trigamma(x: {t}) -> {t} {{
     )
 }
 
-/// sin/cos/tan for float32 with an exact argument reduction above 2^13 (Payne-Hanek: the
-/// 24-bit mantissa times 224 bits of 2/pi in 32-bit words, 16-bit halves for the wide
-/// products, as WGSL has no 64-bit integers). The builtins reduce with a few bits of pi and
-/// are wrong past ~1e5 (llvmpipe gives sin(1e10) = -0.49 against 0.49).
-const TRIG_F32: &str = r#"
-fn rg_mul_wide(a: u32, b: u32) -> vec2<u32> {
-  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
-  let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;
-  let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
-  return vec2<u32>((p00 & 0xffffu) | (mid << 16u), p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u));
-}
-// |x| (finite, >= 2^13) = q pi/2 + r with |r| <= pi/4: returns (r, q mod 4).
-fn rg_trig_reduce(x: f32) -> vec2<f32> {
-  let bits = bitcast<u32>(x) & 0x7fffffffu;
-  let e = i32(bits >> 23u) - 150;
-  let m = (bits & 0x7fffffu) | 0x800000u;
-  // 2/pi = 0.a2f9836e 4e441529 ... in hex; least significant word first.
-  var w = array<u32, 7>(0xfe5163abu, 0x3c439041u, 0xdb629599u, 0xf534ddc0u, 0xfc2757d1u, 0x4e441529u, 0xa2f9836eu);
-  var p: array<u32, 8>;
-  var carry = 0u;
-  for (var i = 0; i < 7; i = i + 1) {
-    let t = rg_mul_wide(m, w[i]);
-    let lo = t.x + carry;
-    carry = t.y + select(0u, 1u, lo < t.x);
-    p[i] = lo;
-  }
-  p[7] = carry;
-  // x 2/pi in 2.62 fixed point is bits [162 - e, 226 - e) of the product.
-  let s = u32(162 - e);
-  let a = s >> 5u;
-  let b = s & 31u;
-  var tlo = p[a];
-  var thi = p[a + 1u];
-  if (b != 0u) {
-    tlo = (p[a] >> b) | (p[a + 1u] << (32u - b));
-    thi = (p[a + 1u] >> b) | (p[a + 2u] << (32u - b));
-  }
-  var q = thi >> 30u;
-  var fhi = thi & 0x3fffffffu;
-  // A fraction of a half or more rounds to the next quadrant (r negative), negated exactly.
-  let neg = fhi >= 0x20000000u;
-  if (neg) {
-    q = (q + 1u) & 3u;
-    tlo = ~tlo + 1u;
-    fhi = (~fhi & 0x3fffffffu) + select(0u, 1u, tlo == 0u);
-  }
-  var f = f32(fhi) * 9.313225746154785e-10 + f32(tlo) * 2.168404344971009e-19;
-  if (neg) { f = -f; }
-  return vec2<f32>(f * 1.5707963267948966, f32(q));
-}
-fn rg_trig_big(x: f32) -> bool { return abs(x) >= 8192.0; }
-fn rg_trig_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
-fn rg_sinf(x: f32) -> f32 {
-  if (rg_trig_nan(x)) { return bitcast<f32>(0x7fc00000u); }
-  if (!rg_trig_big(x)) { return sin(x); }
-  let rq = rg_trig_reduce(x);
-  let q = u32(rq.y);
-  var v = select(sin(rq.x), cos(rq.x), (q & 1u) == 1u);
-  if (q >= 2u) { v = -v; }
-  return select(v, -v, x < 0.0);
-}
-fn rg_cosf(x: f32) -> f32 {
-  if (rg_trig_nan(x)) { return bitcast<f32>(0x7fc00000u); }
-  if (!rg_trig_big(x)) { return cos(x); }
-  let rq = rg_trig_reduce(x);
-  let q = u32(rq.y);
-  var v = select(cos(rq.x), -sin(rq.x), (q & 1u) == 1u);
-  if (q >= 2u) { v = -v; }
-  return v;
-}
-fn rg_tanf(x: f32) -> f32 {
-  if (rg_trig_nan(x)) { return bitcast<f32>(0x7fc00000u); }
-  if (!rg_trig_big(x)) { return tan(x); }
-  return rg_sinf(x) / rg_cosf(x);
-}
-"#;
-
-/// In float64 kernels the names go to the software versions (see [`F64_MATH`]).
-const TRIG_F64: &str = r#"
-fn rg_sinf(x: f64) -> f64 { return sin(x); }
-fn rg_cosf(x: f64) -> f64 { return cos(x); }
-fn rg_tanf(x: f64) -> f64 { return tan(x); }
-"#;
-
 /// Helper functions for integer type `t`.
 pub fn int_helpers(t: &str) -> String {
     format!(
@@ -498,37 +415,6 @@ fn rg_log(x: f64) -> f64 {
     + z * (5.8823529411764706e-2 + z * (5.2631578947368421e-2 + z * 4.7619047619047619e-2)))))))));
   return e * 6.93147180369123816490e-01 + (e * 1.90821492927058770002e-10 + 2.0 * s * p);
 }
-fn rg_sin_poly(r: f64) -> f64 {
-  let z = r * r;
-  return r * (1.0 + z * (-1.6666666666666666e-1 + z * (8.3333333333333332e-3 + z * (-1.9841269841269841e-4
-    + z * (2.7557319223985893e-6 + z * (-2.5052108385441720e-8 + z * (1.6059043836821613e-10
-    + z * (-7.6471637318198164e-13 + z * 2.8114572543455206e-15))))))));
-}
-fn rg_cos_poly(r: f64) -> f64 {
-  let z = r * r;
-  return 1.0 + z * (-0.5 + z * (4.1666666666666664e-2 + z * (-1.3888888888888889e-3 + z * (2.4801587301587302e-5
-    + z * (-2.7557319223985888e-7 + z * (2.0876756987868100e-9 + z * (-1.1470745597729725e-11
-    + z * 4.7794773323873853e-14)))))));
-}
-fn rg_sin(x: f64) -> f64 {
-  let k = round(x * 6.36619772367581382433e-01);
-  let r = (x - k * 1.57079632673412561417e+00) - k * 6.07710050650619224932e-11;
-  let q = i32(k) & 3;
-  if (q == 0) { return rg_sin_poly(r); }
-  if (q == 1) { return rg_cos_poly(r); }
-  if (q == 2) { return -rg_sin_poly(r); }
-  return -rg_cos_poly(r);
-}
-fn rg_cos(x: f64) -> f64 {
-  let k = round(x * 6.36619772367581382433e-01);
-  let r = (x - k * 1.57079632673412561417e+00) - k * 6.07710050650619224932e-11;
-  let q = i32(k) & 3;
-  if (q == 0) { return rg_cos_poly(r); }
-  if (q == 1) { return -rg_sin_poly(r); }
-  if (q == 2) { return -rg_cos_poly(r); }
-  return rg_sin_poly(r);
-}
-fn rg_tan(x: f64) -> f64 { return rg_sin(x) / rg_cos(x); }
 fn rg_exp2(x: f64) -> f64 { return rg_exp(x * 6.93147180559945309417e-01); }
 fn rg_log2(x: f64) -> f64 { return rg_log(x) * 1.44269504088896340736; }
 fn rg_inverseSqrt(x: f64) -> f64 { return 1.0 / sqrt(x); }
@@ -540,7 +426,7 @@ const F64_REPLACED: [&str; 8] = ["exp", "log", "sin", "cos", "tan", "exp2", "log
 /// Rewrites calls of the builtins Vulkan lacks for f64 to the software versions, when the
 /// kernel computes in f64.
 fn use_f64_math(src: String) -> String {
-    let mut out = String::with_capacity(src.len() + F64_MATH.len());
+    let mut out = String::with_capacity(src.len() + F64_MATH.len() + TRIG_F64_SOFT.len());
     let bytes = src.as_bytes();
     let mut i = 0;
     'outer: while i < src.len() {
@@ -560,6 +446,7 @@ fn use_f64_math(src: String) -> String {
         i += ch.len_utf8();
     }
     out.push_str(F64_MATH);
+    out.push_str(TRIG_F64_SOFT);
     out
 }
 
