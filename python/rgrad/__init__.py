@@ -316,6 +316,7 @@ from rgrad import (  # noqa: E402
     _array_stats,
     _math_ops,
     accelerator,
+    amp,
     backends,
     cuda,
     linalg,
@@ -350,8 +351,9 @@ Tensor.inverse = inverse
 
 # Distributions and special functions (with the samplers PyTorch also has at top level), and
 # the poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
-from rgrad import distributions, special  # noqa: E402
+from rgrad import distributed, distributions, special  # noqa: E402
 from rgrad._finfo import finfo, iinfo  # noqa: E402
+from rgrad.amp import autocast, is_autocast_enabled  # noqa: E402
 from rgrad.distributions._gamma_grad import (  # noqa: E402, F401
     standard_gamma_grad as _standard_gamma_grad,
 )
@@ -413,6 +415,9 @@ __all__ = [
     "concat",
     "cos",
     "cuda",
+    "amp",
+    "autocast",
+    "is_autocast_enabled",
     "cumprod",
     "cumsum",
     "default_generator",
@@ -582,6 +587,7 @@ __all__ = [
     "dist",
     "linalg",
     "binomial",
+    "distributed",
     "distributions",
     "poisson",
     "finfo",

@@ -4,8 +4,10 @@ no CUDA device (rgrad has one device of each kind, so there is nothing to split 
 ``DataParallel(module)`` is then a pass-through: ``forward`` calls the module, which is kept
 as ``.module`` (so state dict keys get PyTorch's ``module.`` prefix and checkpoints saved from
 a ``DataParallel`` model load the same way). ``DistributedDataParallel`` needs a process
-group, which rgrad has not: building one raises PyTorch's error for a missing group.
+group (``rgrad.distributed.init_process_group``); without one it raises PyTorch's error.
 """
+
+import contextlib
 
 from rgrad.nn.modules.module import Module
 
@@ -29,9 +31,35 @@ class DataParallel(Module):
 
 
 class DistributedDataParallel(Module):
-    def __init__(self, module, *args, **kwargs):
+    """Data-parallel training over ``rgrad.distributed``'s process group. The group has one
+    process (see ``rgrad.distributed``), so there are no gradients to average: the wrapper
+    keeps the module as ``.module`` (PyTorch's ``module.`` state-dict prefix) and runs it."""
+
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, *args, **kwargs):
+        import rgrad.distributed as dist
+
         super().__init__()
-        raise ValueError(
-            "Default process group has not been initialized, please make sure to call "
-            "init_process_group."
-        )
+        if not dist.is_initialized():
+            raise ValueError(dist._NOT_INITIALIZED)
+        if device_ids:
+            raise ValueError(
+                f"rgrad.nn.parallel.DistributedDataParallel: no CUDA devices to run on "
+                f"(device_ids={device_ids})"
+            )
+        self.module = module
+        self.device_ids = None
+        self.output_device = output_device
+        self.dim = dim
+        self.require_backward_grad_sync = True
+
+    def forward(self, *inputs, **kwargs):
+        return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        old = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = old

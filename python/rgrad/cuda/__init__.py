@@ -2,10 +2,12 @@
 (``device = "cuda" if torch.cuda.is_available() else "cpu"``)."""
 
 __all__ = [
+    "amp",
     "current_device",
     "device_count",
     "empty_cache",
     "is_available",
+    "is_bf16_supported",
     "manual_seed",
     "manual_seed_all",
     "max_memory_allocated",
@@ -59,3 +61,10 @@ def reset_peak_memory_stats(device=None):
 def current_device():
     # PyTorch raises here too when no CUDA device exists.
     raise RuntimeError("No CUDA GPUs are available")
+
+
+def is_bf16_supported(including_emulation=True):
+    return False
+
+
+from rgrad.cuda import amp  # noqa: E402  (GradScaler/autocast, which disable themselves)
