@@ -485,3 +485,35 @@ def test_split_then_load():
     assert sorted(seen) == sorted(train.indices)
     assert len(loader) == 4
     assert sorted(_order(DataLoader(test, batch_size=10))) == sorted(test.indices)
+
+
+def test_pytorchs_submodule_paths_and_distributed_sampler():
+    # minGPT and pytorch/examples import these paths
+    from rgrad.utils.data._utils.collate import default_collate as collate
+    from rgrad.utils.data.dataloader import DataLoader as Loader
+    from rgrad.utils.data.dataset import Dataset as Ds
+    from rgrad.utils.data.distributed import DistributedSampler
+    from rgrad.utils.data.sampler import RandomSampler as Rs
+
+    assert Loader is DataLoader and Ds is Dataset and Rs is torch.utils.data.RandomSampler
+    assert collate([1, 2]).tolist() == [1, 2]
+    data = list(range(10))
+    # PyTorch 2.15's shares without shuffling: padded to 12, strided by rank
+    shares = [
+        list(DistributedSampler(data, num_replicas=3, rank=r, shuffle=False)) for r in range(3)
+    ]
+    assert shares == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]
+    dropped = DistributedSampler(data, num_replicas=3, rank=0, shuffle=False, drop_last=True)
+    assert list(dropped) == [0, 3, 6] and len(dropped) == 3
+    s = DistributedSampler(data, num_replicas=2, rank=1, seed=3)
+    first = list(s)
+    assert sorted(first + list(DistributedSampler(data, num_replicas=2, rank=0, seed=3))) == data
+    assert list(s) == first  # the same epoch gives the same order
+    s.set_epoch(1)
+    assert len(list(s)) == 5
+    with pytest.raises(
+        ValueError, match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"
+    ):
+        DistributedSampler(data, num_replicas=3, rank=3)
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        DistributedSampler(data)
