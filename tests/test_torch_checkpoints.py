@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import pickle
+import pickletools
 import struct
 import zipfile
 from collections import OrderedDict
@@ -384,3 +385,31 @@ def test_map_location_wgpu_puts_views_on_the_device(name):
         np.testing.assert_array_equal(v.cpu().numpy(), EXPECTED[f"views/{k}"], err_msg=k)
     out = rgrad.load(DATA / "cnn_state.pt", map_location={"cpu": "wgpu"})
     assert out["0.weight"].device.type == "wgpu"
+
+
+class _LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.rnn = nn.LSTM(3, 4)
+        self.head = nn.Linear(4, 5)
+
+
+def test_whole_module_loads_weights_only_with_its_classes_allowlisted(tmp_path):
+    # pytorch/examples' word_language_model: torch.save(model) and, in PyTorch >= 2.6,
+    # torch.load inside safe_globals([the model's classes]). The module registries must go in
+    # as plain dicts, as PyTorch writes them: no `builtins.dict` global, which such loads refuse.
+    model = _LM()
+    rgrad.save(model, tmp_path / "m.pt")
+    with zipfile.ZipFile(tmp_path / "m.pt") as z:
+        pkl = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+    globals_ = [a for op, a, _ in pickletools.genops(pkl) if op.name == "GLOBAL"]
+    assert not any(g.endswith(" dict") for g in globals_), globals_
+    with pytest.raises(pickle.UnpicklingError, match="_LM"):
+        rgrad.load(tmp_path / "m.pt")
+    with serialization.safe_globals([_LM, nn.Embedding, nn.LSTM, nn.Linear]):
+        loaded = rgrad.load(tmp_path / "m.pt")
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    for k, v in model.state_dict().items():
+        assert rgrad.equal(loaded.state_dict()[k], v)
+    assert loaded.rnn.weight_ih_l0 is loaded._modules["rnn"]._parameters["weight_ih_l0"]

@@ -351,7 +351,7 @@ Tensor.inverse = inverse
 
 # Distributions and special functions (with the samplers PyTorch also has at top level), and
 # the poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
-from rgrad import distributed, distributions, special  # noqa: E402
+from rgrad import distributed, distributions, onnx, special  # noqa: E402
 from rgrad._finfo import finfo, iinfo  # noqa: E402
 from rgrad.amp import autocast, is_autocast_enabled  # noqa: E402
 from rgrad.distributions._gamma_grad import (  # noqa: E402, F401
@@ -589,6 +589,7 @@ __all__ = [
     "binomial",
     "distributed",
     "distributions",
+    "onnx",
     "poisson",
     "finfo",
     "iinfo",

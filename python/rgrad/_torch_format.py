@@ -32,6 +32,7 @@ from rgrad._torch_globals import (
     torch_globals,
 )
 from rgrad._weights_unpickler import Unpickler, UnpicklingError, weights_only_message
+from rgrad.nn.modules._registry import Registry
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
@@ -292,6 +293,11 @@ class _TorchPickler(pickle._Pickler):
     def save(self, obj, save_persistent_id=True):
         if isinstance(obj, _rgrad.dtype):
             obj = _dtype_name(obj)
+        elif type(obj) is Registry:
+            # A module's parameter/buffer/submodule registry goes in as the plain dict PyTorch
+            # writes (a dict literal, no `builtins.dict` global that weights-only loads refuse).
+            obj = dict(obj)
+            self.keep.append(obj)
         if type(obj) is _Name:
             x = self.memo.get(id(obj))
             if x is not None:
