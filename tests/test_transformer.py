@@ -620,3 +620,12 @@ WGPU_EXTRA = [
 )
 def test_extra_cases_on_wgpu(case):
     run_case(case, EXTRA_ARRAYS, "float32", device="wgpu")
+
+
+def test_stacks_refuse_a_non_module_layer_before_cloning_it():
+    # PyTorch copies the object num_layers times, then ModuleList raises this TypeError; with
+    # num_layers = 2**62 it never gets there (found by the hostile-input fuzz).
+    with pytest.raises(TypeError, match=r"^rgrad\.dtype is not a Module subclass$"):
+        nn.TransformerEncoder(rgrad.bool, 2**62)
+    with pytest.raises(TypeError, match=r"^numpy\.ndarray is not a Module subclass$"):
+        nn.TransformerDecoder(np.zeros((2, 3), np.float32), 2**62)

@@ -16,6 +16,7 @@ from rgrad.nn import functional as F
 from rgrad.nn import init
 from rgrad.nn._functional import multi_head_attention as _mha
 from rgrad.nn.modules.activation import GELU, MultiheadAttention, ReLU
+from rgrad.nn.modules._hooks import _typename
 from rgrad.nn.modules.container import ModuleList
 from rgrad.nn.modules.dropout import Dropout
 from rgrad.nn.modules.linear import Linear
@@ -56,6 +57,10 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None):
 
 
 def _get_clones(module, n):
+    # ModuleList refuses a non-module with this TypeError after PyTorch has copied it n times;
+    # refuse it first, since n may be huge (`TransformerEncoder(torch.bool, 2**62)` never ends).
+    if not isinstance(module, Module):
+        raise TypeError(f"{_typename(module)} is not a Module subclass")
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
