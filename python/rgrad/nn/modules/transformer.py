@@ -15,8 +15,8 @@ import rgrad
 from rgrad.nn import functional as F
 from rgrad.nn import init
 from rgrad.nn._functional import multi_head_attention as _mha
-from rgrad.nn.modules.activation import GELU, MultiheadAttention, ReLU
 from rgrad.nn.modules._hooks import _typename
+from rgrad.nn.modules.activation import GELU, MultiheadAttention, ReLU
 from rgrad.nn.modules.container import ModuleList
 from rgrad.nn.modules.dropout import Dropout
 from rgrad.nn.modules.linear import Linear
