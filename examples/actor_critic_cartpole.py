@@ -7,8 +7,13 @@ the running reward every --log-interval episodes and stops once it passes the en
 reward threshold (475) or after --episodes, then writes the reward curve to --out
 (./outputs by default, which git ignores).
 
+The default seed is 1, not the original's 543: with its learning rate of 3e-2 the policy
+sometimes collapses to always pushing one way and never recovers, and seed 543 is such a run
+here (with PyTorch itself that seed had not solved it after 1000 episodes either); seed 1
+solves it in 542 episodes, seed 3 in 703.
+
     pip install ".[examples,rl]"      # tqdm, matplotlib, gymnasium
-    python examples/actor_critic_cartpole.py [--seed 543] [--episodes 1000] [--out DIR]
+    python examples/actor_critic_cartpole.py [--seed 1] [--episodes 1000] [--out DIR]
 """
 
 import argparse
@@ -103,7 +108,7 @@ def plot_rewards(rewards, running, threshold, path, title):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gamma", type=float, default=0.99, help="discount factor")
-    parser.add_argument("--seed", type=int, default=543)
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--episodes", type=int, default=1000, help="stop after this many")
     parser.add_argument("--log-interval", type=int, default=10)
     parser.add_argument("--out", default="outputs", help="default: ./outputs")
