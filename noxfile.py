@@ -157,8 +157,10 @@ def rust(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Builds and installs the wheel, then runs pytest on tests/ (posargs go to pytest)."""
     session.install(*TEST_DEPS)  # pyproject's `test` extra: pytest, hypothesis
-    # The `examples` extra, so tests/test_examples.py runs the digits example as users do.
-    session.install(*PYPROJECT["project"]["optional-dependencies"]["examples"])
+    # The `examples` and `rl` extras, so tests/test_examples.py runs the digits and the
+    # reinforcement-learning examples as users do (their tests skip without them).
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    session.install(*extras["examples"], *extras["rl"])
     install_rgrad(session)
     start = time.perf_counter()
     # `import rgrad` resolves to the installed wheel: the source package lives in python/,

@@ -36,6 +36,8 @@ import timeit
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prob_models import REINFORCE_EPISODE, VAE_STEP  # benches/ is this script's directory
+
 N_CHAIN = 1 << 20  # 1M elements
 
 
@@ -453,6 +455,20 @@ CASES = [
     max_pool_case(32, 64, 32),
     batch_norm_case(32, 64, 16),
     sdpa_case(8, 4, 128, 32),
+    Case(
+        name="REINFORCE step: 4-128-2 policy, Categorical, 200-step episode, Adam",
+        setup=REINFORCE_EPISODE,
+        stmt="episode()",
+        check="abs(episode().item()) < 1e4",
+        needs=("distributions.Categorical",),
+    ),
+    Case(
+        name="digits VAE step (64-256-8, Normal rsample, kl_divergence), batch 64, Adam",
+        setup=VAE_STEP,
+        stmt="step()",
+        check="step().item() > 0",
+        needs=("distributions.kl_divergence",),
+    ),
 ]
 
 

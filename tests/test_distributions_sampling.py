@@ -312,3 +312,24 @@ def _float32_family(name, device):
         return FAMILIES[name]()
     finally:
         rgrad.tensor = saved
+
+
+@pytest.mark.parametrize("sample_shape", [(), (5,), (3, 2)])
+def test_categorical_sample_draws_what_multinomial_draws(sample_shape):
+    """Categorical.sample inverts the cumulative sums in core ops (no NumPy round trip): the
+    same uniforms as rgrad.multinomial(..., replacement=True), so the same draws."""
+    probs = rgrad.tensor([[0.1, 0.0, 0.6, 0.3], [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 1.0, 0.0]])
+    rgrad.manual_seed(7)
+    got = D.Categorical(probs).sample(sample_shape)
+    rgrad.manual_seed(7)
+    n = math.prod(sample_shape)
+    want = rgrad.multinomial(probs, n, True).T.reshape(tuple(sample_shape) + (3,))
+    assert got.dtype == rgrad.int64 and rgrad.equal(got, want)
+    assert not bool((got[..., 2] != 2).any())  # a one-hot row always gives its category
+    assert not bool((got[..., 0] == 1).any())  # a zero-probability class is never drawn
+
+
+def test_categorical_sample_refuses_bad_probabilities_unvalidated():
+    bad = D.Categorical(rgrad.tensor([[0.5, math.nan]]), validate_args=False)
+    with pytest.raises(RuntimeError, match="probability tensor contains either `inf`, `nan`"):
+        bad.sample()

@@ -198,7 +198,14 @@ QUICK_ARGS = {
     "char_lstm.py": ["--steps", "3", "--sample", "20"],
     "sine_lstm.py": ["--steps", "1", "--length", "60", "--future", "10"],
     "tiny_gpt.py": ["--steps", "2", "--layers", "1", "--batch", "4", "--sample", "10"],
+    "dcgan_digits.py": ["--epochs", "1", "--limit", "128"],
+    "vae_digits.py": ["--epochs", "1"],
+    "reinforce_cartpole.py": ["--episodes", "2"],
+    "actor_critic_cartpole.py": ["--episodes", "2"],
+    "gaussian_policy.py": ["--iterations", "1", "--envs", "2", "--n-steps", "100"],
 }
+# The examples that need the `rl` extra (gymnasium).
+RL_EXAMPLES = {"reinforce_cartpole.py", "actor_critic_cartpole.py", "gaussian_policy.py"}
 
 
 @pytest.mark.skipif(not importlib.util.find_spec("tqdm"), reason="needs tqdm")
@@ -246,6 +253,10 @@ def test_examples_write_only_under_outputs(script, tmp_path):
         pytest.skip("needs scikit-learn")
     if script in ("char_lstm.py", "tiny_gpt.py") and not importlib.util.find_spec("tqdm"):
         pytest.skip("needs tqdm")
+    if script.endswith("_digits.py") and not importlib.util.find_spec("sklearn"):
+        pytest.skip("needs scikit-learn")
+    if script in RL_EXAMPLES:
+        pytest.importorskip("gymnasium", reason="needs the rl extra: gymnasium")
     args = ["--epochs", "1"] if script == "train_digits.py" else []
     if script == "train_on_gpu.py":
         args = ["--device", "cpu"]
@@ -267,3 +278,75 @@ def test_examples_write_only_under_outputs(script, tmp_path):
     assert stray == []
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "/outputs/" in ignored or "outputs/" in ignored
+
+
+# ---- module 6: generative models and reinforcement learning --------------------------------
+
+FLOAT = r"(-?\d+\.\d+)"
+needs_examples_extra = pytest.mark.skipif(
+    not (importlib.util.find_spec("sklearn") and importlib.util.find_spec("tqdm")),
+    reason="needs the examples extra: scikit-learn and tqdm",
+)
+
+
+def assert_png(path):
+    if importlib.util.find_spec("matplotlib"):
+        assert path.read_bytes()[:4] == b"\x89PNG", path
+
+
+@needs_examples_extra
+def test_dcgan_digits_prints_both_losses_and_writes_a_grid(tmp_path):
+    out = run("dcgan_digits.py", "--epochs", "2", "--limit", "256", cwd=tmp_path)
+    rows = re.findall(rf"^epoch +(\d+) +loss_D {FLOAT} +loss_G {FLOAT}$", out, re.M)
+    assert [int(r[0]) for r in rows] == [1, 2], out
+    for _, d, g in rows:
+        # Finite, and the discriminator does better than chance (2 ln 2 = 1.386 nats) from
+        # the first epoch: it learns, and its gradients reach it.
+        assert 0.0 < float(d) < 1.386 and 0.0 < float(g) < 20.0, out
+    assert_png(tmp_path / "outputs" / "dcgan_digits.png")
+    assert_png(tmp_path / "outputs" / "dcgan_digits_loss.png")
+
+
+@needs_examples_extra
+def test_vae_digits_loss_falls_and_writes_pictures(tmp_path):
+    out = run("vae_digits.py", "--epochs", "3", cwd=tmp_path)
+    rows = re.findall(rf"^epoch +\d+ +train loss {FLOAT} +test loss {FLOAT}$", out, re.M)
+    train, test = zip(*[(float(a), float(b)) for a, b in rows])
+    assert len(rows) == 3 and list(train) == sorted(train, reverse=True), out
+    # Below the 64 ln 2 = 44.4 nats of predicting every pixel at 0.5, plus the KL term.
+    assert test[-1] < test[0] and test[-1] < 40.0, out
+    for name in ("vae_reconstructions.png", "vae_samples.png", "vae_digits_loss.png"):
+        assert_png(tmp_path / "outputs" / name)
+
+
+def rl_rows(out):
+    pattern = rf"^Episode (\d+)\tLast reward: {FLOAT}\tAverage reward: {FLOAT}$"
+    return [(int(i), float(r), float(a)) for i, r, a in re.findall(pattern, out, re.M)]
+
+
+@pytest.mark.parametrize("script", ["reinforce_cartpole.py", "actor_critic_cartpole.py"])
+def test_cartpole_examples_print_the_running_reward(script, tmp_path):
+    pytest.importorskip("gymnasium", reason="needs the rl extra: gymnasium")
+    pytest.importorskip("tqdm")
+    out = run(script, "--episodes", "12", "--log-interval", "1", "--seed", "1", cwd=tmp_path)
+    rows = rl_rows(out)
+    assert [r[0] for r in rows] == list(range(1, 13)), out
+    running = 10.0  # the running reward is the examples' exponential average, from 10
+    for _, reward, average in rows:
+        assert 8.0 <= reward <= 500.0 and reward == int(reward), out
+        running = 0.05 * reward + 0.95 * running
+        assert average == pytest.approx(running, abs=0.006), out
+    assert re.search(rf"^12 episodes in {FLOAT} min; running reward {FLOAT}$", out, re.M), out
+    assert_png(tmp_path / "outputs" / script.replace(".py", ".png"))
+
+
+def test_gaussian_policy_prints_average_returns(tmp_path):
+    pytest.importorskip("gymnasium", reason="needs the rl extra: gymnasium")
+    pytest.importorskip("tqdm")
+    args = ["--iterations", "2", "--envs", "2", "--n-steps", "50"]
+    out = run("gaussian_policy.py", *args, cwd=tmp_path)
+    rows = [float(v) for v in re.findall(rf"^iteration +\d+ +average return +{FLOAT}$", out, re.M)]
+    # Pendulum's returns over 200 steps lie in [-16.3 * 200, 0].
+    assert len(rows) == 1 and -3300.0 < rows[0] < 0.0, out
+    assert re.search(r"^4 episodes in .* min; average return ", out, re.M), out
+    assert_png(tmp_path / "outputs" / "gaussian_policy.png")

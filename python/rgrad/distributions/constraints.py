@@ -3,6 +3,29 @@
 
 import rgrad
 
+# Elementwise and/or of boolean tensors as minimum/maximum: one core op each, where `&` and
+# `|` on bool tensors go through NumPy (tens of microseconds, paid by every validated
+# distribution and log_prob).
+
+
+def _and(*conds):
+    out = conds[0]
+    for c in conds[1:]:
+        out = rgrad.minimum(out, c)
+    return out
+
+
+def _or(a, b):
+    return rgrad.maximum(a, b)
+
+
+def _integral(value):
+    """Whether each entry is a whole number (always, for an integer tensor)."""
+    if value.is_floating_point():
+        return value % 1 == 0
+    return rgrad.ones_like(value, dtype=rgrad.bool)
+
+
 __all__ = [
     "Constraint",
     "boolean",
@@ -177,7 +200,7 @@ class _Boolean(Constraint):
     is_discrete = True
 
     def check(self, value):
-        return (value == 0) | (value == 1)
+        return _or(value == 0, value == 1)
 
 
 class _OneHot(Constraint):
@@ -185,8 +208,8 @@ class _OneHot(Constraint):
     event_dim = 1
 
     def check(self, value):
-        binary = (value == 0) | (value == 1)
-        return binary.all(-1) & value.sum(-1).eq(1)
+        binary = _or(value == 0, value == 1)
+        return _and(binary.all(-1), value.sum(-1).eq(1))
 
 
 def _bounds_repr(self, *names):
@@ -203,7 +226,7 @@ class _IntegerInterval(Constraint):
         super().__init__()
 
     def check(self, value):
-        return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
+        return _and(_integral(value), self.lower_bound <= value, value <= self.upper_bound)
 
     def __repr__(self):
         return _bounds_repr(self, "lower_bound", "upper_bound")
@@ -217,7 +240,7 @@ class _IntegerLessThan(Constraint):
         super().__init__()
 
     def check(self, value):
-        return (value % 1 == 0) & (value <= self.upper_bound)
+        return _and(_integral(value), value <= self.upper_bound)
 
     def __repr__(self):
         return _bounds_repr(self, "upper_bound")
@@ -231,7 +254,7 @@ class _IntegerGreaterThan(Constraint):
         super().__init__()
 
     def check(self, value):
-        return (value % 1 == 0) & (value >= self.lower_bound)
+        return _and(_integral(value), value >= self.lower_bound)
 
     def __repr__(self):
         return _bounds_repr(self, "lower_bound")
@@ -285,7 +308,7 @@ class _Interval(Constraint):
         super().__init__()
 
     def check(self, value):
-        return (value >= self.lower_bound) & (value <= self.upper_bound)
+        return _and(value >= self.lower_bound, value <= self.upper_bound)
 
     def __repr__(self):
         return _bounds_repr(self, "lower_bound", "upper_bound")
@@ -298,7 +321,7 @@ class _HalfOpenInterval(Constraint):
         super().__init__()
 
     def check(self, value):
-        return (value >= self.lower_bound) & (value < self.upper_bound)
+        return _and(value >= self.lower_bound, value < self.upper_bound)
 
     def __repr__(self):
         return _bounds_repr(self, "lower_bound", "upper_bound")
@@ -308,7 +331,7 @@ class _Simplex(Constraint):
     event_dim = 1
 
     def check(self, value):
-        return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
+        return _and((value >= 0).all(-1), (value.sum(-1) - 1).abs() < 1e-6)
 
 
 class _Multinomial(Constraint):
@@ -321,7 +344,7 @@ class _Multinomial(Constraint):
         self.upper_bound = upper_bound
 
     def check(self, x):
-        return (x >= 0).all(-1) & (x.sum(-1) <= self.upper_bound)
+        return _and((x >= 0).all(-1), x.sum(-1) <= self.upper_bound)
 
 
 def _all_last_two(mask):
@@ -341,7 +364,7 @@ class _LowerCholesky(Constraint):
     def check(self, value):
         lower = _all_last_two(value.tril() == value)
         positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
-        return lower & positive_diagonal
+        return _and(lower, positive_diagonal)
 
 
 class _CorrCholesky(Constraint):
@@ -351,7 +374,7 @@ class _CorrCholesky(Constraint):
         tol = rgrad.finfo(value.dtype).eps * value.size(-1) * 10
         row_norm = value.detach().square().sum(-1).sqrt()
         unit_rows = ((row_norm - 1.0).abs() <= tol).all(-1)
-        return _LowerCholesky().check(value) & unit_rows
+        return _and(_LowerCholesky().check(value), unit_rows)
 
 
 class _Square(Constraint):

@@ -2,13 +2,13 @@
 
 import rgrad
 from rgrad.distributions import constraints
-from rgrad.distributions._common import empty_like_param, is_number
+from rgrad.distributions._common import empty_like_param
 from rgrad.distributions.distribution import Distribution
 from rgrad.distributions.utils import (
+    binary_probs_logits,
     broadcast_all,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
+    expand_probs_or_logits,
+    set_probs_or_logits,
 )
 from rgrad.nn import functional as F
 
@@ -20,14 +20,9 @@ class Geometric(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
+        scalar = set_probs_or_logits(self, probs, logits)
         given = probs if probs is not None else logits
-        batch_shape = rgrad.Size() if is_number(given) else given.size()
+        batch_shape = rgrad.Size() if scalar else given.size()
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             value = self.probs
@@ -42,10 +37,7 @@ class Geometric(Distribution):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Geometric, _instance)
         batch_shape = rgrad.Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
+        expand_probs_or_logits(self, new, batch_shape)
         super(Geometric, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -62,13 +54,7 @@ class Geometric(Distribution):
     def variance(self):
         return (1.0 / self.probs - 1.0) / self.probs
 
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
+    logits, probs = binary_probs_logits()
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -2,16 +2,15 @@
 
 import rgrad
 from rgrad.distributions import constraints
-from rgrad.distributions._common import is_number
 from rgrad.distributions.distribution import Distribution
 from rgrad.distributions.transformed_distribution import TransformedDistribution
 from rgrad.distributions.transforms import SigmoidTransform
 from rgrad.distributions.utils import (
+    binary_probs_logits,
     broadcast_all,
     clamp_probs,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
+    expand_probs_or_logits,
+    set_probs_or_logits,
 )
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
@@ -23,15 +22,7 @@ class LogitRelaxedBernoulli(Distribution):
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         self.temperature = temperature
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            scalar = is_number(probs)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            scalar = is_number(logits)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
+        scalar = set_probs_or_logits(self, probs, logits)
         batch_shape = rgrad.Size() if scalar else self._param.size()
         super().__init__(batch_shape, validate_args=validate_args)
 
@@ -39,23 +30,12 @@ class LogitRelaxedBernoulli(Distribution):
         new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
         batch_shape = rgrad.Size(batch_shape)
         new.temperature = self.temperature
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
+        expand_probs_or_logits(self, new, batch_shape)
         super(LogitRelaxedBernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
+    logits, probs = binary_probs_logits()
 
     @property
     def param_shape(self):

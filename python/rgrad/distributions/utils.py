@@ -68,6 +68,50 @@ def probs_to_logits(probs, is_binary=False):
     return rgrad.log(clamped)
 
 
+def set_probs_or_logits(dist, probs, logits, total_count=None):
+    """Stores on ``dist`` whichever one of ``probs`` / ``logits`` is given (PyTorch's error
+    when not exactly one is), as a tensor, broadcast with ``total_count`` when that is given
+    (which then takes the parameter's dtype), and sets ``dist._param``. Returns whether the
+    parameter was a Python number (a scalar distribution has an empty batch shape). The
+    other one stays a ``lazy_property`` computed from it."""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    if total_count is None:
+        (param,) = broadcast_all(value)
+    else:
+        count, param = broadcast_all(total_count, value)
+        dist.total_count = count.type_as(param)
+    setattr(dist, name, param)
+    dist._param = param
+    return isinstance(value, _NUMBER)
+
+
+def expand_probs_or_logits(dist, new, shape):
+    """``expand``'s part for the parameters: those of ``probs`` / ``logits`` ``dist`` holds
+    (computed or given) expanded to ``shape`` on ``new``, and ``new._param``."""
+    for name in ("probs", "logits"):
+        if name in dist.__dict__:
+            setattr(new, name, dist.__dict__[name].expand(shape))
+            new._param = new.__dict__[name]
+
+
+def binary_probs_logits():
+    """The ``logits`` and ``probs`` lazy properties of a distribution with one success
+    probability per member (Bernoulli-like: sigmoid and its inverse), for a class body:
+    ``logits, probs = binary_probs_logits()``."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    return logits, probs
+
+
 class lazy_property:  # noqa: N801  (PyTorch's name)
     """A non-data descriptor computed on first access and then stored on the instance
     (computed with gradients enabled, so a later backward reaches the parameters)."""
