@@ -64,31 +64,10 @@ def test_conformance(case, precision):
     _check_conformance(case, precision, "cpu")
 
 
-# Cases whose expression casts to float64 (`.double()`), which no wgpu kernel compiles yet:
-# the float64 WGSL prelude mixes i64 and i32 (test_wgpu_float64_cast_compiles below).
-WGPU_FLOAT64_CAST = {"onehot_categorical_log_prob", "bernoulli_logits_log_prob"}
-_F64_REASON = "wgpu: float64 kernels fail to compile (i64 -> i32 in the WGSL prelude)"
-
-
 @pytest.mark.wgpu
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_F64_REASON))
-        if c["name"] in WGPU_FLOAT64_CAST
-        else c
-        for c in CONF
-    ],
-    ids=[c["name"] for c in CONF],
-)
+@pytest.mark.parametrize("case", CONF, ids=[c["name"] for c in CONF])
 def test_conformance_on_wgpu(case):
     _check_conformance(case, "float32", "wgpu")
-
-
-@pytest.mark.wgpu
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=_F64_REASON)
-def test_wgpu_float64_cast_compiles():
-    assert rgrad.tensor([0.5]).to("wgpu").double().cpu().tolist() == [0.5]
 
 
 def _check_conformance(case, precision, device):
