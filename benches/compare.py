@@ -403,6 +403,25 @@ def sdpa_case(batch: int, heads: int, length: int, dim: int) -> Case:
     )
 
 
+SORT_CASES = [
+    Case(
+        name="sort 1M float32",
+        setup=f"torch.manual_seed(0); a = torch.randn({N_CHAIN})",
+        stmt="torch.sort(a)",
+        numpy_setup=f"a = np.random.default_rng(0).standard_normal({N_CHAIN}, dtype=np.float32)",
+        numpy_stmt="np.sort(a)",
+        check="bool((torch.sort(a).values[1:] >= torch.sort(a).values[:-1]).all())",
+    ),
+    Case(
+        name="topk(1000) of 1M float32",
+        setup=f"torch.manual_seed(0); a = torch.randn({N_CHAIN})",
+        stmt="torch.topk(a, 1000)",
+        numpy_setup=f"a = np.random.default_rng(0).standard_normal({N_CHAIN}, dtype=np.float32)",
+        numpy_stmt="np.partition(a, -1000)[-1000:]",
+        check="torch.topk(a, 1000).values[0].item() == a.max().item()",
+    ),
+]
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -453,6 +472,7 @@ CASES = [
     max_pool_case(32, 64, 32),
     batch_norm_case(32, 64, 16),
     sdpa_case(8, 4, 128, 32),
+    *SORT_CASES,
 ]
 
 
