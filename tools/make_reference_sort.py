@@ -197,7 +197,9 @@ def main():
         try:
             eval(expr, env)
         except Exception as e:  # noqa: BLE001 - every error type is recorded
-            errors.append({"expr": expr, "type": type(e).__name__, "message": str(e).split("\n")[0]})
+            errors.append(
+                {"expr": expr, "type": type(e).__name__, "message": str(e).split("\n")[0]}
+            )
         else:
             raise SystemExit(f"no error from {expr}")
     meta = {"reference": f"PyTorch {torch.__version__}", "cases": cases, "errors": errors}

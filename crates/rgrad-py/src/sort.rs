@@ -60,7 +60,13 @@ impl PyTensor {
 }
 
 impl PyTensor {
-    fn median_impl(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool, ignore_nan: bool) -> PyResult<Py<PyAny>> {
+    fn median_impl(
+        &self,
+        py: Python<'_>,
+        dim: Option<i64>,
+        keepdim: bool,
+        ignore_nan: bool,
+    ) -> PyResult<Py<PyAny>> {
         let Some(d) = dim else {
             return Ok(wrap(py, run(py, work(&self.t), || self.t.median_all(ignore_nan))?)?.into_any());
         };

@@ -92,7 +92,11 @@ impl Tensor {
                 }
                 let back = |t: Tensor| -> Result<Tensor> {
                     let t = t.reshape(&shape)?.permute(&inv)?;
-                    if self.ndim() == 0 { t.reshape(&[]) } else { Ok(t) }
+                    if self.ndim() == 0 {
+                        t.reshape(&[])
+                    } else {
+                        Ok(t)
+                    }
                 };
                 return Ok(Some((back(v)?, back(i)?)));
             }
