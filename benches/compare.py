@@ -405,6 +405,25 @@ def sdpa_case(batch: int, heads: int, length: int, dim: int) -> Case:
     )
 
 
+SORT_CASES = [
+    Case(
+        name="sort 1M float32",
+        setup=f"torch.manual_seed(0); a = torch.randn({N_CHAIN})",
+        stmt="torch.sort(a)",
+        numpy_setup=f"a = np.random.default_rng(0).standard_normal({N_CHAIN}, dtype=np.float32)",
+        numpy_stmt="np.sort(a)",
+        check="bool((torch.sort(a).values[1:] >= torch.sort(a).values[:-1]).all())",
+    ),
+    Case(
+        name="topk(1000) of 1M float32",
+        setup=f"torch.manual_seed(0); a = torch.randn({N_CHAIN})",
+        stmt="torch.topk(a, 1000)",
+        numpy_setup=f"a = np.random.default_rng(0).standard_normal({N_CHAIN}, dtype=np.float32)",
+        numpy_stmt="np.partition(a, -1000)[-1000:]",
+        check="torch.topk(a, 1000).values[0].item() == a.max().item()",
+    ),
+]
+
 CASES = [
     Case(
         name="scalar add (0-dim)",
@@ -469,6 +488,7 @@ CASES = [
         check="step().item() > 0",
         needs=("distributions.kl_divergence",),
     ),
+    *SORT_CASES,
 ]
 
 

@@ -33,15 +33,8 @@ NOT_YET: set = {
     "flip",
     "histc",
     "isposinf",
-    "kthvalue",
-    "kthvalue_indices",
-    "mode",
-    "msort",
-    "nanmedian",
     "scatter_reduce_amax",
-    "sort_nan_desc_indices",
     "take_along_dim",
-    "topk_nan",
     "unique_consecutive",
 }
 

@@ -12,7 +12,6 @@ from rgrad import (
 )
 from rgrad._compat_ops import (
     allclose,
-    argsort,
     equal,
     isclose,
     isfinite,
@@ -22,9 +21,7 @@ from rgrad._compat_ops import (
     logical_not,
     logical_or,
     logical_xor,
-    sort,
     square,
-    topk,
 )
 from rgrad._legacy_tensors import (
     BoolTensor,
@@ -99,6 +96,15 @@ long = int64
 int = int32  # noqa: A001
 
 # Functional forms of Tensor methods: `rgrad.exp(t)` is `Tensor.exp(t)`, no wrapper in between.
+# sorting and selection
+sort = Tensor.sort
+argsort = Tensor.argsort
+msort = Tensor.msort
+topk = Tensor.topk
+kthvalue = Tensor.kthvalue
+median = Tensor.median
+nanmedian = Tensor.nanmedian
+mode = Tensor.mode
 abs = Tensor.abs  # noqa: A001
 add = Tensor.add
 sub = Tensor.sub
@@ -471,6 +477,7 @@ __all__ = [
     "isfinite",
     "isinf",
     "isnan",
+    "kthvalue",
     "le",
     "linspace",
     "load",
@@ -492,12 +499,16 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "median",
     "min",
     "minimum",
     "mm",
+    "mode",
     "movedim",
+    "msort",
     "mul",
     "mv",
+    "nanmedian",
     "narrow",
     "ne",
     "neg",

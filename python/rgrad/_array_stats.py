@@ -54,7 +54,6 @@ __all__ = [
     "cummin",
     "diff",
     "logcumsumexp",
-    "median",
     "multinomial",
     "nanmean",
     "nansum",
@@ -161,39 +160,6 @@ def logcumsumexp(input, dim):
 
 
 # ---- statistics ------------------------------------------------------------------------------
-
-
-def median(input, dim=None, keepdim=False):
-    """The lower median (no averaging, as PyTorch); NaN where a NaN is present. With ``dim``,
-    values and the indices they come from."""
-    if dim is None:
-        if input.numel() == 0:
-            return _rgrad.full((), float("nan"), dtype=input.dtype)
-        flat = input.reshape(-1)
-        v, i = _median_along(flat, 0)
-        return v.squeeze(0)
-    dim = _dim(dim, input.ndim)
-    if input.ndim == 0:
-        return return_types.median((input.clone(), _long(0, input.device).reshape(())))
-    if input.shape[dim] == 0:
-        raise IndexError(f"median(): Expected reduction dim {dim} to have non-zero size.")
-    v, i = _median_along(input, dim)
-    if not keepdim:
-        v, i = v.squeeze(dim), i.squeeze(dim)
-    return return_types.median((v, i))
-
-
-def _median_along(x, dim):
-    a = _host(x)
-    order = np.argsort(a, axis=dim, kind="stable")
-    n = a.shape[dim]
-    k = np.take(order, [(n - 1) // 2], axis=dim)
-    if a.dtype.kind == "f":
-        has_nan = np.isnan(a).any(axis=dim, keepdims=True)
-        first_nan = np.argmax(np.isnan(a), axis=dim)
-        k = np.where(has_nan, np.expand_dims(first_nan, dim), k)
-    idx = _long(k, x.device)
-    return x.gather(dim, idx), idx
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
@@ -707,7 +673,6 @@ METHODS = {
     "cummax": cummax,
     "cummin": cummin,
     "logcumsumexp": logcumsumexp,
-    "median": median,
     "nansum": nansum,
     "nanmean": nanmean,
     "unique": unique,

@@ -1,5 +1,5 @@
 """Comparison, logical and ordering ops that training scripts use around the math (checking a
-loss for NaN, comparing two models' outputs, masks with ``~``/``&``/``|``, top-k accuracy).
+loss for NaN, comparing two models' outputs, masks with ``~``/``&``/``|``).
 
 They are built from the compiled ops, or computed in NumPy where the result carries no
 gradient (masks), so they need no Rust kernel. Each is attached to ``Tensor`` as a method too.
@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rgrad import _rgrad, return_types
+from rgrad import _rgrad
 from rgrad._errors import wrap_module
 
 Tensor = _rgrad.Tensor
 
 __all__ = [
     "allclose",
-    "argsort",
     "equal",
     "isclose",
     "isfinite",
@@ -26,9 +25,7 @@ __all__ = [
     "logical_not",
     "logical_or",
     "logical_xor",
-    "sort",
     "square",
-    "topk",
 ]
 
 
@@ -122,24 +119,6 @@ def _invert(self):
 
 def square(input):
     return input * input
-
-
-def sort(input, dim=-1, descending=False, stable=False):
-    """Values and indices along ``dim``; the values are gathered, so gradients flow."""
-    keys = _host(input)
-    # A stable argsort of the negated keys keeps ties in index order for descending too.
-    order = np.argsort(-keys if descending else keys, axis=dim, kind="stable")
-    indices = _from_host(order.astype(np.int64), input.device)
-    return return_types.sort((input.gather(dim, indices), indices))
-
-
-def argsort(input, dim=-1, descending=False, stable=False):
-    return sort(input, dim, descending).indices
-
-
-def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's name)
-    values, indices = sort(input, dim, descending=largest)
-    return return_types.topk((values.narrow(dim, 0, k), indices.narrow(dim, 0, k)))
 
 
 def _install():

@@ -1,7 +1,19 @@
-"""Named pairs returned by ``max(dim)``, ``min(dim)``, ``sort`` and ``topk``
+"""Named pairs returned by ``max(dim)``, ``min(dim)``, ``sort``, ``topk``, ``kthvalue``,
+``median(dim)``, ``nanmedian(dim)`` and ``mode``
 (``rgrad.return_types``)."""
 
-__all__ = ["cummax", "cummin", "max", "median", "min", "sort", "topk"]
+__all__ = [
+    "cummax",
+    "cummin",
+    "kthvalue",
+    "max",
+    "median",
+    "min",
+    "mode",
+    "nanmedian",
+    "sort",
+    "topk",
+]
 
 
 class _ValuesIndices(tuple):
@@ -44,6 +56,18 @@ class topk(_ValuesIndices):
 
 
 class median(_ValuesIndices):
+    __slots__ = ()
+
+
+class nanmedian(_ValuesIndices):
+    __slots__ = ()
+
+
+class kthvalue(_ValuesIndices):
+    __slots__ = ()
+
+
+class mode(_ValuesIndices):
     __slots__ = ()
 
 

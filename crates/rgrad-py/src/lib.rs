@@ -17,6 +17,7 @@ mod io;
 mod linalg;
 mod optim;
 mod out_arg;
+mod sort;
 mod tensor;
 mod tensor_math;
 mod tensor_ops;

@@ -36,7 +36,7 @@ pub(crate) fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
 }
 
 /// A `torch.return_types.max(values=..., indices=...)` pair.
-fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<Py<PyAny>> {
+pub(crate) fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<Py<PyAny>> {
     static MODULE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let m = MODULE.get_or_try_init(py, || py.import("rgrad.return_types").map(|m| m.into_any().unbind()))?;
     let cls = m.bind(py).getattr(kind)?;

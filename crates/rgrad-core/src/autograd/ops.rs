@@ -246,6 +246,20 @@ pub enum Op {
         keepdim: bool,
         indices: Tensor,
     },
+    /// sort, topk, kthvalue, median/nanmedian(dim), mode (ops/sort.rs): values taken from the
+    /// input at `indices` along `dim`; the gradient goes back there.
+    ValueSelect {
+        shape: Dims,
+        dim: usize,
+        keepdim: bool,
+        indices: Tensor,
+    },
+    /// median()/nanmedian() of all elements: the gradient is shared by the elements equal to
+    /// the result (PyTorch's `evenly_distribute_backward`).
+    EvenSelect {
+        x: Saved,
+        out: Saved,
+    },
     Cumsum {
         dim: usize,
     },

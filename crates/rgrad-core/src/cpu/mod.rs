@@ -14,7 +14,9 @@ pub mod reduce;
 pub mod resample;
 pub mod rnn;
 pub mod small_gemm;
+pub mod sort;
 pub mod special;
+pub mod stdsort;
 
 /// Below this many elements a kernel stays on the calling thread: spawning costs more.
 pub const PAR_THRESHOLD: usize = 1 << 18;

@@ -22,6 +22,7 @@ pub mod resample;
 pub mod resample_plans;
 pub mod rnn;
 pub mod scan;
+pub mod sort;
 pub mod unary;
 pub mod views;
 

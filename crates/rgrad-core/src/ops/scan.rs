@@ -13,7 +13,7 @@ use crate::{with_dtype, DType};
 use num_traits::Float;
 
 /// The rows of `t` along `dim` (that dim moved last, made contiguous) and their shape.
-fn rows<T: Element>(t: &Tensor, dim: usize) -> Result<(Vec<T>, Dims, Vec<usize>)> {
+pub(crate) fn rows<T: Element>(t: &Tensor, dim: usize) -> Result<(Vec<T>, Dims, Vec<usize>)> {
     let n = t.ndim();
     let mut perm: Vec<usize> = (0..n).filter(|&d| d != dim).collect();
     perm.push(dim);
@@ -23,7 +23,7 @@ fn rows<T: Element>(t: &Tensor, dim: usize) -> Result<(Vec<T>, Dims, Vec<usize>)
 }
 
 /// A tensor laid out as `rows` produced it, viewed back in the original dim order.
-fn unrows<T: Element>(data: Vec<T>, pshape: &[usize], perm: &[usize]) -> Result<Tensor> {
+pub(crate) fn unrows<T: Element>(data: Vec<T>, pshape: &[usize], perm: &[usize]) -> Result<Tensor> {
     let t = Tensor::from_vec(data, pshape);
     let mut inv = vec![0usize; perm.len()];
     for (i, &p) in perm.iter().enumerate() {

@@ -19,6 +19,7 @@ mod norm;
 mod pool;
 mod resample;
 mod rnn;
+mod sort;
 
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
 
@@ -354,6 +355,10 @@ pub(crate) fn backward(
             };
             one(g.zeros_like_shape(shape)?.scatter_add(*dim as i64, &ix, &g))
         }
+        Op::ValueSelect { shape, dim, keepdim, indices } => {
+            one(sort::value_select(g, shape, *dim, *keepdim, indices))
+        }
+        Op::EvenSelect { x, out } => one(sort::even_select(g, x, out)),
         Op::Cumsum { dim } => {
             let d = *dim as i64;
             one(g.flip(&[d])?.cumsum(d)?.flip(&[d]))

@@ -1,0 +1,130 @@
+//! Sorting on the device: a bitonic sort per row of (key, index) pairs over rows padded to a
+//! power of two, then one kernel that picks what the op wants (all or the first k positions,
+//! the k-th, the median) and gathers the values. Keys are the order-preserving u32 images of
+//! f32/i32 values with NaN (tested by its bits: WGSL compilers may fold `x != x`) above +inf
+//! and -0 equal to +0; ties fall to the smaller index, so the order is the stable one.
+
+use super::imp::{buffer_of, ctx, empty, groups};
+use super::wgsl::{self, storage_type, WORKGROUP};
+use crate::error::Result;
+use crate::{DType, Tensor};
+use std::fmt::Write;
+
+/// Which sorted positions of each row come out.
+#[derive(Clone, Copy, Debug)]
+pub enum Pick {
+    /// `len` positions from `start`.
+    Range { start: usize, len: usize },
+    /// The lower median; with NaN present the first NaN (median) or the median of the others
+    /// (nanmedian).
+    Median { ignore_nan: bool },
+}
+
+const NAN_KEY: &str = "0xffffffffu";
+
+fn key_fn(dt: DType) -> String {
+    if dt == DType::F32 {
+        format!(
+            "fn rg_key(x: f32) -> u32 {{\n  var b = bitcast<u32>(x);\n  if ((b & 0x7fffffffu) > 0x7f800000u) {{ return {NAN_KEY}; }}\n  if (b == 0x80000000u) {{ b = 0u; }}\n  if ((b & 0x80000000u) != 0u) {{ return ~b; }}\n  return b | 0x80000000u;\n}}\n"
+        )
+    } else {
+        "fn rg_key(x: i32) -> u32 { return bitcast<u32>(x) ^ 0x80000000u; }\n".to_string()
+    }
+}
+
+/// p = [rows * P, P, n, descending]: keys and indices of every padded row position.
+fn init_kernel(dt: DType) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    s.push_str(&key_fn(dt));
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read_write> keys: array<u32>;\n@group(0) @binding(2) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
+    );
+    wgsl::entry(&mut s);
+    let _ = writeln!(
+        s,
+        "  let r = i / p[1];\n  let j = i % p[1];\n  var key = {NAN_KEY};\n  if (j < p[2]) {{\n    key = rg_key(src[r * p[2] + j]);\n    if (p[3] != 0u) {{ key = ~key; }}\n  }}\n  keys[i] = key;\n  idx[i] = j;\n}}"
+    );
+    s
+}
+
+/// One compare-exchange step of the bitonic network; p = [rows * P / 2, P, j, k].
+fn step_kernel() -> String {
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    s.push_str(
+        "@group(0) @binding(0) var<storage, read_write> keys: array<u32>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
+    );
+    wgsl::entry(&mut s);
+    s.push_str(
+        "  let half = p[1] / 2u;\n  let r = i / half;\n  let t = i % half;\n  let j = p[2];\n  let lo = (t / j) * 2u * j + (t % j);\n  let a = r * p[1] + lo;\n  let b = a + j;\n  let ka = keys[a];\n  let kb = keys[b];\n  let ia = idx[a];\n  let ib = idx[b];\n  let a_after = ka > kb || (ka == kb && ia > ib);\n  if (a_after == ((lo & p[3]) == 0u)) {\n    keys[a] = kb;\n    keys[b] = ka;\n    idx[a] = ib;\n    idx[b] = ia;\n  }\n}\n",
+    );
+    s
+}
+
+/// p = [rows * m, P, n, m, mode (0 range, 1 median, 2 nanmedian), start, is_float].
+fn pick_kernel(dt: DType) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> keys: array<u32>;\n@group(0) @binding(2) var<storage, read> idx: array<u32>;\n@group(0) @binding(3) var<storage, read_write> outv: array<{t}>;\n@group(0) @binding(4) var<storage, read_write> outi: array<i32>;\n@group(0) @binding(5) var<storage, read> p: array<u32>;"
+    );
+    wgsl::entry(&mut s);
+    let _ = writeln!(
+        s,
+        "  let n = p[2];\n  let r = i / p[3];\n  let row = r * p[1];\n  var s = i % p[3] + p[5];\n  if (p[4] != 0u) {{\n    // the NaNs sort last: count the others by a binary search for the first NaN key\n    var lo = 0u;\n    var hi = n;\n    if (p[6] != 0u) {{\n      loop {{\n        if (lo >= hi) {{ break; }}\n        let mid = (lo + hi) / 2u;\n        if (keys[row + mid] == {NAN_KEY}) {{ hi = mid; }} else {{ lo = mid + 1u; }}\n      }}\n    }} else {{\n      lo = n;\n    }}\n    if (p[4] == 1u) {{\n      s = select((n - 1u) / 2u, lo, lo < n);\n    }} else {{\n      s = select(0u, (lo - 1u) / 2u, lo > 0u);\n    }}\n  }}\n  let id = idx[row + s];\n  outv[i] = src[r * n + id];\n  outi[i] = i32(id);\n}}"
+    );
+    s
+}
+
+/// Sorts the `rows` contiguous rows of length `n` of the f32/i32 device tensor `x` and picks
+/// `pick` from each: flat values and int64 indices, or None when the sizes do not fit the
+/// kernels' u32 arithmetic (the caller computes on the host then).
+pub fn sorted_pick(
+    x: &Tensor,
+    rows: usize,
+    n: usize,
+    descending: bool,
+    pick: Pick,
+) -> Result<Option<(Tensor, Tensor)>> {
+    let dt = x.dtype();
+    let p2 = n.next_power_of_two().max(2);
+    let total = rows.checked_mul(p2).filter(|&t| t <= u32::MAX as usize / 2);
+    let Some(total) = total else { return Ok(None) };
+    let (m, mode, start) = match pick {
+        Pick::Range { start, len } => (len, 0u32, start),
+        Pick::Median { ignore_nan } => (1, if ignore_nan { 2 } else { 1 }, 0),
+    };
+    let c = ctx()?;
+    let src = if x.layout().offset == 0 && x.is_contiguous() { x.clone() } else { x.clone_tensor()? };
+    let keys = empty(&[total], DType::I32)?;
+    let idx = empty(&[total], DType::I32)?;
+    let (kb, ib, sb) = (buffer_of(&keys)?.raw(), buffer_of(&idx)?.raw(), buffer_of(&src)?.raw());
+    let u = |v: usize| v as u32;
+    let init = c.kernel(&format!("sort_init|{dt:?}"), || init_kernel(dt))?;
+    c.dispatch(&init, &[sb, kb, ib], &[u(total), u(p2), u(n), descending as u32], groups(total, WORKGROUP))?;
+    let step = c.kernel("sort_step", step_kernel)?;
+    let mut k = 2;
+    while k <= p2 {
+        let mut j = k / 2;
+        while j > 0 {
+            c.dispatch(&step, &[kb, ib], &[u(total / 2), u(p2), u(j), u(k)], groups(total / 2, WORKGROUP))?;
+            j /= 2;
+        }
+        k *= 2;
+    }
+    let outs = rows * m;
+    let outv = empty(&[outs], dt)?;
+    let outi = empty(&[outs], DType::I32)?;
+    if outs > 0 {
+        let pk = c.kernel(&format!("sort_pick|{dt:?}"), || pick_kernel(dt))?;
+        let bufs = [sb, kb, ib, buffer_of(&outv)?.raw(), buffer_of(&outi)?.raw()];
+        let params = [u(outs), u(p2), u(n), u(m), mode, u(start), (dt == DType::F32) as u32];
+        c.dispatch(&pk, &bufs, &params, groups(outs, WORKGROUP))?;
+    }
+    Ok(Some((outv, outi.to_dtype(DType::I64)?)))
+}
