@@ -342,7 +342,7 @@ def test_gelu_on_wgpu_matches_cpu(form):
     x0 = rgrad.randn(5, 33) * 3
     results = []
     for device in ("cpu", "wgpu"):
-        x = x0.to(device).requires_grad_()
+        x = x0.to(device).detach().requires_grad_()
         y = F.gelu(x, approximate=form)
         (gx,) = rgrad.autograd.grad(y.pow(2).sum(), x, create_graph=True)
         gx.sum().backward()
@@ -357,7 +357,7 @@ def test_layer_norm_on_wgpu_matches_cpu():
     x0, w0, b0 = rgrad.randn(3, 4, 10) * 2 + 1, rgrad.randn(10), rgrad.randn(10)
     results = []
     for device in ("cpu", "wgpu"):
-        x, w, b = (t.to(device).requires_grad_() for t in (x0, w0, b0))
+        x, w, b = (t.to(device).detach().requires_grad_() for t in (x0, w0, b0))
         y = F.layer_norm(x, (10,), w, b)
         assert y.grad_fn.name() == "NativeLayerNormBackward0"
         (gx,) = rgrad.autograd.grad(y.pow(3).sum(), x, create_graph=True)
