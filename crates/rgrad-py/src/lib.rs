@@ -14,6 +14,7 @@ mod graph;
 mod index;
 mod interop;
 mod io;
+mod layers;
 mod linalg;
 mod optim;
 mod out_arg;
@@ -131,6 +132,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::_adaptive_pool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_max_unpool, m)?)?;
     m.add_function(wrap_pyfunction!(functional::native_batch_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(layers::gelu, m)?)?;
+    m.add_function(wrap_pyfunction!(layers::native_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_interpolate, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_pad_map, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_im2col, m)?)?;

@@ -414,6 +414,20 @@ pub enum Op {
     Slogdet {
         a: Saved,
     },
+    /// `gelu` (ops/gelu.rs), exact or (`tanh`) the tanh form.
+    Gelu {
+        x: Saved,
+        tanh: bool,
+    },
+    /// Layer normalization (ops/layer_norm.rs); inputs (x[, weight][, bias]), `mean` and
+    /// `rstd` each row's statistics from the forward.
+    LayerNorm {
+        x: Saved,
+        weight: Option<Saved>,
+        mean: Tensor,
+        rstd: Tensor,
+        spec: Arc<crate::ops::layer_norm::LayerNormSpec>,
+    },
     Custom(Box<dyn BackwardFn>),
 }
 

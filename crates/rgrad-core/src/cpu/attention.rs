@@ -12,6 +12,8 @@
 //! `(B, L, H, E)` layouts are read in place; the mask is read through its strides.
 
 use super::matmul::{matmul_with, Mat};
+use super::rnn::RnnFloat;
+use super::small_gemm::{gemm_acc, SmallGemm};
 use crate::error::Result;
 use crate::storage::Element;
 use rayon::prelude::*;
@@ -24,7 +26,7 @@ const BK: usize = 128;
 
 /// Floats the kernel runs on.
 pub trait AttnFloat:
-    Element + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self>
+    Element + RnnFloat + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self>
 {
     const NEG_INF: Self;
     /// `row[i] = exp(row[i] - m)`.
@@ -113,6 +115,47 @@ fn dot<T: AttnFloat>(a: &[T], b: &[T]) -> T {
     acc.iter().fold(tail, |m, &x| m + x)
 }
 
+/// `out[m x n] (+)= a[m x k] @ b[k x n]`, all row-major with row strides `lda`, `ldb`, `n`:
+/// the register-blocked kernel of small_gemm.rs, which reads the operands in place (a general
+/// GEMM would pack these tile-sized operands first, as long as the product itself takes).
+#[allow(clippy::too_many_arguments)]
+fn tile_mm<T: AttnFloat>(
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    out: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+    acc: bool,
+) {
+    let out = &mut out[..m * n];
+    if lda < k || ldb < n {
+        // Rows that overlap (a broadcast sequence dim has row stride 0): the general GEMM.
+        let (am, bm) =
+            (Mat { data: a, offset: 0, rs: lda, cs: 1 }, Mat { data: b, offset: 0, rs: ldb, cs: 1 });
+        return matmul_with(am, bm, out, m, k, n, acc, false);
+    }
+    if !acc {
+        out.iter_mut().for_each(|x| *x = T::default());
+    }
+    gemm_acc(&SmallGemm { m, k, n, lda, ldb, ldo: n }, a, b, out);
+}
+
+/// `dst[c x r] = src[r x c]^T` (`src` with row stride `lds`, possibly 0).
+fn transpose_into<T: Copy>(src: &[T], lds: usize, r: usize, c: usize, dst: &mut [T]) {
+    if c == 0 {
+        return;
+    }
+    for i in 0..r {
+        let row = &src[i * lds..][..c];
+        for (j, &x) in row.iter().enumerate() {
+            dst[j * r + i] = x;
+        }
+    }
+}
+
 /// Sizes shared by every (batch, head) pair.
 #[derive(Clone, Copy, Debug)]
 pub struct AttnDims {
@@ -167,11 +210,13 @@ pub struct AttnArgs<'a, T> {
 impl<T: AttnFloat> AttnArgs<'_, T> {
     /// `out[bq x bk] = scale * Q[i0..] K[j0..]^T + mask`, with the entries that take no part
     /// at -inf (masked out, or above the diagonal when causal).
-    fn scores(&self, off: &Offsets, i0: usize, bq: usize, j0: usize, bk: usize, out: &mut [T]) {
+    /// `kt` is scratch for the key tile transposed (`e x bk`).
+    #[allow(clippy::too_many_arguments)]
+    fn scores(&self, off: &Offsets, i0: usize, bq: usize, j0: usize, bk: usize, out: &mut [T], kt: &mut [T]) {
         let d = &self.d;
-        let q = Mat { data: self.q.data, offset: off[0] + i0 * self.q.rs, rs: self.q.rs, cs: 1 };
-        let kt = Mat { data: self.k.data, offset: off[1] + j0 * self.k.rs, rs: 1, cs: self.k.rs };
-        matmul_with(q, kt, &mut out[..bq * bk], bq, d.e, bk, false, false);
+        transpose_into(&self.k.data[off[1] + j0 * self.k.rs..], self.k.rs, bk, d.e, kt);
+        let q = &self.q.data[off[0] + i0 * self.q.rs..];
+        tile_mm(q, self.q.rs, kt, bk, out, bq, d.e, bk, false);
         // With no features every score is 0 (the default scale 1/sqrt(0) is infinite).
         let scale = if d.e == 0 { T::default() } else { T::from_f64(d.scale) };
         for r in 0..bq {
@@ -217,6 +262,7 @@ fn forward_tile<T: AttnFloat>(a: &AttnArgs<'_, T>, b: usize, i0: usize, out: &mu
     let off = &a.offsets[b];
     let bq = lse.len();
     let mut s = vec![T::default(); bq * BK];
+    let mut kt = vec![T::default(); d.e * BK];
     let mut scratch = Vec::with_capacity(BK);
     let mut m = vec![T::NEG_INF; bq];
     let mut l = vec![T::default(); bq];
@@ -228,7 +274,7 @@ fn forward_tile<T: AttnFloat>(a: &AttnArgs<'_, T>, b: usize, i0: usize, out: &mu
     while j0 < end {
         // Causal: keys at or past `end` take no part in any row of the tile.
         let bk = BK.min(end - j0);
-        a.scores(off, i0, bq, j0, bk, &mut s);
+        a.scores(off, i0, bq, j0, bk, &mut s, &mut kt);
         for r in 0..bq {
             let row = &mut s[r * bk..(r + 1) * bk];
             let mx = row_max(row);
@@ -247,9 +293,7 @@ fn forward_tile<T: AttnFloat>(a: &AttnArgs<'_, T>, b: usize, i0: usize, out: &mu
             }
             m[r] = m_new;
         }
-        let p = Mat { data: &s[..bq * bk], offset: 0, rs: bk, cs: 1 };
-        let v = Mat { data: a.v.data, offset: off[2] + j0 * a.v.rs, rs: a.v.rs, cs: 1 };
-        matmul_with(p, v, out, bq, bk, d.ev, true, false);
+        tile_mm(&s[..bq * bk], bk, &a.v.data[off[2] + j0 * a.v.rs..], a.v.rs, out, bq, bk, d.ev, true);
         j0 += bk;
     }
     for r in 0..bq {
@@ -312,7 +356,11 @@ fn backward_tiles<T: AttnFloat>(
     let zero = T::default();
     let scale = T::from_f64(d.scale);
     let mut p = vec![zero; BQ * BK];
-    let mut dp = [zero; BQ * BK];
+    let mut dp = vec![zero; BQ * BK];
+    // Transposed tiles: keys (`e x bk`), values (`ev x bk`), P and dS (`bk x bq`).
+    let mut kt = vec![zero; d.e * BK];
+    let mut vt = vec![zero; d.ev * BK];
+    let mut tr = vec![zero; BK * BQ];
     let mut dsum = [zero; BQ];
     let mut scratch = Vec::with_capacity(BK);
     let (o, dout, lse) = (&g.out[b * d.l * d.ev..], &g.dout[b * d.l * d.ev..], &g.lse[b * d.l..]);
@@ -328,7 +376,7 @@ fn backward_tiles<T: AttnFloat>(
         while j0 < end {
             // Causal: keys at or past `end` take no part in any row of the tile.
             let bk = BK.min(end - j0);
-            a.scores(off, i0, bq, j0, bk, &mut p);
+            a.scores(off, i0, bq, j0, bk, &mut p, &mut kt);
             for r in 0..bq {
                 let m = lse[i0 + r];
                 let row = &mut p[r * bk..(r + 1) * bk];
@@ -338,13 +386,13 @@ fn backward_tiles<T: AttnFloat>(
                     T::exp_shifted(row, m, &mut scratch);
                 }
             }
-            let pt = Mat { data: &p[..bq * bk], offset: 0, rs: 1, cs: bk };
-            let dom = Mat { data: dout, offset: i0 * d.ev, rs: d.ev, cs: 1 };
+            let dom = &dout[i0 * d.ev..];
             // dV_j += P^T dO_i
-            matmul_with(pt, dom, &mut dv[j0 * d.ev..(j0 + bk) * d.ev], bk, bq, d.ev, true, false);
+            transpose_into(&p, bk, bq, bk, &mut tr);
+            tile_mm(&tr, bq, dom, d.ev, &mut dv[j0 * d.ev..(j0 + bk) * d.ev], bk, bq, d.ev, true);
             // dP = dO_i V_j^T
-            let vt = Mat { data: a.v.data, offset: off[2] + j0 * a.v.rs, rs: 1, cs: a.v.rs };
-            matmul_with(dom, vt, &mut dp[..bq * bk], bq, d.ev, bk, false, false);
+            transpose_into(&a.v.data[off[2] + j0 * a.v.rs..], a.v.rs, bk, d.ev, &mut vt);
+            tile_mm(dom, d.ev, &vt, bk, &mut dp, bq, d.ev, bk, false);
             // dS = P * (dP - D) * scale, into dp.
             for r in 0..bq {
                 let (pr, dr) = (&p[r * bk..(r + 1) * bk], &mut dp[r * bk..(r + 1) * bk]);
@@ -353,14 +401,13 @@ fn backward_tiles<T: AttnFloat>(
                     *x = pv * (*x - ds) * scale;
                 }
             }
-            let dsm = Mat { data: &dp[..bq * bk], offset: 0, rs: bk, cs: 1 };
-            let dst = Mat { data: &dp[..bq * bk], offset: 0, rs: 1, cs: bk };
             // dQ_i += dS K_j
-            let km = Mat { data: a.k.data, offset: off[1] + j0 * a.k.rs, rs: a.k.rs, cs: 1 };
-            matmul_with(dsm, km, &mut dq[i0 * d.e..(i0 + bq) * d.e], bq, bk, d.e, true, false);
+            let km = &a.k.data[off[1] + j0 * a.k.rs..];
+            tile_mm(&dp, bk, km, a.k.rs, &mut dq[i0 * d.e..(i0 + bq) * d.e], bq, bk, d.e, true);
             // dK_j += dS^T Q_i
-            let qm = Mat { data: a.q.data, offset: off[0] + i0 * a.q.rs, rs: a.q.rs, cs: 1 };
-            matmul_with(dst, qm, &mut dk[j0 * d.e..(j0 + bk) * d.e], bk, bq, d.e, true, false);
+            transpose_into(&dp, bk, bq, bk, &mut tr);
+            let qm = &a.q.data[off[0] + i0 * a.q.rs..];
+            tile_mm(&tr, bq, qm, a.q.rs, &mut dk[j0 * d.e..(j0 + bk) * d.e], bk, bq, d.e, true);
             j0 += bk;
         }
     }

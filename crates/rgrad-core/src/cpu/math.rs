@@ -11,13 +11,13 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-const LO: f32 = -87.0;
-const HI: f32 = 88.0;
+pub(super) const LO: f32 = -87.0;
+pub(super) const HI: f32 = 88.0;
 
 /// `a * b + c`, fused (one rounding, one instruction) in the clones compiled with FMA; the
 /// baseline clone must not call `fmaf`, which is a slow library call without the instruction.
 #[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub(super) fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA {
         a.mul_add(b, c)
     } else {
@@ -27,7 +27,7 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 
 /// exp(x) for x in [LO, HI] (other inputs give finite garbage; see [`Exp::fix`]).
 #[inline(always)]
-fn exp_core<const FMA: bool>(x: f32) -> f32 {
+pub(super) fn exp_core<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
@@ -53,7 +53,7 @@ fn exp_core<const FMA: bool>(x: f32) -> f32 {
 /// A float32 map: a branch-free core for the vector loop, and a pass that recomputes the
 /// elements the core does not cover. The pass first scans with a branch-free test (which
 /// vectorizes), so the common chunk with nothing to fix costs one cheap read.
-trait Kernel: Copy + Send + Sync {
+pub(super) trait Kernel: Copy + Send + Sync {
     fn at<const FMA: bool>(x: f32) -> f32;
     /// Whether the core's value for `x` must be replaced.
     #[inline(always)]
@@ -147,13 +147,19 @@ fn dispatch<K: Kernel>(xs: &[f32], out: &mut [MaybeUninit<f32>]) {
 /// inputs are split over the thread pool, each chunk running the core and its fix-up pass,
 /// so no part of the work stays serial.
 fn map_slice<K: Kernel>(xs: &[f32]) -> crate::error::Result<Vec<f32>> {
+    map_slice_at::<K>(xs, super::PAR_THRESHOLD)
+}
+
+/// [`map_slice`] split over the thread pool from `par_from` elements (costlier kernels pay for
+/// it on smaller inputs).
+pub(super) fn map_slice_at<K: Kernel>(xs: &[f32], par_from: usize) -> crate::error::Result<Vec<f32>> {
     let n = xs.len();
     let mut out = crate::storage::try_vec_with_capacity::<f32>(n)?;
     let spare = &mut out.spare_capacity_mut()[..n];
-    if n < super::PAR_THRESHOLD {
+    if n < par_from {
         dispatch::<K>(xs, spare);
     } else {
-        const CHUNK: usize = 1 << 14;
+        const CHUNK: usize = 1 << 13;
         spare.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(o, x)| dispatch::<K>(x, o));
     }
     // SAFETY: every element below `n` was written by the kernel.
@@ -228,7 +234,7 @@ pub fn sigmoid_f32(xs: &[f32]) -> crate::error::Result<Vec<f32>> {
 /// would cancel, and that form (from the fast exp) elsewhere; both computed, one kept, so the
 /// loop stays branch-free. NaN passes through the polynomial side.
 #[derive(Clone, Copy)]
-struct Tanh;
+pub(super) struct Tanh;
 impl Kernel for Tanh {
     #[inline(always)]
     fn at<const FMA: bool>(x: f32) -> f32 {

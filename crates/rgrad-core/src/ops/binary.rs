@@ -312,6 +312,14 @@ pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
             });
         }
     }
+    // `x ** 2` is `x * x` (as PyTorch computes it): the same correctly rounded value, without
+    // a call to powf per element (the loss of a regression step squares every output).
+    if let (BinaryOp::Pow, Operand::T(x), Operand::S(e)) = (op, &a, &b) {
+        let two = matches!(e, Scalar::Float(v) if *v == 2.0) || matches!(e, Scalar::Int(2));
+        if two && x.dtype() == dt && dt.is_float() {
+            return binary_kernel(BinaryOp::Mul, a, a);
+        }
+    }
     if is_gpu_operand(&a) || is_gpu_operand(&b) {
         return gpu_binary(op, a, b, dt);
     }

@@ -154,13 +154,14 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Result<Vec<T>> {
     }
 }
 
-/// The SIMD-friendly float32 kernels (exp, sigmoid, tanh and log on contiguous data).
+/// The SIMD-friendly float32 kernels (exp, sigmoid, tanh, log and erf on contiguous data).
 fn fast_f32(op: UnaryOp, x: &Tensor) -> Option<Result<Vec<f32>>> {
     let f: fn(&[f32]) -> Result<Vec<f32>> = match op {
         UnaryOp::Exp => crate::cpu::math::exp_f32,
         UnaryOp::Sigmoid => crate::cpu::math::sigmoid_f32,
         UnaryOp::Tanh => crate::cpu::math::tanh_f32,
         UnaryOp::Log => crate::cpu::math::log_f32,
+        UnaryOp::Erf => crate::cpu::gelu::erf_f32,
         _ => return None,
     };
     if !x.is_contiguous() || x.numel() == 0 {
@@ -338,6 +339,35 @@ impl Tensor {
             x: Saved::input(self),
             out: Saved::output(&out, "ReluBackward0"),
         }))
+    }
+
+    /// relu's input gradient in one pass: 0 where `self` (relu's output) is at most 0, else `g`
+    /// (PyTorch's `threshold_backward`: a NaN output passes the gradient, an infinite gradient
+    /// stays out of the zeroed places); None where the shapes or dtypes differ (the rule's
+    /// composite handles those). No history.
+    pub(crate) fn relu_backward_kernel(&self, g: &Tensor) -> Result<Option<Tensor>> {
+        if g.dtype() != self.dtype() || g.shape() != self.shape() || !g.dtype().is_float() {
+            return Ok(None);
+        }
+        if g.is_gpu() {
+            let dt = g.dtype();
+            let zero = format!("{}(0)", crate::gpu::wgsl::value_type(dt));
+            let inputs = [crate::gpu::Input::of(g, dt), crate::gpu::Input::of(self, dt)];
+            let expr = format!("select(a, {zero}, b <= {zero})");
+            return Ok(Some(crate::gpu::map(&inputs, &expr, dt, g.shape(), dt)?));
+        }
+        let out = with_dtype!(g.dtype(), T => {
+            let zero = T::default();
+            let v = crate::cpu::elementwise::zip(
+                g.storage_slice::<T>(),
+                g.layout(),
+                self.storage_slice::<T>(),
+                self.layout(),
+                |a: T, o: T| if o <= zero { zero } else { a },
+            )?;
+            Tensor::from_vec(v, g.shape())
+        });
+        Ok(Some(out))
     }
 
     /// `clamp(min, max)` (either bound optional).

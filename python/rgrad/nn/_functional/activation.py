@@ -4,12 +4,12 @@ Where a formula has a kink or would overflow, it is written so that forward valu
 (including the one PyTorch picks at the kink) and large inputs come out as PyTorch's do.
 """
 
-import math
 import warnings
 
 import numpy as np
 
 import rgrad
+from rgrad import _rgrad
 from rgrad._errors import wrap_module
 
 __all__ = [
@@ -49,9 +49,6 @@ __all__ = [
     "threshold",
     "threshold_",
 ]
-
-_SQRT_HALF = math.sqrt(0.5)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def _activate(formula, input, inplace):
@@ -95,13 +92,10 @@ def elu(input, alpha=1.0, inplace=False):
 
 
 def gelu(input, approximate="none"):
-    """Gaussian error linear unit: ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh form."""
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
-        return input * 0.5 * (inner.tanh() + 1)
-    if approximate != "none":
-        raise RuntimeError("approximate argument must be either none or tanh.")
-    return input * 0.5 * ((input * _SQRT_HALF).erf() + 1)
+    """Gaussian error linear unit: ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh form.
+
+    One core op (``GeluBackward0``): a fused forward and a fused derivative kernel."""
+    return _rgrad.gelu(input, approximate)
 
 
 def silu(input, inplace=False):

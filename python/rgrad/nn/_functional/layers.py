@@ -159,6 +159,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
         )
+    params = [t for t in (weight, bias) if t is not None]
+    fused = (
+        input.numel() > 0
+        and input.dtype in (rgrad.float32, rgrad.float64)
+        and all(isinstance(t, rgrad.Tensor) and t.dtype == input.dtype for t in params)
+    )
+    if fused:
+        # One core op (native_layer_norm): fused forward, saved row statistics, fused backward.
+        return _rgrad.native_layer_norm(input, list(shape), weight, bias, float(eps))[0]
     out, _, _ = _normalized(input, tuple(range(-len(shape), 0)), eps)
     if weight is not None:
         out = out * weight

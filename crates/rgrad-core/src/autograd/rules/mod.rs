@@ -14,6 +14,7 @@ use smallvec::{smallvec, SmallVec};
 // per recorded op, called from the table below.
 mod attention;
 mod conv;
+mod layer_norm;
 mod linalg;
 mod norm;
 mod pool;
@@ -79,7 +80,13 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Saved, out: &Saved, create_graph: bo
         G::Log1p => g.div(&x()?.add_scalar(1.0)?),
         G::Expm1 => g.mul(&o.add_scalar(1.0)?),
         G::Reciprocal => g.mul(&o.mul(&o)?)?.neg(),
-        G::Relu => g.mul(&out.get()?.detach().compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
+        G::Relu => {
+            let o = out.get()?.detach();
+            match if create_graph { None } else { o.relu_backward_kernel(g)? } {
+                Some(gx) => Ok(gx),
+                None => g.mul(&o.compare_scalar(BinaryOp::Gt, 0.0)?.to_dtype(g.dtype())?),
+            }
+        }
         G::Abs => g.mul(&x()?.detach().sign()?.to_dtype(g.dtype())?),
         // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
         G::Erf => g.mul(&x()?.mul(x()?)?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?),
@@ -467,6 +474,17 @@ pub(crate) fn backward(
             Ok(smallvec![Some(gx.mul(g)?), None])
         }
         Op::Attention(saved) => attention::attention(saved, g, &need, create_graph),
+        Op::Gelu { x, tanh } => {
+            let x = x.get()?;
+            one(if create_graph {
+                crate::ops::gelu::gelu_backward_composite(g, x, *tanh)
+            } else {
+                crate::ops::gelu::gelu_backward(g, x, *tanh)
+            })
+        }
+        Op::LayerNorm { x, weight, mean, rstd, spec } => {
+            layer_norm::layer_norm(g, x, weight.as_ref(), mean, rstd, spec, &need, create_graph)
+        }
         Op::Convolution { x, w, spec, transposed, has_bias } => {
             conv::convolution(g, x, w, spec, *transposed, *has_bias, &need)
         }
