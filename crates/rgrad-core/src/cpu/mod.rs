@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod conv;
+pub mod conv_direct;
 pub mod copy;
 pub mod elementwise;
 pub mod index;
