@@ -152,3 +152,33 @@ def test_lenet_step_matches_im2col():
             os.environ.pop("RGRAD_NO_DIRECT_CONV", None)
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        # (cin, cout, size, k, padding, output_padding, dilation): the transposed
+        # convolution's forward is the data-gradient kernel (a full correlation or a scatter).
+        (16, 6, 10, 5, 0, 0, 1),
+        (3, 4, 7, 3, 1, 0, 1),
+        (2, 3, 5, 3, 0, 1, 2),  # output_padding (< dilation): rows no output reaches
+        (4, 2, 6, 2, 1, 0, 3),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stride_one_transposed_convolution_matches_im2col(config, dtype):
+    cin, cout, size, k, padding, output_padding, dilation = config
+    rng = np.random.default_rng(len(str(config)))
+    x = rng.standard_normal((2, cin, size, size)).astype(dtype)
+    w = rng.standard_normal((cin, cout, k, k)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    out = (size - 1) - 2 * padding + dilation * (k - 1) + output_padding + 1
+    g = rng.standard_normal((2, cout, out, out)).astype(dtype)
+    kw = dict(padding=padding, output_padding=output_padding, dilation=dilation)
+    direct = _run(F.conv_transpose2d, x, w, b, g, kw, True)
+    im2col = _run(F.conv_transpose2d, x, w, b, g, kw, False)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
+    for name, d, i in zip(("out", "grad x", "grad w", "grad b"), direct, im2col):
+        assert d.shape == i.shape, name
+        np.testing.assert_allclose(d, i, err_msg=name, **tol)

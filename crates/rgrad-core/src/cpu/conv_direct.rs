@@ -18,6 +18,7 @@
 //! shifted images, done as `R x T` dot products held in vector registers.
 
 use super::conv::{copy_run, ConvGeometry};
+use super::conv_direct_grad as grad;
 use super::rnn::RnnFloat;
 use crate::error::Result;
 use crate::storage::{try_vec_filled, try_vec_with_capacity};
@@ -32,7 +33,7 @@ const MAX_OUT_CHANNELS: usize = 64;
 
 /// The instruction set the kernels were compiled for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Isa {
+pub(super) enum Isa {
     Avx512,
     Avx2,
 }
@@ -56,20 +57,20 @@ fn isa() -> Option<Isa> {
 /// One stride-1 correlation in the kernels' terms: `cin` input channels of sizes `a`, `cout`
 /// output channels of sizes `b`, zero padding `pad`, both split into `groups`.
 #[derive(Clone, Copy, Debug)]
-struct Corr {
-    batch: usize,
-    cin: usize,
-    cout: usize,
-    groups: usize,
-    a: [usize; 3],
-    b: [usize; 3],
-    k: [usize; 3],
-    pad: [usize; 3],
-    dil: [usize; 3],
+pub(super) struct Corr {
+    pub batch: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub groups: usize,
+    pub a: [usize; 3],
+    pub b: [usize; 3],
+    pub k: [usize; 3],
+    pub pad: [usize; 3],
+    pub dil: [usize; 3],
 }
 
 impl Corr {
-    fn forward(g: &ConvGeometry) -> Corr {
+    pub fn forward(g: &ConvGeometry) -> Corr {
         Corr {
             batch: g.batch,
             cin: g.ca,
@@ -95,20 +96,20 @@ impl Corr {
 }
 
 /// The padded image and the wide grid of one [`Corr`] for tiles `width` positions wide.
-struct Grid {
+pub(super) struct Grid {
     /// Padded input sizes.
-    p: [usize; 3],
-    plane: usize,
+    pub p: [usize; 3],
+    pub plane: usize,
     /// `c * plane + tap offset` for every (input channel of a group, tap), kernel order.
-    offs: Vec<usize>,
+    pub offs: Vec<usize>,
     /// Wide positions computed, a multiple of the tile width.
-    wide: usize,
+    pub wide: usize,
     /// Elements of one group's padded image buffer (with the slack the last tile reads).
-    buf: usize,
+    pub buf: usize,
 }
 
 impl Grid {
-    fn new(c: &Corr, width: usize) -> Grid {
+    pub fn new(c: &Corr, width: usize) -> Grid {
         let p: [usize; 3] = std::array::from_fn(|i| c.a[i] + 2 * c.pad[i]);
         let plane = p.iter().product::<usize>();
         let mut taps = Vec::with_capacity(c.taps());
@@ -129,7 +130,7 @@ impl Grid {
 
     /// Copies channels `c0..c0 + n` of one image (`[cin, a...]`, contiguous) into the
     /// interior of the padded buffer `xp` (whose margins stay zero).
-    fn fill<T: Copy>(&self, c: &Corr, image: &[T], c0: usize, n: usize, xp: &mut [T]) {
+    pub fn fill<T: Copy>(&self, c: &Corr, image: &[T], c0: usize, n: usize, xp: &mut [T]) {
         let [ad, ah, aw] = c.a;
         let [pd, ph, pw] = c.pad;
         let a_len = ad * ah * aw;
@@ -145,7 +146,7 @@ impl Grid {
     }
 
     /// Output `(z, y, x)`'s index on the wide grid.
-    fn at(&self, z: usize, y: usize) -> usize {
+    pub fn at(&self, z: usize, y: usize) -> usize {
         (z * self.p[1] + y) * self.p[2]
     }
 }
@@ -156,27 +157,27 @@ pub fn takes_forward(g: &ConvGeometry) -> bool {
     takes(&c) && g.stride == [1; 3]
 }
 
-/// Whether the direct kernels take the data gradient of `g`.
+/// Whether the direct kernels take the data gradient of `g`: as a full correlation (see
+/// [`correlates_data`]) or else as a scatter (cpu/conv_direct_grad.rs).
 pub fn takes_data(g: &ConvGeometry) -> bool {
+    takes_forward(g)
+}
+
+/// Whether the data gradient runs as a full correlation of the output gradient. Its padding
+/// `d*(k-1) - p` must be >= 0 and the input side exactly the correlation's output (a
+/// transposed convolution's output_padding adds to it). And it multiplies the gradient's
+/// padding too: on small planes with large kernels (LeNet's second convolution: a 10x10
+/// gradient padded to 18x18) its wide grid is over twice the products of the scatter, which
+/// then wins (the correlation measured 0.9x of col2im there, 1.6-1.9x on 28x28 planes with
+/// 5x5 kernels, where the ratio is 1.1-1.5).
+fn correlates_data(g: &ConvGeometry) -> bool {
     g.stride == [1; 3]
-        // The gradient's padding `d*(k-1) - p` must be >= 0, and the input side exactly the
-        // correlation's output (a transposed convolution's output_padding adds to it).
         && (0..3).all(|i| {
             let ext = g.dilation[i] * (g.k[i] - 1);
             g.padding[i] <= ext && g.a[i] + 2 * g.padding[i] == g.b[i] + ext
         })
         && takes(&Corr::data(g))
-        && data_waste_ok(g)
-}
-
-/// The data gradient's full correlation multiplies the gradient's padding too: on small
-/// planes with large kernels (LeNet's second convolution: a 10x10 gradient padded to 18x18)
-/// its wide grid is over twice the products of col2im's GEMM, which then wins (measured:
-/// 0.9x there, 1.6-1.9x on 28x28 planes with 5x5 kernels, where the ratio is 1.1-1.5).
-fn data_waste_ok(g: &ConvGeometry) -> bool {
-    let c = Corr::data(g);
-    let wide = Grid::new(&c, 1).wide;
-    wide <= 2 * g.b.iter().product::<usize>()
+        && Grid::new(&Corr::data(g), 1).wide <= 2 * g.b.iter().product::<usize>()
 }
 
 /// Padded planes larger than this many elements (or than 8 outputs each plus a margin) stay
@@ -213,18 +214,18 @@ fn cast_vec<U: 'static, T: 'static>(v: Vec<U>) -> Vec<T> {
 
 /// A pointer that may cross to rayon's threads: each task writes a disjoint region.
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
+pub(super) struct SendPtr<T>(pub *mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
 impl<T> SendPtr<T> {
-    fn get(self) -> *mut T {
+    pub fn get(self) -> *mut T {
         self.0
     }
 }
 
 /// The batch split into one contiguous range of images per worker.
-fn ranges(batch: usize) -> Vec<std::ops::Range<usize>> {
+pub(super) fn ranges(batch: usize) -> Vec<std::ops::Range<usize>> {
     let workers = rayon::current_num_threads().clamp(1, batch.max(1));
     let per = batch.div_ceil(workers).max(1);
     (0..workers).map(|c| (c * per).min(batch)..((c + 1) * per).min(batch)).filter(|r| !r.is_empty()).collect()
@@ -435,182 +436,13 @@ fn fwd_worker<
     }
 }
 
-/// The R x T dot products of `dy` rows `o0..o0 + R` (rows `ld`) with the shifted images at
-/// `offs[t0..t0 + T]` over the wide grid, summed over `m` images (`dy` and `xp` advance by
-/// `dstep` and `xstep` per image) in registers, added into `dw[(o0 + r) * kp + t0 + t]`.
-/// Summing several images per call keeps the horizontal sums at the end (as costly as the
-/// products of one small image) off the hot path.
-///
-/// # Safety
-/// For every image: `dy` must hold rows `o0..o0 + R` of `ld` elements, `xp` `offs[t] + ld`
-/// elements; `dw` rows of `kp >= t0 + T`; `ld` a multiple of `V`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn dw_tile<T: RnnFloat, const R: usize, const TT: usize, const V: usize>(
-    dy: *const T,
-    ld: usize,
-    xp: *const T,
-    offs: &[usize],
-    (m, dstep, xstep): (usize, usize, usize),
-    dw: *mut T,
-    kp: usize,
-    (o0, t0): (usize, usize),
-) {
-    let mut acc = [[[T::default(); V]; TT]; R];
-    unsafe {
-        let off: [usize; TT] = std::array::from_fn(|t| *offs.get_unchecked(t0 + t));
-        for i in 0..m {
-            let (dy, xp) = (dy.add(i * dstep), xp.add(i * xstep));
-            let mut j = 0;
-            while j < ld {
-                let mut d = [[T::default(); V]; R];
-                for (r, dr) in d.iter_mut().enumerate() {
-                    *dr = std::ptr::read_unaligned(dy.add((o0 + r) * ld + j) as *const [T; V]);
-                }
-                let mut xv = [[T::default(); V]; TT];
-                for (t, xt) in xv.iter_mut().enumerate() {
-                    *xt = std::ptr::read_unaligned(xp.add(off[t] + j) as *const [T; V]);
-                }
-                for (ar, dr) in acc.iter_mut().zip(&d) {
-                    for (at, xt) in ar.iter_mut().zip(&xv) {
-                        for l in 0..V {
-                            at[l] = dr[l].fma(xt[l], at[l]);
-                        }
-                    }
-                }
-                j += V;
-            }
-        }
-        for (r, ar) in acc.iter().enumerate() {
-            for (t, at) in ar.iter().enumerate() {
-                let mut s = T::default();
-                for &v in at {
-                    s = s + v;
-                }
-                let p = dw.add((o0 + r) * kp + t0 + t);
-                *p = *p + s;
-            }
-        }
-    }
-}
-
-/// The weight-gradient blocking of one [`Corr`]: output rows padded to a multiple of `R`
-/// (zero rows of the wide gradient), taps to a multiple of `T` (repeats of the first offset,
-/// whose sums are dropped), and `imgs` images prepared and summed per pass.
-struct DwPlan {
-    grid: Grid,
-    offs: Vec<usize>,
-    /// Padded rows, real and padded taps per row.
-    rp: usize,
-    kn: usize,
-    kp: usize,
-    imgs: usize,
-}
-
-/// Elements of padded images and wide gradients one weight-gradient pass prepares (256 KB in
-/// f32: they stay in L2 while every tile reads them).
-const DW_CHUNK: usize = 1 << 16;
-
-impl DwPlan {
-    fn new(c: &Corr, v: usize, r: usize, t: usize) -> DwPlan {
-        let grid = Grid::new(c, v);
-        let (rp, kn) = ((c.cout / c.groups).div_ceil(r) * r, grid.offs.len());
-        let kp = kn.div_ceil(t) * t;
-        let mut offs = grid.offs.clone();
-        offs.resize(kp, offs.first().copied().unwrap_or(0));
-        let per_image = grid.buf + rp * grid.wide;
-        let per_worker = c.batch.div_ceil(rayon::current_num_threads().clamp(1, c.batch.max(1)));
-        let imgs = (DW_CHUNK / per_image.max(1)).clamp(1, 16).min(per_worker.max(1));
-        DwPlan { grid, offs, rp, kn, kp, imgs }
-    }
-
-    fn per_image(&self) -> usize {
-        self.grid.buf + self.rp * self.grid.wide
-    }
-
-    /// Scratch per worker: the chunk's padded images and wide gradients, the partial sums.
-    fn scratch(&self, groups: usize) -> usize {
-        self.imgs * self.per_image() + groups * self.rp * self.kp
-    }
-
-    /// Where the partial sums start in a worker's scratch.
-    fn sums(&self) -> usize {
-        self.imgs * self.per_image()
-    }
-}
-
-/// One worker's weight-gradient partial sums over images `r` (into the tail of `buf`).
-#[inline(always)]
-fn dw_worker<T: RnnFloat, const V: usize, const R: usize, const TT: usize>(
-    c: &Corr,
-    p: &DwPlan,
-    x: &[T],
-    dy: &[T],
-    r: std::ops::Range<usize>,
-    buf: &mut [T],
-) {
-    let (cin, cout) = (c.cin / c.groups, c.cout / c.groups);
-    let (a_img, b_len) = (c.cin * c.a.iter().product::<usize>(), c.b.iter().product::<usize>());
-    let b_img = c.cout * b_len;
-    let (grid, ld, kp) = (&p.grid, p.grid.wide, p.kp);
-    let (xs, rest) = buf.split_at_mut(p.imgs * grid.buf);
-    let (dys, dw) = rest.split_at_mut(p.imgs * p.rp * ld);
-    let need = p.offs.iter().max().copied().unwrap_or(0) + ld;
-    assert!(grid.buf >= need && dw.len() >= c.groups * p.rp * kp);
-    assert!(p.rp % R == 0 && kp % TT == 0 && p.offs.len() == kp && ld % V == 0);
-    let bw = c.b[2];
-    let mut n0 = r.start;
-    while n0 < r.end {
-        let m = (r.end - n0).min(p.imgs);
-        for grp in 0..c.groups {
-            for i in 0..m {
-                let n = n0 + i;
-                grid.fill(c, &x[n * a_img..][..a_img], grp * cin, cin, &mut xs[i * grid.buf..][..grid.buf]);
-                let dyw = &mut dys[i * p.rp * ld..][..p.rp * ld];
-                for o in 0..cout {
-                    let src = &dy[n * b_img + (grp * cout + o) * b_len..][..b_len];
-                    for z in 0..c.b[0] {
-                        for y in 0..c.b[1] {
-                            let at = o * ld + grid.at(z, y);
-                            copy_run(&src[(z * c.b[1] + y) * bw..][..bw], &mut dyw[at..at + bw]);
-                        }
-                    }
-                }
-            }
-            let dwg = dw[grp * p.rp * kp..].as_mut_ptr();
-            for o0 in (0..p.rp).step_by(R) {
-                for t0 in (0..kp).step_by(TT) {
-                    // SAFETY: sizes checked above; rows and taps padded to the blocks; the
-                    // chunk holds `m <= imgs` images.
-                    unsafe {
-                        dw_tile::<T, R, TT, V>(
-                            dys.as_ptr(),
-                            ld,
-                            xs.as_ptr(),
-                            &p.offs,
-                            (m, p.rp * ld, grid.buf),
-                            dwg,
-                            kp,
-                            (o0, t0),
-                        )
-                    };
-                }
-            }
-        }
-        n0 += m;
-    }
-}
-
 type FwdFn<T> =
     unsafe fn(&Corr, &Grid, &[T], &[T], Option<&[T]>, SendPtr<T>, std::ops::Range<usize>, &mut [T]);
-type DwFn<T> = unsafe fn(&Corr, &DwPlan, &[T], &[T], std::ops::Range<usize>, &mut [T]);
 
 /// The element types with kernels, and their kernels per instruction set.
-trait DirectFloat: RnnFloat + 'static {
+trait DirectFloat: grad::GradFloat {
     /// The forward's vector width (the wide grid is a multiple of it) and worker.
     fn fwd(isa: Isa) -> (usize, FwdFn<Self>);
-    /// The weight-gradient vector width, row and tap blocks, and worker.
-    fn dw(isa: Isa) -> (usize, usize, usize, DwFn<Self>);
 }
 
 /// Compiles the workers of one element type for AVX-512 and AVX2+FMA (vectors of `$v512`
@@ -657,21 +489,6 @@ macro_rules! direct_float {
                     Isa::Avx2 => ($v2, mid as FwdFn<$T>),
                 }
             }
-
-            fn dw(isa: Isa) -> (usize, usize, usize, DwFn<$T>) {
-                #[target_feature(enable = "avx512f")]
-                fn wide(c: &Corr, p: &DwPlan, x: &[$T], d: &[$T], r: std::ops::Range<usize>, s: &mut [$T]) {
-                    dw_worker::<$T, $v512, 4, 4>(c, p, x, d, r, s)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn mid(c: &Corr, p: &DwPlan, x: &[$T], d: &[$T], r: std::ops::Range<usize>, s: &mut [$T]) {
-                    dw_worker::<$T, $v2, 2, 4>(c, p, x, d, r, s)
-                }
-                match isa {
-                    Isa::Avx512 => ($v512, 4, 4, wide as DwFn<$T>),
-                    Isa::Avx2 => ($v2, 2, 4, mid as DwFn<$T>),
-                }
-            }
         }
     };
 }
@@ -694,34 +511,6 @@ fn correlate<T: DirectFloat>(isa: Isa, c: &Corr, x: &[T], wt: &[T], bias: Option
     })?;
     // SAFETY: every image's every channel was written by the workers.
     unsafe { out.set_len(total) };
-    Ok(out)
-}
-
-/// The weight gradient of the forward correlation `c`, `[cout][cin_g * taps]`.
-fn weight_grad<T: DirectFloat>(isa: Isa, c: &Corr, x: &[T], dy: &[T]) -> Result<Vec<T>> {
-    let (v, r, t, worker) = T::dw(isa);
-    let plan = DwPlan::new(c, v, r, t);
-    let rs = ranges(c.batch);
-    let scratch = plan.scratch(c.groups);
-    let mut bufs = rs.iter().map(|_| try_vec_filled(scratch, T::default())).collect::<Result<Vec<_>>>()?;
-    // SAFETY (both calls): the CPU has the instruction set `worker` was compiled for.
-    if rs.len() > 1 {
-        bufs.par_iter_mut().zip(rs).for_each(|(b, r)| unsafe { worker(c, &plan, x, dy, r, b) });
-    } else if let (Some(b), Some(r)) = (bufs.first_mut(), rs.into_iter().next()) {
-        unsafe { worker(c, &plan, x, dy, r, b) };
-    }
-    let cout = c.cout / c.groups;
-    let mut out = try_vec_filled(c.groups * cout * plan.kn, T::default())?;
-    let base = plan.sums();
-    for b in &bufs {
-        for grp in 0..c.groups {
-            for o in 0..cout {
-                let src = &b[base + (grp * plan.rp + o) * plan.kp..][..plan.kn];
-                let dst = &mut out[(grp * cout + o) * plan.kn..][..plan.kn];
-                dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s);
-            }
-        }
-    }
     Ok(out)
 }
 
@@ -757,13 +546,27 @@ pub fn forward<T: 'static + Copy>(
 
 /// The data gradient of `g` from its output gradient `b` (see [`takes_data`]).
 pub fn backward_data<T: 'static + Copy>(g: &ConvGeometry, b: &[T], w: &[T]) -> Option<Result<Vec<T>>> {
-    let wt = tile_weight(g, w, true);
-    with_direct!(T, U, isa => correlate::<U>(isa, &Corr::data(g), cast(b)?, cast(&wt[..])?, None).map(cast_vec))
+    if correlates_data(g) {
+        let wt = tile_weight(g, w, true);
+        return with_direct!(T, U, isa => correlate::<U>(isa, &Corr::data(g), cast(b)?, cast(&wt[..])?, None).map(cast_vec));
+    }
+    backward_data_scatter(g, b, w)
+}
+
+/// [`backward_data`] as a scatter, whatever the geometry's padding (a stride-1 `g` that
+/// [`takes_forward`]).
+pub fn backward_data_scatter<T: 'static + Copy>(
+    g: &ConvGeometry,
+    b: &[T],
+    w: &[T],
+) -> Option<Result<Vec<T>>> {
+    let wt = tile_weight(g, w, false);
+    with_direct!(T, U, isa => grad::data_scatter::<U>(isa, &Corr::forward(g), cast(b)?, cast(&wt[..])?).map(cast_vec))
 }
 
 /// The weight gradient of `g` (see [`takes_forward`]), `[cb, ca_g, k...]`.
 pub fn backward_weight<T: 'static + Copy>(g: &ConvGeometry, a: &[T], b: &[T]) -> Option<Result<Vec<T>>> {
-    with_direct!(T, U, isa => weight_grad::<U>(isa, &Corr::forward(g), cast(a)?, cast(b)?).map(cast_vec))
+    with_direct!(T, U, isa => grad::weight_grad::<U>(isa, &Corr::forward(g), cast(a)?, cast(b)?).map(cast_vec))
 }
 
 #[cfg(test)]
@@ -829,9 +632,7 @@ mod tests {
                 padding: [0, p, p],
                 dilation: [1, d, d],
             };
-            // The data kernel runs here even where `takes_data` prefers col2im (its wide
-            // grid's waste): it is exact for every stride-1 geometry with p <= d*(k-1).
-            assert!(takes_forward(&g), "{g:?}");
+            assert!(takes_forward(&g) && takes_data(&g), "{g:?}");
             let a: Vec<f64> = (0..batch * ca * n * n).map(|i| ((i * 7919) % 23) as f64 - 11.0).collect();
             let w: Vec<f64> =
                 (0..cb * ca / groups * k * k).map(|i| ((i * 104729) % 13) as f64 - 6.0).collect();
@@ -844,8 +645,14 @@ mod tests {
             // The gradients are the forward's adjoints (exact in small integers).
             let v: Vec<f64> = (0..batch * cb * b * b).map(|i| ((i * 31) % 7) as f64 - 3.0).collect();
             let lhs: f64 = want.iter().zip(&v).map(|(x, y)| x * y).sum();
-            let at = backward_data(&g, &v, &w).unwrap().unwrap();
-            assert_eq!(lhs, a.iter().zip(&at).map(|(x, y)| x * y).sum::<f64>(), "{g:?}");
+            // Both data kernels: the full correlation (run here even where `backward_data`
+            // picks the scatter for its waste; it is exact for every stride-1 geometry with
+            // p <= d*(k-1)) and the scatter.
+            let corr =
+                correlate::<f64>(isa().unwrap(), &Corr::data(&g), &v, &tile_weight(&g, &w, true), None);
+            for at in [corr.unwrap(), backward_data_scatter(&g, &v, &w).unwrap().unwrap()] {
+                assert_eq!(lhs, a.iter().zip(&at).map(|(x, y)| x * y).sum::<f64>(), "{g:?}");
+            }
             let dw = backward_weight(&g, &a, &v).unwrap().unwrap();
             assert_eq!(dw.len(), w.len());
             assert_eq!(lhs, dw.iter().zip(&w).map(|(x, y)| x * y).sum::<f64>(), "{g:?}");
