@@ -77,7 +77,8 @@ def test_direct_matches_im2col_and_the_definition(case, dtype):
     for name, d, i in zip(("out", "grad x", "grad w", "grad b"), direct, im2col):
         assert d.dtype == dtype and d.shape == i.shape, name
         np.testing.assert_allclose(d, i, err_msg=name, **tol)
-    want = naive_conv(x.astype(np.float64), w.astype(np.float64), b, (1,) * nd, padding, dilation, groups)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    want = naive_conv(x64, w64, b, (1,) * nd, padding, dilation, groups)
     np.testing.assert_allclose(direct[0], want, **tol)
 
 

@@ -273,6 +273,7 @@ fn tile_weight<T: Copy>(g: &ConvGeometry, w: &[T], data: bool) -> Vec<T> {
 /// `xp` must hold `offs[k] + j + C` elements for every k, `wt` `offs.len() * cout` elements,
 /// and `tmp` rows `o0..o0 + R` of `ld >= j + C` elements.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn fwd_tile<T: RnnFloat, const R: usize, const C: usize>(
     xp: *const T,
     offs: &[usize],
@@ -517,7 +518,7 @@ fn correlate<T: DirectFloat>(isa: Isa, c: &Corr, x: &[T], wt: &[T], bias: Option
 /// Runs `f` with `T` as f32 or f64 (None for other element types or without a vector unit).
 macro_rules! with_direct {
     ($T:ty, $U:ident, $isa:ident => $body:expr) => {{
-        let Some($isa) = isa() else { return None };
+        let $isa = isa()?;
         if TypeId::of::<$T>() == TypeId::of::<f32>() {
             type $U = f32;
             Some($body)
