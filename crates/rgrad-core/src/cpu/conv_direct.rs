@@ -13,9 +13,13 @@
 //! margin) are computed and dropped when the result is laid out, with the bias added.
 //!
 //! The data gradient of such a convolution is again one (full correlation with the flipped
-//! kernel, the gradient padded by `d*(k-1) - p`), and the weight gradient is a reduction over
-//! wide positions of the output gradient (laid on the wide grid, zero in the margin) times the
-//! shifted images, done as `R x T` dot products held in vector registers.
+//! kernel, the gradient padded by `d*(k-1) - p`) where that padding is small against the
+//! plane, else a scatter; the weight gradient is a reduction over wide positions of the
+//! output gradient (laid on the wide grid, zero in the margin) times the shifted images.
+//! Both gradient kernels are in cpu/conv_direct_grad.rs.
+//!
+//! `RGRAD_NO_DIRECT_CONV` (set, read per call) sends every convolution back through im2col +
+//! GEMM: the tests compare the two paths in one process, and benchmarks A/B them.
 
 use super::conv::{copy_run, ConvGeometry};
 use super::conv_direct_grad as grad;
