@@ -7,6 +7,7 @@
 //! data-gradient kernel read forwards, so the three kernels cover both ops and their
 //! gradients.
 
+use crate::cpu::conv_direct as direct;
 use crate::cpu::matmul::{matmul_with, Mat};
 use crate::error::{Error, Result};
 use crate::storage::Element;
@@ -94,7 +95,7 @@ enum Direction {
 /// # Safety
 /// `src[..n]` must be readable, `dst[..n]` writable, and the two must not overlap.
 #[inline(always)]
-unsafe fn copy_run<T: Copy>(src: *const T, dst: *mut T, n: usize) {
+unsafe fn copy_run_raw<T: Copy>(src: *const T, dst: *mut T, n: usize) {
     use std::ptr::{read_unaligned as rd, write_unaligned as wr};
     unsafe {
         if n >= 16 {
@@ -118,6 +119,14 @@ unsafe fn copy_run<T: Copy>(src: *const T, dst: *mut T, n: usize) {
             }
         }
     }
+}
+
+/// [`copy_run_raw`] on slices of one length (the short-row copies of cpu/conv_direct.rs).
+#[inline(always)]
+pub(crate) fn copy_run<T: Copy>(src: &[T], dst: &mut [T]) {
+    assert_eq!(src.len(), dst.len());
+    // SAFETY: both slices hold `len` elements, and a `&mut` cannot overlap a `&`.
+    unsafe { copy_run_raw(src.as_ptr(), dst.as_mut_ptr(), src.len()) }
 }
 
 /// im2col (`Gather`: `cols[(c, kd, kh, kw), (od, oh, ow)] = image[c, ...]`, zero outside) or
@@ -164,7 +173,7 @@ fn columns<T: ConvElement>(
                                 let ix0 = xlo * g.stride[2] + x * g.dilation[2] - g.padding[2];
                                 let n = xhi - xlo;
                                 match (dir, g.stride[2]) {
-                                    (Direction::Gather, 1) => copy_run(img.add(ix0), col.add(xlo), n),
+                                    (Direction::Gather, 1) => copy_run_raw(img.add(ix0), col.add(xlo), n),
                                     (Direction::Gather, s) => {
                                         for j in 0..n {
                                             *col.add(xlo + j) = *img.add(ix0 + j * s);
@@ -337,6 +346,11 @@ fn gather_planes<T: ConvElement>(
 /// Convolution forward: `b[n] = W @ im2col(a[n]) (+ bias)`, `a` `[batch, ca, a...]` and the
 /// result `[batch, cb, b...]`, both contiguous.
 pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<&[T]>) -> Result<Vec<T>> {
+    if direct::takes_forward(g) {
+        if let Some(out) = direct::forward(g, a, w, bias) {
+            return out;
+        }
+    }
     let (a_img, b_img) = (g.ca * g.a_len(), g.cb * g.b_len());
     let mut out = zeroed::<T>(g.batch * b_img)?;
     let (rows, p, cbg, cag) = (g.col_rows(), g.b_len(), g.cb / g.groups, g.ca / g.groups);
@@ -426,6 +440,11 @@ pub fn forward<T: ConvElement>(g: &ConvGeometry, a: &[T], w: &[T], bias: Option<
 /// The data gradient of a convolution (a transposed convolution's forward):
 /// `a[n] = col2im(W^T @ b[n])`, `b` `[batch, cb, b...]` and the result `[batch, ca, a...]`.
 pub fn backward_data<T: ConvElement>(g: &ConvGeometry, b: &[T], w: &[T]) -> Result<Vec<T>> {
+    if direct::takes_data(g) {
+        if let Some(out) = direct::backward_data(g, b, w) {
+            return out;
+        }
+    }
     let (a_img, b_img) = (g.ca * g.a_len(), g.cb * g.b_len());
     let mut out = zeroed::<T>(g.batch * a_img)?;
     let (rows, p, cbg, cag) = (g.col_rows(), g.b_len(), g.cb / g.groups, g.ca / g.groups);
@@ -477,6 +496,11 @@ pub fn backward_data<T: ConvElement>(g: &ConvGeometry, b: &[T], w: &[T]) -> Resu
 /// The batch is split into one range per worker, each summing into its own buffer, and
 /// small images are batched so one GEMM reduces over several images.
 pub fn backward_weight<T: ConvElement>(g: &ConvGeometry, a: &[T], b: &[T]) -> Result<Vec<T>> {
+    if direct::takes_forward(g) {
+        if let Some(out) = direct::backward_weight(g, a, b) {
+            return out;
+        }
+    }
     let (a_img, b_img) = (g.ca * g.a_len(), g.cb * g.b_len());
     let (rows, p, cbg, cag) = (g.col_rows(), g.b_len(), g.cb / g.groups, g.ca / g.groups);
     let wlen = g.weight_len();

@@ -3,6 +3,8 @@
 
 pub mod attention;
 pub mod conv;
+pub mod conv_direct;
+pub mod conv_direct_grad;
 pub mod copy;
 pub mod elementwise;
 pub mod gelu;
