@@ -6,6 +6,7 @@ pub mod conv;
 pub mod copy;
 pub mod elementwise;
 pub mod index;
+pub mod logical;
 pub mod math;
 pub mod matmul;
 pub mod norm;
@@ -13,6 +14,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resample;
 pub mod rnn;
+pub mod set_ops;
 pub mod small_gemm;
 pub mod special;
 

@@ -11,6 +11,7 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod linalg;
+pub mod logical;
 pub mod linalg_factor;
 pub mod linalg_lu;
 pub mod loss;
@@ -22,6 +23,9 @@ pub mod resample;
 pub mod resample_plans;
 pub mod rnn;
 pub mod scan;
+pub mod search;
+pub mod select;
+pub mod set_ops;
 pub mod unary;
 pub mod views;
 
