@@ -10,7 +10,13 @@ use pyo3::prelude::*;
 use rgrad_core::ops::logical::{bitwise, BitwiseOp, FloatTest, LogicalOp};
 use rgrad_core::{DType, Operand, Tensor};
 
-fn bit_op(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: BitwiseOp, reflected: bool) -> PyResult<Py<PyAny>> {
+fn bit_op(
+    py: Python<'_>,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    op: BitwiseOp,
+    reflected: bool,
+) -> PyResult<Py<PyAny>> {
     let Some(arg) = operand(other)? else {
         return Ok(py.NotImplemented());
     };
@@ -23,7 +29,13 @@ fn bit_op(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: BitwiseOp, r
     Ok(wrap(py, out)?.into_any())
 }
 
-fn bit_method(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: BitwiseOp, what: &str) -> PyResult<Py<PyTensor>> {
+fn bit_method(
+    py: Python<'_>,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    op: BitwiseOp,
+    what: &str,
+) -> PyResult<Py<PyTensor>> {
     let out = match require_operand(other, what)? {
         Arg::T(b) => run(py, a.numel(), || bitwise(op, Operand::T(a), Operand::T(&b)))?,
         Arg::S(s) => run(py, a.numel(), || bitwise(op, Operand::T(a), Operand::S(s)))?,
@@ -31,8 +43,14 @@ fn bit_method(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: BitwiseO
     wrap(py, out)
 }
 
-fn logical(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: LogicalOp, name: &str) -> PyResult<Py<PyTensor>> {
-    let b = tensor_param(other, name, "other", 2)?;
+fn logical(
+    py: Python<'_>,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    op: LogicalOp,
+    name: &str,
+) -> PyResult<Py<PyTensor>> {
+    let b = tensor_param(other, name, "other", 1)?;
     wrap(py, run(py, a.numel().max(b.numel()), || a.logical(op, &b))?)
 }
 
@@ -140,7 +158,14 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (other, rtol=1e-05, atol=1e-08, equal_nan=false))]
-    fn allclose(&self, py: Python<'_>, other: &Bound<'_, PyAny>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<bool> {
+    fn allclose(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        rtol: f64,
+        atol: f64,
+        equal_nan: bool,
+    ) -> PyResult<bool> {
         let b = self.operand_like(other, "allclose")?;
         let close = run(py, self.t.numel(), || self.t.isclose(&b, rtol, atol, equal_nan))?;
         let all = close.all_any(None, false, true).py()?;
@@ -148,7 +173,7 @@ impl PyTensor {
     }
 
     fn equal(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let b = tensor_param(other, "equal", "other", 2)?;
+        let b = tensor_param(other, "equal", "other", 1)?;
         run(py, self.t.numel(), || self.t.equal(&b))
     }
 }

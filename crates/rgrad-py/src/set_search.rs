@@ -64,9 +64,14 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (weights=None, minlength=0))]
-    fn bincount(&self, py: Python<'_>, weights: Option<&Bound<'_, PyAny>>, minlength: i64) -> PyResult<Py<PyTensor>> {
+    fn bincount(
+        &self,
+        py: Python<'_>,
+        weights: Option<&Bound<'_, PyAny>>,
+        minlength: i64,
+    ) -> PyResult<Py<PyTensor>> {
         let w = match weights {
-            Some(w) if !w.is_none() => Some(tensor_param(w, "bincount", "weights", 2)?),
+            Some(w) if !w.is_none() => Some(tensor_param(w, "bincount", "weights", 1)?),
             _ => None,
         };
         wrap(py, run(py, self.t.numel(), || self.t.bincount(w.as_ref(), minlength))?)
@@ -91,13 +96,18 @@ impl PyTensor {
     }
 
     fn take(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let index = tensor_param(index, "take", "index", 2)?;
+        let index = tensor_param(index, "take", "index", 1)?;
         wrap(py, run(py, index.numel(), || self.t.take(&index))?)
     }
 
     #[pyo3(signature = (indices, dim=None))]
-    fn take_along_dim(&self, py: Python<'_>, indices: &Bound<'_, PyAny>, dim: Option<i64>) -> PyResult<Py<PyTensor>> {
-        let indices = tensor_param(indices, "take_along_dim", "indices", 2)?;
+    fn take_along_dim(
+        &self,
+        py: Python<'_>,
+        indices: &Bound<'_, PyAny>,
+        dim: Option<i64>,
+    ) -> PyResult<Py<PyTensor>> {
+        let indices = tensor_param(indices, "take_along_dim", "indices", 1)?;
         wrap(py, run(py, indices.numel(), || self.t.take_along_dim(&indices, dim))?)
     }
 

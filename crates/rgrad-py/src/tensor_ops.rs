@@ -404,7 +404,12 @@ impl PyTensor {
 
     /// `flip(*dims)` or `flip(dims=...)`.
     #[pyo3(signature = (*args, dims=None))]
-    fn flip(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, dims: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn flip(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let d = match dims {
             Some(d) if !d.is_none() => int_or_list(d, "dims")?,
             _ => int_list(args, "dims")?,
@@ -510,7 +515,6 @@ impl PyTensor {
     fn triu(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
         wrap(py, run(py, self.t.numel(), || self.t.triangle(diagonal, false))?)
     }
-
 
     #[pyo3(signature = (indices, values, accumulate=false))]
     fn index_put(

@@ -192,7 +192,8 @@ pub fn unique_keys(keys: Vec<u64>, nan_distinct: bool, inverse: bool, counts: bo
     }
     let (lo, hi) = keys.iter().fold((u64::MAX, 0u64), |(a, b), &k| (a.min(k), b.max(k)));
     let span = hi - lo;
-    let dense = !(nan_distinct && hi == u64::MAX) && span < (n as u64).saturating_mul(DENSE_SPAN_PER_ELEMENT).max(1024);
+    let dense = !(nan_distinct && hi == u64::MAX)
+        && span < (n as u64).saturating_mul(DENSE_SPAN_PER_ELEMENT).max(1024);
     if dense {
         return Ok(unique_dense(&keys, lo, span as usize + 1, inverse, counts));
     }

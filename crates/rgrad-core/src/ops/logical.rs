@@ -128,6 +128,15 @@ fn gpu_truth(name: char, dt: DType) -> String {
     }
 }
 
+/// `(x != 0)` of a device tensor, as a bool tensor.
+fn gpu_mask(t: &Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::Bool {
+        return Ok(t.clone());
+    }
+    let expr = gpu_truth('a', t.dtype());
+    crate::gpu::map(&[Input::of(t, t.dtype())], &expr, DType::Bool, t.shape(), DType::Bool)
+}
+
 fn gpu_compute_type(dt: DType) -> DType {
     if dt == DType::Bool {
         DType::I32
@@ -141,7 +150,12 @@ impl Tensor {
     /// for integer and bool tensors.
     pub fn float_test(&self, t: FloatTest) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Tensor::full_on(self.shape(), Scalar::Bool(t == FloatTest::IsFinite), DType::Bool, self.device());
+            return Tensor::full_on(
+                self.shape(),
+                Scalar::Bool(t == FloatTest::IsFinite),
+                DType::Bool,
+                self.device(),
+            );
         }
         if self.is_gpu() {
             let inputs = [Input::of(self, self.dtype())];
@@ -159,8 +173,15 @@ impl Tensor {
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         if self.is_gpu() || other.is_gpu() {
             crate::ops::common_device(&[self, other])?;
-            let (ta, tb) = (gpu_compute_type(self.dtype()), gpu_compute_type(other.dtype()));
-            let inputs = [Input::broadcast(self, &shape, ta)?, Input::broadcast(other, &shape, tb)?];
+            // One kernel holds the helpers of one float and one int type at most: operands of
+            // different dtypes are made masks first.
+            let (a, b) = if self.dtype() == other.dtype() {
+                (self.clone(), other.clone())
+            } else {
+                (gpu_mask(self)?, gpu_mask(other)?)
+            };
+            let (ta, tb) = (gpu_compute_type(a.dtype()), gpu_compute_type(b.dtype()));
+            let inputs = [Input::broadcast(&a, &shape, ta)?, Input::broadcast(&b, &shape, tb)?];
             let (x, y) = (gpu_truth('a', ta), gpu_truth('b', tb));
             let expr = match op {
                 LogicalOp::And => format!("{x} && {y}"),
@@ -212,8 +233,14 @@ impl Tensor {
             return crate::gpu::map(&[Input::of(self, dt)], "~a", dt, self.shape(), dt);
         }
         Ok(match dt {
-            DType::I64 => Tensor::from_vec(map(self.storage_slice::<i64>(), self.layout(), |x: i64| x.not())?, self.shape()),
-            _ => Tensor::from_vec(map(self.storage_slice::<i32>(), self.layout(), |x: i32| x.not())?, self.shape()),
+            DType::I64 => Tensor::from_vec(
+                map(self.storage_slice::<i64>(), self.layout(), |x: i64| x.not())?,
+                self.shape(),
+            ),
+            _ => Tensor::from_vec(
+                map(self.storage_slice::<i32>(), self.layout(), |x: i32| x.not())?,
+                self.shape(),
+            ),
         })
     }
 }
@@ -264,7 +291,14 @@ pub fn bitwise(op: BitwiseOp, a: Operand, b: Operand) -> Result<Tensor> {
     }
 }
 
-fn close_float<T: Float + Element>(a: &Tensor, b: &Tensor, shape: &[usize], rtol: f64, atol: f64, eqn: bool) -> Result<Vec<bool>> {
+fn close_float<T: Float + Element>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    rtol: f64,
+    atol: f64,
+    eqn: bool,
+) -> Result<Vec<bool>> {
     let (la, lb) = (a.layout().broadcast_to(shape)?, b.layout().broadcast_to(shape)?);
     let (rt, at) = (T::from(rtol).unwrap_or_else(T::zero), T::from(atol).unwrap_or_else(T::zero));
     zip(a.storage_slice::<T>(), &la, b.storage_slice::<T>(), &lb, move |x: T, y: T| {
@@ -277,7 +311,12 @@ impl Tensor {
     /// `isclose(other, rtol, atol, equal_nan)`: |a - b| <= atol + |rtol * b|, or equal.
     pub fn isclose(&self, other: &Tensor, rtol: f64, atol: f64, equal_nan: bool) -> Result<Tensor> {
         if self.dtype() != other.dtype() {
-            bail!(Runtime, "{} did not match {}", scalar_type_name(self.dtype()), scalar_type_name(other.dtype()));
+            bail!(
+                Runtime,
+                "{} did not match {}",
+                scalar_type_name(self.dtype()),
+                scalar_type_name(other.dtype())
+            );
         }
         if rtol < 0.0 {
             bail!(Runtime, "rtol must be greater than or equal to zero, but got {}", rtol);
@@ -315,7 +354,8 @@ impl Tensor {
                 let (rt, at) = (rtol as f32, atol as f32);
                 let exact = rtol == 0.0 && atol == 0.0;
                 zip(a.storage_slice::<i64>(), &la, b.storage_slice::<i64>(), &lb, move |x: i64, y: i64| {
-                    x == y || (!exact && (x.wrapping_sub(y).wrapping_abs() as f32) <= at + (rt * y as f32).abs())
+                    x == y
+                        || (!exact && (x.wrapping_sub(y).wrapping_abs() as f32) <= at + (rt * y as f32).abs())
                 })?
             }
         };

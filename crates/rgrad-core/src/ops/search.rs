@@ -47,7 +47,8 @@ impl Tensor {
             );
         }
         if self.ndim() != 1
-            && (values.ndim() != self.ndim() || values.shape()[..values.ndim() - 1] != self.shape()[..self.ndim() - 1])
+            && (values.ndim() != self.ndim()
+                || values.shape()[..values.ndim() - 1] != self.shape()[..self.ndim() - 1])
         {
             bail!(
                 Runtime,
@@ -67,7 +68,11 @@ impl Tensor {
                     );
                 }
                 if s.dtype() != DType::I64 {
-                    bail!(Runtime, "torch.searchsorted(): sorter must be a tensor of long dtype but got dtype {}", crate::ops::inplace::scalar_type_name(s.dtype()));
+                    bail!(
+                        Runtime,
+                        "torch.searchsorted(): sorter must be a tensor of long dtype but got dtype {}",
+                        crate::ops::inplace::scalar_type_name(s.dtype())
+                    );
                 }
                 let v = s.try_to_vec::<i64>()?;
                 let n = *self.shape().last().unwrap_or(&1) as i64;

@@ -48,6 +48,11 @@ fn fold<T: Element + crate::ops::arith::Arith>(r: ScatterReduce, acc: T, v: T) -
 impl Tensor {
     /// `nonzero()`: the coordinates of the nonzero elements, one row each ([n, ndim]).
     pub fn nonzero(&self) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            // One empty coordinate row when the element is nonzero.
+            let hit = self.truth_mask()?.item()?.to_f64() != 0.0;
+            return Tensor::from_vec(Vec::<i64>::new(), &[hit as usize, 0]).to_device_kernel(self.device());
+        }
         let coords = self.truth_mask()?.nonzero_coords()?;
         let n = coords.first().map_or(0, |c| c.len());
         let nd = coords.len();
@@ -81,7 +86,11 @@ impl Tensor {
     /// `torch.take(input, index)`: elements of the flattened input (negative indices wrap).
     pub fn take(&self, index: &Tensor) -> Result<Tensor> {
         if index.dtype() != DType::I64 {
-            bail!(Runtime, "take(): Expected a long tensor for index, but got {}", scalar_type_name(index.dtype()));
+            bail!(
+                Runtime,
+                "take(): Expected a long tensor for index, but got {}",
+                scalar_type_name(index.dtype())
+            );
         }
         let n = self.numel() as i64;
         let idx = index.try_to_vec::<i64>()?;
@@ -201,6 +210,11 @@ impl Tensor {
 
     /// `torch.aminmax(dim, keepdim)`: (min, max), each differentiable as amin/amax.
     pub fn aminmax(&self, dim: Option<i64>, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        if self.is_gpu() && self.dtype() == DType::Bool {
+            // The device reduces numbers: bools as 0/1 integers.
+            let (lo, hi) = self.to_dtype(DType::I32)?.aminmax(dim, keepdim)?;
+            return Ok((lo.to_dtype(DType::Bool)?, hi.to_dtype(DType::Bool)?));
+        }
         match dim {
             None if self.numel() == 0 => bail!(
                 Runtime,

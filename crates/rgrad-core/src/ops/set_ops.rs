@@ -74,7 +74,10 @@ impl Tensor {
         }
         let n = self.shape()[d];
         if self.numel() == 0 && self.shape().iter().enumerate().any(|(i, &s)| s == 0 && i != d) {
-            bail!(Runtime, "There are 0 sized dimensions, and they aren't selected, so unique cannot be applied");
+            bail!(
+                Runtime,
+                "There are 0 sized dimensions, and they aren't selected, so unique cannot be applied"
+            );
         }
         let dev = self.device();
         let rows = self.detach().transpose(0, d as i64)?;
@@ -131,7 +134,11 @@ impl Tensor {
     /// both are 0); values outside and NaN are not counted.
     pub fn histc(&self, bins: i64, min: f64, max: f64) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            bail!(NotImplemented, "\"histogram_cpu\" not implemented for '{}'", scalar_type_name(self.dtype()));
+            bail!(
+                NotImplemented,
+                "\"histogram_cpu\" not implemented for '{}'",
+                scalar_type_name(self.dtype())
+            );
         }
         if bins <= 0 {
             bail!(Runtime, "torch.histogram(): bins must be > 0, but got {} for dimension 0", bins);
@@ -151,7 +158,11 @@ impl Tensor {
     /// weights stay float32, any other dtype sums in float64).
     pub fn bincount(&self, weights: Option<&Tensor>, minlength: i64) -> Result<Tensor> {
         if !matches!(self.dtype(), DType::I64 | DType::I32) {
-            bail!(NotImplemented, "\"bincount_cpu\" not implemented for '{}'", scalar_type_name(self.dtype()));
+            bail!(
+                NotImplemented,
+                "\"bincount_cpu\" not implemented for '{}'",
+                scalar_type_name(self.dtype())
+            );
         }
         if minlength < 0 {
             bail!(Runtime, "minlength should be >= 0");

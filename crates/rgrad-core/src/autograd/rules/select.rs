@@ -37,7 +37,11 @@ pub(super) fn scatter_reduce(
             let start = if include_self { 1.0 } else { 0.0 };
             let base = Tensor::full_on(g.shape(), Scalar::Float(start), g.dtype(), g.device())?;
             let n = base.scatter_add(d, index, &ones)?;
-            let n = where_(&n.compare_scalar(BinaryOp::Eq, 0.0)?, Operand::S(Scalar::Float(1.0)), Operand::T(&n))?;
+            let n = where_(
+                &n.compare_scalar(BinaryOp::Eq, 0.0)?,
+                Operand::S(Scalar::Float(1.0)),
+                Operand::T(&n),
+            )?;
             let gd = g.div(&n)?;
             (gd.clone(), gd.gather(d, index)?)
         }
