@@ -464,7 +464,8 @@ CASES = [
     Case(
         name="logical_and 1M bool",
         setup=(
-            f"torch.manual_seed(0); a = torch.rand({N_CHAIN}) > 0.5; b = torch.rand({N_CHAIN}) > 0.5"
+            f"torch.manual_seed(0); a = torch.rand({N_CHAIN}) > 0.5; "
+            f"b = torch.rand({N_CHAIN}) > 0.5"
         ),
         stmt="torch.logical_and(a, b)",
         numpy_setup=(

@@ -53,7 +53,7 @@ macro_rules! int_bits {
             }
             #[inline(always)]
             fn shl(self, o: Self) -> Self {
-                if o < 0 || o >= $w {
+                if !(0..$w).contains(&o) {
                     0
                 } else {
                     self.wrapping_shl(o as u32)
@@ -61,7 +61,7 @@ macro_rules! int_bits {
             }
             #[inline(always)]
             fn shr(self, o: Self) -> Self {
-                if o < 0 || o >= $w {
+                if !(0..$w).contains(&o) {
                     if self < 0 {
                         -1
                     } else {

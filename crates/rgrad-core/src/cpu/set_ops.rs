@@ -280,6 +280,8 @@ pub fn bound<T: PartialOrd + Copy>(bd: &[T], sorter: Option<&[i64]>, val: T, rig
             Some(s) => bd[s[mid] as usize],
             None => bd[mid],
         };
+        // `!(m > val)` rather than `m <= val`: with NaN on either side it holds.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         let go_right = if right { !(m > val) } else { !(m >= val) };
         if go_right {
             start = mid + 1;

@@ -81,7 +81,7 @@ impl Tensor {
         }
         let dev = self.device();
         let rows = self.detach().transpose(0, d as i64)?;
-        let row_len = if n == 0 { 0 } else { self.numel() / n };
+        let row_len = self.numel().checked_div(n).unwrap_or(0);
         let has_nan = self.dtype().is_float();
         let keys: Vec<u64> = with_dtype!(self.dtype(), T => keys_of::<T>(&rows.try_to_vec::<T>()?)?);
         let row = |i: usize| &keys[i * row_len..(i + 1) * row_len];
@@ -183,24 +183,36 @@ impl Tensor {
         let dev = self.device();
         match weights {
             None => {
-                let mut out = vec![0i64; len];
+                let mut out = zeroed::<i64>(len)?;
                 for &x in &v {
                     out[x as usize] += 1;
                 }
                 long(out, &[len], dev)
             }
-            Some(w) if w.dtype() == DType::F32 => on(weighted_counts::<f32>(&v, &w.try_to_vec()?, len), dev),
-            Some(w) => on(weighted_counts::<f64>(&v, &w.try_to_vec()?, len), dev),
+            Some(w) if w.dtype() == DType::F32 => on(weighted_counts::<f32>(&v, &w.try_to_vec()?, len)?, dev),
+            Some(w) => on(weighted_counts::<f64>(&v, &w.try_to_vec()?, len)?, dev),
         }
     }
 }
 
-fn weighted_counts<T: num_traits::Float + crate::storage::Element>(v: &[i64], w: &[T], len: usize) -> Tensor {
-    let mut out = vec![T::zero(); len];
+/// `n` default elements, allocated fallibly: sizes come from the data (bincount's largest
+/// value, histc's bins), and a huge one is an error, not an abort.
+fn zeroed<T: Clone + Default>(n: usize) -> Result<Vec<T>> {
+    let mut v = crate::storage::try_vec_with_capacity(n)?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
+fn weighted_counts<T: num_traits::Float + crate::storage::Element>(
+    v: &[i64],
+    w: &[T],
+    len: usize,
+) -> Result<Tensor> {
+    let mut out = zeroed::<T>(len)?;
     for (&x, &wt) in v.iter().zip(w) {
         out[x as usize] = out[x as usize] + wt;
     }
-    Tensor::from_vec(out, &[len])
+    Ok(Tensor::from_vec(out, &[len]))
 }
 
 fn histc_of<T: num_traits::Float + crate::storage::Element + std::fmt::Display>(
@@ -224,7 +236,7 @@ fn histc_of<T: num_traits::Float + crate::storage::Element + std::fmt::Display>(
         let f = |x: T| if x.is_nan() { "-nan".to_string() } else { format!("{x}") };
         bail!(Runtime, "torch.histc: range of [{}, {}] is not finite", f(lo), f(hi));
     }
-    let mut hist = vec![T::zero(); nb];
+    let mut hist = zeroed::<T>(nb)?;
     let nbt = T::from(nb).unwrap_or_else(T::one);
     for &x in v {
         if x >= lo && x <= hi {
