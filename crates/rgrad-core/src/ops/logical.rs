@@ -137,6 +137,26 @@ fn gpu_mask(t: &Tensor) -> Result<Tensor> {
     crate::gpu::map(&[Input::of(t, t.dtype())], &expr, DType::Bool, t.shape(), DType::Bool)
 }
 
+/// `f` over two bool tensors broadcast to `shape`.
+fn bool_pair(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: impl Fn(bool, bool) -> bool + Sync + Copy,
+) -> Result<Tensor> {
+    // The hot case: two contiguous masks of one shape, a byte-wise loop.
+    if a.is_contiguous() && b.is_contiguous() && a.shape() == b.shape() {
+        let n = a.numel();
+        let (oa, ob) = (a.layout().offset, b.layout().offset);
+        let sa = &a.storage_slice::<bool>()[oa..oa + n];
+        let sb = &b.storage_slice::<bool>()[ob..ob + n];
+        return Ok(Tensor::from_vec(bool_zip(sa, sb, f), shape));
+    }
+    let (la, lb) = (a.layout().broadcast_to(shape)?, b.layout().broadcast_to(shape)?);
+    let v = zip(a.storage_slice::<bool>(), &la, b.storage_slice::<bool>(), &lb, f)?;
+    Ok(Tensor::from_vec(v, shape))
+}
+
 fn gpu_compute_type(dt: DType) -> DType {
     if dt == DType::Bool {
         DType::I32
@@ -191,22 +211,13 @@ impl Tensor {
             return crate::gpu::map(&inputs, &expr, DType::Bool, &shape, DType::Bool);
         }
         let (a, b) = (truth(self)?, truth(other)?);
-        let f = match op {
-            LogicalOp::And => |x: bool, y: bool| x & y,
-            LogicalOp::Or => |x: bool, y: bool| x | y,
-            LogicalOp::Xor => |x: bool, y: bool| x ^ y,
-        };
-        // The hot case: two contiguous masks of one shape, a byte-wise loop.
-        if a.is_contiguous() && b.is_contiguous() && a.shape() == b.shape() {
-            let n = a.numel();
-            let (oa, ob) = (a.layout().offset, b.layout().offset);
-            let sa = &a.storage_slice::<bool>()[oa..oa + n];
-            let sb = &b.storage_slice::<bool>()[ob..ob + n];
-            return Ok(Tensor::from_vec(bool_zip(sa, sb, f), &shape));
+        // One monomorphized loop per op (a closure chosen at run time would be a function
+        // pointer: an indirect call per element, no vectorization).
+        match op {
+            LogicalOp::And => bool_pair(&a, &b, &shape, |x: bool, y: bool| x & y),
+            LogicalOp::Or => bool_pair(&a, &b, &shape, |x: bool, y: bool| x | y),
+            LogicalOp::Xor => bool_pair(&a, &b, &shape, |x: bool, y: bool| x ^ y),
         }
-        let (la, lb) = (a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
-        let v = zip(a.storage_slice::<bool>(), &la, b.storage_slice::<bool>(), &lb, f)?;
-        Ok(Tensor::from_vec(v, &shape))
     }
 
     /// `logical_not`: a bool tensor, true where the element is zero.

@@ -27,6 +27,15 @@ fn long(v: Vec<i64>, shape: &[usize], device: Device) -> Result<Tensor> {
 }
 
 impl Tensor {
+    /// The elements in row-major order: borrowed when contiguous on the CPU, else a copy.
+    fn elements<T: crate::storage::Element>(&self) -> Result<std::borrow::Cow<'_, [T]>> {
+        if !self.is_gpu() && self.is_contiguous() && self.dtype() == T::DTYPE {
+            let off = self.layout().offset;
+            return Ok(std::borrow::Cow::Borrowed(&self.storage_slice::<T>()[off..off + self.numel()]));
+        }
+        Ok(std::borrow::Cow::Owned(self.try_to_vec::<T>()?))
+    }
+
     /// `torch.unique(sorted, return_inverse, return_counts, dim)`. The values are always sorted
     /// (PyTorch's CPU kernel sorts for `sorted=False` too); every NaN is its own value.
     pub fn unique(&self, inverse: bool, counts: bool, dim: Option<i64>) -> Result<UniqueOut> {
@@ -35,7 +44,7 @@ impl Tensor {
         }
         let dev = self.device();
         with_dtype!(self.dtype(), T => {
-            let keys = keys_of::<T>(&self.try_to_vec::<T>()?)?;
+            let keys = keys_of::<T>(&self.elements::<T>()?)?;
             let u = unique_keys(keys, T::HAS_NAN, inverse, counts)?;
             let n = u.keys.len();
             let vals: Vec<T> = u.keys.iter().map(|&k| T::from_key(k)).collect();
