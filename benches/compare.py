@@ -489,6 +489,28 @@ CASES = [
         needs=("distributions.kl_divergence",),
     ),
     *SORT_CASES,
+    Case(
+        name="unique 1M int64 return_counts",
+        setup=f"torch.manual_seed(0); a = torch.randint(0, 100000, ({N_CHAIN},))",
+        stmt="torch.unique(a, return_counts=True)",
+        numpy_setup=f"rng = np.random.default_rng(0); a = rng.integers(0, 100000, {N_CHAIN})",
+        numpy_stmt="np.unique(a, return_counts=True)",
+        check="int(torch.unique(a, return_counts=True)[1].sum()) == a.numel()",
+    ),
+    Case(
+        name="logical_and 1M bool",
+        setup=(
+            f"torch.manual_seed(0); a = torch.rand({N_CHAIN}) > 0.5; "
+            f"b = torch.rand({N_CHAIN}) > 0.5"
+        ),
+        stmt="torch.logical_and(a, b)",
+        numpy_setup=(
+            f"rng = np.random.default_rng(0); a = rng.random({N_CHAIN}) > 0.5; "
+            f"b = rng.random({N_CHAIN}) > 0.5"
+        ),
+        numpy_stmt="np.logical_and(a, b)",
+        check="torch.logical_and(a, b).dtype == torch.bool",
+    ),
 ]
 
 

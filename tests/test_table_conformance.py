@@ -23,24 +23,13 @@ FLOAT = {"float64": rgrad.float64, "float32": rgrad.float32}
 # Cases the op table does not cover yet. test_gap_is_real keeps this list honest: a case listed
 # here that starts passing fails that test until it is removed from the list.
 NOT_YET: set = {
-    "aminmax",
-    "argwhere",
-    "bincount",
-    "bincount_weights",
-    "bitwise_shift",
     "ctc_loss",
     "embedding_bag_mean",
-    "flip",
-    "histc",
-    "isposinf",
-    "scatter_reduce_amax",
-    "take_along_dim",
-    "unique_consecutive",
 }
 
-# Also failing on wgpu only: the device's float comparisons fold `x != x` to false (WGSL lets a
-# compiler assume no NaN), so the NaN tests built on them miss every NaN.
-WGPU_NOT_YET = {"isnan", "isclose_equal_nan", "nan_to_num", "nansum", "nanmean"}
+# Also failing on wgpu only (none now: the device's float comparisons and NaN tests read NaN
+# from the bits, as a WGSL compiler may fold `x != x` to false).
+WGPU_NOT_YET: set = set()
 
 
 def run_case(case, precision, device):

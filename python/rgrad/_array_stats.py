@@ -1,4 +1,4 @@
-"""Counting, statistics, sampling, sorted search and ``unique``, and the Tensor methods built
+"""Statistics, sampling and differences, and the Tensor methods built
 on the array utilities (``unfold``, ``index_add_``, ``fill_diagonal_``, ``squeeze_``, ...).
 Index work with no gradient runs in NumPy over whole arrays; values are gathered from the
 input so that gradients flow.
@@ -48,8 +48,6 @@ Tensor = _rgrad.Tensor
 
 __all__ = [
     "bernoulli",
-    "bucketize",
-    "count_nonzero",
     "cummax",
     "cummin",
     "diff",
@@ -58,36 +56,12 @@ __all__ = [
     "nanmean",
     "nansum",
     "normal",
-    "searchsorted",
     "std_mean",
-    "take",
-    "unique",
     "var_mean",
 ]
 
 
-# ---- indexing and counting -----------------------------------------------------------------
-
-
-def take(input, index):
-    if index.is_floating_point() or str(index.dtype) == "rgrad.bool":
-        raise RuntimeError(f"take(): Expected a long tensor for index, but got {index.dtype}")
-    n = input.numel()
-    idx = _host(index).astype(np.int64)
-    bad = (idx < -n) | (idx >= n)
-    if bad.any():
-        raise IndexError(
-            f"out of range: tried to access index {int(idx[bad][0])} on a tensor of {n} elements."
-        )
-    flat = _long(np.where(idx < 0, idx + n, idx).reshape(-1), input.device)
-    return input.reshape(-1).index_select(0, flat).reshape(tuple(index.shape))
-
-
-def count_nonzero(input, dim=None):
-    nz = input != 0
-    if dim is None:
-        return nz.sum()
-    return nz.sum(dim)
+# ---- differences ---------------------------------------------------------------------------
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
@@ -350,69 +324,6 @@ def normal(
     return z * s + m
 
 
-# ---- sorted search -------------------------------------------------------------------------
-
-
-def searchsorted(
-    sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None
-):
-    if side is not None:
-        if side not in ("left", "right"):
-            raise RuntimeError(
-                f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}"
-            )
-        if right and side == "left":
-            raise RuntimeError(
-                "torch.searchsorted(): side and right can't be set to opposites, got side of "
-                "left while right was True"
-            )
-        right = side == "right"
-    how = "right" if right else "left"
-    seq = _host(sorted_sequence)
-    scalar = not isinstance(input, Tensor)
-    vals = np.asarray(input) if scalar else _host(input)
-    if sorter is not None:
-        seq = np.take_along_axis(seq, _host(sorter).astype(np.int64), axis=-1)
-    if seq.ndim == 1:
-        idx = np.searchsorted(seq, vals, side=how)
-    else:
-        if vals.ndim != seq.ndim or vals.shape[:-1] != seq.shape[:-1]:
-            raise RuntimeError(
-                "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
-                "dimensions of boundaries tensor and input value tensor must match, but we got "
-                f"boundaries tensor {list(seq.shape)} and input value tensor {list(vals.shape)}"
-            )
-        s2, v2 = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
-        idx = np.stack([np.searchsorted(s, v, side=how) for s, v in zip(s2, v2)]).reshape(
-            vals.shape
-        )
-    out_t = _long(idx, sorted_sequence.device)
-    return out_t.to(_rgrad.int32) if out_int32 else out_t
-
-
-def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
-    if boundaries.ndim != 1:
-        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
-    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
-
-
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    """The distinct values (sorted), with the inverse indices and counts when asked."""
-    a = _host(input)
-    if dim is not None:
-        dim = _dim(dim, input.ndim)
-        vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=dim)
-    else:
-        vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
-        inv = inv.reshape(a.shape)
-    res = [_from_host(vals, input.device, input.dtype)]
-    if return_inverse:
-        res.append(_long(inv.reshape(-1) if dim is not None else inv, input.device))
-    if return_counts:
-        res.append(_long(counts, input.device))
-    return res[0] if len(res) == 1 else tuple(res)
-
-
 # ---- Tensor methods ---------------------------------------------------------------------------
 
 
@@ -667,15 +578,12 @@ METHODS = {
     "addcdiv": addcdiv,
     "lerp": lerp,
     "broadcast_to": broadcast_to,
-    "take": take,
-    "count_nonzero": count_nonzero,
     "diff": diff,
     "cummax": cummax,
     "cummin": cummin,
     "logcumsumexp": logcumsumexp,
     "nansum": nansum,
     "nanmean": nanmean,
-    "unique": unique,
     "multinomial": multinomial,
     "type_as": _type_as,
     "unfold": _unfold,

@@ -59,7 +59,7 @@ BINARY = [
 
 __all__ = [*UNARY, *BINARY, "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"]
 __all__ += ["arctan2", "fix", "negative", "multiply", "divide", "subtract", "absolute"]
-__all__ += ["logit", "nan_to_num", "logaddexp2"]
+__all__ += ["logit", "nan_to_num", "logaddexp2", "square"]
 
 
 def _binary(name):
@@ -144,6 +144,10 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     )
 
 
+def square(input):
+    return input * input
+
+
 def _inplace(fn, name):
     def method(self, *args, **kwargs):
         return self.copy_(fn(self.clone(), *args, **kwargs))
@@ -158,13 +162,15 @@ def _install():
             setattr(Tensor, alias, getattr(Tensor, target))
         if hasattr(Tensor, target + "_") and not hasattr(Tensor, alias + "_"):
             setattr(Tensor, alias + "_", getattr(Tensor, target + "_"))
-    global logit, nan_to_num, logaddexp2
-    wrap_module(globals(), ["logit", "nan_to_num", "logaddexp2"])
+    global logit, nan_to_num, logaddexp2, square
+    wrap_module(globals(), ["logit", "nan_to_num", "logaddexp2", "square"])
     Tensor.logit = logit
     Tensor.logit_ = _inplace(logit, "logit_")
     Tensor.nan_to_num = nan_to_num
     Tensor.nan_to_num_ = _inplace(nan_to_num, "nan_to_num_")
     Tensor.logaddexp2 = logaddexp2
+    if not hasattr(Tensor, "square"):
+        Tensor.square = square
 
 
 _install()

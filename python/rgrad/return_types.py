@@ -3,6 +3,7 @@
 (``rgrad.return_types``)."""
 
 __all__ = [
+    "aminmax",
     "cummax",
     "cummin",
     "kthvalue",
@@ -77,3 +78,26 @@ class cummax(_ValuesIndices):
 
 class cummin(_ValuesIndices):
     __slots__ = ()
+
+
+class aminmax(tuple):
+    """``(min, max)`` of ``torch.aminmax``."""
+
+    __slots__ = ()
+
+    def __new__(cls, pair):
+        return super().__new__(cls, pair)
+
+    @property
+    def min(self):
+        return self[0]
+
+    @property
+    def max(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"rgrad.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (tuple(self),))

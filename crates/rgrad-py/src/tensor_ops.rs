@@ -415,9 +415,19 @@ impl PyTensor {
         wrap(py, self.t.repeat(&int_list(sizes, "repeats")?).py()?)
     }
 
-    #[pyo3(signature = (*dims))]
-    fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-        wrap(py, self.t.flip(&int_list(dims, "dims")?).py()?)
+    /// `flip(*dims)` or `flip(dims=...)`.
+    #[pyo3(signature = (*args, dims=None))]
+    fn flip(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let d = match dims {
+            Some(d) if !d.is_none() => int_or_list(d, "dims")?,
+            _ => int_list(args, "dims")?,
+        };
+        wrap(py, self.t.flip(&d).py()?)
     }
 
     fn movedim(
@@ -517,19 +527,6 @@ impl PyTensor {
     #[pyo3(signature = (diagonal=0))]
     fn triu(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
         wrap(py, run(py, self.t.numel(), || self.t.triangle(diagonal, false))?)
-    }
-
-    fn nonzero(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        let mask = self.t.to_dtype(DType::Bool).py()?;
-        let coords = mask.nonzero_coords().py()?;
-        let n = coords.first().map_or(0, |c| c.len());
-        let nd = coords.len();
-        let mut flat = Vec::with_capacity(n * nd);
-        for i in 0..n {
-            flat.extend(coords.iter().map(|c| c[i]));
-        }
-        // The indices live where the input does, as in PyTorch.
-        wrap(py, Tensor::from_vec(flat, &[n, nd]).to_device_kernel(self.t.device()).py()?)
     }
 
     #[pyo3(signature = (indices, values, accumulate=false))]

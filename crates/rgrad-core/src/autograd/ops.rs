@@ -234,6 +234,16 @@ pub enum Op {
         src_shape: Dims,
         accumulate: bool,
     },
+    /// `scatter_reduce` (ops/select.rs): inputs (self, src).
+    ScatterReduce {
+        dim: usize,
+        index: Tensor,
+        reduce: crate::ops::select::ScatterReduce,
+        include_self: bool,
+        x: Saved,
+        src: Saved,
+        out: Saved,
+    },
     /// Concatenation: each input gets its slice of the gradient.
     Cat {
         dim: usize,

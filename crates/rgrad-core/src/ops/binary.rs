@@ -87,6 +87,14 @@ impl BinaryOp {
             Fmod => "a % b",
             LogAddExp => "rg_logaddexp(a, b)",
             Xlogy => "rg_xlogy(a, b)",
+            // Float comparisons test NaN by its bits: a compiler may assume no NaN and fold
+            // `x != x` to false, and NaN must compare unequal (and unordered) as on the CPU.
+            Eq if dt.is_float() => "(a == b) && !rg_isnan(a) && !rg_isnan(b)",
+            Ne if dt.is_float() => "(a != b) || rg_isnan(a) || rg_isnan(b)",
+            Lt if dt.is_float() => "(a < b) && !rg_isnan(a) && !rg_isnan(b)",
+            Le if dt.is_float() => "(a <= b) && !rg_isnan(a) && !rg_isnan(b)",
+            Gt if dt.is_float() => "(a > b) && !rg_isnan(a) && !rg_isnan(b)",
+            Ge if dt.is_float() => "(a >= b) && !rg_isnan(a) && !rg_isnan(b)",
             Eq => "a == b",
             Ne => "a != b",
             Lt => "a < b",

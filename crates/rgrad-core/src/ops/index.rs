@@ -274,7 +274,7 @@ impl Tensor {
     }
 
     /// Storage offsets in `self` addressed by `index` along `dim` (for gather/scatter).
-    fn dim_offsets(&self, dim: usize, index: &Tensor, op: &str) -> Result<Vec<usize>> {
+    pub(crate) fn dim_offsets(&self, dim: usize, index: &Tensor, op: &str) -> Result<Vec<usize>> {
         if !matches!(index.dtype(), DType::I64 | DType::I32) {
             bail!(Runtime, "{}(): Expected dtype int64 for index", op);
         }
@@ -417,6 +417,9 @@ impl Tensor {
 
     /// `masked_select(mask)`: the elements where the (broadcast) mask holds, as a vector.
     pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            bail!(Runtime, "masked_select: expected BoolTensor for mask");
+        }
         let shape = broadcast_shapes(self.shape(), mask.shape())?;
         let sizes: Vec<i64> = shape.iter().map(|&s| s as i64).collect();
         let x = self.expand(&sizes)?;
@@ -458,7 +461,7 @@ fn index_stride(index: &Tensor, dim: usize) -> usize {
 
 /// PyTorch's shape checks for scatter/scatter_add: `src` has the index's dims and is at least
 /// as large in each, and the index fits `self` apart from `dim` (an empty index is a no-op).
-fn check_scatter_shapes(this: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<()> {
+pub(crate) fn check_scatter_shapes(this: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<()> {
     if index.numel() == 0 {
         return Ok(());
     }

@@ -20,6 +20,7 @@ mod norm;
 mod pool;
 mod resample;
 mod rnn;
+mod select;
 mod sort;
 
 pub(crate) type Grads = SmallVec<[Option<Tensor>; 2]>;
@@ -344,6 +345,9 @@ pub(crate) fn backward(
             },
             &|| g.gather(*dim as i64, index),
         ),
+        Op::ScatterReduce { dim, index, reduce, include_self, x, src, out } => {
+            select::scatter_reduce(g, *dim, index, *reduce, *include_self, x, src, out, [need(0), need(1)])
+        }
         Op::Cat { dim, sizes } => {
             let mut out = Grads::new();
             let mut start = 0i64;
