@@ -2,22 +2,36 @@
 //! compiler vectorizes), and integer bit operations with PyTorch's shift semantics.
 
 use super::PAR_THRESHOLD;
-use crate::storage::Element;
+use crate::error::Result;
+use crate::storage::{try_vec_with_capacity, Element};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
-/// `f` over two equally long bool slices, in parallel chunks when large.
-pub fn bool_zip(a: &[bool], b: &[bool], f: impl Fn(bool, bool) -> bool + Sync) -> Vec<bool> {
-    if a.len() >= PAR_THRESHOLD {
-        let mut out = vec![false; a.len()];
-        out.par_chunks_mut(1 << 16).enumerate().for_each(|(c, o)| {
-            let s = c << 16;
-            for ((r, &x), &y) in o.iter_mut().zip(&a[s..]).zip(&b[s..]) {
-                *r = f(x, y);
-            }
-        });
-        return out;
+/// `f` over two equally long bool slices, in parallel chunks when large. The output is
+/// allocated fallibly and left unfilled until written: a zeroed 1M-element buffer costs more
+/// than the loop (fresh pages fault in on first write).
+pub fn bool_zip(a: &[bool], b: &[bool], f: impl Fn(bool, bool) -> bool + Sync) -> Result<Vec<bool>> {
+    let n = a.len().min(b.len());
+    let mut out = try_vec_with_capacity::<bool>(n)?;
+    let run = |o: &mut [MaybeUninit<bool>], x: &[bool], y: &[bool]| {
+        for ((r, &x), &y) in o.iter_mut().zip(x).zip(y) {
+            r.write(f(x, y));
+        }
+    };
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_THRESHOLD {
+        const CHUNK: usize = 1 << 16;
+        spare
+            .par_chunks_mut(CHUNK)
+            .zip(a[..n].par_chunks(CHUNK))
+            .zip(b[..n].par_chunks(CHUNK))
+            .for_each(|((o, x), y)| run(o, x, y));
+    } else {
+        run(spare, &a[..n], &b[..n]);
     }
-    a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+    // SAFETY: every one of the n elements was written above.
+    unsafe { out.set_len(n) };
+    Ok(out)
 }
 
 /// The integer (and bool) element types of the bitwise ops.

@@ -150,7 +150,7 @@ fn bool_pair(
         let (oa, ob) = (a.layout().offset, b.layout().offset);
         let sa = &a.storage_slice::<bool>()[oa..oa + n];
         let sb = &b.storage_slice::<bool>()[ob..ob + n];
-        return Ok(Tensor::from_vec(bool_zip(sa, sb, f), shape));
+        return Ok(Tensor::from_vec(bool_zip(sa, sb, f)?, shape));
     }
     let (la, lb) = (a.layout().broadcast_to(shape)?, b.layout().broadcast_to(shape)?);
     let v = zip(a.storage_slice::<bool>(), &la, b.storage_slice::<bool>(), &lb, f)?;
