@@ -22,12 +22,14 @@ def tier(n):
     return [c for c in CASES if c["tier"] == n]
 
 
-def run_case(case, precision, device="cpu"):
+def run_case(case, precision, device="cpu", arrays=None):
     """Evaluates ``expr`` with ``torch`` bound to rgrad and the inputs on ``device``; returns
-    the output and the gradients of ``(out * cot).sum()`` for the inputs named in ``grads``."""
+    the output and the gradients of ``(out * cot).sum()`` for the inputs named in ``grads``.
+    ``arrays`` holds the inputs (another reference file's, e.g. table.npz); default ops.npz."""
+    arrays = ARRAYS if arrays is None else arrays
     env = {"torch": rgrad}
     for name, kind in case["inputs"].items():
-        arr = ARRAYS[f"{case['name']}/in/{name}"]
+        arr = arrays[f"{case['name']}/in/{name}"]
         if kind == "float64":
             t = rgrad.tensor(arr, dtype=FLOAT[precision], device=device)
             t.requires_grad_(name in case["grads"])
@@ -38,7 +40,7 @@ def run_case(case, precision, device="cpu"):
     out = eval(case["expr"], env)
     grads = {}
     if case["grads"]:
-        cot = rgrad.tensor(ARRAYS[f"{case['name']}/cot"], dtype=out.dtype, device=out.device)
+        cot = rgrad.tensor(arrays[f"{case['name']}/cot"], dtype=out.dtype, device=out.device)
         (out * cot).sum().backward()
         grads = {n: env[n].grad for n in case["grads"]}
     return out, grads

@@ -9,6 +9,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from reference_cases import run_case
 
 import rgrad
 import rgrad.nn  # noqa: F401  (binds rgrad.nn for the `torch.nn.functional...` expressions)
@@ -32,28 +33,8 @@ NOT_YET: set = {
 WGPU_NOT_YET: set = set()
 
 
-def run_case(case, precision, device):
-    env = {"torch": rgrad}
-    for name, kind in case["inputs"].items():
-        arr = ARRAYS[f"{case['name']}/in/{name}"]
-        if kind == "float64":
-            t = rgrad.tensor(arr, dtype=FLOAT[precision], device=device)
-            t.requires_grad_(name in case["grads"])
-        else:
-            dt = rgrad.int64 if kind == "int64" else rgrad.bool
-            t = rgrad.tensor(arr, dtype=dt, device=device)
-        env[name] = t
-    out = eval(case["expr"], env)
-    grads = {}
-    if case["grads"]:
-        cot = rgrad.tensor(ARRAYS[f"{case['name']}/cot"], dtype=out.dtype, device=out.device)
-        (out * cot).sum().backward()
-        grads = {n: env[n].grad for n in case["grads"]}
-    return out, grads
-
-
 def check(case, precision, tol, device="cpu"):
-    out, grads = run_case(case, precision, device)
+    out, grads = run_case(case, precision, device, ARRAYS)
     expected = ARRAYS[f"{case['name']}/out"]
     # a factory case (tril_indices) has no inputs and makes its result on the CPU
     assert str(out.device).startswith(device if case["inputs"] else "cpu")
