@@ -98,10 +98,12 @@ impl Tensor {
 
     /// [`Tensor::from_parts`] for layouts that fit by construction (a contiguous layout over a
     /// buffer of exactly its element count, or the layout of an existing tensor of the storage).
+    #[inline]
     pub(crate) fn from_parts_unchecked(storage: Arc<Storage>, layout: Layout) -> Tensor {
         Tensor::from_parts_inference(storage, layout, crate::grad_mode::inference_enabled())
     }
 
+    #[inline]
     fn from_parts_inference(storage: Arc<Storage>, layout: Layout, inference: bool) -> Tensor {
         debug_assert!(layout.fits(storage.len()));
         Tensor(Arc::new(TensorImpl {
@@ -422,8 +424,10 @@ impl Tensor {
         };
         if let Some((old_node, old_nr)) = old {
             let me = Arc::as_ptr(&self.0);
-            old_node.retained.lock().retain(|(nr, w)| !(*nr == old_nr && w.as_ptr() == me));
-            node.retained.lock().push((output_nr, Arc::downgrade(&self.0)));
+            if let Some(h) = old_node.hooks.lock().as_mut() {
+                h.retained.retain(|(nr, w)| !(*nr == old_nr && w.as_ptr() == me));
+            }
+            Node::hooks_mut(&mut node.hooks.lock()).retained.push((output_nr, Arc::downgrade(&self.0)));
         }
         self.set_grad_fn(node, output_nr);
         let version = self.version();
@@ -480,7 +484,7 @@ impl Tensor {
         }
         if let Some(node) = m.grad_fn.clone() {
             m.retains_grad = true;
-            node.retained.lock().push((m.output_nr, Arc::downgrade(&self.0)));
+            Node::hooks_mut(&mut node.hooks.lock()).retained.push((m.output_nr, Arc::downgrade(&self.0)));
         }
         Ok(())
     }
@@ -497,7 +501,7 @@ impl Tensor {
         let id = NEXT_HOOK.fetch_add(1, Ordering::Relaxed);
         let mut m = self.meta();
         match m.grad_fn.clone() {
-            Some(node) => node.pre_hooks.lock().push((m.output_nr, id, hook)),
+            Some(node) => Node::hooks_mut(&mut node.hooks.lock()).pre.push((m.output_nr, id, hook)),
             None => m.hooks.push((id, hook)),
         }
         Ok(id)
@@ -508,7 +512,9 @@ impl Tensor {
         let mut m = self.meta();
         m.hooks.retain(|(i, _)| *i != id);
         if let Some(node) = &m.grad_fn {
-            node.pre_hooks.lock().retain(|(_, i, _)| *i != id);
+            if let Some(h) = node.hooks.lock().as_mut() {
+                h.pre.retain(|(_, i, _)| *i != id);
+            }
         }
     }
 

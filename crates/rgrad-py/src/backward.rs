@@ -47,8 +47,10 @@ pub fn _grad(
         .map(|(i, (o, g))| rgrad_core::autograd::engine::root_grad(o, g, i))
         .collect::<Result<Vec<_>, _>>()
         .py()?;
-    // The whole pass runs without the GIL; hooks and custom backwards take it back.
-    let grads = run(py, usize::MAX, || {
+    // The pass runs without the GIL unless the graph is tiny; hooks and custom backwards take
+    // it back.
+    let work = rgrad_core::autograd::engine::work_estimate(&outs, BACKWARD_GRAPH_WALK);
+    let grads = run(py, work, || {
         rgrad_core::autograd::engine::run(
             &outs,
             seeds,
@@ -103,6 +105,7 @@ pub fn _backward(
         .collect::<Result<Vec<_>, _>>()
         .py()?;
     let retain = retain_graph.unwrap_or(create_graph);
+    let work = engine::work_estimate(&roots, BACKWARD_GRAPH_WALK);
     match inputs.filter(|i| !i.is_none()) {
         Some(ins) => {
             let ins = if ins.cast::<PyTensor>().is_ok()
@@ -114,13 +117,17 @@ pub fn _backward(
                 let items = PyTuple::new(ins.py(), ins.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
                 seq_of_tensors(items.as_any())?
             };
-            run(py, usize::MAX, || engine::backward_into(&roots, seeds, &ins, retain, create_graph))
+            run(py, work, || engine::backward_into(&roots, seeds, &ins, retain, create_graph))
         }
-        None => run(py, usize::MAX, || {
+        None => run(py, work, || {
             engine::run(&roots, seeds, retain, create_graph, engine::Target::Accumulate).map(|_| ())
         }),
     }
 }
+
+/// How many nodes of a graph are looked at to tell a tiny backward pass (run with the GIL
+/// held) from one worth releasing it for.
+pub const BACKWARD_GRAPH_WALK: usize = 64;
 
 fn seq_of_tensors(ob: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
     if let Ok(t) = ob.cast::<PyTensor>() {

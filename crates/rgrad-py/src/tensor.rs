@@ -1,6 +1,7 @@
 //! `rgrad.Tensor`: the compiled class users hold. Methods parse arguments, call the core and
 //! wrap the result; nothing else happens per op.
 
+use crate::backward::BACKWARD_GRAPH_WALK;
 use crate::convert::{int_list, int_or_list, operand, require_operand, tensor_arg, Arg};
 use crate::dtype::{check_device, extract_dtype, opt_dtype, PyDType, PyDevice};
 use crate::errors::{run, IntoPyResult};
@@ -602,8 +603,10 @@ impl PyTensor {
             None => None,
         };
         let t = slf.borrow().t.clone();
-        // The whole pass runs without the GIL; hooks and custom backwards take it back.
-        run(slf.py(), usize::MAX, || t.backward(gradient, retain_graph, create_graph))
+        // The pass runs without the GIL unless the graph is tiny (releasing it costs more than
+        // such a pass); hooks and custom backwards take it back.
+        let work = rgrad_core::autograd::engine::work_estimate(std::slice::from_ref(&t), BACKWARD_GRAPH_WALK);
+        run(slf.py(), work, || t.backward(gradient, retain_graph, create_graph))
     }
 
     fn retain_grad(&self) -> PyResult<()> {

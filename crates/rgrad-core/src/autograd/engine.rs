@@ -2,7 +2,7 @@
 //! its outputs have arrived, accumulate into leaves (or capture for `autograd.grad`).
 
 use super::rules::{backward as run_rule, Grads};
-use super::{Edge, Node, Op};
+use super::{Edge, Node, NodeHooks, Op};
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::grad_mode::GradModeGuard;
@@ -41,13 +41,22 @@ fn owned(g: Tensor) -> Result<Tensor> {
 
 /// Runs the leaf's hooks, then adds `g` into its `.grad`.
 fn accumulate(leaf: &Tensor, mut g: Tensor, create_graph: bool) -> Result<()> {
-    let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
-    for hook in hooks {
-        if let Some(replaced) = hook.call(&g)? {
-            g = replaced;
+    let old = {
+        let mut m = leaf.meta();
+        if m.hooks.is_empty() {
+            m.grad.take()
+        } else {
+            // Hooks run without the lock (they may read `.grad`, which still holds the old value).
+            let hooks: Vec<_> = m.hooks.iter().map(|(_, h)| h.clone()).collect();
+            drop(m);
+            for hook in hooks {
+                if let Some(replaced) = hook.call(&g)? {
+                    g = replaced;
+                }
+            }
+            leaf.meta().grad.take()
         }
-    }
-    let old = leaf.meta().grad.take();
+    };
     let new = match old {
         // As PyTorch (`clone_obey_contract`): a recorded copy, never a view or someone's tensor.
         None if create_graph => g.clone_tensor()?,
@@ -175,15 +184,16 @@ pub fn run(
 /// Runs the hooks of the node's non-leaf outputs on their gradients, then stores the
 /// gradients of outputs that retain them.
 fn apply_pre_hooks(node: &Node, grads: &mut [Option<Tensor>]) -> Result<()> {
-    let hooks: Vec<_> = node.pre_hooks.lock().clone();
-    for (nr, _, hook) in hooks {
+    let Some(NodeHooks { pre, retained }) = node.hooks.lock().as_deref().cloned() else {
+        return Ok(());
+    };
+    for (nr, _, hook) in pre {
         if let Some(g) = grads.get(nr).cloned().flatten() {
             if let Some(new) = hook.call(&g)? {
                 grads[nr] = Some(new);
             }
         }
     }
-    let retained: Vec<_> = node.retained.lock().clone();
     for (nr, weak) in retained {
         let (Some(t), Some(g)) = (weak.upgrade(), grads.get(nr).cloned().flatten()) else {
             continue;
@@ -306,6 +316,37 @@ impl Tensor {
         )?;
         Ok(())
     }
+}
+
+/// A rough measure of a backward pass's work, for deciding whether it is worth releasing a
+/// language runtime's lock around it: the elements of the roots and of the leaves the graph
+/// reaches, walking at most `max_nodes` nodes. A bigger graph reports `usize::MAX` (its
+/// work is not small). Intermediate results broadcast bigger than any leaf are not seen;
+/// such a graph just keeps the lock, which costs other threads time but is still correct.
+pub fn work_estimate(roots: &[Tensor], max_nodes: usize) -> usize {
+    let mut work: usize = 0;
+    let mut root_nodes: SmallVec<[Arc<Node>; 2]> = SmallVec::new();
+    for r in roots {
+        work = work.saturating_add(r.numel());
+        root_nodes.extend(r.grad_fn());
+    }
+    // Nodes reached twice are walked twice: that only brings the limit closer.
+    let mut stack: SmallVec<[&Node; 32]> = root_nodes.iter().map(|n| &**n).collect();
+    let mut walked = 0;
+    while let Some(node) = stack.pop() {
+        walked += 1;
+        if walked > max_nodes {
+            return usize::MAX;
+        }
+        for e in node.edges.iter() {
+            match e {
+                Edge::Leaf(t) => work = work.saturating_add(t.numel()),
+                Edge::Node(n, _) => stack.push(n),
+                Edge::None => {}
+            }
+        }
+    }
+    work
 }
 
 /// `backward(inputs=...)`: the gradients of `roots` accumulate into the `.grad` of `inputs`

@@ -25,6 +25,7 @@ pub enum Edge {
 }
 
 impl Edge {
+    #[inline]
     pub fn of(t: &Tensor) -> Edge {
         if !t.requires_grad() {
             return Edge::None;
@@ -65,17 +66,31 @@ pub struct Node {
     /// Each input's dtype: gradients are cast to it before they flow on.
     pub(crate) input_dtypes: SmallVec<[crate::DType; 2]>,
     pub(crate) num_outputs: usize,
+    /// Hooks and retained gradients of the tensors this node produced; most nodes have none,
+    /// so they live behind one lock and one pointer (a node is made per recorded op).
+    pub(crate) hooks: Mutex<Option<Box<NodeHooks>>>,
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct NodeHooks {
     /// Hooks of non-leaf tensors this node produced, run on their gradients before the node.
-    pub(crate) pre_hooks: Mutex<Vec<PreHook>>,
+    pub(crate) pre: Vec<PreHook>,
     /// Non-leaf outputs that asked to keep their gradient (`retain_grad`).
-    pub(crate) retained: Mutex<Vec<(usize, std::sync::Weak<crate::tensor::TensorImpl>)>>,
+    pub(crate) retained: Vec<(usize, std::sync::Weak<crate::tensor::TensorImpl>)>,
+}
+
+impl Node {
+    /// This node's hooks, made on first use.
+    pub(crate) fn hooks_mut(hooks: &mut Option<Box<NodeHooks>>) -> &mut NodeHooks {
+        hooks.get_or_insert_with(Box::default)
+    }
 }
 
 /// What a node owns that can hold further nodes (through edges, saved tensors, hooks).
 struct NodeParts {
     _edges: SmallVec<[Edge; 2]>,
     _op: Op,
-    _hooks: Vec<PreHook>,
+    _hooks: Option<Box<NodeHooks>>,
 }
 
 /// This thread's node drops in progress: how deeply they nest, and the parts of nodes
@@ -111,7 +126,7 @@ impl Drop for Node {
                 let parts = NodeParts {
                     _edges: std::mem::take(&mut self.edges),
                     _op: std::mem::replace(self.op.get_mut(), Op::Released),
-                    _hooks: std::mem::take(self.pre_hooks.get_mut()),
+                    _hooks: self.hooks.get_mut().take(),
                 };
                 s.pending.borrow_mut().push(parts);
                 return;
@@ -119,7 +134,7 @@ impl Drop for Node {
             s.depth.set(depth + 1);
             self.edges.clear();
             *self.op.get_mut() = Op::Released;
-            self.pre_hooks.get_mut().clear();
+            *self.hooks.get_mut() = None;
             if depth == 0 {
                 loop {
                     // The borrow ends before the parts drop (which may push more).
@@ -156,8 +171,8 @@ impl Node {
     /// of its outputs. Skips what another thread has locked (see
     /// [`Tensor::visit_owned_external`]).
     pub fn visit_external(&self, f: &mut dyn FnMut(&dyn std::any::Any)) {
-        if let Some(hooks) = self.pre_hooks.try_lock() {
-            for (_, _, hook) in hooks.iter() {
+        if let Some(hooks) = self.hooks.try_lock() {
+            for (_, _, hook) in hooks.iter().flat_map(|h| h.pre.iter()) {
                 if let Some(a) = hook.as_any() {
                     f(a);
                 }
@@ -319,8 +334,7 @@ fn attach(
         input_dtypes: edges.iter().map(|e| e.1).collect(),
         edges: edges.into_iter().map(|e| e.0).collect(),
         num_outputs: outputs.len(),
-        pre_hooks: Mutex::new(Vec::new()),
-        retained: Mutex::new(Vec::new()),
+        hooks: Mutex::new(None),
     });
     for (i, out) in outputs.iter().enumerate() {
         out.set_grad_fn(node.clone(), i);

@@ -405,12 +405,21 @@ class Module(_StateDictMixin, _ForwardHooksMixin):
         return self
 
     def __call__(self, *args, **kwargs):
-        if (
-            self._forward_pre_hooks
-            or self._forward_hooks
-            or self._backward_hooks
-            or self._backward_pre_hooks
-        ):
+        # The hook registries are read from the instance dict: a class with __getattr__ takes
+        # CPython's unspecialised attribute path, and this runs on every module call. A module
+        # whose __init__ did not run (no registries) takes the slow path, which raises
+        # PyTorch's AttributeError.
+        d = self.__dict__
+        try:
+            hooked = (
+                d["_forward_pre_hooks"]
+                or d["_forward_hooks"]
+                or d["_backward_hooks"]
+                or d["_backward_pre_hooks"]
+            )
+        except KeyError:
+            hooked = True
+        if hooked:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
