@@ -501,3 +501,69 @@ def test_integer_convolution_on_wgpu_raises_not_implemented():
     x = rgrad.ones(1, 1, 4, 4, dtype=rgrad.int64, device="wgpu")
     with pytest.raises(NotImplementedError, match="not implemented for 'Long' on the wgpu"):
         F.conv2d(x, x[:, :, :3, :3])
+
+
+def _weight_grad_definition(x, g, k, stride, padding, groups):
+    """dW[o, c, ky, kx] = sum over images and output positions of g[n, o, y, x] times the
+    padded input at (y * s + ky, x * s + kx), per group (2-D, dilation 1), in NumPy."""
+    xp = np.pad(x, [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    n, cin, _, _ = x.shape
+    cout, (oh, ow) = g.shape[1], g.shape[2:]
+    cg, og = cin // groups, cout // groups
+    dw = np.zeros((cout, cg, k, k))
+    for ky in range(k):
+        for kx in range(k):
+            patch = xp[:, :, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride]
+            for grp in range(groups):
+                xs = patch[:, grp * cg : (grp + 1) * cg]
+                gs = g[:, grp * og : (grp + 1) * og]
+                dw[grp * og : (grp + 1) * og, :, ky, kx] = np.einsum("nohw,nchw->oc", gs, xs)
+    return dw
+
+
+@pytest.mark.parametrize(
+    "batch,cin,cout,size,k,stride,padding,groups",
+    [
+        (8, 20, 24, 6, 3, 1, 1, 1),  # im2col path, several images per GEMM; cout <= rows
+        (3, 18, 32, 16, 3, 1, 1, 1),  # one image per GEMM (a large column matrix)
+        (4, 18, 40, 5, 1, 2, 0, 1),  # 1x1 strided: more outputs than rows (the other orientation)
+        (2, 24, 48, 1, 1, 1, 0, 1),  # pointwise, cout > cin
+        (2, 24, 8, 7, 1, 1, 0, 1),  # pointwise, cout < cin
+        (5, 36, 12, 7, 3, 2, 1, 3),  # groups, strided
+        (3, 17, 5, 9, 4, 2, 2, 1),  # even kernel, odd sizes
+    ],
+)
+@pytest.mark.parametrize("dtype", [rgrad.float32, rgrad.float64], ids=str)
+def test_weight_gradient_matches_the_definition(
+    batch, cin, cout, size, k, stride, padding, groups, dtype
+):
+    """The im2col weight gradient in both GEMM orientations (dW or dW^T accumulated, chosen by
+    whether a group has more output channels than column rows) against its definition."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((batch, cin, size, size))
+    w = rng.standard_normal((cout, cin // groups, k, k))
+    xs = rgrad.tensor(x, dtype=dtype)
+    ws = rgrad.tensor(w, dtype=dtype, requires_grad=True)
+    y = F.conv2d(xs, ws, stride=stride, padding=padding, groups=groups)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(rgrad.tensor(g, dtype=dtype))
+    want = _weight_grad_definition(x, g, k, stride, padding, groups)
+    tol = 1e-10 if dtype == rgrad.float64 else 2e-4
+    np.testing.assert_allclose(ws.grad.numpy(), want, rtol=tol, atol=tol * 10)
+    # Through a non-contiguous input (the kernel reads a contiguous copy).
+    xt = rgrad.tensor(np.ascontiguousarray(x.transpose(0, 1, 3, 2)), dtype=dtype).transpose(2, 3)
+    wt = rgrad.tensor(w, dtype=dtype, requires_grad=True)
+    F.conv2d(xt, wt, stride=stride, padding=padding, groups=groups).backward(
+        rgrad.tensor(g, dtype=dtype)
+    )
+    np.testing.assert_allclose(wt.grad.numpy(), want, rtol=tol, atol=tol * 10)
+
+
+def test_conv_transpose_weight_gradient_gradcheck():
+    """ConvTranspose2d's weight gradient is the convolution's with the roles swapped (DCGAN's
+    layers: stride 2, kernel 4, padding 1, more outputs than inputs and fewer)."""
+    rgrad.manual_seed(3)
+    for cin, cout in [(6, 3), (2, 5)]:
+        x = rgrad.randn(3, cin, 4, 4, dtype=rgrad.float64, requires_grad=True)
+        w = rgrad.randn(cin, cout, 4, 4, dtype=rgrad.float64, requires_grad=True)
+        assert gradcheck(lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1), (x, w))

@@ -14,6 +14,13 @@ pub struct Mat<'a, T> {
     pub cs: usize,
 }
 
+impl<T> Mat<'_, T> {
+    /// The transpose: the same elements with the strides swapped.
+    pub fn t(self) -> Self {
+        Mat { rs: self.cs, cs: self.rs, ..self }
+    }
+}
+
 /// Above this many multiply-adds, gemm splits the work over the rayon pool.
 const PAR_FLOPS: usize = 1 << 22;
 

@@ -497,6 +497,8 @@ pub fn where_(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     let lc = cond.layout().broadcast_to(&shape)?;
     let materialize = |o: &Operand| -> Result<Tensor> {
         match o {
+            // Same dtype: the tensor itself (its storage is shared, not copied).
+            Operand::T(t) if t.dtype() == dt => Ok(Tensor::clone(t)),
             Operand::T(t) => t.cast_kernel(dt),
             Operand::S(s) => Ok(Tensor::scalar_tensor(*s, dt)),
         }

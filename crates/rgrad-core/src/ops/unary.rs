@@ -400,9 +400,11 @@ impl Tensor {
         } else {
             with_dtype!(self.dtype(), T => {
                 let (l, h) = (T::from_f64(lo), T::from_f64(hi));
-                let v = map(self.storage_slice::<T>(), self.layout(), |x: T| {
-                    let y = if min.is_some() && x < l { l } else { x };
-                    if max.is_some() && y > h { h } else { y }
+                // A missing bound is infinite (the integer casts saturate), so no compare
+                // picks it: one branch-free select per bound.
+                let v = map(self.storage_slice::<T>(), self.layout(), move |x: T| {
+                    let y = if x < l { l } else { x };
+                    if y > h { h } else { y }
                 })?;
                 Tensor::from_vec(v, self.shape())
             })
