@@ -681,7 +681,10 @@ pub(super) fn backward_blocked<T: RnnFloat>(
         add_column_sums(dp, g, &mut db_hh);
     }
     let mut db_ih = Vec::new();
-    if needs.b_ih {
+    if needs.b_ih && needs.b_hh && !gru {
+        // Both biases add straight to the gates: the same column sums.
+        db_ih = db_hh.clone();
+    } else if needs.b_ih {
         db_ih = vec![zero; g];
         add_column_sums(&dgi, g, &mut db_ih);
     }
