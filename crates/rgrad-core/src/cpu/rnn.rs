@@ -7,7 +7,8 @@
 //! one reverse sweep with one small product per step for the hidden gradient, then three
 //! large GEMMs over all steps at once: `W_hh`'s gradient (from the saved outputs, which are
 //! the next steps' hidden inputs), `W_ih`'s and the input's. The large ones go through the
-//! `gemm` crate, split over the thread pool.
+//! `gemm` crate, split over the thread pool. Both sweeps run once per block of batch rows,
+//! the blocks on separate threads (cpu/rnn_blocks.rs): the rows' recurrences are independent.
 //!
 //! Gate order as PyTorch's: LSTM i, f, g, o; GRU r, z, n with `b_hn` inside the reset product.
 
