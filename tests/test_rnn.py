@@ -201,6 +201,41 @@ def test_fused_packed_and_projected_layers_match_the_composite(mode, proj, batch
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "mode,proj,batch_sizes",
+    [
+        ("LSTM", 0, None),
+        ("LSTM", 16, None),
+        ("GRU", 0, None),
+        ("LSTM", 0, [32] * 8 + [30] * 4 + [21] * 3 + [9]),
+    ],
+)
+def test_fused_layer_split_into_batch_blocks_matches_the_composite(mode, proj, batch_sizes):
+    """Batches big enough that the fused sweeps run as blocks of batch rows on separate
+    threads (cpu/rnn_blocks.rs): every output and gradient as the composite's, float64."""
+    rng = np.random.default_rng(11)
+    gates = {"LSTM": 4, "GRU": 3}[mode]
+    T, B, In, H = 16, 32, 3, 32
+    P = proj or H
+    t = lambda *s: rgrad.tensor(rng.standard_normal(s) * 0.3, requires_grad=True)  # noqa: E731
+    x = t(sum(batch_sizes), In) if batch_sizes else t(T, B, In)
+    h0, c0 = t(B, P), (t(B, H) if mode == "LSTM" else None)
+    w_ih, w_hh, b_ih, b_hh = t(gates * H, In), t(gates * H, P), t(gates * H), t(gates * H)
+    w_hr = t(P, H) if proj else None
+    leaves = [v for v in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr) if v is not None]
+    results = []
+    for fn in (rnn_f.layer, rnn_f.composite_layer):
+        out, h, c = fn(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, False, batch_sizes)
+        cot = [rgrad.tensor(np.random.default_rng(12).standard_normal(v.shape)) for v in (out, h)]
+        loss = (out * cot[0]).sum() + (h * cot[1]).sum()
+        if c is not None:
+            loss = loss + (c * c).sum()
+        grads = rgrad.autograd.grad(loss, leaves)
+        results.append([out, h] + ([c] if c is not None else []) + list(grads))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-9, atol=1e-11)
+
+
 def test_packed_and_projected_layers_are_one_node():
     m = nn.LSTM(3, 4, proj_size=2)
     x = rnn_utils.pack_padded_sequence(rgrad.randn(5, 2, 3), [5, 3])

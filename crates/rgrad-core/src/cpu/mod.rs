@@ -18,6 +18,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resample;
 pub mod rnn;
+pub mod rnn_blocks;
 pub mod set_ops;
 pub mod small_gemm;
 pub mod sort;

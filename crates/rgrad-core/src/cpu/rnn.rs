@@ -7,13 +7,16 @@
 //! one reverse sweep with one small product per step for the hidden gradient, then three
 //! large GEMMs over all steps at once: `W_hh`'s gradient (from the saved outputs, which are
 //! the next steps' hidden inputs), `W_ih`'s and the input's. The large ones go through the
-//! `gemm` crate, split over the thread pool.
+//! `gemm` crate, split over the thread pool. Both sweeps run once per block of batch rows,
+//! the blocks on separate threads (cpu/rnn_blocks.rs): the rows' recurrences are independent.
 //!
 //! Gate order as PyTorch's: LSTM i, f, g, o; GRU r, z, n with `b_hn` inside the reset product.
 
 use super::matmul::{matmul_into, Mat};
+use super::rnn_blocks::{batch_cuts, rows_in, split_steps, state_rows};
 use super::small_gemm::{gemm_acc, SmallGemm};
 use crate::storage::Element;
+use rayon::prelude::*;
 use std::ops::{Add, Mul, Sub};
 
 /// The recurrent cell of a layer.
@@ -260,17 +263,36 @@ pub fn forward<T: RnnFloat>(
     c0: &[T],
     w: &RnnWeights<T>,
 ) -> RnnForward<T> {
-    simd_dispatch!(forward_impl::<T>(d: &RnnDims, st: &RnnSteps, x: &[T], h0: &[T], c0: &[T], w: &RnnWeights<T>) -> RnnForward<T>)
+    let cuts = batch_cuts(d.b, d.p, d.g(), st.t());
+    forward_blocked(d, st, x, h0, c0, w, &cuts)
 }
 
-#[inline(always)]
-fn forward_impl<T: RnnFloat>(
+/// One block of batch rows' share of the forward: its rows of every step of each buffer
+/// (see cpu/rnn_blocks.rs) and its rows of the running states.
+struct FwdBlock<'a, T> {
+    c0: usize,
+    c1: usize,
+    gates: Vec<&'a mut [T]>,
+    y: Vec<&'a mut [T]>,
+    hin: Vec<&'a mut [T]>,
+    cin: Vec<&'a mut [T]>,
+    extra: Vec<&'a mut [T]>,
+    cells: Vec<&'a mut [T]>,
+    hcell: Vec<&'a mut [T]>,
+    hs: Vec<T>,
+    cs: Vec<T>,
+}
+
+/// [`forward`] with the batch rows split into blocks at `cuts` (`[0, .., B]`), the blocks'
+/// recurrences run in parallel.
+pub(super) fn forward_blocked<T: RnnFloat>(
     d: &RnnDims,
     st: &RnnSteps,
     x: &[T],
     h0: &[T],
     c0: &[T],
     w: &RnnWeights<T>,
+    cuts: &[usize],
 ) -> RnnForward<T> {
     let (h, p, g, n) = (d.h, d.p, d.g(), st.n);
     let lstm = d.mode == RnnMode::Lstm;
@@ -287,19 +309,96 @@ fn forward_impl<T: RnnFloat>(
     // W_hh^T `[P, G]` and W_hr^T `[H, P]`, row-major: the small products read their rows.
     let w_t = transposed(w.w_hh, g, p);
     let w_hr_t = if proj { transposed(w.w_hr, p, h) } else { Vec::new() };
-    let mut hs = h0.to_vec();
-    let mut cs = c0.to_vec();
+    let states: Vec<(Vec<T>, Vec<T>)> = {
+        let mut parts = [
+            split_steps(&mut gates, g, st, cuts),
+            split_steps(&mut y, p, st, cuts),
+            split_steps(&mut hin, p, st, cuts),
+            split_steps(&mut cin, h, st, cuts),
+            split_steps(&mut extra, h, st, cuts),
+            split_steps(&mut cells, h, st, cuts),
+            split_steps(&mut hcell, h, st, cuts),
+        ]
+        .map(|v| v.into_iter());
+        let mut blocks = Vec::with_capacity(cuts.len());
+        for k in 0..cuts.len().saturating_sub(1) {
+            let [gates, y, hin, cin, extra, cells, hcell] =
+                std::array::from_fn(|i| parts[i].next().unwrap_or_default());
+            let (c0_, c1_) = (cuts[k], cuts[k + 1]);
+            let (hs, cs) = (state_rows(h0, p, c0_, c1_), state_rows(c0, h, c0_, c1_));
+            blocks.push(FwdBlock { c0: c0_, c1: c1_, gates, y, hin, cin, extra, cells, hcell, hs, cs });
+        }
+        let run = |mut blk: FwdBlock<'_, T>| {
+            forward_block_simd(d, st, &mut blk, &w_t, &w_hr_t, w);
+            (blk.hs, blk.cs)
+        };
+        if blocks.len() > 1 {
+            blocks.into_par_iter().map(run).collect()
+        } else {
+            blocks.into_iter().map(run).collect()
+        }
+    };
+    let mut hs = Vec::with_capacity(d.b * p);
+    let mut cs = Vec::with_capacity(if lstm { d.b * h } else { 0 });
+    for (a, c) in states {
+        hs.extend(a);
+        cs.extend(c);
+    }
+    if !(lstm || gru) {
+        gates = Vec::new();
+    }
+    RnnForward {
+        y,
+        h_last: hs,
+        c_last: if lstm { cs } else { Vec::new() },
+        gates,
+        extra,
+        cells,
+        hin,
+        cin,
+        hcell,
+    }
+}
+
+/// [`forward_block`] compiled for the CPU's vector width.
+fn forward_block_simd<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    blk: &mut FwdBlock<'_, T>,
+    w_t: &[T],
+    w_hr_t: &[T],
+    w: &RnnWeights<T>,
+) {
+    simd_dispatch!(forward_block::<T>(d: &RnnDims, st: &RnnSteps, blk: &mut FwdBlock<'_, T>, w_t: &[T], w_hr_t: &[T], w: &RnnWeights<T>) -> ())
+}
+
+/// The sequential sweep of one block of batch rows over every step.
+#[inline(always)]
+fn forward_block<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    blk: &mut FwdBlock<'_, T>,
+    w_t: &[T],
+    w_hr_t: &[T],
+    w: &RnnWeights<T>,
+) {
+    let (h, p, g) = (d.h, d.p, d.g());
+    let proj = !w.w_hr.is_empty();
+    let FwdBlock { c0, c1, gates, y, hin, cin, extra, cells, hcell, hs, cs } = blk;
     for k in 0..st.t() {
         let t = d.step(k, st.t());
-        let (r, o) = (st.rows[t], st.starts[t]);
+        let r = rows_in(st.rows[t], *c0, *c1);
+        if r == 0 {
+            continue;
+        }
         let hprev = &hs[..r * p];
-        hin[o * p..][..r * p].copy_from_slice(hprev);
-        let gates_t = &mut gates[o * g..][..r * g];
-        let y_t = &mut y[o * p..][..r * p];
+        hin[t].copy_from_slice(hprev);
+        let gates_t = &mut *gates[t];
+        let y_t = &mut *y[t];
         let all = SmallGemm { m: r, k: p, n: g, lda: p, ldb: g, ldo: g };
         match d.mode {
             RnnMode::Tanh | RnnMode::Relu => {
-                gemm_acc(&all, hprev, &w_t, gates_t);
+                gemm_acc(&all, hprev, w_t, gates_t);
                 if d.mode == RnnMode::Tanh {
                     T::tanh_into(gates_t, y_t);
                 } else {
@@ -309,7 +408,7 @@ fn forward_impl<T: RnnFloat>(
                 }
             }
             RnnMode::Lstm => {
-                gemm_acc(&all, hprev, &w_t, gates_t);
+                gemm_acc(&all, hprev, w_t, gates_t);
                 // i, f, o through the sigmoid, g through tanh.
                 for row in gates_t.chunks_exact_mut(g) {
                     T::sigmoid_inplace(&mut row[..2 * h]);
@@ -317,8 +416,8 @@ fn forward_impl<T: RnnFloat>(
                     T::sigmoid_inplace(&mut row[3 * h..]);
                 }
                 let cp = &cs[..r * h];
-                cin[o * h..][..r * h].copy_from_slice(cp);
-                let c_t = &mut cells[o * h..][..r * h];
+                cin[t].copy_from_slice(cp);
+                let c_t = &mut *cells[t];
                 for ((row, c), cp) in
                     gates_t.chunks_exact(g).zip(c_t.chunks_exact_mut(h)).zip(cp.chunks_exact(h))
                 {
@@ -327,20 +426,20 @@ fn forward_impl<T: RnnFloat>(
                         c[j] = f[j] * cp[j] + i[j] * gg[j];
                     }
                 }
-                let tc = &mut extra[o * h..][..r * h];
+                let tc = &mut *extra[t];
                 T::tanh_into(c_t, tc);
                 // The cell output o * tanh(c): the state itself, or projected by W_hr.
-                let out: &mut [T] = if proj { &mut hcell[o * h..][..r * h] } else { &mut y_t[..] };
+                let out: &mut [T] = if proj { &mut hcell[t][..] } else { &mut y_t[..] };
                 for ((row, yr), tr) in
                     gates_t.chunks_exact(g).zip(out.chunks_exact_mut(h)).zip(tc.chunks_exact(h))
                 {
-                    for ((v, &og), &tv) in yr.iter_mut().zip(&row[3 * h..]).zip(tr) {
+                    for ((v, &og), &tv) in yr.iter_mut().zip(&row[3 * h..]).zip(tr.iter()) {
                         *v = og * tv;
                     }
                 }
                 if proj {
                     let pr = SmallGemm { m: r, k: h, n: p, lda: h, ldb: p, ldo: p };
-                    gemm_acc(&pr, &hcell[o * h..][..r * h], &w_hr_t, y_t);
+                    gemm_acc(&pr, &hcell[t][..], w_hr_t, y_t);
                 }
                 cs[..r * h].copy_from_slice(c_t);
             }
@@ -348,8 +447,8 @@ fn forward_impl<T: RnnFloat>(
                 // r and z: the hidden product adds to the projection; n's hidden part
                 // (W_hn h + b_hn) is kept apart, since r scales it.
                 let rz = SmallGemm { m: r, k: h, n: 2 * h, lda: h, ldb: g, ldo: g };
-                gemm_acc(&rz, hprev, &w_t, gates_t);
-                let hn = &mut extra[o * h..][..r * h];
+                gemm_acc(&rz, hprev, w_t, gates_t);
+                let hn = &mut *extra[t];
                 for row in hn.chunks_exact_mut(h) {
                     if w.b_hh.is_empty() {
                         row.iter_mut().for_each(|v| *v = T::default());
@@ -376,21 +475,7 @@ fn forward_impl<T: RnnFloat>(
                 }
             }
         }
-        hs[..r * p].copy_from_slice(&y[o * p..][..r * p]);
-    }
-    if !(lstm || gru) {
-        gates = Vec::new();
-    }
-    RnnForward {
-        y,
-        h_last: hs,
-        c_last: if lstm { cs } else { Vec::new() },
-        gates,
-        extra,
-        cells,
-        hin,
-        cin,
-        hcell,
+        hs[..r * p].copy_from_slice(y_t);
     }
 }
 
@@ -436,8 +521,7 @@ fn outer_sum<T: RnnFloat>(a: &[T], b: &[T], rows: usize, m: usize, n: usize) -> 
 
 /// One batch row of LSTM's gate gradients: `gates` i, f, g, o; `tc` tanh of the cell state,
 /// `cp` the previous cell state, `dh` the cell output's gradient, `dc` the cell state's
-/// (updated to the previous step's); `oi..oo` the pre-activation gradients. (The compiler
-/// still emits scalar code for this loop; a hand-vectorised version is left to do.)
+/// (updated to the previous step's); `oi..oo` the pre-activation gradients.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lstm_grad_row<T: RnnFloat>(
@@ -455,14 +539,59 @@ fn lstm_grad_row<T: RnnFloat>(
     let h = dc.len();
     let (gi, gf, gg, go, tc, cp, dh) = (&gi[..h], &gf[..h], &gg[..h], &go[..h], &tc[..h], &cp[..h], &dh[..h]);
     let (oi, of, og, oo) = (&mut oi[..h], &mut of[..h], &mut og[..h], &mut oo[..h]);
-    for j in 0..h {
+    let unit = |j: usize, dcj: T| {
         let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
-        let dcq = dc[j] + dh[j] * o * (one - tc[j] * tc[j]);
-        oi[j] = dcq * g * i * (one - i);
-        of[j] = dcq * cp[j] * f * (one - f);
-        og[j] = dcq * i * (one - g * g);
-        oo[j] = dh[j] * tc[j] * o * (one - o);
-        dc[j] = dcq * f;
+        let dcq = dcj + dh[j] * o * (one - tc[j] * tc[j]);
+        [
+            dcq * g * i * (one - i),
+            dcq * cp[j] * f * (one - f),
+            dcq * i * (one - g * g),
+            dh[j] * tc[j] * o * (one - o),
+            dcq * f,
+        ]
+    };
+    // Groups of `W` units, each output a loop of its own into a local array that is copied
+    // out after: no store in these loops can alias their loads, so the compiler vectorises
+    // them (the plain loop over five outputs and seven inputs stayed scalar).
+    const W: usize = 16;
+    let mut j = 0;
+    while j + W <= h {
+        let lanes = |v: &[T]| <[T; W]>::try_from(&v[j..j + W]).ok();
+        let (Some(i), Some(f), Some(g), Some(o), Some(t), Some(c), Some(d), Some(dcv)) =
+            (lanes(gi), lanes(gf), lanes(gg), lanes(go), lanes(tc), lanes(cp), lanes(dh), lanes(dc))
+        else {
+            break;
+        };
+        let mut q = [T::default(); W];
+        for l in 0..W {
+            q[l] = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
+        }
+        let mut r = [T::default(); W];
+        for l in 0..W {
+            r[l] = q[l] * g[l] * i[l] * (one - i[l]);
+        }
+        oi[j..j + W].copy_from_slice(&r);
+        for l in 0..W {
+            r[l] = q[l] * c[l] * f[l] * (one - f[l]);
+        }
+        of[j..j + W].copy_from_slice(&r);
+        for l in 0..W {
+            r[l] = q[l] * i[l] * (one - g[l] * g[l]);
+        }
+        og[j..j + W].copy_from_slice(&r);
+        for l in 0..W {
+            r[l] = d[l] * t[l] * o[l] * (one - o[l]);
+        }
+        oo[j..j + W].copy_from_slice(&r);
+        for l in 0..W {
+            r[l] = q[l] * f[l];
+        }
+        dc[j..j + W].copy_from_slice(&r);
+        j += W;
+    }
+    for j in j..h {
+        let [a, b, c, d, e] = unit(j, dc[j]);
+        (oi[j], of[j], og[j], oo[j], dc[j]) = (a, b, c, d, e);
     }
 }
 
@@ -517,61 +646,167 @@ pub fn backward<T: RnnFloat>(
     dh_last: &[T],
     dc_last: &[T],
 ) -> RnnGrads<T> {
-    simd_dispatch!(backward_impl::<T>(
-        d: &RnnDims,
-        st: &RnnSteps,
-        s: &RnnSavedRef<T>,
-        w: &RnnWeights<T>,
-        needs: RnnNeeds,
-        dy: &[T],
-        dh_last: &[T],
-        dc_last: &[T]
-    ) -> RnnGrads<T>)
+    let cuts = batch_cuts(d.b, d.p, d.g(), st.t());
+    backward_blocked(d, st, s, w, needs, (dy, dh_last, dc_last), &cuts)
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn backward_impl<T: RnnFloat>(
+/// One block of batch rows' share of the backward sweep: its rows of every step of the
+/// pre-activation gradients (and the projected outputs'), and its rows of the running
+/// state gradients.
+struct BwdBlock<'a, T> {
+    c0: usize,
+    c1: usize,
+    dgi: Vec<&'a mut [T]>,
+    dgh: Vec<&'a mut [T]>,
+    dys: Vec<&'a mut [T]>,
+    dh: Vec<T>,
+    dc: Vec<T>,
+}
+
+/// [`backward`] with the sweep split into blocks of batch rows at `cuts`, run in parallel;
+/// `grads` are `dy`, `dh_last`, `dc_last`.
+pub(super) fn backward_blocked<T: RnnFloat>(
     d: &RnnDims,
     st: &RnnSteps,
     s: &RnnSavedRef<T>,
     w: &RnnWeights<T>,
     needs: RnnNeeds,
-    dy: &[T],
-    dh_last: &[T],
-    dc_last: &[T],
+    (dy, dh_last, dc_last): (&[T], &[T], &[T]),
+    cuts: &[usize],
 ) -> RnnGrads<T> {
     let (b, h, p, g, n) = (d.b, d.h, d.p, d.g(), st.n);
-    let one = T::from_f64(1.0);
     let zero = T::default();
     let proj = !w.w_hr.is_empty();
     let gru = d.mode == RnnMode::Gru;
     let mut dgi = vec![zero; n * g];
     // GRU: the hidden side's pre-activation gradient differs from gi's in the n block.
     let mut dgh = if gru { vec![zero; n * g] } else { Vec::new() };
-    // With a projection: each row's output gradient (for W_hr's) and the cell output's.
+    // With a projection: each row's output gradient (for W_hr's).
     let mut dys = if proj { vec![zero; n * p] } else { Vec::new() };
-    let mut dhc = if proj { vec![zero; b * h] } else { Vec::new() };
-    let mut dh = if dh_last.is_empty() { vec![zero; b * p] } else { dh_last.to_vec() };
-    let mut dc = if dc_last.is_empty() { vec![zero; b * h] } else { dc_last.to_vec() };
-    let mut next = vec![zero; b * p];
+    let dh0 = if dh_last.is_empty() { vec![zero; b * p] } else { dh_last.to_vec() };
+    let dc0 = if dc_last.is_empty() { vec![zero; b * h] } else { dc_last.to_vec() };
+    let states: Vec<(Vec<T>, Vec<T>)> = {
+        let mut parts = [
+            split_steps(&mut dgi, g, st, cuts),
+            split_steps(&mut dgh, g, st, cuts),
+            split_steps(&mut dys, p, st, cuts),
+        ]
+        .map(|v| v.into_iter());
+        let mut blocks = Vec::with_capacity(cuts.len());
+        for k in 0..cuts.len().saturating_sub(1) {
+            let [dgi, dgh, dys] = std::array::from_fn(|i| parts[i].next().unwrap_or_default());
+            let (c0, c1) = (cuts[k], cuts[k + 1]);
+            let (dh, dc) = (state_rows(&dh0, p, c0, c1), state_rows(&dc0, h, c0, c1));
+            blocks.push(BwdBlock { c0, c1, dgi, dgh, dys, dh, dc });
+        }
+        let run = |mut blk: BwdBlock<'_, T>| {
+            backward_block_simd(d, st, s, w, dy, &mut blk);
+            (blk.dh, blk.dc)
+        };
+        if blocks.len() > 1 {
+            blocks.into_par_iter().map(run).collect()
+        } else {
+            blocks.into_iter().map(run).collect()
+        }
+    };
+    let mut dh = Vec::with_capacity(b * p);
+    let mut dc = Vec::with_capacity(b * h);
+    for (a, c) in states {
+        dh.extend(a);
+        dc.extend(c);
+    }
+    // The weights, every step at once: W_hh's from each row's hidden input, W_hr's from
+    // each row's cell output, W_ih's and the input's from the projection's gradient.
+    let dp = if gru { &dgh } else { &dgi };
+    let dw_hh = outer_sum(dp, s.hin, n, g, p);
+    let dw_hr = if proj { outer_sum(&dys, s.hcell, n, p, h) } else { Vec::new() };
+    let mut db_hh = Vec::new();
+    if needs.b_hh {
+        db_hh = vec![zero; g];
+        add_column_sums(dp, g, &mut db_hh);
+    }
+    let mut db_ih = Vec::new();
+    if needs.b_ih && needs.b_hh && !gru {
+        // Both biases add straight to the gates: the same column sums.
+        db_ih = db_hh.clone();
+    } else if needs.b_ih {
+        db_ih = vec![zero; g];
+        add_column_sums(&dgi, g, &mut db_ih);
+    }
+    let dw_ih = outer_sum(&dgi, s.x, n, g, d.i);
+    let mut dx = Vec::new();
+    if needs.x {
+        dx = vec![zero; n * d.i];
+        let a = Mat { data: &dgi[..], offset: 0, rs: g, cs: 1 };
+        let wm = Mat { data: w.w_ih, offset: 0, rs: d.i, cs: 1 };
+        matmul_into(a, wm, &mut dx, n, g, d.i, false);
+    }
+    let dc0 = if d.mode == RnnMode::Lstm { dc } else { Vec::new() };
+    RnnGrads { x: dx, h0: dh, c0: dc0, w_ih: dw_ih, w_hh: dw_hh, b_ih: db_ih, b_hh: db_hh, w_hr: dw_hr }
+}
+
+/// [`backward_block`] compiled for the CPU's vector width.
+fn backward_block_simd<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    s: &RnnSavedRef<T>,
+    w: &RnnWeights<T>,
+    dy: &[T],
+    blk: &mut BwdBlock<'_, T>,
+) {
+    simd_dispatch!(backward_block::<T>(
+        d: &RnnDims,
+        st: &RnnSteps,
+        s: &RnnSavedRef<T>,
+        w: &RnnWeights<T>,
+        dy: &[T],
+        blk: &mut BwdBlock<'_, T>
+    ) -> ())
+}
+
+/// The reverse sweep of one block of batch rows: its pre-activation gradients of every
+/// step, and its state gradients carried back to the initial states.
+#[inline(always)]
+fn backward_block<T: RnnFloat>(
+    d: &RnnDims,
+    st: &RnnSteps,
+    s: &RnnSavedRef<T>,
+    w: &RnnWeights<T>,
+    dy: &[T],
+    blk: &mut BwdBlock<'_, T>,
+) {
+    let (h, p, g) = (d.h, d.p, d.g());
+    let one = T::from_f64(1.0);
+    let zero = T::default();
+    let proj = !w.w_hr.is_empty();
+    let gru = d.mode == RnnMode::Gru;
+    let BwdBlock { c0, c1, dgi, dgh, dys, dh, dc } = blk;
+    let rows = *c1 - *c0;
+    // With a projection: the cell output's gradient.
+    let mut dhc = if proj { vec![zero; rows * h] } else { Vec::new() };
+    let mut next = vec![zero; rows * p];
     for k in (0..st.t()).rev() {
         let t = d.step(k, st.t());
-        let (r, o) = (st.rows[t], st.starts[t]);
+        let r = rows_in(st.rows[t], *c0, *c1);
+        if r == 0 {
+            continue;
+        }
+        // This block's rows start at global row `o` of the `[N, ...]` buffers.
+        let o = st.starts[t] + *c0;
         if !dy.is_empty() {
             for (a, &v) in dh[..r * p].iter_mut().zip(&dy[o * p..][..r * p]) {
                 *a = *a + v;
             }
         }
         if proj {
-            dys[o * p..][..r * p].copy_from_slice(&dh[..r * p]);
+            dys[t].copy_from_slice(&dh[..r * p]);
             dhc[..r * h].iter_mut().for_each(|v| *v = zero);
             let back = SmallGemm { m: r, k: p, n: h, lda: p, ldb: h, ldo: h };
             gemm_acc(&back, &dh[..r * p], w.w_hr, &mut dhc[..r * h]);
         }
         // The gradient of the cell output (o * tanh(c), before any projection).
         let dho: &[T] = if proj { &dhc[..r * h] } else { &dh[..r * p] };
-        let dg_t = &mut dgi[o * g..][..r * g];
+        let dg_t = &mut *dgi[t];
         match d.mode {
             RnnMode::Tanh => {
                 for (v, (&y, &gh)) in dg_t.iter_mut().zip(s.y[o * p..][..r * p].iter().zip(dho)) {
@@ -602,7 +837,7 @@ fn backward_impl<T: RnnFloat>(
                 let gates_t = &s.gates[o * g..][..r * g];
                 let hn = &s.extra[o * h..][..r * h];
                 let hp = &s.hin[o * p..][..r * p];
-                let dgh_t = &mut dgh[o * g..][..r * g];
+                let dgh_t = &mut *dgh[t];
                 for bi in 0..r {
                     let row = &gates_t[bi * g..][..g];
                     let (gr, gz, gn) = (&row[..h], &row[h..2 * h], &row[2 * h..]);
@@ -617,7 +852,7 @@ fn backward_impl<T: RnnFloat>(
             }
         }
         // dh_prev = (GRU's direct part) + d(pre)_t @ W_hh; rows past `r` carry on unchanged.
-        let dpre = if gru { &dgh[o * g..][..r * g] } else { &dgi[o * g..][..r * g] };
+        let dpre: &[T] = if gru { &dgh[t][..] } else { &dgi[t][..] };
         if !gru {
             next[..r * p].iter_mut().for_each(|v| *v = zero);
         }
@@ -625,31 +860,6 @@ fn backward_impl<T: RnnFloat>(
         gemm_acc(&back, dpre, w.w_hh, &mut next[..r * p]);
         dh[..r * p].copy_from_slice(&next[..r * p]);
     }
-    // The weights, every step at once: W_hh's from each row's hidden input, W_hr's from
-    // each row's cell output, W_ih's and the input's from the projection's gradient.
-    let dp = if gru { &dgh } else { &dgi };
-    let dw_hh = outer_sum(dp, s.hin, n, g, p);
-    let dw_hr = if proj { outer_sum(&dys, s.hcell, n, p, h) } else { Vec::new() };
-    let mut db_hh = Vec::new();
-    if needs.b_hh {
-        db_hh = vec![zero; g];
-        add_column_sums(dp, g, &mut db_hh);
-    }
-    let mut db_ih = Vec::new();
-    if needs.b_ih {
-        db_ih = vec![zero; g];
-        add_column_sums(&dgi, g, &mut db_ih);
-    }
-    let dw_ih = outer_sum(&dgi, s.x, n, g, d.i);
-    let mut dx = Vec::new();
-    if needs.x {
-        dx = vec![zero; n * d.i];
-        let a = Mat { data: &dgi[..], offset: 0, rs: g, cs: 1 };
-        let wm = Mat { data: w.w_ih, offset: 0, rs: d.i, cs: 1 };
-        matmul_into(a, wm, &mut dx, n, g, d.i, false);
-    }
-    let dc0 = if d.mode == RnnMode::Lstm { dc } else { Vec::new() };
-    RnnGrads { x: dx, h0: dh, c0: dc0, w_ih: dw_ih, w_hh: dw_hh, b_ih: db_ih, b_hh: db_hh, w_hr: dw_hr }
 }
 
 #[cfg(test)]
