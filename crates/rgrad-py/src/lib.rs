@@ -129,6 +129,13 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(linalg::_linalg_solve_triangular, m)?)?;
     m.add_function(wrap_pyfunction!(linalg::_linalg_inv_ex, m)?)?;
     m.add_function(wrap_pyfunction!(linalg::_linalg_slogdet, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_lu_factor_ex, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_lu_permutation, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_solve_ex, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_det, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_eigh, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_svd, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg::_linalg_qr, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_bucketize, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_isin, m)?)?;
