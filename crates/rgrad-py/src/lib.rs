@@ -19,6 +19,7 @@ mod linalg;
 mod logical;
 mod optim;
 mod out_arg;
+mod samplers;
 mod set_search;
 mod sort;
 mod tensor;
@@ -136,6 +137,9 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(linalg::_linalg_eigh, m)?)?;
     m.add_function(wrap_pyfunction!(linalg::_linalg_svd, m)?)?;
     m.add_function(wrap_pyfunction!(linalg::_linalg_qr, m)?)?;
+    m.add_function(wrap_pyfunction!(samplers::_standard_gamma, m)?)?;
+    m.add_function(wrap_pyfunction!(samplers::_poisson, m)?)?;
+    m.add_function(wrap_pyfunction!(samplers::_binomial, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_bucketize, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_isin, m)?)?;

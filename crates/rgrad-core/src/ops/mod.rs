@@ -26,6 +26,7 @@ pub mod reduce;
 pub mod resample;
 pub mod resample_plans;
 pub mod rnn;
+pub mod samplers;
 pub mod scan;
 pub mod search;
 pub mod select;
