@@ -642,11 +642,15 @@ def case_source(col: str, case: Case) -> tuple[str, str, str | None] | None:
 
 
 def suite_cases(suite: str) -> list[Case]:
-    """The cases of a suite: this file's, or benches/conv_parts.py's."""
+    """The cases of a suite: this file's, benches/conv_parts.py's or benches/linalg_parts.py's."""
     if suite == "conv-parts":
         import conv_parts  # benches/ is on the path: it is this script's directory
 
         return conv_parts.CASES
+    if suite == "linalg":
+        import linalg_parts  # benches/ is on the path: it is this script's directory
+
+        return linalg_parts.CASES
     return CASES
 
 
@@ -793,9 +797,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads(N) first")
     parser.add_argument(
         "--suite",
-        choices=["main", "conv-parts"],
+        choices=["main", "conv-parts", "linalg"],
         default="main",
-        help="the cases: this file's (main) or the CNN steps' convolutions (conv-parts)",
+        help="the cases: this file's (main), the CNN steps' convolutions (conv-parts) or the "
+        "linalg factorizations (linalg)",
     )
     parser.add_argument(
         "--base",

@@ -74,8 +74,12 @@ def test_matrix_norm():
     assert gradcheck(lambda t: rgrad.linalg.matrix_norm(t, dim=(0, 2)), (A,))
     with pytest.raises(RuntimeError, match="at least 2 dimensions"):
         rgrad.linalg.matrix_norm(rnd(3))
-    with pytest.raises(NotImplementedError):
-        rgrad.linalg.matrix_norm(A, "nuc")
+    for ord in ["nuc", 2, -2]:
+        np.testing.assert_allclose(
+            host(rgrad.linalg.matrix_norm(A, ord)), np.linalg.norm(a, ord, axis=(-2, -1))
+        )
+        assert gradcheck(lambda t, o=ord: rgrad.linalg.matrix_norm(t, o), (A,))
+    assert rgrad.linalg.matrix_norm(A, 2, keepdim=True).shape == (2, 1, 1)
 
 
 def test_linalg_norm_dispatch():

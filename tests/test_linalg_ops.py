@@ -20,14 +20,8 @@ CASES = json.loads((DATA / "linalg_conformance.json").read_text())["cases"]
 with np.load(DATA / "linalg_conformance.npz") as _f:
     ARRAYS = {k: _f[k] for k in _f.files}
 DTYPES = {"float64": (rgrad.float64, 1e-10), "float32": (rgrad.float32, 1e-4)}
-# The shared cases of ops this branch does not have yet (issue 15 item 2, LU/eigh/SVD group).
-PENDING = {
-    "linalg_eigvalsh",
-    "linalg_svdvals",
-    "linalg_pinv",
-    "linalg_matrix_power",
-    "linalg_cross",
-}
+# The shared cases of ops this branch does not have yet.
+PENDING: set[str] = set()
 
 
 def _case_params():
@@ -73,6 +67,11 @@ def test_every_shared_linalg_case_is_here():
         "linalg_inv",
         "linalg_det_slogdet",
         "linalg_solve",
+        "linalg_eigvalsh",
+        "linalg_svdvals",
+        "linalg_pinv",
+        "linalg_matrix_power",
+        "linalg_cross",
     }
     assert names == PENDING | done
 
@@ -416,15 +415,23 @@ def test_inverse_batches(dtype):
 
 
 @pytest.mark.wgpu
-def test_device_tensors_raise_not_implemented():
-    a = rgrad.eye(2).to("wgpu")
-    with pytest.raises(
-        NotImplementedError, match="linalg.cholesky: not implemented for tensors on the wgpu device"
+@pytest.mark.wgpu
+def test_device_tensors_run_on_a_host_copy():
+    """On wgpu the factorizations run on a host copy and the outputs are uploaded; the copies
+    are recorded, so gradients reach the device input."""
+    a = (_spd(_randn(3, 3, seed=4))).to(rgrad.float32)
+    d = a.to("wgpu").requires_grad_()
+    for fn in (
+        lambda x: rgrad.linalg.cholesky(x),
+        lambda x: rgrad.linalg.solve_triangular(x, x, upper=False),
+        lambda x: rgrad.linalg.inv(x),
+        lambda x: rgrad.linalg.det(x),
     ):
-        rgrad.linalg.cholesky(a)
-    with pytest.raises(NotImplementedError, match="linalg.solve_triangular: not implemented"):
-        rgrad.linalg.solve_triangular(a, a, upper=False)
-    with pytest.raises(NotImplementedError, match="linalg.inv: not implemented"):
-        rgrad.linalg.inv(a)
-    with pytest.raises(NotImplementedError, match="linalg.det: not implemented"):
-        rgrad.linalg.det(a)
+        out = fn(d)
+        assert str(out.device).startswith("wgpu")
+        np.testing.assert_allclose(out.detach().cpu().numpy(), _host(fn(a)), rtol=1e-4, atol=1e-4)
+        (g,) = rgrad.autograd.grad(out.sum(), [d])
+        assert str(g.device).startswith("wgpu")
+        ac = a.clone().requires_grad_()
+        (gc,) = rgrad.autograd.grad(fn(ac).sum(), [ac])
+        np.testing.assert_allclose(g.cpu().numpy(), _host(gc), rtol=1e-3, atol=1e-3)

@@ -21,6 +21,14 @@ SHARED = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/confor
 
 SPD = "(A @ A.mT + 3 * torch.eye(A.shape[-1], dtype=A.dtype))"
 TRI = "(torch.tril(A) + 3 * torch.eye(A.shape[-1], dtype=A.dtype))"
+RANK2 = "torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=A.dtype))"
+EIGH_RECON = (
+    "(lambda r: r.eigenvectors @ torch.diag_embed(r.eigenvalues.exp()) @ r.eigenvectors.mT)"
+    "(torch.linalg.eigh(A + A.mT))"
+)
+SVD_RECON = (
+    "(lambda r: (r.U * r.S.exp().unsqueeze(-2)) @ r.Vh)(torch.linalg.svd(A, full_matrices=False))"
+)
 OWN = [
     # name, expr, {input: shape}, dtype
     ("own_cholesky_upper", f"torch.linalg.cholesky({SPD}, upper=True)", {"A": (4, 4)}),
@@ -103,6 +111,112 @@ OWN = [
     ("own_slogdet_batched", "torch.linalg.slogdet(A).logabsdet", {"A": (3, 4, 4)}),
     ("own_logdet", f"torch.logdet({SPD})", {"A": (2, 3, 3)}),
     ("own_det_f32", "torch.linalg.det(A)", {"A": (2, 3, 3)}, "float32"),
+    # LU, solve (issue 15 item 2): pivoting is deterministic, so the factors compare directly.
+    ("own_lu_factor", "torch.linalg.lu_factor(A).LU", {"A": (4, 4)}),
+    ("own_lu_factor_batched", "torch.linalg.lu_factor(A).LU", {"A": (2, 3, 4, 4)}),
+    ("own_lu_factor_wide", "torch.linalg.lu_factor(A).LU", {"A": (3, 5)}),
+    ("own_lu_factor_tall", "torch.linalg.lu_factor(A).LU", {"A": (2, 5, 3)}),
+    ("own_lu_factor_f32", "torch.linalg.lu_factor(A).LU", {"A": (2, 4, 4)}, "float32"),
+    ("own_lu_L", "torch.linalg.lu(A).L", {"A": (5, 3)}),
+    ("own_lu_U", "torch.linalg.lu(A).U", {"A": (3, 5)}),
+    ("own_lu_P", "torch.linalg.lu(A).P @ torch.linalg.lu(A).L", {"A": (2, 4, 4)}),
+    (
+        "own_lu_solve",
+        "torch.linalg.lu_solve(*torch.linalg.lu_factor(A), b)",
+        {"A": (4, 4), "b": (4, 2)},
+    ),
+    (
+        "own_lu_solve_adjoint",
+        "torch.linalg.lu_solve(*torch.linalg.lu_factor(A), b, adjoint=True)",
+        {"A": (2, 4, 4), "b": (2, 4, 3)},
+    ),
+    (
+        "own_lu_solve_right",
+        "torch.linalg.lu_solve(*torch.linalg.lu_factor(A), b, left=False)",
+        {"A": (4, 4), "b": (3, 4)},
+    ),
+    (
+        "own_lu_solve_right_adjoint",
+        "torch.linalg.lu_solve(*torch.linalg.lu_factor(A), b, left=False, adjoint=True)",
+        {"A": (4, 4), "b": (3, 4)},
+    ),
+    (
+        "own_solve_broadcast",
+        "torch.linalg.solve(A + 3 * torch.eye(3, dtype=A.dtype), b)",
+        {"A": (2, 1, 3, 3), "b": (3, 3, 2)},
+    ),
+    (
+        "own_solve_right_batched",
+        "torch.linalg.solve(A + 3 * torch.eye(3, dtype=A.dtype), b, left=False)",
+        {"A": (2, 3, 3), "b": (2, 4, 3)},
+    ),
+    ("own_solve_f32", "torch.linalg.solve(A, b)", {"A": (2, 4, 4), "b": (2, 4, 2)}, "float32"),
+    ("own_det_singular", f"torch.linalg.det(A @ {RANK2} @ A.mT)", {"A": (3, 3)}),
+    # eigh / SVD: only quantities that do not depend on the vectors' signs.
+    ("own_eigvalsh", "torch.linalg.eigvalsh(A + A.mT)", {"A": (2, 4, 4)}),
+    ("own_eigvalsh_upper", "torch.linalg.eigvalsh(A, UPLO='U')", {"A": (4, 4)}),
+    ("own_eigh_abs_vectors", "torch.linalg.eigh(A + A.mT).eigenvectors.abs()", {"A": (2, 4, 4)}),
+    ("own_eigh_upper_vectors", "torch.linalg.eigh(A, UPLO='U').eigenvectors.abs()", {"A": (3, 3)}),
+    ("own_eigh_recon", f"{EIGH_RECON}", {"A": (3, 3)}),
+    ("own_eigh_f32", "torch.linalg.eigvalsh(A + A.mT)", {"A": (2, 5, 5)}, "float32"),
+    ("own_svd_S", "torch.linalg.svd(A).S", {"A": (2, 5, 3)}),
+    ("own_svd_U_tall", "torch.linalg.svd(A, full_matrices=False).U.abs()", {"A": (5, 3)}),
+    ("own_svd_Vh_tall", "torch.linalg.svd(A, full_matrices=False).Vh.abs()", {"A": (5, 3)}),
+    ("own_svd_U_wide", "torch.linalg.svd(A, full_matrices=False).U.abs()", {"A": (2, 3, 5)}),
+    ("own_svd_Vh_wide", "torch.linalg.svd(A, full_matrices=False).Vh.abs()", {"A": (3, 5)}),
+    ("own_svd_full_U", "torch.linalg.svd(A).U[..., :3].abs()", {"A": (5, 3)}),
+    ("own_svd_full_Vh", "torch.linalg.svd(A).Vh[..., :3, :].abs()", {"A": (3, 5)}),
+    ("own_svd_recon", f"{SVD_RECON}", {"A": (4, 3)}),
+    ("own_svdvals_f32", "torch.linalg.svdvals(A)", {"A": (2, 4, 6)}, "float32"),
+    ("own_pinv_wide", "torch.linalg.pinv(A)", {"A": (2, 3, 5)}),
+    (
+        "own_pinv_hermitian",
+        "torch.linalg.pinv(A @ A.mT + torch.eye(4, dtype=A.dtype), hermitian=True)",
+        {"A": (4, 4)},
+    ),
+    ("own_pinv_rtol", "torch.linalg.pinv(A, rtol=0.3)", {"A": (4, 3)}),
+    ("own_lstsq", "torch.linalg.lstsq(A, b).solution", {"A": (5, 3), "b": (5, 2)}),
+    ("own_lstsq_batched", "torch.linalg.lstsq(A, b).solution", {"A": (2, 4, 4), "b": (2, 4, 3)}),
+    (
+        "own_lstsq_residuals",
+        "torch.linalg.lstsq(A, b, driver='gelsd').residuals",
+        {"A": (6, 3), "b": (6, 2)},
+    ),
+    ("own_matrix_norm_2", "torch.linalg.matrix_norm(A, 2)", {"A": (2, 3, 4)}),
+    ("own_matrix_norm_nuc", "torch.linalg.matrix_norm(A, 'nuc')", {"A": (3, 4)}),
+    ("own_matrix_norm_m2", "torch.linalg.matrix_norm(A, -2, dim=(0, 2))", {"A": (3, 2, 4)}),
+    ("own_norm_nuc", "torch.norm(A, 'nuc')", {"A": (3, 3)}),
+    ("own_cond", "torch.linalg.cond(A)", {"A": (2, 3, 3)}),
+    ("own_cond_m2", "torch.linalg.cond(A, -2)", {"A": (3, 3)}),
+    # QR: R's diagonal signs are LAPACK's (Householder reflections), which faer shares.
+    ("own_qr_Q", "torch.linalg.qr(A).Q", {"A": (5, 3)}),
+    ("own_qr_R", "torch.linalg.qr(A).R", {"A": (2, 5, 3)}),
+    ("own_qr_square", "torch.linalg.qr(A).Q", {"A": (4, 4)}),
+    ("own_qr_wide_Q", "torch.linalg.qr(A).Q", {"A": (3, 5)}),
+    ("own_qr_wide_R", "torch.linalg.qr(A).R", {"A": (3, 5)}),
+    ("own_qr_complete_wide", "torch.linalg.qr(A, mode='complete').R", {"A": (3, 4)}),
+    ("own_qr_f32", "torch.linalg.qr(A).R", {"A": (2, 4, 3)}, "float32"),
+    # Compositions.
+    (
+        "own_matrix_power_neg",
+        "torch.linalg.matrix_power(A + 3 * torch.eye(3, dtype=A.dtype), -2)",
+        {"A": (2, 3, 3)},
+    ),
+    ("own_matrix_power_5", "torch.linalg.matrix_power(A, 5)", {"A": (3, 3)}),
+    ("own_matrix_exp", "torch.linalg.matrix_exp(A)", {"A": (3, 3)}),
+    ("own_matrix_exp_large", "torch.linalg.matrix_exp(3 * A)", {"A": (2, 4, 4)}),
+    ("own_cross_dim", "torch.linalg.cross(a, b, dim=0)", {"a": (3, 4), "b": (3, 1)}),
+    ("own_vecdot", "torch.linalg.vecdot(a, b, dim=0)", {"a": (3, 4), "b": (3, 4)}),
+    ("own_multi_dot", "torch.linalg.multi_dot([a, b, c])", {"a": (3,), "b": (3, 4), "c": (4, 2)}),
+    ("own_householder", "torch.linalg.householder_product(A, tau)", {"A": (5, 3), "tau": (2,)}),
+    ("own_torch_svd_S", "torch.svd(A).S", {"A": (4, 3)}),
+    ("own_torch_svd_V", "torch.svd(A, some=False).V.abs()", {"A": (3, 4)}),
+    ("own_lu_unpack", "torch.lu_unpack(*torch.linalg.lu_factor(A)).L", {"A": (2, 4, 3)}),
+    ("own_vander", "torch.linalg.vander(a)", {"a": (2, 4)}),
+    ("own_vander_n", "torch.linalg.vander(a, N=2)", {"a": (3,)}),
+    ("own_linalg_diagonal", "torch.linalg.diagonal(A, offset=1)", {"A": (2, 3, 4)}),
+    ("own_tensorinv", "torch.linalg.tensorinv(A, ind=1)", {"A": (4, 2, 2)}),
+    ("own_tensorsolve", "torch.linalg.tensorsolve(A, b)", {"A": (2, 3, 6), "b": (2, 3)}),
 ]
 
 
@@ -122,7 +236,10 @@ def main():
         }
         out = eval(expr, {"torch": torch}, dict(inputs))
         cot = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(tdt)
-        grads = torch.autograd.grad((out * cot).sum(), list(inputs.values()))
+        try:
+            grads = torch.autograd.grad((out * cot).sum(), list(inputs.values()))
+        except RuntimeError as e:
+            raise RuntimeError(f"{name}: {e}") from e
         for (k, v), g in zip(inputs.items(), grads):
             arrays[f"{name}/in/{k}"] = v.detach().numpy()
             arrays[f"{name}/grad/{k}"] = g.numpy()

@@ -343,6 +343,15 @@ Tensor.det = det
 Tensor.logdet = logdet
 Tensor.slogdet = slogdet
 Tensor.inverse = inverse
+matrix_exp = linalg.matrix_exp
+matrix_power = linalg.matrix_power
+from rgrad._linalg_decomp import lu_unpack, pinverse  # noqa: E402
+from rgrad._linalg_decomp import torch_svd as svd  # noqa: E402
+
+Tensor.matrix_exp = linalg.matrix_exp
+Tensor.matrix_power = linalg.matrix_power
+Tensor.pinverse = pinverse
+Tensor.svd = svd
 
 # Distributions and special functions (with the samplers PyTorch also has at top level), and
 # the poolings PyTorch also has at top level (adaptive_max_pool1d returns the indices too).
@@ -416,6 +425,11 @@ __all__ = [
     "cumsum",
     "default_generator",
     "det",
+    "matrix_exp",
+    "matrix_power",
+    "pinverse",
+    "lu_unpack",
+    "svd",
     "detach",
     "device",
     "div",

@@ -19,6 +19,7 @@ __all__ = [
     "logdet",
     "slogdet",
     "solve",
+    "solve_ex",
     "solve_triangular",
     "triangular_solve",
 ]
@@ -264,9 +265,12 @@ def _check_square(A, fn):
         )
 
 
-def solve(A, B, *, left=True):
-    """``X`` with ``A X = B`` (``X A = B`` when not ``left``); ``B`` may be a (batch of)
-    vector(s), as in PyTorch. Computed as ``inv(A) @ B``, one LU per matrix."""
+class linalg_solve_ex(_NamedPair):  # noqa: N801
+    __slots__ = ()
+    _fields = ("result", "info")
+
+
+def _solve(A, B, left, check_errors):
     A, B = _promote(A, B)
     _check_square(A, "linalg.solve")
     n = A.shape[-1]
@@ -281,15 +285,27 @@ def solve(A, B, *, left=True):
             f"linalg.solve: Incompatible shapes of A and B for the equation {eq} ({n}x{n} and "
             f"{rows}x{cols})"
         )
-    X, info = _rgrad._linalg_inv_ex(A)
-    failed = _first_failure(info)
-    if failed is not None:
-        raise _LinAlgError(
-            f"torch.linalg.solve: {failed[0]}The solver failed because the input matrix is "
-            "singular."
-        )
-    out = X @ Bm if left else Bm @ X
-    return out.squeeze(-1) if vector else out
+    _check_batches(tuple(Bm.shape[:-2]), tuple(A.shape[:-2]))
+    X, info = _rgrad._linalg_solve_ex(A, Bm, bool(left))
+    if check_errors:
+        failed = _first_failure(info)
+        if failed is not None:
+            raise _LinAlgError(
+                f"torch.linalg.solve: {failed[0]}The solver failed because the input matrix is "
+                "singular."
+            )
+    return (X.squeeze(-1) if vector else X), info
+
+
+def solve(A, B, *, left=True):
+    """``X`` with ``A X = B`` (``X A = B`` when not ``left``); ``B`` may be a (batch of)
+    vector(s), as in PyTorch. One LU per matrix; raises for a singular matrix."""
+    return _solve(A, B, left, True)[0]
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """``(result, info)``: ``solve`` without raising unless ``check_errors``."""
+    return linalg_solve_ex(_solve(A, B, left, check_errors))
 
 
 def slogdet(A):
@@ -298,9 +314,9 @@ def slogdet(A):
 
 
 def det(A):
-    """The determinant, ``sign * exp(logabsdet)`` of one LU per matrix."""
-    sign, logabs = _rgrad._linalg_slogdet(A, "linalg.det")
-    return sign * logabs.exp()
+    """The determinant from one LU per matrix; its gradient (the adjugate) is finite at
+    singular matrices too."""
+    return _rgrad._linalg_det(A)
 
 
 def logdet(A):

@@ -9,6 +9,31 @@ from rgrad import _rgrad
 
 Tensor = _rgrad.Tensor
 
+from rgrad._linalg_decomp import (  # noqa: E402
+    cond,
+    cross,
+    diagonal,
+    eigh,
+    eigvalsh,
+    householder_product,
+    lstsq,
+    lu,
+    lu_factor,
+    lu_factor_ex,
+    lu_solve,
+    matrix_exp,
+    matrix_power,
+    matrix_rank,
+    multi_dot,
+    pinv,
+    qr,
+    svd,
+    svdvals,
+    tensorinv,
+    tensorsolve,
+    vander,
+    vecdot,
+)
 from rgrad._linalg_factor import (  # noqa: E402
     LinAlgError,
     cholesky,
@@ -18,6 +43,7 @@ from rgrad._linalg_factor import (  # noqa: E402
     inv_ex,
     slogdet,
     solve,
+    solve_ex,
     solve_triangular,
 )
 
@@ -25,14 +51,38 @@ __all__ = [
     "LinAlgError",
     "cholesky",
     "cholesky_ex",
+    "cond",
+    "cross",
     "det",
+    "diagonal",
+    "eigh",
+    "eigvalsh",
+    "householder_product",
     "inv",
     "inv_ex",
+    "lstsq",
+    "lu",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
+    "matrix_exp",
     "matrix_norm",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
     "norm",
+    "pinv",
+    "qr",
     "slogdet",
     "solve",
+    "solve_ex",
     "solve_triangular",
+    "svd",
+    "svdvals",
+    "tensorinv",
+    "tensorsolve",
+    "vander",
+    "vecdot",
     "vector_norm",
 ]
 
@@ -93,8 +143,9 @@ def _all_reduce(fn, x, keepdim):
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):  # noqa: A002
-    """The Frobenius norm or the induced 1/inf norms (max column/row abs sum) of the matrices
-    over ``dim``. The spectral and nuclear norms (ord 2, -2, 'nuc') need an SVD rgrad lacks."""
+    """The Frobenius norm, the induced 1/inf norms (max column/row abs sum), or the
+    spectral (2, -2: largest, smallest singular value) and nuclear norms of the matrices over
+    ``dim``."""
     if dtype is not None:
         A = A.to(dtype)
     _check_float(A, "linalg.matrix_norm")
@@ -109,9 +160,13 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if ord == "fro":
         return A.norm(2.0, [d0, d1], keepdim)
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(
-            f"linalg.matrix_norm: ord={ord!r} (needs an SVD) is not supported"
-        )
+        lo, hi = min(d0, d1), max(d0, d1)
+        M = A.movedim((d0, d1), (-2, -1))
+        S = svdvals(M)
+        r = S.sum(-1) if ord == "nuc" else S.amax(-1) if ord == 2 else S.amin(-1)
+        if keepdim:
+            r = r.unsqueeze(lo).unsqueeze(hi)
+        return r
     if ord in (1, -1, math.inf, -math.inf):
         # 1: max over columns of the column sums; inf: max over rows of the row sums.
         sum_dim, red_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)
@@ -155,10 +210,10 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa
 
 def torch_norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """``torch.norm``: the Frobenius norm by default; a numeric ``p`` is a vector norm over
-    ``dim`` (all elements when None), ``'fro'`` over ``dim`` too, ``'nuc'`` is unsupported."""
+    ``dim`` (all elements when None), ``'fro'`` over ``dim`` too, ``'nuc'`` the nuclear norm."""
     if isinstance(p, str):
         if p == "nuc":
-            raise NotImplementedError("norm: the nuclear norm (needs an SVD) is not supported")
+            return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
         if p != "fro":
             raise RuntimeError(f"norm: invalid norm type {p!r}")
         p = 2

@@ -69,3 +69,102 @@ pub fn _linalg_slogdet(
     let (s, l) = run(py, cubic_work(&a), || a.linalg_slogdet(op))?;
     Ok((wrap(py, s)?, wrap(py, l)?))
 }
+
+/// `linalg_lu_factor_ex(A)`: (LU, pivots, info) with LAPACK's 1-based int32 pivots.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a))]
+pub fn _linalg_lu_factor_ex(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+    let a = tensor_param(a, "linalg_lu_factor_ex", "A", 1)?;
+    let (lu, piv, info) = run(py, cubic_work(&a), || a.linalg_lu_factor_ex())?;
+    Ok((wrap(py, lu)?, wrap(py, piv)?, wrap(py, info)?))
+}
+
+/// `_linalg_lu_permutation(A)`: the permutation matrices P of A = P L U (no gradient).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a))]
+pub fn _linalg_lu_permutation(py: Python<'_>, a: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    let a = tensor_param(a, "linalg_lu", "A", 1)?;
+    let p = run(py, cubic_work(&a), || a.linalg_lu_permutation())?;
+    wrap(py, p)
+}
+
+/// `linalg_solve_ex(A, B, left)` for a batch of matrices B (same dtypes): (X, info).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a, b, left))]
+pub fn _linalg_solve_ex(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    left: bool,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let a = tensor_param(a, "linalg_solve_ex", "A", 1)?;
+    let b = tensor_param(b, "linalg_solve_ex", "B", 2)?;
+    let work =
+        cubic_work(&a).saturating_add(b.numel().saturating_mul(a.shape().last().copied().unwrap_or(1)));
+    let (x, info) = run(py, work, || a.linalg_solve_ex(&b, left))?;
+    Ok((wrap(py, x)?, wrap(py, info)?))
+}
+
+/// `linalg_det(A)`: the determinants (gradient finite at singular matrices).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a))]
+pub fn _linalg_det(py: Python<'_>, a: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    let a = tensor_param(a, "linalg_det", "A", 1)?;
+    let d = run(py, cubic_work(&a), || a.linalg_det())?;
+    wrap(py, d)
+}
+
+/// `linalg_eigh(A, upper)`: (eigenvalues ascending, eigenvectors as columns).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a, upper))]
+pub fn _linalg_eigh(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    upper: bool,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let a = tensor_param(a, "linalg_eigh", "A", 1)?;
+    let (l, v) = run(py, cubic_work(&a), || a.linalg_eigh(upper))?;
+    Ok((wrap(py, l)?, wrap(py, v)?))
+}
+
+/// `linalg_svd(A, full_matrices)`: (U, S descending, Vh).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a, full_matrices))]
+pub fn _linalg_svd(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    full_matrices: bool,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+    let a = tensor_param(a, "linalg_svd", "A", 1)?;
+    let (u, s, vh) = run(py, cubic_work(&a), || a.linalg_svd(full_matrices))?;
+    Ok((wrap(py, u)?, wrap(py, s)?, wrap(py, vh)?))
+}
+
+/// `linalg_qr(A, mode)` with mode 'reduced', 'complete' or 'r' (checked by the caller).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (a, mode))]
+pub fn _linalg_qr(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    mode: &str,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    use rgrad_core::ops::linalg_decomp::QrMode;
+    let a = tensor_param(a, "linalg_qr", "A", 1)?;
+    let mode = match mode {
+        "complete" => QrMode::Complete,
+        "r" => QrMode::R,
+        _ => QrMode::Reduced,
+    };
+    let (q, r) = run(py, cubic_work(&a), || a.linalg_qr(mode))?;
+    Ok((wrap(py, q)?, wrap(py, r)?))
+}

@@ -63,7 +63,9 @@ class Binomial(Distribution):
 
     def sample(self, sample_shape=()):
         shape = tuple(self._extended_shape(sample_shape))
-        return binomial(self.total_count.expand(shape), self.probs.expand(shape))
+        return binomial(
+            self.total_count.expand(shape).to(self.probs.dtype), self.probs.expand(shape)
+        )
 
     def log_prob(self, value):
         if self._validate_args:

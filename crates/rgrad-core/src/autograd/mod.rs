@@ -4,7 +4,7 @@ pub mod engine;
 mod ops;
 mod rules;
 
-pub use ops::{Op, UnaryGrad};
+pub use ops::{DecompSaved, Op, UnaryGrad};
 
 use crate::error::{Error, Result};
 use crate::grad_mode;

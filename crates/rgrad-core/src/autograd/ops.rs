@@ -424,6 +424,27 @@ pub enum Op {
     Slogdet {
         a: Saved,
     },
+    /// `linalg.lu_factor_ex` (ops/linalg_solve.rs): the input, the packed factors it gave and
+    /// the permutation matrices P (A = P L U), a constant.
+    LuFactor {
+        a: Saved,
+        lu: Saved,
+        p: Tensor,
+    },
+    /// `linalg.solve_ex` (ops/linalg_solve.rs); inputs (A, B), `x` the solution.
+    Solve {
+        a: Saved,
+        b: Saved,
+        x: Saved,
+        left: bool,
+    },
+    /// `linalg.det` (ops/linalg_solve.rs): the input and the determinant it gave.
+    Det {
+        a: Saved,
+        det: Saved,
+    },
+    /// The decompositions with several differentiable outputs (ops/linalg_decomp.rs).
+    Decomp(Box<DecompSaved>),
     /// `gelu` (ops/gelu.rs), exact or (`tanh`) the tanh form.
     Gelu {
         x: Saved,
@@ -468,4 +489,12 @@ impl Op {
                 | Op::Resample { .. }
         )
     }
+}
+
+/// What the backward of `linalg.eigh`, `linalg.svd` and `linalg.qr` needs: the input (to
+/// recompute the outputs with history under `create_graph`) and the outputs.
+pub enum DecompSaved {
+    Eigh { a: Saved, l: Saved, v: Saved, upper: bool },
+    Svd { a: Saved, u: Saved, s: Saved, vh: Saved, full: bool },
+    Qr { a: Saved, q: Saved, r: Saved, mode: crate::ops::linalg_decomp::QrMode },
 }

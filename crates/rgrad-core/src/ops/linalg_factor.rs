@@ -44,8 +44,20 @@ pub(super) fn check_square(a: &Tensor, op: &str, name: &str) -> Result<usize> {
     Ok(r)
 }
 
-/// Factorizations run on the host only; a device tensor is refused rather than copied behind
-/// the caller's back.
+/// Device tensors take one clear path: the op runs on a host copy and its outputs are
+/// uploaded. Both copies are recorded (`ToCopyBackward0`), so gradients flow back to the
+/// device. `None` for CPU operands; PyTorch's error for mixed devices.
+pub(super) fn device_of(ts: &[&Tensor]) -> Result<Option<Device>> {
+    let dev = crate::ops::common_device(ts)?;
+    Ok(if dev == Device::Cpu { None } else { Some(dev) })
+}
+
+pub(super) fn host(t: &Tensor) -> Result<Tensor> {
+    t.to_device(Device::Cpu)
+}
+
+/// The kernels run on the host; the entry points move device operands there first (see
+/// [`device_of`]), so this only guards the kernels.
 pub(super) fn check_cpu(a: &Tensor, op: &str) -> Result<()> {
     if a.device() == Device::Wgpu {
         bail!(
@@ -85,19 +97,19 @@ pub(super) fn slice<T: Element>(t: &Tensor) -> &[T] {
 
 /// Maps a flat index of the broadcast batch `out` to the flat batch index of `src` (whose
 /// batch dims, right-aligned, are each equal to `out`'s or 1).
-struct BatchMap {
+pub(super) struct BatchMap {
     out: Vec<usize>,
     src: Vec<usize>,
 }
 
 impl BatchMap {
-    fn new(out: &[usize], src: &[usize]) -> BatchMap {
+    pub(super) fn new(out: &[usize], src: &[usize]) -> BatchMap {
         let mut s = vec![1; out.len() - src.len()];
         s.extend_from_slice(src);
         BatchMap { out: out.to_vec(), src: s }
     }
 
-    fn map(&self, mut i: usize) -> usize {
+    pub(super) fn map(&self, mut i: usize) -> usize {
         let (mut j, mut stride) = (0, 1);
         for d in (0..self.out.len()).rev() {
             let idx = i % self.out[d];
@@ -215,6 +227,10 @@ impl Tensor {
     /// per matrix (0 on success, else the order of the leading minor that is not positive
     /// definite; the factor is then partial).
     pub fn linalg_cholesky_ex(&self, upper: bool) -> Result<(Tensor, Tensor)> {
+        if let Some(dev) = device_of(&[self])? {
+            let (l, info) = host(self)?.linalg_cholesky_ex(upper)?;
+            return Ok((l.to_device(dev)?, info.to_device(dev)?));
+        }
         let op = "linalg.cholesky";
         if !self.dtype().is_float() {
             bail!(
@@ -240,6 +256,9 @@ impl Tensor {
     /// `linalg.solve_triangular(A, B, upper, left, unitriangular)` with `self` as A; batch
     /// dims broadcast. Both operands must have one float dtype (the Python API promotes).
     pub fn linalg_solve_triangular(&self, b: &Tensor, upper: bool, left: bool, unit: bool) -> Result<Tensor> {
+        if let Some(dev) = device_of(&[self, b])? {
+            return host(self)?.linalg_solve_triangular(&host(b)?, upper, left, unit)?.to_device(dev);
+        }
         let op = "linalg.solve_triangular";
         if b.ndim() < 2 {
             bail!(Runtime, "{op}: The input tensor B must have at least 2 dimensions.");

@@ -2,7 +2,7 @@
 //! leading dims; `solve`, `det` and `logdet` are built on them in `rgrad.linalg`. Backward
 //! rules are in `autograd/rules/linalg.rs`.
 
-use super::linalg_factor::{check_square, dense, slice, type_name, zeroed, Real};
+use super::linalg_factor::{check_square, dense, device_of, host, slice, type_name, zeroed, Real};
 use crate::autograd::{recorded, Op, Saved};
 use crate::bail;
 use crate::error::Result;
@@ -135,6 +135,10 @@ impl Tensor {
     /// `linalg.inv_ex`: the inverse of each matrix and LAPACK's info (0, or the order of the
     /// first zero pivot of U when the matrix is singular; the inverse is then not finite).
     pub fn linalg_inv_ex(&self) -> Result<(Tensor, Tensor)> {
+        if let Some(dev) = device_of(&[self])? {
+            let (x, info) = host(self)?.linalg_inv_ex()?;
+            return Ok((x.to_device(dev)?, info.to_device(dev)?));
+        }
         let op = "linalg.inv";
         check_float(self, op)?;
         let n = check_square(self, op, "A")?;
@@ -153,6 +157,10 @@ impl Tensor {
     /// `linalg.slogdet` (`op` names the caller in errors: linalg.det, logdet): the sign and
     /// the log of the absolute determinant; only the latter is differentiable.
     pub fn linalg_slogdet(&self, op: &str) -> Result<(Tensor, Tensor)> {
+        if let Some(dev) = device_of(&[self])? {
+            let (s, l) = host(self)?.linalg_slogdet(op)?;
+            return Ok((s.to_device(dev)?, l.to_device(dev)?));
+        }
         check_float(self, op)?;
         let n = check_square(self, op, "A")?;
         let (sign, logabs) = match self.dtype() {

@@ -16,6 +16,7 @@ mod attention;
 mod conv;
 mod layer_norm;
 mod linalg;
+mod linalg_decomp;
 mod norm;
 mod pool;
 mod resample;
@@ -148,6 +149,9 @@ pub(crate) fn backward(
         // Several outputs: any of them may carry the only gradient.
         return rnn::rnn_layer(saved, grads, needs, create_graph);
     }
+    if let Op::Decomp(saved) = op {
+        return linalg_decomp::decomp(saved, grads, create_graph);
+    }
     let Some(g) = grads[0].as_ref() else {
         return Ok(smallvec![None; needs.len()]);
     };
@@ -157,7 +161,7 @@ pub(crate) fn backward(
     };
     let one = |t: Result<Tensor>| -> Result<Grads> { Ok(smallvec![Some(t?)]) };
     match op {
-        Op::Released | Op::Custom(_) | Op::Rnn(_) => {
+        Op::Released | Op::Custom(_) | Op::Rnn(_) | Op::Decomp(_) => {
             Err(Error::Runtime("internal: released node reached a rule".into()))
         }
         Op::AddSub { shapes, alpha } => grad_a_b(&|| g.sum_to_shape(&shapes[0]), &|| {
@@ -507,6 +511,9 @@ pub(crate) fn backward(
         Op::SolveTriangular { a, b, x, upper, left, unit } => {
             linalg::solve_triangular(g, a, b, x, [*upper, *left, *unit], &need, create_graph)
         }
+        Op::LuFactor { a, lu, p } => one(linalg_decomp::lu_factor(g, a, lu, p, create_graph)),
+        Op::Solve { a, b, x, left } => linalg_decomp::solve(g, a, b, x, *left, &need, create_graph),
+        Op::Det { a, det } => one(linalg_decomp::det(g, a, det, create_graph)),
         Op::Where { cond, shapes, sides } => {
             let ga = || where_(cond, Operand::T(g), scalar(0.0))?.sum_to_shape(&shapes[0]);
             let gb = || where_(cond, scalar(0.0), Operand::T(g))?.sum_to_shape(&shapes[1]);
