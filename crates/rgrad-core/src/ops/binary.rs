@@ -302,7 +302,8 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
     }
     match dt {
         DType::F32 => go::<f32>(op, a, b),
-        _ => go::<f64>(op, a, b),
+        DType::F64 => go::<f64>(op, a, b),
+        _ => None,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod linalg_lu;
 pub mod logical;
 pub mod loss;
 pub mod norm;
+pub mod opmath;
 pub mod pool;
 pub(crate) mod pool_exec;
 pub mod reduce;
