@@ -300,6 +300,27 @@ def test_linear_conv_pool_on_half():
     assert out.dtype is rgrad.bfloat16
 
 
+def test_batch_norm_on_half():
+    x = rgrad.randn(4, 3, 5, 5)
+    bn = rgrad.nn.BatchNorm2d(3)
+    want = bn(x)
+    bnh = rgrad.nn.BatchNorm2d(3).half()
+    xh = x.half().requires_grad_()
+    got = bnh(xh)
+    assert got.dtype is rgrad.float16 and bnh.running_mean.dtype is rgrad.float16
+    assert np.allclose(got.detach().float().numpy(), want.detach().numpy(), atol=1e-2)
+    got.sum().backward()
+    assert xh.grad.dtype is rgrad.float16 and bnh.weight.grad.dtype is rgrad.float16
+
+
+def test_view_dtype_reinterprets_bits():
+    h = rgrad.tensor([1.0, -2.0], dtype=rgrad.float16)
+    assert h.view(rgrad.int16).tolist() == [15360, -16384]
+    assert h.view(rgrad.bfloat16).dtype is rgrad.bfloat16
+    with pytest.raises(RuntimeError):
+        rgrad.zeros(3, 2).t().view(rgrad.int16)
+
+
 def test_small_int_arithmetic_wraps_like_pytorch():
     for n, r in REF["ints"].items():
         x = rgrad.tensor(r["x"], dtype=DT[n])
