@@ -228,7 +228,24 @@ def test_round_trip_property(vals):
 
 # ---- opmath results -------------------------------------------------------------------------
 
-EXACT = {"add", "mul", "div", "sub_scalar", "pow2", "relu", "amax1", "sqrt", "exp", "log"}
+EXACT = {
+    "add",
+    "mul",
+    "div",
+    "pow2",
+    "relu",
+    "amax1",
+    "sqrt",
+    "exp",
+    "log",
+    "sub_scalar",
+    "add_scalar",
+    "mul_scalar",
+    "div_scalar",
+    "rdiv_scalar",
+    "rsub_scalar",
+    "floordiv_scalar",
+}
 
 
 @pytest.mark.parametrize("dname", ["float16", "bfloat16"])
@@ -241,6 +258,12 @@ def test_ops_match_pytorch(dname):
         "mul": a * c,
         "div": a / c,
         "sub_scalar": a - 0.3,
+        "add_scalar": a + 0.1,
+        "mul_scalar": a * 0.3,
+        "div_scalar": a / 0.3,
+        "rdiv_scalar": 0.3 / c,
+        "rsub_scalar": 0.3 - a,
+        "floordiv_scalar": a // 0.3,
         "pow2": a**2,
         "exp": a.exp(),
         "log": c.log(),
@@ -271,6 +294,7 @@ def test_ops_match_pytorch(dname):
         # another order in float32, which moves the rounded result by at most one ulp.
         limit = 0 if k in EXACT else 1
         assert dist.max() <= limit, (k, got, want)
+    assert (a < 0.1).tolist() == r["lt_scalar"]
 
 
 def test_half_backward_gives_half_grads():
