@@ -139,6 +139,11 @@ MISC = [
     "rgrad.int64",
     "rgrad.int32",
     "rgrad.bool",
+    "rgrad.float16",
+    "rgrad.bfloat16",
+    "rgrad.uint8",
+    "rgrad.int8",
+    "rgrad.int16",
     "int",
     "object()",
     "Ellipsis",
@@ -223,6 +228,12 @@ TENSORS = [
     "rgrad.tensor([0, 1, 2])",
     "rgrad.tensor([[0], [1]])",
     "rgrad.tensor([2, -1, 2**62])",
+    "rgrad.randn(2, 3).half()",
+    "rgrad.randn(3, 4, requires_grad=True).bfloat16()",
+    "rgrad.tensor([[1.0, float('nan')], [65504.0, -float('inf')]], dtype=rgrad.float16)",
+    "rgrad.tensor([0, 200, 255], dtype=rgrad.uint8)",
+    "rgrad.tensor([-128, 5, 127], dtype=rgrad.int8)",
+    "rgrad.arange(6, dtype=rgrad.int16).reshape(2, 3)",
 ]
 # Derived from X, the tensor a method is called on: compatible shapes, dims in range.
 SELF_DERIVED = [
@@ -237,7 +248,18 @@ SELF_DERIVED = [
     "[X, X]",
     "X.t() if X.dim() == 2 else X",
 ]
-DTYPES = ["rgrad.float32", "rgrad.float64", "rgrad.int64", "rgrad.int32", "rgrad.bool"]
+DTYPES = [
+    "rgrad.float32",
+    "rgrad.float64",
+    "rgrad.int64",
+    "rgrad.int32",
+    "rgrad.bool",
+    "rgrad.float16",
+    "rgrad.bfloat16",
+    "rgrad.uint8",
+    "rgrad.int8",
+    "rgrad.int16",
+]
 
 POOLS = {
     "tensor": TENSORS,
@@ -543,6 +565,9 @@ def check_tensor(t, rgrad, np):
     # bytes pass 2**63 even when the array is empty (PyTorch's behaviour too): read back only
     # what is small counted without its empty dims.
     if math.prod(s for s in shape if s) <= READ_LIMIT and d.device.type == "cpu":
+        if d.dtype == rgrad_bfloat16():
+            # NumPy has no bfloat16 (numpy() is PyTorch's TypeError): read its exact float32.
+            d = d.float()
         try:
             a = d.numpy()
             listed = d.tolist()
@@ -558,6 +583,12 @@ def check_tensor(t, rgrad, np):
         ):
             return "tolist", "numpy() and tolist() disagree"
     return None
+
+
+def rgrad_bfloat16():
+    import rgrad
+
+    return rgrad.bfloat16
 
 
 def check_result(value, rgrad, np, depth=0):

@@ -11,34 +11,45 @@ from rgrad import (
     return_types,
 )
 from rgrad._legacy_tensors import (
+    BFloat16Tensor,
     BoolTensor,
     ByteTensor,
+    CharTensor,
     DoubleTensor,
     FloatTensor,
+    HalfTensor,
     IntTensor,
     LongTensor,
+    ShortTensor,
 )
 from rgrad._rgrad import (
     Tensor,
     arange,
+    bfloat16,
     bool,
     cat,
     device,
     dtype,
     empty,
     eye,
+    float16,
     float32,
     float64,
     from_numpy,
     full,
+    int8,
+    int16,
     int32,
     int64,
     is_anomaly_enabled,
     is_grad_enabled,
     linspace,
     ones,
+    promote_types,
+    result_type,
     stack,
     tensor,
+    uint8,
     zeros,
 )
 from rgrad._set_search import *  # noqa: F403  (the set, search, logical and NaN-test ops)
@@ -82,6 +93,8 @@ float = float32  # noqa: A001  (PyTorch's aliases shadow the builtins inside thi
 double = float64
 long = int64
 int = int32  # noqa: A001
+half = float16
+short = int16
 
 # Functional forms of Tensor methods: `rgrad.exp(t)` is `Tensor.exp(t)`, no wrapper in between.
 # sorting and selection
@@ -313,6 +326,7 @@ from rgrad import (  # noqa: E402
     accelerator,
     amp,
     backends,
+    cpu,
     cuda,
     linalg,
     nn,
@@ -381,7 +395,11 @@ from rgrad.serialization import load, save  # noqa: E402
 
 __all__ = [
     "BoolTensor",
+    "BFloat16Tensor",
     "ByteTensor",
+    "CharTensor",
+    "HalfTensor",
+    "ShortTensor",
     "DoubleTensor",
     "FloatTensor",
     "Generator",
@@ -405,6 +423,7 @@ __all__ = [
     "accelerator",
     "backends",
     "bmm",
+    "bfloat16",
     "bool",
     "cat",
     "ceil",
@@ -417,6 +436,7 @@ __all__ = [
     "clone",
     "concat",
     "cos",
+    "cpu",
     "cuda",
     "amp",
     "autocast",
@@ -447,6 +467,9 @@ __all__ = [
     "flatten",
     "flip",
     "float",
+    "float16",
+    "promote_types",
+    "result_type",
     "float32",
     "float64",
     "floor",
@@ -466,8 +489,13 @@ __all__ = [
     "inference_mode",
     "initial_seed",
     "int",
+    "half",
+    "int8",
+    "int16",
     "int32",
     "int64",
+    "short",
+    "uint8",
     "is_anomaly_enabled",
     "is_deterministic_algorithms_warn_only_enabled",
     "is_floating_point",

@@ -12,8 +12,10 @@ __all__ = ["finfo", "iinfo"]
 _FLOAT_LIMITS = {
     "float32": (32, 2.0**-23, (2.0 - 2.0**-23) * 2.0**127, 2.0**-126, 1e-06),
     "float64": (64, sys.float_info.epsilon, sys.float_info.max, sys.float_info.min, 1e-15),
+    "float16": (16, 2.0**-10, 65504.0, 2.0**-14, 0.001),
+    "bfloat16": (16, 2.0**-7, (2.0 - 2.0**-7) * 2.0**127, 2.0**-126, 0.01),
 }
-_INT_BITS = {"int32": 32, "int64": 64}
+_INT_BITS = {"int32": 32, "int64": 64, "int16": 16, "int8": 8, "uint8": 8}
 
 
 def _dtype_name(dtype):
@@ -70,8 +72,11 @@ class iinfo:  # noqa: N801  (PyTorch's name)
                 "'rgrad.iinfo'"
             )
         self.bits = _INT_BITS[name]
-        self.max = 2 ** (self.bits - 1) - 1
-        self.min = -(2 ** (self.bits - 1))
+        if name == "uint8":
+            self.max, self.min = 255, 0
+        else:
+            self.max = 2 ** (self.bits - 1) - 1
+            self.min = -(2 ** (self.bits - 1))
         self.dtype = name
 
     def __eq__(self, other):

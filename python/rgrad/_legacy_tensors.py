@@ -8,11 +8,15 @@ from rgrad._rgrad import Tensor
 
 __all__ = [
     "BoolTensor",
+    "BFloat16Tensor",
     "ByteTensor",
+    "CharTensor",
     "DoubleTensor",
     "FloatTensor",
+    "HalfTensor",
     "IntTensor",
     "LongTensor",
+    "ShortTensor",
     "Variable",
 ]
 
@@ -75,8 +79,11 @@ DoubleTensor = _legacy("DoubleTensor", "float64")
 LongTensor = _legacy("LongTensor", "int64")
 IntTensor = _legacy("IntTensor", "int32")
 BoolTensor = _legacy("BoolTensor", "bool")
-# rgrad has no uint8: calling it says so, no tensor is an instance of it.
 ByteTensor = _legacy("ByteTensor", "uint8")
+CharTensor = _legacy("CharTensor", "int8")
+ShortTensor = _legacy("ShortTensor", "int16")
+HalfTensor = _legacy("HalfTensor", "float16")
+BFloat16Tensor = _legacy("BFloat16Tensor", "bfloat16")
 
 
 class _VariableMeta(type):

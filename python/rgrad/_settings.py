@@ -68,9 +68,9 @@ def get_default_dtype():
 def set_default_dtype(d):
     """Only float32 is supported: the core's factories create float32 tensors."""
     if d != _rgrad.float32:
-        if d == _rgrad.float64:
+        if isinstance(d, _rgrad.dtype) and d.is_floating_point:
             raise NotImplementedError(
-                "rgrad cannot change the default dtype; pass dtype=rgrad.float64 to the "
-                "factories (or call .double() on the model) instead"
+                f"rgrad cannot change the default dtype; pass dtype=rgrad.{str(d)[6:]} to the "
+                "factories (or convert the model, e.g. .double() or .half()) instead"
             )
         raise TypeError("only floating-point types are supported as the default type")

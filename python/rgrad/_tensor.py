@@ -19,9 +19,18 @@ def _suffixes(t):
     return out
 
 
+def _host_values(t):
+    """The tensor's values as a NumPy array; bfloat16 (which NumPy lacks) widened exactly
+    to float32."""
+    t = t.detach().cpu()
+    if t.dtype == _rgrad.bfloat16:
+        t = t.float()
+    return t.numpy()
+
+
 def _repr(self):
     return format_tensor(
-        self.detach().cpu().numpy(), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self)
+        _host_values(self), self.dtype.__repr__()[len("rgrad.") :], _suffixes(self)
     )
 
 
@@ -39,11 +48,14 @@ def _iter(self):
 
 def _reduce(self):
     device = str(self.device)
+    if self.dtype == _rgrad.bfloat16:
+        return (_rebuild, (_host_values(self).copy(), self.requires_grad, device, "bfloat16"))
     return (_rebuild, (self.detach().cpu().numpy().copy(), self.requires_grad, device))
 
 
-def _rebuild(array, requires_grad, device="cpu"):
-    return _rgrad.tensor(array, requires_grad=requires_grad, device=device)
+def _rebuild(array, requires_grad, device="cpu", dtype=None):
+    dtype = getattr(_rgrad, dtype) if dtype is not None else None
+    return _rgrad.tensor(array, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
 def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):

@@ -339,7 +339,9 @@ class _TorchPickler(pickle._Pickler):
 
 
 def _storage_bytes(ref):
-    arr = ref.tensor.numpy()
+    t = ref.tensor
+    # bfloat16 has no NumPy dtype: its bits, read as int16, are the storage's bytes.
+    arr = (t.view(_rgrad.int16) if t.dtype == _rgrad.bfloat16 else t).numpy()
     return arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
 
 

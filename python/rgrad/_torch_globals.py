@@ -23,7 +23,7 @@ STORAGE_TYPES = {
     "FloatStorage": ("float32", 4, "<f4"),
     "DoubleStorage": ("float64", 8, "<f8"),
     "HalfStorage": ("float16", 2, "<f2"),
-    "BFloat16Storage": ("bfloat16", 2, None),
+    "BFloat16Storage": ("bfloat16", 2, "<i2"),  # NumPy has no bfloat16: read as its bits
     "LongStorage": ("int64", 8, "<i8"),
     "IntStorage": ("int32", 4, "<i4"),
     "ShortStorage": ("int16", 2, "<i2"),
@@ -41,6 +41,11 @@ RGRAD_DTYPES = {
     "int64": _rgrad.int64,
     "int32": _rgrad.int32,
     "bool": _rgrad.bool,
+    "float16": _rgrad.float16,
+    "bfloat16": _rgrad.bfloat16,
+    "uint8": _rgrad.uint8,
+    "int8": _rgrad.int8,
+    "int16": _rgrad.int16,
 }
 STORAGE_OF_DTYPE = {
     "float32": "FloatStorage",
@@ -48,13 +53,19 @@ STORAGE_OF_DTYPE = {
     "int64": "LongStorage",
     "int32": "IntStorage",
     "bool": "BoolStorage",
+    "float16": "HalfStorage",
+    "bfloat16": "BFloat16Storage",
+    "uint8": "ByteStorage",
+    "int8": "CharStorage",
+    "int16": "ShortStorage",
 }
 
 
 def _no_dtype(name):
     return RuntimeError(
         f"rgrad.load: the checkpoint holds a tensor of dtype torch.{name}, which rgrad does not "
-        "have (rgrad has float32, float64, int64, int32 and bool). Convert it with PyTorch "
+        "have (rgrad has float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8 "
+        "and bool). Convert it with PyTorch "
         "first, e.g. torch.save({k: v.float() for k, v in torch.load(path).items()}, path)."
     )
 
@@ -118,7 +129,10 @@ class Storage:
                 raise RuntimeError("rgrad.load: a bool storage holds bytes that are not 0 or 1")
             arr = arr.astype(np.bool_)
         # A writable copy the tensor owns (the file's bytes are read-only and may be mapped).
-        return rgrad.from_numpy(np.array(arr, copy=True))
+        out = rgrad.from_numpy(np.array(arr, copy=True))
+        if dtype is _rgrad.bfloat16:
+            out = out.view(_rgrad.bfloat16)  # the int16 bits reinterpreted, exactly
+        return out
 
     def set_data(self, raw):
         """Fills the storage from its bytes (zip files: when first used; legacy files: after
@@ -323,7 +337,18 @@ def _build_table():
     names |= {"float8_e4m3fn", "float8_e5m2", "complex32"}
     for name in names:
         table[f"torch.{name}"] = RGRAD_DTYPES.get(name) or MissingDtype(name)
-    for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor"):
+    for name in (
+        "FloatTensor",
+        "DoubleTensor",
+        "LongTensor",
+        "IntTensor",
+        "BoolTensor",
+        "HalfTensor",
+        "BFloat16Tensor",
+        "ByteTensor",
+        "CharTensor",
+        "ShortTensor",
+    ):
         legacy = getattr(rgrad, name, None)
         if legacy is not None:
             table[f"torch.{name}"] = legacy

@@ -4,20 +4,42 @@ use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
-    // Declared in promotion order: within these types, promotion is `max`.
+    // Declared in promotion order: promotion is `max` except for the two pairs without a
+    // common member (uint8 with int8 is int16, float16 with bfloat16 is float32).
     Bool,
+    U8,
+    I8,
+    I16,
     I32,
     I64,
+    F16,
+    BF16,
     F32,
     F64,
 }
 
 impl DType {
-    pub const ALL: [DType; 5] = [DType::Bool, DType::I32, DType::I64, DType::F32, DType::F64];
+    pub const ALL: [DType; 10] = [
+        DType::Bool,
+        DType::U8,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::F16,
+        DType::BF16,
+        DType::F32,
+        DType::F64,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::I32 => "int32",
             DType::I64 => "int64",
             DType::F32 => "float32",
@@ -29,6 +51,11 @@ impl DType {
     pub fn legacy_name(self) -> &'static str {
         match self {
             DType::Bool => "BoolTensor",
+            DType::U8 => "ByteTensor",
+            DType::I8 => "CharTensor",
+            DType::I16 => "ShortTensor",
+            DType::F16 => "HalfTensor",
+            DType::BF16 => "BFloat16Tensor",
             DType::I32 => "IntTensor",
             DType::I64 => "LongTensor",
             DType::F32 => "FloatTensor",
@@ -37,16 +64,64 @@ impl DType {
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
 
     pub fn is_int(self) -> bool {
-        matches!(self, DType::I32 | DType::I64)
+        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
+    }
+
+    /// float16 and bfloat16: stored in 16 bits, computed in float32 ("opmath", as PyTorch's
+    /// CPU kernels do) and rounded once to the storage type.
+    pub fn is_reduced_float(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
+
+    /// The dtype a kernel computes in: float32 for float16/bfloat16, else the dtype itself.
+    pub fn opmath(self) -> DType {
+        if self.is_reduced_float() {
+            DType::F32
+        } else {
+            self
+        }
+    }
+
+    /// PyTorch's `ScalarType` name, used in "not implemented for 'Half'" messages.
+    pub fn scalar_name(self) -> &'static str {
+        match self {
+            DType::Bool => "Bool",
+            DType::U8 => "Byte",
+            DType::I8 => "Char",
+            DType::I16 => "Short",
+            DType::I32 => "Int",
+            DType::I64 => "Long",
+            DType::F16 => "Half",
+            DType::BF16 => "BFloat16",
+            DType::F32 => "Float",
+            DType::F64 => "Double",
+        }
+    }
+
+    /// PyTorch's C++ type name, as some of its messages print it ("float != c10::Half").
+    pub fn c_name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::U8 => "unsigned char",
+            DType::I8 => "signed char",
+            DType::I16 => "short int",
+            DType::I32 => "int",
+            DType::I64 => "long int",
+            DType::F16 => "c10::Half",
+            DType::BF16 => "c10::BFloat16",
+            DType::F32 => "float",
+            DType::F64 => "double",
+        }
     }
 
     pub fn itemsize(self) -> usize {
         match self {
-            DType::Bool => 1,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
         }
@@ -55,14 +130,18 @@ impl DType {
     fn category(self) -> u8 {
         match self {
             DType::Bool => 0,
-            DType::I32 | DType::I64 => 1,
-            DType::F32 | DType::F64 => 2,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => 1,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => 2,
         }
     }
 
     /// `torch.promote_types`.
     pub fn promote(a: DType, b: DType) -> DType {
-        a.max(b)
+        match (a.min(b), a.max(b)) {
+            (DType::U8, DType::I8) => DType::I16,
+            (DType::F16, DType::BF16) => DType::F32,
+            (_, hi) => hi,
+        }
     }
 
     /// The float type an integer computation turns into (true division, `exp` of ints, ...).
@@ -166,6 +245,11 @@ mod tests {
         assert_eq!(DType::promote(F32, F64), F64);
         assert_eq!(DType::promote(Bool, I32), I32);
         assert_eq!(DType::promote(I32, I64), I64);
+        assert_eq!(DType::promote(U8, I8), I16);
+        assert_eq!(DType::promote(I8, U8), I16);
+        assert_eq!(DType::promote(F16, BF16), F32);
+        assert_eq!(DType::promote(I64, F16), F16);
+        assert_eq!(DType::promote(U8, Bool), U8);
     }
 
     #[test]

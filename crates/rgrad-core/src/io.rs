@@ -15,6 +15,11 @@ fn to_st(dt: DType) -> Dtype {
         DType::I64 => Dtype::I64,
         DType::F32 => Dtype::F32,
         DType::F64 => Dtype::F64,
+        DType::U8 => Dtype::U8,
+        DType::I8 => Dtype::I8,
+        DType::I16 => Dtype::I16,
+        DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
     }
 }
 
@@ -25,6 +30,11 @@ fn from_st(dt: Dtype) -> Option<DType> {
         Dtype::I64 => DType::I64,
         Dtype::F32 => DType::F32,
         Dtype::F64 => DType::F64,
+        Dtype::U8 => DType::U8,
+        Dtype::I8 => DType::I8,
+        Dtype::I16 => DType::I16,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
         _ => return None,
     })
 }
@@ -35,7 +45,7 @@ fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
         let v: Vec<T> = t.try_to_vec::<T>()?;
         let n = std::mem::size_of::<T>() * v.len();
         // SAFETY: plain-old-data elements viewed as bytes (x86/ARM targets are little-endian).
-        crate::storage::try_to_owned(unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, n) })
+        crate::storage::try_to_owned(unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), n) })
     })
 }
 

@@ -5,6 +5,7 @@
 // Kernels are generic over every dtype, bool included, where `x > y` is the intended meaning.
 #![allow(clippy::bool_comparison)]
 
+pub mod autocast;
 pub mod autograd;
 pub mod cpu;
 pub mod dtype;
@@ -21,6 +22,7 @@ pub mod tensor;
 
 pub use dtype::{DType, ResultType, Scalar};
 pub use error::{Error, Result};
+pub use half::{bf16, f16};
 pub use layout::Layout;
 pub use ops::binary::{BinaryOp, Operand};
 pub use ops::unary::UnaryOp;

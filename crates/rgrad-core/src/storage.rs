@@ -74,6 +74,48 @@ numeric_element!(f32, F32);
 numeric_element!(f64, F64);
 numeric_element!(i64, I64);
 numeric_element!(i32, I32);
+numeric_element!(i16, I16);
+numeric_element!(i8, I8);
+numeric_element!(u8, U8);
+
+// float16/bfloat16 convert through float32 as PyTorch's c10::Half/BFloat16 do: a double is
+// narrowed to float first (round to nearest even), then to the 16-bit type.
+macro_rules! half_element {
+    ($t:ty, $dt:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$dt;
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self.to_f32() as f64
+            }
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                self.to_f32() as i64
+            }
+            #[inline]
+            fn from_i64(v: i64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+            #[inline]
+            fn from_bool(v: bool) -> Self {
+                <$t>::from_f32(v as u8 as f32)
+            }
+            #[inline]
+            fn is_nonzero(self) -> bool {
+                self.to_f32() != 0.0
+            }
+            fn into_owner(v: Vec<Self>) -> Owner {
+                Owner::$dt(v)
+            }
+        }
+    };
+}
+half_element!(half::f16, F16);
+half_element!(half::bf16, BF16);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
@@ -127,6 +169,26 @@ macro_rules! with_dtype {
                 type $T = i32;
                 $body
             }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::bf16;
+                $body
+            }
             $crate::DType::Bool => {
                 type $T = bool;
                 $body
@@ -157,6 +219,22 @@ macro_rules! with_numeric_dtype {
                 type $T = i32;
                 $body
             }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            // Reduced floats compute in float32 (ops::opmath) before reaching a kernel.
+            $crate::DType::F16 | $crate::DType::BF16 => {
+                return Err($crate::ops::opmath::not_implemented($dtype))
+            }
             $crate::DType::Bool => $on_bool,
         }
     };
@@ -169,6 +247,11 @@ pub enum Owner {
     I64(Vec<i64>),
     I32(Vec<i32>),
     Bool(Vec<bool>),
+    I16(Vec<i16>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    F16(Vec<half::f16>),
+    BF16(Vec<half::bf16>),
     External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
     Gpu(crate::gpu::Buffer),
 }

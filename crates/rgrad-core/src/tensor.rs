@@ -332,9 +332,9 @@ impl Tensor {
         Ok(with_dtype!(self.dtype(), T => {
             let v = self.storage_slice::<T>()[off];
             match T::DTYPE {
-                DType::F32 | DType::F64 => Scalar::Float(v.to_f64()),
-                DType::I32 | DType::I64 => Scalar::Int(v.to_i64()),
                 DType::Bool => Scalar::Bool(v.is_nonzero()),
+                d if d.is_float() => Scalar::Float(v.to_f64()),
+                _ => Scalar::Int(v.to_i64()),
             }
         }))
     }

@@ -63,13 +63,7 @@ pub(crate) fn clamp_inplace(
     let t = slf.borrow().t.clone();
     let (dt, from_number) = clamp_result_dtype(&t, [min, max])?;
     if dt != t.dtype() && from_number {
-        let cpp = match t.dtype() {
-            DType::Bool => "bool",
-            DType::I32 => "int",
-            DType::I64 => "long int",
-            DType::F32 => "float",
-            DType::F64 => "double",
-        };
+        let cpp = t.dtype().c_name();
         let from = if dt.is_float() { "Float" } else { "Long" };
         return Err(PyRuntimeError::new_err(format!(
             "result type {from} can't be cast to the desired output type {cpp}"

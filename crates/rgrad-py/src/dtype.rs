@@ -26,7 +26,7 @@ impl PyDType {
 
     #[getter]
     fn is_signed(&self) -> bool {
-        self.dt != DType::Bool
+        !matches!(self.dt, DType::Bool | DType::U8)
     }
 
     #[getter]
@@ -66,6 +66,60 @@ pub fn extract_dtype(ob: &Bound<'_, PyAny>) -> PyResult<DType> {
         }
     }
     Err(PyTypeError::new_err(format!("dtype must be rgrad.dtype, not {}", ob.get_type().name()?)))
+}
+
+/// `_set_autocast_cpu(dtype)`: this thread's CPU autocast dtype (None turns it off); returns
+/// the previous one. `rgrad.autocast` calls it on enter and exit.
+#[pyfunction]
+#[pyo3(signature = (dtype=None))]
+pub fn _set_autocast_cpu(py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Py<PyDType>>> {
+    let dt = opt_dtype(dtype)?;
+    if let Some(d) = dt {
+        if !d.is_reduced_float() {
+            return Err(PyRuntimeError::new_err(format!(
+                "In CPU autocast, but the target dtype is not supported. Disabling autocast.\nCPU Autocast only supports dtype of torch.bfloat16, torch.float16 currently. (got rgrad.{d})"
+            )));
+        }
+    }
+    rgrad_core::autocast::set_cpu_dtype(dt).map(|d| dtype_object(py, d)).transpose()
+}
+
+/// `promote_types(type1, type2)`.
+#[pyfunction]
+pub fn promote_types(
+    py: Python<'_>,
+    type1: &Bound<'_, PyAny>,
+    type2: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyDType>> {
+    dtype_object(py, DType::promote(extract_dtype(type1)?, extract_dtype(type2)?))
+}
+
+/// `result_type(tensor1, tensor2)`: tensors or Python numbers, PyTorch's category rules.
+#[pyfunction]
+pub fn result_type(
+    py: Python<'_>,
+    tensor1: &Bound<'_, PyAny>,
+    tensor2: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyDType>> {
+    let mut r = rgrad_core::ResultType::default();
+    for ob in [tensor1, tensor2] {
+        r = if let Ok(t) = ob.cast::<crate::tensor::PyTensor>() {
+            let t = &t.borrow().t;
+            r.tensor(t.dtype(), t.ndim())
+        } else if ob.is_instance_of::<PyBool>() {
+            r.scalar(rgrad_core::Scalar::Bool(ob.is_truthy()?))
+        } else if ob.is_instance_of::<PyInt>() {
+            r.scalar(rgrad_core::Scalar::Int(0))
+        } else if ob.is_instance_of::<PyFloat>() {
+            r.scalar(rgrad_core::Scalar::Float(0.0))
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "result_type(): argument 'tensor' must be Tensor or Number, not {}",
+                ob.get_type().name()?
+            )));
+        };
+    }
+    dtype_object(py, r.result())
 }
 
 pub fn opt_dtype(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {

@@ -85,8 +85,12 @@ fn numpy_dtype(dtype: &Bound<'_, PyAny>, ob: &Bound<'_, PyAny>) -> PyResult<DTyp
     Ok(match (kind.as_str(), size) {
         ("b", _) => DType::Bool,
         ("f", 8) => DType::F64,
+        ("f", 2) => DType::F16,
         ("f", _) => DType::F32,
         ("i", 4) => DType::I32,
+        ("i", 2) => DType::I16,
+        ("i", 1) => DType::I8,
+        ("u", 1) => DType::U8,
         ("i" | "u", _) => DType::I64,
         _ => return Err(invalid_data_type(ob)),
     })
@@ -148,16 +152,41 @@ const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
 /// `v` checked against the range of integer dtype `dt` (PyTorch's `checked_convert`).
 fn checked_int(v: i64, dt: DType) -> PyResult<Scalar> {
-    if dt == DType::I32 && i32::try_from(v).is_err() {
+    // c10's range test: an unsigned type also takes negatives down to -max (they wrap).
+    let fits = match dt {
+        DType::I32 => i32::try_from(v).is_ok(),
+        DType::I16 => i16::try_from(v).is_ok(),
+        DType::I8 => i8::try_from(v).is_ok(),
+        DType::U8 => (-255..=255).contains(&v),
+        _ => true,
+    };
+    if !fits {
         return Err(overflow(dt));
     }
     Ok(Scalar::Int(v))
 }
 
+/// The range a float must lie in to convert to a small integer dtype (`[min, max + 1)`).
+fn small_int_range(dt: DType) -> Option<(f64, f64)> {
+    match dt {
+        DType::I16 => Some((-32768.0, 32768.0)),
+        DType::I8 => Some((-128.0, 128.0)),
+        DType::U8 => Some((0.0, 256.0)),
+        _ => None,
+    }
+}
+
 fn checked_float(f: f64, dt: DType) -> PyResult<Scalar> {
     match dt {
         DType::Bool => Ok(Scalar::Bool(f != 0.0)),
-        DType::F32 | DType::F64 => Ok(Scalar::Float(f)),
+        DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Ok(Scalar::Float(f)),
+        DType::U8 | DType::I8 | DType::I16 => {
+            let (lo, hi) = small_int_range(dt).unwrap_or((0.0, 0.0));
+            if !(lo..hi).contains(&f) {
+                return Err(overflow(dt));
+            }
+            Ok(Scalar::Int(f.trunc() as i64))
+        }
         DType::I32 | DType::I64 => {
             let t = f.trunc();
             // Written so that NaN fails the test too.

@@ -30,18 +30,30 @@ fn dtype_of(py: Python<'_>, d: &Bound<'_, PyArrayDescr>) -> Option<DType> {
         (PyArrayDescr::of::<i64>(py), DType::I64),
         (PyArrayDescr::of::<i32>(py), DType::I32),
         (PyArrayDescr::of::<bool>(py), DType::Bool),
+        (PyArrayDescr::of::<i16>(py), DType::I16),
+        (PyArrayDescr::of::<i8>(py), DType::I8),
+        (PyArrayDescr::of::<u8>(py), DType::U8),
     ];
-    pairs.into_iter().find(|(nd, _)| d.is_equiv_to(nd)).map(|(_, dt)| dt)
+    if let Some((_, dt)) = pairs.into_iter().find(|(nd, _)| d.is_equiv_to(nd)) {
+        return Some(dt);
+    }
+    PyArrayDescr::new(py, "float16").ok().filter(|h| d.is_equiv_to(h)).map(|_| DType::F16)
 }
 
-fn descr_of<'py>(py: Python<'py>, dt: DType) -> Bound<'py, PyArrayDescr> {
-    match dt {
+/// NumPy's dtype for `dt`; bfloat16 has none (PyTorch's TypeError).
+fn descr_of<'py>(py: Python<'py>, dt: DType) -> PyResult<Bound<'py, PyArrayDescr>> {
+    Ok(match dt {
         DType::F32 => PyArrayDescr::of::<f32>(py),
         DType::F64 => PyArrayDescr::of::<f64>(py),
         DType::I64 => PyArrayDescr::of::<i64>(py),
         DType::I32 => PyArrayDescr::of::<i32>(py),
         DType::Bool => PyArrayDescr::of::<bool>(py),
-    }
+        DType::I16 => PyArrayDescr::of::<i16>(py),
+        DType::I8 => PyArrayDescr::of::<i8>(py),
+        DType::U8 => PyArrayDescr::of::<u8>(py),
+        DType::F16 => PyArrayDescr::new(py, "float16")?,
+        DType::BF16 => return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16")),
+    })
 }
 
 /// A tensor over a NumPy array's memory (no copy). With `copy_fallback`, arrays that cannot
@@ -78,7 +90,7 @@ pub fn tensor_from_numpy(ob: &Bound<'_, PyAny>, copy_fallback: bool) -> PyResult
             return tensor_from_numpy(&conv, false);
         }
         return Err(PyTypeError::new_err(format!(
-            "can't convert np.ndarray of type {}. The only supported types are: float64, float32, int64, int32, and bool.",
+            "can't convert np.ndarray of type {}. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.",
             arr.dtype()
         )));
     };
@@ -137,7 +149,7 @@ pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResul
     // SAFETY: data points into the live storage; numpy takes a reference to `owner` as base.
     unsafe {
         let data = t.storage().data_ptr().add(t.layout().offset * itemsize);
-        let descr = descr_of(py, dt).into_dtype_ptr();
+        let descr = descr_of(py, dt)?.into_dtype_ptr();
         let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
             py,
             npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
@@ -163,6 +175,8 @@ pub fn numpy_view<'py>(py: Python<'py>, t: &Tensor, owner: Py<PyAny>) -> PyResul
 /// `tensor.tolist()`.
 pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let host = t.to_cpu().py()?;
+    // bfloat16 has no NumPy dtype: its values widen exactly to float32 for the list.
+    let host = if host.dtype() == DType::BF16 { host.cast_kernel(DType::F32).py()? } else { host };
     let t = &host;
     let owner = crate::tensor::wrap(py, t.detach())?.into_any();
     let arr = numpy_view(py, t, owner)?;

@@ -87,6 +87,9 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add(dt.name(), dtype::dtype_object(m.py(), dt)?)?;
     }
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(dtype::_set_autocast_cpu, m)?)?;
+    m.add_function(wrap_pyfunction!(dtype::promote_types, m)?)?;
+    m.add_function(wrap_pyfunction!(dtype::result_type, m)?)?;
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_num_threads, m)?)?;

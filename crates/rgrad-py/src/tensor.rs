@@ -555,6 +555,21 @@ impl PyTensor {
     fn bool(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
         Self::cast_or_self(slf, DType::Bool)
     }
+    fn half(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::F16)
+    }
+    fn bfloat16(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::BF16)
+    }
+    fn byte(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::U8)
+    }
+    fn char(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::I8)
+    }
+    fn short(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        Self::cast_or_self(slf, DType::I16)
+    }
     #[pyo3(signature = (dtype=None))]
     fn r#type<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         match dtype {
@@ -921,10 +936,7 @@ impl PyTensor {
     fn view(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
         if shape.len() == 1 {
             if let Ok(d) = shape.get_item(0)?.cast::<PyDType>() {
-                if d.get().dt == self.t.dtype() {
-                    return wrap(py, self.t.detach());
-                }
-                return Err(PyRuntimeError::new_err("view(dtype) is only supported for the same dtype"));
+                return wrap(py, self.t.view_dtype(d.get().dt).py()?);
             }
         }
         wrap(py, self.t.view(&int_list(shape, "size")?).py()?)

@@ -107,6 +107,7 @@ pub fn run(
     target: Target,
 ) -> Result<Vec<Option<Tensor>>> {
     let _mode = GradModeGuard::new(create_graph);
+    let _no_autocast = crate::autocast::Suspend::new();
     let mut captured: Vec<Option<Tensor>> = vec![None; target.inputs().map_or(0, <[Tensor]>::len)];
     let stop_at = match &target {
         Target::Local(inputs) => Some(*inputs),

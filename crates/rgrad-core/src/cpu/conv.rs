@@ -20,6 +20,9 @@ impl ConvElement for f32 {}
 impl ConvElement for f64 {}
 impl ConvElement for i32 {}
 impl ConvElement for i64 {}
+impl ConvElement for i16 {}
+impl ConvElement for i8 {}
+impl ConvElement for u8 {}
 
 /// The shape of one convolution, spatial dims padded to three (leading size-1 dims with
 /// stride 1, padding 0, dilation 1).

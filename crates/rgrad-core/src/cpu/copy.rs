@@ -10,8 +10,8 @@ use crate::DType;
 #[inline(always)]
 pub fn cast<T: Element, U: Element>(x: T) -> U {
     match U::DTYPE {
-        DType::F32 | DType::F64 => U::from_f64(x.to_f64()),
-        DType::I32 | DType::I64 => U::from_i64(x.to_i64()),
+        DType::F16 | DType::BF16 | DType::F32 | DType::F64 => U::from_f64(x.to_f64()),
+        DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => U::from_i64(x.to_i64()),
         DType::Bool => U::from_bool(x.is_nonzero()),
     }
 }

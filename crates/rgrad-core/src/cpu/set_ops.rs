@@ -81,6 +81,44 @@ impl SortKey for i32 {
     const HAS_NAN: bool = false;
 }
 
+macro_rules! small_int_key {
+    ($t:ty) => {
+        impl SortKey for $t {
+            #[inline(always)]
+            fn key(self) -> u64 {
+                (self as i64 as u64) ^ SIGN
+            }
+            #[inline(always)]
+            fn from_key(k: u64) -> Self {
+                (k ^ SIGN) as i64 as $t
+            }
+            const HAS_NAN: bool = false;
+        }
+    };
+}
+small_int_key!(i16);
+small_int_key!(i8);
+small_int_key!(u8);
+
+// float16/bfloat16 key as their (exact) float32 value.
+macro_rules! half_key {
+    ($t:ty) => {
+        impl SortKey for $t {
+            #[inline(always)]
+            fn key(self) -> u64 {
+                self.to_f32().key()
+            }
+            #[inline(always)]
+            fn from_key(k: u64) -> Self {
+                <$t>::from_f32(f32::from_key(k))
+            }
+            const HAS_NAN: bool = true;
+        }
+    };
+}
+half_key!(half::f16);
+half_key!(half::bf16);
+
 impl SortKey for bool {
     #[inline(always)]
     fn key(self) -> u64 {

@@ -70,7 +70,33 @@ macro_rules! plain_key {
 }
 plain_key!(i64);
 plain_key!(i32);
+plain_key!(i16);
+plain_key!(i8);
+plain_key!(u8);
 plain_key!(bool);
+
+// float16/bfloat16 sort by their float32 value (exact, so the order is the same).
+macro_rules! half_key {
+    ($t:ty) => {
+        impl SortKey for $t {
+            type K = u32;
+            #[inline(always)]
+            fn key(self) -> u32 {
+                self.to_f32().key()
+            }
+            #[inline(always)]
+            fn key_is_nan(k: u32) -> bool {
+                k == u32::MAX
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+        }
+    };
+}
+half_key!(half::f16);
+half_key!(half::bf16);
 
 /// A key and the element's position in its row.
 #[derive(Clone, Copy, Debug, Default)]

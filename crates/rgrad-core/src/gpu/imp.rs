@@ -48,6 +48,9 @@ pub fn supports(dt: DType) -> bool {
         Ok(c) => match dt {
             DType::F64 => c.supports_f64,
             DType::I64 => c.supports_i64,
+            // No device storage for 8/16-bit elements: the dtype the user asked for stays
+            // what it is, so these stay on the CPU (a clear error, never a silent float32).
+            DType::U8 | DType::I8 | DType::I16 | DType::F16 | DType::BF16 => false,
             _ => true,
         },
         Err(_) => false,

@@ -17,6 +17,8 @@ pub fn storage_type(dt: DType) -> &'static str {
         DType::I32 => "i32",
         DType::I64 => "i64",
         DType::Bool => "u32",
+        // Never stored on the device (`gpu::supports` refuses them before a buffer exists).
+        DType::U8 | DType::I8 | DType::I16 | DType::F16 | DType::BF16 => "u32",
     }
 }
 

@@ -234,6 +234,104 @@ macro_rules! int_arith {
 }
 int_arith!(i64);
 int_arith!(i32);
+int_arith!(i16);
+int_arith!(i8);
+
+impl Arith for u8 {
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self.checked_div(o).unwrap_or(0)
+    }
+    #[inline(always)]
+    fn floordiv(self, o: Self) -> Self {
+        self.checked_div(o).unwrap_or(0)
+    }
+    #[inline(always)]
+    fn rem(self, o: Self) -> Self {
+        self.checked_rem(o).unwrap_or(0)
+    }
+    #[inline(always)]
+    fn pow(self, o: Self) -> Self {
+        self.wrapping_pow(o as u32)
+    }
+    #[inline(always)]
+    fn maximum(self, o: Self) -> Self {
+        self.max(o)
+    }
+    #[inline(always)]
+    fn minimum(self, o: Self) -> Self {
+        self.min(o)
+    }
+    #[inline(always)]
+    fn neg(self) -> Self {
+        self.wrapping_neg()
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn sign(self) -> Self {
+        (self > 0) as u8
+    }
+    #[inline(always)]
+    fn fmod(self, o: Self) -> Self {
+        self.checked_rem(o).unwrap_or(0)
+    }
+    fn atan2(self, _o: Self) -> Self {
+        self
+    }
+    fn hypot(self, _o: Self) -> Self {
+        self
+    }
+    fn logaddexp(self, _o: Self) -> Self {
+        self
+    }
+    fn xlogy(self, _o: Self) -> Self {
+        self
+    }
+}
+
+// float16/bfloat16: each op computes in float32 and rounds once, as PyTorch's CPU kernels
+// do for the reduced floats (the same bits as widening the operands, computing, narrowing).
+macro_rules! half_arith {
+    ($t:ty; $($f:ident),*) => {
+        impl Arith for $t {
+            $(
+                #[inline(always)]
+                fn $f(self, o: Self) -> Self {
+                    <$t>::from_f32(Arith::$f(self.to_f32(), o.to_f32()))
+                }
+            )*
+            #[inline(always)]
+            fn neg(self) -> Self {
+                -self
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::from_f32(self.to_f32().abs())
+            }
+            #[inline(always)]
+            fn sign(self) -> Self {
+                <$t>::from_f32(Arith::sign(self.to_f32()))
+            }
+        }
+    };
+}
+half_arith!(half::f16; add, sub, mul, div, floordiv, rem, pow, maximum, minimum, fmod, atan2, hypot, logaddexp, xlogy);
+half_arith!(half::bf16; add, sub, mul, div, floordiv, rem, pow, maximum, minimum, fmod, atan2, hypot, logaddexp, xlogy);
 
 impl Arith for bool {
     fn add(self, o: Self) -> Self {

@@ -60,13 +60,7 @@ pub const NODE_NAME: &str = "ScaledDotProductFlashAttentionForCpuBackward0";
 
 /// PyTorch's C++ name of a dtype, as its attention errors print it.
 fn c_name(d: DType) -> &'static str {
-    match d {
-        DType::F32 => "float",
-        DType::F64 => "double",
-        DType::I64 => "long int",
-        DType::I32 => "int",
-        DType::Bool => "bool",
-    }
+    d.c_name()
 }
 
 fn lead(t: &Tensor) -> &[usize] {
@@ -465,6 +459,12 @@ impl Tensor {
         scale: Option<f64>,
         enable_gqa: bool,
     ) -> Result<Tensor> {
+        if crate::autocast::casts(&[self, key, value]) {
+            use crate::autocast::lower;
+            let m = mask.map(|m| lower(m).map(std::borrow::Cow::into_owned)).transpose()?;
+            let (q, k, v) = (lower(self)?, lower(key)?, lower(value)?);
+            return q.scaled_dot_product_attention(&k, &v, m.as_ref(), is_causal, scale, enable_gqa);
+        }
         let (q, k, v) = (self, key, value);
         let spec = plan(q, k, v, mask, is_causal, scale, enable_gqa)?;
         let mut all = vec![q, k, v];
@@ -474,7 +474,9 @@ impl Tensor {
         // A mask that takes a gradient goes through the tensor ops (the kernel gives none).
         let mask_grad = mask.is_some_and(|m| m.requires_grad()) && crate::grad_mode::is_enabled();
         let device_kernel = on_device_kernel(q, &spec);
-        if (device != Device::Cpu && !device_kernel) || empty || mask_grad {
+        // float16/bfloat16 run as tensor ops, each computing in float32 (ops::opmath).
+        let reduced = q.dtype().is_reduced_float();
+        if (device != Device::Cpu && !device_kernel) || empty || mask_grad || reduced {
             return composite(q, k, v, mask, &spec);
         }
         let (out, lse) = if device_kernel {
@@ -485,7 +487,8 @@ impl Tensor {
         } else {
             match q.dtype() {
                 DType::F32 => forward_cpu::<f32>(q, k, v, mask, &spec)?,
-                _ => forward_cpu::<f64>(q, k, v, mask, &spec)?,
+                DType::F64 => forward_cpu::<f64>(q, k, v, mask, &spec)?,
+                dt => return Err(crate::ops::opmath::not_implemented(dt)),
             }
         };
         if crate::autograd::needs_grad(&[q, k, v]) {
@@ -566,7 +569,8 @@ pub(crate) fn backward_kernel(s: &SdpaSaved, g: &Tensor, need: [bool; 3]) -> Res
         let p = prepare(q, k, v, s.mask.as_ref(), spec)?;
         match q.dtype() {
             DType::F32 => backward_cpu::<f32>(s, &p, out, &dout)?,
-            _ => backward_cpu::<f64>(s, &p, out, &dout)?,
+            DType::F64 => backward_cpu::<f64>(s, &p, out, &dout)?,
+            dt => return Err(crate::ops::opmath::not_implemented(dt)),
         }
     };
     Ok([

@@ -302,7 +302,8 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
     }
     match dt {
         DType::F32 => go::<f32>(op, a, b),
-        _ => go::<f64>(op, a, b),
+        DType::F64 => go::<f64>(op, a, b),
+        _ => None,
     }
 }
 
@@ -330,6 +331,49 @@ pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     }
     if is_gpu_operand(&a) || is_gpu_operand(&b) {
         return gpu_binary(op, a, b, dt);
+    }
+    if dt.is_reduced_float() {
+        // float16/bfloat16: the float32 kernel on the widened operands, rounded once. Tensor
+        // operands take the common dtype first. A Python number is rounded to the dtype too,
+        // except as the right operand of mul, div and floor division, whose reduced-float
+        // kernels read PyTorch's unrounded `original_scalar_value`; `s / x` is PyTorch's
+        // `x.reciprocal() * s`.
+        if let (BinaryOp::Div, Operand::S(sv), Operand::T(x)) = (op, a, b) {
+            let w = x.cast_kernel(DType::F32)?;
+            let rec = binary_kernel(BinaryOp::Div, Operand::S(Scalar::Float(1.0)), Operand::T(&w))?;
+            let rec = super::opmath::narrow(rec, dt)?;
+            return binary_kernel(BinaryOp::Mul, Operand::T(&rec), Operand::S(Scalar::Float(sv.to_f64())));
+        }
+        let keep_exact = matches!(op, BinaryOp::Mul | BinaryOp::Div | BinaryOp::FloorDiv);
+        let round = |v: Scalar, right: bool| -> Scalar {
+            if keep_exact && (right || op == BinaryOp::Mul) {
+                return Scalar::Float(v.to_f64());
+            }
+            Scalar::Float(match dt {
+                DType::F16 => scalar_as::<half::f16>(v).to_f64(),
+                _ => scalar_as::<half::bf16>(v).to_f64(),
+            })
+        };
+        let widen = |o: &Operand| -> Result<Option<Tensor>> {
+            match o {
+                Operand::T(t) if t.dtype() == dt => Ok(Some(t.cast_kernel(DType::F32)?)),
+                Operand::T(t) => Ok(Some(t.cast_kernel(dt)?.cast_kernel(DType::F32)?)),
+                Operand::S(_) => Ok(None),
+            }
+        };
+        let (wa, wb) = (widen(&a)?, widen(&b)?);
+        let oa = match (&wa, a) {
+            (Some(t), _) => Operand::T(t),
+            (None, Operand::S(v)) => Operand::S(round(v, false)),
+            (None, o) => o,
+        };
+        let ob = match (&wb, b) {
+            (Some(t), _) => Operand::T(t),
+            (None, Operand::S(v)) => Operand::S(round(v, true)),
+            (None, o) => o,
+        };
+        let out = binary_kernel(op, oa, ob)?;
+        return super::opmath::narrow(out, dt);
     }
     if let Some(out) = fast_float(op, a, b, dt) {
         return Ok(out);

@@ -64,13 +64,7 @@ fn three(v: &[usize], fill: usize) -> [usize; 3] {
 }
 
 fn type_name(dt: DType) -> &'static str {
-    match dt {
-        DType::F32 => "float",
-        DType::F64 => "double",
-        DType::I64 => "long int",
-        DType::I32 => "int",
-        DType::Bool => "bool",
-    }
+    dt.c_name()
 }
 
 fn dtype_checks(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, spatial: usize) -> Result<()> {
@@ -384,6 +378,12 @@ fn cpu_convolution(
     bias: Option<&Tensor>,
     transposed: bool,
 ) -> Result<Tensor> {
+    if x.dtype().is_reduced_float() {
+        // In float32, rounded once (PyTorch's CPU convolution of the half types).
+        use crate::ops::opmath::{narrow, widen, widen_opt};
+        let b = widen_opt(bias)?;
+        return narrow(cpu_convolution(g, spec, &widen(x)?, &widen(w)?, b.as_ref(), transposed)?, x.dtype());
+    }
     let (xd, wd) = (dense(x)?, dense(w)?);
     let bd = bias.map(dense).transpose()?;
     Ok(crate::with_numeric_dtype!(x.dtype(), T => {
@@ -418,10 +418,12 @@ pub(crate) fn conv_weight(a: &Tensor, b: &Tensor, spec: &ConvSpec) -> Result<Ten
         let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
         crate::ops::conv_device::backward_weight(&g, a, b)?.reshape(&shape)?
     } else {
-        let (ad, bd) = (dense(a)?, dense(b)?);
-        crate::with_numeric_dtype!(a.dtype(), T => {
+        use crate::ops::opmath::{narrow, widen};
+        let (ad, bd) = (dense(&widen(a)?)?, dense(&widen(b)?)?);
+        let out = crate::with_numeric_dtype!(ad.dtype(), T => {
             Tensor::from_vec(backward_weight(&g, slice_of::<T>(&ad), slice_of::<T>(&bd))?, &shape)
-        }, bool => return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into())))
+        }, bool => return Err(Error::NotImplemented("convolution is not implemented for 'Bool'".into())));
+        narrow(out, a.dtype())?
     };
     if crate::autograd::needs_grad(&[a, b]) {
         let op = Op::ConvWeight { a: Saved::input(a), b: Saved::input(b), spec: Arc::new(spec.clone()) };
@@ -434,6 +436,12 @@ impl Tensor {
     /// `aten::convolution(input, weight, bias, stride, padding, dilation, transposed,
     /// output_padding, groups)` on a batched input `[N, C, *spatial]`.
     pub fn convolution(&self, weight: &Tensor, bias: Option<&Tensor>, args: &ConvArgs) -> Result<Tensor> {
+        if crate::autocast::casts(&[self, weight]) || bias.is_some_and(|b| crate::autocast::casts(&[b])) {
+            use crate::autocast::lower;
+            let b = bias.map(|b| lower(b).map(std::borrow::Cow::into_owned)).transpose()?;
+            let (x, w) = (lower(self)?, lower(weight)?);
+            return x.convolution(&w, b.as_ref(), args);
+        }
         let spec = plan(self, weight, bias, args)?;
         convolution_with(self, weight, bias, &spec, args.transposed)
     }

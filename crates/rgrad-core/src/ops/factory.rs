@@ -45,7 +45,8 @@ fn drawn<T: Element>(shape: &[usize], mut draw: impl FnMut(&mut StdRng) -> T) ->
 pub fn rand_uniform(shape: &[usize], dtype: DType) -> Result<Tensor> {
     match float_dtype(dtype)? {
         DType::F32 => drawn(shape, |r| r.random::<f32>()),
-        _ => drawn(shape, |r| r.random::<f64>()),
+        DType::F64 => drawn(shape, |r| r.random::<f64>()),
+        dt => drawn(shape, |r| r.random::<f32>())?.cast_kernel(dt),
     }
 }
 
@@ -53,7 +54,8 @@ pub fn rand_uniform(shape: &[usize], dtype: DType) -> Result<Tensor> {
 pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
     match float_dtype(dtype)? {
         DType::F32 => drawn(shape, |r| -> f32 { StandardNormal.sample(r) }),
-        _ => drawn(shape, |r| -> f64 { StandardNormal.sample(r) }),
+        DType::F64 => drawn(shape, |r| -> f64 { StandardNormal.sample(r) }),
+        dt => drawn(shape, |r| -> f32 { StandardNormal.sample(r) })?.cast_kernel(dt),
     }
 }
 

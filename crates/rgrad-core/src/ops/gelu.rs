@@ -41,6 +41,9 @@ fn gelu_kernel(x: &Tensor, tanh: bool) -> Result<Tensor> {
         let dt = x.dtype();
         return crate::gpu::map(&[crate::gpu::Input::of(x, dt)], &expr, dt, x.shape(), dt);
     }
+    if let Some(out) = crate::ops::opmath::unary(x, |w| gelu_kernel(w, tanh))? {
+        return Ok(out);
+    }
     let xd = dense(x)?;
     Ok(match x.dtype() {
         DType::F32 => Tensor::from_vec(crate::cpu::gelu::gelu_f32(slice_of(&xd), tanh)?, x.shape()),
@@ -70,6 +73,9 @@ pub(crate) fn gelu_backward(g: &Tensor, x: &Tensor, tanh: bool) -> Result<Tensor
         };
         let inputs = [crate::gpu::Input::of(&g, dt), crate::gpu::Input::of(x, dt)];
         return crate::gpu::map(&inputs, &expr, dt, x.shape(), dt);
+    }
+    if let Some(out) = crate::ops::opmath::many([&g, x], |[g, x]| gelu_backward(g, x, tanh))? {
+        return Ok(out);
     }
     let (gd, xd) = (dense(&g)?, dense(x)?);
     Ok(match dt {

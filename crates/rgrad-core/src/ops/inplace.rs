@@ -22,13 +22,7 @@ fn can_cast(from: DType, to: DType) -> bool {
 }
 
 pub(crate) fn scalar_type_name(dt: DType) -> &'static str {
-    match dt {
-        DType::Bool => "Bool",
-        DType::I32 => "Int",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
+    dt.scalar_name()
 }
 
 /// PyTorch's `assert_no_internal_overlap` for the case it can prove: a broadcast (stride-0)

@@ -119,6 +119,14 @@ fn cpu_forward(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    if x.dtype().is_reduced_float() {
+        // In float32 (as PyTorch): the output rounded to the input's dtype, the statistics
+        // kept in float32 for the backward.
+        use crate::ops::opmath::{narrow, widen, widen_opt};
+        let (w, b) = (widen_opt(weight)?, widen_opt(bias)?);
+        let (y, m, r) = cpu_forward(&widen(x)?, k, w.as_ref(), b.as_ref(), eps)?;
+        return Ok((narrow(y, x.dtype())?, m, r));
+    }
     let n: usize = x.shape()[x.ndim() - k..].iter().product();
     let (xd, wd, bd) = (dense(x)?, weight.map(dense).transpose()?, bias.map(dense).transpose()?);
     let st = stats_shape(x, k);
@@ -217,6 +225,18 @@ pub(crate) fn layer_norm_backward(
     if x.is_gpu() || x.numel() == 0 {
         let _no_grad = GradModeGuard::new(false);
         return layer_norm_backward_composite(g, x, weight, spec, need);
+    }
+    if dt.is_reduced_float() || weight.is_some_and(|w| w.dtype().is_reduced_float()) {
+        use crate::ops::opmath::{narrow, widen, widen_opt};
+        let w = widen_opt(weight)?;
+        let (m, r) = (widen(mean)?, widen(rstd)?);
+        let [dx, dw, db] = layer_norm_backward(&widen(g)?, &widen(x)?, w.as_ref(), &m, &r, spec, need)?;
+        let wdt = weight.map_or(dt, |w| w.dtype());
+        return Ok([
+            dx.map(|t| narrow(t, dt)).transpose()?,
+            dw.map(|t| narrow(t, wdt)).transpose()?,
+            db.map(|t| narrow(t, wdt)).transpose()?,
+        ]);
     }
     let n: usize = spec.normalized.iter().product();
     let (gd, xd) = (dense(&g.to_dtype(dt)?)?, dense(x)?);

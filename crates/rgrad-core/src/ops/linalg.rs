@@ -34,13 +34,7 @@ fn check_same_dtype(a: &Tensor, b: &Tensor) -> Result<()> {
 }
 
 fn scalar_type_name(dt: crate::DType) -> &'static str {
-    match dt {
-        crate::DType::Bool => "bool",
-        crate::DType::I32 => "int",
-        crate::DType::I64 => "long int",
-        crate::DType::F32 => "float",
-        crate::DType::F64 => "double",
-    }
+    dt.c_name()
 }
 
 /// `[batch] x m x k` times `[batch] x k x n` without autograd; 2-D or 3-D operands.
@@ -55,6 +49,10 @@ fn product_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let out = crate::gpu::matmul(&as3(a)?, &as3(b)?)?;
         return out.with_layout_pub(crate::Layout::contiguous(&shape));
     }
+    // float16/bfloat16 multiply in float32 (accumulating there), rounded once.
+    if let Some(out) = crate::ops::opmath::many([a, b], |[a, b]| product_kernel(a, b))? {
+        return Ok(out);
+    }
     Ok(with_dtype!(a.dtype(), T => {
         let mut out = Tensor::buffer_for::<T>(&shape)?;
         for (i, chunk) in out.chunks_mut((m * n).max(1)).enumerate().take(batch) {
@@ -67,6 +65,10 @@ fn product_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 impl Tensor {
     /// `mm`: 2-D matrix product.
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
+        if crate::autocast::casts(&[self, other]) {
+            let (a, b) = (crate::autocast::lower(self)?, crate::autocast::lower(other)?);
+            return a.mm(&b);
+        }
         if self.ndim() != 2 || other.ndim() != 2 {
             let which = if self.ndim() != 2 { ("self", self.ndim()) } else { ("mat2", other.ndim()) };
             bail!(Runtime, "{} must be a matrix, got {}-D tensor", which.0, which.1);
@@ -92,6 +94,10 @@ impl Tensor {
 
     /// `bmm`: batched 3-D matrix product.
     pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
+        if crate::autocast::casts(&[self, other]) {
+            let (a, b) = (crate::autocast::lower(self)?, crate::autocast::lower(other)?);
+            return a.bmm(&b);
+        }
         if self.ndim() != 3 || other.ndim() != 3 {
             let which = if self.ndim() != 3 { ("batch1", self.ndim()) } else { ("batch2", other.ndim()) };
             bail!(Runtime, "{} must be a 3D tensor", which.0);
@@ -150,14 +156,19 @@ impl Tensor {
                 b: Saved::input(other),
             }));
         }
-        let out = with_dtype!(self.dtype(), T => {
-            let (la, lb) = (self.layout(), other.layout());
-            let a = Mat { data: self.storage_slice::<T>(), offset: la.offset, rs: 0, cs: la.strides[0] };
-            let b = Mat { data: other.storage_slice::<T>(), offset: lb.offset, rs: lb.strides[0], cs: 0 };
-            let mut o = vec![T::default(); 1];
-            gemm_kernel(a, b, &mut o, 1, n, 1);
-            Tensor::from_vec(o, &[])
-        });
+        let half = crate::ops::opmath::many([self, other], |[a, b]| a.detach().dot(&b.detach()))?;
+        let out = if let Some(out) = half {
+            out
+        } else {
+            with_dtype!(self.dtype(), T => {
+                let (la, lb) = (self.layout(), other.layout());
+                let a = Mat { data: self.storage_slice::<T>(), offset: la.offset, rs: 0, cs: la.strides[0] };
+                let b = Mat { data: other.storage_slice::<T>(), offset: lb.offset, rs: lb.strides[0], cs: 0 };
+                let mut o = vec![T::default(); 1];
+                gemm_kernel(a, b, &mut o, 1, n, 1);
+                Tensor::from_vec(o, &[])
+            })
+        };
         Ok(recorded(out, "DotBackward0", &[self, other], || Op::Dot {
             a: Saved::input(self),
             b: Saved::input(other),
@@ -166,6 +177,10 @@ impl Tensor {
 
     /// `matmul` / `@` with PyTorch's rules for 1-D operands and batch broadcasting.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if crate::autocast::casts(&[self, other]) {
+            let (a, b) = (crate::autocast::lower(self)?, crate::autocast::lower(other)?);
+            return a.matmul(&b);
+        }
         let (da, db) = (self.ndim(), other.ndim());
         if da == 0 || db == 0 {
             bail!(
@@ -242,6 +257,12 @@ impl Tensor {
     /// product whose accumulator starts as the bias rows, recorded as one node (PyTorch's
     /// `addmm`); otherwise the composite, which also owns the shape and dtype errors.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        if crate::autocast::casts(&[self, weight]) || bias.is_some_and(|b| crate::autocast::casts(&[b])) {
+            use crate::autocast::lower;
+            let b = bias.map(|b| lower(b).map(std::borrow::Cow::into_owned)).transpose()?;
+            let (x, w) = (lower(self)?, lower(weight)?);
+            return x.linear(&w, b.as_ref());
+        }
         let Some(b) = bias.filter(|b| fused_linear_fits(self, weight, b)) else {
             let out = self.matmul(&weight.t()?)?;
             return match bias {
@@ -263,16 +284,21 @@ impl Tensor {
     fn addmm_t(&self, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let (m, k, n) = (self.shape()[0], self.shape()[1], weight.shape()[0]);
         let lw = weight.layout();
-        let out = with_dtype!(self.dtype(), T => {
-            let b = bias.try_to_vec::<T>()?;
-            let mut out = crate::storage::try_vec_with_capacity(crate::shape::storage_numel(&[m, n], std::mem::size_of::<T>())?)?;
-            for _ in 0..m {
-                out.extend_from_slice(&b);
-            }
-            let wt = Mat { data: weight.storage_slice::<T>(), offset: lw.offset, rs: lw.strides[1], cs: lw.strides[0] };
-            matmul_into(mat::<T>(self, 0), wt, &mut out, m, k, n, true);
-            Tensor::from_vec(out, &[m, n])
-        });
+        let half = crate::ops::opmath::many([self, weight, bias], |[x, w, b]| x.addmm_t(w, b))?;
+        let out = if let Some(out) = half {
+            out
+        } else {
+            with_dtype!(self.dtype(), T => {
+                let b = bias.try_to_vec::<T>()?;
+                let mut out = crate::storage::try_vec_with_capacity(crate::shape::storage_numel(&[m, n], std::mem::size_of::<T>())?)?;
+                for _ in 0..m {
+                    out.extend_from_slice(&b);
+                }
+                let wt = Mat { data: weight.storage_slice::<T>(), offset: lw.offset, rs: lw.strides[1], cs: lw.strides[0] };
+                matmul_into(mat::<T>(self, 0), wt, &mut out, m, k, n, true);
+                Tensor::from_vec(out, &[m, n])
+            })
+        };
         Ok(recorded(out, "AddmmBackward0", &[self, weight, bias], || Op::Addmm {
             x: Saved::input(self),
             w: Saved::input(weight),

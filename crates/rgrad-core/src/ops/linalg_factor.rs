@@ -21,13 +21,7 @@ impl Real for f32 {}
 impl Real for f64 {}
 
 pub(super) fn type_name(dt: DType) -> &'static str {
-    match dt {
-        DType::Bool => "Bool",
-        DType::I32 => "Int",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
+    dt.scalar_name()
 }
 
 /// PyTorch's checks on a batch of square matrices named `name` of op `op`: at least 2-D,
@@ -239,6 +233,9 @@ impl Tensor {
                 type_name(self.dtype())
             );
         }
+        if self.dtype().is_reduced_float() {
+            bail!(NotImplemented, "\"cholesky_cpu\" not implemented for '{}'", type_name(self.dtype()));
+        }
         let n = check_square(self, op, "A")?;
         let (l, info) = match self.dtype() {
             DType::F32 => cholesky_kernel::<f32>(self, n, upper)?,
@@ -281,7 +278,7 @@ impl Tensor {
                 type_name(b.dtype())
             );
         }
-        if !self.dtype().is_float() {
+        if !self.dtype().is_float() || self.dtype().is_reduced_float() {
             bail!(
                 NotImplemented,
                 "\"triangular_solve_cpu\" not implemented for '{}'",

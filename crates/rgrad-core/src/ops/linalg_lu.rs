@@ -23,6 +23,9 @@ fn check_float(a: &Tensor, op: &str) -> Result<()> {
             type_name(a.dtype())
         );
     }
+    if a.dtype().is_reduced_float() {
+        bail!(NotImplemented, "{op}: Low precision dtypes not supported. Got {}", type_name(a.dtype()));
+    }
     Ok(())
 }
 

@@ -181,6 +181,9 @@ impl Tensor {
             let inputs = [Input::of(self, self.dtype())];
             return crate::gpu::map(&inputs, t.wgsl(), DType::Bool, self.shape(), DType::Bool);
         }
+        if let Some(out) = crate::ops::opmath::unary(self, |w| w.float_test(t))? {
+            return Ok(out);
+        }
         let v = match self.dtype() {
             DType::F32 => map(self.storage_slice::<f32>(), self.layout(), |x: f32| t.test(x))?,
             _ => map(self.storage_slice::<f64>(), self.layout(), |x: f64| t.test(x))?,
@@ -358,6 +361,10 @@ impl Tensor {
         let v = match dt {
             DType::F32 => close_float::<f32>(self, other, &shape, rtol, atol, equal_nan)?,
             DType::F64 => close_float::<f64>(self, other, &shape, rtol, atol, equal_nan)?,
+            DType::F16 | DType::BF16 => {
+                let (a, b) = (self.cast_kernel(DType::F32)?, other.cast_kernel(DType::F32)?);
+                close_float::<f32>(&a, &b, &shape, rtol, atol, equal_nan)?
+            }
             _ => {
                 // PyTorch compares integer errors against a default-dtype (float32) tolerance.
                 let (a, b) = (self.cast_kernel(DType::I64)?, other.cast_kernel(DType::I64)?);

@@ -125,7 +125,9 @@ impl Tensor {
     /// and the weighted, smoothed NLL, as PyTorch defines them. None where not covered.
     pub fn cross_entropy(&self, target: &Tensor, o: &CrossEntropy) -> Result<Option<Tensor>> {
         let w = o.weight;
+        // float16/bfloat16 take the composite (log_softmax and nll in float32 opmath).
         let supported = self.dtype().is_float()
+            && !self.dtype().is_reduced_float()
             && target.dtype() == DType::I64
             && on_cpu(&[Some(self), Some(target), w])
             && (0.0..=1.0).contains(&o.label_smoothing)

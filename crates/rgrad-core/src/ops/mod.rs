@@ -20,6 +20,7 @@ pub mod linalg_solve;
 pub mod logical;
 pub mod loss;
 pub mod norm;
+pub mod opmath;
 pub mod pool;
 pub(crate) mod pool_exec;
 pub mod reduce;

@@ -153,10 +153,12 @@ fn cpu_forward(
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let d = dims_of(x);
-    let (xd, dt) = (dense(x)?, x.dtype());
+    // float16/bfloat16 normalize in float32 (opmath), rounded once.
+    let (xd, dt) = (dense(&crate::ops::opmath::widen(x)?)?, x.dtype());
+    let cdt = dt.opmath();
     let m = d.per_channel() as f64;
     let (mean, invstd) = if training {
-        let st = with_float!(dt, T => channel_stats(slice_of::<T>(&xd), d));
+        let st = with_float!(cdt, T => channel_stats(slice_of::<T>(&xd), d));
         let mean: Vec<f64> = st.iter().map(|s| s.0).collect();
         let invstd: Vec<f64> = st.iter().map(|s| 1.0 / (s.1 / m + eps).sqrt()).collect();
         if running_mean.is_some() || running_var.is_some() {
@@ -180,10 +182,10 @@ fn cpu_forward(
     let alpha: Vec<f64> = (0..d.c).map(|c| invstd[c] * w.as_ref().map_or(1.0, |w| w[c])).collect();
     let gamma: Vec<f64> = (0..d.c).map(|c| b.as_ref().map_or(0.0, |b| b[c]) - mean[c] * alpha[c]).collect();
     let vec_t = |v: &[f64]| -> Result<Tensor> { Tensor::from_vec(v.to_vec(), &[d.c]).to_dtype(dt) };
-    let out = with_float!(dt, T => {
+    let out = with_float!(cdt, T => {
         Tensor::from_vec(channel_affine(slice_of::<T>(&xd), None, d, &alpha, &[], &[], &gamma), x.shape())
     });
-    Ok((out, vec_t(&mean)?, vec_t(&invstd)?))
+    Ok((crate::ops::opmath::narrow(out, dt)?, vec_t(&mean)?, vec_t(&invstd)?))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -309,11 +311,13 @@ pub(crate) fn batch_norm_backward(
         };
         return Ok([gx, gw, gb]);
     }
+    let (gd, xd) = (dense(&crate::ops::opmath::widen(&gd)?)?, dense(&crate::ops::opmath::widen(&xd)?)?);
+    let cdt = dt.opmath();
     let mean_v = mean.try_to_vec::<f64>()?;
     let invstd_v = invstd.try_to_vec::<f64>()?;
     let w_v = weight.map(|w| w.try_to_vec::<f64>()).transpose()?;
     let sums = if sums_needed {
-        with_float!(dt, T => grad_sums(slice_of::<T>(&gd), slice_of::<T>(&xd), d, &mean_v))
+        with_float!(cdt, T => grad_sums(slice_of::<T>(&gd), slice_of::<T>(&xd), d, &mean_v))
     } else {
         Vec::new()
     };
@@ -326,15 +330,15 @@ pub(crate) fn batch_norm_backward(
             let beta: Vec<f64> =
                 (0..d.c).map(|c| -a[c] * invstd_v[c] * invstd_v[c] * sums[c].1 / m).collect();
             let gamma: Vec<f64> = (0..d.c).map(|c| -a[c] * sums[c].0 / m).collect();
-            with_float!(dt, T => Tensor::from_vec(
+            with_float!(cdt, T => Tensor::from_vec(
                 channel_affine(slice_of::<T>(&gd), Some(slice_of::<T>(&xd)), d, &a, &beta, &mean_v, &gamma),
                 x.shape()
             ))
         } else {
             let zeros = vec![0.0; d.c];
-            with_float!(dt, T => Tensor::from_vec(channel_affine(slice_of::<T>(&gd), None, d, &a, &[], &[], &zeros), x.shape()))
+            with_float!(cdt, T => Tensor::from_vec(channel_affine(slice_of::<T>(&gd), None, d, &a, &[], &[], &zeros), x.shape()))
         };
-        Some(out)
+        Some(crate::ops::opmath::narrow(out, dt)?)
     } else {
         None
     };

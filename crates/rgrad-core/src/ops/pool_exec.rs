@@ -129,7 +129,12 @@ pub(crate) fn pool_max(x: &Tensor, spec: &Arc<PoolSpec>, op_name: &str) -> Resul
                 let (v, i) = kern::max_pool(slice_of::<i32>(&xd), planes, spec.input, &spec.windows)?;
                 (Tensor::from_vec(v, &shape), i)
             }
-            DType::Bool => return Err(not_for(op_name, DType::Bool)),
+            DType::F16 | DType::BF16 => {
+                let w = crate::ops::opmath::widen(&xd)?;
+                let (v, i) = kern::max_pool(slice_of::<f32>(&w), planes, spec.input, &spec.windows)?;
+                (crate::ops::opmath::narrow(Tensor::from_vec(v, &shape), x.dtype())?, i)
+            }
+            dt => return Err(not_for(op_name, dt)),
         };
         (v, Tensor::from_vec(i, &shape))
     };
@@ -162,11 +167,14 @@ pub(crate) fn pool_scatter(
         crate::gpu::scatter(&base, &offs, &dense(src)?.detach(), accumulate)?;
         base
     } else {
-        let (sd, id) = (dense(src)?, dense(&idx.to_cpu()?)?);
+        let (sd, id) = (dense(&crate::ops::opmath::widen(src)?)?, dense(&idx.to_cpu()?)?);
         let ix = slice_of::<i64>(&id);
-        crate::with_numeric_dtype!(src.dtype(), T => {
+        crate::ops::opmath::narrow(
+            crate::with_numeric_dtype!(sd.dtype(), T => {
             Tensor::from_vec(kern::plane_scatter(slice_of::<T>(&sd), ix, planes, dst_plane, accumulate)?, &shape)
-        }, bool => return Err(not_for("max_pool", DType::Bool)))
+        }, bool => return Err(not_for("max_pool", DType::Bool))),
+            src.dtype(),
+        )?
     };
     if crate::autograd::needs_grad(&[src]) {
         let op = Op::PoolScatter { indices: idx.clone(), spatial, names };
@@ -188,11 +196,14 @@ pub(crate) fn pool_gather(
         let offs = device_offsets(idx, planes, src_plane)?;
         crate::gpu::gather(&dense(src)?.detach(), &offs, idx.shape())?
     } else {
-        let (sd, id) = (dense(src)?, dense(&idx.to_cpu()?)?);
+        let (sd, id) = (dense(&crate::ops::opmath::widen(src)?)?, dense(&idx.to_cpu()?)?);
         let ix = slice_of::<i64>(&id);
-        crate::with_numeric_dtype!(src.dtype(), T => {
+        crate::ops::opmath::narrow(
+            crate::with_numeric_dtype!(sd.dtype(), T => {
             Tensor::from_vec(kern::plane_gather(slice_of::<T>(&sd), ix, planes, src_plane)?, idx.shape())
-        }, bool => return Err(not_for("max_pool", DType::Bool)))
+        }, bool => return Err(not_for("max_pool", DType::Bool))),
+            src.dtype(),
+        )?
     };
     if crate::autograd::needs_grad(&[src]) {
         let op = Op::PoolGather {
@@ -248,6 +259,11 @@ pub(crate) fn pool_avg(x: &Tensor, spec: &Arc<PoolSpec>, adjoint: bool, op_name:
             }
             DType::F64 => {
                 Tensor::from_vec(kern::window_sum(slice_of::<f64>(&xd), planes, size, windows, &div)?, &shape)
+            }
+            DType::F16 | DType::BF16 => {
+                let w = crate::ops::opmath::widen(&xd)?;
+                let v = kern::window_sum(slice_of::<f32>(&w), planes, size, windows, &div)?;
+                crate::ops::opmath::narrow(Tensor::from_vec(v, &shape), x.dtype())?
             }
             dt => return Err(not_for(op_name, dt)),
         }

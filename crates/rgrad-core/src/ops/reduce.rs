@@ -37,6 +37,9 @@ pub fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Dims {
 impl Tensor {
     /// The sum kernel without autograd; integers and bools sum to int64.
     fn sum_kernel(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        if let Some(out) = super::opmath::unary(self, |w| w.sum_kernel(dims, keepdim))? {
+            return Ok(out);
+        }
         let shape = reduced_shape(self.shape(), dims, keepdim);
         let l = self.layout();
         if self.is_gpu() {
@@ -49,6 +52,8 @@ impl Tensor {
             DType::I64 => Tensor::from_vec(reduce(self.storage_slice::<i64>(), l, dims, &Sum)?, &shape),
             DType::I32 => Tensor::from_vec(reduce(self.storage_slice::<i32>(), l, dims, &Sum)?, &shape),
             DType::Bool => Tensor::from_vec(reduce(self.storage_slice::<bool>(), l, dims, &Sum)?, &shape),
+            DType::U8 | DType::I8 | DType::I16 => self.cast_kernel(DType::I64)?.sum_kernel(dims, keepdim)?,
+            dt @ (DType::F16 | DType::BF16) => return Err(super::opmath::not_implemented(dt)),
         })
     }
 
@@ -75,12 +80,19 @@ impl Tensor {
         }
         let d = reduction_dims(dims, src.ndim())?;
         let count: usize = d.iter().map(|&i| src.shape()[i]).product();
-        let sum = src.sum_kernel(&d, keepdim)?;
-        let out = crate::ops::binary::binary_kernel(
-            crate::ops::binary::BinaryOp::Div,
-            crate::ops::binary::Operand::T(&sum),
-            crate::ops::binary::Operand::S(crate::Scalar::Float(count as f64)),
-        )?;
+        let mean_of = |t: &Tensor| -> Result<Tensor> {
+            let sum = t.sum_kernel(&d, keepdim)?;
+            crate::ops::binary::binary_kernel(
+                crate::ops::binary::BinaryOp::Div,
+                crate::ops::binary::Operand::T(&sum),
+                crate::ops::binary::Operand::S(crate::Scalar::Float(count as f64)),
+            )
+        };
+        // float16/bfloat16: the sum and the division in float32, rounded once.
+        let out = match super::opmath::unary(&src, mean_of)? {
+            Some(out) => out,
+            None => mean_of(&src)?,
+        };
         let name = if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" };
         Ok(recorded(out, name, &[&src], || Op::Mean { shape: src.dims(), dims: d, keepdim, count }))
     }
@@ -102,13 +114,7 @@ impl Tensor {
 }
 
 fn legacy_scalar_name(dt: DType) -> &'static str {
-    match dt {
-        DType::Bool => "Bool",
-        DType::I32 => "Int",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
+    dt.scalar_name()
 }
 
 impl Tensor {
@@ -149,6 +155,10 @@ impl Tensor {
 
     /// `var(dim, correction=1, keepdim)`.
     pub fn var(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            // Accumulated in float32 and rounded once, as PyTorch does for the half types.
+            return self.to_dtype(DType::F32)?.var(dims, correction, keepdim)?.to_dtype(self.dtype());
+        }
         let d = reduction_dims(dims, self.ndim())?;
         let count: usize = d.iter().map(|&i| self.shape()[i]).product();
         let dl: Vec<i64> = d.iter().map(|&i| i as i64).collect();
@@ -164,6 +174,10 @@ impl Tensor {
 
     /// `logsumexp(dim, keepdim)`, shifted by the max for stability.
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            // Accumulated in float32 and rounded once, as PyTorch does for the half types.
+            return self.to_dtype(DType::F32)?.logsumexp(dims, keepdim)?.to_dtype(self.dtype());
+        }
         let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
         let m = x.detach().amax(Some(dims), true, true)?;
         // An all -inf (or +inf) slice shifts by 0 instead, as PyTorch does.
@@ -189,6 +203,10 @@ impl Tensor {
     /// and other p. One node for all but p = 1 and inf (composites), whose rule gives a zero
     /// gradient where the norm is 0 (as PyTorch; a composite's derivative there is 0 / 0).
     pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+        if self.dtype().is_reduced_float() {
+            // Accumulated in float32 and rounded once, as PyTorch does for the half types.
+            return self.to_dtype(DType::F32)?.norm(p, dims, keepdim)?.to_dtype(self.dtype());
+        }
         let a = self.abs()?;
         if p == 1.0 {
             return a.sum(dims, keepdim);

@@ -195,8 +195,9 @@ pub(crate) fn apply_map(x: &Tensor, plan: &Arc<PlaneMap>, transposed: bool) -> R
         let view = if transposed { plan.transposed_view() } else { plan.view() };
         device_apply(x, &view, planes)?.reshape(&dims)?
     } else {
-        let xd = dense(x)?;
-        crate::with_numeric_dtype!(x.dtype(), T => {
+        // float16/bfloat16 resample in float32, rounded once.
+        let xd = dense(&crate::ops::opmath::widen(x)?)?;
+        let out = crate::with_numeric_dtype!(xd.dtype(), T => {
             let src = &xd.storage_slice::<T>()[..xd.numel()];
             // The CPU scatters for the transpose (no transposed copy of the map).
             let data = if transposed {
@@ -205,7 +206,8 @@ pub(crate) fn apply_map(x: &Tensor, plan: &Arc<PlaneMap>, transposed: bool) -> R
                 plan.view().apply(src, planes)?
             };
             Tensor::from_vec(data, &out_shape)
-        }, bool => return Err(Error::NotImplemented("resampling is not implemented for 'Bool'".into())))
+        }, bool => return Err(Error::NotImplemented("resampling is not implemented for 'Bool'".into())));
+        crate::ops::opmath::narrow(out, x.dtype())?
     };
     if crate::autograd::needs_grad(&[x]) {
         let op = Op::Resample { plan: plan.clone(), transposed };

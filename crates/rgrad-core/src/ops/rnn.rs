@@ -280,10 +280,11 @@ macro_rules! with_float {
                 type $T = f32;
                 $body
             }
-            _ => {
+            DType::F64 => {
                 type $T = f64;
                 $body
             }
+            other => return Err(crate::ops::opmath::not_implemented(other)),
         }
     };
 }

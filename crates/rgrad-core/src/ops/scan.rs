@@ -158,6 +158,8 @@ impl Tensor {
     pub fn prod(&self, dim: Option<i64>, keepdim: bool) -> Result<Tensor> {
         let (src, d) = dim_or_flat(self, dim)?;
         let src = if src.dtype().is_float() { src } else { src.to_dtype(DType::I64)? };
+        let pdt = src.dtype();
+        let src = crate::ops::opmath::widen(&src)?;
         let len = src.shape().get(d).copied().unwrap_or(1);
         let kept = match dim {
             Some(_) => reduced_shape(self.shape(), &[d], keepdim),
@@ -177,6 +179,7 @@ impl Tensor {
                 Tensor::from_vec(vals, &kept)
             })
         };
+        let out = crate::ops::opmath::narrow(out, pdt)?;
         Ok(recorded(out, if dim.is_some() { "ProdBackward1" } else { "ProdBackward0" }, &[self], || {
             Op::Prod { x: Saved::input(self), dim: dim.map(|_| d), keepdim }
         }))
@@ -229,7 +232,12 @@ impl Tensor {
         let out = match self.dtype() {
             _ if src.is_gpu() => gpu_softmax(&src.detach(), d, log)?,
             DType::F32 => softmax_rows::<f32>(&src, d, log)?,
-            _ => softmax_rows::<f64>(&src, d, log)?,
+            DType::F64 => softmax_rows::<f64>(&src, d, log)?,
+            // float16/bfloat16: in float32, rounded once (as PyTorch's CPU softmax).
+            dt => crate::ops::opmath::narrow(
+                softmax_rows::<f32>(&crate::ops::opmath::widen(&src)?, d, log)?,
+                dt,
+            )?,
         };
         let out = out.reshape(&self.shape().iter().map(|&s| s as i64).collect::<Vec<_>>())?;
         let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
@@ -245,7 +253,7 @@ impl Tensor {
 #[inline]
 fn mul<T: Element>(a: T, b: T) -> T {
     match T::DTYPE {
-        DType::F32 | DType::F64 => T::from_f64(a.to_f64() * b.to_f64()),
+        d if d.is_float() => T::from_f64(a.to_f64() * b.to_f64()),
         _ => T::from_i64(a.to_i64().wrapping_mul(b.to_i64())),
     }
 }
@@ -276,6 +284,11 @@ fn scan(
     ff: impl Fn(f64, f64) -> f64,
     fi: impl Fn(i64, i64) -> i64,
 ) -> Result<Tensor> {
+    if src.dtype().is_reduced_float() {
+        // Accumulated in float32, as PyTorch does for the half types.
+        let wide = crate::ops::opmath::widen(src)?;
+        return crate::ops::opmath::narrow(scan(&wide, d, product, ff, fi)?, src.dtype());
+    }
     let len = src.shape().get(d).copied().unwrap_or(1).max(1);
     let src = if src.ndim() == 0 { src.reshape(&[1])? } else { src.clone() };
     let shape: Vec<i64> = src.shape().iter().map(|&s| s as i64).collect();
@@ -296,7 +309,7 @@ fn scan(
         for r in data.chunks_mut(len) {
             for i in 1..r.len() {
                 r[i] = match T::DTYPE {
-                    DType::F32 | DType::F64 => T::from_f64(ff(r[i - 1].to_f64(), r[i].to_f64())),
+                    d if d.is_float() => T::from_f64(ff(r[i - 1].to_f64(), r[i].to_f64())),
                     _ => T::from_i64(fi(r[i - 1].to_i64(), r[i].to_i64())),
                 };
             }

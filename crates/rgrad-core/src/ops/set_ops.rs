@@ -158,6 +158,10 @@ impl Tensor {
         let dev = self.device();
         let out = match self.dtype() {
             DType::F32 => histc_of::<f32>(&self.try_to_vec()?, bins as usize, min as f32, max as f32)?,
+            dt @ (DType::F16 | DType::BF16) => {
+                histc_of::<f32>(&self.try_to_vec()?, bins as usize, min as f32, max as f32)?
+                    .cast_kernel(dt)?
+            }
             _ => histc_of::<f64>(&self.try_to_vec()?, bins as usize, min, max)?,
         };
         on(out, dev)
@@ -166,7 +170,7 @@ impl Tensor {
     /// `torch.bincount(weights, minlength)`: int64 counts, or sums of the weights (float32
     /// weights stay float32, any other dtype sums in float64).
     pub fn bincount(&self, weights: Option<&Tensor>, minlength: i64) -> Result<Tensor> {
-        if !matches!(self.dtype(), DType::I64 | DType::I32) {
+        if !self.dtype().is_int() {
             bail!(
                 NotImplemented,
                 "\"bincount_cpu\" not implemented for '{}'",

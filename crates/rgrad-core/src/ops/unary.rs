@@ -241,6 +241,9 @@ impl Tensor {
 
     /// `op` over a float tensor, without recording autograd.
     pub(crate) fn float_unary_kernel(&self, op: UnaryOp) -> Result<Tensor> {
+        if let Some(out) = super::opmath::unary(self, |w| w.float_unary_kernel(op))? {
+            return Ok(out);
+        }
         Ok(match self.dtype() {
             _ if self.is_gpu() => gpu_map(self, op.wgsl(), self.dtype())?,
             DType::F32 => match fast_f32(op, self) {
@@ -292,7 +295,7 @@ impl Tensor {
         let out = if self.is_gpu() {
             gpu_map(self, if self.dtype() == DType::Bool { "a" } else { "abs(a)" }, self.dtype())?
         } else {
-            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| v.abs())?, self.shape()))
+            with_dtype!(self.dtype(), T => Tensor::from_vec(map(self.storage_slice::<T>(), self.layout(), |v: T| super::arith::Arith::abs(v))?, self.shape()))
         };
         Ok(recorded(out, "AbsBackward0", &[self], || Op::Unary {
             f: UnaryGrad::Abs,
@@ -421,6 +424,9 @@ impl Tensor {
     pub fn cast_kernel(&self, dtype: DType) -> Result<Tensor> {
         if self.is_gpu() {
             return crate::gpu::map(&[crate::gpu::Input::of(self, dtype)], "a", dtype, self.shape(), dtype);
+        }
+        if let Some(out) = super::opmath::fast_cast(self, dtype)? {
+            return Ok(out);
         }
         Ok(with_dtype!(dtype, U => {
             let v: Vec<U> = self.try_to_vec::<U>()?;

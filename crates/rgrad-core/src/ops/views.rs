@@ -255,3 +255,43 @@ impl Tensor {
         self.reshape(&shape)
     }
 }
+
+impl Tensor {
+    /// `view(dtype)` between dtypes of one element size: the same memory read as `dtype`
+    /// (a bit reinterpretation, as PyTorch's; the checkpoint loader reads bfloat16 storages
+    /// this way). Other sizes are PyTorch's errors or not supported.
+    pub fn view_dtype(&self, dtype: crate::DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.detach());
+        }
+        let (from, to) = (self.dtype(), dtype);
+        if from.itemsize() != to.itemsize() {
+            let last = self.shape().last().copied().unwrap_or(1);
+            if self.strides().last().copied().unwrap_or(1) != 1 {
+                bail!(
+                    Runtime,
+                    "self.stride(-1) must be 1 to view {} as {} (different element sizes), but got {}",
+                    from.scalar_name(),
+                    to.scalar_name(),
+                    self.strides().last().copied().unwrap_or(1)
+                );
+            }
+            bail!(
+                Runtime,
+                "rgrad: view({}) of a {} tensor (different element sizes, last dim {last}) is not supported",
+                to,
+                from
+            );
+        }
+        if self.is_gpu() {
+            bail!(Runtime, "view(dtype) of a wgpu tensor is not supported");
+        }
+        let st = self.storage().clone();
+        // SAFETY: the new storage reads the same bytes (same length, same element size), and
+        // its owner keeps the original storage, and so the memory, alive.
+        let storage = unsafe {
+            crate::storage::Storage::from_external(st.data_ptr(), st.len(), dtype, Box::new(st.clone()))
+        };
+        Tensor::from_parts(std::sync::Arc::new(storage), self.layout().clone())
+    }
+}

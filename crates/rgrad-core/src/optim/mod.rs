@@ -85,6 +85,11 @@ fn check(param: &Tensor, others: &[&Tensor]) -> Result<()> {
     if !param.dtype().is_float() {
         bail!(Runtime, "optimizers need floating point parameters, got {}", param.dtype());
     }
+    if param.dtype().is_reduced_float() {
+        // The fused steps run in float32/float64 only (a float16/bfloat16 step would need
+        // its own float32 master math); refused rather than reading the 16-bit storage wrong.
+        bail!(Runtime, "rgrad's fused optimizer steps do not support {} parameters yet", param.dtype());
+    }
     for t in std::iter::once(param).chain(others.iter().copied()) {
         if !t.is_contiguous() || t.dtype() != param.dtype() || t.shape() != param.shape() {
             bail!(
@@ -147,7 +152,8 @@ fn dispatch(
     } else {
         match p.dtype() {
             DType::F32 => cpu32(),
-            _ => cpu64(),
+            DType::F64 => cpu64(),
+            dt => return Err(crate::ops::opmath::not_implemented(dt)),
         }
     }
     bump(written);

@@ -162,7 +162,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     params = [t for t in (weight, bias) if t is not None]
     fused = (
         input.numel() > 0
-        and input.dtype in (rgrad.float32, rgrad.float64)
+        and input.dtype in (rgrad.float32, rgrad.float64, rgrad.float16, rgrad.bfloat16)
         and all(isinstance(t, rgrad.Tensor) and t.dtype == input.dtype for t in params)
     )
     if fused:

@@ -5,6 +5,7 @@ import warnings
 import rgrad
 from rgrad import _rgrad
 from rgrad._errors import wrap_module
+from rgrad.amp.autocast_mode import autocast_fp32
 
 __all__ = [
     "binary_cross_entropy",
@@ -19,7 +20,17 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
-_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int"}
+_DTYPE_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "int64": "Long",
+    "int32": "Int",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+}
 
 
 def _dtype_name(dtype):
@@ -376,3 +387,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # Non-tensor arguments and NumPy failures raise PyTorch's errors (see rgrad._errors).
 wrap_module(globals(), __all__)
+
+# Under CPU autocast these run in float32 (PyTorch's CPU fp32 cast policy for losses).
+for _name in __all__:
+    globals()[_name] = autocast_fp32(globals()[_name])
+del _name

@@ -61,6 +61,16 @@ def _get_clones(module, n):
     # refuse it first, since n may be huge (`TransformerEncoder(torch.bool, 2**62)` never ends).
     if not isinstance(module, Module):
         raise TypeError(f"{_typename(module)} is not a Module subclass")
+    # n copies of the layer's tensors that no machine holds fail as the allocation would,
+    # before n deep copies are attempted one by one (`num_encoder_layers=2**62` never ends).
+    if isinstance(n, int) and n > 1:
+        tensors = list(module.parameters()) + list(module.buffers())
+        total = n * sum(t.numel() * t.element_size() for t in tensors)
+        if total > 2**48:
+            raise RuntimeError(
+                f"DefaultCPUAllocator: can't allocate memory: you tried to allocate {total} "
+                "bytes. Error code 12 (Cannot allocate memory)"
+            )
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
