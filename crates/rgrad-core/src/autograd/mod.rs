@@ -302,7 +302,11 @@ pub fn needs_grad(inputs: &[&Tensor]) -> bool {
 
 /// Records `op` as the grad_fn of `outputs` with an edge per input.
 pub fn record(name: &'static str, op: Op, inputs: &[&Tensor], outputs: &[&Tensor]) {
-    record_edges(name, op, inputs.iter().map(|t| (Edge::of(t), t.dtype())).collect(), outputs)
+    let mut edges = SmallVec::with_capacity(inputs.len());
+    for t in inputs {
+        edges.push((Edge::of(t), t.dtype()));
+    }
+    record_edges(name, op, edges, outputs)
 }
 
 /// Records `op` with explicit edges (an `Edge::None` stands for a wrapped Python number, as
@@ -328,11 +332,19 @@ fn attach(
     edges: SmallVec<[(Edge, crate::DType); 2]>,
     outputs: &[&Tensor],
 ) {
+    // Split by pushes rather than two collects (the iterator adapters cost more than the
+    // node's allocation for a two-input op).
+    let mut input_dtypes = SmallVec::with_capacity(edges.len());
+    let mut node_edges = SmallVec::with_capacity(edges.len());
+    for (e, d) in edges {
+        node_edges.push(e);
+        input_dtypes.push(d);
+    }
     let node = Arc::new(Node {
         name,
         op: Mutex::new(op),
-        input_dtypes: edges.iter().map(|e| e.1).collect(),
-        edges: edges.into_iter().map(|e| e.0).collect(),
+        input_dtypes,
+        edges: node_edges,
         num_outputs: outputs.len(),
         hooks: Mutex::new(None),
     });

@@ -146,7 +146,13 @@ fn gpu_binary(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Result<Tensor>
 
 /// The dtype `op` computes in for these operands, with PyTorch's checks.
 pub fn compute_dtype(op: BinaryOp, a: Operand, b: Operand) -> Result<DType> {
-    let dt = b.add_to(a.add_to(ResultType::default())).result();
+    // The per-op common cases, without the general result_type: operands of one dtype, and a
+    // float tensor with a Python number (a wrapped number never promotes a float tensor).
+    let dt = match (a, b) {
+        (Operand::T(x), Operand::T(y)) if x.dtype() == y.dtype() => x.dtype(),
+        (Operand::T(x), Operand::S(_)) | (Operand::S(_), Operand::T(x)) if x.dtype().is_float() => x.dtype(),
+        _ => b.add_to(a.add_to(ResultType::default())).result(),
+    };
     match op {
         BinaryOp::Div | BinaryOp::Atan2 | BinaryOp::Xlogy => Ok(dt.to_float()),
         BinaryOp::Hypot | BinaryOp::LogAddExp if !dt.is_float() => bail!(
@@ -249,6 +255,7 @@ fn run<T: Arith>(
 
 /// The common case on the per-op path: float operands of one dtype, contiguous, with equal
 /// shapes or a Python number on one side. Skips broadcasting and layout work.
+#[inline]
 fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor> {
     fn slice_of<T: Element>(t: &Tensor) -> &[T] {
         if t.numel() == 0 {
@@ -307,6 +314,53 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
     }
 }
 
+/// float16/bfloat16 binary ops, out of line so the float32/float64 path of [`binary_kernel`]
+/// stays small.
+#[inline(never)]
+fn reduced_float_binary(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Result<Tensor> {
+    // float16/bfloat16: the float32 kernel on the widened operands, rounded once. Tensor
+    // operands take the common dtype first. A Python number is rounded to the dtype too,
+    // except as the right operand of mul, div and floor division, whose reduced-float
+    // kernels read PyTorch's unrounded `original_scalar_value`; `s / x` is PyTorch's
+    // `x.reciprocal() * s`.
+    if let (BinaryOp::Div, Operand::S(sv), Operand::T(x)) = (op, a, b) {
+        let w = x.cast_kernel(DType::F32)?;
+        let rec = binary_kernel(BinaryOp::Div, Operand::S(Scalar::Float(1.0)), Operand::T(&w))?;
+        let rec = super::opmath::narrow(rec, dt)?;
+        return binary_kernel(BinaryOp::Mul, Operand::T(&rec), Operand::S(Scalar::Float(sv.to_f64())));
+    }
+    let keep_exact = matches!(op, BinaryOp::Mul | BinaryOp::Div | BinaryOp::FloorDiv);
+    let round = |v: Scalar, right: bool| -> Scalar {
+        if keep_exact && (right || op == BinaryOp::Mul) {
+            return Scalar::Float(v.to_f64());
+        }
+        Scalar::Float(match dt {
+            DType::F16 => scalar_as::<half::f16>(v).to_f64(),
+            _ => scalar_as::<half::bf16>(v).to_f64(),
+        })
+    };
+    let widen = |o: &Operand| -> Result<Option<Tensor>> {
+        match o {
+            Operand::T(t) if t.dtype() == dt => Ok(Some(t.cast_kernel(DType::F32)?)),
+            Operand::T(t) => Ok(Some(t.cast_kernel(dt)?.cast_kernel(DType::F32)?)),
+            Operand::S(_) => Ok(None),
+        }
+    };
+    let (wa, wb) = (widen(&a)?, widen(&b)?);
+    let oa = match (&wa, a) {
+        (Some(t), _) => Operand::T(t),
+        (None, Operand::S(v)) => Operand::S(round(v, false)),
+        (None, o) => o,
+    };
+    let ob = match (&wb, b) {
+        (Some(t), _) => Operand::T(t),
+        (None, Operand::S(v)) => Operand::S(round(v, true)),
+        (None, o) => o,
+    };
+    let out = binary_kernel(op, oa, ob)?;
+    super::opmath::narrow(out, dt)
+}
+
 /// Computes `op(a, b)` without recording autograd.
 pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     let dt = compute_dtype(op, a, b)?;
@@ -333,47 +387,7 @@ pub fn binary_kernel(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
         return gpu_binary(op, a, b, dt);
     }
     if dt.is_reduced_float() {
-        // float16/bfloat16: the float32 kernel on the widened operands, rounded once. Tensor
-        // operands take the common dtype first. A Python number is rounded to the dtype too,
-        // except as the right operand of mul, div and floor division, whose reduced-float
-        // kernels read PyTorch's unrounded `original_scalar_value`; `s / x` is PyTorch's
-        // `x.reciprocal() * s`.
-        if let (BinaryOp::Div, Operand::S(sv), Operand::T(x)) = (op, a, b) {
-            let w = x.cast_kernel(DType::F32)?;
-            let rec = binary_kernel(BinaryOp::Div, Operand::S(Scalar::Float(1.0)), Operand::T(&w))?;
-            let rec = super::opmath::narrow(rec, dt)?;
-            return binary_kernel(BinaryOp::Mul, Operand::T(&rec), Operand::S(Scalar::Float(sv.to_f64())));
-        }
-        let keep_exact = matches!(op, BinaryOp::Mul | BinaryOp::Div | BinaryOp::FloorDiv);
-        let round = |v: Scalar, right: bool| -> Scalar {
-            if keep_exact && (right || op == BinaryOp::Mul) {
-                return Scalar::Float(v.to_f64());
-            }
-            Scalar::Float(match dt {
-                DType::F16 => scalar_as::<half::f16>(v).to_f64(),
-                _ => scalar_as::<half::bf16>(v).to_f64(),
-            })
-        };
-        let widen = |o: &Operand| -> Result<Option<Tensor>> {
-            match o {
-                Operand::T(t) if t.dtype() == dt => Ok(Some(t.cast_kernel(DType::F32)?)),
-                Operand::T(t) => Ok(Some(t.cast_kernel(dt)?.cast_kernel(DType::F32)?)),
-                Operand::S(_) => Ok(None),
-            }
-        };
-        let (wa, wb) = (widen(&a)?, widen(&b)?);
-        let oa = match (&wa, a) {
-            (Some(t), _) => Operand::T(t),
-            (None, Operand::S(v)) => Operand::S(round(v, false)),
-            (None, o) => o,
-        };
-        let ob = match (&wb, b) {
-            (Some(t), _) => Operand::T(t),
-            (None, Operand::S(v)) => Operand::S(round(v, true)),
-            (None, o) => o,
-        };
-        let out = binary_kernel(op, oa, ob)?;
-        return super::opmath::narrow(out, dt);
+        return reduced_float_binary(op, a, b, dt);
     }
     if let Some(out) = fast_float(op, a, b, dt) {
         return Ok(out);
@@ -484,8 +498,11 @@ pub fn binary(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     if op.is_comparison() || !out.dtype().is_float() {
         return Ok(out);
     }
-    let (ta, tb) = (tensor_of(&a), tensor_of(&b));
-    let inputs: smallvec::SmallVec<[&Tensor; 2]> = ta.into_iter().chain(tb).collect();
+    // Pushed one by one: collecting a chained iterator into a SmallVec costs ~100
+    // instructions, a tenth of a scalar op.
+    let mut inputs: smallvec::SmallVec<[&Tensor; 2]> = smallvec::SmallVec::new();
+    inputs.extend_from_slice(tensor_of(&a).as_slice());
+    inputs.extend_from_slice(tensor_of(&b).as_slice());
     if needs_grad(&inputs) {
         if let Some(bop) = backward_op(op, a, b, &out) {
             // PyTorch wraps the number of `x + 2`, `x * 2`, ... in a tensor: a second, empty edge.
