@@ -642,7 +642,15 @@ def case_source(col: str, case: Case) -> tuple[str, str, str | None] | None:
 
 
 def suite_cases(suite: str) -> list[Case]:
-    """The cases of a suite: this file's, benches/conv_parts.py's or benches/linalg_parts.py's."""
+    """The cases of a suite: this file's or benches/<suite>_parts.py's (conv, cnn, rnn, linalg)."""
+    if suite == "cnn-parts":
+        import cnn_parts  # benches/ is on the path: it is this script's directory
+
+        return cnn_parts.CASES
+    if suite == "rnn-parts":
+        import rnn_parts  # benches/ is on the path: it is this script's directory
+
+        return rnn_parts.CASES
     if suite == "conv-parts":
         import conv_parts  # benches/ is on the path: it is this script's directory
 
@@ -797,10 +805,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads(N) first")
     parser.add_argument(
         "--suite",
-        choices=["main", "conv-parts", "linalg"],
+        choices=["main", "conv-parts", "cnn-parts", "rnn-parts", "linalg"],
         default="main",
-        help="the cases: this file's (main), the CNN steps' convolutions (conv-parts) or the "
-        "linalg factorizations (linalg)",
+        help="the cases: this file's (main), the CNN steps' convolutions (conv-parts) or their "
+        "other parts (cnn-parts), the RNN steps' parts (rnn-parts) or the linalg "
+        "factorizations (linalg)",
     )
     parser.add_argument(
         "--base",
