@@ -541,7 +541,13 @@ class Bench:
     at a time as the driver asks (so the libraries' repeats can be interleaved)."""
 
     def __init__(
-        self, stmt: str, setup: str, env: dict[str, Any], chk: str | None, min_time: float
+        self,
+        stmt: str,
+        setup: str,
+        env: dict[str, Any],
+        chk: str | None,
+        min_time: float,
+        cpu_time: bool = False,
     ):
         namespace = dict(env)
         exec(setup, namespace)
@@ -549,7 +555,10 @@ class Bench:
             exec(stmt, namespace)
             if not eval(chk, namespace):
                 raise AssertionError(f"sanity check failed: {chk}")
-        self.timer = timeit.Timer(stmt, globals=namespace, timer=time.perf_counter_ns)
+        # --cpu-time: the process's CPU time (all its threads), which a loaded machine's other
+        # processes do not inflate the way they do the wall clock.
+        clock = time.process_time_ns if cpu_time else time.perf_counter_ns
+        self.timer = timeit.Timer(stmt, globals=namespace, timer=clock)
         self.timer.timeit(number=3)  # warm-up: thread pools, allocator, caches
         number = 1
         while True:  # calibrate like timeit.autorange, against min_time
@@ -662,7 +671,7 @@ def suite_cases(suite: str) -> list[Case]:
     return CASES
 
 
-def worker_main(col: str, torch_threads: int | None, suite: str) -> int:
+def worker_main(col: str, torch_threads: int | None, suite: str, cpu_time: bool = False) -> int:
     """The worker loop: one JSON command per stdin line, one JSON answer per line on the
     original stdout (the libraries' own prints go to stderr)."""
     reply_to = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -702,7 +711,7 @@ def worker_main(col: str, torch_threads: int | None, suite: str) -> int:
                 continue
             env = {"np": lib} if col == "NumPy" else {"torch": lib}
             try:
-                bench = Bench(src[1], src[0], env, src[2], cmd["min_time"])
+                bench = Bench(src[1], src[0], env, src[2], cmd["min_time"], cpu_time)
             except Exception as e:  # an op a library lacks must not hide the other rows
                 print(f"{case.name} [{col}]: {type(e).__name__}: {e}", file=sys.stderr)
                 reply(ok=False, status=f"error: {type(e).__name__}")
@@ -718,13 +727,21 @@ class Worker:
     """A library's worker process, alive for the whole run."""
 
     def __init__(
-        self, col: str, python: str, torch_threads: int | None, suite: str, path: str | None
+        self,
+        col: str,
+        python: str,
+        torch_threads: int | None,
+        suite: str,
+        path: str | None,
+        cpu_time: bool = False,
     ):
         import subprocess
 
         cmd = [python, os.path.abspath(__file__), "--worker", col, "--suite", suite]
         if torch_threads:
             cmd += ["--torch-threads", str(torch_threads)]
+        if cpu_time:
+            cmd += ["--cpu-time"]
         env = dict(os.environ)
         if path:  # another build of rgrad, imported from this directory first
             env["PYTHONPATH"] = os.pathsep.join([path, env.get("PYTHONPATH", "")])
@@ -817,9 +834,15 @@ def main(argv: list[str] | None = None) -> int:
         help="add a column 'rgrad base': the rgrad package found in DIR (another build, A/B)",
     )
     parser.add_argument("--no-numpy", action="store_true", help="leave out the NumPy column")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the worker's process CPU time (all threads) instead of the wall clock: on a "
+        "loaded machine, with RAYON_NUM_THREADS=1 and --torch-threads 1, the work itself",
+    )
     args = parser.parse_args(argv)
     if args.worker:
-        return worker_main(args.worker, args.torch_threads, args.suite)
+        return worker_main(args.worker, args.torch_threads, args.suite, args.cpu_time)
     repeats = args.repeats or (5 if args.quick else 15)
     min_time = args.min_time or (0.02 if args.quick else 0.1)
 
@@ -830,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     for col in columns:
         python = args.torch_python if col == "PyTorch" and args.torch_python else sys.executable
         path = args.base if col == "rgrad base" else None
-        w = Worker(col, python, args.torch_threads, args.suite, path)
+        w = Worker(col, python, args.torch_threads, args.suite, path, args.cpu_time)
         versions[col if col == "rgrad base" else MODULES[col]] = w.hello.get("version", "-")
         if not w.hello["ok"]:
             notes[col] = w.hello["note"]
@@ -849,7 +872,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {machine}{threads}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"command: `{command}` ({repeats} interleaved repeats of >= {min_time} s each; medians)")
+    clock = "process CPU time" if args.cpu_time else "wall clock"
+    print(
+        f"command: `{command}` ({repeats} interleaved repeats of >= {min_time} s each; "
+        f"medians; {clock})"
+    )
     for lib, note in notes.items():
         print(f"note: {lib} {note}")
     print()
