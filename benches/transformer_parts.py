@@ -117,6 +117,18 @@ def main():
         lambda: F.cross_entropy(gpt.head(gpt.norm(hid)).reshape(-1, 65), y.reshape(-1)).backward(),
     )
 
+    # compare.py's sdpa row: causal attention on 8x4x128x32, forward alone and with backward.
+    qs = [torch.randn(8, 4, 128, 32, requires_grad=True) for _ in range(3)]
+    gs = torch.randn(8, 4, 128, 32)
+    row(
+        "causal sdpa 8x4x128x32 forward (inputs need grad)",
+        lambda: F.scaled_dot_product_attention(*qs, is_causal=True),
+    )
+    row(
+        "causal sdpa 8x4x128x32 fwd+bwd",
+        lambda: F.scaled_dot_product_attention(*qs, is_causal=True).backward(gs),
+    )
+
     # The fixed cost of a step, Python and per-op dispatch: the same GPT at tiny sizes.
     tiny = env["CharGPT"](vocab=65, block=4, d=8, heads=2, layers=2)
     tidx = torch.randint(0, 65, (1, 4))
