@@ -7,6 +7,7 @@ cProfile's count of the calls it makes.
 
     python benches/transformer_parts.py                 # rgrad
     /work/torchenv/bin/python benches/transformer_parts.py --torch   # the same with PyTorch
+    /work/torchenv/bin/python benches/transformer_parts.py --torch --profile   # PyTorch's ops
 
 Times are process CPU time (all threads) per call, the minimum over --repeats calls: on a
 shared machine the wall clock mostly measures the other processes. RAYON_NUM_THREADS=1 (and
@@ -40,6 +41,11 @@ def main():
     parser.add_argument("--torch", action="store_true", help="time PyTorch instead of rgrad")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (PyTorch only)")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --torch: only torch.profiler's self-CPU split of the three rows, by op",
+    )
     args = parser.parse_args()
     if args.torch:
         import torch
@@ -70,6 +76,31 @@ def main():
         layer(x).pow(2).mean().backward()
         opt.step()
 
+    if args.profile:
+        from cnn_parts import torch_split
+
+        gpt = env["CharGPT"]()
+        idx, y = torch.randint(0, 65, (16, 64)), torch.randint(0, 65, (16, 64))
+        gopt = torch.optim.AdamW(gpt.parameters(), lr=1e-3)
+
+        def gpt_step():
+            gopt.zero_grad()
+            F.cross_entropy(gpt(idx).reshape(-1, 65), y.reshape(-1)).backward()
+            gopt.step()
+
+        qs = [torch.randn(8, 4, 128, 32, requires_grad=True) for _ in range(3)]
+        gs = torch.randn(8, 4, 128, 32)
+        for name, fn in [
+            ("encoder layer step", layer_step),
+            ("char GPT step", gpt_step),
+            (
+                "causal sdpa 8x4x128x32 fwd+bwd",
+                lambda: F.scaled_dot_product_attention(*qs, is_causal=True).backward(gs),
+            ),
+        ]:
+            print(name)
+            torch_split(torch, fn, rows=16)
+        return
     row("encoder layer step (fwd+bwd+AdamW)", layer_step)
     row("  forward", lambda: layer(x))
     row("  self-attention block fwd+bwd", lambda: layer._sa_block(x, None, None).sum().backward())
