@@ -62,10 +62,15 @@ def optim_cases(label: str, step: Case) -> list[Case]:
 
 
 def batch1_case(label: str, step: Case, old: str, new: str) -> Case:
-    """The step with its batch cut to one sample: what a step costs besides its arithmetic."""
+    """The step with its batch cut to one sample: what a step costs besides its arithmetic.
+    The learning rate is 0, so the weights stay put: trained over and over on one sample, the
+    gradients and momentum buffers sink into denormal floats, whose arithmetic is many times
+    slower (the SGD step then took half of rgrad's batch-1 LeNet step)."""
     assert old in step.setup, old
     return Case(
-        name=f"{label}: whole step at batch 1", setup=step.setup.replace(old, new), stmt="step()"
+        name=f"{label}: whole step at batch 1",
+        setup=step.setup.replace(old, new) + "\nfor group in opt.param_groups: group['lr'] = 0.0",
+        stmt="step()",
     )
 
 

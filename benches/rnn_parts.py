@@ -75,7 +75,8 @@ def part_cases(cell: str) -> list[Case]:
             name=f"{cell}: whole step at batch 1, 32 steps",
             setup=step.setup.replace("torch.randn(32, 32, 64)", "torch.randn(1, 32, 64)").replace(
                 "torch.randint(0, 10, (32,))", "torch.randint(0, 10, (1,))"
-            ),
+            )
+            + "\nfor group in opt.param_groups: group['lr'] = 0.0",  # cnn_parts.batch1_case
             stmt="step()",
         ),
         Case(
