@@ -6,6 +6,7 @@
     python benches/compare.py -k max_pool  # only the cases whose name contains the text
 
     python benches/compare.py -k lenet --torch-python /work/torchenv/bin/python --no-numpy
+    RAYON_NUM_THREADS=1 python benches/compare.py --cpu-time --torch-threads 1 ...  # loaded box
 
 Every case is one statement written against the PyTorch API and run with `torch` bound to
 rgrad (`import rgrad`) or to PyTorch; NumPy gets the equivalent array code. Each library runs
