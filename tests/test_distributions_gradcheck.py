@@ -247,8 +247,8 @@ def test_gamma_rsample_gradient_is_the_implicit_derivative_per_sample(alpha):
 
 
 def _trigamma(x):
-    # rgrad has no polygamma; digamma's derivative is trigamma (checked against pi^2/6 and
-    # PyTorch's numbers in test_distributions.py).
+    # digamma's derivative is trigamma (checked against pi^2/6 and PyTorch's numbers in
+    # test_distributions.py).
     t = rgrad.tensor(x, dtype=F64, requires_grad=True)
     (g,) = rgrad.autograd.grad(rgrad.digamma(t), [t])
     return g.item()
@@ -535,26 +535,7 @@ def test_entropy_gradcheck(name):
     assert gradcheck(lambda *ps: make(*ps).entropy(), params)
 
 
-# Their entropies have digamma terms: the second derivative needs polygamma(2, x), which the
-# core does not have yet (PyTorch's gradgradcheck passes). strict: remove when it lands.
-DIGAMMA_ENTROPY = {"Gamma", "Chi2", "InverseGamma", "Beta", "Dirichlet", "StudentT"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                raises=RuntimeError, strict=True, reason="no polygamma(2, x) yet"
-            ),
-        )
-        if n in DIGAMMA_ENTROPY
-        else n
-        for n in _entropy_names()
-        if n != "Uniform"
-    ],
-)
+@pytest.mark.parametrize("name", [n for n in _entropy_names() if n != "Uniform"])
 def test_entropy_gradgradcheck(name):
     make, values, _ = LOG_PROB[name]
     params = [t64(v) for v in values]
@@ -616,3 +597,36 @@ def test_icdf_gradcheck(name):
 
     assert gradcheck(icdf, inputs)
     assert gradgradcheck(icdf, inputs)
+
+
+# PyTorch's polygamma(1, x) and polygamma(2, x) at X.
+X = [-2.5, 0.5, 1.0, 3.7, 12.0, -0.3, 1e-3]
+TRIGAMMA = [9.53924664493752, 4.934802202073678, 1.6449340676383375, 0.3100378577128614,
+            0.08690187287193527, 13.945160267262267, 1000001.6425331949]  # fmt: skip
+TETRAGAMMA = [-0.1082040516417282, -16.828796644234316, -2.404113806319188,
+              -0.09539530872855405, -0.007547205368998914, 67.63908119988314,
+              -2000000002.3976321]  # fmt: skip
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("wgpu", marks=pytest.mark.wgpu)])
+def test_digamma_derivatives_are_polygamma_1_and_2(device):
+    """The entropies and KL terms of Gamma, Beta, Dirichlet, StudentT have digamma terms: their
+    second derivatives need polygamma(2, x) (tetragamma)."""
+    dtype = F64 if device == "cpu" or rgrad.wgpu.supports_dtype(F64) else rgrad.float32
+    tol = 1e-12 if dtype == F64 else 2e-5
+    x = rgrad.tensor(X, dtype=dtype, device=device, requires_grad=True)
+    (g,) = rgrad.autograd.grad(rgrad.digamma(x).sum(), [x], create_graph=True)
+    (h,) = rgrad.autograd.grad(g.sum(), [x], create_graph=True)
+    # PyTorch's trigamma is ~5e-10 off (trigamma(1) = pi^2/6 = 1.6449340668482264; rgrad's
+    # is exact to rounding), its polygamma(2, x) (through zeta) is exact.
+    np.testing.assert_allclose(g.detach().cpu().numpy(), TRIGAMMA, rtol=max(tol, 1e-9))
+    assert abs(g[2].item() - math.pi**2 / 6) < 100 * tol
+    np.testing.assert_allclose(h.detach().cpu().numpy(), TETRAGAMMA, rtol=tol)
+    with pytest.raises(RuntimeError, match="the derivative for 'polygamma' of order 3"):
+        rgrad.autograd.grad(h.sum(), [x])
+
+
+def test_lgamma_and_digamma_gradgradcheck():
+    x = rgrad.tensor([[0.3, 1.7, 4.2], [-0.4, 9.0, 2.5]], dtype=F64, requires_grad=True)
+    assert gradgradcheck(rgrad.digamma, [x])
+    assert gradgradcheck(rgrad.lgamma, [x])
