@@ -29,8 +29,10 @@ FLOAT = {"float64": rgrad.float64, "float32": rgrad.float32}
 TOL = {"float64": 1e-10, "float32": 1e-4}
 
 HAS_LINALG = all(hasattr(rgrad.linalg, n) for n in ("cholesky", "solve_triangular"))
-# The shared file's linalg_* cases are tests/test_linalg_ops.py's; here only the distributions.
-CONF = [c for c in CONF if not c["name"].startswith("linalg_")]
+# Every case of the shared file runs here, its linalg_* cases too (tests/test_linalg_ops.py runs
+# them with more of its own in float64 on the CPU): float64 and float32 on the CPU, and on wgpu
+# in float32 and, where the adapter has it, float64.
+WGPU_F64 = rgrad.wgpu.is_available() and rgrad.wgpu.supports_dtype(rgrad.float64)
 # Cases that need core linear algebra (rgrad.linalg.cholesky/solve_triangular).
 NEEDS_LINALG = {c["name"] for c in CONF if c["name"].startswith(("mvn_", "kl_mvn"))}
 # Gradients through digamma's derivative: rgrad's trigamma is the more accurate one
@@ -65,16 +67,27 @@ def test_conformance(case, precision):
 
 
 @pytest.mark.wgpu
+@pytest.mark.parametrize(
+    "precision",
+    ["float32", pytest.param("float64", marks=pytest.mark.skipif(not WGPU_F64, reason="no f64"))],
+)
 @pytest.mark.parametrize("case", CONF, ids=[c["name"] for c in CONF])
-def test_conformance_on_wgpu(case):
-    _check_conformance(case, "float32", "wgpu")
+def test_conformance_on_wgpu(case, precision):
+    _check_conformance(case, precision, "wgpu")
+
+
+def test_every_shared_case_runs():
+    assert len(CONF) == 43 and len({c["name"] for c in CONF}) == 43
+    assert sum(c["name"].startswith("linalg_") for c in CONF) == 10
 
 
 def _check_conformance(case, precision, device):
     if case["name"] in NEEDS_LINALG and not HAS_LINALG:
         pytest.skip("needs rgrad.linalg factorizations from the core")
-    if case["name"] == "mvn_cov_entropy" and device != "cpu":
-        pytest.skip("the case's expression adds a CPU torch.eye to the device input")
+    if device != "cpu":
+        # The expression makes a host torch.eye: on a device (as on CUDA with PyTorch) the
+        # same case needs it made there.
+        case = dict(case, expr=case["expr"].replace("A.dtype)", "A.dtype, device=A.device)"))
     tol = TOL[precision]
     out, grads = _run_conformance(case, precision, device)
     assert str(out.device).startswith(device)

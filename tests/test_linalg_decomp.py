@@ -376,3 +376,52 @@ def test_decompositions_on_wgpu_run_on_a_host_copy():
         ac = a.clone().requires_grad_()
         (gc,) = rgrad.autograd.grad(fn(ac).sum(), [ac])
         np.testing.assert_allclose(g.cpu().numpy(), _host(gc), rtol=1e-3, atol=1e-3)
+
+
+def _out_calls():
+    a = _randn(3, 3, seed=1)
+    b = _randn(3, 3, seed=2)
+    s = a @ a.mT + 3 * _eye(3, a)
+    return {
+        "cholesky": lambda **kw: L.cholesky(s, **kw),
+        "inv": lambda **kw: L.inv(s, **kw),
+        "det": lambda **kw: L.det(s, **kw),
+        "solve": lambda **kw: L.solve(s, b, **kw),
+        "solve_triangular": lambda **kw: L.solve_triangular(s.triu(), b, upper=True, **kw),
+        "lu_solve": lambda **kw: L.lu_solve(*L.lu_factor(s), b, **kw),
+        "eigvalsh": lambda **kw: L.eigvalsh(s, **kw),
+        "svdvals": lambda **kw: L.svdvals(a, **kw),
+        "pinv": lambda **kw: L.pinv(a, **kw),
+        "matrix_power": lambda **kw: L.matrix_power(a, 3, **kw),
+        "cross": lambda **kw: L.cross(a, b, **kw),
+        "vecdot": lambda **kw: L.vecdot(a, b, **kw),
+        "multi_dot": lambda **kw: L.multi_dot([a, b, s], **kw),
+        "householder_product": lambda **kw: L.householder_product(a, b[0], **kw),
+        "matrix_rank": lambda **kw: L.matrix_rank(a, **kw),
+        "cond": lambda **kw: L.cond(a, **kw),
+        "tensorinv": lambda **kw: L.tensorinv(s, 1, **kw),
+        "tensorsolve": lambda **kw: L.tensorsolve(s, b[0], **kw),
+        "matrix_norm": lambda **kw: L.matrix_norm(a, **kw),
+        "vector_norm": lambda **kw: L.vector_norm(a, **kw),
+        "norm": lambda **kw: L.norm(a, **kw),
+        "torch.cholesky_solve": lambda **kw: rgrad.cholesky_solve(b, L.cholesky(s), **kw),
+        "torch.inverse": lambda **kw: rgrad.inverse(s, **kw),
+        "torch.matrix_power": lambda **kw: rgrad.matrix_power(a, 2, **kw),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_out_calls()))
+def test_out_is_written_and_returned(name):
+    # These took out= and dropped it (or refused it) before; PyTorch writes the result there.
+    call = _out_calls()[name]
+    want = call()
+    out = rgrad.empty(0, dtype=want.dtype)
+    assert call(out=out) is out
+    np.testing.assert_array_equal(_host(out), _host(want))
+
+
+def test_out_refuses_autograd_and_methods_still_bind():
+    a = _randn(3, 3, seed=1).requires_grad_()
+    with pytest.raises(RuntimeError, match="functions with out=... arguments don't support"):
+        L.inv(a + 3 * _eye(3, a), out=rgrad.empty(0, dtype=a.dtype))
+    assert a.matrix_power(2).shape == (3, 3) and a.det().shape == ()

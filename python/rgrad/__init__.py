@@ -637,3 +637,4 @@ __all__ = [
 from rgrad import _out  # noqa: E402
 
 _out.install(globals())
+_out.install_linalg(vars(linalg))

@@ -42,6 +42,7 @@ FUNCTIONS = (
     "clamp_max", "gather", "index_select", "masked_select", "nonzero", "tril", "triu", "take",
     "lerp", "addcmul", "addcdiv", "diff", "searchsorted", "bucketize", "bernoulli", "multinomial",
     "normal", "randint", "randperm", "cross", "kron", "baddbmm", "deg2rad", "rad2deg",
+    "cholesky_solve", "inverse", "matrix_power",
 )  # fmt: skip
 
 
@@ -142,6 +143,23 @@ def write_out(func, args, kwargs, out):
     finally:
         _rgrad._set_grad_enabled(prev)
     return out
+
+
+# torch.linalg functions with an ``out=`` argument whose result is one tensor.
+LINALG_FUNCTIONS = (
+    "cholesky", "inv", "det", "solve", "solve_triangular", "lu_solve", "eigvalsh", "svdvals",
+    "pinv", "matrix_power", "cross", "vecdot", "multi_dot", "householder_product", "matrix_rank",
+    "cond", "tensorinv", "tensorsolve", "matrix_norm", "vector_norm", "norm",
+)  # fmt: skip
+
+
+def install_linalg(namespace):
+    """Wraps the ``LINALG_FUNCTIONS`` of the ``rgrad.linalg`` module's dict (after the Tensor
+    methods that share their function objects are bound)."""
+    for name in LINALG_FUNCTIONS:
+        func = namespace[name]
+        if not isinstance(getattr(func, "__self__", None), _rgrad.out_function):
+            namespace[name] = _rgrad.out_wrapper(func, write_out)
 
 
 def install(namespace):

@@ -41,6 +41,7 @@ pub enum UnaryGrad {
     Lgamma,
     Digamma,
     Trigamma,
+    Tetragamma,
     Sinc,
 }
 
@@ -76,6 +77,7 @@ impl From<crate::ops::unary::UnaryOp> for UnaryGrad {
             U::Lgamma => UnaryGrad::Lgamma,
             U::Digamma => UnaryGrad::Digamma,
             U::Trigamma => UnaryGrad::Trigamma,
+            U::Tetragamma => UnaryGrad::Tetragamma,
             U::Sinc => UnaryGrad::Sinc,
             // Rounding ops record a zero gradient instead (see `Tensor::unary`).
             U::Floor | U::Ceil | U::Round | U::Trunc | U::Frac => UnaryGrad::Abs,

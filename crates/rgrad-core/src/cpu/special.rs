@@ -1,4 +1,5 @@
-//! Special functions the standard library lacks (erfinv, digamma, trigamma), in f64.
+//! Special functions the standard library lacks (erfinv, digamma, trigamma, tetragamma), in
+//! f64.
 
 use std::f64::consts::PI;
 
@@ -99,6 +100,28 @@ pub fn trigamma(x: f64) -> f64 {
     r + tail
 }
 
+/// The tetragamma function psi''(x) (the derivative of trigamma, PyTorch's `polygamma(2, x)`):
+/// -inf at 0 and the negative integers (as PyTorch).
+pub fn tetragamma(x: f64) -> f64 {
+    if x <= 0.0 && x == x.floor() {
+        return f64::NEG_INFINITY;
+    }
+    if x < 0.0 {
+        // psi''(x) = psi''(1 - x) - 2 pi^3 cos(pi x) / sin(pi x)^3
+        let (s, c) = (PI * x).sin_cos();
+        return tetragamma(1.0 - x) - 2.0 * PI * PI * PI * c / (s * s * s);
+    }
+    let (mut x, mut r) = (x, 0.0);
+    while x < 10.0 {
+        r -= 2.0 / (x * x * x);
+        x += 1.0;
+    }
+    // -1/x^2 - 1/x^3 - 1/(2x^4) + 1/(6x^6) - 1/(6x^8) + 3/(10x^10) - 5/(6x^12)
+    let z = 1.0 / (x * x);
+    let tail = -z - z / x - z * z * (0.5 - z * (1.0 / 6.0 - z * (1.0 / 6.0 - z * (0.3 - z * 5.0 / 6.0))));
+    r + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +135,19 @@ mod tests {
         assert!((digamma(-0.5) - 0.036_489_973_978_576_52).abs() < 1e-13);
         assert!((trigamma(1.0) - PI * PI / 6.0).abs() < 1e-13);
         assert!((trigamma(0.5) - PI * PI / 2.0).abs() < 1e-12);
+        // psi''(1) = -2 zeta(3), psi''(1/2) = -14 zeta(3); the rest are PyTorch's values.
+        let zeta3 = 1.202_056_903_159_594_2;
+        assert!((tetragamma(1.0) + 2.0 * zeta3).abs() < 1e-13);
+        assert!((tetragamma(0.5) + 14.0 * zeta3).abs() < 1e-12);
+        for (x, want) in [
+            (-2.5, -0.108_204_051_641_728_2),
+            (3.7, -0.095_395_308_728_554_05),
+            (12.0, -0.007_547_205_368_998_914),
+            (1e-3, -2_000_000_002.397_632_1),
+            (-0.3, 67.639_081_199_883_14),
+        ] {
+            assert!((tetragamma(x) - want).abs() < 1e-12 * want.abs().max(1.0), "{x}");
+        }
+        assert!(tetragamma(0.0) == f64::NEG_INFINITY && tetragamma(-3.0) == f64::NEG_INFINITY);
     }
 }

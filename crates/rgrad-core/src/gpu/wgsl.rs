@@ -354,6 +354,21 @@ fn rg_trigamma(x: {t}) -> {t} {{
   }}
   return rg_trigamma_pos(x);
 }}
+fn rg_tetragamma_pos(x0: {t}) -> {t} {{
+  var x: {t} = x0;
+  var r: {t} = 0.0;
+  for (var k = 0; k < 12 && x < 10.0; k = k + 1) {{ r = r - 2.0 / (x * x * x); x = x + 1.0; }}
+  let z = 1.0 / (x * x);
+  return r - z - z / x - z * z * (0.5 - z * (0.16666666666666666 - z * (0.16666666666666666 - z * (0.3 - z * 0.8333333333333334))));
+}}
+fn rg_tetragamma(x: {t}) -> {t} {{
+  if (x <= 0.0 && x == floor(x)) {{ return -1.0 / (x - x); }}
+  if (x < 0.0) {{
+    let s = sin(3.141592653589793 * x);
+    return rg_tetragamma_pos(1.0 - x) - 62.01255336059963 * cos(3.141592653589793 * x) / (s * s * s);
+  }}
+  return rg_tetragamma_pos(x);
+}}
 {trig}"#
     )
 }

@@ -45,6 +45,9 @@ pub enum UnaryOp {
     Lgamma,
     Digamma,
     Trigamma,
+    /// psi''(x), `polygamma(2, x)`: the derivative of trigamma (no binding of its own, as
+    /// trigamma: both are reached through digamma's derivatives).
+    Tetragamma,
     Frac,
     Sinc,
 }
@@ -86,6 +89,7 @@ impl UnaryOp {
             Lgamma => "rg_lgamma(a)",
             Digamma => "rg_digamma(a)",
             Trigamma => "rg_trigamma(a)",
+            Tetragamma => "rg_tetragamma(a)",
             Frac => "a - trunc(a)",
             Sinc => "rg_sinc(a)",
         }
@@ -142,6 +146,7 @@ fn float_map<T: Float + Element>(op: UnaryOp, x: &Tensor) -> Result<Vec<T>> {
         Lgamma => map(s, l, |v: T| T::from_f64(libm::lgamma(v.to_f64()))),
         Digamma => map(s, l, |v: T| T::from_f64(special::digamma(v.to_f64()))),
         Trigamma => map(s, l, |v: T| T::from_f64(special::trigamma(v.to_f64()))),
+        Tetragamma => map(s, l, |v: T| T::from_f64(special::tetragamma(v.to_f64()))),
         Frac => map(s, l, |v: T| v - v.trunc()),
         Sinc => map(s, l, |v: T| {
             if v == T::zero() {
@@ -205,7 +210,7 @@ fn unary_name(op: UnaryOp) -> &'static str {
         Erfinv => "ErfinvBackward0",
         Lgamma => "LgammaBackward0",
         Digamma => "DigammaBackward0",
-        Trigamma => "PolygammaBackward0",
+        Trigamma | Tetragamma => "PolygammaBackward0",
         Frac => "FracBackward0",
         Sinc => "SincBackward0",
     }

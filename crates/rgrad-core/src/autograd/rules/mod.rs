@@ -107,8 +107,9 @@ fn unary_grad(f: UnaryGrad, g: &Tensor, x: &Saved, out: &Saved, create_graph: bo
         G::Erfinv => g.mul(&o.mul(&o)?.exp()?.mul_scalar(0.886_226_925_452_758)?),
         G::Lgamma => g.mul(&x()?.unary(UnaryOp::Digamma)?),
         G::Digamma => g.mul(&x()?.unary(UnaryOp::Trigamma)?),
-        G::Trigamma => {
-            Err(Error::Runtime("the derivative for 'polygamma' of order 2 is not implemented".into()))
+        G::Trigamma => g.mul(&x()?.unary(UnaryOp::Tetragamma)?),
+        G::Tetragamma => {
+            Err(Error::Runtime("the derivative for 'polygamma' of order 3 is not implemented".into()))
         }
         G::Sinc => {
             // (cos(pi x) - sinc(x)) / x, and 0 at x = 0.
