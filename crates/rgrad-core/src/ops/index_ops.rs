@@ -106,7 +106,8 @@ impl Tensor {
         let mut view = vec![1i64; src.ndim()];
         view[d] = -1;
         let sizes: Vec<i64> = src.shape().iter().map(|&s| s as i64).collect();
-        let ix = Tensor::from_vec(vals.to_vec(), &[vals.len()]).to_device_kernel(self.device())?;
+        // On the host whatever the device: the scatter reads the offsets there.
+        let ix = Tensor::from_vec(vals.to_vec(), &[vals.len()]);
         Ok((ix.reshape(&view)?.expand(&sizes)?, src))
     }
 
