@@ -126,7 +126,11 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (fill_value, wrap=false))]
-    fn fill_diagonal_(slf: &Bound<'_, Self>, fill_value: &Bound<'_, PyAny>, wrap: bool) -> PyResult<Py<PyTensor>> {
+    fn fill_diagonal_(
+        slf: &Bound<'_, Self>,
+        fill_value: &Bound<'_, PyAny>,
+        wrap: bool,
+    ) -> PyResult<Py<PyTensor>> {
         let v = number(fill_value, "fill_diagonal_")?;
         inplace(slf, &[], true, |b| b.fill_diagonal(v, wrap))
     }
@@ -143,7 +147,9 @@ impl PyTensor {
     ) -> PyResult<Py<PyTensor>> {
         let u = uniforms.map(|u| u.t.clone());
         let work = self.t.numel().saturating_mul(4);
-        let out = run(py, work, || rgrad_core::ops::multinomial::multinomial(&self.t, num_samples, replacement, u.as_ref()))?;
+        let out = run(py, work, || {
+            rgrad_core::ops::multinomial::multinomial(&self.t, num_samples, replacement, u.as_ref())
+        })?;
         wrap(py, out)
     }
 }

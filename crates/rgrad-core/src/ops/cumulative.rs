@@ -91,7 +91,12 @@ impl Tensor {
         };
         let name = if is_max { "CummaxBackward0" } else { "CumminBackward0" };
         let ix = i.clone();
-        let v = recorded(v, name, &[self], || Op::ValueSelect { shape: self.dims(), dim: d, keepdim: true, indices: ix });
+        let v = recorded(v, name, &[self], || Op::ValueSelect {
+            shape: self.dims(),
+            dim: d,
+            keepdim: true,
+            indices: ix,
+        });
         Ok((v, i))
     }
 

@@ -32,7 +32,11 @@ impl Tensor {
         }
         if op == "index_copy" {
             if index.dtype() != DType::I64 {
-                bail!(Runtime, "index_copy_(): Expected a long tensor for index, but got {}", index.dtype().scalar_name());
+                bail!(
+                    Runtime,
+                    "index_copy_(): Expected a long tensor for index, but got {}",
+                    index.dtype().scalar_name()
+                );
             }
             if self.dtype() != source.dtype() {
                 bail!(
@@ -44,7 +48,11 @@ impl Tensor {
             }
         } else {
             if !matches!(index.dtype(), DType::I64 | DType::I32) {
-                bail!(Runtime, "{op}_(): Expected dtype int32/int64 for index but got: {}", index.dtype().scalar_name());
+                bail!(
+                    Runtime,
+                    "{op}_(): Expected dtype int32/int64 for index but got: {}",
+                    index.dtype().scalar_name()
+                );
             }
             if self.dtype() != source.dtype() {
                 bail!(
@@ -56,7 +64,12 @@ impl Tensor {
             }
         }
         if d != 0 && d >= source.ndim() {
-            bail!(Index, "{op}_(): Indexing dim {} is out of bounds of the source tensor with dim {}", d, source.ndim());
+            bail!(
+                Index,
+                "{op}_(): Indexing dim {} is out of bounds of the source tensor with dim {}",
+                d,
+                source.ndim()
+            );
         }
         let along = if source.ndim() == 0 { 1 } else { source.shape()[d] };
         if index.numel() != along {
@@ -93,7 +106,13 @@ impl Tensor {
         let vals = index.to_cpu()?.to_dtype(DType::I64)?.contiguous()?.try_to_vec::<i64>()?;
         if let Some(&bad) = vals.iter().find(|&&v| v < 0 || v >= n) {
             if op == "index_copy" {
-                bail!(Index, "index_copy_(): index {} is out of bounds for dimension {} with size {}", bad, d, n);
+                bail!(
+                    Index,
+                    "index_copy_(): index {} is out of bounds for dimension {} with size {}",
+                    bad,
+                    d,
+                    n
+                );
             }
             bail!(Runtime, "index {} is out of bounds for dimension {} with size {}", bad, d, n);
         }
@@ -134,8 +153,12 @@ impl Tensor {
         let (ix, src) = base.index_over(d, &vals, source)?;
         let scaled = match alpha {
             Scalar::Int(1) => src,
-            a => crate::ops::binary::binary(crate::ops::binary::BinaryOp::Mul, Operand::T(&src), Operand::S(a))?
-                .to_dtype(self.dtype())?,
+            a => crate::ops::binary::binary(
+                crate::ops::binary::BinaryOp::Mul,
+                Operand::T(&src),
+                Operand::S(a),
+            )?
+            .to_dtype(self.dtype())?,
         };
         let out = base.scatter_add(d as i64, &ix, &scaled)?.reshape(&self.shape_i64_pub())?;
         let index = Tensor::from_vec(vals, &[index.numel()]).to_device_kernel(self.device())?;
@@ -215,7 +238,12 @@ impl Tensor {
     fn fill_masked(&self, mask: Tensor, value: Scalar, name: &'static str) -> Result<Tensor> {
         let out = where_(&mask, Operand::S(value), Operand::T(&self.detach()))?.to_dtype(self.dtype())?;
         if out.shape() != self.shape() {
-            bail!(Runtime, "index_fill: result of shape {} does not match self {}", fmt_shape(out.shape()), fmt_shape(self.shape()));
+            bail!(
+                Runtime,
+                "index_fill: result of shape {} does not match self {}",
+                fmt_shape(out.shape()),
+                fmt_shape(self.shape())
+            );
         }
         Ok(recorded(out, name, &[self], || Op::MaskFill { mask }))
     }

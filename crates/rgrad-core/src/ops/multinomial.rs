@@ -38,7 +38,8 @@ fn draw_row_without(w: &[f64], keys: &mut Vec<(f64, u32)>, u: &[f64], out: &mut 
         let k = if wi > 0.0 { -(-ui).ln_1p() / wi } else { f64::INFINITY };
         (k, i as u32)
     }));
-    let cmp = |a: &(f64, u32), b: &(f64, u32)| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1));
+    let cmp =
+        |a: &(f64, u32), b: &(f64, u32)| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1));
     let k = out.len();
     if k < keys.len() {
         keys.select_nth_unstable_by(k, cmp);
@@ -51,12 +52,21 @@ fn draw_row_without(w: &[f64], keys: &mut Vec<(f64, u32)>, u: &[f64], out: &mut 
 
 /// `multinomial`; `uniforms`, when given, holds the `rows x (num_samples or categories)`
 /// float64 uniforms to use instead of the global generator's.
-pub fn multinomial(probs: &Tensor, num_samples: i64, replacement: bool, uniforms: Option<&Tensor>) -> Result<Tensor> {
+pub fn multinomial(
+    probs: &Tensor,
+    num_samples: i64,
+    replacement: bool,
+    uniforms: Option<&Tensor>,
+) -> Result<Tensor> {
     if !(1..=2).contains(&probs.ndim()) {
         bail!(Runtime, "prob_dist must be 1 or 2 dim");
     }
     if !probs.dtype().is_float() {
-        bail!(Runtime, "multinomial only supports floating-point dtypes for input, got: {}", probs.dtype().scalar_name());
+        bail!(
+            Runtime,
+            "multinomial only supports floating-point dtypes for input, got: {}",
+            probs.dtype().scalar_name()
+        );
     }
     if num_samples <= 0 {
         bail!(Runtime, "cannot sample n_sample <= 0 samples");

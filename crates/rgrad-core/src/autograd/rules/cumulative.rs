@@ -25,7 +25,13 @@ fn reverse_lcse(x: &Tensor, d: i64) -> Result<Tensor> {
 
 /// PyTorch's `logcumsumexp_backward`: the positive and negative parts of the gradient each
 /// summed in log space, `exp(rlcse(log|g| - out) + x)`.
-pub(super) fn logcumsumexp(g: &Tensor, x: &Saved, out: &Saved, dim: usize, create_graph: bool) -> Result<Tensor> {
+pub(super) fn logcumsumexp(
+    g: &Tensor,
+    x: &Saved,
+    out: &Saved,
+    dim: usize,
+    create_graph: bool,
+) -> Result<Tensor> {
     let x = x.get()?;
     let d = dim as i64;
     if x.numel() == 0 {

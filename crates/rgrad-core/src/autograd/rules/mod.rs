@@ -389,10 +389,11 @@ pub(crate) fn backward(
                 s.mul_scalar(*alpha)?.to_dtype(g.dtype())
             }
         }),
-        Op::IndexCopy { dim, index, mask, source_shape } => grad_a_b(
-            &|| cumulative::mask_fill(g, mask),
-            &|| cumulative::selected(g, *dim, index, source_shape),
-        ),
+        Op::IndexCopy { dim, index, mask, source_shape } => {
+            grad_a_b(&|| cumulative::mask_fill(g, mask), &|| {
+                cumulative::selected(g, *dim, index, source_shape)
+            })
+        }
         Op::MaskFill { mask } => one(cumulative::mask_fill(g, mask)),
         Op::Cumprod { x, out, dim } => {
             let (x, d) = (x.get()?, *dim as i64);
