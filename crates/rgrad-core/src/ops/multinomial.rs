@@ -18,23 +18,42 @@ use rayon::prelude::*;
 /// Weights below this many in total are sampled on one thread.
 const PARALLEL_ABOVE: usize = 1 << 15;
 
-/// With replacement: the samples of one row in increasing order of their uniforms, found by
-/// one walk along the running sum (the first category whose cumulative weight exceeds
-/// `u * total`, as a binary search of the cumulative sums would find it).
-fn draw_row_with<T: Element>(w: &[T], total: f64, u: &[f64], out: &mut [i64]) {
-    let last = w.len() - 1;
+/// Weights per block of a row: the blocks' sums (in any order, so they vectorize) place each
+/// target in a block, and only that block is walked.
+const BLOCK: usize = 1024;
+
+/// With replacement: the samples of one row in increasing order of their uniforms. A target
+/// `u * total` falls in the block whose running sum first exceeds it, and there on the first
+/// category whose cumulative weight exceeds it (carried on while the next target stays in
+/// the block). `prefix` holds the running sums at the block starts and the total last.
+fn draw_row_with<T: Element>(w: &[T], prefix: &[f64], u: &[f64], out: &mut [i64]) {
+    let nb = prefix.len() - 1;
+    let total = prefix[nb];
     let mut order: Vec<usize> = (0..u.len()).collect();
     if u.len() > 1 {
         order.sort_unstable_by(|&a, &b| u[a].total_cmp(&u[b]));
     }
-    let (mut acc, mut i) = (0.0f64, 0usize);
+    let (mut j, mut i, mut acc) = (0usize, 0usize, 0.0f64);
     for k in order {
         let target = u[k] * total;
-        while i < last && acc + w[i].to_f64() <= target {
+        if j + 1 < nb && prefix[j + 1] <= target {
+            while j + 1 < nb && prefix[j + 1] <= target {
+                j += 1;
+            }
+            (i, acc) = (j * BLOCK, prefix[j]);
+        }
+        let end = ((j + 1) * BLOCK).min(w.len());
+        while i + 1 < end && acc + w[i].to_f64() <= target {
             acc += w[i].to_f64();
             i += 1;
         }
-        out[k] = i as i64;
+        // Rounding can leave the walk on a block's last, zero-weight category: the sample is
+        // then the nearest positive weight before it (there is one: the block was reached).
+        let mut pick = i;
+        while pick > 0 && w[pick].to_f64() <= 0.0 {
+            pick -= 1;
+        }
+        out[k] = pick as i64;
     }
 }
 
@@ -60,31 +79,55 @@ fn draw_row_without<T: Element>(w: &[T], u: &[f64], out: &mut [i64]) {
     }
 }
 
-/// Each row's total weight, or the error for a negative, NaN or infinite weight or a row
-/// that sums to zero.
-fn row_totals<T: Element>(w: &[T], n: usize) -> Result<Vec<f64>> {
-    let total = |r: &[T]| {
-        let mut bad = false;
-        let mut acc = 0.0f64;
-        for &x in r {
-            let v = x.to_f64();
-            bad |= !(v >= 0.0 && v.is_finite());
-            acc += v;
+/// The sum of a block of weights and whether they are all finite and non-negative.
+fn block_sum<T: Element>(b: &[T]) -> (f64, bool) {
+    let mut acc = [0.0f64; 8];
+    let mut ok = true;
+    let chunks = b.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            let v = c[k].to_f64();
+            ok &= (0.0..=f64::MAX).contains(&v);
+            acc[k] += v;
         }
-        (acc, bad)
+    }
+    let mut s: f64 = acc.iter().sum();
+    for &x in rest {
+        let v = x.to_f64();
+        ok &= (0.0..=f64::MAX).contains(&v);
+        s += v;
+    }
+    (s, ok)
+}
+
+/// Each row's running sums at its block starts, the total last; or the error for a
+/// negative, NaN or infinite weight or a row that sums to zero.
+fn row_prefixes<T: Element>(w: &[T], n: usize) -> Result<Vec<Vec<f64>>> {
+    let row = |r: &[T]| {
+        let mut prefix = Vec::with_capacity(r.len().div_ceil(BLOCK) + 1);
+        let (mut acc, mut ok) = (0.0f64, true);
+        prefix.push(0.0);
+        for b in r.chunks(BLOCK) {
+            let (s, good) = block_sum(b);
+            ok &= good;
+            acc += s;
+            prefix.push(acc);
+        }
+        (prefix, ok)
     };
-    let sums: Vec<(f64, bool)> = if w.len() >= PARALLEL_ABOVE {
-        w.par_chunks(n).map(total).collect()
+    let rows: Vec<(Vec<f64>, bool)> = if w.len() >= PARALLEL_ABOVE {
+        w.par_chunks(n).map(row).collect()
     } else {
-        w.chunks(n).map(total).collect()
+        w.chunks(n).map(row).collect()
     };
-    if sums.iter().any(|&(_, bad)| bad) {
+    if rows.iter().any(|(_, ok)| !ok) {
         bail!(Runtime, "probability tensor contains either `inf`, `nan` or element < 0");
     }
-    if sums.iter().any(|&(s, _)| s <= 0.0) {
+    if rows.iter().any(|(p, _)| p.last().is_none_or(|&t| t <= 0.0)) {
         bail!(Runtime, "invalid multinomial distribution (sum of probabilities <= 0)");
     }
-    Ok(sums.into_iter().map(|(s, _)| s).collect())
+    Ok(rows.into_iter().map(|(p, _)| p).collect())
 }
 
 fn sample<T: Element>(
@@ -95,7 +138,7 @@ fn sample<T: Element>(
     uniforms: Option<&Tensor>,
 ) -> Result<Vec<i64>> {
     let rows = w.len() / n;
-    let totals = row_totals(w, n)?;
+    let prefixes = row_prefixes(w, n)?;
     let per_row = if replacement { m } else { n };
     let count = crate::shape::storage_numel(&[rows, per_row], 8)?;
     let u = match uniforms {
@@ -118,7 +161,7 @@ fn sample<T: Element>(
         let wr = &w[i * n..(i + 1) * n];
         let ur = &u[i * per_row..(i + 1) * per_row];
         if replacement {
-            draw_row_with(wr, totals[i], ur, o);
+            draw_row_with(wr, &prefixes[i], ur, o);
         } else {
             draw_row_without(wr, ur, o);
         }
@@ -187,8 +230,19 @@ mod tests {
     #[test]
     fn rows_sample_their_support() {
         let mut o = [0i64; 4];
-        draw_row_with(&[0.0f64, 1.0, 0.0, 3.0], 4.0, &[0.9999, 0.0, 0.25, 0.2499], &mut o);
+        draw_row_with(&[0.0f64, 1.0, 0.0, 3.0], &[0.0, 4.0], &[0.9999, 0.0, 0.25, 0.2499], &mut o);
         assert_eq!(o, [3, 1, 3, 1]);
+        // several blocks, a zero-weight tail, and a target at the very top of the total
+        let mut w = vec![0.0f32; 3 * BLOCK + 5];
+        w[7] = 1.0;
+        w[BLOCK + 3] = 2.0;
+        w[2 * BLOCK + 1] = 1.0;
+        let p = row_prefixes(&w, w.len()).unwrap().remove(0);
+        let mut o = [0i64; 5];
+        draw_row_with(&w, &p, &[0.1, 0.3, 0.6, 0.9, 1.0 - f64::EPSILON / 2.0], &mut o);
+        assert_eq!(o, [7, BLOCK as i64 + 3, BLOCK as i64 + 3, 2 * BLOCK as i64 + 1, 2 * BLOCK as i64 + 1]);
+        assert!(row_prefixes(&[1.0f64, f64::INFINITY], 2).is_err());
+        assert!(row_prefixes(&[1.0f64, 0.0, 0.0, 0.0], 2).is_err());
         let mut o = [0i64; 3];
         draw_row_without(&[0.0f32, 2.0, 1.0], &[0.5, 0.5, 0.5], &mut o);
         assert_eq!(o, [1, 2, 0]);
