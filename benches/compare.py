@@ -498,6 +498,21 @@ CASES = [
         numpy_stmt="np.unique(a, return_counts=True)",
         check="int(torch.unique(a, return_counts=True)[1].sum()) == a.numel()",
     ),
+    *(
+        Case(
+            name=f"multinomial 64x50000, {n} sample{'s' if n > 1 else ''} with replacement",
+            setup="torch.manual_seed(0); w = torch.rand(64, 50000)",
+            stmt=f"torch.multinomial(w, {n}, replacement=True)",
+            numpy_setup="rng = np.random.default_rng(0); w = rng.random((64, 50000))",
+            numpy_stmt=(
+                "c = np.cumsum(w, 1); "
+                f"u = rng.random((64, {n})) * c[:, -1:]; "
+                "[np.searchsorted(r, x, side='right') for r, x in zip(c, u)]"
+            ),
+            check=f"tuple(torch.multinomial(w, {n}, replacement=True).shape) == (64, {n})",
+        )
+        for n in (1, 64)
+    ),
     Case(
         name="logical_and 1M bool",
         setup=(

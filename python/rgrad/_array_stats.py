@@ -1,5 +1,6 @@
 """Statistics, sampling and differences, and the Tensor methods built
-on the array utilities (``unfold``, ``index_add_``, ``fill_diagonal_``, ``squeeze_``, ...).
+on the array utilities (``squeeze_``, ``bernoulli_``, ...); ``cummax``/``cummin``,
+``logcumsumexp`` and ``multinomial`` are the compiled ops.
 Index work with no gradient runs in NumPy over whole arrays; values are gathered from the
 input so that gradients flow.
 """
@@ -9,14 +10,10 @@ from __future__ import annotations
 import inspect
 import math
 
-import numpy as np
-
-from rgrad import _call_site, _rgrad, return_types
+from rgrad import _call_site, _rgrad
 from rgrad._array_ops import (
     _dim,
-    _from_host,
     _host,
-    _long,
     _scaled,
     addcdiv,
     addcmul,
@@ -94,43 +91,16 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return x
 
 
-def _cum_extreme(input, dim, largest, kind):
-    dim = _dim(dim, input.ndim)
-    if input.ndim == 0:
-        return getattr(return_types, kind)((input.clone(), _long(0, input.device).reshape(())))
-    a = _host(input)
-    acc = np.maximum if largest else np.minimum
-    vals = acc.accumulate(a, axis=dim) if a.size else a
-    match = (a == vals) | (np.isnan(a) if a.dtype.kind == "f" else False)
-    pos = np.arange(a.shape[dim]).reshape([-1 if i == dim else 1 for i in range(a.ndim)])
-    cand = np.where(match, pos, 0)
-    idx = np.maximum.accumulate(cand, axis=dim) if a.size else cand
-    indices = _long(idx, input.device)
-    return getattr(return_types, kind)((input.gather(dim, indices), indices))
-
-
 def cummax(input, dim):
-    return _cum_extreme(input, dim, True, "cummax")
+    return input.cummax(dim)
 
 
 def cummin(input, dim):
-    return _cum_extreme(input, dim, False, "cummin")
+    return input.cummin(dim)
 
 
 def logcumsumexp(input, dim):
-    """``log(cumsum(exp(x)))``. The values come from NumPy's exact ``logaddexp.accumulate``;
-    the gradient from the composite shifted by the (detached) maximum along ``dim``, which is
-    exact except where ``exp(x - max)`` underflows (there it is 0)."""
-    dim = _dim(dim, input.ndim)
-    x = input if input.is_floating_point() else input.float()
-    if x.numel() == 0 or x.ndim == 0:
-        return x.clone()
-    m = x.detach().amax(dim, keepdim=True)
-    m = m.masked_fill(m.abs() == float("inf"), 0.0)
-    cs = (x - m).exp().cumsum(dim)
-    shifted = cs.masked_fill(cs == 0, 1.0).log() + m
-    exact = _from_host(np.logaddexp.accumulate(_host(x), axis=dim), x.device, x.dtype)
-    return shifted + (exact - shifted).detach()
+    return input.logcumsumexp(dim)
 
 
 # ---- statistics ------------------------------------------------------------------------------
@@ -240,54 +210,25 @@ def bernoulli(input, p=None, *, generator=None, out=None):
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
-    """Indices drawn from the rows of ``input`` (non-negative weights): with replacement by
-    inverting the cumulative sums, without by the exponential-race (Gumbel top-k) trick."""
-    if input.ndim not in (1, 2):
-        raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if not input.is_floating_point():
-        raise RuntimeError(
-            f"multinomial only supports floating-point dtypes for input, got: {input.dtype}"
-        )
-    w = _host(input).astype(np.float64)
-    rows = w.reshape(-1, w.shape[-1])
-    n = rows.shape[1]
-    if num_samples <= 0:
-        raise RuntimeError("cannot sample n_sample <= 0 samples")
-    if not replacement and num_samples > n:
-        raise RuntimeError(
-            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
-        )
-    if (rows < 0).any() or not np.isfinite(rows).all():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if (rows.sum(1) <= 0).any():
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    from rgrad.random import rand
+    """Indices drawn from the rows of ``input`` (non-negative weights), by the core's
+    ``multinomial``: from the global generator, or from float64 uniforms that a
+    ``Generator`` object draws (one per row and sample, or per category without
+    replacement)."""
+    from rgrad.random import own_rng, rand
 
-    u = _host(
-        rand(
-            rows.shape[0],
-            num_samples if replacement else n,
-            generator=generator,
-            dtype=_rgrad.float64,
-        )
-    )
-    if replacement:
-        cdf = np.cumsum(rows, 1)
-        cdf /= cdf[:, -1:]
-        idx = np.stack([np.searchsorted(c, uu, side="right") for c, uu in zip(cdf, u)])
-        idx = np.minimum(idx, n - 1)
-    else:
-        with np.errstate(divide="ignore"):
-            keys = -np.log1p(-u) / rows  # exponential arrival times; zero weight never arrives
-        nonzero = (rows > 0).sum(1)
-        if (nonzero < num_samples).any():
-            raise RuntimeError(
-                "invalid multinomial distribution (with replacement=False, not enough "
-                "non-negative category to sample)"
-            )
-        idx = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
-    idx = idx.reshape(tuple(input.shape[:-1]) + (num_samples,))
-    return _long(idx, input.device)
+    uniforms = None
+    if (
+        own_rng(generator) is not None
+        and isinstance(input, Tensor)
+        and input.ndim in (1, 2)
+        and isinstance(num_samples, int)
+        and 0 < num_samples
+        and (replacement or num_samples <= input.shape[-1])
+    ):
+        rows = input.shape[0] if input.ndim == 2 else 1
+        count = num_samples if replacement else input.shape[-1]
+        uniforms = rand(rows, count, generator=generator, dtype=_rgrad.float64)
+    return input._multinomial(num_samples, replacement, uniforms)
 
 
 def normal(
@@ -331,77 +272,6 @@ def _type_as(self, other):
     return self.to(other.dtype)
 
 
-def _unfold(self, dimension, size, step):
-    """Windows of ``size`` every ``step`` along ``dimension``, as a new last dim (a copy)."""
-    d = _dim(dimension, self.ndim)
-    n = self.shape[d] if self.ndim else 1
-    if size > n:
-        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
-    if step <= 0:
-        raise RuntimeError(f"step is {step} but must be > 0")
-    if self.ndim == 0:
-        return self.reshape(1)
-    starts = np.arange(0, n - size + 1, step)
-    index = (starts[:, None] + np.arange(size)[None, :]).reshape(-1)
-    out = self.index_select(d, _long(index, self.device))
-    shape = tuple(self.shape[:d]) + (len(starts), size) + tuple(self.shape[d + 1 :])
-    return out.reshape(shape).movedim(d + 1, -1)
-
-
-def _full_index(self, dim, index, src_shape):
-    d = _dim(dim, self.ndim)
-    if index.ndim > 1:
-        raise IndexError("index_add_(): Index is supposed to be a vector")
-    view = [1] * max(len(src_shape), 1)
-    view[d] = -1
-    return d, index.reshape(tuple(view)).expand(*src_shape) if src_shape else index.reshape(-1)
-
-
-def _index_add_(self, dim, index, source, *, alpha=1):
-    d, idx = _full_index(self, dim, index, tuple(source.shape))
-    return self.scatter_add_(d, idx, _scaled(source, alpha))
-
-
-def _index_add(self, dim, index, source, *, alpha=1):
-    return _index_add_(self.clone(), dim, index, source, alpha=alpha)
-
-
-def _index_copy_(self, dim, index, source):
-    d, idx = _full_index(self, dim, index, tuple(source.shape))
-    return self.scatter_(d, idx, source)
-
-
-def _index_copy(self, dim, index, source):
-    return _index_copy_(self.clone(), dim, index, source)
-
-
-def _index_mask(self, dim, index):
-    d = _dim(dim, self.ndim)
-    n = self.shape[d] if self.ndim else 1
-    idx = _host(index).astype(np.int64).reshape(-1)
-    if ((idx < -n) | (idx >= n)).any():
-        bad = int(idx[(idx < -n) | (idx >= n)][0])
-        raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {n}")
-    mask = np.zeros(n, dtype=bool)
-    mask[idx] = True
-    shape = [1] * self.ndim
-    if self.ndim:
-        shape[d] = n
-    return _from_host(mask.reshape(shape), self.device)
-
-
-def _index_fill_(self, dim, index, value):
-    if isinstance(value, Tensor):
-        value = value.item()
-    return self.masked_fill_(_index_mask(self, dim, index), value)
-
-
-def _index_fill(self, dim, index, value):
-    if isinstance(value, Tensor):
-        value = value.item()
-    return self.masked_fill(_index_mask(self, dim, index), value)
-
-
 def _addcmul_(self, tensor1, tensor2, *, value=1):
     return self.add_(_scaled(tensor1 * tensor2, value))
 
@@ -412,25 +282,6 @@ def _addcdiv_(self, tensor1, tensor2, *, value=1):
 
 def _lerp_(self, end, weight):
     return self.add_(weight * (end - self))
-
-
-def _fill_diagonal_(self, fill_value, wrap=False):
-    if self.ndim < 2:
-        raise RuntimeError("dimensions must larger than 1")
-    if self.ndim > 2 and len(set(self.shape)) != 1:
-        raise RuntimeError("all dimensions of input must be of equal length")
-    shape = tuple(self.shape)
-    mask = np.zeros(shape, dtype=bool)
-    if self.ndim == 2:
-        rows, cols = shape
-        flat = np.arange(0, rows * cols, cols + 1)
-        if not wrap:
-            flat = flat[flat < min(rows, cols) * cols]
-        mask.reshape(-1)[flat] = True
-    else:
-        i = np.arange(shape[0])
-        mask[tuple([i] * self.ndim)] = True
-    return self.masked_fill_(_from_host(mask, self.device), fill_value)
 
 
 def _bernoulli(self, p=None, *, generator=None):
@@ -579,24 +430,13 @@ METHODS = {
     "lerp": lerp,
     "broadcast_to": broadcast_to,
     "diff": diff,
-    "cummax": cummax,
-    "cummin": cummin,
-    "logcumsumexp": logcumsumexp,
     "nansum": nansum,
     "nanmean": nanmean,
     "multinomial": multinomial,
     "type_as": _type_as,
-    "unfold": _unfold,
-    "index_add": _index_add,
-    "index_add_": _index_add_,
-    "index_copy": _index_copy,
-    "index_copy_": _index_copy_,
-    "index_fill": _index_fill,
-    "index_fill_": _index_fill_,
     "addcmul_": _addcmul_,
     "addcdiv_": _addcdiv_,
     "lerp_": _lerp_,
-    "fill_diagonal_": _fill_diagonal_,
     "bernoulli": _bernoulli,
     "bernoulli_": _bernoulli_,
     "exponential_": _exponential_,

@@ -4,6 +4,7 @@
 mod backward;
 mod clamp;
 mod convert;
+mod cumulative;
 mod device;
 mod dtype;
 mod errors;

@@ -275,6 +275,37 @@ pub enum Op {
     Cumsum {
         dim: usize,
     },
+    /// `logcumsumexp` (ops/cumulative.rs): the input and the result.
+    Logcumsumexp {
+        x: Saved,
+        out: Saved,
+        dim: usize,
+    },
+    /// `unfold(dim, size, step)` (ops/views.rs): windows of the input of `shape`.
+    Unfold {
+        shape: Dims,
+        dim: usize,
+        size: usize,
+        step: usize,
+    },
+    /// `index_add` (ops/index_ops.rs): inputs (self, source); `index` the int64 indices.
+    IndexAdd {
+        dim: usize,
+        index: Tensor,
+        alpha: f64,
+        source_shape: Dims,
+    },
+    /// `index_copy`: inputs (self, source); `mask` marks the overwritten positions.
+    IndexCopy {
+        dim: usize,
+        index: Tensor,
+        mask: Tensor,
+        source_shape: Dims,
+    },
+    /// `index_fill`, `fill_diagonal_`: the positions where `mask` holds were overwritten.
+    MaskFill {
+        mask: Tensor,
+    },
     Cumprod {
         x: Saved,
         out: Saved,
@@ -486,6 +517,7 @@ impl Op {
                 | Op::Index { .. }
                 | Op::Cat { .. }
                 | Op::Cumsum { .. }
+                | Op::Unfold { .. }
                 | Op::IndexBackward { .. }
                 | Op::PoolAvg { .. }
                 | Op::Resample { .. }

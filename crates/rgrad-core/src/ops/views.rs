@@ -111,6 +111,35 @@ impl Tensor {
         })
     }
 
+    /// `unfold(dimension, size, step)`: the windows of `size` elements every `step` along
+    /// `dimension`, as a new last dim; a strided view (windows overlap when step < size).
+    pub fn unfold(&self, dimension: i64, size: i64, step: i64) -> Result<Tensor> {
+        let d = normalize_dim(dimension, self.ndim())?;
+        let n = self.shape().get(d).copied().unwrap_or(1);
+        if size > n as i64 {
+            bail!(Runtime, "maximum size for tensor at dimension {} is {} but size is {}", d, n, size);
+        }
+        if size < 0 {
+            bail!(Runtime, "size is {} but must be >= 0", size);
+        }
+        if step <= 0 {
+            bail!(Runtime, "step is {} but must be > 0", step);
+        }
+        let (size, step) = (size as usize, step as usize);
+        let l = self.layout();
+        let layout = if self.ndim() == 0 {
+            Layout { shape: Dims::from_slice(&[size]), strides: Dims::from_slice(&[1]), offset: l.offset }
+        } else {
+            let (mut shape, mut strides) = (l.shape.clone(), l.strides.clone());
+            shape[d] = (n - size) / step + 1;
+            strides[d] = l.strides[d].saturating_mul(step);
+            shape.push(size);
+            strides.push(l.strides[d]);
+            Layout { shape, strides, offset: l.offset }
+        };
+        self.view_with(layout, "UnfoldBackward0", || Op::Unfold { shape: self.dims(), dim: d, size, step })
+    }
+
     /// `.T` / `.mT`-style full reversal of the dims.
     pub fn reverse_dims(&self) -> Result<Tensor> {
         let dims: Vec<i64> = (0..self.ndim() as i64).rev().collect();

@@ -14,6 +14,7 @@ use smallvec::{smallvec, SmallVec};
 // per recorded op, called from the table below.
 mod attention;
 mod conv;
+mod cumulative;
 mod layer_norm;
 mod linalg;
 mod linalg_decomp;
@@ -379,6 +380,22 @@ pub(crate) fn backward(
             let d = *dim as i64;
             one(g.flip(&[d])?.cumsum(d)?.flip(&[d]))
         }
+        Op::Logcumsumexp { x, out, dim } => one(cumulative::logcumsumexp(g, x, out, *dim, create_graph)),
+        Op::Unfold { shape, dim, size, step } => one(cumulative::unfold(g, shape, *dim, *size, *step)),
+        Op::IndexAdd { dim, index, alpha, source_shape } => grad_a_b(&|| Ok(g.clone()), &|| {
+            let s = cumulative::selected(g, *dim, index, source_shape)?;
+            if *alpha == 1.0 {
+                Ok(s)
+            } else {
+                s.mul_scalar(*alpha)?.to_dtype(g.dtype())
+            }
+        }),
+        Op::IndexCopy { dim, index, mask, source_shape } => {
+            grad_a_b(&|| cumulative::mask_fill(g, mask), &|| {
+                cumulative::selected(g, *dim, index, source_shape)
+            })
+        }
+        Op::MaskFill { mask } => one(cumulative::mask_fill(g, mask)),
         Op::Cumprod { x, out, dim } => {
             let (x, d) = (x.get()?, *dim as i64);
             let o = if create_graph { x.cumprod(d)? } else { out.get()?.clone() };
