@@ -135,6 +135,10 @@ def test_allocations_past_a_memory_limit_raise_and_the_interpreter_lives_on():
             lambda: T.ones(2**17, 1) @ T.ones(1, 2**17),
             lambda: T.cat([T.ones(1).expand(2**32), T.ones(1).expand(2**32)]),
             lambda: T.arange(2**33),
+            # plan buffers of interpolate are allocated fallibly too (an index of 2**31 taps)
+            lambda: T.nn.functional.interpolate(T.ones(4, 2, 3), size=2**31 - 1),
+            # a huge num_layers fails at the allocation, not after a loop of 2**31 layers
+            lambda: T.nn.LSTM(5, 5, 2**31),
         ):
             try:
                 make()
@@ -280,3 +284,20 @@ def test_set_num_threads_refuses_bad_counts_and_parallel_ops_keep_working():
     T.set_num_threads(2**62)  # capped at the cores; must not break the pool
     big = T.ones(1 << 19)
     assert float((big * 2).sum()) == 2.0 * (1 << 19)
+
+
+def test_no_dim_past_int64_even_when_the_tensor_is_empty():
+    # cat/pad of empty tensors once summed a dim past int64 (fuzz seed 20261207)
+    with pytest.raises(RuntimeError, match=OVERFLOW):
+        T.nn.ZeroPad2d((0, 2**63 - 1))(T.zeros(2, 0, 3))
+    with pytest.raises(RuntimeError, match=OVERFLOW):
+        T.cat([T.zeros(0, 2**62), T.zeros(0, 2**62), T.zeros(0, 2**62)], 1)
+    assert T.cat([T.zeros(0, 2**61), T.zeros(0, 2**61)], 1).shape == (0, 2**62)
+
+
+def test_rnn_with_an_overflowing_parameter_count_raises():
+    with pytest.raises(RuntimeError, match=OVERFLOW):
+        T.nn.LSTM(5, 5, 2**62 + 1)
+    assert sum(p.numel() for p in T.nn.GRU(3, 4, 2, bidirectional=True).parameters()) == 2 * (
+        12 * 3 + 12 * 4 + 24
+    ) + 2 * (12 * 8 + 12 * 4 + 24)

@@ -50,16 +50,19 @@ impl Layout {
         self.shape.len() == self.strides.len() && numel <= i64::MAX as usize && last < len
     }
 
+    #[inline]
     pub fn ndim(&self) -> usize {
         self.shape.len()
     }
 
+    #[inline]
     pub fn numel(&self) -> usize {
         numel(&self.shape)
     }
 
     /// Dimensions of size 1 may have any stride, and empty tensors count as contiguous, as in
     /// PyTorch.
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         if self.shape.contains(&0) {
             return true;

@@ -19,7 +19,7 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
     let mut acc: usize = 1;
     for &d in shape {
         acc = match acc.checked_mul(d) {
-            Some(v) if v <= i64::MAX as usize => v,
+            Some(v) if v <= i64::MAX as usize && d <= i64::MAX as usize => v,
             _ => bail!(Runtime, "numel: integer multiplication overflow"),
         };
     }
@@ -37,6 +37,10 @@ pub fn storage_numel(shape: &[usize], itemsize: usize) -> Result<usize> {
     };
     let mut acc: usize = 1;
     for &d in shape {
+        // A dim past int64 cannot be a PyTorch size even when another dim is 0.
+        if d > i64::MAX as usize {
+            return Err(overflow());
+        }
         acc = acc.checked_mul(d).ok_or_else(overflow)?;
     }
     match acc.checked_mul(itemsize.max(1)) {

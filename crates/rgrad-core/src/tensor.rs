@@ -130,6 +130,14 @@ impl Tensor {
         Tensor::from_parts_unchecked(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
     }
 
+    /// [`Tensor::from_vec`] for a `shape` taken from an existing tensor with `data.len()`
+    /// elements: the element count is known to fit, so only debug builds check it.
+    #[inline]
+    pub(crate) fn from_vec_of_shape<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(crate::shape::checked_numel(shape).ok(), Some(data.len()));
+        Tensor::from_parts_unchecked(Arc::new(Storage::from_vec(data)), Layout::contiguous(shape))
+    }
+
     /// Checked variant of [`Tensor::from_vec`] for data coming from users.
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
         if crate::shape::checked_numel(shape).ok() != Some(data.len()) {
@@ -145,7 +153,9 @@ impl Tensor {
     /// A new contiguous buffer for `shape`: checked size arithmetic, fallible allocation.
     pub fn try_alloc<T: Element>(shape: &[usize], value: T) -> Result<Tensor> {
         let n = crate::shape::storage_numel(shape, std::mem::size_of::<T>())?;
-        let layout = Layout::checked_contiguous(shape)?;
+        // With no zero dim every stride is at most `n`, which fits: only a shape with a zero
+        // (whose other dims may be huge) needs the checked strides.
+        let layout = if n != 0 { Layout::contiguous(shape) } else { Layout::checked_contiguous(shape)? };
         let data = crate::storage::try_vec_filled(n, value)?;
         Ok(Tensor::from_parts_unchecked(Arc::new(Storage::from_vec(data)), layout))
     }
@@ -189,6 +199,7 @@ impl Tensor {
         self.to_device_kernel(Device::Cpu)
     }
 
+    #[inline]
     pub fn is_gpu(&self) -> bool {
         self.device() == Device::Wgpu
     }
@@ -203,14 +214,17 @@ impl Tensor {
 
     // ---- accessors -------------------------------------------------------------------------
 
+    #[inline]
     pub fn storage(&self) -> &Arc<Storage> {
         &self.0.storage
     }
 
+    #[inline]
     pub fn layout(&self) -> &Layout {
         &self.0.layout
     }
 
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         &self.0.layout.shape
     }
@@ -223,26 +237,32 @@ impl Tensor {
         &self.0.layout.strides
     }
 
+    #[inline]
     pub fn dtype(&self) -> DType {
         self.0.storage.dtype()
     }
 
+    #[inline]
     pub fn device(&self) -> Device {
         self.0.storage.device()
     }
 
+    #[inline]
     pub fn ndim(&self) -> usize {
         self.0.layout.ndim()
     }
 
+    #[inline]
     pub fn numel(&self) -> usize {
         self.0.layout.numel()
     }
 
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         self.0.layout.is_contiguous()
     }
 
+    #[inline]
     pub fn version(&self) -> u64 {
         self.0.storage.version()
     }
@@ -341,10 +361,12 @@ impl Tensor {
 
     // ---- autograd metadata -----------------------------------------------------------------
 
+    #[inline]
     pub fn requires_grad(&self) -> bool {
         self.0.requires_grad.load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub fn meta(&self) -> parking_lot::MutexGuard<'_, AutogradMeta> {
         self.0.meta.lock()
     }

@@ -329,10 +329,17 @@ pub fn work_estimate(roots: &[Tensor], max_nodes: usize) -> usize {
     let mut root_nodes: SmallVec<[Arc<Node>; 2]> = SmallVec::new();
     for r in roots {
         work = work.saturating_add(r.numel());
-        root_nodes.extend(r.grad_fn());
+        if let Some(n) = r.meta().grad_fn.as_ref() {
+            root_nodes.push(n.clone());
+        }
     }
-    // Nodes reached twice are walked twice: that only brings the limit closer.
-    let mut stack: SmallVec<[&Node; 32]> = root_nodes.iter().map(|n| &**n).collect();
+    // Nodes reached twice are walked twice: that only brings the limit closer. The stack
+    // never holds more than the nodes walked so far times their fan-in, so a small inline
+    // buffer covers the graphs this is for (bigger ones spill to the heap).
+    let mut stack: SmallVec<[&Node; 8]> = SmallVec::new();
+    for n in &root_nodes {
+        stack.push(&**n);
+    }
     let mut walked = 0;
     while let Some(node) = stack.pop() {
         walked += 1;

@@ -266,25 +266,40 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
     }
     fn go<T: Arith>(op: BinaryOp, a: Operand, b: Operand) -> Option<Tensor> {
         use BinaryOp::*;
+        // One exact-size buffer filled by a plain loop: `collect` over a zip is an
+        // out-of-line call per closure, a large share of a 0-dim op's cost.
         macro_rules! apply {
             ($f:expr) => {{
                 let f = $f;
                 let (v, shape): (Vec<T>, &[usize]) = match (a, b) {
-                    (Operand::T(x), Operand::T(y)) => (
-                        slice_of::<T>(x).iter().zip(slice_of::<T>(y)).map(|(&p, &q)| f(p, q)).collect(),
-                        x.shape(),
-                    ),
+                    (Operand::T(x), Operand::T(y)) => {
+                        let (p, q) = (slice_of::<T>(x), slice_of::<T>(y));
+                        let mut v = Vec::with_capacity(p.len());
+                        for i in 0..p.len().min(q.len()) {
+                            v.push(f(p[i], q[i]));
+                        }
+                        (v, x.shape())
+                    }
                     (Operand::T(x), Operand::S(s)) => {
-                        let q = scalar_as::<T>(s);
-                        (slice_of::<T>(x).iter().map(|&p| f(p, q)).collect(), x.shape())
+                        let (p, q) = (slice_of::<T>(x), scalar_as::<T>(s));
+                        let mut v = Vec::with_capacity(p.len());
+                        for &e in p {
+                            v.push(f(e, q));
+                        }
+                        (v, x.shape())
                     }
                     (Operand::S(s), Operand::T(y)) => {
-                        let p = scalar_as::<T>(s);
-                        (slice_of::<T>(y).iter().map(|&q| f(p, q)).collect(), y.shape())
+                        let (p, q) = (scalar_as::<T>(s), slice_of::<T>(y));
+                        let mut v = Vec::with_capacity(q.len());
+                        for &e in q {
+                            v.push(f(p, e));
+                        }
+                        (v, y.shape())
                     }
                     _ => return None,
                 };
-                Some(Tensor::from_vec(v, shape))
+                // The operand's shape already has `v.len()` elements.
+                Some(Tensor::from_vec_of_shape(v, shape))
             }};
         }
         match op {

@@ -175,14 +175,16 @@ fn interp_axis(
     align_corners: bool,
     scale: Option<f64>,
     shortcuts: bool,
-) -> Axis {
+) -> Result<Axis> {
     let taps = match mode {
         Interp::Nearest | Interp::NearestExact => 1,
         Interp::Linear => 2,
         Interp::Cubic => 4,
     };
-    let mut index = Vec::with_capacity(n_out * taps);
-    let mut weight = Vec::with_capacity(n_out * taps);
+    // Fallible: an output axis of 2**31 samples is a 16 GiB index before the output exists.
+    let n = n_out.checked_mul(taps).ok_or_else(|| Error::Runtime(format!("interpolate: {n_out} output samples overflow")))?;
+    let mut index = crate::storage::try_vec_with_capacity(n)?;
+    let mut weight = crate::storage::try_vec_with_capacity(n)?;
     let last = n_in as i64 - 1;
     for o in 0..n_out {
         match mode {
@@ -228,7 +230,7 @@ fn interp_axis(
             }
         }
     }
-    Axis { taps, index, weight }
+    Ok(Axis { taps, index, weight })
 }
 
 fn dims_label(k: usize) -> &'static [&'static str] {
@@ -355,7 +357,7 @@ pub fn interpolate_plan(
             let scale = scales.map(|s| s[d]).filter(|_| size.is_none());
             interp_axis(interp, spatial[d], out[d], align_corners, scale, k == 2)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let weighted = !matches!(interp, Interp::Nearest | Interp::NearestExact);
     let (taps, index, weight) = combine(&axes, spatial, &out, weighted)?;
     Ok(Arc::new(PlaneMap::new(names, spatial.to_vec(), out, taps, 1, index, weight)))

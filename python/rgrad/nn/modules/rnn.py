@@ -26,6 +26,27 @@ def _apply_permutation(tensor, permutation, dim=1):
     return tensor.index_select(dim, permutation)
 
 
+def _reserve_parameters(
+    layers, directions, input_size, real_hidden, gate_size, hidden_size, proj_size, bias, kw
+):
+    """Allocates the whole parameter set once before the per-layer loop, so a huge
+    ``num_layers`` fails at once with the allocator's (or the size check's) error instead of
+    running a loop of 2**62 iterations."""
+    if not isinstance(layers, int) or layers <= 1:
+        return
+    rest = gate_size * real_hidden + (2 * gate_size if bias else 0)
+    rest += proj_size * hidden_size if proj_size > 0 else 0
+    first = gate_size * input_size + rest
+    later = gate_size * real_hidden * directions + rest
+    total = directions * (first + (layers - 1) * later)
+    if total > 2**63 - 1:
+        raise RuntimeError(
+            f"Storage size calculation overflowed with sizes=[{total}] "
+            f"(the parameters of {layers} layers)"
+        )
+    rgrad.empty(total, **kw)
+
+
 class RNNBase(Module):
     """The layers and directions of a recurrent network, with PyTorch's checks."""
 
@@ -99,6 +120,17 @@ class RNNBase(Module):
         self._flat_weights_names = []
         self._all_weights = []
         real_hidden_size = proj_size if proj_size > 0 else hidden_size
+        _reserve_parameters(
+            num_layers,
+            num_directions,
+            input_size,
+            real_hidden_size,
+            gate_size,
+            hidden_size,
+            proj_size,
+            bias,
+            kw,
+        )
         for layer in range(num_layers):
             for direction in range(num_directions):
                 layer_input_size = input_size if layer == 0 else real_hidden_size * num_directions
