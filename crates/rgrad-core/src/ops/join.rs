@@ -197,9 +197,10 @@ fn cat_named(tensors: &[Tensor], dim: i64, name: &'static str) -> Result<Tensor>
         dtype = DType::promote(dtype, t.dtype());
     }
     let mut shape: Dims = first.dims();
-    shape[d] = tensors.iter().try_fold(0usize, |a, t| a.checked_add(t.shape()[d])).ok_or_else(|| {
-        crate::error::Error::Runtime("cat: the concatenated size overflows".to_string())
-    })?;
+    shape[d] = tensors
+        .iter()
+        .try_fold(0usize, |a, t| a.checked_add(t.shape()[d]))
+        .ok_or_else(|| crate::error::Error::Runtime("cat: the concatenated size overflows".to_string()))?;
     let refs: Vec<&Tensor> = tensors.iter().collect();
     let out = if crate::ops::common_device(&refs)? == crate::Device::Wgpu {
         // Every element is written below, one input per slice: no fill needed.

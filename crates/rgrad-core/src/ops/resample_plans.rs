@@ -182,7 +182,9 @@ fn interp_axis(
         Interp::Cubic => 4,
     };
     // Fallible: an output axis of 2**31 samples is a 16 GiB index before the output exists.
-    let n = n_out.checked_mul(taps).ok_or_else(|| Error::Runtime(format!("interpolate: {n_out} output samples overflow")))?;
+    let n = n_out
+        .checked_mul(taps)
+        .ok_or_else(|| Error::Runtime(format!("interpolate: {n_out} output samples overflow")))?;
     let mut index = crate::storage::try_vec_with_capacity(n)?;
     let mut weight = crate::storage::try_vec_with_capacity(n)?;
     let last = n_in as i64 - 1;
