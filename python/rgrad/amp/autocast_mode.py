@@ -13,15 +13,25 @@ import warnings
 from rgrad import _rgrad
 
 _DEVICES = ("cpu", "cuda", "wgpu", "mps", "xpu", "hpu", "xla", "meta")
-_state = threading.local()
+
+
+class _State(threading.local):
+    # Class-level defaults (never mutated: autocast replaces them with copies): a thread that
+    # never entered autocast reads them without raising and catching an AttributeError, which
+    # the fp32-list losses would otherwise pay on every call.
+    enabled: dict = {}
+    dtypes: dict = {}
+
+
+_state = _State()
 
 
 def _enabled():
-    return getattr(_state, "enabled", {})
+    return _state.enabled
 
 
 def _dtypes():
-    return getattr(_state, "dtypes", {})
+    return _state.dtypes
 
 
 def is_autocast_enabled(device_type=None):
@@ -54,7 +64,7 @@ def autocast_fp32(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if _cpu_autocast_on():
+        if _state.enabled.get("cpu"):
             args = tuple(_to_fp32(a) for a in args)
             kwargs = {k: _to_fp32(v) for k, v in kwargs.items()}
         return fn(*args, **kwargs)
