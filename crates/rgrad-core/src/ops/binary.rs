@@ -266,33 +266,33 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
     }
     fn go<T: Arith>(op: BinaryOp, a: Operand, b: Operand) -> Option<Tensor> {
         use BinaryOp::*;
-        // One exact-size buffer filled by a plain loop: `collect` over a zip is an
-        // out-of-line call per closure, a large share of a 0-dim op's cost.
+        // One exact-size buffer filled by a plain loop with the op written out in it: a
+        // `collect` over a zip, or a closure the compiler chooses not to inline, is an
+        // out-of-line call per element, a large share of a 0-dim op's cost.
         macro_rules! apply {
-            ($f:expr) => {{
-                let f = $f;
+            ($x:ident, $y:ident => $e:expr) => {{
                 let (v, shape): (Vec<T>, &[usize]) = match (a, b) {
                     (Operand::T(x), Operand::T(y)) => {
                         let (p, q) = (slice_of::<T>(x), slice_of::<T>(y));
                         let mut v = Vec::with_capacity(p.len());
-                        for i in 0..p.len().min(q.len()) {
-                            v.push(f(p[i], q[i]));
+                        for (&$x, &$y) in p.iter().zip(q) {
+                            v.push($e);
                         }
                         (v, x.shape())
                     }
                     (Operand::T(x), Operand::S(s)) => {
-                        let (p, q) = (slice_of::<T>(x), scalar_as::<T>(s));
+                        let (p, $y) = (slice_of::<T>(x), scalar_as::<T>(s));
                         let mut v = Vec::with_capacity(p.len());
-                        for &e in p {
-                            v.push(f(e, q));
+                        for &$x in p {
+                            v.push($e);
                         }
                         (v, x.shape())
                     }
                     (Operand::S(s), Operand::T(y)) => {
-                        let (p, q) = (scalar_as::<T>(s), slice_of::<T>(y));
+                        let ($x, q) = (scalar_as::<T>(s), slice_of::<T>(y));
                         let mut v = Vec::with_capacity(q.len());
-                        for &e in q {
-                            v.push(f(p, e));
+                        for &$y in q {
+                            v.push($e);
                         }
                         (v, y.shape())
                     }
@@ -303,11 +303,11 @@ fn fast_float(op: BinaryOp, a: Operand, b: Operand, dt: DType) -> Option<Tensor>
             }};
         }
         match op {
-            Add => apply!(|x: T, y: T| x.add(y)),
-            Sub => apply!(|x: T, y: T| x.sub(y)),
-            Mul => apply!(|x: T, y: T| x.mul(y)),
-            Div => apply!(|x: T, y: T| x.div(y)),
-            Pow => apply!(|x: T, y: T| x.pow(y)),
+            Add => apply!(x, y => x.add(y)),
+            Sub => apply!(x, y => x.sub(y)),
+            Mul => apply!(x, y => x.mul(y)),
+            Div => apply!(x, y => x.div(y)),
+            Pow => apply!(x, y => x.pow(y)),
             _ => None,
         }
     }
@@ -516,8 +516,12 @@ pub fn binary(op: BinaryOp, a: Operand, b: Operand) -> Result<Tensor> {
     // Pushed one by one: collecting a chained iterator into a SmallVec costs ~100
     // instructions, a tenth of a scalar op.
     let mut inputs: smallvec::SmallVec<[&Tensor; 2]> = smallvec::SmallVec::new();
-    inputs.extend_from_slice(tensor_of(&a).as_slice());
-    inputs.extend_from_slice(tensor_of(&b).as_slice());
+    if let Some(t) = tensor_of(&a) {
+        inputs.push(t);
+    }
+    if let Some(t) = tensor_of(&b) {
+        inputs.push(t);
+    }
     if needs_grad(&inputs) {
         if let Some(bop) = backward_op(op, a, b, &out) {
             // PyTorch wraps the number of `x + 2`, `x * 2`, ... in a tensor: a second, empty edge.
