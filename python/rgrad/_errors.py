@@ -74,7 +74,7 @@ def _translate(fn, e: BaseException, bound: dict) -> BaseException | None:
 
 
 _TEMPLATE = """
-def {name}({params}):
+def {name}({params}):{prologue}
     try:
         return __fn({args})
     except (AttributeError, TypeError, __AxisError, MemoryError, ValueError) as __e:
@@ -85,14 +85,16 @@ def {name}({params}):
 """
 
 
-def pytorch_errors(fn):
+def pytorch_errors(fn, cast_state=None, cast=None):
     """`fn` raising PyTorch's exceptions where NumPy's or an AttributeError would escape.
 
     The wrapper is generated with `fn`'s own parameters (no ``*args`` packing), so a call
-    costs one extra Python frame and nothing else until an exception is raised."""
-    if getattr(fn, "__pytorch_errors__", False):
+    costs one extra Python frame and nothing else until an exception is raised. With
+    ``cast_state`` (autocast's thread state) each argument first goes through ``cast`` while
+    CPU autocast is on: the fp32-list losses get both in that one frame."""
+    if getattr(fn, "__pytorch_errors__", False) and cast_state is None:
         return fn
-    params, args, names = [], [], []
+    params, args, names, casts = [], [], [], []
     star_done = False
     for p in inspect.signature(fn).parameters.values():
         names.append(p.name)
@@ -100,25 +102,38 @@ def pytorch_errors(fn):
         if p.kind is p.VAR_POSITIONAL:
             params.append(f"*{p.name}")
             args.append(f"*{p.name}")
+            casts.append(f"{p.name} = tuple(map(__cast, {p.name}))")
             star_done = True
         elif p.kind is p.VAR_KEYWORD:
             params.append(f"**{p.name}")
             args.append(f"**{p.name}")
+            casts.append(f"{p.name} = {{__k: __cast(__v) for __k, __v in {p.name}.items()}}")
         elif p.kind is p.KEYWORD_ONLY:
             if not star_done:
                 params.append("*")
                 star_done = True
             params.append(p.name + default)
             args.append(f"{p.name}={p.name}")
+            casts.append(f"{p.name} = __cast({p.name})")
         else:
             if p.kind is p.POSITIONAL_ONLY:
                 raise TypeError("positional-only parameters are not supported")
             params.append(p.name + default)
             args.append(p.name)
+            casts.append(f"{p.name} = __cast({p.name})")
     bound = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     namespace = {"__fn": fn, "__translate": _translate, "__AxisError": _AxisError}
+    prologue = ""
+    if cast_state is not None:
+        namespace.update(__cast_state=cast_state, __cast=cast)
+        body = "".join(f"\n        {c}" for c in casts) or "\n        pass"
+        prologue = '\n    if __cast_state.enabled.get("cpu"):' + body
     source = _TEMPLATE.format(
-        name=fn.__name__, params=", ".join(params), args=", ".join(args), bound=bound
+        name=fn.__name__,
+        params=", ".join(params),
+        prologue=prologue,
+        args=", ".join(args),
+        bound=bound,
     )
     exec(compile(source, _call_site.WRAPPER_FILENAME, "exec"), namespace)
     wrapper = namespace[fn.__name__]

@@ -61,6 +61,11 @@ def _to_fp32(x):
 def autocast_fp32(fn):
     """Wraps an op of PyTorch's CPU autocast fp32 list: under CPU autocast its float16 and
     bfloat16 tensor arguments are cast to float32 first."""
+    if getattr(fn, "__pytorch_errors__", False):
+        # One generated frame does both the cast and the error translation.
+        from rgrad._errors import pytorch_errors
+
+        return pytorch_errors(fn.__wrapped__, cast_state=_state, cast=_to_fp32)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
