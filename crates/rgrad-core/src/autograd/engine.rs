@@ -321,40 +321,26 @@ impl Tensor {
 
 /// A rough measure of a backward pass's work, for deciding whether it is worth releasing a
 /// language runtime's lock around it: the elements of the roots and of the leaves the graph
-/// reaches, walking at most `max_nodes` nodes. A bigger graph reports `usize::MAX` (its
-/// work is not small). Intermediate results broadcast bigger than any leaf are not seen;
-/// such a graph just keeps the lock, which costs other threads time but is still correct.
+/// reaches, with a graph of more than `max_nodes` nodes reported as `usize::MAX` (its work is
+/// not small). Each node keeps these counts for the graph below it ([`Node::below`]), so
+/// this reads two numbers per root. Intermediate results broadcast bigger than any leaf are
+/// not seen; such a graph just keeps the lock, which costs other threads time but is still
+/// correct.
 pub fn work_estimate(roots: &[Tensor], max_nodes: usize) -> usize {
     let mut work: usize = 0;
-    let mut root_nodes: SmallVec<[Arc<Node>; 2]> = SmallVec::new();
+    let mut nodes: usize = 0;
     for r in roots {
         work = work.saturating_add(r.numel());
         if let Some(n) = r.meta().grad_fn.as_ref() {
-            root_nodes.push(n.clone());
+            nodes = nodes.saturating_add(n.below.nodes);
+            work = work.saturating_add(n.below.leaf_numel);
         }
     }
-    // Nodes reached twice are walked twice: that only brings the limit closer. The stack
-    // never holds more than the nodes walked so far times their fan-in, so a small inline
-    // buffer covers the graphs this is for (bigger ones spill to the heap).
-    let mut stack: SmallVec<[&Node; 8]> = SmallVec::new();
-    for n in &root_nodes {
-        stack.push(&**n);
+    if nodes > max_nodes {
+        usize::MAX
+    } else {
+        work
     }
-    let mut walked = 0;
-    while let Some(node) = stack.pop() {
-        walked += 1;
-        if walked > max_nodes {
-            return usize::MAX;
-        }
-        for e in node.edges.iter() {
-            match e {
-                Edge::Leaf(t) => work = work.saturating_add(t.numel()),
-                Edge::Node(n, _) => stack.push(n),
-                Edge::None => {}
-            }
-        }
-    }
-    work
 }
 
 /// `backward(inputs=...)`: the gradients of `roots` accumulate into the `.grad` of `inputs`

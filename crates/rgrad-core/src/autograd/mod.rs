@@ -69,6 +69,34 @@ pub struct Node {
     /// Hooks and retained gradients of the tensors this node produced; most nodes have none,
     /// so they live behind one lock and one pointer (a node is made per recorded op).
     pub(crate) hooks: Mutex<Option<Box<NodeHooks>>>,
+    /// The size of the graph below this node, summed over its edges when it is made (a node
+    /// reached by two paths counts twice, saturating): what [`engine::work_estimate`] reads,
+    /// so deciding whether a backward pass is worth releasing the GIL costs no graph walk.
+    pub(crate) below: GraphSize,
+}
+
+/// Nodes and leaf elements of a graph, as [`Node::below`] counts them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct GraphSize {
+    pub(crate) nodes: usize,
+    pub(crate) leaf_numel: usize,
+}
+
+impl GraphSize {
+    fn of(edges: &[Edge]) -> GraphSize {
+        let mut size = GraphSize { nodes: 1, leaf_numel: 0 };
+        for e in edges {
+            match e {
+                Edge::Leaf(t) => size.leaf_numel = size.leaf_numel.saturating_add(t.numel()),
+                Edge::Node(n, _) => {
+                    size.nodes = size.nodes.saturating_add(n.below.nodes);
+                    size.leaf_numel = size.leaf_numel.saturating_add(n.below.leaf_numel);
+                }
+                Edge::None => {}
+            }
+        }
+        size
+    }
 }
 
 #[derive(Default, Clone)]
@@ -340,10 +368,12 @@ fn attach(
         node_edges.push(e);
         input_dtypes.push(d);
     }
+    let below = GraphSize::of(&node_edges);
     let node = Arc::new(Node {
         name,
         op: Mutex::new(op),
         input_dtypes,
+        below,
         edges: node_edges,
         num_outputs: outputs.len(),
         hooks: Mutex::new(None),
