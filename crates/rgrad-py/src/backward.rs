@@ -1,10 +1,9 @@
 //! `autograd.grad` and `autograd.backward` (also `Tensor.backward(inputs=...)`): the bindings
 //! that run the engine from several roots.
 
-use crate::convert::tensor_arg;
+use crate::convert::{tensor_arg, tensors_of};
 use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
-use crate::tensor_ops::tensors_of;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -151,4 +150,30 @@ fn optional_grads(arg: Option<&Bound<'_, PyAny>>, name: &str, roots: usize) -> P
         g.try_iter()?.collect::<PyResult<_>>()?
     };
     items.iter().map(|x| if x.is_none() { Ok(None) } else { tensor_arg(x, name).map(Some) }).collect()
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
+    fn backward(
+        slf: &Bound<'_, Self>,
+        gradient: Option<&Bound<'_, PyAny>>,
+        retain_graph: Option<bool>,
+        create_graph: bool,
+        inputs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
+            return _backward(slf.as_any(), gradient, retain_graph, create_graph, Some(inputs));
+        }
+        let gradient = match gradient.filter(|g| !g.is_none()) {
+            Some(g) => Some(g.cast::<PyTensor>()?.borrow().t.clone()),
+            None => None,
+        };
+        let t = slf.borrow().t.clone();
+        // The pass runs without the GIL unless the graph is tiny (releasing it costs more than
+        // such a pass); hooks and custom backwards take it back.
+        let work = rgrad_core::autograd::engine::work_estimate(std::slice::from_ref(&t), BACKWARD_GRAPH_WALK);
+        run(slf.py(), work, || t.backward(gradient, retain_graph, create_graph))
+    }
 }

@@ -1,8 +1,9 @@
-//! `clamp` and its in-place forms with PyTorch's result type: a bound can promote the input.
+//! `clamp` (`clip`, `clamp_min`, `clamp_max`) and its in-place forms as `Tensor` methods, with
+//! PyTorch's result type: a bound can promote the input.
 
+use crate::convert::{number, opt_f64};
 use crate::errors::IntoPyResult;
-use crate::tensor::PyTensor;
-use crate::tensor_ops::{number, opt_f64};
+use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rgrad_core::{DType, Scalar, Tensor};
@@ -40,7 +41,7 @@ fn clamp_result_dtype(t: &Tensor, bounds: [Option<&Bound<'_, PyAny>>; 2]) -> PyR
 }
 
 /// `clamp` with PyTorch's result type (the bounds can promote the input).
-pub(crate) fn clamp_promoted(
+fn clamp_promoted(
     t: &Tensor,
     min: Option<&Bound<'_, PyAny>>,
     max: Option<&Bound<'_, PyAny>>,
@@ -55,7 +56,7 @@ pub(crate) fn clamp_promoted(
 
 /// `clamp_` refuses bounds whose type the tensor cannot hold; for a Python number bound
 /// PyTorch's message names the C++ type (`long int`), for a tensor bound the scalar type.
-pub(crate) fn clamp_inplace(
+fn clamp_inplace(
     slf: &Bound<'_, PyTensor>,
     min: Option<&Bound<'_, PyAny>>,
     max: Option<&Bound<'_, PyAny>>,
@@ -73,4 +74,54 @@ pub(crate) fn clamp_inplace(
     t.apply_inplace(&[], |b| if dt == b.dtype() { b.clamp(lo, hi) } else { b.to_dtype(dt)?.clamp(lo, hi) })
         .py()?;
     Ok(slf.clone().unbind())
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    #[overloads("(Tensor min = None, Tensor max = None)", "(Number min = None, Number max = None)";
+        "(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
+        "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)")]
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp(
+        &self,
+        py: Python<'_>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        wrap(py, clamp_promoted(&self.t, min, max)?)
+    }
+
+    #[pyo3(signature = (min=None, max=None))]
+    fn clip(
+        &self,
+        py: Python<'_>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        self.clamp(py, min, max)
+    }
+
+    fn clamp_min(&self, py: Python<'_>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, clamp_promoted(&self.t, Some(min), None)?)
+    }
+
+    fn clamp_max(&self, py: Python<'_>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, clamp_promoted(&self.t, None, Some(max))?)
+    }
+
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp_(
+        slf: &Bound<'_, Self>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        clamp_inplace(slf, min, max)
+    }
+    fn clamp_min_(slf: &Bound<'_, Self>, min: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        clamp_inplace(slf, Some(min), None)
+    }
+    fn clamp_max_(slf: &Bound<'_, Self>, max: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        clamp_inplace(slf, None, Some(max))
+    }
 }

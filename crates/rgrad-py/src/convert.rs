@@ -1,10 +1,12 @@
-//! Python values → core values: numbers, shapes, nested lists.
+//! Python values → core values (numbers, operands, shapes, dims, tensor arguments) and core
+//! results → Python values (`return_types` pairs). `tensor(data)` is from_data.rs.
 
 use crate::errors::{type_name, IntoPyResult};
 use crate::interop;
-use crate::tensor::PyTensor;
+use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 use rgrad_core::{DType, Scalar, Tensor};
 
@@ -172,4 +174,49 @@ pub fn usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
         .collect()
 }
 
-pub use crate::from_data::tensor_from_data;
+/// `dim=` arguments: None, an int, or a sequence of ints.
+pub fn dims_opt(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    match dim {
+        Some(d) if !d.is_none() => Ok(Some(int_or_list(d, "dim")?)),
+        _ => Ok(None),
+    }
+}
+
+/// A number argument (a one-element tensor gives its value).
+pub(crate) fn number(ob: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
+    if let Ok(t) = ob.cast::<PyTensor>() {
+        return t.borrow().t.item().py();
+    }
+    scalar(ob)?.ok_or_else(|| PyTypeError::new_err(format!("{what}: expected a number")))
+}
+
+pub(crate) fn opt_f64(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    match ob {
+        Some(o) if !o.is_none() => Ok(Some(number(o, "clamp")?.to_f64())),
+        _ => Ok(None),
+    }
+}
+
+/// A sequence of tensors (`cat`, `stack`, `autograd.grad`'s inputs).
+pub(crate) fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    seq.try_iter()?.map(|x| tensor_arg(&x?, "expected a sequence of Tensors")).collect()
+}
+
+/// A tensor argument of a functional op, with PyTorch's error for anything else.
+pub(crate) fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Tensor> {
+    match ob.cast::<PyTensor>() {
+        Ok(t) => Ok(t.borrow().t.clone()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{func}(): argument '{name}' (position {pos}) must be Tensor, not {}",
+            ob.get_type().name()?
+        ))),
+    }
+}
+
+/// A `torch.return_types.max(values=..., indices=...)` pair.
+pub(crate) fn values_indices(py: Python<'_>, kind: &str, v: Tensor, i: Tensor) -> PyResult<Py<PyAny>> {
+    static MODULE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let m = MODULE.get_or_try_init(py, || py.import("rgrad.return_types").map(|m| m.into_any().unbind()))?;
+    let cls = m.bind(py).getattr(kind)?;
+    Ok(cls.call1(((wrap(py, v)?, wrap(py, i)?),))?.unbind())
+}

@@ -84,44 +84,6 @@ pub fn _set_autocast_cpu(py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> Py
     rgrad_core::autocast::set_cpu_dtype(dt).map(|d| dtype_object(py, d)).transpose()
 }
 
-/// `promote_types(type1, type2)`.
-#[pyfunction]
-pub fn promote_types(
-    py: Python<'_>,
-    type1: &Bound<'_, PyAny>,
-    type2: &Bound<'_, PyAny>,
-) -> PyResult<Py<PyDType>> {
-    dtype_object(py, DType::promote(extract_dtype(type1)?, extract_dtype(type2)?))
-}
-
-/// `result_type(tensor1, tensor2)`: tensors or Python numbers, PyTorch's category rules.
-#[pyfunction]
-pub fn result_type(
-    py: Python<'_>,
-    tensor1: &Bound<'_, PyAny>,
-    tensor2: &Bound<'_, PyAny>,
-) -> PyResult<Py<PyDType>> {
-    let mut r = rgrad_core::ResultType::default();
-    for ob in [tensor1, tensor2] {
-        r = if let Ok(t) = ob.cast::<crate::tensor::PyTensor>() {
-            let t = &t.borrow().t;
-            r.tensor(t.dtype(), t.ndim())
-        } else if ob.is_instance_of::<PyBool>() {
-            r.scalar(rgrad_core::Scalar::Bool(ob.is_truthy()?))
-        } else if ob.is_instance_of::<PyInt>() {
-            r.scalar(rgrad_core::Scalar::Int(0))
-        } else if ob.is_instance_of::<PyFloat>() {
-            r.scalar(rgrad_core::Scalar::Float(0.0))
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "result_type(): argument 'tensor' must be Tensor or Number, not {}",
-                ob.get_type().name()?
-            )));
-        };
-    }
-    dtype_object(py, r.result())
-}
-
 pub fn opt_dtype(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
     match ob {
         Some(o) if !o.is_none() => Ok(Some(extract_dtype(o)?)),

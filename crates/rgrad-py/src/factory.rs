@@ -1,8 +1,9 @@
 //! Module-level creation functions: `tensor`, `zeros`, `arange`, `rand`, ...
 
-use crate::convert::{default_dtype, int_list, scalar, tensor_from_data, usize_shape};
+use crate::convert::{default_dtype, int_list, scalar, usize_shape};
 use crate::dtype::{check_device, opt_dtype};
 use crate::errors::IntoPyResult;
+use crate::from_data::tensor_from_data;
 use crate::interop;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyTypeError;
@@ -202,4 +203,117 @@ pub fn from_numpy(py: Python<'_>, array: &Bound<'_, PyAny>) -> PyResult<Py<PyTen
         return Err(PyTypeError::new_err(format!("expected np.ndarray (got {})", array.get_type().name()?)));
     }
     wrap(py, interop::tensor_from_numpy(array, false)?)
+}
+
+// ---- eye and the `new_*` constructors -------------------------------------------------------
+
+/// `rgrad.eye(n, m=None)`.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
+pub fn eye(
+    py: Python<'_>,
+    n: usize,
+    m: Option<usize>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    let dev = crate::dtype::check_device(device)?;
+    let m = m.unwrap_or(n);
+    let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
+    let t = Tensor::zeros(&[n, m], dt).py()?;
+    // The diagonal, written in place into the fresh (unshared) buffer.
+    let diag: Vec<i64> = (0..n.min(m) as i64).map(|i| i * (m as i64 + 1)).collect();
+    let k = diag.len();
+    let ones = Tensor::ones(&[k], dt).py()?;
+    let t = t.reshape(&[-1]).py()?.index_put(&[Some(Tensor::from_vec(diag, &[k]))], &ones, false).py()?;
+    let t = t.reshape(&[n as i64, m as i64]).py()?;
+    finish(py, t, dev, requires_grad)
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_zeros(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        self.new_full_impl(py, size, Scalar::Int(0), dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_ones(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        self.new_full_impl(py, size, Scalar::Int(1), dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    fn new_empty(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        self.new_full_impl(py, size, Scalar::Int(0), dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+    fn new_full(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyAny>,
+        fill_value: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        let v = crate::convert::number(fill_value, "new_full")?;
+        self.new_full_impl(py, &PyTuple::new(py, [size])?, v, dtype, device, requires_grad)
+    }
+
+    #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false))]
+    fn new_tensor(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        let dev = crate::dtype::check_device(device)?.or(Some(self.t.device()));
+        let dt = opt_dtype(dtype)?.unwrap_or(self.t.dtype());
+        let t = tensor_from_data(data, Some(dt))?;
+        finish(py, t, dev, requires_grad)
+    }
+}
+
+impl PyTensor {
+    fn new_full_impl(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyTuple>,
+        v: Scalar,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        requires_grad: bool,
+    ) -> PyResult<Py<PyTensor>> {
+        let dev = crate::dtype::check_device(device)?.unwrap_or(self.t.device());
+        let shape = crate::convert::usize_shape(&int_list(size, "size")?)?;
+        let t = Tensor::full_on(&shape, v, opt_dtype(dtype)?.unwrap_or(self.t.dtype()), dev).py()?;
+        finish(py, t, Some(dev), requires_grad)
+    }
 }

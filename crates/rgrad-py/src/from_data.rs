@@ -412,14 +412,14 @@ pub fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
             return sizes(crate::convert::int_or_list(&first, "size")?);
         }
         if first.is_instance_of::<pyo3::types::PyString>() || first.is_instance_of::<pyo3::types::PyBytes>() {
-            return crate::convert::tensor_from_data(&first, Some(DType::F32));
+            return tensor_from_data(&first, Some(DType::F32));
         }
         // SAFETY: `first` is a live object; PySequence_Check only reads its type slots.
         if unsafe { pyo3::ffi::PySequence_Check(first.as_ptr()) } == 0 {
             let name = first.get_type().name()?.to_string();
             return Err(PyTypeError::new_err(format!("new(): data must be a sequence (got {name})")));
         }
-        return crate::convert::tensor_from_data(&first, Some(DType::F32));
+        return tensor_from_data(&first, Some(DType::F32));
     }
     let names: Vec<String> =
         args.iter().map(|a| a.get_type().name().map(|n| n.to_string()).unwrap_or_default()).collect();
@@ -427,4 +427,21 @@ pub fn legacy_new(args: &Bound<'_, PyTuple>) -> PyResult<Tensor> {
         "new() received an invalid combination of arguments - got ({})",
         names.join(", ")
     )))
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    /// The legacy constructor, as PyTorch's: `Tensor(2, 3)` and `Tensor(size)` make float32
+    /// tensors of that shape, `Tensor(sequence)` converts to float32, `Tensor(tensor)` shares
+    /// the tensor's data; subclasses such as `nn.Parameter` call it with existing data.
+    #[new]
+    #[pyo3(signature = (*args, requires_grad=false))]
+    fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
+        let t = legacy_new(args)?;
+        if requires_grad {
+            t.set_requires_grad(true).py()?;
+        }
+        Ok(PyTensor::unregistered(t))
+    }
 }

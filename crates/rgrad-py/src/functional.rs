@@ -2,9 +2,10 @@
 //! rgrad_core::ops::loss. Each `_loss` returns None where the fused op does not apply, and the
 //! Python caller runs its composite instead.
 
+use crate::convert::tensor_param;
 use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rgrad_core::ops::conv::ConvArgs;
 use rgrad_core::ops::loss::{CrossEntropy, Reduction};
@@ -24,17 +25,6 @@ fn tensor(ob: Option<&Bound<'_, PyAny>>) -> Option<Option<Tensor>> {
     }
 }
 
-/// A tensor argument of a functional op, with PyTorch's error for anything else.
-pub(crate) fn tensor_param(ob: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Tensor> {
-    match ob.cast::<PyTensor>() {
-        Ok(t) => Ok(t.borrow().t.clone()),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "{func}(): argument '{name}' (position {pos}) must be Tensor, not {}",
-            ob.get_type().name()?
-        ))),
-    }
-}
-
 /// `linear(input, weight, bias=None)`: `input @ weight.T + bias`, fused where it can be.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
@@ -51,7 +41,7 @@ pub fn linear(
         Some(b) if !b.is_none() => Some(tensor_param(b, "linear", "bias", 3)?),
         _ => None,
     };
-    wrap(py, run(py, crate::tensor::matmul_work(&x, &w), || x.linear(&w, b.as_ref()))?)
+    wrap(py, run(py, crate::linalg::matmul_work(&x, &w), || x.linear(&w, b.as_ref()))?)
 }
 
 fn wrap_opt(py: Python<'_>, t: Option<Tensor>) -> PyResult<Option<Py<PyTensor>>> {

@@ -1,9 +1,12 @@
 //! Graph nodes as Python objects. The Python package supplies the classes (`AddBackward0`,
-//! `AccumulateGrad`, ...) through a factory; this side holds the raw node.
+//! `AccumulateGrad`, ...) through a factory; this side holds the raw node. Also the
+//! autograd methods of `Tensor` (grad_fn, hooks, retain_grad, detach) and its garbage
+//! collector support: the hooks and custom backwards the graph holds are Python objects.
 
 use crate::errors::{from_py, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use rgrad_core::autograd::{BackwardFn, Edge, Node, SavedCustom};
@@ -333,5 +336,64 @@ impl PyRawNode {
             RawNode::Node(n) => Arc::as_ptr(n) as usize,
             RawNode::Accumulate(t) => t.impl_ptr() as usize,
         }
+    }
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    #[getter]
+    fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // A view whose base changed in place shows its regenerated history, as in PyTorch.
+        self.t.refresh_view_history();
+        match self.t.grad_fn() {
+            Some(n) => node_object(py, RawNode::Node(n)),
+            None => Ok(py.None()),
+        }
+    }
+
+    /// Registers `hook(grad) -> Tensor | None`, called when the gradient is computed.
+    fn register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<RemovableHandle>> {
+        let f: rgrad_core::tensor::GradHook = std::sync::Arc::new(PyHook(hook));
+        let id = self.t.register_hook(f).py()?;
+        Py::new(py, RemovableHandle { t: self.t.downgrade(), id })
+    }
+
+    fn retain_grad(&self) -> PyResult<()> {
+        self.t.retain_grad().py()
+    }
+
+    #[getter]
+    fn retains_grad(&self) -> bool {
+        self.t.retains_grad()
+    }
+
+    fn detach(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        wrap(py, self.t.detach())
+    }
+
+    fn detach_(slf: &Bound<'_, Self>) -> PyResult<Py<PyTensor>> {
+        let mut me = slf.borrow_mut();
+        let t = me.t.detach();
+        me.replace_tensor(t);
+        Ok(slf.clone().unbind())
+    }
+
+    /// Reports the Python objects (hooks, a custom Function's backward and ctx) that only this
+    /// wrapper keeps alive through the core, so reference cycles through them are collected.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A collection can start while an object is being allocated (creating its `__dict__`),
+        // before its Rust fields are written (the memory is zeroed). `me` is set only once the
+        // object is complete, so an unset `me` means: nothing to report yet.
+        if !self.is_registered() {
+            return Ok(());
+        }
+        visit_python_objects(&self.t, |obj| visit.call(obj))
+    }
+
+    /// Breaks a garbage cycle: drops the core tensor (and with it the hooks and graph node that
+    /// hold Python objects), as PyTorch's `THPVariable_clear` resets its tensor.
+    fn __clear__(&mut self) {
+        self.replace_tensor(Tensor::from_vec(Vec::<f32>::new(), &[0]));
     }
 }

@@ -1,10 +1,11 @@
 //! `tensor[...]` and `tensor[...] = value`: ints, slices, None and Ellipsis as views; integer
 //! and boolean tensors (or lists) as advanced indices.
 
-use crate::convert::{tensor_arg, tensor_from_data};
+use crate::convert::tensor_arg;
 use crate::errors::IntoPyResult;
+use crate::from_data::tensor_from_data;
 use crate::interop;
-use crate::tensor::PyTensor;
+use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyEllipsis, PyList, PyNone, PyRange, PyRangeMethods, PySlice, PyTuple};
@@ -230,4 +231,16 @@ pub fn set(t: &Tensor, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyRe
         base.reshape(&[-1])?.index_put(&[Some(flat_pos.clone())], &vals, false)?.reshape(&shape)
     })
     .py()
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        wrap(py, get(&self.t, idx)?)
+    }
+
+    fn __setitem__(&self, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        set(&self.t, idx, value)
+    }
 }

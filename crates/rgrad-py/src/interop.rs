@@ -1,9 +1,11 @@
-//! NumPy interop: zero-copy in both directions on the CPU.
+//! NumPy interop: zero-copy in both directions on the CPU; the `Tensor` methods `numpy`,
+//! `__array__` and `tolist`.
 
 use crate::errors::IntoPyResult;
+use crate::tensor::{wrap, PyTensor};
 use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -178,7 +180,47 @@ pub fn to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> 
     // bfloat16 has no NumPy dtype: its values widen exactly to float32 for the list.
     let host = if host.dtype() == DType::BF16 { host.cast_kernel(DType::F32).py()? } else { host };
     let t = &host;
-    let owner = crate::tensor::wrap(py, t.detach())?.into_any();
+    let owner = wrap(py, t.detach())?.into_any();
     let arr = numpy_view(py, t, owner)?;
     arr.call_method0("tolist")
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_list(py, &self.t)
+    }
+
+    #[pyo3(signature = (force=false))]
+    fn numpy<'py>(slf: &Bound<'py, Self>, force: bool) -> PyResult<Bound<'py, PyAny>> {
+        let t = slf.borrow().t.clone();
+        if t.requires_grad() && !force {
+            return Err(PyRuntimeError::new_err(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
+            ));
+        }
+        // The array's base holds the storage itself, so replacing `.data` later cannot free it.
+        let owner = wrap(slf.py(), t.detach())?.into_any();
+        numpy_view(slf.py(), &t, owner)
+    }
+
+    #[pyo3(signature = (dtype=None, copy=None))]
+    fn __array__<'py>(
+        slf: &Bound<'py, Self>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let t = slf.borrow().t.detach();
+        let owner = wrap(slf.py(), t.clone())?.into_any();
+        let arr = numpy_view(slf.py(), &t, owner)?;
+        let arr = match dtype {
+            Some(d) if !d.is_none() => arr.call_method1("astype", (d,))?,
+            _ => arr,
+        };
+        if copy == Some(true) {
+            return arr.call_method0("copy");
+        }
+        Ok(arr)
+    }
 }

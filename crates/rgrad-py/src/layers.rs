@@ -1,8 +1,8 @@
 //! The fused layer ops of `rgrad.nn.functional` that transformers lean on: `gelu` and
 //! `native_layer_norm` (rgrad_core::ops::gelu and ::layer_norm).
 
+use crate::convert::tensor_param;
 use crate::errors::run;
-use crate::functional::tensor_param;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::prelude::*;
 

@@ -1,7 +1,23 @@
 //! `rgrad._rgrad`: the compiled module. Translates between Python and rgrad-core; does no
 //! math of its own.
+//!
+//! The files are arranged by op family, as the core's `ops/`, in layers; a file uses only the
+//! layers below it (tests/test_binding_layers.py keeps the `crate::` graph acyclic):
+//!
+//! 1. `errors` (the boundary: error mapping, panics, the GIL), then `dtype` (dtype and device
+//!    objects), then `tensor` (the `Tensor` class, `wrap`, the core properties);
+//! 2. `interop` (NumPy), `convert` (Python values to core values and back), `from_data`
+//!    (`tensor(data)`, the `Tensor(...)` constructor);
+//! 3. the op families, each a file of `#[pymethods] impl PyTensor` blocks and its functions:
+//!    `unary`, `binary`, `logical`, `clamp`, `reduce`, `cumulative`, `sort`, `set_search`,
+//!    `index` (`t[...]`), `index_ops`, `views`, `join`, `cast`, `factory`, `samplers` (random),
+//!    `linalg`, `functional` and `layers` (nn), `optim`, `graph` and `backward` (autograd),
+//!    `io`, `device`, `out_arg`;
+//! 4. this file, which registers the module's functions and classes.
 
 mod backward;
+mod binary;
+mod cast;
 mod clamp;
 mod convert;
 mod cumulative;
@@ -13,19 +29,22 @@ mod from_data;
 mod functional;
 mod graph;
 mod index;
+mod index_ops;
 mod interop;
 mod io;
+mod join;
 mod layers;
 mod linalg;
 mod logical;
 mod optim;
 mod out_arg;
+mod reduce;
 mod samplers;
 mod set_search;
 mod sort;
 mod tensor;
-mod tensor_math;
-mod tensor_ops;
+mod unary;
+mod views;
 
 use pyo3::prelude::*;
 use rgrad_core::{grad_mode, DType};
@@ -89,8 +108,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(dtype::_set_autocast_cpu, m)?)?;
-    m.add_function(wrap_pyfunction!(dtype::promote_types, m)?)?;
-    m.add_function(wrap_pyfunction!(dtype::result_type, m)?)?;
+    m.add_function(wrap_pyfunction!(cast::promote_types, m)?)?;
+    m.add_function(wrap_pyfunction!(cast::result_type, m)?)?;
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_num_threads, m)?)?;
@@ -107,7 +126,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(device::_wgpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(graph::is_anomaly_enabled, m)?)?;
     m.add_class::<graph::RemovableHandle>()?;
-    m.add_function(wrap_pyfunction!(tensor_math::_binary_op, m)?)?;
+    m.add_function(wrap_pyfunction!(binary::_binary_op, m)?)?;
     m.add_function(wrap_pyfunction!(factory::tensor, m)?)?;
     m.add_function(wrap_pyfunction!(factory::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(factory::ones, m)?)?;
@@ -119,11 +138,11 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(factory::randn, m)?)?;
     m.add_function(wrap_pyfunction!(factory::manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(factory::from_numpy, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::cat, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::stack, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::eye, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::randint, m)?)?;
-    m.add_function(wrap_pyfunction!(tensor_ops::randperm, m)?)?;
+    m.add_function(wrap_pyfunction!(join::cat, m)?)?;
+    m.add_function(wrap_pyfunction!(join::stack, m)?)?;
+    m.add_function(wrap_pyfunction!(factory::eye, m)?)?;
+    m.add_function(wrap_pyfunction!(samplers::randint, m)?)?;
+    m.add_function(wrap_pyfunction!(samplers::randperm, m)?)?;
     m.add_function(wrap_pyfunction!(backward::_grad, m)?)?;
     m.add_function(wrap_pyfunction!(backward::_backward, m)?)?;
     m.add_function(wrap_pyfunction!(functional::linear, m)?)?;

@@ -1,10 +1,58 @@
-//! The `torch.linalg` factorizations of `rgrad_core::ops::linalg_factor`; `rgrad.linalg`
-//! adds PyTorch's argument handling (dtype promotion, `check_errors`, named tuples).
+//! Linear algebra: the products as `Tensor` methods (`matmul`/`@`, mm, bmm, dot, mv) and the
+//! `torch.linalg` factorizations of `rgrad_core::ops::linalg_factor`; `rgrad.linalg` adds
+//! PyTorch's argument handling (dtype promotion, `check_errors`, named tuples).
 
+use crate::convert::{operand, tensor_param, Arg};
 use crate::errors::run;
-use crate::functional::tensor_param;
-use crate::tensor::{wrap, PyTensor};
+use crate::tensor::{wrap, wrap_any, PyTensor};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use rgrad_core::Tensor;
+
+/// Multiply-adds of `a @ b`, for deciding whether to release the GIL.
+pub fn matmul_work(a: &Tensor, b: &Tensor) -> usize {
+    a.numel().saturating_mul(b.shape().last().copied().unwrap_or(1))
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    fn matmul(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let other_t = &other.t;
+        wrap(py, run(py, matmul_work(&self.t, &other.t), || self.t.matmul(other_t))?)
+    }
+    fn mm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let mat2_t = &mat2.t;
+        wrap(py, run(py, matmul_work(&self.t, &mat2.t), || self.t.mm(mat2_t))?)
+    }
+    fn bmm(&self, py: Python<'_>, mat2: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let mat2_t = &mat2.t;
+        wrap(py, run(py, matmul_work(&self.t, &mat2.t), || self.t.bmm(mat2_t))?)
+    }
+    fn dot(&self, py: Python<'_>, other: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        let other_t = &other.t;
+        wrap(py, run(py, matmul_work(&self.t, &other.t), || self.t.dot(other_t))?)
+    }
+    fn mv(&self, py: Python<'_>, vec: PyRef<'_, PyTensor>) -> PyResult<Py<PyTensor>> {
+        if self.t.ndim() != 2 || vec.t.ndim() != 1 {
+            return Err(PyRuntimeError::new_err("vector + matrix @ vector expected"));
+        }
+        let vec_t = &vec.t;
+        wrap(py, run(py, matmul_work(&self.t, &vec.t), || self.t.matmul(vec_t))?)
+    }
+    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(o)? {
+            Some(Arg::T(b)) => wrap_any(py, run(py, matmul_work(&self.t, &b), || self.t.matmul(&b))?),
+            _ => Ok(py.NotImplemented()),
+        }
+    }
+    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(o)? {
+            Some(Arg::T(b)) => wrap_any(py, run(py, matmul_work(&b, &self.t), || b.matmul(&self.t))?),
+            _ => Ok(py.NotImplemented()),
+        }
+    }
+}
 
 /// Work of an n x n factorization over the batch: about n^3 per matrix.
 fn cubic_work(t: &rgrad_core::Tensor) -> usize {

@@ -1,9 +1,8 @@
 //! NaN tests, logical and bitwise ops (with the `&`, `|`, `^`, `~`, `<<`, `>>` operators),
 //! `isclose`, `allclose` and `equal`: `rgrad_core::ops::logical`.
 
-use crate::convert::{operand, require_operand, Arg};
+use crate::convert::{operand, require_operand, tensor_param, Arg};
 use crate::errors::{run, IntoPyResult};
-use crate::functional::tensor_param;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

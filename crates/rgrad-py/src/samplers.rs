@@ -1,10 +1,17 @@
-//! The rejection samplers of `rgrad_core::ops::samplers` (Gamma, Poisson, Binomial), drawing
-//! from the global generator; `rgrad.distributions` calls them.
+//! The random ops besides factory.rs's rand/randn: the rejection samplers of
+//! `rgrad_core::ops::samplers` (Gamma, Poisson, Binomial; `rgrad.distributions` calls them),
+//! randint, randperm, multinomial, and the in-place uniform_/normal_, drawing from the global
+//! generator.
 
-use crate::errors::run;
-use crate::functional::tensor_param;
+use crate::convert::{int_or_list, tensor_param};
+use crate::dtype::opt_dtype;
+use crate::errors::{run, IntoPyResult};
 use crate::tensor::{wrap, PyTensor};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use rgrad_core::ops::factory;
+use rgrad_core::DType;
 
 /// `_standard_gamma(alpha)`: Gamma(alpha, 1) samples of alpha's shape and dtype.
 #[rgrad_py_macros::boundary]
@@ -39,4 +46,108 @@ pub fn _binomial(
     let p = tensor_param(prob, "binomial", "prob", 2)?;
     let out = run(py, n.numel().saturating_mul(32), || rgrad_core::ops::samplers::binomial(&n, &p))?;
     wrap(py, out)
+}
+
+// ---- the other random ops of the bindings: randint, randperm, and the in-place samplers ----
+// (rand, randn and manual_seed are in factory.rs)
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
+    fn uniform_(
+        slf: &Bound<'_, Self>,
+        from_: f64,
+        to: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let _ = generator;
+        let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
+        let r =
+            factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
+        slf.borrow().t.overwrite_(&r, "UniformBackward0").py()?;
+        Ok(slf.clone().unbind())
+    }
+    #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
+    fn normal_(
+        slf: &Bound<'_, Self>,
+        mean: f64,
+        std: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let _ = generator;
+        let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
+        let r = factory::randn(&shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
+        slf.borrow().t.overwrite_(&r, "NormalBackward0").py()?;
+        Ok(slf.clone().unbind())
+    }
+
+    /// `multinomial` from the global generator, or from `uniforms` (float64, one per row
+    /// and sample or category) drawn by a `Generator` object.
+    #[pyo3(signature = (num_samples, replacement=false, uniforms=None))]
+    fn _multinomial(
+        &self,
+        py: Python<'_>,
+        num_samples: i64,
+        replacement: bool,
+        uniforms: Option<PyRef<'_, PyTensor>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let u = uniforms.map(|u| u.t.clone());
+        let work = self.t.numel().saturating_mul(4);
+        let out = run(py, work, || {
+            rgrad_core::ops::multinomial::multinomial(&self.t, num_samples, replacement, u.as_ref())
+        })?;
+        wrap(py, out)
+    }
+}
+
+/// `rgrad.randint(low=0, high, size)`.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
+pub fn randint(
+    py: Python<'_>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    let _ = (generator, requires_grad);
+    let dev = crate::dtype::check_device(device)?;
+    let items: Vec<Bound<'_, PyAny>> = args.iter().collect();
+    let (low, high, size) = match (items.len(), size) {
+        (1, Some(s)) => (0, items[0].extract::<i64>()?, s.clone()),
+        (2, None) => (0, items[0].extract::<i64>()?, items[1].clone()),
+        (2, Some(s)) => (items[0].extract::<i64>()?, items[1].extract::<i64>()?, s.clone()),
+        (3, None) => (items[0].extract::<i64>()?, items[1].extract::<i64>()?, items[2].clone()),
+        _ => return Err(PyTypeError::new_err("randint(): expected (high, size) or (low, high, size)")),
+    };
+    if high <= low {
+        return Err(PyRuntimeError::new_err(format!(
+            "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )));
+    }
+    let shape = crate::convert::usize_shape(&int_or_list(&size, "size")?)?;
+    let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    crate::factory::finish(py, t, dev, false)
+}
+
+/// `rgrad.randperm(n)`.
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
+pub fn randperm(
+    py: Python<'_>,
+    n: usize,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    let _ = (generator, requires_grad);
+    let dev = crate::dtype::check_device(device)?;
+    let t = factory::randperm(n).py()?.cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    crate::factory::finish(py, t, dev, false)
 }

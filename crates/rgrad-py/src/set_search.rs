@@ -2,11 +2,9 @@
 //! `histc`, `bincount`, `searchsorted`, `bucketize`, `nonzero`/`argwhere`, `take`,
 //! `take_along_dim`, `scatter_reduce`, `aminmax`, `count_nonzero`.
 
-use crate::convert::{int_or_list, tensor_arg};
+use crate::convert::{int_or_list, tensor_arg, tensor_param, values_indices};
 use crate::errors::{run, IntoPyResult};
-use crate::functional::tensor_param;
 use crate::tensor::{wrap, PyTensor};
-use crate::tensor_ops::values_indices;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rgrad_core::ops::select::ScatterReduce;

@@ -2,9 +2,9 @@
 //! kthvalue, median, nanmedian, mode. `rgrad.sort` etc. are these methods; pairs come back
 //! as `rgrad.return_types` named tuples.
 
+use crate::convert::values_indices;
 use crate::errors::run;
 use crate::tensor::{wrap, PyTensor};
-use crate::tensor_ops::values_indices;
 use pyo3::prelude::*;
 
 /// Work of a sort over `t`: enough to release the GIL for large inputs.

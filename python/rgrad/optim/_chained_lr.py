@@ -8,7 +8,7 @@ import math
 import warnings
 from bisect import bisect_right
 
-from rgrad.optim.lr_scheduler import (
+from rgrad.optim._lr_base import (
     EPOCH_DEPRECATION_WARNING,
     LRScheduler,
     _check_optimizer,

@@ -7,7 +7,7 @@ import math
 import types
 
 from rgrad import Tensor
-from rgrad.optim.lr_scheduler import (
+from rgrad.optim._lr_base import (
     LRScheduler,
     _check_optimizer,
     _format_param,
