@@ -1,13 +1,11 @@
 //! Kernels of the logical and bitwise ops: byte-wise loops over bool buffers (which the
 //! compiler vectorizes), and integer bit operations with PyTorch's shift semantics.
 
+use super::PAR_THRESHOLD;
 use crate::error::Result;
 use crate::storage::{try_vec_with_capacity, Element};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-
-/// Elements from which a byte-wise bool pass runs in parallel.
-const BYTE_PAR_THRESHOLD: usize = 1 << 22;
 
 /// `f` over two equally long bool slices, in parallel chunks when large. The output is
 /// allocated fallibly and left unfilled until written: a zeroed 1M-element buffer costs more
@@ -21,8 +19,7 @@ pub fn bool_zip(a: &[bool], b: &[bool], f: impl Fn(bool, bool) -> bool + Sync) -
         }
     };
     let spare = &mut out.spare_capacity_mut()[..n];
-    // A byte per element: a pass over a few MiB takes less than waking the pool's threads.
-    if n >= BYTE_PAR_THRESHOLD {
+    if n >= PAR_THRESHOLD {
         const CHUNK: usize = 1 << 16;
         spare
             .par_chunks_mut(CHUNK)
