@@ -160,6 +160,46 @@ def test_allocations_past_a_memory_limit_raise_and_the_interpreter_lives_on():
         assert line.startswith("DefaultCPUAllocator: can't allocate memory"), lines
 
 
+def test_an_allocation_past_ram_and_swap_raises_without_a_memory_limit():
+    # mimalloc reserves huge blocks without committing them: without the core's own bound a
+    # 16 TiB tensor would be handed out and the process killed when its pages are touched.
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import rgrad as T
+                for make in (
+                    lambda: T.empty(2**41, dtype=T.int64),
+                    lambda: T.zeros(2**42),
+                    lambda: T.arange(2**41),
+                    lambda: T.repeat_interleave(T.ones(2), T.tensor([2**40, 2**40])),
+                ):
+                    try:
+                        make()
+                        print("no error")
+                    except RuntimeError as e:
+                        print(str(e))
+                print("alive", float(T.ones(3).sum()))
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[-1] == "alive 3.0"
+    assert lines[0] == (
+        "DefaultCPUAllocator: can't allocate memory: you tried to allocate 17592186044416 bytes. "
+        "Error code 12 (Cannot allocate memory)"
+    )
+    for line in lines[:-1]:
+        assert line.startswith("DefaultCPUAllocator: can't allocate memory"), lines
+
+
 def _deep_chain_dropped(n):
     x = T.ones(2, requires_grad=True)
     y = x

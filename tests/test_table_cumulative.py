@@ -479,3 +479,43 @@ def test_wgpu_multinomial_matches_cpu_for_a_seed():
     rgrad.manual_seed(11)
     g = rgrad.multinomial(w.to("wgpu"), 5, True)
     assert str(g.device).startswith("wgpu") and g.cpu().tolist() == c.tolist()
+
+
+@pytest.mark.wgpu
+@WGPU
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_wgpu_device_scans_match_cpu_with_nan_inf_and_ties(dim):
+    # float32 extremes and logcumsumexp run in gpu/scan.rs: NaN takes over and moves the
+    # index, ties take the later index, equal infinities stay exact.
+    data = [
+        [[1.0, nan, 3.0, 3.0, -inf], [inf, inf, 0.0, -1.0, -1.0]],
+        [[nan, nan, 2.0, 2.0, 5.0], [-inf, -inf, -inf, 1.0, inf]],
+    ]
+    xc = rgrad.tensor(data)
+    for xg in (xc.to("wgpu"), xc.transpose(0, 2).contiguous().to("wgpu").transpose(0, 2)):
+        for name in ("cummax", "cummin"):
+            vc, ic = getattr(xc, name)(dim)
+            vg, ig = getattr(xg, name)(dim)
+            assert str(vg.device).startswith("wgpu") and ig.dtype == rgrad.int64
+            same(vg.cpu().tolist(), vc.tolist())
+            assert ig.cpu().tolist() == ic.tolist()
+        lc, lg = xc.logcumsumexp(dim), xg.logcumsumexp(dim)
+        assert str(lg.device).startswith("wgpu")
+        np.testing.assert_allclose(lg.cpu().numpy(), lc.numpy(), rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.wgpu
+@WGPU
+def test_wgpu_int32_extremes_and_cummax_gradient():
+    xi = rgrad.tensor([[3, 1, 3, 0], [-2, 5, 5, -7]], dtype=rgrad.int32)
+    for name in ("cummax", "cummin"):
+        vc, ic = getattr(xi, name)(1)
+        vg, ig = getattr(xi.to("wgpu"), name)(1)
+        assert vg.dtype == rgrad.int32
+        assert vg.cpu().tolist() == vc.tolist() and ig.cpu().tolist() == ic.tolist()
+    xc = rgrad.tensor([[1.0, 3.0, 3.0, 2.0], [4.0, 0.0, 5.0, 5.0]], requires_grad=True)
+    xg = rgrad.tensor(xc.tolist(), device="wgpu", requires_grad=True)
+    cot = rgrad.arange(8.0).reshape(2, 4)
+    (xc.cummax(1).values * cot).sum().backward()
+    (xg.cummax(1).values * cot.to("wgpu")).sum().backward()
+    assert xg.grad.cpu().tolist() == xc.grad.tolist()

@@ -409,8 +409,34 @@ fn byte_size<T>(n: usize) -> Result<usize> {
 }
 
 fn array_layout<T>(n: usize) -> Result<std::alloc::Layout> {
-    byte_size::<T>(n)?;
-    std::alloc::Layout::array::<T>(n).map_err(|_| alloc_error(n.saturating_mul(std::mem::size_of::<T>())))
+    let bytes = byte_size::<T>(n)?;
+    if bytes > allocation_limit() {
+        return Err(alloc_error(bytes));
+    }
+    std::alloc::Layout::array::<T>(n).map_err(|_| alloc_error(bytes))
+}
+
+/// The largest host buffer worth asking for: the machine's RAM plus swap. mimalloc reserves
+/// big blocks without committing them (MAP_NORESERVE), so a 16 TiB tensor would "succeed" and
+/// the process be killed when its pages are touched; glibc's malloc under the kernel's default
+/// overcommit heuristic refuses any single allocation past this size, which is where PyTorch
+/// raises its out-of-memory error. (A memory limit set with `ulimit -v` still fails earlier,
+/// in the allocator.)
+fn allocation_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: sysinfo only writes the struct it is given.
+            let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+            if unsafe { libc::sysinfo(&mut info) } == 0 {
+                let unit = (info.mem_unit as usize).max(1);
+                let total = (info.totalram as usize).saturating_add(info.totalswap as usize);
+                return total.saturating_mul(unit).max(1 << 30);
+            }
+        }
+        usize::MAX
+    })
 }
 
 /// An empty vector with room for exactly `n` elements.

@@ -24,6 +24,8 @@ mod reduce;
 #[cfg(feature = "wgpu")]
 mod runtime_dir;
 #[cfg(feature = "wgpu")]
+pub mod scan;
+#[cfg(feature = "wgpu")]
 pub mod sort;
 #[cfg(feature = "wgpu")]
 pub use imp::*;

@@ -1,8 +1,9 @@
 //! Running extremes and log-sum-exp along a dim: `cummax`/`cummin` (values and the int64
 //! index each came from) and `logcumsumexp`. The extremes' gradient goes back to the chosen
 //! indices (the selection rule of autograd/rules/sort.rs); logcumsumexp's is PyTorch's
-//! `logcumsumexp_backward` in tensor ops (autograd/rules/cumulative.rs). wgpu tensors are
-//! computed on the host (no device scan kernel for these yet) and the results go back.
+//! `logcumsumexp_backward` in tensor ops (autograd/rules/cumulative.rs). wgpu tensors scan on
+//! the device (gpu/scan.rs: float32/int32 extremes, float32 logcumsumexp); other dtypes are
+//! computed on the host and the results go back.
 
 use crate::autograd::{recorded, Op, Saved};
 use crate::bail;
@@ -66,11 +67,41 @@ fn lcse_rows<T: Float + Element>(src: &Tensor, d: usize) -> Result<Tensor> {
     unrows(data, &pshape, &perm)
 }
 
+/// Runs a device scan along the last dim on `x` viewed with `d` moved last, and views both
+/// results back in `x`'s dim order; None when the kernel does not take `x`.
+#[cfg(feature = "wgpu")]
+fn along_last(
+    x: &Tensor,
+    d: usize,
+    scan: impl FnOnce(&Tensor) -> Result<Option<(Tensor, Tensor)>>,
+) -> Result<Option<(Tensor, Tensor)>> {
+    let src = if x.ndim() == 0 { x.reshape(&[1])? } else { x.clone() };
+    let n = src.ndim();
+    let mut perm: Vec<usize> = (0..n).filter(|&k| k != d).collect();
+    perm.push(d);
+    let Some((a, b)) = scan(&src.with_layout_pub(src.layout().permute(&perm))?)? else {
+        return Ok(None);
+    };
+    let mut inv = vec![0usize; n];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    let shape: Vec<i64> = x.shape().iter().map(|&s| s as i64).collect();
+    let back = |t: Tensor| t.with_layout_pub(t.layout().permute(&inv))?.reshape(&shape);
+    Ok(Some((back(a)?, back(b)?)))
+}
+
 impl Tensor {
     /// `cummax(dim)` / `cummin(dim)`: the running extreme along `dim` and its index.
     pub fn cum_extreme(&self, dim: i64, is_max: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim(dim, self.ndim())?;
         let (v, i) = if self.is_gpu() {
+            #[cfg(feature = "wgpu")]
+            if let Some(r) = along_last(&self.detach(), d, |x| crate::gpu::scan::cum_extreme_last(x, is_max))?
+            {
+                return Ok(self.record_extreme(r, d, is_max));
+            }
+            // float64/int64 rows, and sizes the device kernel does not take, on the host.
             let (v, i) = self.detach().to_cpu()?.cum_extreme(dim, is_max)?;
             (v.to_device_kernel(Device::Wgpu)?, i.to_device_kernel(Device::Wgpu)?)
         } else if self.numel() == 0 {
@@ -89,6 +120,10 @@ impl Tensor {
                 (v, i)
             }
         };
+        Ok(self.record_extreme((v, i), d, is_max))
+    }
+
+    fn record_extreme(&self, (v, i): (Tensor, Tensor), d: usize, is_max: bool) -> (Tensor, Tensor) {
         let name = if is_max { "CummaxBackward0" } else { "CumminBackward0" };
         let ix = i.clone();
         let v = recorded(v, name, &[self], || Op::ValueSelect {
@@ -97,7 +132,7 @@ impl Tensor {
             keepdim: true,
             indices: ix,
         });
-        Ok((v, i))
+        (v, i)
     }
 
     /// `logcumsumexp(dim)`: `log(cumsum(exp(x)))` computed stably (float dtypes only).
@@ -120,6 +155,13 @@ impl Tensor {
 
     fn lcse_kernel(&self, d: usize) -> Result<Tensor> {
         if self.is_gpu() {
+            #[cfg(feature = "wgpu")]
+            if let Some((out, _)) =
+                along_last(self, d, |x| Ok(crate::gpu::scan::logcumsumexp_last(x)?.map(|o| (o.clone(), o))))?
+            {
+                return Ok(out);
+            }
+            // float64 rows, and sizes the device kernel does not take, on the host.
             return self.to_cpu()?.lcse_kernel(d)?.to_device_kernel(Device::Wgpu);
         }
         let src = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
