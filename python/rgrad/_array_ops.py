@@ -1,16 +1,14 @@
-"""Shape and array utilities (``roll``, ``tile``, ``diagonal``, ``einsum``, ``unique``, ...)
-built from the compiled ops, so the differentiable ones keep their gradients; index
-computations with no gradient (window positions, sort orders, unique values) run in NumPy over
-whole arrays, never a Python loop per element. Each is attached to ``Tensor`` as a method too
-where PyTorch has one.
+"""Shape and array utilities (``roll``, ``tile``, ``diagonal``, ``einsum``, ...) built from
+the compiled ops, so the differentiable ones keep their gradients; their index tensors (diagonal
+positions, repeat indices, triangle coordinates) are built by compiled ops on the input's
+device, never on the host or in a Python loop per element. Each is attached to ``Tensor`` as a
+method too where PyTorch has one.
 """
 
 from __future__ import annotations
 
 import math
 import string
-
-import numpy as np
 
 from rgrad import _rgrad
 from rgrad._errors import wrap_module
@@ -58,23 +56,6 @@ __all__ = [
     "triu_indices",
     "vstack",
 ]
-
-
-def _host(t):
-    return t.detach().cpu().numpy()
-
-
-def _from_host(array, device, dtype=None):
-    array = np.asarray(array)
-    # ascontiguousarray makes a 0-d array 1-d: keep the shape.
-    out = _rgrad.from_numpy(np.ascontiguousarray(array).reshape(array.shape))
-    if dtype is not None:
-        out = out.to(dtype)
-    return out if str(device) == "cpu" else out.to(device)
-
-
-def _long(array, device):
-    return _from_host(np.asarray(array, dtype=np.int64), device)
 
 
 def _dim(d, ndim, fn=None):
@@ -132,11 +113,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each element (slice along ``dim``) repeated ``repeats`` times; with one tensor argument
     of counts, the indices repeated by them."""
     if repeats is None:  # repeat_interleave(counts): arange(len(counts)) repeated
-        counts = _host(input)
         if input.ndim != 1:
             raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-        _check_repeat_total(counts.astype(np.int64), 1)
-        return _long(np.repeat(np.arange(len(counts)), counts), input.device)
+        return _repeated_indices(input.to(_rgrad.int64), 1)
     if dim is None:
         input, dim = input.flatten(), 0
     dim = _dim(dim, input.ndim)
@@ -144,34 +123,38 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if isinstance(repeats, Tensor):
         if repeats.ndim > 1:
             raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
-        r = _host(repeats).astype(np.int64).reshape(-1)
+        r = repeats.to(device=input.device, dtype=_rgrad.int64).reshape(-1)
     else:
-        r = np.asarray([repeats], dtype=np.int64)
-    if (r < 0).any():
-        raise RuntimeError("repeats can not be negative")
-    if r.size == 1:
-        r = np.repeat(r, n)
-    if r.size != n:
+        r = _rgrad.tensor([int(repeats)], dtype=_rgrad.int64, device=input.device)
+    if r.numel() == 1:
+        r = r.expand(n)
+    if r.numel() != n:
         raise RuntimeError("repeats must have the same size as input along dim")
-    _check_repeat_total(r, input.numel() // n if n else 0)
-    index = np.repeat(np.arange(n), r)
+    index = _repeated_indices(r, input.numel() // n if n else 0)
     if input.ndim == 0:
-        return input.reshape(1).index_select(0, _long(index, input.device))
-    return input.index_select(dim, _long(index, input.device))
+        return input.reshape(1).index_select(0, index)
+    return input.index_select(dim, index)
 
 
-def _check_repeat_total(repeats, inner):
-    """The result's size, checked before NumPy computes it (its own sum wraps around, and
-    np.repeat then writes past its buffer); the allocation itself is the core's, so a size too
-    large for memory gets the core's out-of-memory error."""
-    if repeats.size and int(repeats.max()) > (2**63 - 1) // repeats.size:
-        total = sum(int(r) for r in repeats)  # Python ints: no wrap-around
+def _repeated_indices(counts, inner):
+    """``i`` repeated ``counts[i]`` times (int64, on the counts' device): the position of each
+    output element in the running total, by a search of the counts' cumulative sum."""
+    n = counts.numel()
+    if n and bool((counts < 0).any()):
+        raise RuntimeError("repeats can not be negative")
+    # The result's size, checked before the cumulative sum (which wraps around in int64).
+    largest = int(counts.max()) if n else 0
+    if largest and largest > (2**63 - 1) // n:
+        total = sum(counts.tolist())  # Python ints: no wrap-around
     else:
-        total = int(repeats.sum())
+        total = int(counts.sum())
     if total * max(inner, 1) >= 2**63:
         raise RuntimeError("numel: integer multiplication overflow")
-    # Allocates (and frees) the index buffer through the core: PyTorch's error when it can't.
-    _rgrad.empty(total, dtype=_rgrad.int64)
+    # Allocated through the core: PyTorch's error when memory can't hold it.
+    positions = _rgrad.arange(total, dtype=_rgrad.int64, device=counts.device)
+    if n == 0:
+        return positions
+    return _rgrad._searchsorted(counts.cumsum(0), positions, False, True, None)
 
 
 def swapaxes(input, axis0, axis1):
@@ -229,12 +212,13 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     x = input.movedim((d1, d2), (-2, -1))
     n1, n2 = x.shape[-2], x.shape[-1]
-    rows = np.arange(max(-offset, 0), n1)
-    cols = rows + offset
-    keep = (cols >= 0) & (cols < n2)
-    flat = rows[keep] * n2 + cols[keep]
+    # Element (r0 + k, r0 + k + offset) of each matrix: flat positions in steps of n2 + 1.
+    r0 = max(-offset, 0)
+    length = max(0, min(n1 - r0, n2 - r0 - offset))
+    start = r0 * n2 + r0 + offset
+    flat = _rgrad.arange(length, dtype=_rgrad.int64, device=input.device) * (n2 + 1) + start
     lead = tuple(x.shape[:-2])
-    return x.reshape(lead + (n1 * n2,)).index_select(-1, _long(flat, input.device))
+    return x.reshape(lead + (n1 * n2,)).index_select(-1, flat)
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
@@ -245,11 +229,13 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     d1, d2 = _dim(dim1, out_ndim), _dim(dim2, out_ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    rows = np.arange(n) + max(-offset, 0)
-    flat = rows * m + rows + offset
+    # Row r0 + k, column r0 + k + offset: flat positions in steps of m + 1.
+    r0 = max(-offset, 0)
+    start = r0 * m + r0 + offset
+    flat = _rgrad.arange(n, dtype=_rgrad.int64, device=input.device) * (m + 1) + start
     lead = tuple(input.shape[:-1])
     base = _rgrad.zeros(lead + (m * m,), dtype=input.dtype, device=input.device)
-    index = _long(flat, input.device).expand(*(lead + (n,)))
+    index = flat.expand(*(lead + (n,)))
     out = base.scatter(-1, index, input).reshape(lead + (m, m))
     return out.movedim((-2, -1), (d1, d2))
 
@@ -268,16 +254,25 @@ def trace(input):
     return diagonal(input).sum()
 
 
-def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    r, c = np.tril_indices(row, offset, col)
-    out = _long(np.stack([r, c]) if row and col else np.zeros((2, 0)), device or "cpu")
+def _triangle_indices(row, col, offset, lower, dtype, device):
+    """Row-major (2, N) coordinates of the ``row x col`` positions with ``j - i <= offset``
+    (lower) or ``>= offset`` (upper)."""
+    for name, v in (("row", row), ("col", col)):
+        if v < 0:
+            raise RuntimeError(f"{name} must be non-negative, got{v}")
+    i = _rgrad.arange(row, dtype=_rgrad.int64, device=device or "cpu").unsqueeze(1)
+    j = _rgrad.arange(col, dtype=_rgrad.int64, device=device or "cpu").unsqueeze(0)
+    keep = (j - i) <= offset if lower else (j - i) >= offset
+    out = keep.nonzero().t().contiguous()
     return out if dtype is None else out.to(dtype)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    return _triangle_indices(row, col, offset, True, dtype, device)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    r, c = np.triu_indices(row, offset, col)
-    out = _long(np.stack([r, c]) if row and col else np.zeros((2, 0)), device or "cpu")
-    return out if dtype is None else out.to(dtype)
+    return _triangle_indices(row, col, offset, False, dtype, device)
 
 
 def block_diag(*tensors):

@@ -13,7 +13,6 @@ import math
 from rgrad import _call_site, _rgrad
 from rgrad._array_ops import (
     _dim,
-    _host,
     _scaled,
     addcdiv,
     addcmul,
@@ -187,8 +186,8 @@ _P_IN_RANGE = (
 
 def _check_probabilities(p):
     """A tensor of probabilities: every element in [0, 1] (NaN is not)."""
-    p_host = _host(p)
-    if not ((p_host >= 0) & (p_host <= 1)).all():
+    p = p.detach()
+    if not bool(((p >= 0) & (p <= 1)).all()):
         raise RuntimeError(_P_IN_RANGE)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import rgrad
 from rgrad import _rgrad
 from rgrad.autograd.function import Function
@@ -135,20 +133,22 @@ def lu(A, *, pivot=True):
 def _pivots_to_permutation(pivots, m, like):
     """P (..., m, m) from LAPACK pivots: bookkeeping of integer swaps on the host (no
     gradient), then one matrix."""
-    piv = pivots.detach().cpu().numpy().astype(np.int64) - 1
-    batch = piv.shape[:-1]
-    perm = np.broadcast_to(np.arange(m), batch + (m,)).copy().reshape(-1, m)
+    dev = like.device
+    piv = pivots.detach().to(device=dev, dtype=_rgrad.int64) - 1
+    batch = tuple(piv.shape[:-1])
     flat = piv.reshape(-1, piv.shape[-1])
-    rows = np.arange(perm.shape[0])
+    b = flat.shape[0]
+    perm = _rgrad.arange(m, dtype=_rgrad.int64, device=dev).expand(b, m).contiguous()
+    # One swap per pivot column, over the whole batch at once (k <= m columns).
     for i in range(flat.shape[1]):
-        j = flat[:, i]
-        a, b = perm[rows, i].copy(), perm[rows, j].copy()
-        perm[rows, i], perm[rows, j] = b, a
-    p = np.zeros((perm.shape[0], m, m))
+        j = flat[:, i : i + 1]
+        a, c = perm[:, i : i + 1].clone(), perm.gather(1, j)
+        perm[:, i : i + 1] = c
+        perm.scatter_(1, j, a)
     # Row r of P^T A is row perm[r] of A: P[perm[r], r] = 1.
-    p[rows[:, None], perm, np.arange(m)[None, :]] = 1.0
-    out = _rgrad.tensor(p.reshape(batch + (m, m)), dtype=like.dtype)
-    return out.to(like.device) if like.device != out.device else out
+    p = _rgrad.zeros((b, m, m), dtype=like.dtype, device=dev)
+    p.scatter_(1, perm.unsqueeze(1), 1.0)
+    return p.reshape(batch + (m, m))
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
@@ -214,7 +214,7 @@ def qr(A, mode="reduced"):
 
 
 def _eps(t):
-    return float(np.finfo(np.float32 if t.dtype == _rgrad.float32 else np.float64).eps)
+    return float(rgrad.finfo(_rgrad.float32 if t.dtype == _rgrad.float32 else _rgrad.float64).eps)
 
 
 def _tolerance(smax, A, atol, rtol):

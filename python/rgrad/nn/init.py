@@ -7,8 +7,6 @@ Random ones draw from rgrad's generator, so ``rgrad.manual_seed`` makes them rep
 import math
 import warnings
 
-import numpy as np
-
 import rgrad
 
 __all__ = [
@@ -161,17 +159,13 @@ def orthogonal_(tensor, gain=1, generator=None):
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     sample = rgrad.empty((rows, cols), dtype=rgrad.float64).normal_(generator=generator)
-    flat = sample.numpy()
+    flat = sample.t() if rows < cols else sample
+    q, r = rgrad.linalg.qr(flat)
+    q = q * r.diagonal().sign()  # makes the decomposition unique
     if rows < cols:
-        flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))  # makes the decomposition unique
-    if rows < cols:
-        q = q.T
+        q = q.t()
     with rgrad.no_grad():
-        values = rgrad.tensor(
-            np.ascontiguousarray(q) * gain, dtype=tensor.dtype, device=tensor.device
-        )
+        values = (q * gain).to(dtype=tensor.dtype, device=tensor.device)
         return tensor.copy_(values.reshape(tensor.shape))
 
 

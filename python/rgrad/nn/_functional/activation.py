@@ -6,8 +6,6 @@ Where a formula has a kink or would overflow, it is written so that forward valu
 
 import warnings
 
-import numpy as np
-
 import rgrad
 from rgrad import _rgrad
 from rgrad._errors import wrap_module
@@ -245,7 +243,7 @@ def softshrink(input, lambd=0.5):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 in between."""
     if lambd < 0:
         name = "Double" if input.dtype == rgrad.float64 else "Float"
-        top = np.finfo(np.float64 if name == "Double" else np.float32).max
+        top = rgrad.finfo(rgrad.float64 if name == "Double" else rgrad.float32).max
         raise RuntimeError(
             f"lambda must be in range [0, {top:g}] for input dtype {name}, but found {lambd:g}"
         )

@@ -1,8 +1,6 @@
 """Distances of ``rgrad.nn.functional``: ``cosine_similarity``, ``pairwise_distance`` and
 ``pdist``, with PyTorch's formulas (and so its gradients where a norm vanishes)."""
 
-import numpy as np
-
 import rgrad
 from rgrad._errors import wrap_module
 
@@ -10,7 +8,18 @@ __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def _broadcast(x1, x2):
-    shape = tuple(np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape)))
+    """Both inputs expanded to their broadcast shape; a mismatch is the elementwise ops'
+    error (PyTorch's text: these compute ``x1 - x2`` first)."""
+    a, b = tuple(x1.shape), tuple(x2.shape)
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for d, (p, q) in enumerate(zip(a, b)):
+        if p != q and p != 1 and q != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({p}) must match the size of tensor b ({q}) at "
+                f"non-singleton dimension {d}"
+            )
+    shape = tuple(max(p, q) if p and q else 0 for p, q in zip(a, b))
     return x1.expand(*shape), x2.expand(*shape)
 
 
@@ -62,9 +71,8 @@ def pdist(input, p=2):
     n = input.shape[0]
     if n <= 1:
         return input.new_zeros(0)
-    i, j = np.triu_indices(n, 1)
-    rows = [rgrad.tensor(k, dtype=rgrad.int64, device=input.device) for k in (i, j)]
-    diff = input.index_select(0, rows[0]) - input.index_select(0, rows[1])
+    i, j = rgrad.triu_indices(n, n, 1, device=input.device)
+    diff = input.index_select(0, i) - input.index_select(0, j)
     return diff.norm(p, 1)
 
 

@@ -3,8 +3,6 @@ one-hot encoding and padding."""
 
 import math
 
-import numpy as np
-
 import rgrad
 from rgrad import _rgrad
 from rgrad._errors import wrap_module
@@ -89,7 +87,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 def _embedding_renorm_(weight, input, max_norm, norm_type):
     """Rescales, in place, the rows of ``weight`` that ``input`` uses to norm <= max_norm."""
-    rows = rgrad.tensor(np.unique(input.cpu().numpy()), dtype=rgrad.int64, device=weight.device)
+    rows = rgrad.unique(input.detach().reshape(-1)).to(dtype=rgrad.int64, device=weight.device)
     with rgrad.no_grad():
         selected = weight.index_select(0, rows)
         norms = selected.norm(norm_type, dim=1, keepdim=True)
@@ -130,14 +128,14 @@ def embedding(
     except IndexError:
         raise IndexError("index out of range in self") from None
     if out.requires_grad and (padding_idx is not None or scale_grad_by_freq):
-        idx = flat.cpu().numpy()
-        scale = np.ones(idx.shape)
+        idx = flat.detach().to(device=weight.device, dtype=rgrad.int64)
+        scale = rgrad.ones(idx.shape, dtype=weight.dtype, device=weight.device)
         if scale_grad_by_freq:
-            scale /= np.bincount(idx, minlength=num)[idx]
+            scale = scale / rgrad.bincount(idx, minlength=num).index_select(0, idx).to(weight.dtype)
         if padding_idx is not None:
-            scale[idx == padding_idx] = 0.0
+            scale = scale.masked_fill(idx == padding_idx, 0.0)
         # Same values, gradient scaled per row: d + (out - d) * s is exactly d forward.
-        s = rgrad.tensor(scale, dtype=weight.dtype, device=weight.device).unsqueeze(1)
+        s = scale.unsqueeze(1)
         frozen = out.detach()
         out = frozen + (out - frozen) * s
     return out.reshape(*input.shape, weight.shape[1])
@@ -175,7 +173,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def _finfo_eps(dtype):
-    return float(np.finfo(np.float64 if dtype == rgrad.float64 else np.float32).eps)
+    return float(rgrad.finfo(rgrad.float64 if dtype == rgrad.float64 else rgrad.float32).eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -246,14 +244,14 @@ def one_hot(tensor, num_classes=-1):
     """int64 one-hot encoding of the class indices in ``tensor`` (new last dim)."""
     if tensor.dtype != rgrad.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    values = tensor.cpu().numpy()
+    values = tensor.detach()
     if num_classes == -1:
-        if values.size == 0:
+        if values.numel() == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(values.max()) + 1
-    if values.size and values.min() < 0:
+    if values.numel() and int(values.min()) < 0:
         raise RuntimeError("Class values must be non-negative.")
-    if values.size and values.max() >= num_classes:
+    if values.numel() and int(values.max()) >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
     return tensor.unsqueeze(-1).eq(rgrad.arange(num_classes, device=tensor.device)).long()
 

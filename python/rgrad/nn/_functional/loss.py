@@ -134,8 +134,8 @@ def binary_cross_entropy(
             f"Using a target size ({target.size()}) that is different to the input size "
             f"({input.size()}) is deprecated. Please ensure they have the same size."
         )
-    values = input.detach().cpu().numpy()
-    lo, hi = (values.min(), values.max()) if values.size else (0.5, 0.5)
+    values = input.detach()
+    lo, hi = (float(values.min()), float(values.max())) if values.numel() else (0.5, 0.5)
     if not (lo >= 0 and hi <= 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
     if lo > 0 and hi < 1:
@@ -228,14 +228,16 @@ def _check_target(input, target, class_dim, ignore_index):
         raise RuntimeError(
             f"expected target dtype to be Long or Byte, but got {_dtype_name(target.dtype)}"
         )
-    t = target.cpu().numpy()
+    t = target.detach()
     n_classes = input.shape[class_dim]
-    if t.size == 0 or (t.min() >= 0 and t.max() < n_classes and not 0 <= ignore_index < n_classes):
+    if t.numel() == 0 or (
+        int(t.min()) >= 0 and int(t.max()) < n_classes and not 0 <= ignore_index < n_classes
+    ):
         return target, False  # the common case: all in range, none ignored
     ignored = t == ignore_index
     bad = ((t < 0) | (t >= n_classes)) & ~ignored
-    if bad.any():
-        raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")
+    if bool(bad.any()):
+        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
     return target, bool(ignored.any())
 
 

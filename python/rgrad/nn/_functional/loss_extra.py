@@ -8,8 +8,6 @@ no gradient where a margin term is exactly 0; the ones PyTorch composes from ``c
 
 import math
 
-import numpy as np
-
 import rgrad
 from rgrad._errors import wrap_module
 from rgrad.nn._functional.distance import pairwise_distance
@@ -246,13 +244,13 @@ def multi_margin_loss(
         raise RuntimeError(
             f"inconsistent weight size, expected {classes} but got {list(weight.shape)}"
         )
-    t = target.cpu().numpy().reshape(-1)
-    if t.size and (t.min() < 0 or t.max() >= classes):
+    t = target.detach().reshape(-1)
+    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= classes):
         raise RuntimeError("target out of range")
     x = input.reshape(n, classes)
     y = target.reshape(n, 1)
     z = _positive_part(margin - x.gather(1, y) + x)
-    own = rgrad.tensor(t[:, None] == np.arange(classes), device=input.device)
+    own = t.to(input.device).unsqueeze(1) == rgrad.arange(classes, device=input.device)
     z = z.masked_fill(own, 0.0)
     if p == 2:
         z = z * z
@@ -281,19 +279,19 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
             f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}"
         )
     _check_long(target)
-    t = target.cpu().numpy().reshape(n, classes)
-    if t.size and (t.min() < -1 or t.max() >= classes):
+    t = target.detach().to(input.device).reshape(n, classes)
+    if t.numel() and (int(t.min()) < -1 or int(t.max()) >= classes):
         raise RuntimeError("argument #2 'target' is out of range")
-    listed = np.cumprod(t != -1, axis=1).astype(bool)  # entries before the first -1
-    safe = np.where(listed, t, 0)
-    is_target = np.zeros((n, classes), dtype=bool)
-    rows = np.broadcast_to(np.arange(n)[:, None], t.shape)
-    is_target[rows[listed], safe[listed]] = True
+    listed = (t != -1).long().cumprod(1).bool()  # entries before the first -1
+    safe = t.masked_fill(~listed, 0)
+    # is_target[s, i]: class i is one of row s's listed classes.
+    classes_ = rgrad.arange(classes, device=input.device)
+    is_target = (safe.unsqueeze(2) == classes_).logical_and(listed.unsqueeze(2)).any(1)
     x = input.reshape(n, classes)
-    picked = x.gather(1, rgrad.tensor(safe, dtype=rgrad.int64, device=input.device))
+    picked = x.gather(1, safe)
     z = _positive_part(1 - picked.unsqueeze(2) + x.unsqueeze(1))  # (n, listed j, class i)
-    counted = listed[:, :, None] & ~is_target[:, None, :]
-    z = z.masked_fill(rgrad.tensor(~counted, device=input.device), 0.0)
+    counted = listed.unsqueeze(2).logical_and(is_target.logical_not().unsqueeze(1))
+    z = z.masked_fill(counted.logical_not(), 0.0)
     loss = z.sum((1, 2)) / classes
     if reduction == "none":
         return loss if input.dim() == 2 else loss.reshape(())
