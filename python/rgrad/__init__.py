@@ -319,10 +319,11 @@ def compile(model=None, **kwargs):  # noqa: A001  (PyTorch's name)
 
 # Subpackages that import names from this module come last.
 from rgrad import (  # noqa: E402
-    _array_ops,
     _array_stats,
-    _math_ops,
+    _elementwise,
+    _products,
     _set_search,
+    _shape_ops,
     accelerator,
     amp,
     backends,
@@ -335,8 +336,8 @@ from rgrad import (  # noqa: E402
     utils,
     wgpu,
 )
-from rgrad._array_ops import *  # noqa: E402, F403
 from rgrad._array_stats import *  # noqa: E402, F403
+from rgrad._elementwise import *  # noqa: E402, F403
 from rgrad._linalg_factor import (  # noqa: E402
     cholesky_solve,
     det,
@@ -345,7 +346,8 @@ from rgrad._linalg_factor import (  # noqa: E402
     triangular_solve,
 )
 from rgrad._linalg_factor import inv as inverse  # noqa: E402
-from rgrad._math_ops import *  # noqa: E402, F403
+from rgrad._products import *  # noqa: E402, F403
+from rgrad._shape_ops import *  # noqa: E402, F403
 from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
@@ -602,10 +604,11 @@ __all__ = [
     "where",
     "zeros",
     "zeros_like",
-    *_array_ops.__all__,
+    *_products.__all__,
+    *_shape_ops.__all__,
     *_array_stats.__all__,
     *_set_search.__all__,
-    *_math_ops.__all__,
+    *_elementwise.__all__,
     "adaptive_avg_pool1d",
     "adaptive_max_pool1d",
     "avg_pool1d",

@@ -11,8 +11,8 @@ import inspect
 import math
 
 from rgrad import _call_site, _rgrad
-from rgrad._array_ops import (
-    _dim,
+from rgrad._errors import pytorch_errors, wrap_module
+from rgrad._products import (
     _scaled,
     addcdiv,
     addcmul,
@@ -20,17 +20,20 @@ from rgrad._array_ops import (
     addmv,
     addr,
     baddbmm,
+    cross,
+    inner,
+    kron,
+    lerp,
+)
+from rgrad._shape_ops import (
+    _dim,
     broadcast_shapes,
     broadcast_to,
-    cross,
     diag,
     diag_embed,
     diagonal,
     fliplr,
     flipud,
-    inner,
-    kron,
-    lerp,
     repeat_interleave,
     roll,
     rot90,
@@ -38,7 +41,6 @@ from rgrad._array_ops import (
     tile,
     trace,
 )
-from rgrad._errors import pytorch_errors, wrap_module
 
 Tensor = _rgrad.Tensor
 
