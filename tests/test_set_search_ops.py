@@ -183,3 +183,25 @@ def test_wgpu_matches_cpu(case):
         assert str(d.device).startswith("wgpu")
         assert c.dtype == d.dtype and c.shape == d.shape
         np.testing.assert_array_equal(d.cpu().numpy(), c.numpy())
+
+
+@pytest.mark.wgpu
+@WGPU
+@pytest.mark.parametrize("right", [False, True])
+def test_wgpu_searchsorted_on_the_device_float32_int32_with_nan(right):
+    # float32/int32 search on the device (gpu/search.rs): ties, NaN values (after every
+    # boundary) and NaN boundaries (sorted last) as the host's PyTorch comparisons give.
+    nan = float("nan")
+    bd = rgrad.tensor([[-1.0, 0.5, 0.5, 2.0, nan], [0.0, 1.0, 3.0, 3.0, 4.0]])
+    vals = rgrad.tensor([[0.5, nan, -3.0, 5.0], [3.0, 0.0, 4.5, 2.0]])
+    for b, v in ((bd, vals), (bd[0], vals), (bd[1], vals[1])):
+        for out_int32 in (False, True):
+            c = rgrad.searchsorted(b, v, right=right, out_int32=out_int32)
+            g = rgrad.searchsorted(b.to("wgpu"), v.to("wgpu"), right=right, out_int32=out_int32)
+            assert str(g.device).startswith("wgpu") and g.dtype == c.dtype
+            assert g.cpu().tolist() == c.tolist()
+    bi = rgrad.tensor([1, 3, 3, 7], dtype=rgrad.int32)
+    vi = rgrad.tensor([[3, 0], [8, 7]], dtype=rgrad.int32)
+    c = rgrad.bucketize(vi, bi, right=right)
+    g = rgrad.bucketize(vi.to("wgpu"), bi.to("wgpu"), right=right)
+    assert g.cpu().tolist() == c.tolist()

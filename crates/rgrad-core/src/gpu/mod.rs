@@ -26,6 +26,8 @@ mod runtime_dir;
 #[cfg(feature = "wgpu")]
 pub mod scan;
 #[cfg(feature = "wgpu")]
+pub mod search;
+#[cfg(feature = "wgpu")]
 pub mod sort;
 #[cfg(feature = "wgpu")]
 pub use imp::*;

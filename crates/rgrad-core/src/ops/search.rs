@@ -1,5 +1,7 @@
 //! Sorted search: `searchsorted` and `bucketize`, with PyTorch's bounds (a NaN value lands
 //! after every boundary) and errors. Values and boundaries compare in their promoted dtype.
+//! Device tensors of float32/int32 search on the device (gpu/search.rs); with a sorter, or
+//! other dtypes, on the host.
 
 use crate::bail;
 use crate::cpu::set_ops::bound;
@@ -84,6 +86,13 @@ impl Tensor {
             None => None,
         };
         let dt = DType::promote(self.dtype(), values.dtype());
+        #[cfg(feature = "wgpu")]
+        if sorter.is_none() && self.is_gpu() && values.is_gpu() {
+            let (bd, vals) = (self.to_dtype(dt)?, values.to_dtype(dt)?);
+            if let Some(out) = crate::gpu::search::searchsorted(&bd, &vals, right)? {
+                return if out_int32 { Ok(out) } else { out.to_dtype(DType::I64) };
+            }
+        }
         let row_len = *self.shape().last().unwrap_or(&1);
         let vals_per_row = if values.ndim() == 0 { 1 } else { *values.shape().last().unwrap_or(&1) };
         let idx = with_dtype!(dt, T => {
