@@ -374,6 +374,29 @@ def test_samplers_with_a_generator_run_without_numpy(name):
     assert not watch.entered, watch.entered[:5]
 
 
+def test_tensor_image_transforms_run_without_numpy():
+    from rgrad.vision.transforms import functional as TF
+
+    img = rgrad.arange(48.0).reshape(3, 4, 4) / 47
+    TF.pad(img, [1, 2])  # the first call imports PIL (whose import reads NumPy's version)
+    watch = NumpyWatch()
+    for mode in ("constant", "edge", "reflect", "symmetric"):
+        _, err = watch.run(lambda mode=mode: TF.pad(img, [1, 2], padding_mode=mode))
+        assert err is None and not watch.entered, (mode, err, watch.entered[:5])
+    for fn in (
+        lambda: TF.resize(img, [6, 6], antialias=False),
+        lambda: TF.normalize(img, [0.5] * 3, [0.25] * 3),
+        lambda: TF.hflip(img),
+        lambda: TF.vflip(img),
+        lambda: TF.center_crop(img, [2, 2]),
+        lambda: TF.adjust_brightness(img, 1.5),
+        lambda: TF.rgb_to_grayscale(img),
+    ):
+        fn()  # a first call may import what it needs (PIL reads NumPy's version)
+        _, err = watch.run(fn)
+        assert err is None and not watch.entered, (err, watch.entered[:5])
+
+
 def test_init_orthogonal_has_no_numpy():
     w = rgrad.empty(3, 5)
     watch = NumpyWatch()

@@ -3,8 +3,6 @@ are rgrad tensors of shape ``[..., C, H, W]`` and every step is a tensor op."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import rgrad
 import rgrad.nn.functional as _nnF
 
@@ -147,14 +145,13 @@ def _pad_symmetric(img, padding):
     out = img
     for dim, (left, right) in ((-1, padding[0:2]), (-2, padding[2:4])):
         n = in_sizes[dim]
-        idx = np.arange(-left, n + right)
-        idx = np.where(idx < 0, -idx - 1, idx)
-        idx = np.where(idx >= n, 2 * n - idx - 1, idx)
-        if idx.size and (idx.min() < 0 or idx.max() >= n):
+        idx = rgrad.arange(-left, n + right, dtype=rgrad.int64, device=img.device)
+        idx = idx.where(idx >= 0, -idx - 1)
+        idx = idx.where(idx < n, 2 * n - idx - 1)
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
             # torchvision's index lists run out of the image too (an IndexError there).
             raise IndexError(f"symmetric padding {left, right} is wider than the image ({n})")
-        index = rgrad.tensor(idx.astype(np.int64), dtype=rgrad.int64, device=img.device)
-        out = out.index_select(out.ndim + dim, index)
+        out = out.index_select(out.ndim + dim, idx)
     return out
 
 
