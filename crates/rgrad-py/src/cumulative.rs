@@ -137,18 +137,26 @@ impl PyTensor {
 
     /// `multinomial` from the global generator, or from `uniforms` (float64, one per row
     /// and sample or category) drawn by a `Generator` object.
-    #[pyo3(signature = (num_samples, replacement=false, uniforms=None))]
+    #[pyo3(signature = (num_samples, replacement=false, uniforms=None, generator=None))]
     fn _multinomial(
         &self,
         py: Python<'_>,
         num_samples: i64,
         replacement: bool,
         uniforms: Option<PyRef<'_, PyTensor>>,
+        generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
+        let gen = crate::random::generator_arg(generator, "multinomial")?;
         let u = uniforms.map(|u| u.t.clone());
         let work = self.t.numel().saturating_mul(4);
         let out = run(py, work, || {
-            rgrad_core::ops::multinomial::multinomial(&self.t, num_samples, replacement, u.as_ref())
+            rgrad_core::ops::multinomial::multinomial_gen(
+                &self.t,
+                num_samples,
+                replacement,
+                u.as_ref(),
+                gen.as_ref(),
+            )
         })?;
         wrap(py, out)
     }

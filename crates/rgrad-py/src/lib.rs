@@ -20,6 +20,7 @@ mod linalg;
 mod logical;
 mod optim;
 mod out_arg;
+mod random;
 mod samplers;
 mod set_search;
 mod sort;
@@ -144,6 +145,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(samplers::_standard_gamma, m)?)?;
     m.add_function(wrap_pyfunction!(samplers::_poisson, m)?)?;
     m.add_function(wrap_pyfunction!(samplers::_binomial, m)?)?;
+    m.add_class::<random::PyGenerator>()?;
+    m.add_function(wrap_pyfunction!(random::_default_generator, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_bucketize, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_isin, m)?)?;

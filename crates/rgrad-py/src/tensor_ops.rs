@@ -715,10 +715,14 @@ impl PyTensor {
         to: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        let _ = generator;
+        let gen = crate::random::generator_arg(generator, "uniform_")?;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r =
-            factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
+        let r = factory::rand_uniform_gen(gen.as_ref(), &shape, dt)
+            .py()?
+            .mul_scalar(to - from_)
+            .py()?
+            .add_scalar(from_)
+            .py()?;
         slf.borrow().t.overwrite_(&r, "UniformBackward0").py()?;
         Ok(slf.clone().unbind())
     }
@@ -729,9 +733,10 @@ impl PyTensor {
         std: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        let _ = generator;
+        let gen = crate::random::generator_arg(generator, "normal_")?;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r = factory::randn(&shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
+        let r =
+            factory::randn_gen(gen.as_ref(), &shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
         slf.borrow().t.overwrite_(&r, "NormalBackward0").py()?;
         Ok(slf.clone().unbind())
     }
@@ -870,7 +875,8 @@ pub fn randint(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    let _ = (generator, requires_grad);
+    let _ = requires_grad;
+    let gen = crate::random::generator_arg(generator, "randint")?;
     let dev = crate::dtype::check_device(device)?;
     let items: Vec<Bound<'_, PyAny>> = args.iter().collect();
     let (low, high, size) = match (items.len(), size) {
@@ -886,7 +892,8 @@ pub fn randint(
         )));
     }
     let shape = crate::convert::usize_shape(&int_or_list(&size, "size")?)?;
-    let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    let t = factory::randint_gen(gen.as_ref(), low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64))
+        .py()?;
     crate::factory::finish(py, t, dev, false)
 }
 
@@ -902,8 +909,12 @@ pub fn randperm(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    let _ = (generator, requires_grad);
+    let _ = requires_grad;
+    let gen = crate::random::generator_arg(generator, "randperm")?;
     let dev = crate::dtype::check_device(device)?;
-    let t = factory::randperm(n).py()?.cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    let t = factory::randperm_gen(gen.as_ref(), n)
+        .py()?
+        .cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64))
+        .py()?;
     crate::factory::finish(py, t, dev, false)
 }
