@@ -13,7 +13,6 @@ import math
 from rgrad import _call_site, _rgrad
 from rgrad._array_ops import (
     _dim,
-    _host,
     _scaled,
     addcdiv,
     addcmul,
@@ -187,8 +186,8 @@ _P_IN_RANGE = (
 
 def _check_probabilities(p):
     """A tensor of probabilities: every element in [0, 1] (NaN is not)."""
-    p_host = _host(p)
-    if not ((p_host >= 0) & (p_host <= 1)).all():
+    p = p.detach()
+    if not bool(((p >= 0) & (p <= 1)).all()):
         raise RuntimeError(_P_IN_RANGE)
 
 
@@ -211,24 +210,8 @@ def bernoulli(input, p=None, *, generator=None, out=None):
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn from the rows of ``input`` (non-negative weights), by the core's
-    ``multinomial``: from the global generator, or from float64 uniforms that a
-    ``Generator`` object draws (one per row and sample, or per category without
-    replacement)."""
-    from rgrad.random import own_rng, rand
-
-    uniforms = None
-    if (
-        own_rng(generator) is not None
-        and isinstance(input, Tensor)
-        and input.ndim in (1, 2)
-        and isinstance(num_samples, int)
-        and 0 < num_samples
-        and (replacement or num_samples <= input.shape[-1])
-    ):
-        rows = input.shape[0] if input.ndim == 2 else 1
-        count = num_samples if replacement else input.shape[-1]
-        uniforms = rand(rows, count, generator=generator, dtype=_rgrad.float64)
-    return input._multinomial(num_samples, replacement, uniforms)
+    ``multinomial``, from ``generator`` (the global one when None)."""
+    return input._multinomial(num_samples, replacement, None, generator)
 
 
 def normal(

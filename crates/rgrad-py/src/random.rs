@@ -11,7 +11,7 @@ use rgrad_core::random::{default_generator, Generator, STATE_LEN};
 use rgrad_core::{DType, Device, Tensor};
 
 /// `rgrad.Generator(device='cpu')`: an independent stream, seeded with PyTorch's default seed.
-#[pyclass(name = "Generator", module = "rgrad", frozen)]
+#[pyclass(name = "Generator", module = "rgrad", frozen, weakref)]
 pub struct PyGenerator {
     pub g: Generator,
     device: Device,
