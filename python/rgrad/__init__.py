@@ -284,6 +284,8 @@ zeros_like = _like(zeros, "zeros_like")
 ones_like = _like(ones, "ones_like")
 full_like = _like(full, "full_like")  # full_like(input, fill_value)
 empty_like = _like(empty, "empty_like")
+
+
 def _random_like(make, name):
     """A sampler's ``*_like`` form: as ``_like``, drawing from ``generator=``."""
 

@@ -1,8 +1,8 @@
 """Samplers that need rejection loops: Gamma (Marsaglia-Tsang), Poisson (Hormann's PTRS for
 rates >= 10, products of uniforms below) and Binomial (Hormann's BTRS, geometric inversion
 below): Rust kernels (``rgrad_core::ops::samplers``, PyTorch's algorithms) drawing from
-a generator (the global one unless ``generator=``), so ``manual_seed`` reproduces them. No gradient here; the reparameterised
-Gamma gradient is ``_gamma_grad.standard_gamma_grad``.
+a generator (the global one unless ``generator=``), so ``manual_seed`` reproduces them. No
+gradient here; the reparameterised Gamma gradient is ``_gamma_grad.standard_gamma_grad``.
 """
 
 import rgrad

@@ -6,7 +6,6 @@ import itertools
 import warnings
 
 import rgrad
-
 from rgrad import Tensor
 from rgrad.utils.data._random import (
     _choice,
