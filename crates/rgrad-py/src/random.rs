@@ -17,6 +17,9 @@ pub struct PyGenerator {
     device: Device,
 }
 
+/// What `__reduce__` gives pickle: the class, its arguments, the state.
+type Reduced = (Py<PyAny>, (Py<PyAny>,), Py<PyTensor>);
+
 /// A seed as PyTorch reads one: any int in [-2^63, 2^64), negatives taken modulo 2^64.
 fn seed_arg(seed: &Bound<'_, PyAny>) -> PyResult<u64> {
     if !seed.is_instance_of::<PyInt>() {
@@ -102,7 +105,7 @@ impl PyGenerator {
     }
 
     /// `copy.deepcopy` / pickling: a new generator in the same state.
-    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<(Py<PyAny>, (Py<PyAny>,), Py<PyTensor>)> {
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<Reduced> {
         let py = slf.py();
         let cls = slf.get_type().into_any().unbind();
         let dev = Bound::new(py, device_object(slf.get().device))?.into_any().unbind();
