@@ -197,6 +197,11 @@ CHUNKED = {
     "uniform_": lambda g, n: torch.empty(n).uniform_(-1.0, 3.0, generator=g),
     "normal_": lambda g, n: torch.empty(n).normal_(2.0, 0.5, generator=g),
     "multinomial": lambda g, n: torch.multinomial(torch.ones(5), n, True, generator=g),
+    "exponential_": lambda g, n: torch.empty(n).exponential_(3.0, generator=g),
+    "geometric_": lambda g, n: torch.empty(n, dtype=torch.int64).geometric_(0.4, generator=g),
+    "log_normal_": lambda g, n: torch.empty(n, dtype=torch.float64).log_normal_(generator=g),
+    "cauchy_": lambda g, n: torch.empty(n).cauchy_(generator=g),
+    "bernoulli_int": lambda g, n: torch.zeros(n, dtype=torch.int64).bernoulli_(0.5, generator=g),
 }
 
 
@@ -309,6 +314,9 @@ DEVICE_SAMPLERS = {
     "uniform_": lambda g, d: torch.empty(4, device=d).uniform_(1.0, 2.0, generator=g),
     "bernoulli": lambda g, d: torch.bernoulli(torch.full((6,), 0.5, device=d), generator=g),
     "exponential_": lambda g, d: torch.empty(4, device=d).exponential_(generator=g),
+    "bernoulli_": lambda g, d: torch.empty(6, device=d).bernoulli_(0.5, generator=g),
+    "geometric_": lambda g, d: torch.empty(4, device=d).geometric_(0.3, generator=g),
+    "cauchy_": lambda g, d: torch.empty(4, device=d).cauchy_(generator=g),
     "multinomial": lambda g, d: torch.multinomial(
         torch.tensor([1.0, 2.0, 3.0], device=d), 5, True, generator=g
     ),

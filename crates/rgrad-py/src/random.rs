@@ -1,12 +1,13 @@
 //! `rgrad.Generator`: the core's `Generator` (ChaCha12, readable state) as a Python object, the
 //! default generator's handle, and the `generator=` argument every sampler reads.
 
-use crate::dtype::{check_device, device_object, PyDevice};
+use crate::dtype::{check_device, device_object, extract_dtype, PyDevice};
 use crate::errors::IntoPyResult;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
+use rgrad_core::ops::distributions::{sample, Dist};
 use rgrad_core::random::{default_generator, Generator, STATE_LEN};
 use rgrad_core::{DType, Device, Tensor};
 
@@ -141,4 +142,34 @@ pub fn generator_arg(ob: Option<&Bound<'_, PyAny>>, func: &str) -> PyResult<Opti
             ))),
         },
     }
+}
+
+/// `_sample_distribution(kind, size, dtype, a, b=0.0, generator=None)`: the draws of an
+/// in-place sampler on the CPU (`rgrad_core::ops::distributions`), parameters checked by the
+/// caller: exponential (lambd), geometric (p), log_normal (mean, std), cauchy (median, sigma),
+/// bernoulli (p).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (kind, size, dtype, a, b=0.0, generator=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn _sample_distribution(
+    py: Python<'_>,
+    kind: &str,
+    size: Vec<usize>,
+    dtype: &Bound<'_, PyAny>,
+    a: f64,
+    b: f64,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
+    let dist = match kind {
+        "exponential" => Dist::Exponential { lambd: a },
+        "geometric" => Dist::Geometric { p: a },
+        "log_normal" => Dist::LogNormal { mean: a, std: b },
+        "cauchy" => Dist::Cauchy { median: a, sigma: b },
+        "bernoulli" => Dist::Bernoulli { p: a },
+        _ => return Err(PyValueError::new_err(format!("unknown distribution '{kind}'"))),
+    };
+    let gen = generator_arg(generator, kind)?;
+    let dt = extract_dtype(dtype)?;
+    wrap(py, sample(gen.as_ref(), dist, &size, dt).py()?)
 }
