@@ -29,7 +29,7 @@ pub enum Dist {
 }
 
 impl Dist {
-    fn from_uniform(self, u: f64) -> f64 {
+    fn transform(self, u: f64) -> f64 {
         match self {
             Dist::Exponential { lambd } => -(-u).ln_1p() / lambd,
             Dist::Geometric { p } => ((-u).ln_1p() / (-p).ln_1p()).ceil().max(1.0),
@@ -54,7 +54,7 @@ pub fn sample(gen: Option<&Generator>, dist: Dist, shape: &[usize], dtype: DType
             (true, true) => StandardNormal.sample(r),
             (true, false) => f64::from(Distribution::<f32>::sample(&StandardNormal, r)),
         };
-        dist.from_uniform(x)
+        dist.transform(x)
     };
     let t = drawn(gen, shape, draw)?;
     if dtype == DType::F64 {
