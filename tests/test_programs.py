@@ -301,8 +301,13 @@ def test_global_rng_state_save_and_restore():
     torch.manual_seed(5)
     state_again = torch.get_rng_state()
     assert torch.equal(state, state_again)  # the state after a seed is a function of the seed
+    # As in PyTorch, a Generator's state is a state of the global generator too.
+    g = torch.Generator().manual_seed(8)
+    torch.set_rng_state(g.get_state())
+    assert torch.initial_seed() == 8
+    assert torch.equal(torch.rand(3), torch.rand(3, generator=g))
     with pytest.raises(RuntimeError):
-        torch.set_rng_state(torch.Generator().get_state())
+        torch.set_rng_state(torch.zeros(4, dtype=torch.uint8))
     assert torch.seed() == torch.initial_seed()
 
 

@@ -284,15 +284,50 @@ zeros_like = _like(zeros, "zeros_like")
 ones_like = _like(ones, "ones_like")
 full_like = _like(full, "full_like")  # full_like(input, fill_value)
 empty_like = _like(empty, "empty_like")
-rand_like = _like(rand, "rand_like")
-randn_like = _like(randn, "randn_like")
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+def _random_like(make, name):
+    """A sampler's ``*_like`` form: as ``_like``, drawing from ``generator=``."""
+
+    def like(
+        input,
+        *,
+        generator=None,
+        dtype=None,
+        layout=None,
+        device=None,
+        requires_grad=False,
+        memory_format=None,
+    ):
+        return make(
+            *input.shape,
+            generator=generator,
+            dtype=dtype or input.dtype,
+            device=device or input.device,
+            requires_grad=requires_grad,
+        )
+
+    like.__name__ = like.__qualname__ = name
+    like.__doc__ = f"``{make.__name__}`` with ``input``'s shape, dtype and device."
+    return like
+
+
+rand_like = _random_like(rand, "rand_like")
+randn_like = _random_like(randn, "randn_like")
+
+
+def randint_like(
+    input, low=0, high=None, *, generator=None, dtype=None, device=None, requires_grad=False
+):
     """``randint`` with ``input``'s shape (``randint_like(x, high)`` or ``(x, low, high)``)."""
     low, high = (0, low) if high is None else (low, high)
     return randint(
-        low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device
+        low,
+        high,
+        tuple(input.shape),
+        generator=generator,
+        dtype=dtype or input.dtype,
+        device=device or input.device,
     ).requires_grad_(requires_grad)
 
 

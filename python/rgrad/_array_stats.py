@@ -8,7 +8,6 @@ input so that gradients flow.
 from __future__ import annotations
 
 import inspect
-import math
 
 from rgrad import _call_site, _rgrad
 from rgrad._errors import pytorch_errors, wrap_module
@@ -173,6 +172,14 @@ def _rand_like(t, generator=None):
     )
 
 
+def _sampled(kind, like, a, b=0.0, generator=None, dtype=None):
+    """Draws of ``kind`` of ``like``'s shape in the core (on the host: the same numbers for
+    every device)."""
+    return _rgrad._sample_distribution(
+        kind, tuple(like.shape), dtype or like.dtype, a, b, generator=generator
+    )
+
+
 def _num(v):
     """A number as PyTorch's messages print it (C++ stream style: ``-1``, ``1.5``, ``nan``)."""
     if isinstance(v, float) and v.is_integer():
@@ -206,30 +213,14 @@ def bernoulli(input, p=None, *, generator=None, out=None):
         _check_probabilities(probs)
     else:
         _check_p(p)
-        probs = _rgrad.full(tuple(input.shape), float(p), dtype=input.dtype)
+        return _sampled("bernoulli", input, float(p), generator=generator).to(input.device)
     return (_rand_like(probs, generator) < probs).to(input.dtype)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn from the rows of ``input`` (non-negative weights), by the core's
-    ``multinomial``: from the global generator, or from float64 uniforms that a
-    ``Generator`` object draws (one per row and sample, or per category without
-    replacement)."""
-    from rgrad.random import own_rng, rand
-
-    uniforms = None
-    if (
-        own_rng(generator) is not None
-        and isinstance(input, Tensor)
-        and input.ndim in (1, 2)
-        and isinstance(num_samples, int)
-        and 0 < num_samples
-        and (replacement or num_samples <= input.shape[-1])
-    ):
-        rows = input.shape[0] if input.ndim == 2 else 1
-        count = num_samples if replacement else input.shape[-1]
-        uniforms = rand(rows, count, generator=generator, dtype=_rgrad.float64)
-    return input._multinomial(num_samples, replacement, uniforms)
+    ``multinomial``, from ``generator`` (the global one when None)."""
+    return input._multinomial(num_samples, replacement, None, generator)
 
 
 def normal(
@@ -295,7 +286,9 @@ def _bernoulli_(self, p=0.5, *, generator=None):
         draw = _rand_like(self if self.is_floating_point() else p, generator) < p.detach()
     else:
         _check_p(p)
-        draw = _rand_like(self, generator) < p
+        # float32 uniforms for a non-float tensor, as rand_like would draw
+        dt = self.dtype if self.is_floating_point() else _rgrad.float32
+        draw = _sampled("bernoulli", self, float(p), generator=generator, dtype=dt)
     return self.copy_(draw.to(self.dtype))
 
 
@@ -308,34 +301,27 @@ def _exponential_(self, lambd=1.0, *, generator=None):
     _float_sampler(self, "exponential")
     if not lambd > 0:  # also refuses NaN
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_num(lambd)}")
-    u = _rand_like(self, generator)
-    return self.copy_((-u).log1p() * (-1.0 / lambd))
+    return self.copy_(_sampled("exponential", self, float(lambd), generator=generator))
 
 
 def _geometric_(self, p, *, generator=None):
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_num(p)}")
-    u = _rand_like(self if self.is_floating_point() else _rgrad.empty(tuple(self.shape)), generator)
-    draws = ((-u).log1p() / math.log1p(-p)).ceil().clamp_min(1.0)
-    return self.copy_(draws.to(self.dtype))
+    return self.copy_(_sampled("geometric", self, float(p), generator=generator))
 
 
 def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     _float_sampler(self, "log_normal")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_num(std)}")
-    from rgrad.random import randn
-
-    z = randn(*self.shape, generator=generator, dtype=self.dtype, device=self.device)
-    return self.copy_((z * std + mean).exp())
+    return self.copy_(_sampled("log_normal", self, float(mean), float(std), generator=generator))
 
 
 def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     _float_sampler(self, "cauchy")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_num(sigma)}")
-    u = _rand_like(self, generator)
-    return self.copy_(((u - 0.5) * math.pi).tan() * sigma + median)
+    return self.copy_(_sampled("cauchy", self, float(median), float(sigma), generator=generator))
 
 
 _INT_RANGE = {

@@ -16,6 +16,7 @@ pub mod io;
 pub mod layout;
 pub mod ops;
 pub mod optim;
+pub mod random;
 pub mod shape;
 pub mod storage;
 pub mod tensor;

@@ -178,16 +178,16 @@ macro_rules! random {
             device: Option<&Bound<'_, PyAny>>,
             requires_grad: bool,
         ) -> PyResult<Py<PyTensor>> {
-            let _ = generator;
+            let gen = crate::random::generator_arg(generator, stringify!($name))?;
             let dev = check_device(device)?;
             let shape = shape_arg(size, None)?;
-            let t = $f(&shape, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
+            let t = $f(gen.as_ref(), &shape, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
             finish(py, t, dev, requires_grad)
         }
     };
 }
-random!(rand, factory::rand_uniform);
-random!(randn, factory::randn);
+random!(rand, factory::rand_uniform_gen);
+random!(randn, factory::randn_gen);
 
 #[rgrad_py_macros::boundary]
 #[pyfunction]

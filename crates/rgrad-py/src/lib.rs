@@ -38,6 +38,7 @@ mod linalg;
 mod logical;
 mod optim;
 mod out_arg;
+mod random;
 mod reduce;
 mod samplers;
 mod set_search;
@@ -163,6 +164,9 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(samplers::_standard_gamma, m)?)?;
     m.add_function(wrap_pyfunction!(samplers::_poisson, m)?)?;
     m.add_function(wrap_pyfunction!(samplers::_binomial, m)?)?;
+    m.add_class::<random::PyGenerator>()?;
+    m.add_function(wrap_pyfunction!(random::_default_generator, m)?)?;
+    m.add_function(wrap_pyfunction!(random::_sample_distribution, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_bucketize, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_isin, m)?)?;

@@ -1,7 +1,7 @@
 //! The random ops besides factory.rs's rand/randn: the rejection samplers of
 //! `rgrad_core::ops::samplers` (Gamma, Poisson, Binomial; `rgrad.distributions` calls them),
-//! randint, randperm, multinomial, and the in-place uniform_/normal_, drawing from the global
-//! generator.
+//! randint, randperm, multinomial, and the in-place uniform_/normal_, each drawing from its
+//! `generator=` (the default generator when None).
 
 use crate::convert::{int_or_list, tensor_param};
 use crate::dtype::opt_dtype;
@@ -16,35 +16,52 @@ use rgrad_core::DType;
 /// `_standard_gamma(alpha)`: Gamma(alpha, 1) samples of alpha's shape and dtype.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-#[pyo3(signature = (alpha))]
-pub fn _standard_gamma(py: Python<'_>, alpha: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+#[pyo3(signature = (alpha, generator=None))]
+pub fn _standard_gamma(
+    py: Python<'_>,
+    alpha: &Bound<'_, PyAny>,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
+    let gen = crate::random::generator_arg(generator, "standard_gamma")?;
     let a = tensor_param(alpha, "_standard_gamma", "self", 1)?;
-    let out = run(py, a.numel().saturating_mul(32), || rgrad_core::ops::samplers::standard_gamma(&a))?;
+    let out = run(py, a.numel().saturating_mul(32), || {
+        rgrad_core::ops::samplers::standard_gamma_gen(gen.as_ref(), &a)
+    })?;
     wrap(py, out)
 }
 
 /// `_poisson(rate)`: Poisson counts as floats of rate's dtype.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-#[pyo3(signature = (rate))]
-pub fn _poisson(py: Python<'_>, rate: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+#[pyo3(signature = (rate, generator=None))]
+pub fn _poisson(
+    py: Python<'_>,
+    rate: &Bound<'_, PyAny>,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyTensor>> {
+    let gen = crate::random::generator_arg(generator, "poisson")?;
     let l = tensor_param(rate, "poisson", "self", 1)?;
-    let out = run(py, l.numel().saturating_mul(32), || rgrad_core::ops::samplers::poisson(&l))?;
+    let out =
+        run(py, l.numel().saturating_mul(32), || rgrad_core::ops::samplers::poisson_gen(gen.as_ref(), &l))?;
     wrap(py, out)
 }
 
 /// `_binomial(count, prob)`: successes in `count` trials (same shapes).
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-#[pyo3(signature = (count, prob))]
+#[pyo3(signature = (count, prob, generator=None))]
 pub fn _binomial(
     py: Python<'_>,
     count: &Bound<'_, PyAny>,
     prob: &Bound<'_, PyAny>,
+    generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyTensor>> {
+    let gen = crate::random::generator_arg(generator, "binomial")?;
     let n = tensor_param(count, "binomial", "count", 1)?;
     let p = tensor_param(prob, "binomial", "prob", 2)?;
-    let out = run(py, n.numel().saturating_mul(32), || rgrad_core::ops::samplers::binomial(&n, &p))?;
+    let out = run(py, n.numel().saturating_mul(32), || {
+        rgrad_core::ops::samplers::binomial_gen(gen.as_ref(), &n, &p)
+    })?;
     wrap(py, out)
 }
 
@@ -61,10 +78,14 @@ impl PyTensor {
         to: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        let _ = generator;
+        let gen = crate::random::generator_arg(generator, "uniform_")?;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r =
-            factory::rand_uniform(&shape, dt).py()?.mul_scalar(to - from_).py()?.add_scalar(from_).py()?;
+        let r = factory::rand_uniform_gen(gen.as_ref(), &shape, dt)
+            .py()?
+            .mul_scalar(to - from_)
+            .py()?
+            .add_scalar(from_)
+            .py()?;
         slf.borrow().t.overwrite_(&r, "UniformBackward0").py()?;
         Ok(slf.clone().unbind())
     }
@@ -75,27 +96,36 @@ impl PyTensor {
         std: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
-        let _ = generator;
+        let gen = crate::random::generator_arg(generator, "normal_")?;
         let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r = factory::randn(&shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
+        let r =
+            factory::randn_gen(gen.as_ref(), &shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
         slf.borrow().t.overwrite_(&r, "NormalBackward0").py()?;
         Ok(slf.clone().unbind())
     }
 
     /// `multinomial` from the global generator, or from `uniforms` (float64, one per row
     /// and sample or category) drawn by a `Generator` object.
-    #[pyo3(signature = (num_samples, replacement=false, uniforms=None))]
+    #[pyo3(signature = (num_samples, replacement=false, uniforms=None, generator=None))]
     fn _multinomial(
         &self,
         py: Python<'_>,
         num_samples: i64,
         replacement: bool,
         uniforms: Option<PyRef<'_, PyTensor>>,
+        generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTensor>> {
+        let gen = crate::random::generator_arg(generator, "multinomial")?;
         let u = uniforms.map(|u| u.t.clone());
         let work = self.t.numel().saturating_mul(4);
         let out = run(py, work, || {
-            rgrad_core::ops::multinomial::multinomial(&self.t, num_samples, replacement, u.as_ref())
+            rgrad_core::ops::multinomial::multinomial_gen(
+                &self.t,
+                num_samples,
+                replacement,
+                u.as_ref(),
+                gen.as_ref(),
+            )
         })?;
         wrap(py, out)
     }
@@ -114,7 +144,8 @@ pub fn randint(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    let _ = (generator, requires_grad);
+    let _ = requires_grad;
+    let gen = crate::random::generator_arg(generator, "randint")?;
     let dev = crate::dtype::check_device(device)?;
     let items: Vec<Bound<'_, PyAny>> = args.iter().collect();
     let (low, high, size) = match (items.len(), size) {
@@ -130,7 +161,8 @@ pub fn randint(
         )));
     }
     let shape = crate::convert::usize_shape(&int_or_list(&size, "size")?)?;
-    let t = factory::randint(low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    let t = factory::randint_gen(gen.as_ref(), low, high, &shape, opt_dtype(dtype)?.unwrap_or(DType::I64))
+        .py()?;
     crate::factory::finish(py, t, dev, false)
 }
 
@@ -146,8 +178,12 @@ pub fn randperm(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyTensor>> {
-    let _ = (generator, requires_grad);
+    let _ = requires_grad;
+    let gen = crate::random::generator_arg(generator, "randperm")?;
     let dev = crate::dtype::check_device(device)?;
-    let t = factory::randperm(n).py()?.cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64)).py()?;
+    let t = factory::randperm_gen(gen.as_ref(), n)
+        .py()?
+        .cast_kernel(opt_dtype(dtype)?.unwrap_or(DType::I64))
+        .py()?;
     crate::factory::finish(py, t, dev, false)
 }

@@ -1,28 +1,24 @@
-//! Creation ops: ranges and random tensors (one global generator, seeded by `manual_seed`).
+//! Creation ops: ranges and random tensors, drawn from a `Generator` (the default one when
+//! none is given, seeded by `manual_seed`).
 
 use crate::bail;
 use crate::error::Result;
+use crate::random::{default_generator, with_gen, Generator, Rng};
 use crate::shape::storage_numel;
 use crate::storage::{try_collect, Element};
 use crate::tensor::Tensor;
 use crate::{with_dtype, DType, Scalar};
-use parking_lot::Mutex;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
-
-static RNG: Mutex<Option<StdRng>> = Mutex::new(None);
 
 /// `manual_seed(seed)`: makes every later random op reproducible.
 pub fn manual_seed(seed: u64) {
-    *RNG.lock() = Some(StdRng::seed_from_u64(seed));
+    default_generator().manual_seed(seed);
 }
 
-/// Runs `f` with the global generator (seeded from the OS on first use).
-pub fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
-    let mut guard = RNG.lock();
-    let rng = guard.get_or_insert_with(|| StdRng::from_rng(&mut rand::rng()));
-    f(rng)
+/// Runs `f` with the default generator (seeded from the OS on first use).
+pub fn with_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
+    default_generator().with(f)
 }
 
 fn float_dtype(dtype: DType) -> Result<DType> {
@@ -34,28 +30,43 @@ fn float_dtype(dtype: DType) -> Result<DType> {
 
 /// A tensor of `shape` whose elements are drawn in order from `draw` (checked size, fallible
 /// allocation).
-fn drawn<T: Element>(shape: &[usize], mut draw: impl FnMut(&mut StdRng) -> T) -> Result<Tensor> {
+pub(crate) fn drawn<T: Element>(
+    gen: Option<&Generator>,
+    shape: &[usize],
+    mut draw: impl FnMut(&mut Rng) -> T,
+) -> Result<Tensor> {
     let n = storage_numel(shape, std::mem::size_of::<T>())?;
     crate::shape::checked_contiguous_strides(shape)?;
-    let v = with_rng(|r| try_collect(n, (0..n).map(|_| draw(r))))?;
+    let v = with_gen(gen, |r| try_collect(n, (0..n).map(|_| draw(r))))?;
     Tensor::try_from_vec(v, shape)
 }
 
 /// `rand(*shape)`: uniform on [0, 1).
 pub fn rand_uniform(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    rand_uniform_gen(None, shape, dtype)
+}
+
+/// `rand(*shape, generator=gen)`: one draw per element in row-major order, so a shape drawn
+/// in chunks gives the same numbers.
+pub fn rand_uniform_gen(gen: Option<&Generator>, shape: &[usize], dtype: DType) -> Result<Tensor> {
     match float_dtype(dtype)? {
-        DType::F32 => drawn(shape, |r| r.random::<f32>()),
-        DType::F64 => drawn(shape, |r| r.random::<f64>()),
-        dt => drawn(shape, |r| r.random::<f32>())?.cast_kernel(dt),
+        DType::F32 => drawn(gen, shape, |r| r.random::<f32>()),
+        DType::F64 => drawn(gen, shape, |r| r.random::<f64>()),
+        dt => drawn(gen, shape, |r| r.random::<f32>())?.cast_kernel(dt),
     }
 }
 
 /// `randn(*shape)`: standard normal.
 pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    randn_gen(None, shape, dtype)
+}
+
+/// `randn(*shape, generator=gen)`.
+pub fn randn_gen(gen: Option<&Generator>, shape: &[usize], dtype: DType) -> Result<Tensor> {
     match float_dtype(dtype)? {
-        DType::F32 => drawn(shape, |r| -> f32 { StandardNormal.sample(r) }),
-        DType::F64 => drawn(shape, |r| -> f64 { StandardNormal.sample(r) }),
-        dt => drawn(shape, |r| -> f32 { StandardNormal.sample(r) })?.cast_kernel(dt),
+        DType::F32 => drawn(gen, shape, |r| -> f32 { StandardNormal.sample(r) }),
+        DType::F64 => drawn(gen, shape, |r| -> f64 { StandardNormal.sample(r) }),
+        dt => drawn(gen, shape, |r| -> f32 { StandardNormal.sample(r) })?.cast_kernel(dt),
     }
 }
 
@@ -113,17 +124,33 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
 
 /// `randint(low, high, shape)`.
 pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    randint_gen(None, low, high, shape, dtype)
+}
+
+/// `randint(low, high, shape, generator=gen)`.
+pub fn randint_gen(
+    gen: Option<&Generator>,
+    low: i64,
+    high: i64,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<Tensor> {
     if low >= high {
         bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={} >= to={}", low, high);
     }
-    drawn(shape, |r| r.random_range(low..high))?.cast_kernel(dtype)
+    drawn(gen, shape, |r| r.random_range(low..high))?.cast_kernel(dtype)
 }
 
 /// `randperm(n)`: a random permutation of `0..n`.
 pub fn randperm(n: usize) -> Result<Tensor> {
+    randperm_gen(None, n)
+}
+
+/// `randperm(n, generator=gen)` (Fisher-Yates from the top).
+pub fn randperm_gen(gen: Option<&Generator>, n: usize) -> Result<Tensor> {
     storage_numel(&[n], 8)?;
     let mut v: Vec<i64> = try_collect(n, 0..n as i64)?;
-    with_rng(|r| {
+    with_gen(gen, |r| {
         for i in (1..n).rev() {
             let j = r.random_range(0..=i);
             v.swap(i, j);

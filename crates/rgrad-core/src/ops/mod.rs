@@ -7,6 +7,7 @@ pub mod binary;
 pub mod conv;
 mod conv_device;
 pub mod cumulative;
+pub mod distributions;
 pub mod factory;
 pub mod gelu;
 pub mod index;

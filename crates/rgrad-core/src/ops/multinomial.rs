@@ -6,9 +6,9 @@
 //! the sample (a zero weight never arrives before a positive one). wgpu tensors are sampled
 //! on the host and the indices go back to the device.
 
-use super::factory::with_rng;
 use crate::bail;
 use crate::error::Result;
+use crate::random::{with_gen, Generator};
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use crate::{with_dtype, DType, Device};
@@ -136,6 +136,7 @@ fn sample<T: Element>(
     m: usize,
     replacement: bool,
     uniforms: Option<&Tensor>,
+    gen: Option<&Generator>,
 ) -> Result<Vec<i64>> {
     let rows = w.len() / n;
     let prefixes = row_prefixes(w, n)?;
@@ -151,7 +152,7 @@ fn sample<T: Element>(
         }
         None => {
             let mut v = crate::storage::try_vec_with_capacity::<f64>(count)?;
-            with_rng(|r| v.extend((0..count).map(|_| r.random::<f64>())));
+            with_gen(gen, |r| v.extend((0..count).map(|_| r.random::<f64>())));
             v
         }
     };
@@ -181,6 +182,18 @@ pub fn multinomial(
     num_samples: i64,
     replacement: bool,
     uniforms: Option<&Tensor>,
+) -> Result<Tensor> {
+    multinomial_gen(probs, num_samples, replacement, uniforms, None)
+}
+
+/// `multinomial(..., generator=gen)`: the uniforms drawn from `gen` (the default generator
+/// when `None`) unless given.
+pub fn multinomial_gen(
+    probs: &Tensor,
+    num_samples: i64,
+    replacement: bool,
+    uniforms: Option<&Tensor>,
+    gen: Option<&Generator>,
 ) -> Result<Tensor> {
     if !(1..=2).contains(&probs.ndim()) {
         bail!(Runtime, "prob_dist must be 1 or 2 dim");
@@ -214,7 +227,7 @@ pub fn multinomial(
     }
     let t = probs.detach().to_cpu()?.contiguous()?;
     let off = t.layout().offset;
-    let out = with_dtype!(t.dtype(), T => sample(&t.storage_slice::<T>()[off..off + t.numel()], n, m, replacement, uniforms)?);
+    let out = with_dtype!(t.dtype(), T => sample(&t.storage_slice::<T>()[off..off + t.numel()], n, m, replacement, uniforms, gen)?);
     let out = Tensor::from_vec(out, &out_shape);
     if probs.device() == Device::Cpu {
         Ok(out)

@@ -1,24 +1,23 @@
 //! Samplers with rejection loops, as PyTorch's CPU kernels run them (ATen's Distributions.h):
 //! Gamma by Marsaglia and Tsang (alpha < 1 boosted), Poisson by Hormann's transformed
 //! rejection (PTRS) for rates >= 10 and products of uniforms below, Binomial by Hormann's
-//! BTRS for mean >= 10 and geometric inversion below. One element after another from the
-//! global generator, so `manual_seed` reproduces a draw. No gradient (the reparameterised
+//! BTRS for mean >= 10 and geometric inversion below. One element after another from a
+//! `Generator` (the default one unless given), so `manual_seed` reproduces a draw. No gradient (the reparameterised
 //! Gamma gradient is `_standard_gamma_grad`, in the Python distributions).
 
-use super::factory::with_rng;
 use crate::bail;
 use crate::error::Result;
+use crate::random::{with_gen, Generator, Rng};
 use crate::tensor::Tensor;
 use crate::{DType, Device};
-use rand::rngs::StdRng;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 
-fn uniform(r: &mut StdRng) -> f64 {
+fn uniform(r: &mut Rng) -> f64 {
     r.random::<f64>()
 }
 
-fn gamma_one(mut alpha: f64, r: &mut StdRng) -> f64 {
+fn gamma_one(mut alpha: f64, r: &mut Rng) -> f64 {
     if alpha.is_nan() {
         return f64::NAN;
     }
@@ -55,7 +54,7 @@ fn ln_gamma(x: f64) -> f64 {
     libm::lgamma(x)
 }
 
-fn poisson_one(lambda: f64, r: &mut StdRng) -> f64 {
+fn poisson_one(lambda: f64, r: &mut Rng) -> f64 {
     if lambda.is_nan() {
         return f64::NAN;
     }
@@ -119,7 +118,7 @@ fn stirling_tail(k: f64) -> f64 {
     (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / 1260.0 / kp1sq) / kp1sq) / (k + 1.0)
 }
 
-fn btrs(n: f64, p: f64, r: &mut StdRng) -> f64 {
+fn btrs(n: f64, p: f64, r: &mut Rng) -> f64 {
     let spq = (n * p * (1.0 - p)).sqrt();
     let b = 1.15 + 2.53 * spq;
     let a = -0.0873 + 0.0248 * b + 0.01 * p;
@@ -154,7 +153,7 @@ fn btrs(n: f64, p: f64, r: &mut StdRng) -> f64 {
 }
 
 /// Successes counted as the geometric waiting times that fit into `n` trials.
-fn binomial_inversion(n: f64, p: f64, r: &mut StdRng) -> f64 {
+fn binomial_inversion(n: f64, p: f64, r: &mut Rng) -> f64 {
     let logq = (-p).ln_1p();
     let (mut sum, mut count) = (0.0, 0.0);
     loop {
@@ -166,7 +165,7 @@ fn binomial_inversion(n: f64, p: f64, r: &mut StdRng) -> f64 {
     }
 }
 
-fn binomial_one(n: f64, p: f64, r: &mut StdRng) -> f64 {
+fn binomial_one(n: f64, p: f64, r: &mut Rng) -> f64 {
     if n.is_nan() || p.is_nan() {
         return f64::NAN;
     }
@@ -216,26 +215,41 @@ fn check_float(t: &Tensor, op: &str) -> Result<()> {
 /// `_standard_gamma(alpha)`: Gamma(alpha, 1) samples, at least the dtype's smallest normal
 /// number (as PyTorch clamps them).
 pub fn standard_gamma(alpha: &Tensor) -> Result<Tensor> {
+    standard_gamma_gen(None, alpha)
+}
+
+/// `_standard_gamma(alpha, generator=gen)`.
+pub fn standard_gamma_gen(gen: Option<&Generator>, alpha: &Tensor) -> Result<Tensor> {
     check_float(alpha, "gamma_cpu")?;
     let a = values(alpha)?;
     let tiny = if alpha.dtype() == DType::F32 { f64::from(f32::MIN_POSITIVE) } else { f64::MIN_POSITIVE };
-    let out = with_rng(|r| a.iter().map(|&x| gamma_one(x, r).max(tiny)).collect::<Vec<_>>());
+    let out = with_gen(gen, |r| a.iter().map(|&x| gamma_one(x, r).max(tiny)).collect::<Vec<_>>());
     shaped(out, alpha)
 }
 
 /// `poisson(rate)`: counts as floats of rate's dtype.
 pub fn poisson(rate: &Tensor) -> Result<Tensor> {
+    poisson_gen(None, rate)
+}
+
+/// `poisson(rate, generator=gen)`.
+pub fn poisson_gen(gen: Option<&Generator>, rate: &Tensor) -> Result<Tensor> {
     check_float(rate, "poisson_cpu")?;
     let l = values(rate)?;
     if l.iter().any(|&x| x < 0.0 || x.is_nan()) {
         bail!(Runtime, "invalid Poisson rate, expected rate to be non-negative");
     }
-    let out = with_rng(|r| l.iter().map(|&x| poisson_one(x, r)).collect::<Vec<_>>());
+    let out = with_gen(gen, |r| l.iter().map(|&x| poisson_one(x, r)).collect::<Vec<_>>());
     shaped(out, rate)
 }
 
 /// `binomial(count, prob)`: successes in `count` trials, count and prob of one shape.
 pub fn binomial(count: &Tensor, prob: &Tensor) -> Result<Tensor> {
+    binomial_gen(None, count, prob)
+}
+
+/// `binomial(count, prob, generator=gen)`.
+pub fn binomial_gen(gen: Option<&Generator>, count: &Tensor, prob: &Tensor) -> Result<Tensor> {
     check_float(count, "binomial_cpu")?;
     if count.shape() != prob.shape() {
         bail!(
@@ -246,7 +260,7 @@ pub fn binomial(count: &Tensor, prob: &Tensor) -> Result<Tensor> {
         );
     }
     let (n, p) = (values(count)?, values(prob)?);
-    let out = with_rng(|r| n.iter().zip(&p).map(|(&n, &p)| binomial_one(n, p, r)).collect::<Vec<_>>());
+    let out = with_gen(gen, |r| n.iter().zip(&p).map(|(&n, &p)| binomial_one(n, p, r)).collect::<Vec<_>>());
     shaped(out, count)
 }
 
@@ -262,7 +276,7 @@ mod tests {
 
     #[test]
     fn moments_match() {
-        let mut r = StdRng::seed_from_u64(7);
+        let mut r = Rng::seed_from_u64(7);
         let n = 40_000;
         for &a in &[0.3, 1.0, 4.5] {
             let xs: Vec<f64> = (0..n).map(|_| gamma_one(a, &mut r)).collect();

@@ -10,17 +10,18 @@ Randomness (shuffling, ``random_split``, the random samplers) takes a ``generato
   makes shuffling and splits reproducible, as ``torch.manual_seed`` does in PyTorch; each
   epoch of a shuffling DataLoader gets a new permutation;
 * a ``numpy.random.Generator`` (or ``RandomState``) is used directly, its state advancing;
-* an ``int`` seeds a private NumPy generator, created when the sampler is built (each epoch
-  still gets a new permutation; the sequence of epochs is reproducible);
+* an ``int`` seeds a private ``rgrad.Generator``, created when the sampler is built (each
+  epoch still gets a new permutation; the sequence of epochs is reproducible);
 * an ``rgrad.Generator`` is drawn from, its state advancing (``g.manual_seed(s)`` restarts
   it, as in PyTorch);
 * any other object with an ``initial_seed()`` method (``torch.Generator``-like) is mapped
-  to a NumPy generator seeded with
+  to an ``rgrad.Generator`` seeded with
   ``initial_seed()`` and shared by everything using that object, so its stream advances across
   epochs and users; it restarts when ``initial_seed()`` returns a different value (re-seeding
   with the *same* seed is not detected: pass a new generator object for that).
 
-The permutations are NumPy's, so they differ from PyTorch's for the same seed.
+The permutations are ``rgrad.randperm``'s (drawn in the core), so they differ from PyTorch's
+for the same seed.
 """
 
 from rgrad.utils.data import (  # noqa: F401  (PyTorch's submodules)

@@ -1,10 +1,13 @@
-"""How datasets and samplers draw their randomness (see ``rgrad.utils.data``)."""
+"""How datasets and samplers draw their randomness (see ``rgrad.utils.data``).
+
+Every source but a user's own NumPy generator becomes an ``rgrad.Generator``, drawn from by
+``rgrad.randperm`` / ``rgrad.randint`` / ``rgrad.multinomial`` in the core; NumPy is touched
+only when the caller passes a NumPy generator.
+"""
 
 from __future__ import annotations
 
 import weakref
-
-import numpy as np
 
 import rgrad
 
@@ -14,15 +17,27 @@ _seeded_by_object: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _seeded_by_id: dict = {}
 
 
+def _is_numpy_rng(obj):
+    return type(obj).__module__.startswith("numpy.random") and type(obj).__name__ in (
+        "Generator",
+        "RandomState",
+    )
+
+
+def _seeded(seed):
+    g = rgrad.Generator()
+    g.manual_seed(seed)
+    return g
+
+
 def _rng_from_global():
-    """A fresh NumPy generator seeded from rgrad's global generator (as PyTorch's samplers
-    seed a fresh generator from the global one)."""
-    seed = int(rgrad.randint(0, 2**62, (1,)).item())
-    return np.random.default_rng(seed)
+    """A fresh generator seeded from rgrad's global generator (as PyTorch's samplers seed a
+    fresh generator from the global one)."""
+    return _seeded(int(rgrad.randint(0, 2**62, (1,)).item()))
 
 
 def _rng_for_seeded_object(generator):
-    """The NumPy generator shared by every user of a ``torch.Generator``-like object."""
+    """The generator shared by every user of a ``torch.Generator``-like object."""
     seed = int(generator.initial_seed())
     try:
         entry = _seeded_by_object.get(generator)
@@ -32,7 +47,7 @@ def _rng_for_seeded_object(generator):
         entry = held[1] if held is not None and held[0] is generator else None
         weak = False
     if entry is None or entry[0] != seed:
-        entry = (seed, np.random.default_rng(seed))
+        entry = (seed, _seeded(seed))
         if weak:
             _seeded_by_object[generator] = entry
         else:
@@ -41,15 +56,14 @@ def _rng_for_seeded_object(generator):
 
 
 def _resolve_rng(generator):
-    """The NumPy random source for ``generator`` (see the module docstring)."""
+    """The random source for ``generator`` (see the module docstring): an ``rgrad.Generator``
+    or the caller's NumPy generator."""
     if generator is None or generator is rgrad.default_generator:
         return _rng_from_global()
-    if isinstance(generator, rgrad.Generator):
-        return rgrad.random.own_rng(generator)
-    if isinstance(generator, (np.random.Generator, np.random.RandomState)):
+    if isinstance(generator, rgrad.Generator) or _is_numpy_rng(generator):
         return generator
     if isinstance(generator, int) and not isinstance(generator, bool):
-        return np.random.default_rng(generator)
+        return _seeded(generator)
     if callable(getattr(generator, "initial_seed", None)):
         return _rng_for_seeded_object(generator)
     raise TypeError(
@@ -61,15 +75,28 @@ def _resolve_rng(generator):
 def _stored_rng(generator):
     """What a sampler keeps: ints become their own generator once, at construction."""
     if isinstance(generator, int) and not isinstance(generator, bool):
-        return np.random.default_rng(generator)
+        return _seeded(generator)
     return generator
 
 
 def _randperm(n, rng):
-    return rng.permutation(n).tolist()
+    if _is_numpy_rng(rng):
+        return rng.permutation(n).tolist()
+    return rgrad.randperm(n, generator=rng).tolist()
 
 
 def _randint(high, size, rng):
-    if isinstance(rng, np.random.RandomState):
-        return rng.randint(0, high, size=size).tolist()
-    return rng.integers(0, high, size=size).tolist()
+    if _is_numpy_rng(rng):
+        if type(rng).__name__ == "RandomState":
+            return rng.randint(0, high, size=size).tolist()
+        return rng.integers(0, high, size=size).tolist()
+    return rgrad.randint(0, high, (size,), generator=rng).tolist()
+
+
+def _choice(weights, num_samples, replacement, rng):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights`` (a float64
+    tensor)."""
+    if _is_numpy_rng(rng):
+        p = weights.numpy()
+        return rng.choice(len(p), size=num_samples, replace=replacement, p=p / p.sum()).tolist()
+    return rgrad.multinomial(weights, num_samples, replacement, generator=rng).tolist()

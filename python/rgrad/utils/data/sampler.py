@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import warnings
 
-import numpy as np
-
+import rgrad
 from rgrad import Tensor
 from rgrad.utils.data._random import (
+    _choice,
     _randint,
     _randperm,
     _resolve_rng,
@@ -137,9 +137,10 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(
                 f"replacement should be a boolean value, but got replacement={replacement}"
             )
-        weights = np.asarray(
-            weights.detach().numpy() if isinstance(weights, Tensor) else weights,
-            dtype=np.float64,
+        weights = (
+            weights.detach().to(rgrad.float64)
+            if isinstance(weights, Tensor)
+            else rgrad.as_tensor(weights, dtype=rgrad.float64)
         )
         if weights.ndim != 1:
             raise ValueError(
@@ -154,10 +155,7 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self):
         rng = _resolve_rng(self._rng)
-        p = self.weights / self.weights.sum()
-        yield from rng.choice(
-            len(self.weights), size=self.num_samples, replace=self.replacement, p=p
-        ).tolist()
+        yield from _choice(self.weights, self.num_samples, self.replacement, rng)
 
     def __len__(self):
         return self.num_samples
