@@ -294,7 +294,7 @@ def test_errors():
 
 def test_no_numpy_in_random_modules():
     root = os.path.join(os.path.dirname(torch.__file__))
-    for rel in ("random.py", "_array_stats.py", os.path.join("utils", "data", "_random.py")):
+    for rel in ("random.py", "_sampling.py", os.path.join("utils", "data", "_random.py")):
         with open(os.path.join(root, rel)) as f:
             src = f.read()
         assert "import numpy" not in src and "np.random" not in src, rel

@@ -354,11 +354,13 @@ def compile(model=None, **kwargs):  # noqa: A001  (PyTorch's name)
 
 # Subpackages that import names from this module come last.
 from rgrad import (  # noqa: E402
-    _array_stats,
     _elementwise,
     _products,
+    _sampling,
     _set_search,
     _shape_ops,
+    _statistics,
+    _tensor_methods,  # noqa: E402, F401  (installs the Python-written Tensor methods)
     accelerator,
     amp,
     backends,
@@ -371,7 +373,6 @@ from rgrad import (  # noqa: E402
     utils,
     wgpu,
 )
-from rgrad._array_stats import *  # noqa: E402, F403
 from rgrad._elementwise import *  # noqa: E402, F403
 from rgrad._linalg_factor import (  # noqa: E402
     cholesky_solve,
@@ -382,7 +383,9 @@ from rgrad._linalg_factor import (  # noqa: E402
 )
 from rgrad._linalg_factor import inv as inverse  # noqa: E402
 from rgrad._products import *  # noqa: E402, F403
+from rgrad._sampling import *  # noqa: E402, F403
 from rgrad._shape_ops import *  # noqa: E402, F403
+from rgrad._statistics import *  # noqa: E402, F403
 from rgrad.linalg import cdist, dist  # noqa: E402
 from rgrad.linalg import torch_norm as norm  # noqa: E402, F811
 
@@ -641,7 +644,8 @@ __all__ = [
     "zeros_like",
     *_products.__all__,
     *_shape_ops.__all__,
-    *_array_stats.__all__,
+    *_sampling.__all__,
+    *_statistics.__all__,
     *_set_search.__all__,
     *_elementwise.__all__,
     "adaptive_avg_pool1d",
