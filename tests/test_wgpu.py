@@ -351,6 +351,19 @@ def test_warm_training_loop_allocates_no_device_buffers():
     assert after["reused"] > before["reused"]
 
 
+def test_readbacks_count_copies_to_the_host():
+    """``memory_stats()["readbacks"]`` counts device-to-host copies, so a test can say that an
+    op stays on the device: kernels chained on device tensors read nothing back."""
+    x = torch.arange(12.0, device="wgpu").reshape(3, 4)
+    x.sum().item()  # compile what the chain uses before counting
+    before = torch.wgpu.memory_stats()["readbacks"]
+    y = ((x * 2 + 1).relu().sum(dim=1) / 4).exp()
+    assert torch.wgpu.memory_stats()["readbacks"] == before
+    assert y.device.type == "wgpu"
+    y.cpu()
+    assert torch.wgpu.memory_stats()["readbacks"] == before + 1
+
+
 def test_every_op_on_device_tensors_with_bad_arguments_raises_cleanly():
     """tests/test_bad_inputs.py's sweep (every public op on 0-d, empty, non-contiguous and
     grad-requiring tensors, with dims in and out of range) on wgpu tensors: exceptions only,

@@ -45,15 +45,16 @@ def synchronize(device=None):
 def memory_stats():
     """The device buffer pool's counters: ``created`` (buffers allocated for kernel outputs),
     ``reused`` (outputs served from the pool), ``uploads`` (buffers of data copied from the
-    host), ``pooled_bytes`` and ``pooled_buffers`` (held for reuse; both are capped). A warm
-    training loop only reuses."""
-    created, reused, uploads, pooled, buffers = _rgrad._wgpu_pool_stats()
+    host), ``pooled_bytes`` and ``pooled_buffers`` (held for reuse; both are capped) and
+    ``readbacks`` (copies from the device to the host). A warm training loop only reuses."""
+    created, reused, uploads, pooled, buffers, readbacks = _rgrad._wgpu_pool_stats()
     return {
         "created": created,
         "reused": reused,
         "uploads": uploads,
         "pooled_bytes": pooled,
         "pooled_buffers": buffers,
+        "readbacks": readbacks,
     }
 
 

@@ -31,12 +31,13 @@ pub fn _wgpu_supports(dtype: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(rgrad_core::gpu::supports(crate::dtype::extract_dtype(dtype)?))
 }
 
-/// The buffer pool's counters: `(created, reused, uploads, pooled_bytes, pooled_buffers)`.
+/// The buffer pool's counters: `(created, reused, uploads, pooled_bytes, pooled_buffers,
+/// readbacks)`.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64, u64) {
+pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64, u64, u64) {
     let s = rgrad_core::gpu::pool_stats();
-    (s.created, s.reused, s.uploads, s.pooled_bytes, s.pooled_buffers)
+    (s.created, s.reused, s.uploads, s.pooled_bytes, s.pooled_buffers, s.readbacks)
 }
 
 /// Releases the buffers the pool keeps for reuse.

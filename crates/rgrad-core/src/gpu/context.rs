@@ -436,6 +436,7 @@ impl Context {
         if bytes == 0 {
             return Ok(Vec::new());
         }
+        self.pool.lock().stats.readbacks += 1;
         let (start, end) = (offset & !3, (offset + bytes).next_multiple_of(4));
         let staging = self.create_buffer(&wgpu::BufferDescriptor {
             label: None,

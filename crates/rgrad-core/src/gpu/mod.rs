@@ -69,6 +69,9 @@ pub struct PoolStats {
     pub reused: u64,
     /// Buffers created for data copied from the host.
     pub uploads: u64,
+    /// Copies from the device into host memory (`.cpu()`, `.item()`, and any op that reads
+    /// its input back): a test that an op stays on the device counts these.
+    pub readbacks: u64,
     /// Bytes held by the pool for reuse.
     pub pooled_bytes: u64,
     /// Buffers held by the pool for reuse.
