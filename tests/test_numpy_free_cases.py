@@ -198,6 +198,16 @@ def _vision_pad():
     return VF.pad(_x(1, 3, 4), [2, 1, 1, 3], padding_mode="symmetric")
 
 
+class _WrongGrad(rgrad.autograd.Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3
+
+
 CALLS = {
     "scatter_add": lambda: rgrad.scatter_add(_x(3, 2), 0, rgrad.tensor([[2, 0]]), _x(1, 2)),
     "tril_indices": lambda: rgrad.tril_indices(3, 4, 1),
@@ -297,6 +307,16 @@ CALLS = {
     ],
     "multi_head_attention_forward": lambda: nn.MultiheadAttention(4, 2).double()(
         _x(2, 1, 4), _x(2, 1, 4), _x(2, 1, 4)
+    ),
+    "gradcheck": lambda: [
+        rgrad.autograd.gradcheck(lambda a: (a * a).sum(1), (_x(2, 3).requires_grad_(),)),
+        # a wrong gradient: the mismatch path (its message prints the Jacobians) stays out too
+        rgrad.autograd.gradcheck(
+            _WrongGrad.apply, (_x(3).requires_grad_(),), raise_exception=False
+        ),
+    ],
+    "gradgradcheck": lambda: rgrad.autograd.gradgradcheck(
+        lambda a: (a * a * a).sum(), (_x(2, 2).requires_grad_(),)
     ),
 }
 

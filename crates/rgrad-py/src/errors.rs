@@ -163,6 +163,7 @@ fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> rgrad_core::Result<
             DETACHED.with(|d| d.set(self.0));
         }
     }
+    rgrad_core::cpu::ensure_pool();
     py.detach(|| {
         let _reset = Reset(DETACHED.with(|d| d.replace(true)));
         f()

@@ -1,6 +1,5 @@
-"""Finite-difference checks of analytical gradients (float64 recommended)."""
-
-import numpy as np
+"""Finite-difference checks of analytical gradients (float64 recommended). The Jacobians are
+rgrad float64 tensors on the host, built with rgrad's own ops."""
 
 import rgrad
 
@@ -19,21 +18,43 @@ def _outputs(func, inputs):
     return tuple(o for o in _as_tuple(func(*inputs)) if isinstance(o, rgrad.Tensor))
 
 
+def _flat_host(t):
+    """``t``'s elements as a new float64 vector on the host (a copy: an output may be a view of
+    the input that the next step perturbs)."""
+    return t.detach().reshape(-1).to(device="cpu", dtype=rgrad.float64).clone()
+
+
+def _coordinates(k, shape):
+    """The row-major coordinates of flat position ``k`` in ``shape``."""
+    coords = []
+    for size in reversed(shape):
+        k, c = divmod(k, size)
+        coords.append(c)
+    return tuple(reversed(coords))
+
+
+def _out_numel(func, inputs):
+    return sum(o.numel() for o in _outputs(func, inputs))
+
+
 def _numerical_jacobian(func, inputs, i, eps):
     """Central differences: d outputs / d inputs[i], one column per input element."""
     x = inputs[i].detach()
     cols = []
     for k in range(x.numel()):
-        elem = x[tuple(int(j) for j in np.unravel_index(k, tuple(x.shape)))]
+        elem = x[_coordinates(k, tuple(x.shape))]
         orig = elem.item()
         with rgrad.no_grad():
             elem.fill_(orig + eps)
-            plus = [o.detach().numpy().ravel().copy() for o in _outputs(func, inputs)]
+            plus = [_flat_host(o) for o in _outputs(func, inputs)]
             elem.fill_(orig - eps)
-            minus = [o.detach().numpy().ravel().copy() for o in _outputs(func, inputs)]
+            minus = [_flat_host(o) for o in _outputs(func, inputs)]
             elem.fill_(orig)
-        cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
-    return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+        diffs = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+        cols.append(rgrad.cat(diffs) if diffs else rgrad.zeros(0, dtype=rgrad.float64))
+    if not cols:
+        return rgrad.zeros((_out_numel(func, inputs), 0), dtype=rgrad.float64)
+    return rgrad.stack(cols, dim=1)
 
 
 def _analytical_jacobian(func, inputs, i):
@@ -45,13 +66,15 @@ def _analytical_jacobian(func, inputs, i):
         for k in range(o.numel()):
             g = None
             if o.requires_grad:
-                onehot = rgrad.zeros(o.numel(), dtype=o.dtype)
+                onehot = rgrad.zeros(o.numel(), dtype=o.dtype, device=o.device)
                 onehot[k].fill_(1.0)
                 (g,) = rgrad.autograd.grad(
                     o, x, onehot.reshape(o.shape), retain_graph=True, allow_unused=True
                 )
-            rows.append(np.zeros(x.numel()) if g is None else g.numpy().ravel().copy())
-    return np.stack(rows, axis=0) if rows else np.zeros((0, 0))
+            rows.append(rgrad.zeros(x.numel(), dtype=rgrad.float64) if g is None else _flat_host(g))
+    if not rows:
+        return rgrad.zeros((0, x.numel()), dtype=rgrad.float64)
+    return rgrad.stack(rows, dim=0)
 
 
 def _output_of_row(func, inputs, row):
@@ -72,13 +95,15 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             continue
         analytical = _analytical_jacobian(func, inputs, i)
         numerical = _numerical_jacobian(func, inputs, i, eps)
-        if analytical.shape != numerical.shape or not np.allclose(
+        if analytical.shape != numerical.shape or not rgrad.allclose(
             analytical, numerical, atol=atol, rtol=rtol
         ):
             if not raise_exception:
                 return False
-            bad = np.argwhere(~np.isclose(analytical, numerical, atol=atol, rtol=rtol))
-            out = _output_of_row(func, inputs, int(bad[0][0])) if len(bad) else 0
+            out = 0
+            if analytical.shape == numerical.shape:
+                bad = (~rgrad.isclose(analytical, numerical, atol=atol, rtol=rtol)).nonzero()
+                out = _output_of_row(func, inputs, int(bad[0][0])) if len(bad) else 0
             raise GradcheckError(
                 f"Jacobian mismatch for output {out} with respect to input {i},\n"
                 f"numerical:{numerical}\nanalytical:{analytical}\n"
