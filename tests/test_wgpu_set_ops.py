@@ -118,10 +118,11 @@ def test_many_groups_across_scan_blocks():
     a[rng.integers(0, 3000, 40)] = np.nan
     a[rng.integers(0, 3000, 40)] = -0.0
     x = torch.from_numpy(a)
-    v, inv, cnt = check_same(x, "unique", {"return_inverse": True, "return_counts": True})
+    both = {"return_inverse": True, "return_counts": True}
+    v, inv, cnt = check_same(x, "unique", both)
     assert int(cnt.sum().item()) == 3000
-    runs = torch.from_numpy(np.repeat(rng.integers(0, 5, 700), rng.integers(1, 6, 700)).astype(np.int32))
-    check_same(runs, "unique_consecutive", {"return_inverse": True, "return_counts": True})
+    runs = np.repeat(rng.integers(0, 5, 700), rng.integers(1, 6, 700)).astype(np.int32)
+    check_same(torch.from_numpy(runs), "unique_consecutive", both)
 
 
 def test_unique_readbacks_are_one_and_results_stay_on_the_device():
