@@ -28,6 +28,8 @@ pub mod scan;
 #[cfg(feature = "wgpu")]
 pub mod search;
 #[cfg(feature = "wgpu")]
+pub mod set_ops;
+#[cfg(feature = "wgpu")]
 pub mod sort;
 #[cfg(feature = "wgpu")]
 pub use imp::*;

@@ -1,6 +1,8 @@
 //! Set ops and counting: `unique` (flat and along a dim), `unique_consecutive`, `isin`,
-//! `histc`, `bincount`. Their result sizes depend on the data, so on the wgpu device they read
-//! the input back (as PyTorch's CUDA versions synchronize) and upload the results.
+//! `histc`, `bincount`. Their result sizes depend on the data. On the wgpu device the flat
+//! `unique` and `unique_consecutive` compute there (gpu/set_ops.rs: sort, group flags, a scan,
+//! and one read back of the number of groups, as PyTorch's CUDA unique synchronizes for it);
+//! the `dim=` forms and the other ops read the input back and upload the results.
 
 use crate::bail;
 use crate::cpu::set_ops::{keys_of, radix_sort, unique_consecutive_keys, unique_keys, SortKey};
@@ -42,6 +44,9 @@ impl Tensor {
         if let Some(d) = dim {
             return self.unique_dim(d, inverse, counts, false);
         }
+        if let Some(u) = self.unique_device(false, inverse, counts)? {
+            return Ok(u);
+        }
         let dev = self.device();
         with_dtype!(self.dtype(), T => {
             let keys = keys_of::<T>(&self.elements::<T>()?)?;
@@ -61,6 +66,9 @@ impl Tensor {
         if let Some(d) = dim {
             return self.unique_dim(d, inverse, counts, true);
         }
+        if let Some(u) = self.unique_device(true, inverse, counts)? {
+            return Ok(u);
+        }
         let dev = self.device();
         with_dtype!(self.dtype(), T => {
             let keys = keys_of::<T>(&self.try_to_vec::<T>()?)?;
@@ -73,6 +81,20 @@ impl Tensor {
                 counts: if counts { Some(long(cnt, &[n], dev)?) } else { None },
             })
         })
+    }
+
+    /// The flat `unique` / `unique_consecutive` of a device tensor computed on the device, or
+    /// None (a CPU tensor, or a dtype or size the device kernels do not take).
+    fn unique_device(&self, consecutive: bool, inverse: bool, counts: bool) -> Result<Option<UniqueOut>> {
+        if !self.is_gpu() {
+            return Ok(None);
+        }
+        #[cfg(feature = "wgpu")]
+        if let Some(g) = crate::gpu::set_ops::unique(&self.detach(), consecutive, inverse, counts)? {
+            return Ok(Some(UniqueOut { values: g.values, inverse: g.inverse, counts: g.counts }));
+        }
+        let _ = (consecutive, inverse, counts);
+        Ok(None)
     }
 
     /// `unique` / `unique_consecutive` of the slices along `dim`, compared lexicographically.

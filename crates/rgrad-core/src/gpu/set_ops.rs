@@ -1,0 +1,217 @@
+//! `unique` and `unique_consecutive` (the flat forms) on the device. The elements' keys
+//! (gpu/sort.rs: order-preserving u32 words of the bits, NaN above +inf, -0 equal to +0) are
+//! sorted with their positions by the bitonic sort (`unique`) or taken in order
+//! (`unique_consecutive`); a kernel flags the first position of each group (a key differing
+//! from its predecessor, and every NaN, which PyTorch's CPU unique keeps apart); an inclusive
+//! scan of the flags gives each sorted position its group number; the last of those, the
+//! number of groups, is the one value read back (the result's size, for which PyTorch's CUDA
+//! unique synchronizes too). Then one kernel writes each group's value (decoded from its key,
+//! so -0.0 comes out as 0.0 and NaN as the host's NaN, as on the CPU), its first position and
+//! the inverse, and one more the counts as differences of first positions.
+
+use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::sort::{key_type, key_words, nan_key, sort_rows};
+use super::wgsl::{self, WORKGROUP};
+use crate::error::{Error, Result};
+use crate::{DType, Tensor};
+use std::fmt::Write;
+
+/// Elements per workgroup of the scan (one per invocation).
+const SCAN_BLOCK: usize = WORKGROUP as usize;
+
+/// p = [n, is_float]: ids[i] = 1 where a group starts at sorted position i, else 0.
+fn flags_kernel(words: usize) -> String {
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    let kt = key_type(words);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> keys: array<{kt}>;\n@group(0) @binding(1) var<storage, read_write> ids: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
+    );
+    wgsl::entry(&mut s);
+    // Scalar and vector comparisons differ in WGSL (`any`/`all` reduce the vector ones).
+    let (ne, eq) = if words == 1 { ("k != q", "k == nan") } else { ("any(k != q)", "all(k == nan)") };
+    let _ = writeln!(
+        s,
+        "  let k = keys[i];\n  let nan = {};\n  var start = i == 0u;\n  if (!start) {{\n    let q = keys[i - 1u];\n    start = {ne} || (p[1] != 0u && {eq});\n  }}\n  ids[i] = select(0u, 1u, start);\n}}",
+        nan_key(words)
+    );
+    s
+}
+
+/// p = [n, blocks]: an inclusive scan of each block of `SCAN_BLOCK` words of `data` in place
+/// (Hillis-Steele in workgroup memory), the block's total to `sums`.
+fn scan_block_kernel() -> String {
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read_write> data: array<u32>;\n@group(0) @binding(1) var<storage, read_write> sums: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\nvar<workgroup> sh: array<u32, {SCAN_BLOCK}>;\n@compute @workgroup_size({SCAN_BLOCK})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) l: u32) {{\n  let b = wg.x + wg.y * nw.x;\n  let i = b * {SCAN_BLOCK}u + l;\n  var v = 0u;\n  if (i < p[0]) {{ v = data[i]; }}\n  sh[l] = v;\n  workgroupBarrier();\n  for (var off = 1u; off < {SCAN_BLOCK}u; off = off * 2u) {{\n    var t = 0u;\n    if (l >= off) {{ t = sh[l - off]; }}\n    workgroupBarrier();\n    sh[l] = sh[l] + t;\n    workgroupBarrier();\n  }}\n  if (i < p[0]) {{ data[i] = sh[l]; }}\n  if (l == {last}u && b < p[1]) {{ sums[b] = sh[l]; }}\n}}",
+        last = SCAN_BLOCK - 1
+    );
+    s
+}
+
+/// p = [n]: adds the scanned totals of the blocks before each element's block.
+fn scan_add_kernel() -> String {
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    s.push_str(
+        "@group(0) @binding(0) var<storage, read_write> data: array<u32>;\n@group(0) @binding(1) var<storage, read> sums: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
+    );
+    wgsl::entry(&mut s);
+    let _ = writeln!(
+        s,
+        "  let b = i / {SCAN_BLOCK}u;\n  if (b > 0u) {{ data[i] = data[i] + sums[b - 1u]; }}\n}}"
+    );
+    s
+}
+
+/// An inclusive prefix sum of the first `n` u32 words of `data`, in place: blocks scanned in
+/// workgroups, their totals scanned the same way (recursively), then added back.
+fn scan_in_place(data: &Tensor, n: usize) -> Result<()> {
+    let c = ctx()?;
+    let blocks = n.div_ceil(SCAN_BLOCK);
+    let sums = empty(&[blocks], DType::I32)?;
+    let (db, sb) = (buffer_of(data)?.raw(), buffer_of(&sums)?.raw());
+    let k = c.kernel("unique_scan_block", scan_block_kernel)?;
+    c.dispatch(&k, &[db, sb], &[n as u32, blocks as u32], groups(n, WORKGROUP))?;
+    if blocks > 1 {
+        scan_in_place(&sums, blocks)?;
+        let add = c.kernel("unique_scan_add", scan_add_kernel)?;
+        c.dispatch(&add, &[db, sb], &[n as u32], groups(n, WORKGROUP))?;
+    }
+    Ok(())
+}
+
+/// The value of a group from its key, as the host's `SortKey::from_key` decodes it (NaN keys
+/// to the host's NaN bits), written as u32 words to `outv` at group `g`.
+fn decode_value(dt: DType) -> &'static str {
+    match dt {
+        DType::F32 => "    var b = ~k;\n    if ((k & 0x80000000u) != 0u) { b = k & 0x7fffffffu; }\n    if (k == 0xffffffffu) { b = 0x7fc00000u; }\n    outv[g] = b;\n",
+        DType::I32 => "    outv[g] = k ^ 0x80000000u;\n",
+        DType::F64 => "    var hi = ~k.x;\n    var lo = ~k.y;\n    if ((k.x & 0x80000000u) != 0u) { hi = k.x & 0x7fffffffu; lo = k.y; }\n    outv[2u * g] = lo;\n    outv[2u * g + 1u] = hi;\n",
+        _ => "    outv[2u * g] = k.y;\n    outv[2u * g + 1u] = k.x ^ 0x80000000u;\n",
+    }
+}
+
+/// p = [n]: at each group's first sorted position its value and start; the inverse (the group
+/// of the element at every position) when asked. Bindings: keys, ids, values, then starts
+/// (counts), idx and inv (inverse) when used: the pipeline's layout holds only what the
+/// shader reads.
+fn scatter_kernel(dt: DType, starts: bool, inverse: bool) -> String {
+    let words = key_words(dt).unwrap_or(1);
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    let mut decls = vec![
+        format!("read> keys: array<{}>", key_type(words)),
+        "read> ids: array<u32>".to_string(),
+        "read_write> outv: array<u32>".to_string(),
+    ];
+    if starts {
+        decls.push("read_write> starts: array<u32>".to_string());
+    }
+    if inverse {
+        decls.push("read> idx: array<u32>".to_string());
+        decls.push("read_write> inv: array<i32>".to_string());
+    }
+    decls.push("read> p: array<u32>".to_string());
+    for (b, d) in decls.iter().enumerate() {
+        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, {d};");
+    }
+    wgsl::entry(&mut s);
+    s.push_str("  let id = ids[i];\n  let g = id - 1u;\n  if (i == 0u || ids[i - 1u] != id) {\n    let k = keys[i];\n");
+    s.push_str(decode_value(dt));
+    if starts {
+        s.push_str("    starts[g] = i;\n");
+    }
+    s.push_str("  }\n");
+    if inverse {
+        s.push_str("  inv[idx[i]] = i32(g);\n");
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// p = [m, n]: counts[g] = starts[g + 1] - starts[g], the last group ending at n.
+fn counts_kernel() -> String {
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    s.push_str(
+        "@group(0) @binding(0) var<storage, read> starts: array<u32>;\n@group(0) @binding(1) var<storage, read_write> counts: array<i32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
+    );
+    wgsl::entry(&mut s);
+    s.push_str("  var end = p[1];\n  if (i + 1u < p[0]) { end = starts[i + 1u]; }\n  counts[i] = i32(end - starts[i]);\n}\n");
+    s
+}
+
+/// What the device `unique` returns: the values, and the int64 inverse (of the input's shape)
+/// and counts when asked.
+pub struct Groups {
+    pub values: Tensor,
+    pub inverse: Option<Tensor>,
+    pub counts: Option<Tensor>,
+}
+
+/// `unique` (`consecutive: false`: sorted values, as PyTorch's CPU kernel gives whatever
+/// `sorted` says) or `unique_consecutive` of the flattened device tensor `x`. None when the
+/// dtype or the size is one the kernels do not take (the caller computes on the host).
+pub fn unique(x: &Tensor, consecutive: bool, inverse: bool, counts: bool) -> Result<Option<Groups>> {
+    let dt = x.dtype();
+    let Some(words) = key_words(dt) else { return Ok(None) };
+    let n = x.numel();
+    let long = |t: Tensor| t.to_dtype(DType::I64);
+    if n == 0 {
+        return Ok(Some(Groups {
+            values: empty(&[0], dt)?,
+            inverse: if inverse { Some(long(empty(x.shape(), DType::I32)?)?) } else { None },
+            counts: if counts { Some(long(empty(&[0], DType::I32)?)?) } else { None },
+        }));
+    }
+    if n > i32::MAX as usize {
+        return Ok(None);
+    }
+    let src = if x.is_contiguous() && x.layout().offset == 0 { x.clone() } else { contiguous(x)? };
+    let Some(sorted) = sort_rows(&src, 1, n, false, !consecutive)? else { return Ok(None) };
+    let c = ctx()?;
+    let (kb, ib) = (buffer_of(&sorted.keys)?.raw(), buffer_of(&sorted.idx)?.raw());
+    let ids = empty(&[n], DType::I32)?;
+    let idb = buffer_of(&ids)?.raw();
+    let flags = c.kernel(&format!("unique_flags|{words}"), || flags_kernel(words))?;
+    c.dispatch(&flags, &[kb, idb], &[n as u32, dt.is_float() as u32], groups(n, WORKGROUP))?;
+    scan_in_place(&ids, n)?;
+    // The one synchronization: the number of groups sizes the results.
+    let last = c.read(idb, (n as u64 - 1) * 4, 4)?;
+    let m = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as usize;
+    if m == 0 || m > n {
+        return Err(Error::Runtime(format!("internal: the device unique found {m} groups in {n} elements")));
+    }
+    let values = empty(&[m], dt)?;
+    let starts = if counts { Some(empty(&[m], DType::I32)?) } else { None };
+    let inv = if inverse { Some(empty(x.shape(), DType::I32)?) } else { None };
+    let mut bufs = vec![kb, idb, buffer_of(&values)?.raw()];
+    if let Some(st) = &starts {
+        bufs.push(buffer_of(st)?.raw());
+    }
+    if let Some(inv) = &inv {
+        bufs.extend([ib, buffer_of(inv)?.raw()]);
+    }
+    let key = format!("unique_scatter|{dt:?}|{counts}|{inverse}");
+    let scatter = c.kernel(&key, || scatter_kernel(dt, counts, inverse))?;
+    c.dispatch(&scatter, &bufs, &[n as u32], groups(n, WORKGROUP))?;
+    let cnt = match &starts {
+        Some(st) => {
+            let out = empty(&[m], DType::I32)?;
+            let k = c.kernel("unique_counts", counts_kernel)?;
+            c.dispatch(
+                &k,
+                &[buffer_of(st)?.raw(), buffer_of(&out)?.raw()],
+                &[m as u32, n as u32],
+                groups(m, WORKGROUP),
+            )?;
+            Some(long(out)?)
+        }
+        None => None,
+    };
+    Ok(Some(Groups { values, inverse: inv.map(long).transpose()?, counts: cnt }))
+}
