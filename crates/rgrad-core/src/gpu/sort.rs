@@ -50,12 +50,14 @@ fn init_kernel(dt: DType) -> String {
     s
 }
 
-/// One compare-exchange step of the bitonic network; p = [rows * P / 2, P, j, k].
-fn step_kernel() -> String {
+/// One compare-exchange step of the bitonic network over keys of WGSL type `key` (u32 here;
+/// NaN-free f32/f64 for gpu/sampling.rs); p = [rows * P / 2, P, j, k].
+fn step_kernel(key: &str) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read_write> keys: array<u32>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read_write> keys: array<{key}>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
     );
     wgsl::entry(&mut s);
     s.push_str(
@@ -79,6 +81,35 @@ fn pick_kernel(dt: DType) -> String {
         "  let n = p[2];\n  let r = i / p[3];\n  let row = r * p[1];\n  var s = i % p[3] + p[5];\n  if (p[4] != 0u) {{\n    // the NaNs sort last: count the others by a binary search for the first NaN key\n    var lo = 0u;\n    var hi = n;\n    if (p[6] != 0u) {{\n      loop {{\n        if (lo >= hi) {{ break; }}\n        let mid = (lo + hi) / 2u;\n        if (keys[row + mid] == {NAN_KEY}) {{ hi = mid; }} else {{ lo = mid + 1u; }}\n      }}\n    }} else {{\n      lo = n;\n    }}\n    if (p[4] == 1u) {{\n      s = select((n - 1u) / 2u, lo, lo < n);\n    }} else {{\n      s = select(0u, (lo - 1u) / 2u, lo > 0u);\n    }}\n  }}\n  let id = idx[row + s];\n  outv[i] = src[r * n + id];\n  outi[i] = i32(id);\n}}"
     );
     s
+}
+
+/// Sorts every row of `p2` (a power of two) positions of `keys` (WGSL type `key`) and `idx`
+/// into increasing (key, index) order, in place; `total` positions in all (fits u32 / 2).
+pub(super) fn bitonic(
+    keys: &wgpu::Buffer,
+    idx: &wgpu::Buffer,
+    total: usize,
+    p2: usize,
+    key: &str,
+) -> Result<()> {
+    let c = ctx()?;
+    let u = |v: usize| v as u32;
+    let step = c.kernel(&format!("sort_step|{key}"), || step_kernel(key))?;
+    let mut k = 2;
+    while k <= p2 {
+        let mut j = k / 2;
+        while j > 0 {
+            c.dispatch(
+                &step,
+                &[keys, idx],
+                &[u(total / 2), u(p2), u(j), u(k)],
+                groups(total / 2, WORKGROUP),
+            )?;
+            j /= 2;
+        }
+        k *= 2;
+    }
+    Ok(())
 }
 
 /// Sorts the `rows` contiguous rows of length `n` of the f32/i32 device tensor `x` and picks
@@ -107,16 +138,7 @@ pub fn sorted_pick(
     let u = |v: usize| v as u32;
     let init = c.kernel(&format!("sort_init|{dt:?}"), || init_kernel(dt))?;
     c.dispatch(&init, &[sb, kb, ib], &[u(total), u(p2), u(n), descending as u32], groups(total, WORKGROUP))?;
-    let step = c.kernel("sort_step", step_kernel)?;
-    let mut k = 2;
-    while k <= p2 {
-        let mut j = k / 2;
-        while j > 0 {
-            c.dispatch(&step, &[kb, ib], &[u(total / 2), u(p2), u(j), u(k)], groups(total / 2, WORKGROUP))?;
-            j /= 2;
-        }
-        k *= 2;
-    }
+    bitonic(kb, ib, total, p2, "u32")?;
     let outs = rows * m;
     let outv = empty(&[outs], dt)?;
     let outi = empty(&[outs], DType::I32)?;
