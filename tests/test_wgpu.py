@@ -356,12 +356,14 @@ def test_readbacks_count_copies_to_the_host():
     op stays on the device: kernels chained on device tensors read nothing back."""
     x = torch.arange(12.0, device="wgpu").reshape(3, 4)
     x.sum().item()  # compile what the chain uses before counting
-    before = torch.wgpu.memory_stats()["readbacks"]
+    before = torch.wgpu.memory_stats()
     y = ((x * 2 + 1).relu().sum(dim=1) / 4).exp()
-    assert torch.wgpu.memory_stats()["readbacks"] == before
+    assert torch.wgpu.memory_stats()["readbacks"] == before["readbacks"]
     assert y.device.type == "wgpu"
     y.cpu()
-    assert torch.wgpu.memory_stats()["readbacks"] == before + 1
+    after = torch.wgpu.memory_stats()
+    assert after["readbacks"] == before["readbacks"] + 1
+    assert after["readback_bytes"] == before["readback_bytes"] + 3 * 4  # three float32
 
 
 def test_every_op_on_device_tensors_with_bad_arguments_raises_cleanly():

@@ -46,8 +46,9 @@ def memory_stats():
     """The device buffer pool's counters: ``created`` (buffers allocated for kernel outputs),
     ``reused`` (outputs served from the pool), ``uploads`` (buffers of data copied from the
     host), ``pooled_bytes`` and ``pooled_buffers`` (held for reuse; both are capped) and
-    ``readbacks`` (copies from the device to the host). A warm training loop only reuses."""
-    created, reused, uploads, pooled, buffers, readbacks = _rgrad._wgpu_pool_stats()
+    ``readbacks`` (copies from the device to the host) and ``readback_bytes`` (the bytes they
+    copied). A warm training loop only reuses."""
+    created, reused, uploads, pooled, buffers, readbacks, read_bytes = _rgrad._wgpu_pool_stats()
     return {
         "created": created,
         "reused": reused,
@@ -55,6 +56,7 @@ def memory_stats():
         "pooled_bytes": pooled,
         "pooled_buffers": buffers,
         "readbacks": readbacks,
+        "readback_bytes": read_bytes,
     }
 
 

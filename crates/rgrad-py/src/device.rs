@@ -32,12 +32,12 @@ pub fn _wgpu_supports(dtype: &Bound<'_, PyAny>) -> PyResult<bool> {
 }
 
 /// The buffer pool's counters: `(created, reused, uploads, pooled_bytes, pooled_buffers,
-/// readbacks)`.
+/// readbacks, readback_bytes)`.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64, u64, u64) {
+pub fn _wgpu_pool_stats() -> (u64, u64, u64, u64, u64, u64, u64) {
     let s = rgrad_core::gpu::pool_stats();
-    (s.created, s.reused, s.uploads, s.pooled_bytes, s.pooled_buffers, s.readbacks)
+    (s.created, s.reused, s.uploads, s.pooled_bytes, s.pooled_buffers, s.readbacks, s.readback_bytes)
 }
 
 /// Releases the buffers the pool keeps for reuse.

@@ -436,7 +436,11 @@ impl Context {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        self.pool.lock().stats.readbacks += 1;
+        {
+            let mut pool = self.pool.lock();
+            pool.stats.readbacks += 1;
+            pool.stats.readback_bytes += bytes;
+        }
         let (start, end) = (offset & !3, (offset + bytes).next_multiple_of(4));
         let staging = self.create_buffer(&wgpu::BufferDescriptor {
             label: None,

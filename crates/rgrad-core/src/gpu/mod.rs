@@ -24,6 +24,8 @@ mod reduce;
 #[cfg(feature = "wgpu")]
 mod runtime_dir;
 #[cfg(feature = "wgpu")]
+pub mod sampling;
+#[cfg(feature = "wgpu")]
 pub mod scan;
 #[cfg(feature = "wgpu")]
 pub mod search;
@@ -74,6 +76,9 @@ pub struct PoolStats {
     /// Copies from the device into host memory (`.cpu()`, `.item()`, and any op that reads
     /// its input back): a test that an op stays on the device counts these.
     pub readbacks: u64,
+    /// The bytes those copies read (an op that reads back a status word, not its data, shows
+    /// a few bytes here).
+    pub readback_bytes: u64,
     /// Bytes held by the pool for reuse.
     pub pooled_bytes: u64,
     /// Buffers held by the pool for reuse.

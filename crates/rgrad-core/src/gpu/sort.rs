@@ -65,13 +65,13 @@ fn key_fn(dt: DType) -> String {
     format!("fn rg_key(e: u32) -> {kt} {{\n{body}\n}}\n")
 }
 
-/// `rg_after(ka, kb, ia, ib)`: whether the pair (ka, ia) sorts after (kb, ib).
-fn after_fn(words: usize) -> String {
-    let kt = key_type(words);
-    let cmp = if words == 1 {
-        "ka > kb || (ka == kb && ia > ib)"
-    } else {
+/// `rg_after(ka, kb, ia, ib)`: whether the pair (ka, ia) sorts after (kb, ib), for keys of
+/// WGSL type `kt` (a `vec2<u32>` compares its high word first).
+fn after_fn(kt: &str) -> String {
+    let cmp = if kt.starts_with("vec2") {
         "ka.x > kb.x || (ka.x == kb.x && (ka.y > kb.y || (ka.y == kb.y && ia > ib)))"
+    } else {
+        "ka > kb || (ka == kb && ia > ib)"
     };
     format!("fn rg_after(ka: {kt}, kb: {kt}, ia: u32, ib: u32) -> bool {{ return {cmp}; }}\n")
 }
@@ -96,16 +96,17 @@ fn init_kernel(dt: DType) -> String {
     s
 }
 
-/// One compare-exchange step of the bitonic network; p = [rows * P / 2, P, j, k].
-fn step_kernel(words: usize) -> String {
+/// One compare-exchange step of the bitonic network over keys of WGSL type `key` (`u32` or
+/// `vec2<u32>` for the order-preserving images here; NaN-free f32/f64 for gpu/sampling.rs);
+/// p = [rows * P / 2, P, j, k].
+fn step_kernel(key: &str) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
     let _ = writeln!(
         s,
-        "@group(0) @binding(0) var<storage, read_write> keys: array<{}>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;",
-        key_type(words)
+        "@group(0) @binding(0) var<storage, read_write> keys: array<{key}>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
     );
-    s.push_str(&after_fn(words));
+    s.push_str(&after_fn(key));
     wgsl::entry(&mut s);
     s.push_str(
         "  let half = p[1] / 2u;\n  let r = i / half;\n  let t = i % half;\n  let j = p[2];\n  let lo = (t / j) * 2u * j + (t % j);\n  let a = r * p[1] + lo;\n  let b = a + j;\n  let ka = keys[a];\n  let kb = keys[b];\n  let ia = idx[a];\n  let ib = idx[b];\n  if (rg_after(ka, kb, ia, ib) == ((lo & p[3]) == 0u)) {\n    keys[a] = kb;\n    keys[b] = ka;\n    idx[a] = ib;\n    idx[b] = ia;\n  }\n}\n",
@@ -166,17 +167,39 @@ pub(super) fn sort_rows(
     let u = |v: usize| v as u32;
     let init = c.kernel(&format!("sort_init|{dt:?}"), || init_kernel(dt))?;
     c.dispatch(&init, &[sb, kb, ib], &[u(total), u(p2), u(n), descending as u32], groups(total, WORKGROUP))?;
-    let step = c.kernel(&format!("sort_step|{words}"), || step_kernel(words))?;
+    if sort {
+        bitonic(kb, ib, total, p2, key_type(words))?;
+    }
+    Ok(Some(SortedRows { keys, idx, padded: p2 }))
+}
+
+/// Sorts every row of `p2` (a power of two) positions of `keys` (WGSL type `key`) and `idx`
+/// into increasing (key, index) order, in place; `total` positions in all (fits u32 / 2).
+pub(super) fn bitonic(
+    keys: &wgpu::Buffer,
+    idx: &wgpu::Buffer,
+    total: usize,
+    p2: usize,
+    key: &str,
+) -> Result<()> {
+    let c = ctx()?;
+    let u = |v: usize| v as u32;
+    let step = c.kernel(&format!("sort_step|{key}"), || step_kernel(key))?;
     let mut k = 2;
-    while sort && k <= p2 {
+    while k <= p2 {
         let mut j = k / 2;
         while j > 0 {
-            c.dispatch(&step, &[kb, ib], &[u(total / 2), u(p2), u(j), u(k)], groups(total / 2, WORKGROUP))?;
+            c.dispatch(
+                &step,
+                &[keys, idx],
+                &[u(total / 2), u(p2), u(j), u(k)],
+                groups(total / 2, WORKGROUP),
+            )?;
             j /= 2;
         }
         k *= 2;
     }
-    Ok(Some(SortedRows { keys, idx, padded: p2 }))
+    Ok(())
 }
 
 /// Sorts the `rows` contiguous rows of length `n` of the f32/i32 device tensor `x` and picks

@@ -4,7 +4,7 @@
 //! inverting each row's cumulative sums; without, by the exponential race: category i
 //! arrives at `E_i / w_i` (`E_i = -log1p(-u_i)`), and the first `num_samples` arrivals are
 //! the sample (a zero weight never arrives before a positive one). wgpu tensors are sampled
-//! on the host and the indices go back to the device.
+//! on the device by the same steps (gpu/sampling.rs), from the same uniforms.
 
 use crate::bail;
 use crate::error::Result;
@@ -20,7 +20,7 @@ const PARALLEL_ABOVE: usize = 1 << 15;
 
 /// Weights per block of a row: the blocks' sums (in any order, so they vectorize) place each
 /// target in a block, and only that block is walked.
-const BLOCK: usize = 1024;
+pub(crate) const BLOCK: usize = 1024;
 
 /// With replacement: the samples of one row in increasing order of their uniforms. A target
 /// `u * total` falls in the block whose running sum first exceeds it, and there on the first
@@ -130,19 +130,16 @@ fn row_prefixes<T: Element>(w: &[T], n: usize) -> Result<Vec<Vec<f64>>> {
     Ok(rows.into_iter().map(|(p, _)| p).collect())
 }
 
-fn sample<T: Element>(
-    w: &[T],
-    n: usize,
-    m: usize,
-    replacement: bool,
+/// The `rows x per_row` float64 uniforms of one call, row by row: `uniforms`' values (read
+/// to the host), or the next ones of `gen`'s stream (the default generator's when `None`).
+pub(crate) fn uniforms_of(
     uniforms: Option<&Tensor>,
     gen: Option<&Generator>,
-) -> Result<Vec<i64>> {
-    let rows = w.len() / n;
-    let prefixes = row_prefixes(w, n)?;
-    let per_row = if replacement { m } else { n };
+    rows: usize,
+    per_row: usize,
+) -> Result<Vec<f64>> {
     let count = crate::shape::storage_numel(&[rows, per_row], 8)?;
-    let u = match uniforms {
+    Ok(match uniforms {
         Some(t) => {
             let v = t.detach().to_cpu()?.to_dtype(DType::F64)?.contiguous()?.try_to_vec::<f64>()?;
             if v.len() != count {
@@ -155,7 +152,21 @@ fn sample<T: Element>(
             with_gen(gen, |r| v.extend((0..count).map(|_| r.random::<f64>())));
             v
         }
-    };
+    })
+}
+
+fn sample<T: Element>(
+    w: &[T],
+    n: usize,
+    m: usize,
+    replacement: bool,
+    uniforms: Option<&Tensor>,
+    gen: Option<&Generator>,
+) -> Result<Vec<i64>> {
+    let rows = w.len() / n;
+    let prefixes = row_prefixes(w, n)?;
+    let per_row = if replacement { m } else { n };
+    let u = uniforms_of(uniforms, gen, rows, per_row)?;
     let mut out = crate::storage::try_vec_with_capacity::<i64>(rows * m)?;
     out.resize(rows * m, 0);
     let job = |(i, o): (usize, &mut [i64])| {
@@ -225,6 +236,17 @@ pub fn multinomial_gen(
     if n == 0 {
         bail!(Runtime, "invalid multinomial distribution (sum of probabilities <= 0)");
     }
+    #[cfg(feature = "wgpu")]
+    if probs.is_gpu() {
+        let dims: Vec<i64> = out_shape.iter().map(|&d| d as i64).collect();
+        if let Some(out) =
+            crate::gpu::sampling::multinomial(&probs.detach(), rows, n, m, replacement, uniforms, gen)?
+        {
+            return out.reshape(&dims);
+        }
+    }
+    // The host sampler (and, for sizes past the device kernels' u32 arithmetic, device
+    // tensors read back: gpu/sampling.rs returns None for those).
     let t = probs.detach().to_cpu()?.contiguous()?;
     let off = t.layout().offset;
     let out = with_dtype!(t.dtype(), T => sample(&t.storage_slice::<T>()[off..off + t.numel()], n, m, replacement, uniforms, gen)?);
