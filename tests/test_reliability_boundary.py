@@ -2,6 +2,7 @@
 panic reaches Python as a RuntimeError naming the op, and argument errors name the function
 and the argument with PyTorch's texts (captured from PyTorch 2.15)."""
 
+import sys
 import threading
 import time
 
@@ -431,3 +432,31 @@ def test_function_forms_of_methods_still_work():
     assert torch.softmax(x, dim=1).sum(1).tolist() == pytest.approx([1.0, 1.0])
     with pytest.raises(TypeError, match="softmax"):
         torch.softmax(x, dim="x")
+
+
+_POOL_SCRIPT = r"""
+import threading, sys
+import rgrad as T
+T.set_num_threads(2)
+a = T.rand(1 << 20) > 0.5
+b = T.rand(1 << 20) > 0.5
+ref = int(T.logical_and(a, b).sum())  # the main thread starts the pool: it is worker 0
+out = {}
+def work():
+    # a parallel kernel from another thread while the main thread waits outside the pool
+    out["and"] = int(T.logical_and(a, b).sum())
+    out["sum"] = float((T.ones(1 << 20) * 2).sum())
+t = threading.Thread(target=work)
+t.start()
+t.join(60)
+sys.exit(0 if not t.is_alive() and out == {"and": ref, "sum": 2.0 * (1 << 20)} else 3)
+"""
+
+
+def test_parallel_kernels_from_another_thread_run_while_the_main_thread_waits():
+    """The main thread is one of the pool's workers; a job another thread hands the pool
+    while the main thread is blocked elsewhere must still run (on the other worker)."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", _POOL_SCRIPT], timeout=120, capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
