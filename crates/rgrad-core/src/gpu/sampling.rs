@@ -197,7 +197,7 @@ fn accumulator(dt: DType) -> DType {
 
 /// `multinomial` of the `rows x n` float32/float64 device weights `probs` (checked by the
 /// caller: 1 <= m, m <= n without replacement): the flat `rows * m` int64 indices, or None
-/// when the sizes pass the kernels' u32 arithmetic (the host samples those).
+/// when the sizes exceed the kernels' u32 arithmetic (the host samples those).
 pub fn multinomial(
     probs: &Tensor,
     rows: usize,
