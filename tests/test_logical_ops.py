@@ -83,6 +83,31 @@ def test_logical_and_large_masks():
     )
 
 
+def test_bool_operators_large_broadcast_and_strided():
+    """`&`, `|`, `^` of two bool tensors take the logical ops' parallel loop: contiguous,
+    broadcast and strided operands all give NumPy's answers, with bool results."""
+    rng = np.random.default_rng(1)
+    a, b = rng.random((1000, 1001)) > 0.5, rng.random((1000, 1001)) > 0.4
+    ta, tb = rgrad.from_numpy(a), rgrad.from_numpy(b)
+    row, col = rgrad.from_numpy(b[0]), rgrad.from_numpy(b[:, :1].copy())
+    for got, want in [
+        (ta & tb, a & b),
+        (ta | tb, a | b),
+        (ta ^ tb, a ^ b),
+        (ta & row, a & b[0]),
+        (col | ta, b[:, :1] | a),
+        (ta.t() ^ tb.t(), a.T ^ b.T),
+        (ta[::2, 1::3] & tb[1::2, ::3], a[::2, 1::3] & b[1::2, ::3]),
+        (rgrad.bitwise_and(ta, tb), a & b),
+    ]:
+        assert got.dtype == rgrad.bool
+        np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(RuntimeError):
+        ta & rgrad.from_numpy(b[:3])
+    # a bool with an integer tensor still promotes
+    assert (ta[:2, :2] & rgrad.tensor([[3, 2], [1, 0]])).dtype == rgrad.int64
+
+
 def test_results_have_no_history():
     a = rgrad.tensor([1.0, float("nan")], requires_grad=True)
     for out in (rgrad.isnan(a), rgrad.logical_not(a), rgrad.isclose(a, a), a != a):

@@ -372,19 +372,7 @@ pub fn scatter(dst: &Tensor, offsets: &[i64], src: &Tensor, accumulate: bool) ->
 
 /// Inclusive cumulative sum (or product) along the last dim, as a new contiguous tensor.
 pub fn scan_last(x: &Tensor, product: bool) -> Result<Tensor> {
-    let x = if x.is_contiguous() && x.layout().offset == 0 { x.clone() } else { contiguous(x)? };
-    let out = empty(x.shape(), x.dtype())?;
-    let len = x.shape().last().copied().unwrap_or(1);
-    if x.numel() == 0 {
-        return Ok(out);
-    }
-    let rows = x.numel() / len.max(1);
-    let c = ctx()?;
-    let (dt, op) = (x.dtype(), if product { "*" } else { "+" });
-    let kernel = c.kernel(&format!("scan|{dt:?}|{op}"), || wgsl::scan_kernel(dt, op))?;
-    let bufs = [buffer_of(&x)?.raw(), buffer_of(&out)?.raw()];
-    c.dispatch(&kernel, &bufs, &[rows as u32, len as u32], groups(rows, WORKGROUP))?;
-    Ok(out)
+    super::scan::sum_or_prod_last(x, product)
 }
 
 /// Runs `body` (see [`wgsl::update_kernel`]) over contiguous same-sized tensors of one float

@@ -16,9 +16,6 @@ use crate::error::{Error, Result};
 use crate::{DType, Tensor};
 use std::fmt::Write;
 
-/// Elements per workgroup of the scan (one per invocation).
-const SCAN_BLOCK: usize = WORKGROUP as usize;
-
 /// p = [n, is_float]: ids[i] = 1 where a group starts at sorted position i, else 0.
 fn flags_kernel(words: usize) -> String {
     let mut s = String::new();
@@ -37,51 +34,6 @@ fn flags_kernel(words: usize) -> String {
         nan_key(words)
     );
     s
-}
-
-/// p = [n, blocks]: an inclusive scan of each block of `SCAN_BLOCK` words of `data` in place
-/// (Hillis-Steele in workgroup memory), the block's total to `sums`.
-fn scan_block_kernel() -> String {
-    let mut s = String::new();
-    wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read_write> data: array<u32>;\n@group(0) @binding(1) var<storage, read_write> sums: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\nvar<workgroup> sh: array<u32, {SCAN_BLOCK}>;\n@compute @workgroup_size({SCAN_BLOCK})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) l: u32) {{\n  let b = wg.x + wg.y * nw.x;\n  let i = b * {SCAN_BLOCK}u + l;\n  var v = 0u;\n  if (i < p[0]) {{ v = data[i]; }}\n  sh[l] = v;\n  workgroupBarrier();\n  for (var off = 1u; off < {SCAN_BLOCK}u; off = off * 2u) {{\n    var t = 0u;\n    if (l >= off) {{ t = sh[l - off]; }}\n    workgroupBarrier();\n    sh[l] = sh[l] + t;\n    workgroupBarrier();\n  }}\n  if (i < p[0]) {{ data[i] = sh[l]; }}\n  if (l == {last}u && b < p[1]) {{ sums[b] = sh[l]; }}\n}}",
-        last = SCAN_BLOCK - 1
-    );
-    s
-}
-
-/// p = [n]: adds the scanned totals of the blocks before each element's block.
-fn scan_add_kernel() -> String {
-    let mut s = String::new();
-    wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read_write> data: array<u32>;\n@group(0) @binding(1) var<storage, read> sums: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
-    wgsl::entry(&mut s);
-    let _ = writeln!(
-        s,
-        "  let b = i / {SCAN_BLOCK}u;\n  if (b > 0u) {{ data[i] = data[i] + sums[b - 1u]; }}\n}}"
-    );
-    s
-}
-
-/// An inclusive prefix sum of the first `n` u32 words of `data`, in place: blocks scanned in
-/// workgroups, their totals scanned the same way (recursively), then added back.
-fn scan_in_place(data: &Tensor, n: usize) -> Result<()> {
-    let c = ctx()?;
-    let blocks = n.div_ceil(SCAN_BLOCK);
-    let sums = empty(&[blocks], DType::I32)?;
-    let (db, sb) = (buffer_of(data)?.raw(), buffer_of(&sums)?.raw());
-    let k = c.kernel("unique_scan_block", scan_block_kernel)?;
-    c.dispatch(&k, &[db, sb], &[n as u32, blocks as u32], groups(n, WORKGROUP))?;
-    if blocks > 1 {
-        scan_in_place(&sums, blocks)?;
-        let add = c.kernel("unique_scan_add", scan_add_kernel)?;
-        c.dispatch(&add, &[db, sb], &[n as u32], groups(n, WORKGROUP))?;
-    }
-    Ok(())
 }
 
 /// The value of a group from its key, as the host's `SortKey::from_key` decodes it (NaN keys
@@ -175,11 +127,12 @@ pub fn unique(x: &Tensor, consecutive: bool, inverse: bool, counts: bool) -> Res
     let Some(sorted) = sort_rows(&src, 1, n, false, !consecutive)? else { return Ok(None) };
     let c = ctx()?;
     let (kb, ib) = (buffer_of(&sorted.keys)?.raw(), buffer_of(&sorted.idx)?.raw());
-    let ids = empty(&[n], DType::I32)?;
-    let idb = buffer_of(&ids)?.raw();
+    let first = empty(&[n], DType::I32)?;
     let flags = c.kernel(&format!("unique_flags|{words}"), || flags_kernel(words))?;
-    c.dispatch(&flags, &[kb, idb], &[n as u32, dt.is_float() as u32], groups(n, WORKGROUP))?;
-    scan_in_place(&ids, n)?;
+    let fb = buffer_of(&first)?.raw();
+    c.dispatch(&flags, &[kb, fb], &[n as u32, dt.is_float() as u32], groups(n, WORKGROUP))?;
+    let ids = super::scan::prefix_sum_u32(&first)?;
+    let idb = buffer_of(&ids)?.raw();
     // The one synchronization: the number of groups sizes the results.
     let last = c.read(idb, (n as u64 - 1) * 4, 4)?;
     let m = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as usize;

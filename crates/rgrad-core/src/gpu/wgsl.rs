@@ -641,24 +641,6 @@ pub fn scatter_kernel(dt: DType, accumulate: bool) -> String {
     s
 }
 
-/// Inclusive scan (`+` or `*`) along the last axis of a contiguous `[rows, len]` block, one
-/// invocation per row.
-pub fn scan_kernel(dt: DType, op: &str) -> String {
-    let t = storage_type(dt);
-    let mut s = String::new();
-    header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
-    );
-    entry(&mut s);
-    let _ = writeln!(
-        s,
-        "  let len = p[1];\n  let base = i * len;\n  if (len == 0u) {{ return; }}\n  var acc = src[base];\n  outb[base] = acc;\n  for (var k = 1u; k < len; k = k + 1u) {{ acc = acc {op} src[base + k]; outb[base + k] = acc; }}\n}}"
-    );
-    s
-}
-
 /// A fused in-place update over `k` same-sized contiguous tensors `t0..`, with float
 /// parameters `s0..` and the statements `body` (optimizer steps). float32 parameters travel in
 /// the parameter block (after the offsets); float64 ones in a buffer of their own.

@@ -279,6 +279,21 @@ pub fn bitwise(op: BitwiseOp, a: Operand, b: Operand) -> Result<Tensor> {
     if dt.is_float() || (dt == DType::Bool && matches!(op, BitwiseOp::Shl | BitwiseOp::Shr)) {
         bail!(NotImplemented, "\"{}\" not implemented for '{}'", op.kernel_name(), scalar_type_name(dt));
     }
+    // Two bool tensors: `&`, `|`, `^` are the logical ops, whose byte-wise loop runs in
+    // parallel (the generic bitwise zip below is a strided, single-threaded walk).
+    if let (Operand::T(x), Operand::T(y)) = (&a, &b) {
+        if x.dtype() == DType::Bool && y.dtype() == DType::Bool && !x.is_gpu() && !y.is_gpu() {
+            let lop = match op {
+                BitwiseOp::And => Some(LogicalOp::And),
+                BitwiseOp::Or => Some(LogicalOp::Or),
+                BitwiseOp::Xor => Some(LogicalOp::Xor),
+                BitwiseOp::Shl | BitwiseOp::Shr => None,
+            };
+            if let Some(lop) = lop {
+                return x.logical(lop, y);
+            }
+        }
+    }
     let shape = broadcast_shapes(&shape_of(&a), &shape_of(&b))?;
     if is_gpu(&a) || is_gpu(&b) {
         let ct = gpu_compute_type(dt);
