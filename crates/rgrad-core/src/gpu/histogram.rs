@@ -88,7 +88,11 @@ fn extremes(x: &Tensor) -> Result<(bool, u64, u64)> {
     }
     let b = c.read(eb, 0, (EXT_WORDS * 4) as u64)?;
     let w = |i: usize| u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) as u64;
-    Ok(if words == 1 { (w(0) != 0, w(1), w(2)) } else { (w(0) != 0, w(1) << 32 | w(3), w(2) << 32 | w(4)) })
+    Ok(if words == 1 {
+        (w(0) != 0, w(1), w(2))
+    } else {
+        (w(0) != 0, (w(1) << 32) | w(3), (w(2) << 32) | w(4))
+    })
 }
 
 /// The value of a float32 key (not NaN's), as gpu/set_ops.rs decodes it.
@@ -107,7 +111,7 @@ pub fn int_range(x: &Tensor) -> Result<(i64, i64)> {
     let (_, lo, hi) = extremes(x)?;
     Ok(match x.dtype() {
         DType::I32 => (((lo as u32) ^ 0x8000_0000) as i32 as i64, ((hi as u32) ^ 0x8000_0000) as i32 as i64),
-        _ => ((lo ^ 1 << 63) as i64, (hi ^ 1 << 63) as i64),
+        _ => ((lo ^ (1 << 63)) as i64, (hi ^ (1 << 63)) as i64),
     })
 }
 
@@ -271,10 +275,15 @@ fn weighted_kernel(words: usize, dt: DType) -> String {
 /// (float32 or float64). None when the kernels do not take the dtypes or the sizes.
 pub fn bincount(x: &Tensor, weights: Option<&Tensor>, len: usize, out: DType) -> Result<Option<Tensor>> {
     let Some(words) = key_words(x.dtype()) else { return Ok(None) };
-    if !supports(out) || x.numel() > u32::MAX as usize / 2 || len >= u32::MAX as usize / 2 {
+    if !supports(out) || x.numel() > u32::MAX as usize / 2 {
         return Ok(None);
     }
+    // Allocated first: a length no buffer holds is the device's out-of-memory error here,
+    // not a host allocation of that size on the way to the same error at the upload.
     let dst = empty(&[len], out)?;
+    if len >= u32::MAX as usize / 2 {
+        return Ok(None);
+    }
     let x = plain(x)?;
     let n = x.numel();
     let c = ctx()?;
