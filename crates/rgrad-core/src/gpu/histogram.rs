@@ -11,12 +11,16 @@
 //!   arithmetic (`(x - lo) * bins / (hi - lo)` in the input's dtype, the top edge in the last
 //!   bin, NaN and values outside not counted, an overflowing quotient in bin 0 as the host's
 //!   `to_usize` gives), then widens the counts to the float dtype as the host's repeated
-//!   `+ 1` does (float32 stops at 2^24). The edges are the host's numbers, uploaded.
+//!   `+ 1` does (float32 stops at 2^24). The edges are the host's numbers, uploaded. The
+//!   bins are the host's where the adapter's division is correctly rounded and subnormals are
+//!   kept (llvmpipe; WGSL allows float32 division 2.5 ulp off, so on some GPUs a value within
+//!   an ulp of an inner edge can land in the neighbouring bin).
 //! - bincount counts with `atomicAdd` (exact to 2^32 - 1 per bin; inputs are smaller than
 //!   that) widened to int64. With weights, the values are sorted (stable: the bitonic sort
 //!   breaks ties by position) and each bin sums its weights sequentially in input order, the
 //!   host's order, so the sums are the host's bit for bit (on an adapter whose additions are
-//!   IEEE and keep subnormals, as WGSL asks; no atomics, hence no order to differ).
+//!   IEEE and keep subnormals, as WGSL asks; no atomics, hence no order to differ). A bin
+//!   holding most of a large input is summed by one invocation: correct, not fast.
 
 use super::imp::{buffer_of, ctx, empty, groups, supports, upload};
 use super::set_ops::plain;
