@@ -12,6 +12,8 @@ mod attention;
 #[cfg(feature = "wgpu")]
 mod context;
 #[cfg(feature = "wgpu")]
+pub mod histogram;
+#[cfg(feature = "wgpu")]
 mod imp;
 #[cfg(feature = "wgpu")]
 mod matmul;
@@ -33,6 +35,8 @@ pub mod search;
 pub mod set_ops;
 #[cfg(feature = "wgpu")]
 pub mod sort;
+#[cfg(feature = "wgpu")]
+pub mod unique_dim;
 #[cfg(feature = "wgpu")]
 pub use imp::*;
 

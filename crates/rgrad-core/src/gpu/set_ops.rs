@@ -86,7 +86,7 @@ fn scatter_kernel(dt: DType, starts: bool, inverse: bool) -> String {
 }
 
 /// p = [m, n]: counts[g] = starts[g + 1] - starts[g], the last group ending at n.
-fn counts_kernel() -> String {
+pub(super) fn counts_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
     s.push_str(
@@ -167,4 +167,78 @@ pub fn unique(x: &Tensor, consecutive: bool, inverse: bool, counts: bool) -> Res
         None => None,
     };
     Ok(Some(Groups { values, inverse: inv.map(long).transpose()?, counts: cnt }))
+}
+
+/// `rg_lt(a, b)`: key `a` orders before key `b` (a `vec2<u32>` key compares its high word
+/// first).
+fn lt_fn(words: usize) -> String {
+    let kt = key_type(words);
+    let cmp = if words == 1 { "a < b" } else { "a.x < b.x || (a.x == b.x && a.y < b.y)" };
+    format!("fn rg_lt(a: {kt}, b: {kt}) -> bool {{ return {cmp}; }}\n")
+}
+
+/// p = [n, m, is_float, invert]: whether each element's key is among the first `m` sorted
+/// keys of the test set (a lower-bound binary search; NaN elements are in no set, and the NaN
+/// keys of the set, sorted last, match nothing else). Only the first `m` positions are
+/// searched: the padding's key is also the key of the largest integer.
+fn isin_kernel(dt: DType) -> String {
+    let words = key_words(dt).unwrap_or(1);
+    let kt = key_type(words);
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read> tset: array<{kt}>;\n@group(0) @binding(2) var<storage, read_write> outb: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
+    );
+    s.push_str(&super::sort::key_fn(dt));
+    s.push_str(&lt_fn(words));
+    wgsl::entry(&mut s);
+    let eq = if words == 1 { "tset[lo] == k" } else { "all(tset[lo] == k)" };
+    let is_nan = if words == 1 { "k == nan" } else { "all(k == nan)" };
+    let _ = writeln!(
+        s,
+        "  let k = rg_key(i);\n  let nan = {};\n  var found = false;\n  if (p[2] == 0u || !({is_nan})) {{\n    var lo = 0u;\n    var hi = p[1];\n    loop {{\n      if (lo >= hi) {{ break; }}\n      let mid = lo + (hi - lo) / 2u;\n      if (rg_lt(tset[mid], k)) {{ lo = mid + 1u; }} else {{ hi = mid; }}\n    }}\n    found = lo < p[1] && {eq};\n  }}\n  outb[i] = select(0u, 1u, found != (p[3] != 0u));\n}}",
+        nan_key(words)
+    );
+    s
+}
+
+/// `x` itself when it is contiguous at offset 0 (what the kernels index), else a copy.
+pub(super) fn plain(x: &Tensor) -> Result<Tensor> {
+    if x.is_contiguous() && x.layout().offset == 0 {
+        Ok(x.clone())
+    } else {
+        contiguous(x)
+    }
+}
+
+/// `isin(elements, test)` of the device tensor `elements` in the promoted dtype `dt` (the
+/// test set may be on the host: it is uploaded, never the other way): the bool tensor of
+/// `elements`' shape, or None when the kernels do not take the dtype or the sizes.
+pub fn isin(elements: &Tensor, test: &Tensor, dt: DType, invert: bool) -> Result<Option<Tensor>> {
+    if key_words(dt).is_none() {
+        return Ok(None);
+    }
+    if !super::imp::supports(dt) {
+        return Ok(None);
+    }
+    let (n, m) = (elements.numel(), test.numel());
+    if n > u32::MAX as usize / 2 || m > u32::MAX as usize / 2 {
+        return Ok(None);
+    }
+    let out = empty(elements.shape(), DType::Bool)?;
+    if n == 0 {
+        return Ok(Some(out));
+    }
+    let e = plain(&elements.to_dtype(dt)?)?;
+    let t = test.to_dtype(dt)?;
+    let t = if t.is_gpu() { plain(&t)? } else { super::imp::upload(&t)? };
+    // The set's keys sorted ascending (NaN keys and the padding last); the indices are unused.
+    let Some(sorted) = sort_rows(&t, 1, m, false, true)? else { return Ok(None) };
+    let c = ctx()?;
+    let k = c.kernel(&format!("isin|{dt:?}"), || isin_kernel(dt))?;
+    let bufs = [buffer_of(&e)?.raw(), buffer_of(&sorted.keys)?.raw(), buffer_of(&out)?.raw()];
+    let params = [n as u32, m as u32, dt.is_float() as u32, invert as u32];
+    c.dispatch(&k, &bufs, &params, groups(n, WORKGROUP))?;
+    Ok(Some(out))
 }

@@ -54,7 +54,7 @@ pub(super) fn nan_key(words: usize) -> String {
 
 /// `rg_key(e)`: the key of element `e` of `src` (bound as `array<u32>`); 64-bit elements are
 /// little-endian (low, high) word pairs and their keys (high, low), compared in that order.
-fn key_fn(dt: DType) -> String {
+pub(super) fn key_fn(dt: DType) -> String {
     let body = match dt {
         DType::F32 => "  var b = src[e];\n  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }\n  if (b == 0x80000000u) { b = 0u; }\n  if ((b & 0x80000000u) != 0u) { return ~b; }\n  return b | 0x80000000u;",
         DType::I32 => "  return src[e] ^ 0x80000000u;",

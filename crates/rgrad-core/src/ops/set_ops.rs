@@ -1,8 +1,12 @@
 //! Set ops and counting: `unique` (flat and along a dim), `unique_consecutive`, `isin`,
-//! `histc`, `bincount`. Their result sizes depend on the data. On the wgpu device the flat
-//! `unique` and `unique_consecutive` compute there (gpu/set_ops.rs: sort, group flags, a scan,
-//! and one read back of the number of groups, as PyTorch's CUDA unique synchronizes for it);
-//! the `dim=` forms and the other ops read the input back and upload the results.
+//! `histc`, `bincount`. Their result sizes depend on the data. On the wgpu device they compute
+//! there after the host's argument checks: `unique` / `unique_consecutive` (gpu/set_ops.rs,
+//! gpu/unique_dim.rs: sort, group flags, a scan, and one read back of the number of groups,
+//! as PyTorch's CUDA unique synchronizes for it), `isin` (gpu/set_ops.rs: no readback),
+//! `histc` (gpu/histogram.rs: none with an explicit range, one for the data's range) and
+//! `bincount` (one, for the negative-value check and the length). What the kernels do not
+//! take (other dtypes, sizes beyond their u32 arithmetic, a range or input the host must
+//! refuse) reads the input back and computes here, so every error is the host's.
 
 use crate::bail;
 use crate::cpu::set_ops::{keys_of, radix_sort, unique_consecutive_keys, unique_keys, SortKey};
@@ -110,6 +114,13 @@ impl Tensor {
                 "There are 0 sized dimensions, and they aren't selected, so unique cannot be applied"
             );
         }
+        #[cfg(feature = "wgpu")]
+        if self.is_gpu() {
+            let x = self.detach();
+            if let Some(g) = crate::gpu::unique_dim::unique_dim(&x, d, consecutive, inverse, counts)? {
+                return Ok(UniqueOut { values: g.values, inverse: g.inverse, counts: g.counts });
+            }
+        }
         let dev = self.device();
         let rows = self.detach().transpose(0, d as i64)?;
         let row_len = self.numel().checked_div(n).unwrap_or(0);
@@ -144,6 +155,12 @@ impl Tensor {
     pub fn isin(&self, test: &Tensor, invert: bool) -> Result<Tensor> {
         let dt = DType::promote(self.dtype(), test.dtype());
         let dev = self.device();
+        #[cfg(feature = "wgpu")]
+        if self.is_gpu() {
+            if let Some(out) = crate::gpu::set_ops::isin(&self.detach(), &test.detach(), dt, invert)? {
+                return Ok(out);
+            }
+        }
         let (elems, set) = with_dtype!(dt, T => {
             let e = keys_of::<T>(&self.try_to_vec::<T>()?)?;
             let s = keys_of::<T>(&test.try_to_vec::<T>()?)?;
@@ -177,6 +194,10 @@ impl Tensor {
         if min > max {
             bail!(Runtime, "torch.histc: max must be larger than min");
         }
+        #[cfg(feature = "wgpu")]
+        if let Some(out) = self.histc_device(bins as usize, min, max)? {
+            return Ok(out);
+        }
         let dev = self.device();
         let out = match self.dtype() {
             DType::F32 => histc_of::<f32>(&self.try_to_vec()?, bins as usize, min as f32, max as f32)?,
@@ -205,6 +226,10 @@ impl Tensor {
         if self.ndim() != 1 {
             bail!(Runtime, "bincount only supports 1-d non-negative integral inputs.");
         }
+        #[cfg(feature = "wgpu")]
+        if let Some(out) = self.bincount_device(weights, minlength as usize)? {
+            return Ok(out);
+        }
         let v = self.try_to_vec::<i64>()?;
         if v.iter().any(|&x| x < 0) {
             bail!(Runtime, "bincount only supports 1-d non-negative integral inputs.");
@@ -227,6 +252,66 @@ impl Tensor {
             Some(w) if w.dtype() == DType::F32 => on(weighted_counts::<f32>(&v, &w.try_to_vec()?, len)?, dev),
             Some(w) => on(weighted_counts::<f64>(&v, &w.try_to_vec()?, len)?, dev),
         }
+    }
+}
+
+#[cfg(feature = "wgpu")]
+impl Tensor {
+    /// `histc` of a float32/float64 device tensor on the device (after the caller's checks):
+    /// the edges are the host's, from the data's range when `min == max` (read back: one
+    /// small copy; a NaN or infinite range goes to the host path, which raises its error).
+    /// None for a CPU tensor or what the kernels do not take.
+    fn histc_device(&self, bins: usize, min: f64, max: f64) -> Result<Option<Tensor>> {
+        if !self.is_gpu() || !matches!(self.dtype(), DType::F32 | DType::F64) {
+            return Ok(None);
+        }
+        let x = self.detach();
+        // The host's arithmetic in the input's dtype: float32 edges are rounded first.
+        let f32s = self.dtype() == DType::F32;
+        let round = |v: f64| if f32s { v as f32 as f64 } else { v };
+        let (mut lo, mut hi) = (round(min), round(max));
+        if lo == hi && x.numel() > 0 {
+            let Some(range) = crate::gpu::histogram::float_range(&x)? else { return Ok(None) };
+            (lo, hi) = range;
+        }
+        if lo == hi {
+            (lo, hi) = (round(lo - 1.0), round(hi + 1.0));
+        }
+        if !lo.is_finite() || !hi.is_finite() {
+            return Ok(None);
+        }
+        crate::gpu::histogram::histc(&x, bins, lo, hi)
+    }
+
+    /// `bincount` of an int32/int64 device tensor on the device (after the caller's dtype,
+    /// minlength and shape checks): one readback of the extremes, for the negative-value
+    /// error and the result's length. None (the host path, its checks in its order) for a CPU
+    /// tensor, weights that are not a matching 1-d device tensor, or what the kernels do not
+    /// take.
+    fn bincount_device(&self, weights: Option<&Tensor>, minlength: usize) -> Result<Option<Tensor>> {
+        if !self.is_gpu() || !matches!(self.dtype(), DType::I32 | DType::I64) {
+            return Ok(None);
+        }
+        let out = match weights {
+            None => DType::I64,
+            Some(w) if !w.is_gpu() || w.ndim() != 1 || w.numel() != self.numel() => return Ok(None),
+            Some(w) if w.dtype() == DType::F32 => DType::F32,
+            Some(_) => DType::F64,
+        };
+        if !crate::gpu::supports(out) || self.numel() > u32::MAX as usize / 2 {
+            return Ok(None);
+        }
+        let x = self.detach();
+        let mut len = minlength;
+        if x.numel() > 0 {
+            let (lo, hi) = crate::gpu::histogram::int_range(&x)?;
+            if lo < 0 {
+                bail!(Runtime, "bincount only supports 1-d non-negative integral inputs.");
+            }
+            len = len.max(hi as usize + 1);
+        }
+        let w = weights.map(|w| w.detach());
+        crate::gpu::histogram::bincount(&x, w.as_ref(), len, out)
     }
 }
 
