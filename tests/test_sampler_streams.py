@@ -176,6 +176,82 @@ def test_stream_is_unchanged(pinned, name):
     assert _record_global(CASES[name]) == want["values"]
 
 
+# ---- the refusals: type and message exactly as before -----------------------------------------
+
+_NAN = float("nan")
+ERRORS = {
+    "normal_std_neg": lambda: torch.normal(0.0, -1.0, (2,)),
+    "normal_std_nan": lambda: torch.normal(0.0, _NAN, (2,)),
+    "normal_std_small": lambda: torch.normal(torch.zeros(2), -1e-05),
+    "normal_std_frac": lambda: torch.normal(torch.zeros(2), -2.5),
+    "normal_std_tensor": lambda: torch.normal(torch.zeros(2), torch.tensor([1.0, -1.0])),
+    "normal_std_tensor_nan": lambda: torch.normal(0.0, torch.tensor([1.0, _NAN])),
+    "normal_no_size": lambda: torch.normal(0.0, 1.0),
+    "normal_shapes": lambda: torch.normal(torch.zeros(2), torch.ones(3)),
+    "bernoulli_int": lambda: torch.bernoulli(torch.zeros(2, dtype=torch.int64)),
+    "bernoulli_range": lambda: torch.bernoulli(torch.tensor([0.5, 1.5])),
+    "bernoulli_nan": lambda: torch.bernoulli(torch.tensor([_NAN])),
+    "bernoulli_p": lambda: torch.bernoulli(torch.zeros(2), 1.5),
+    "bernoulli_p_nan": lambda: torch.bernoulli(torch.zeros(2), _NAN),
+    "bernoulli__p": lambda: torch.zeros(2).bernoulli_(-0.5),
+    "bernoulli__tensor": lambda: torch.zeros(2).bernoulli_(torch.tensor([2.0, 0.0])),
+    "bernoulli__shape": lambda: torch.zeros(2).bernoulli_(torch.full((3,), 0.5)),
+    "bernoulli__bigger": lambda: torch.zeros(3).bernoulli_(torch.full((2, 3), 0.5)),
+    "exponential_int": lambda: torch.zeros(2, dtype=torch.int64).exponential_(),
+    "exponential_lambda": lambda: torch.zeros(2).exponential_(0.0),
+    "exponential_nan": lambda: torch.zeros(2).exponential_(_NAN),
+    "geometric_p": lambda: torch.zeros(2).geometric_(1.0),
+    "geometric_p_small": lambda: torch.zeros(2).geometric_(1e-300 * 0),
+    "log_normal_int": lambda: torch.zeros(2, dtype=torch.int32).log_normal_(),
+    "log_normal_std": lambda: torch.zeros(2).log_normal_(0.0, -0.125),
+    "cauchy_int": lambda: torch.zeros(2, dtype=torch.int32).cauchy_(),
+    "cauchy_sigma": lambda: torch.zeros(2).cauchy_(0.0, 0.0),
+    "random_order": lambda: torch.zeros(2).random_(5, 5),
+    "random_to": lambda: torch.zeros(2).random_(-3),
+    "random_int32_to": lambda: torch.zeros(2, dtype=torch.int32).random_(0, 2**40),
+    "random_int32_from": lambda: torch.zeros(2, dtype=torch.int32).random_(-(2**40), 0),
+    "random_int64_from": lambda: torch.zeros(2, dtype=torch.int64).random_(-(2**63) - 1, 0),
+    "random_huge": lambda: torch.zeros(2).random_(0, 2**70),
+    "uniform_order": lambda: torch.zeros(2).uniform_(2.0, 1.0),
+    "uniform_inf": lambda: torch.zeros(2).uniform_(0.0, math.inf),
+    "uniform_f32_max": lambda: torch.zeros(2).uniform_(-1e39, 0.0),
+    "uniform_f64_nan": lambda: torch.zeros(2, dtype=f64).uniform_(_NAN, 0.0),
+    "uniform_int": lambda: torch.zeros(2, dtype=torch.int64).uniform_(),
+    "normal__std": lambda: torch.zeros(2).normal_(0.0, -3.0),
+    "normal__int": lambda: torch.zeros(2, dtype=torch.int64).normal_(),
+    "leaf_exponential_": lambda: torch.zeros(2, requires_grad=True).exponential_(),
+    "expanded_cauchy_": lambda: torch.zeros(1).expand(3).cauchy_(),
+    "generator_type": lambda: torch.zeros(2).exponential_(generator=3),
+}
+
+
+def _error_of(call):
+    try:
+        call()
+    except Exception as e:  # noqa: BLE001 - the type is what is pinned
+        return [type(e).__name__, str(e)]
+    return None
+
+
+def test_every_error_is_pinned(pinned_errors):
+    assert sorted(pinned_errors) == sorted(ERRORS)
+
+
+@pytest.fixture(scope="module")
+def pinned_errors():
+    return json.loads(ERRORS_DATA.read_text())
+
+
+ERRORS_DATA = pathlib.Path(__file__).parent / "data" / "sampler_errors.json"
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_error_is_unchanged(pinned_errors, name):
+    assert _error_of(ERRORS[name]) == pinned_errors[name]
+
+
 if __name__ == "__main__":
     DATA.write_text(json.dumps({k: _record(v) for k, v in sorted(CASES.items())}, indent=1) + "\n")
-    print(f"wrote {len(CASES)} cases to {DATA}")
+    errors = {k: _error_of(v) for k, v in sorted(ERRORS.items())}
+    ERRORS_DATA.write_text(json.dumps(errors, indent=1) + "\n")
+    print(f"wrote {len(CASES)} cases to {DATA}, {len(ERRORS)} to {ERRORS_DATA}")

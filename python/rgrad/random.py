@@ -10,8 +10,6 @@ seed gives the same numbers on the CPU and on wgpu. The numbers differ from PyTo
 
 from __future__ import annotations
 
-import math
-
 from rgrad import _rgrad
 
 __all__ = [
@@ -82,41 +80,3 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     if size is not None:
         kwargs["size"] = size
     return _rgrad.randint(*args, requires_grad=requires_grad, **kwargs)
-
-
-_compiled_normal_ = _rgrad.Tensor.normal_
-_compiled_uniform_ = _rgrad.Tensor.uniform_
-
-
-def _num(v):
-    # As PyTorch's messages print numbers (C++ streams): -1, 1.5, nan.
-    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
-
-
-_FLOAT_MAX = {
-    "rgrad.float32": (3.4028234663852886e38, "float"),
-    "rgrad.float64": (math.inf, "double"),
-}
-
-
-def _normal_(self, mean=0.0, std=1.0, *, generator=None):
-    if not std >= 0:  # also refuses NaN
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {_num(std)}")
-    return _compiled_normal_(self, mean, std, generator=generator)
-
-
-def _uniform_(self, from_=0.0, to=1.0, *, generator=None):
-    limit, cname = _FLOAT_MAX.get(str(self.dtype), (math.inf, "float"))
-    for name, v in (("from", from_), ("to", to)):
-        if not (math.isfinite(v) and -limit <= v <= limit):
-            raise RuntimeError(f"{name} is out of bounds for {cname}")
-    if from_ > to:
-        raise RuntimeError(
-            f"uniform_ expects to return a [from, to) range, but found from={_num(from_)} > "
-            f"to={_num(to)}"
-        )
-    return _compiled_uniform_(self, from_, to, generator=generator)
-
-
-_rgrad.Tensor.normal_ = _normal_
-_rgrad.Tensor.uniform_ = _uniform_
