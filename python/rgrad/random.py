@@ -5,7 +5,11 @@ Every generator is the Rust core's ``Generator``: ChaCha12 (the algorithm of ``r
 ``default_generator`` is a handle on the one every random op uses without ``generator=``;
 ``rgrad.Generator()`` makes an independent one (seeded with PyTorch's default seed). Every
 sampler draws from the generator it is given in the core, on the host for every device, so a
-seed gives the same numbers on the CPU and on wgpu. The numbers differ from PyTorch's.
+seed gives the same numbers on the CPU and on wgpu. A generator's ``device`` ('cpu' or 'wgpu')
+is a label it keeps, not a restriction: a generator of either device drives samplers producing
+tensors on either device, with the same numbers (PyTorch refuses a generator of another
+device type; its device streams are different algorithms, ours are one). The numbers differ
+from PyTorch's.
 """
 
 from __future__ import annotations

@@ -15,6 +15,14 @@ use rgrad_core::random::{default_generator, Generator, STATE_LEN};
 use rgrad_core::{DType, Device, Operand, Tensor};
 
 /// `rgrad.Generator(device='cpu')`: an independent stream, seeded with PyTorch's default seed.
+///
+/// Devices: every generator is a host-side ChaCha12 stream, and every sampler draws on the
+/// host, so one seed gives the same numbers for CPU and wgpu tensors. `device` ('cpu' or
+/// 'wgpu', which needs an adapter) is a label the generator keeps (`.device`, pickling); it
+/// does not restrict use: a generator of either device drives samplers on either device and
+/// draws the same numbers there. (PyTorch refuses a generator of another device type, e.g.
+/// "Expected a 'cuda' device type for generator but found 'cpu'", because its CUDA streams
+/// are a different algorithm; here they are one.)
 #[pyclass(name = "Generator", module = "rgrad", frozen, weakref)]
 pub struct PyGenerator {
     pub g: Generator,
