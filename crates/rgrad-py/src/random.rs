@@ -274,7 +274,11 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (p, *, generator=None))]
-    fn geometric_(slf: &Bound<'_, Self>, p: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    fn geometric_(
+        slf: &Bound<'_, Self>,
+        p: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
         let gen = generator_arg(generator, "geometric")?;
         in_place(slf, |t| sampling::sample_(gen.as_ref(), t, Dist::Geometric { p }))
     }
@@ -313,7 +317,8 @@ impl PyTensor {
         let (lo, hi) = sampling::random_range(slf.borrow().t.dtype(), from_, to).py()?;
         // The bounds a 64-bit draw can take (Python's message for an int that does not fit).
         let long = |v: i128| {
-            i64::try_from(v).map_err(|_| PyOverflowError::new_err("Python int too large to convert to C long"))
+            i64::try_from(v)
+                .map_err(|_| PyOverflowError::new_err("Python int too large to convert to C long"))
         };
         let (lo, hi) = (long(lo)?, long(hi)?);
         let gen = generator_arg(generator, "randint")?;

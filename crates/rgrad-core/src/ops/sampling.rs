@@ -54,7 +54,8 @@ fn integer_text(v: f64) -> String {
     // m * 2^e in base-1e9 limbs (least significant first): floats up to 2^1024.
     let bits = v.abs().to_bits();
     let (exp, mant) = (((bits >> 52) & 0x7ff) as i32 - 1075, (bits & ((1 << 52) - 1)) | (1 << 52));
-    let mut limbs: Vec<u64> = vec![mant % 1_000_000_000, mant / 1_000_000_000 % 1_000_000_000, mant / 1_000_000_000_000_000_000];
+    let mut limbs: Vec<u64> =
+        vec![mant % 1_000_000_000, mant / 1_000_000_000 % 1_000_000_000, mant / 1_000_000_000_000_000_000];
     for _ in 0..exp {
         let mut carry = 0;
         for l in limbs.iter_mut() {
@@ -120,7 +121,8 @@ fn check_p(p: f64) -> Result<()> {
 fn below(u: &Tensor, p: &Tensor, dtype: DType) -> Result<Tensor> {
     // Exact in f64 for both sides, so the comparison is the one in their own dtype.
     let (u, pv) = (values(u)?, values(p)?);
-    let hits = crate::storage::try_collect(u.len(), u.iter().zip(&pv).map(|(a, b)| f64::from(u8::from(a < b))))?;
+    let hits =
+        crate::storage::try_collect(u.len(), u.iter().zip(&pv).map(|(a, b)| f64::from(u8::from(a < b))))?;
     Tensor::try_from_vec(hits, p.shape())?.cast_kernel(dtype)
 }
 
@@ -178,7 +180,7 @@ pub fn sample_(gen: Option<&Generator>, t: &Tensor, dist: Dist) -> Result<()> {
         }
         Dist::Exponential { lambd } => {
             check_float(t, "exponential_cpu")?;
-            if !(lambd > 0.0) {
+            if lambd.is_nan() || lambd <= 0.0 {
                 bail!(Runtime, "exponential_ expects lambda > 0.0, but found lambda={}", number_text(lambd));
             }
             "ExponentialBackward0"
@@ -191,14 +193,14 @@ pub fn sample_(gen: Option<&Generator>, t: &Tensor, dist: Dist) -> Result<()> {
         }
         Dist::LogNormal { std, .. } => {
             check_float(t, "log_normal_cpu")?;
-            if !(std > 0.0) {
+            if std.is_nan() || std <= 0.0 {
                 bail!(Runtime, "log_normal_ expects std > 0.0, but found std={}", number_text(std));
             }
             "LogNormalBackward0"
         }
         Dist::Cauchy { sigma, .. } => {
             check_float(t, "cauchy_cpu")?;
-            if !(sigma > 0.0) {
+            if sigma.is_nan() || sigma <= 0.0 {
                 bail!(Runtime, "cauchy_ expects sigma > 0.0, but found sigma={}", number_text(sigma));
             }
             "CauchyBackward0"
@@ -267,11 +269,14 @@ pub fn uniform_(gen: Option<&Generator>, t: &Tensor, from: f64, to: f64) -> Resu
         );
     }
     let (shape, dt) = (t.dims(), t.dtype());
-    write_drawn(t, "UniformBackward0", || rand_uniform_gen(gen, &shape, dt)?.mul_scalar(to - from)?.add_scalar(from))
+    write_drawn(t, "UniformBackward0", || {
+        rand_uniform_gen(gen, &shape, dt)?.mul_scalar(to - from)?.add_scalar(from)
+    })
 }
 
 fn check_std(std: Scalar) -> Result<()> {
-    if !(scalar_value(std) >= 0.0) {
+    let v = scalar_value(std);
+    if v.is_nan() || v < 0.0 {
         bail!(Runtime, "normal expects std >= 0.0, but found std {}", scalar_text(std));
     }
     Ok(())
