@@ -359,6 +359,16 @@ SAMPLERS_WITH_A_GENERATOR = {
     "geometric_": lambda g: rgrad.empty(3).geometric_(0.5, generator=g),
     "random_": lambda g: rgrad.empty(3).random_(0, 5, generator=g),
     "bernoulli_": lambda g: rgrad.empty(3).bernoulli_(0.5, generator=g),
+    "bernoulli_ (tensor p)": lambda g: rgrad.empty(3).bernoulli_(
+        rgrad.full((3,), 0.5), generator=g
+    ),
+    "bernoulli (p)": lambda g: rgrad.bernoulli(rgrad.zeros(3), 0.5, generator=g),
+    "Tensor.bernoulli": lambda g: rgrad.full((3,), 0.5).bernoulli(generator=g),
+    "normal (numbers)": lambda g: rgrad.normal(0.0, 2.0, (3,), generator=g),
+    "normal (tensors)": lambda g: rgrad.normal(rgrad.zeros(3), rgrad.ones(3), generator=g),
+    "log_normal_": lambda g: rgrad.empty(3).log_normal_(generator=g),
+    "cauchy_": lambda g: rgrad.empty(3).cauchy_(generator=g),
+    "random_ (dtype range)": lambda g: rgrad.empty(3, dtype=rgrad.int32).random_(generator=g),
     "randperm (DataLoader shuffle)": lambda g: list(
         rgrad.utils.data.RandomSampler(range(5), generator=g)
     ),

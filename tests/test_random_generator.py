@@ -336,3 +336,95 @@ def test_cpu_and_wgpu_draw_the_same_numbers(name):
     torch.manual_seed(17)
     on_dev_global = draw(None, "wgpu")
     assert on_dev_global.cpu().tolist() == on_dev.cpu().tolist()
+
+
+# ---- generators and devices --------------------------------------------------------------------
+# The rule: a generator's device is a label it keeps; every generator is one host-side stream
+# and drives samplers on every device with the same numbers (PyTorch refuses a generator of
+# another device type; rgrad's streams are one algorithm on every device).
+
+
+def _wgpu_gen(seed):
+    return torch.Generator(device="wgpu").manual_seed(seed)
+
+
+def test_cpu_generator_device_spellings():
+    for dev in (None, "cpu", torch.device("cpu")):
+        g = torch.Generator() if dev is None else torch.Generator(device=dev)
+        assert str(g.device) == "cpu"
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda, wgpu"):
+        torch.Generator(device="tpu")
+
+
+@pytest.mark.wgpu
+@wgpu
+def test_wgpu_generator_is_accepted_and_keeps_its_device():
+    for dev in ("wgpu", "wgpu:0", torch.device("wgpu")):
+        g = torch.Generator(device=dev)
+        assert str(g.device) == "wgpu:0"
+    with pytest.raises(RuntimeError, match="out of range"):
+        torch.Generator(device="wgpu:1")
+    g = _wgpu_gen(4)
+    torch.rand(3, generator=g)
+    for h in (copy.deepcopy(g), pickle.loads(pickle.dumps(g))):
+        assert str(h.device) == "wgpu:0"
+        assert torch.rand(4, generator=h).tolist() == torch.rand(4, generator=_clone(g)).tolist()
+    # The state moves between generators of either device: one format, one stream.
+    c = torch.Generator().set_state(g.get_state())
+    assert torch.randn(5, generator=c).tolist() == torch.randn(5, generator=_clone(g)).tolist()
+
+
+@pytest.mark.wgpu
+@wgpu
+@pytest.mark.parametrize("name", sorted(DEVICE_SAMPLERS))
+def test_generators_of_either_device_work_on_either_device(name):
+    draw = DEVICE_SAMPLERS[name]
+    want = draw(_gen(23), "cpu").tolist()
+    for make in (_gen, _wgpu_gen):
+        for dev in ("cpu", "wgpu"):
+            got = draw(make(23), dev)
+            assert str(got.device).startswith(dev)
+            assert got.cpu().tolist() == pytest.approx(want, rel=1e-6, abs=1e-6), (make, dev)
+
+
+# name -> sampler of a strided view: the in-place samplers write on wgpu as on the CPU
+STRIDED = {
+    "bernoulli_": lambda v, g: v.bernoulli_(0.4, generator=g),
+    "bernoulli_tensor": lambda v, g: v.bernoulli_(torch.full((3,), 0.5), generator=g),
+    "exponential_": lambda v, g: v.exponential_(2.0, generator=g),
+    "geometric_": lambda v, g: v.geometric_(0.3, generator=g),
+    "log_normal_": lambda v, g: v.log_normal_(0.0, 0.5, generator=g),
+    "cauchy_": lambda v, g: v.cauchy_(generator=g),
+    "random_": lambda v, g: v.random_(0, 50, generator=g),
+    "uniform_": lambda v, g: v.uniform_(-1.0, 1.0, generator=g),
+    "normal_": lambda v, g: v.normal_(1.0, 2.0, generator=g),
+}
+
+
+@pytest.mark.wgpu
+@wgpu
+@pytest.mark.parametrize("name", sorted(STRIDED))
+def test_in_place_samplers_write_strided_wgpu_views(name):
+    out = {}
+    for dev in ("cpu", "wgpu"):
+        base = torch.full((4, 6), -3.0, device=dev)
+        version = base._version
+        STRIDED[name](base[:, ::2], _wgpu_gen(5))
+        assert base._version > version
+        out[dev] = base.cpu().flatten().tolist()
+    assert out["wgpu"] == pytest.approx(out["cpu"], rel=1e-6, abs=1e-6)
+    assert out["wgpu"][1::2] == [-3.0] * 12  # outside the view: untouched
+
+
+@pytest.mark.wgpu
+@wgpu
+def test_normal_and_bernoulli_of_wgpu_tensors_stay_there():
+    mean = torch.zeros(3, 4, device="wgpu")
+    z = torch.normal(mean, torch.ones(4, device="wgpu"), generator=_gen(3))
+    assert str(z.device).startswith("wgpu") and not z.requires_grad
+    want = torch.normal(torch.zeros(3, 4), torch.ones(4), generator=_gen(3))
+    assert z.cpu().flatten().tolist() == pytest.approx(want.flatten().tolist(), rel=1e-6)
+    b = torch.bernoulli(torch.full((5,), 0.5, device="wgpu"), generator=_wgpu_gen(3))
+    assert str(b.device).startswith("wgpu")
+    with pytest.raises(RuntimeError, match="Expected p_in >= 0"):
+        torch.bernoulli(torch.tensor([0.5, 2.0], device="wgpu"))

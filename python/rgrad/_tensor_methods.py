@@ -24,12 +24,6 @@ from rgrad._products import (
     lerp,
 )
 from rgrad._sampling import (
-    _bernoulli,
-    _bernoulli_,
-    _cauchy_,
-    _exponential_,
-    _geometric_,
-    _log_normal_,
     _random_,
     multinomial,
 )
@@ -134,12 +128,6 @@ METHODS = {
     "addcmul_": _addcmul_,
     "addcdiv_": _addcdiv_,
     "lerp_": _lerp_,
-    "bernoulli": _bernoulli,
-    "bernoulli_": _bernoulli_,
-    "exponential_": _exponential_,
-    "geometric_": _geometric_,
-    "log_normal_": _log_normal_,
-    "cauchy_": _cauchy_,
     "random_": _random_,
     "squeeze_": _squeeze_,
     "unsqueeze_": _unsqueeze_,

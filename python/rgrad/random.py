@@ -5,12 +5,14 @@ Every generator is the Rust core's ``Generator``: ChaCha12 (the algorithm of ``r
 ``default_generator`` is a handle on the one every random op uses without ``generator=``;
 ``rgrad.Generator()`` makes an independent one (seeded with PyTorch's default seed). Every
 sampler draws from the generator it is given in the core, on the host for every device, so a
-seed gives the same numbers on the CPU and on wgpu. The numbers differ from PyTorch's.
+seed gives the same numbers on the CPU and on wgpu. A generator's ``device`` ('cpu' or 'wgpu')
+is a label it keeps, not a restriction: a generator of either device drives samplers producing
+tensors on either device, with the same numbers (PyTorch refuses a generator of another
+device type; its device streams are different algorithms, ours are one). The numbers differ
+from PyTorch's.
 """
 
 from __future__ import annotations
-
-import math
 
 from rgrad import _rgrad
 
@@ -82,41 +84,3 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     if size is not None:
         kwargs["size"] = size
     return _rgrad.randint(*args, requires_grad=requires_grad, **kwargs)
-
-
-_compiled_normal_ = _rgrad.Tensor.normal_
-_compiled_uniform_ = _rgrad.Tensor.uniform_
-
-
-def _num(v):
-    # As PyTorch's messages print numbers (C++ streams): -1, 1.5, nan.
-    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
-
-
-_FLOAT_MAX = {
-    "rgrad.float32": (3.4028234663852886e38, "float"),
-    "rgrad.float64": (math.inf, "double"),
-}
-
-
-def _normal_(self, mean=0.0, std=1.0, *, generator=None):
-    if not std >= 0:  # also refuses NaN
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {_num(std)}")
-    return _compiled_normal_(self, mean, std, generator=generator)
-
-
-def _uniform_(self, from_=0.0, to=1.0, *, generator=None):
-    limit, cname = _FLOAT_MAX.get(str(self.dtype), (math.inf, "float"))
-    for name, v in (("from", from_), ("to", to)):
-        if not (math.isfinite(v) and -limit <= v <= limit):
-            raise RuntimeError(f"{name} is out of bounds for {cname}")
-    if from_ > to:
-        raise RuntimeError(
-            f"uniform_ expects to return a [from, to) range, but found from={_num(from_)} > "
-            f"to={_num(to)}"
-        )
-    return _compiled_uniform_(self, from_, to, generator=generator)
-
-
-_rgrad.Tensor.normal_ = _normal_
-_rgrad.Tensor.uniform_ = _uniform_

@@ -45,7 +45,7 @@ fn filled_on(
     }
 }
 
-fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
+pub(crate) fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
     match kw {
         Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?, "size")?),
         _ => usize_shape(&int_list(size, "size")?),

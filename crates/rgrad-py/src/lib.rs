@@ -166,7 +166,8 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(samplers::_binomial, m)?)?;
     m.add_class::<random::PyGenerator>()?;
     m.add_function(wrap_pyfunction!(random::_default_generator, m)?)?;
-    m.add_function(wrap_pyfunction!(random::_sample_distribution, m)?)?;
+    m.add_function(wrap_pyfunction!(random::_bernoulli, m)?)?;
+    m.add_function(wrap_pyfunction!(random::_normal, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_bucketize, m)?)?;
     m.add_function(wrap_pyfunction!(set_search::_isin, m)?)?;

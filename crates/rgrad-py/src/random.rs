@@ -1,17 +1,28 @@
 //! `rgrad.Generator`: the core's `Generator` (ChaCha12, readable state) as a Python object, the
 //! default generator's handle, and the `generator=` argument every sampler reads.
 
-use crate::dtype::{check_device, device_object, extract_dtype, PyDevice};
-use crate::errors::IntoPyResult;
+use crate::convert::{require_operand, Arg};
+use crate::dtype::{check_device, device_object, opt_dtype, PyDevice};
+use crate::errors::{run, IntoPyResult};
+use crate::factory::shape_arg;
 use crate::tensor::{wrap, PyTensor};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyInt;
-use rgrad_core::ops::distributions::{sample, Dist};
+use pyo3::types::{PyInt, PyTuple};
+use rgrad_core::ops::distributions::Dist;
+use rgrad_core::ops::sampling;
 use rgrad_core::random::{default_generator, Generator, STATE_LEN};
-use rgrad_core::{DType, Device, Tensor};
+use rgrad_core::{DType, Device, Operand, Tensor};
 
 /// `rgrad.Generator(device='cpu')`: an independent stream, seeded with PyTorch's default seed.
+///
+/// Devices: every generator is a host-side ChaCha12 stream, and every sampler draws on the
+/// host, so one seed gives the same numbers for CPU and wgpu tensors. `device` ('cpu' or
+/// 'wgpu', which needs an adapter) is a label the generator keeps (`.device`, pickling); it
+/// does not restrict use: a generator of either device drives samplers on either device and
+/// draws the same numbers there. (PyTorch refuses a generator of another device type, e.g.
+/// "Expected a 'cuda' device type for generator but found 'cpu'", because its CUDA streams
+/// are a different algorithm; here they are one.)
 #[pyclass(name = "Generator", module = "rgrad", frozen, weakref)]
 pub struct PyGenerator {
     pub g: Generator,
@@ -144,32 +155,195 @@ pub fn generator_arg(ob: Option<&Bound<'_, PyAny>>, func: &str) -> PyResult<Opti
     }
 }
 
-/// `_sample_distribution(kind, size, dtype, a, b=0.0, generator=None)`: the draws of an
-/// in-place sampler on the CPU (`rgrad_core::ops::distributions`), parameters checked by the
-/// caller: exponential (lambd), geometric (p), log_normal (mean, std), cauchy (median, sigma),
-/// bernoulli (p).
+fn arg_operand(a: &Arg) -> Operand<'_> {
+    match a {
+        Arg::T(t) => Operand::T(t),
+        Arg::S(v) => Operand::S(*v),
+    }
+}
+
+// ---- the samplers: one core op each (rgrad_core::ops::sampling), drawing from `generator=` ----
+
+/// `rgrad.bernoulli(input, p=None, *, generator=None)`.
 #[rgrad_py_macros::boundary]
 #[pyfunction]
-#[pyo3(signature = (kind, size, dtype, a, b=0.0, generator=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn _sample_distribution(
+#[pyo3(signature = (input, p=None, *, generator=None))]
+pub fn _bernoulli(
     py: Python<'_>,
-    kind: &str,
-    size: Vec<usize>,
-    dtype: &Bound<'_, PyAny>,
-    a: f64,
-    b: f64,
+    input: PyRef<'_, PyTensor>,
+    p: Option<f64>,
     generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyTensor>> {
-    let dist = match kind {
-        "exponential" => Dist::Exponential { lambd: a },
-        "geometric" => Dist::Geometric { p: a },
-        "log_normal" => Dist::LogNormal { mean: a, std: b },
-        "cauchy" => Dist::Cauchy { median: a, sigma: b },
-        "bernoulli" => Dist::Bernoulli { p: a },
-        _ => return Err(PyValueError::new_err(format!("unknown distribution '{kind}'"))),
-    };
-    let gen = generator_arg(generator, kind)?;
-    let dt = extract_dtype(dtype)?;
-    wrap(py, sample(gen.as_ref(), dist, &size, dt).py()?)
+    let gen = generator_arg(generator, if p.is_some() { "bernoulli" } else { "rand" })?;
+    let t = input.t.clone();
+    wrap(py, run(py, t.numel(), || sampling::bernoulli(gen.as_ref(), &t, p))?)
+}
+
+/// `rgrad.normal(mean, std, size=None, *, generator, dtype, device, requires_grad)`: numbers
+/// or tensors for `mean` and `std` (numbers need `size`).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (mean, std, size=None, *, generator=None, dtype=None, device=None, requires_grad=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn _normal(
+    py: Python<'_>,
+    mean: &Bound<'_, PyAny>,
+    std: &Bound<'_, PyAny>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyTensor>> {
+    let gen = generator_arg(generator, "randn")?;
+    let (m, s) = (require_operand(mean, "normal")?, require_operand(std, "normal")?);
+    if let (Arg::S(m), Arg::S(s)) = (&m, &s) {
+        let shape = match size {
+            Some(sz) if !sz.is_none() => Some(shape_arg(&PyTuple::new(py, [sz])?, None)?),
+            _ => None,
+        };
+        let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
+        let dev = check_device(device)?.unwrap_or(Device::Cpu);
+        let work = shape.as_ref().map_or(0, |s| s.iter().product());
+        let Some(t) =
+            run(py, work, || sampling::normal_numbers(gen.as_ref(), *m, *s, shape.as_deref(), dt, dev))?
+        else {
+            return Err(PyTypeError::new_err("normal() missing 1 required positional argument: 'size'"));
+        };
+        if requires_grad {
+            t.set_requires_grad(true).py()?;
+        }
+        return wrap(py, t);
+    }
+    let work = [&m, &s].iter().map(|a| if let Arg::T(t) = a { t.numel() } else { 1 }).max().unwrap_or(1);
+    let out = run(py, work, || sampling::normal_tensors(gen.as_ref(), arg_operand(&m), arg_operand(&s)))?;
+    wrap(py, out)
+}
+
+/// Runs an in-place sampler on `slf` (the GIL released for big tensors) and returns `slf`.
+fn in_place(
+    slf: &Bound<'_, PyTensor>,
+    f: impl FnOnce(&Tensor) -> rgrad_core::Result<()> + Send,
+) -> PyResult<Py<PyTensor>> {
+    let t = slf.borrow().t.clone();
+    run(slf.py(), t.numel(), || f(&t))?;
+    Ok(slf.clone().unbind())
+}
+
+#[rgrad_py_macros::boundary]
+#[pymethods]
+impl PyTensor {
+    /// `bernoulli(p=None, *, generator=None)`: see `rgrad.bernoulli`.
+    #[pyo3(signature = (p=None, *, generator=None))]
+    fn bernoulli(
+        slf: PyRef<'_, Self>,
+        p: Option<f64>,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        _bernoulli(slf.py(), slf, p, generator)
+    }
+
+    /// `bernoulli_(p=0.5)`: a number, or a tensor of probabilities broadcast to `self`.
+    #[pyo3(signature = (p=None, *, generator=None))]
+    fn bernoulli_(
+        slf: &Bound<'_, Self>,
+        p: Option<&Bound<'_, PyAny>>,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        if let Some(pt) = p.and_then(|p| p.cast::<PyTensor>().ok()) {
+            let gen = generator_arg(generator, "rand")?;
+            let pt = pt.borrow().t.clone();
+            return in_place(slf, |t| sampling::bernoulli_tensor_(gen.as_ref(), t, &pt));
+        }
+        let p = match p {
+            Some(p) if !p.is_none() => p.extract::<f64>()?,
+            _ => 0.5,
+        };
+        let gen = generator_arg(generator, "bernoulli")?;
+        in_place(slf, |t| sampling::sample_(gen.as_ref(), t, Dist::Bernoulli { p }))
+    }
+
+    #[pyo3(signature = (lambd=1.0, *, generator=None))]
+    fn exponential_(
+        slf: &Bound<'_, Self>,
+        lambd: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let gen = generator_arg(generator, "exponential")?;
+        in_place(slf, |t| sampling::sample_(gen.as_ref(), t, Dist::Exponential { lambd }))
+    }
+
+    #[pyo3(signature = (p, *, generator=None))]
+    fn geometric_(
+        slf: &Bound<'_, Self>,
+        p: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let gen = generator_arg(generator, "geometric")?;
+        in_place(slf, |t| sampling::sample_(gen.as_ref(), t, Dist::Geometric { p }))
+    }
+
+    #[pyo3(signature = (mean=1.0, std=2.0, *, generator=None))]
+    fn log_normal_(
+        slf: &Bound<'_, Self>,
+        mean: f64,
+        std: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let gen = generator_arg(generator, "log_normal")?;
+        in_place(slf, |t| sampling::sample_(gen.as_ref(), t, Dist::LogNormal { mean, std }))
+    }
+
+    #[pyo3(signature = (median=0.0, sigma=1.0, *, generator=None))]
+    fn cauchy_(
+        slf: &Bound<'_, Self>,
+        median: f64,
+        sigma: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let gen = generator_arg(generator, "cauchy")?;
+        in_place(slf, |t| sampling::sample_(gen.as_ref(), t, Dist::Cauchy { median, sigma }))
+    }
+
+    /// `random_` with its arguments resolved (`Tensor.random_` in Python sorts out the
+    /// `random_(to)` form): integers on [from, to), `to` None for the dtype's range.
+    #[pyo3(signature = (from_, to, *, generator=None))]
+    fn _random_(
+        slf: &Bound<'_, Self>,
+        from_: i128,
+        to: Option<i128>,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let (lo, hi) = sampling::random_range(slf.borrow().t.dtype(), from_, to).py()?;
+        // The bounds a 64-bit draw can take (Python's message for an int that does not fit).
+        let long = |v: i128| {
+            i64::try_from(v)
+                .map_err(|_| PyOverflowError::new_err("Python int too large to convert to C long"))
+        };
+        let (lo, hi) = (long(lo)?, long(hi)?);
+        let gen = generator_arg(generator, "randint")?;
+        in_place(slf, |t| sampling::random_(gen.as_ref(), t, lo, hi))
+    }
+
+    #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
+    fn uniform_(
+        slf: &Bound<'_, Self>,
+        from_: f64,
+        to: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let gen = generator_arg(generator, "uniform_")?;
+        in_place(slf, |t| sampling::uniform_(gen.as_ref(), t, from_, to))
+    }
+
+    #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
+    fn normal_(
+        slf: &Bound<'_, Self>,
+        mean: f64,
+        std: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTensor>> {
+        let gen = generator_arg(generator, "normal_")?;
+        in_place(slf, |t| sampling::normal_(gen.as_ref(), t, mean, std))
+    }
 }

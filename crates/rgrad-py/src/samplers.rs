@@ -1,6 +1,6 @@
 //! The random ops besides factory.rs's rand/randn: the rejection samplers of
 //! `rgrad_core::ops::samplers` (Gamma, Poisson, Binomial; `rgrad.distributions` calls them),
-//! randint, randperm, multinomial, and the in-place uniform_/normal_, each drawing from its
+//! randint, randperm and multinomial, each drawing from its
 //! `generator=` (the default generator when None).
 
 use crate::convert::{int_or_list, tensor_param};
@@ -65,45 +65,13 @@ pub fn _binomial(
     wrap(py, out)
 }
 
-// ---- the other random ops of the bindings: randint, randperm, and the in-place samplers ----
-// (rand, randn and manual_seed are in factory.rs)
+// ---- the other random ops of the bindings: multinomial, randint, randperm ----
+// (rand, randn and manual_seed are in factory.rs; normal, bernoulli and the in-place samplers
+// in random.rs)
 
 #[rgrad_py_macros::boundary]
 #[pymethods]
 impl PyTensor {
-    #[pyo3(signature = (from_=0.0, to=1.0, *, generator=None))]
-    fn uniform_(
-        slf: &Bound<'_, Self>,
-        from_: f64,
-        to: f64,
-        generator: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyTensor>> {
-        let gen = crate::random::generator_arg(generator, "uniform_")?;
-        let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r = factory::rand_uniform_gen(gen.as_ref(), &shape, dt)
-            .py()?
-            .mul_scalar(to - from_)
-            .py()?
-            .add_scalar(from_)
-            .py()?;
-        slf.borrow().t.overwrite_(&r, "UniformBackward0").py()?;
-        Ok(slf.clone().unbind())
-    }
-    #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
-    fn normal_(
-        slf: &Bound<'_, Self>,
-        mean: f64,
-        std: f64,
-        generator: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyTensor>> {
-        let gen = crate::random::generator_arg(generator, "normal_")?;
-        let (shape, dt) = (slf.borrow().t.dims(), slf.borrow().t.dtype());
-        let r =
-            factory::randn_gen(gen.as_ref(), &shape, dt).py()?.mul_scalar(std).py()?.add_scalar(mean).py()?;
-        slf.borrow().t.overwrite_(&r, "NormalBackward0").py()?;
-        Ok(slf.clone().unbind())
-    }
-
     /// `multinomial` from the global generator, or from `uniforms` (float64, one per row
     /// and sample or category) drawn by a `Generator` object.
     #[pyo3(signature = (num_samples, replacement=false, uniforms=None, generator=None))]

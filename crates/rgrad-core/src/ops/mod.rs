@@ -32,6 +32,7 @@ pub mod resample;
 pub mod resample_plans;
 pub mod rnn;
 pub mod samplers;
+pub mod sampling;
 pub mod scan;
 pub mod search;
 pub mod select;
