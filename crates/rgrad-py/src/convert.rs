@@ -160,6 +160,14 @@ pub fn int_or_list(ob: &Bound<'_, PyAny>, arg: &str) -> PyResult<Vec<i64>> {
     }
 }
 
+/// A factory's size: positional ints (or one sequence), or `size=` when none is given.
+pub(crate) fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
+    match kw {
+        Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?, "size")?),
+        _ => usize_shape(&int_list(size, "size")?),
+    }
+}
+
 pub fn usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
     v.iter()
         .map(|&d| {

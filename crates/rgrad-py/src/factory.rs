@@ -1,6 +1,6 @@
 //! Module-level creation functions: `tensor`, `zeros`, `arange`, `rand`, ...
 
-use crate::convert::{default_dtype, int_list, scalar, usize_shape};
+use crate::convert::{default_dtype, int_list, scalar, shape_arg};
 use crate::dtype::{check_device, opt_dtype};
 use crate::errors::IntoPyResult;
 use crate::from_data::tensor_from_data;
@@ -42,13 +42,6 @@ fn filled_on(
             finish(py, Tensor::full_on(shape, value, dtype, Device::Wgpu).py()?, device, requires_grad)
         }
         _ => finish(py, Tensor::full(shape, value, dtype).py()?, device, requires_grad),
-    }
-}
-
-pub(crate) fn shape_arg(size: &Bound<'_, PyTuple>, kw: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
-    match kw {
-        Some(s) if size.is_empty() => usize_shape(&int_list(&PyTuple::new(size.py(), [s])?, "size")?),
-        _ => usize_shape(&int_list(size, "size")?),
     }
 }
 

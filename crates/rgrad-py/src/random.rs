@@ -1,10 +1,10 @@
 //! `rgrad.Generator`: the core's `Generator` (ChaCha12, readable state) as a Python object, the
 //! default generator's handle, and the `generator=` argument every sampler reads.
 
+use crate::convert::shape_arg;
 use crate::convert::{require_operand, Arg};
 use crate::dtype::{check_device, device_object, opt_dtype, PyDevice};
 use crate::errors::{run, IntoPyResult};
-use crate::factory::shape_arg;
 use crate::tensor::{wrap, PyTensor};
 use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
