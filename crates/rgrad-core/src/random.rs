@@ -118,6 +118,54 @@ impl Generator {
     }
 }
 
+/// Where a run of a generator's keystream words starts: ChaCha12's key, stream (nonce) and
+/// word position, all another implementation (the device's, gpu/chacha.rs) needs to compute
+/// the same words, since each 16-word block is a function of these and its counter alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeystreamAt {
+    pub key: [u32; 8],
+    pub stream: u64,
+    /// In words from the start of the stream (68 bits: the block counter and the word in it).
+    pub word_pos: u128,
+}
+
+impl KeystreamAt {
+    /// The block counter (its low and high halves) and the word within that block.
+    pub fn block(&self) -> (u32, u32, u32) {
+        let counter = (self.word_pos >> 4) as u64;
+        (counter as u32, (counter >> 32) as u32, (self.word_pos & 15) as u32)
+    }
+}
+
+/// The position past `words` more words (the stream cycles after 2^68 words, as ChaCha's).
+fn advanced(pos: u128, words: u128) -> u128 {
+    pos.wrapping_add(words) & ((1u128 << 68) - 1)
+}
+
+impl Generator {
+    /// Takes the next `words` words of the stream without computing them here: returns where
+    /// they start and moves the generator past them, where drawing them one by one would.
+    pub fn take_words(&self, words: u128) -> KeystreamAt {
+        let mut g = self.0.lock();
+        let seed = g.rng.get_seed();
+        let mut key = [0u32; 8];
+        for (k, b) in key.iter_mut().zip(seed.chunks_exact(4)) {
+            *k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        let at = KeystreamAt { key, stream: g.rng.get_stream(), word_pos: g.rng.get_word_pos() };
+        g.rng.set_word_pos(advanced(at.word_pos, words));
+        at
+    }
+}
+
+/// [`Generator::take_words`] of `gen`, or of the default generator when `gen` is `None`.
+pub fn take_words(gen: Option<&Generator>, words: u128) -> KeystreamAt {
+    match gen {
+        Some(g) => g.take_words(words),
+        None => default_generator().take_words(words),
+    }
+}
+
 /// The default generator, seeded from the OS on first use.
 pub fn default_generator() -> &'static Generator {
     static DEFAULT: OnceLock<Generator> = OnceLock::new();
@@ -144,6 +192,45 @@ mod tests {
         let a: Vec<f64> = (0..100).map(|_| std.random::<f64>()).collect();
         let b: Vec<f64> = g.with(|r| (0..100).map(|_| r.random::<f64>()).collect());
         assert_eq!(a, b);
+    }
+
+    /// Word `i` of a run, computed from `at` alone (ChaCha12's block function, as the device
+    /// computes it), for the check that `take_words` hands out the words drawing would.
+    fn word_at(at: &KeystreamAt, i: u128) -> u32 {
+        let mut seed = [0u8; 32];
+        for (b, k) in seed.chunks_exact_mut(4).zip(at.key) {
+            b.copy_from_slice(&k.to_le_bytes());
+        }
+        let mut r = Rng::from_seed(seed);
+        r.set_stream(at.stream);
+        r.set_word_pos(advanced(at.word_pos, i));
+        r.random::<u32>()
+    }
+
+    fn skip_words(r: &mut Rng, n: u32) {
+        for _ in 0..n {
+            let _: u32 = r.random();
+        }
+    }
+
+    #[test]
+    fn take_words_hands_out_the_drawn_words() {
+        for (skip, take) in [(0u32, 0u128), (0, 1), (3, 16), (15, 17), (16, 64), (65, 1000), (7, 3)] {
+            let g = Generator::new(11);
+            let h = Generator::new(11);
+            g.with(|r| skip_words(r, skip));
+            h.with(|r| skip_words(r, skip));
+            let at = g.take_words(take);
+            let drawn: Vec<u32> = h.with(|r| (0..take + 5).map(|_| r.random::<u32>()).collect());
+            let computed: Vec<u32> = (0..take).map(|i| word_at(&at, i)).collect();
+            assert_eq!(computed[..], drawn[..take as usize], "skip {skip} take {take}");
+            // The generator continues after the words it handed out.
+            let next: Vec<u32> = g.with(|r| (0..5).map(|_| r.random::<u32>()).collect());
+            assert_eq!(next[..], drawn[take as usize..], "skip {skip} take {take}");
+        }
+        let at = KeystreamAt { key: [0; 8], stream: 0, word_pos: (5u128 << 36) * 16 + 9 };
+        assert_eq!(at.block(), (0, 5 << 4, 9));
+        assert_eq!(advanced((1u128 << 68) - 2, 5), 3);
     }
 
     #[test]

@@ -174,13 +174,14 @@ macro_rules! random {
             let gen = crate::random::generator_arg(generator, stringify!($name))?;
             let dev = check_device(device)?;
             let shape = shape_arg(size, None)?;
-            let t = $f(gen.as_ref(), &shape, opt_dtype(dtype)?.unwrap_or(DType::F32)).py()?;
+            let dt = opt_dtype(dtype)?.unwrap_or(DType::F32);
+            let t = $f(gen.as_ref(), &shape, dt, dev.unwrap_or(Device::Cpu)).py()?;
             finish(py, t, dev, requires_grad)
         }
     };
 }
-random!(rand, factory::rand_uniform_gen);
-random!(randn, factory::randn_gen);
+random!(rand, factory::rand_uniform_on);
+random!(randn, factory::randn_on);
 
 #[rgrad_py_macros::boundary]
 #[pyfunction]

@@ -10,6 +10,8 @@ mod wgsl_trig;
 #[cfg(feature = "wgpu")]
 mod attention;
 #[cfg(feature = "wgpu")]
+pub mod chacha;
+#[cfg(feature = "wgpu")]
 mod context;
 #[cfg(feature = "wgpu")]
 pub mod histogram;

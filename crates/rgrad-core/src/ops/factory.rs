@@ -7,7 +7,7 @@ use crate::random::{default_generator, with_gen, Generator, Rng};
 use crate::shape::storage_numel;
 use crate::storage::{try_collect, Element};
 use crate::tensor::Tensor;
-use crate::{with_dtype, DType, Scalar};
+use crate::{with_dtype, DType, Device, Scalar};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -56,9 +56,35 @@ pub fn rand_uniform_gen(gen: Option<&Generator>, shape: &[usize], dtype: DType) 
     }
 }
 
+/// `rand(*shape, generator=gen, device=device)`. A device tensor's uniforms are computed on
+/// the device from the generator's keystream (gpu/chacha.rs): the host's numbers, nothing
+/// drawn here or uploaded.
+pub fn rand_uniform_on(
+    gen: Option<&Generator>,
+    shape: &[usize],
+    dtype: DType,
+    device: Device,
+) -> Result<Tensor> {
+    let dt = float_dtype(dtype)?;
+    #[cfg(feature = "wgpu")]
+    if device == Device::Wgpu {
+        if let Some(t) = crate::gpu::chacha::draw(gen, shape, dt, crate::gpu::chacha::Draw::Uniform)? {
+            return Ok(t);
+        }
+    }
+    rand_uniform_gen(gen, shape, dt)?.to_device_kernel(device)
+}
+
 /// `randn(*shape)`: standard normal.
 pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
     randn_gen(None, shape, dtype)
+}
+
+/// `randn(*shape, generator=gen, device=device)`: drawn on the host for both devices (the
+/// normal sampler rejects a variable number of words, so a device cannot know where its
+/// element's words start) and uploaded.
+pub fn randn_on(gen: Option<&Generator>, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    randn_gen(gen, shape, dtype)?.to_device_kernel(device)
 }
 
 /// `randn(*shape, generator=gen)`.

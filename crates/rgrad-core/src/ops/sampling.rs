@@ -14,7 +14,7 @@
 
 use super::binary::{binary, BinaryOp, Operand};
 use super::distributions::{sample, Dist};
-use super::factory::{rand_uniform_gen, randint_gen, randn_gen};
+use super::factory::{rand_uniform_gen, rand_uniform_on, randint_gen, randn_gen};
 use crate::autograd::{recorded, Op};
 use crate::bail;
 use crate::error::Result;
@@ -144,14 +144,41 @@ pub fn bernoulli(gen: Option<&Generator>, input: &Tensor, p: Option<f64>) -> Res
     let out = match p {
         Some(p) => {
             check_p(p)?;
-            sample(gen, Dist::Bernoulli { p }, shape, dt)?
+            sample_on(gen, Dist::Bernoulli { p }, shape, dt, input.device())?
         }
         None => {
             check_probabilities(input)?;
-            below(&rand_uniform_gen(gen, shape, dt)?, input, dt)?
+            let u = rand_uniform_on(gen, shape, dt, input.device())?;
+            if input.device() == Device::Cpu {
+                below(&u, input, dt)?
+            } else {
+                // Both sides in the input's dtype: the same test as `below`'s.
+                binary(BinaryOp::Lt, Operand::T(&u), Operand::T(&input.detach()))?.to_dtype(dt)?
+            }
         }
     };
     out.to_device_kernel(input.device())
+}
+
+/// `sample` made where `device` is: Bernoulli draws on the device from the generator's words
+/// (gpu/chacha.rs: the host's draws bit for bit); the others on the host, uploaded.
+fn sample_on(
+    gen: Option<&Generator>,
+    dist: Dist,
+    shape: &[usize],
+    dt: DType,
+    device: Device,
+) -> Result<Tensor> {
+    #[cfg(feature = "wgpu")]
+    if let (Device::Wgpu, Dist::Bernoulli { p }) = (device, dist) {
+        // `sample` draws float64 uniforms for a float64 tensor, float32 ones otherwise.
+        let draw_dt = if dt == DType::F64 { DType::F64 } else { DType::F32 };
+        let draw = crate::gpu::chacha::Draw::Bernoulli { p };
+        if let Some(t) = crate::gpu::chacha::draw(gen, shape, draw_dt, draw)? {
+            return t.to_dtype(dt);
+        }
+    }
+    sample(gen, dist, shape, dt)?.to_device_kernel(device)
 }
 
 /// `t.bernoulli_(p)` with a tensor of probabilities broadcast to `t`. The uniforms are of
@@ -208,7 +235,7 @@ pub fn sample_(gen: Option<&Generator>, t: &Tensor, dist: Dist) -> Result<()> {
     };
     let shape = t.dims();
     // The draws of the tensor's dtype (float32 ones for a non-float tensor), then cast.
-    write_drawn(t, name, || sample(gen, dist, &shape, t.dtype()))
+    write_drawn(t, name, || sample_on(gen, dist, &shape, t.dtype(), t.device()))
 }
 
 /// `random_(from, to)`'s range for `dtype`: `to` defaults to the dtype's (2^24 for float32,
@@ -270,7 +297,7 @@ pub fn uniform_(gen: Option<&Generator>, t: &Tensor, from: f64, to: f64) -> Resu
     }
     let (shape, dt) = (t.dims(), t.dtype());
     write_drawn(t, "UniformBackward0", || {
-        rand_uniform_gen(gen, &shape, dt)?.mul_scalar(to - from)?.add_scalar(from)
+        rand_uniform_on(gen, &shape, dt, t.device())?.mul_scalar(to - from)?.add_scalar(from)
     })
 }
 
