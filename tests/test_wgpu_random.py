@@ -271,3 +271,19 @@ def test_state_layout_used_above():
     # position (9).
     s = bytes(torch.Generator().manual_seed(3).get_state().tolist())
     assert len(s) == 63 and s[:6] == b"RGRNG\x01" and struct.unpack("<Q", s[6:14])[0] == 3
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [torch.int32])
+@pytest.mark.parametrize("p_shape", [(3, 65), (65,), (1, 1)])
+@pytest.mark.parametrize("p_on_device", [True, False])
+def test_bernoulli_in_place_with_probabilities_is_the_cpu_draw(dtype, p_shape, p_on_device):
+    probs = torch.rand(*p_shape, generator=torch.Generator().manual_seed(8))
+
+    def draw(dev, g):
+        p = probs.to(dev) if p_on_device else probs
+        return torch.zeros(3, 65, dtype=dtype, device=dev).bernoulli_(p, generator=g)
+
+    c, d, gc, gd = both(draw, skip=2)
+    assert d.device.type == "wgpu" and d.dtype == c.dtype
+    np.testing.assert_array_equal(bits(d), bits(c))
+    assert bytes(gd.get_state().tolist()) == bytes(gc.get_state().tolist())

@@ -14,7 +14,7 @@
 
 use super::binary::{binary, BinaryOp, Operand};
 use super::distributions::{sample, Dist};
-use super::factory::{rand_uniform_gen, rand_uniform_on, randint_gen, randn_gen};
+use super::factory::{rand_uniform_on, randint_gen, randn_gen};
 use crate::autograd::{recorded, Op};
 use crate::bail;
 use crate::error::Result;
@@ -189,9 +189,9 @@ pub fn bernoulli_tensor_(gen: Option<&Generator>, t: &Tensor, p: &Tensor) -> Res
     let like = if t.dtype().is_float() { t } else { p };
     let udt = if like.dtype().is_float() { like.dtype() } else { DType::F32 };
     let (shape, sizes) = (like.dims(), t.shape().iter().map(|&s| s as i64).collect::<Vec<_>>());
-    let p = p.detach().to_cpu()?;
+    let p = p.detach().to_device_kernel(t.device())?;
     write_drawn(t, "BernoulliBackward1", || {
-        let u = rand_uniform_gen(gen, &shape, udt)?;
+        let u = rand_uniform_on(gen, &shape, udt, t.device())?;
         // The core's comparison: PyTorch's broadcasting and its messages.
         binary(BinaryOp::Lt, Operand::T(&u), Operand::T(&p))?.expand(&sizes)
     })
