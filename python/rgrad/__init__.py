@@ -189,6 +189,7 @@ scatter_add = Tensor.scatter_add
 index_select = Tensor.index_select
 masked_fill = Tensor.masked_fill
 masked_select = Tensor.masked_select
+masked_scatter = Tensor.masked_scatter
 tril = Tensor.tril
 triu = Tensor.triu
 nonzero = Tensor.nonzero
@@ -555,6 +556,7 @@ __all__ = [
     "lt",
     "manual_seed",
     "masked_fill",
+    "masked_scatter",
     "masked_select",
     "matmul",
     "max",

@@ -1,6 +1,6 @@
 //! The index ops as `Tensor` methods (rgrad_core's ops/index_ops.rs and ops/select.rs):
 //! gather, scatter, scatter_add, index_select, index_put, index_add/index_copy/index_fill,
-//! masked_fill, masked_select, tril/triu, fill_diagonal_, and the writes fill_, zero_, copy_,
+//! masked_fill, masked_select, masked_scatter, tril/triu, fill_diagonal_, and the writes fill_, zero_, copy_,
 //! each with its in-place form.
 
 use crate::convert::{number, require_operand, tensor_arg, Arg};
@@ -110,6 +110,16 @@ impl PyTensor {
         wrap(py, run(py, self.t.numel(), || self.t.masked_select(mask_t))?)
     }
 
+    fn masked_scatter(
+        &self,
+        py: Python<'_>,
+        mask: PyRef<'_, PyTensor>,
+        source: PyRef<'_, PyTensor>,
+    ) -> PyResult<Py<PyTensor>> {
+        let (mask_t, source_t) = (&mask.t, &source.t);
+        wrap(py, run(py, self.t.numel(), || self.t.masked_scatter(mask_t, source_t))?)
+    }
+
     #[pyo3(signature = (diagonal=0))]
     fn tril(&self, py: Python<'_>, diagonal: i64) -> PyResult<Py<PyTensor>> {
         wrap(py, run(py, self.t.numel(), || self.t.triangle(diagonal, true))?)
@@ -144,6 +154,14 @@ impl PyTensor {
         let (m, v) = (mask.t.clone(), number(value, "masked_fill_")?);
         // Allowed on expanded tensors, as PyTorch (still) allows it.
         slf.borrow().t.apply_inplace_overlapping(&[], |b| b.masked_fill(&m, v)).py()?;
+        Ok(slf.clone().unbind())
+    }
+    fn masked_scatter_(
+        slf: &Bound<'_, Self>,
+        mask: PyRef<'_, PyTensor>,
+        source: PyRef<'_, PyTensor>,
+    ) -> PyResult<Py<PyTensor>> {
+        slf.borrow().t.masked_scatter_(&mask.t, &source.t).py()?;
         Ok(slf.clone().unbind())
     }
     fn scatter_add_(

@@ -236,6 +236,12 @@ pub enum Op {
         src_shape: Dims,
         accumulate: bool,
     },
+    /// `masked_scatter` (ops/select.rs): inputs (self, source); `mask` broadcast to the output.
+    MaskedScatter {
+        mask: Tensor,
+        self_shape: Dims,
+        source_shape: Dims,
+    },
     /// `scatter_reduce` (ops/select.rs): inputs (self, src).
     ScatterReduce {
         dim: usize,

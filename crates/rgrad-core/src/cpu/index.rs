@@ -46,3 +46,20 @@ pub fn put<T: Element>(
     }
     Ok(())
 }
+
+/// `masked_scatter` over row-major values: `src`'s elements in order where `mask` holds, `x`'s
+/// elsewhere. The caller checked that `src` has at least as many elements as `mask` trues.
+pub fn masked_scatter<T: Element>(x: &[T], mask: &[bool], src: &[T]) -> Result<Vec<T>> {
+    let mut out = try_vec_with_capacity(x.len())?;
+    let mut next = src.iter();
+    for (&v, &m) in x.iter().zip(mask) {
+        out.push(if m {
+            *next
+                .next()
+                .ok_or_else(|| crate::error::Error::Runtime("masked_scatter: source ran out".into()))?
+        } else {
+            v
+        });
+    }
+    Ok(out)
+}

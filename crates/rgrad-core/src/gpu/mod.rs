@@ -18,6 +18,8 @@ pub mod histogram;
 #[cfg(feature = "wgpu")]
 mod imp;
 #[cfg(feature = "wgpu")]
+pub mod masked;
+#[cfg(feature = "wgpu")]
 mod matmul;
 #[cfg(feature = "wgpu")]
 mod norm;

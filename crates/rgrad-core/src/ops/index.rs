@@ -407,7 +407,7 @@ impl Tensor {
             bail!(
                 Runtime,
                 "masked_fill_ only supports boolean masks, but got mask with dtype {}",
-                mask.dtype()
+                mask.dtype().scalar_name()
             );
         }
         // Out of place, self and mask broadcast together (only masked_fill_ needs self's shape).

@@ -1,5 +1,5 @@
 //! Index selection by value: `nonzero`/`argwhere`, `take`, `take_along_dim`, `scatter_reduce`,
-//! `aminmax`, `count_nonzero`. Selections are built on gather/index ops, so their gradients
+//! `masked_scatter`, `aminmax`, `count_nonzero`. Selections are built on gather/index ops, so their gradients
 //! scatter back through those ops' rules; `scatter_reduce` has its own rule.
 
 use crate::autograd::{recorded, Op, Saved};
@@ -81,6 +81,63 @@ impl Tensor {
             return Ok(self.clone());
         }
         self.to_cpu()?.logical_not()?.logical_not()
+    }
+
+    /// `masked_scatter(mask, source)`: where the mask (broadcast with `self`) holds, the next
+    /// element of `source` in row-major order; `self` elsewhere. Its rule sends the unmasked
+    /// places' gradient to `self` and the masked ones' to the first elements of `source`.
+    pub fn masked_scatter(&self, mask: &Tensor, source: &Tensor) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            bail!(
+                Runtime,
+                "masked_scatter_ only supports boolean masks, but got mask with dtype {}",
+                scalar_type_name(mask.dtype())
+            );
+        }
+        if source.dtype() != self.dtype() {
+            // (PyTorch's message runs "got" and the first name together.)
+            bail!(
+                Runtime,
+                "masked_scatter: expected self and source to have same dtypes but got{} and {}",
+                scalar_type_name(self.dtype()),
+                scalar_type_name(source.dtype())
+            );
+        }
+        crate::ops::common_device(&[self, mask, source])?;
+        // The mask first, as PyTorch names them in its broadcast error.
+        let shape = broadcast_shapes(mask.shape(), self.shape())?;
+        let sizes: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        let (x, m) = (self.detach().expand(&sizes)?, mask.detach().expand(&sizes)?);
+        let out = match () {
+            #[cfg(feature = "wgpu")]
+            _ if self.is_gpu() => crate::gpu::masked::masked_scatter(&x, &m, &source.detach())?,
+            _ => {
+                let keep = m.try_to_vec::<bool>()?;
+                if keep.iter().filter(|&&k| k).count() > source.numel() {
+                    bail!(Runtime, "Number of elements of source < number of ones in mask");
+                }
+                with_dtype!(self.dtype(), T => {
+                    let (xs, src) = (x.try_to_vec::<T>()?, source.try_to_vec::<T>()?);
+                    Tensor::try_from_vec(crate::cpu::index::masked_scatter(&xs, &keep, &src)?, &shape)?
+                })
+            }
+        };
+        Ok(recorded(out, "MaskedScatterBackward0", &[self, source], || Op::MaskedScatter {
+            mask: m,
+            self_shape: self.dims(),
+            source_shape: source.dims(),
+        }))
+    }
+
+    /// `masked_scatter_(mask, source)`: in place, the mask broadcast to `self`'s shape.
+    pub fn masked_scatter_(&self, mask: &Tensor, source: &Tensor) -> Result<()> {
+        let m = if mask.dtype() == DType::Bool {
+            let sizes: Vec<i64> = self.shape().iter().map(|&d| d as i64).collect();
+            mask.expand(&sizes)?
+        } else {
+            mask.clone()
+        };
+        self.apply_inplace(&[source], |base| base.masked_scatter(&m, source))
     }
 
     /// `torch.take(input, index)`: elements of the flattened input (negative indices wrap).

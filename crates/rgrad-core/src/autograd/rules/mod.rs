@@ -351,6 +351,9 @@ pub(crate) fn backward(
             },
             &|| g.gather(*dim as i64, index),
         ),
+        Op::MaskedScatter { mask, self_shape, source_shape } => {
+            select::masked_scatter(g, mask, self_shape, source_shape, [need(0), need(1)])
+        }
         Op::ScatterReduce { dim, index, reduce, include_self, x, src, out } => {
             select::scatter_reduce(g, *dim, index, *reduce, *include_self, x, src, out, [need(0), need(1)])
         }

@@ -1,4 +1,4 @@
-//! Backward of `scatter_reduce` (ops/select.rs), PyTorch's `scatter_reduce_backward` written in
+//! Backward of `masked_scatter` and `scatter_reduce` (ops/select.rs). `scatter_reduce`'s is PyTorch's `scatter_reduce_backward` written in
 //! tensor ops: sum and mean pass the gradient through (mean divided by the counts), amax/amin
 //! split it evenly among the elements equal to the result, prod divides the result by each
 //! factor with zeros treated apart.
@@ -83,4 +83,29 @@ pub(super) fn scatter_reduce(
     };
     debug_assert!(g.dtype() != DType::Bool);
     Ok(smallvec![need[0].then_some(gs), need[1].then_some(gsrc)])
+}
+
+/// `masked_scatter`: the unmasked places' gradient goes to `self` (summed over the dims the mask
+/// broadcast it to), the masked places' to the first elements of `source` in order; the rest
+/// of `source` was not used and gets zero.
+pub(super) fn masked_scatter(
+    g: &Tensor,
+    mask: &Tensor,
+    self_shape: &[usize],
+    source_shape: &[usize],
+    need: [bool; 2],
+) -> Result<Grads> {
+    let gs =
+        if need[0] { Some(g.masked_fill(mask, Scalar::Float(0.0))?.sum_to_shape(self_shape)?) } else { None };
+    let gsrc = if need[1] {
+        let taken = g.masked_select(mask)?;
+        let n: usize = source_shape.iter().product();
+        let rest =
+            Tensor::full_on(&[n.saturating_sub(taken.numel())], Scalar::Float(0.0), g.dtype(), g.device())?;
+        let shape: Vec<i64> = source_shape.iter().map(|&d| d as i64).collect();
+        Some(Tensor::cat(&[taken, rest], 0)?.reshape(&shape)?)
+    } else {
+        None
+    };
+    Ok(smallvec![gs, gsrc])
 }

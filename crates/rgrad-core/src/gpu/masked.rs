@@ -1,0 +1,64 @@
+//! `masked_scatter` on the device: the mask's running count (the block scan of gpu/scan.rs)
+//! gives each masked place the index of its source element. The one readback is the count
+//! itself (4 bytes), for PyTorch's error when `source` is too short; the data stays here.
+
+use super::imp::{buffer_of, contiguous, ctx, empty, groups, map};
+use super::wgsl::{self, storage_type, WORKGROUP};
+use super::Input;
+use crate::bail;
+use crate::error::Result;
+use crate::{DType, Tensor};
+use std::fmt::Write;
+
+/// p = [n]: `out[i] = src[pos[i] - 1]` where the mask holds (pos is its inclusive count),
+/// `x[i]` elsewhere.
+fn scatter_kernel(dt: DType) -> String {
+    let t = storage_type(dt);
+    let mut s = String::new();
+    wgsl::header(&mut s);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(0) var<storage, read> x: array<{t}>;\n@group(0) @binding(1) var<storage, read> m: array<u32>;\n@group(0) @binding(2) var<storage, read> pos: array<u32>;\n@group(0) @binding(3) var<storage, read> src: array<{t}>;\n@group(0) @binding(4) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(5) var<storage, read> p: array<u32>;"
+    );
+    wgsl::entry(&mut s);
+    // An `if`, not `select`: select would read src[-1] at an unmasked place before any mask.
+    s.push_str("  if (m[i] != 0u) { outb[i] = src[pos[i] - 1u]; } else { outb[i] = x[i]; }\n}\n");
+    s
+}
+
+/// `masked_scatter` of the device views `x` and `mask` (both already broadcast to the output
+/// shape) from `src` (any shape, read in row-major order).
+pub fn masked_scatter(x: &Tensor, mask: &Tensor, src: &Tensor) -> Result<Tensor> {
+    let n = x.numel();
+    let dt = x.dtype();
+    if n == 0 {
+        return empty(x.shape(), dt);
+    }
+    if n > u32::MAX as usize {
+        bail!(Runtime, "masked_scatter: {n} elements exceed the device kernel's 32-bit indices");
+    }
+    let xs = contiguous(x)?;
+    let m = map(&[Input::of(mask, DType::I32)], "a", DType::I32, mask.shape(), DType::I32)?;
+    let pos = super::scan::prefix_sum_u32(&m)?;
+    let c = ctx()?;
+    let last = c.read(buffer_of(&pos)?.raw(), (n as u64 - 1) * 4, 4)?;
+    let count = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as usize;
+    if count > src.numel() {
+        bail!(Runtime, "Number of elements of source < number of ones in mask");
+    }
+    if count == 0 {
+        return Ok(xs);
+    }
+    let src = if src.is_contiguous() && src.layout().offset == 0 { src.clone() } else { contiguous(src)? };
+    let out = empty(x.shape(), dt)?;
+    let k = c.kernel(&format!("masked_scatter|{dt:?}"), || scatter_kernel(dt))?;
+    let bufs = [
+        buffer_of(&xs)?.raw(),
+        buffer_of(&m)?.raw(),
+        buffer_of(&pos)?.raw(),
+        buffer_of(&src)?.raw(),
+        buffer_of(&out)?.raw(),
+    ];
+    c.dispatch(&k, &bufs, &[n as u32], groups(n, WORKGROUP))?;
+    Ok(out)
+}
