@@ -7,6 +7,8 @@
 //! [`MAX_DIM`] (private arrays); the caller runs the tensor-op composite beyond that.
 
 use super::imp::{buffer_of, ctx, empty, groups, scalar_tensor};
+use super::wgsl::Access::{Read, ReadWrite};
+use super::wgsl::{bindings, Access};
 use super::{DeviceDims, DeviceMask, ATTENTION_MAX_DIM as MAX_DIM};
 use crate::error::{Error, Result};
 use crate::{DType, Scalar, Tensor};
@@ -32,27 +34,17 @@ fn words(d: &DeviceDims, ts: &[&Tensor]) -> Result<Vec<u32>> {
 
 /// The shared prelude: bindings, the parameter names, the mask test and the score of
 /// query row `r` (pair `b`, query `i`) against key `j`.
-fn prelude(d: &DeviceDims, names: &[(&str, bool)], mask_at: usize) -> String {
+fn prelude(d: &DeviceDims, names: &[(&str, Access)], mask_at: usize) -> String {
     let mut s = String::new();
-    let mut n = 0;
-    for (name, write) in names {
-        let access = if *write { "read_write" } else { "read" };
-        let _ = writeln!(s, "@group(0) @binding({n}) var<storage, {access}> {name}: array<f32>;");
-        n += 1;
-    }
+    // The operands (float32), then the mask when there is one and the scale, as `launch` binds.
+    let mut bufs: Vec<_> = names.iter().map(|&(name, access)| (name, access, "f32")).collect();
     match d.mask {
         DeviceMask::None => {}
-        DeviceMask::Bool => {
-            let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read> msk: array<u32>;");
-            n += 1;
-        }
-        DeviceMask::Float => {
-            let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read> msk: array<f32>;");
-            n += 1;
-        }
+        DeviceMask::Bool => bufs.push(("msk", Read, "u32")),
+        DeviceMask::Float => bufs.push(("msk", Read, "f32")),
     }
-    let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read> sc: array<f32>;");
-    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", n + 1);
+    bufs.push(("sc", Read, "f32"));
+    bindings(&mut s, &bufs);
     // p = [nb, l, s, e, ev, causal, rows, q_off, k_off, v_off, <kernel's offsets>, mask_off]
     let mask_off = format!("p[{mask_at}]");
     let _ = writeln!(
@@ -94,7 +86,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 fn forward_kernel(d: &DeviceDims) -> String {
-    let mut s = prelude(d, &[("q", false), ("k", false), ("v", false), ("o", true), ("lse", true)], 12);
+    let mut s =
+        prelude(d, &[("q", Read), ("k", Read), ("v", Read), ("o", ReadWrite), ("lse", ReadWrite)], 12);
     entry(&mut s, "p[0] * p[1]");
     // p[10] = o_off (unused: outputs are fresh), p[11] = lse_off
     let _ = writeln!(
@@ -140,14 +133,14 @@ const PROB: &str = "fn prob(b: u32, i: u32, j: u32, m: f32) -> f32 {
 /// Query gradient and `D = rowsum(dO * O)` per query row.
 fn dq_kernel(d: &DeviceDims) -> String {
     let names = [
-        ("q", false),
-        ("k", false),
-        ("v", false),
-        ("o", false),
-        ("dout", false),
-        ("lse", false),
-        ("dq", true),
-        ("dsum", true),
+        ("q", Read),
+        ("k", Read),
+        ("v", Read),
+        ("o", Read),
+        ("dout", Read),
+        ("lse", Read),
+        ("dq", ReadWrite),
+        ("dsum", ReadWrite),
     ];
     let mut s = prelude(d, &names, 13);
     s.push_str(PROB);
@@ -183,14 +176,14 @@ fn dq_kernel(d: &DeviceDims) -> String {
 /// Key and value gradients per key row.
 fn dkv_kernel(d: &DeviceDims) -> String {
     let names = [
-        ("q", false),
-        ("k", false),
-        ("v", false),
-        ("dout", false),
-        ("lse", false),
-        ("dsum", false),
-        ("dk", true),
-        ("dv", true),
+        ("q", Read),
+        ("k", Read),
+        ("v", Read),
+        ("dout", Read),
+        ("lse", Read),
+        ("dsum", Read),
+        ("dk", ReadWrite),
+        ("dv", ReadWrite),
     ];
     let mut s = prelude(d, &names, 13);
     s.push_str(PROB);

@@ -18,6 +18,7 @@
 //!   exact without float64 on the device.
 
 use super::imp::{buffer_of, ctx, empty, groups, supports};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, WORKGROUP};
 use crate::error::Result;
 use crate::random::{take_words, Generator, KeystreamAt};
@@ -55,10 +56,7 @@ fn keystream_kernel(store: Store) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
     let out = if store == Store::Words { "u32" } else { "f32" };
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read_write> outb: array<{out}>;\n@group(0) @binding(1) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("outb", ReadWrite, out)]);
     s.push_str("fn rg_rotl(v: u32, r: u32) -> u32 { return (v << r) | (v >> (32u - r)); }\n");
     let value = match store {
         Store::Words => "w",
@@ -102,9 +100,7 @@ fn keystream_kernel(store: Store) -> String {
 fn pairs_kernel(bernoulli: bool) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> w: array<u32>;\n@group(0) @binding(1) var<storage, read_write> outb: array<f64>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("w", Read, "u32"), ("outb", ReadWrite, "f64")]);
     wgsl::entry(&mut s);
     // The 53-bit integer k = (high << 32 | low) >> 11 is (high << 21 | low >> 11): its top 32
     // bits are `high`, its low 21 are `low >> 11`.

@@ -25,6 +25,7 @@
 use super::imp::{buffer_of, ctx, empty, groups, supports, upload};
 use super::set_ops::plain;
 use super::sort::{key_fn, key_type, key_words, nan_key, sort_rows};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::error::Result;
 use crate::{DType, Tensor};
@@ -36,9 +37,7 @@ const EXT_WORDS: usize = 5;
 fn ext_init_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read_write> ext: array<u32>;\n@group(0) @binding(1) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("ext", ReadWrite, "u32")]);
     wgsl::entry(&mut s);
     s.push_str("  ext[i] = select(0u, 0xffffffffu, i == 1u || i == 3u);\n}\n");
     s
@@ -50,9 +49,7 @@ fn ext_kernel(dt: DType) -> String {
     let words = key_words(dt).unwrap_or(1);
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read_write> ext: array<atomic<u32>>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("src", Read, "u32"), ("ext", ReadWrite, "atomic<u32>")]);
     s.push_str(&key_fn(dt));
     wgsl::entry(&mut s);
     let is_nan = if words == 1 { "k == nan" } else { "all(k == nan)" };
@@ -136,9 +133,7 @@ pub fn float_range(x: &Tensor) -> Result<Option<(f64, f64)>> {
 fn zero_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read_write> outb: array<u32>;\n@group(0) @binding(1) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("outb", ReadWrite, "u32")]);
     wgsl::entry(&mut s);
     s.push_str("  outb[i] = 0u;\n}\n");
     s
@@ -161,10 +156,7 @@ fn histc_kernel(dt: DType) -> String {
     let limit = if dt == DType::F32 { "4294967040.0" } else { "4294967295.0" };
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read_write> bins: array<atomic<u32>>;\n@group(0) @binding(2) var<storage, read> e: array<{t}>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("src", Read, t), ("bins", ReadWrite, "atomic<u32>"), ("e", Read, t)]);
     s.push_str(wgsl::nan_helpers(t));
     wgsl::entry(&mut s);
     let _ = writeln!(
@@ -179,10 +171,7 @@ fn widen_kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> cnt: array<u32>;\n@group(0) @binding(1) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("cnt", Read, "u32"), ("outb", ReadWrite, t)]);
     wgsl::entry(&mut s);
     let _ = writeln!(s, "  outb[i] = {t}(min(cnt[i], p[1]));\n}}");
     s
@@ -230,9 +219,7 @@ pub fn histc(x: &Tensor, bins: usize, lo: f64, hi: f64) -> Result<Option<Tensor>
 fn count_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read_write> bins: array<atomic<u32>>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("src", Read, "u32"), ("bins", ReadWrite, "atomic<u32>")]);
     wgsl::entry(&mut s);
     s.push_str("  atomicAdd(&bins[src[p[1] * i]], 1u);\n}\n");
     s
@@ -242,9 +229,7 @@ fn count_kernel() -> String {
 fn long_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> cnt: array<u32>;\n@group(0) @binding(1) var<storage, read_write> outb: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("cnt", Read, "u32"), ("outb", ReadWrite, "u32")]);
     wgsl::entry(&mut s);
     s.push_str("  outb[2u * i] = cnt[i];\n  outb[2u * i + 1u] = 0u;\n}\n");
     s
@@ -262,9 +247,13 @@ fn weighted_kernel(words: usize, dt: DType) -> String {
     };
     let mut s = String::new();
     wgsl::header(&mut s);
+    wgsl::bindings(
+        &mut s,
+        &[("keys", Read, kt), ("idx", Read, "u32"), ("w", Read, t), ("outb", ReadWrite, t)],
+    );
     let _ = writeln!(
         s,
-        "@group(0) @binding(0) var<storage, read> keys: array<{kt}>;\n@group(0) @binding(1) var<storage, read> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> w: array<{t}>;\n@group(0) @binding(3) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;\nfn rg_first(b: u32) -> u32 {{\n  var lo = 0u;\n  var hi = p[1];\n  loop {{\n    if (lo >= hi) {{ break; }}\n    let mid = lo + (hi - lo) / 2u;\n    if ({below}) {{ lo = mid + 1u; }} else {{ hi = mid; }}\n  }}\n  return lo;\n}}"
+        "fn rg_first(b: u32) -> u32 {{\n  var lo = 0u;\n  var hi = p[1];\n  loop {{\n    if (lo >= hi) {{ break; }}\n    let mid = lo + (hi - lo) / 2u;\n    if ({below}) {{ lo = mid + 1u; }} else {{ hi = mid; }}\n  }}\n  return lo;\n}}"
     );
     wgsl::entry(&mut s);
     let _ = writeln!(

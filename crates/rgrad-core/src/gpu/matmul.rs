@@ -3,7 +3,8 @@
 //! GPU the L1/L2 caches do the same job for these register-blocked kernels.
 
 use super::imp::{buffer_of, contiguous, ctx, empty};
-use super::wgsl::storage_type;
+use super::wgsl::Access::{Read, ReadWrite};
+use super::wgsl::{bindings, storage_type};
 use crate::error::{Error, Result};
 use crate::{DType, Tensor};
 use std::fmt::Write;
@@ -19,12 +20,11 @@ const GC: u32 = 4;
 /// loads past the edges are clamped (read in bounds, never stored), so the loop has no branch.
 fn general_kernel(dt: DType) -> String {
     let t = storage_type(dt);
-    format!(
-        "@group(0) @binding(0) var<storage, read> A: array<{t}>;
-@group(0) @binding(1) var<storage, read> B: array<{t}>;
-@group(0) @binding(2) var<storage, read_write> C: array<{t}>;
-@group(0) @binding(3) var<storage, read> p: array<u32>;
-@compute @workgroup_size(8, 8)
+    let mut s = String::new();
+    bindings(&mut s, &[("A", Read, t), ("B", Read, t), ("C", ReadWrite, t)]);
+    let _ = write!(
+        s,
+        "@compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
   // p = [M, N, K, a_off, a_sb, a_sm, a_sk, b_off, b_sb, b_sk, b_sn]
   let M = p[0]; let N = p[1]; let K = p[2];
@@ -54,7 +54,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
   }}
 }}
 "
-    )
+    );
+    s
 }
 
 /// The vectorized kernel for row-major A and B with K and N multiples of 4: A, B and C are read
@@ -62,12 +63,12 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
 /// consumes K four at a time.
 fn vec4_kernel(dt: DType) -> String {
     let t = storage_type(dt);
-    let mut s = format!(
-        "@group(0) @binding(0) var<storage, read> A: array<vec4<{t}>>;
-@group(0) @binding(1) var<storage, read> B: array<vec4<{t}>>;
-@group(0) @binding(2) var<storage, read_write> C: array<vec4<{t}>>;
-@group(0) @binding(3) var<storage, read> p: array<u32>;
-@compute @workgroup_size(8, 8)
+    let v = format!("vec4<{t}>");
+    let mut s = String::new();
+    bindings(&mut s, &[("A", Read, &v), ("B", Read, &v), ("C", ReadWrite, &v)]);
+    let _ = write!(
+        s,
+        "@compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
   // p = [M, N, K, a_off/4, a_sb/4, b_off/4, b_sb/4]; rows of A are K long, of B and C N long.
   let M = p[0]; let N4 = p[1] / 4u; let K4 = p[2] / 4u;

@@ -4,7 +4,8 @@
 //! are contiguous `[c]` views, read at their offsets (the same buffer may back several).
 
 use super::imp::{buffer_of, ctx, empty, groups, scalar_tensor};
-use super::wgsl::{storage_type, WORKGROUP};
+use super::wgsl::Access::{Read, ReadWrite};
+use super::wgsl::{bindings, storage_type, WORKGROUP};
 use crate::error::{Error, Result};
 use crate::{DType, Scalar, Tensor};
 use std::fmt::Write;
@@ -22,14 +23,6 @@ fn check(n: usize, c: usize, s: usize) -> Result<u32> {
 
 fn off(t: &Tensor) -> u32 {
     t.layout().offset as u32
-}
-
-fn bindings(s: &mut String, names: &[(&str, bool)], t: &str) {
-    for (i, (name, write)) in names.iter().enumerate() {
-        let access = if *write { "read_write" } else { "read" };
-        let _ = writeln!(s, "@group(0) @binding({i}) var<storage, {access}> {name}: array<{t}>;");
-    }
-    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", names.len());
 }
 
 /// Per channel `c` of the workgroup: the shifted sums of `a` (or of `a` and `a * (b - mean)`)
@@ -84,7 +77,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 fn stats_kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
-    bindings(&mut s, &[("x", false), ("outb", true), ("sc", false)], t);
+    bindings(&mut s, &[("x", Read, t), ("outb", ReadWrite, t), ("sc", Read, t)]);
     channel_loop(&mut s, t, false);
     let _ = writeln!(
         s,
@@ -118,15 +111,15 @@ pub fn bn_stats(x: &Tensor, n: usize, c: usize, s: usize, eps: f64) -> Result<Te
 fn apply_kernel(dt: DType, has_w: bool, has_b: bool) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
-    let mut names = vec![("x", false), ("mean", false), ("invstd", false)];
+    let mut bufs = vec![("x", Read, t), ("mean", Read, t), ("invstd", Read, t)];
     if has_w {
-        names.push(("w", false));
+        bufs.push(("w", Read, t));
     }
     if has_b {
-        names.push(("b", false));
+        bufs.push(("b", Read, t));
     }
-    names.push(("outb", true));
-    bindings(&mut s, &names, t);
+    bufs.push(("outb", ReadWrite, t));
+    bindings(&mut s, &bufs);
     // p = [numel, c, s, x_off, mean_off, invstd_off, w_off, b_off]
     let _ = writeln!(
         s,
@@ -190,7 +183,7 @@ pub fn bn_apply(
 fn grad_sums_kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
-    bindings(&mut s, &[("dy", false), ("x", false), ("mean", false), ("outb", true)], t);
+    bindings(&mut s, &[("dy", Read, t), ("x", Read, t), ("mean", Read, t), ("outb", ReadWrite, t)]);
     channel_loop(&mut s, t, true);
     s.push_str("  if (lid == 0u) { outb[c] = r1[0]; outb[cs + c] = r2[0]; }\n}\n");
     s
@@ -212,15 +205,15 @@ fn grad_input_kernel(dt: DType, has_w: bool, training: bool) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     // Auto-derived layouts drop unused bindings, so evaluation declares only what it reads.
-    let mut names = vec![("dy", false), ("invstd", false)];
+    let mut bufs = vec![("dy", Read, t), ("invstd", Read, t)];
     if training {
-        names.extend([("x", false), ("mean", false), ("sums", false)]);
+        bufs.extend([("x", Read, t), ("mean", Read, t), ("sums", Read, t)]);
     }
     if has_w {
-        names.push(("w", false));
+        bufs.push(("w", Read, t));
     }
-    names.push(("outb", true));
-    bindings(&mut s, &names, t);
+    bufs.push(("outb", ReadWrite, t));
+    bindings(&mut s, &bufs);
     // p = [numel, c, s, dy_off, x_off, mean_off, invstd_off, w_off, m]
     let _ = writeln!(
         s,

@@ -3,6 +3,7 @@
 //! and indices), average pooling and its adjoint are each one dispatch, without atomics.
 
 use super::imp::{buffer_of, ctx, empty, groups};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::cpu::pool::{Divisor, Windows};
 use crate::error::{Error, Result};
@@ -59,9 +60,9 @@ fn max_kernel(dt: DType) -> String {
     if dt.is_float() {
         s.push_str(wgsl::nan_helpers(t));
     }
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> tab: array<u32>;\n@group(0) @binding(2) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(3) var<storage, read_write> outi: array<i32>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[("src", Read, t), ("tab", Read, "u32"), ("outb", ReadWrite, t), ("outi", ReadWrite, "i32")],
     );
     window_head(&mut s);
     let nan = if dt.is_float() { " || rg_isnan(v)" } else { "" };
@@ -77,9 +78,9 @@ fn sum_kernel(dt: DType, mode: u32) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> tab: array<u32>;\n@group(0) @binding(2) var<storage, read> dv: array<{t}>;\n@group(0) @binding(3) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[("src", Read, t), ("tab", Read, "u32"), ("dv", Read, t), ("outb", ReadWrite, t)],
     );
     window_head(&mut s);
     // dv holds the divisors of dims 0, 1, 2 from word offsets p[17], p[18], p[19].

@@ -1,7 +1,8 @@
 //! Reductions over any set of dims: one workgroup per output (or per chunk of one).
 
 use super::imp::{buffer_of, ctx, empty, groups};
-use super::wgsl::{load, storage_type, value_type};
+use super::wgsl::Access::{Read, ReadWrite};
+use super::wgsl::{bindings, load, storage_type, value_type};
 use super::Reduce;
 use crate::error::{Error, Result};
 use crate::{DType, Tensor};
@@ -41,12 +42,7 @@ fn reduce_kernel(op: Reduce, input: DType, acc: DType, out: DType, chunked: bool
     let is_arg = matches!(op, Reduce::ArgMax | Reduce::ArgMin);
     let is_cmp = matches!(op, Reduce::Max | Reduce::Min | Reduce::ArgMax | Reduce::ArgMin);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{}>;\n@group(0) @binding(1) var<storage, read_write> outb: array<{}>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;",
-        storage_type(input),
-        storage_type(out)
-    );
+    bindings(&mut s, &[("src", Read, storage_type(input)), ("outb", ReadWrite, storage_type(out))]);
     // NaN tests on the bit pattern: compilers may fold `v != v` to false (see nan_helpers).
     if acc.is_float() {
         s.push_str(super::wgsl::nan_helpers(at));

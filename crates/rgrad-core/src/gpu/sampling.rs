@@ -26,6 +26,7 @@
 
 use super::imp::{buffer_of, contiguous, ctx, empty, groups, supports, upload};
 use super::sort::bitonic;
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::bail;
 use crate::error::Result;
@@ -49,10 +50,7 @@ fn sums_kernel(dt: DType, acc: DType) -> String {
     let (t, a) = (storage_type(dt), storage_type(acc));
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> w: array<{t}>;\n@group(0) @binding(1) var<storage, read_write> bsum: array<{a}>;\n@group(0) @binding(2) var<storage, read_write> bok: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("w", Read, t), ("bsum", ReadWrite, a), ("bok", ReadWrite, "u32")]);
     s.push_str(&good_fn(a));
     wgsl::entry(&mut s);
     let _ = writeln!(
@@ -89,9 +87,14 @@ fn prefix_kernel(acc: DType) -> String {
     let a = storage_type(acc);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> bsum: array<{a}>;\n@group(0) @binding(1) var<storage, read> bok: array<u32>;\n@group(0) @binding(2) var<storage, read_write> prefix: array<{a}>;\n@group(0) @binding(3) var<storage, read_write> status: array<atomic<u32>>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[
+            ("bsum", Read, a),
+            ("bok", Read, "u32"),
+            ("prefix", ReadWrite, a),
+            ("status", ReadWrite, "atomic<u32>"),
+        ],
     );
     wgsl::entry(&mut s);
     let _ = writeln!(
@@ -108,9 +111,9 @@ fn with_kernel(dt: DType, acc: DType) -> String {
     let (t, a) = (storage_type(dt), storage_type(acc));
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> w: array<{t}>;\n@group(0) @binding(1) var<storage, read> prefix: array<{a}>;\n@group(0) @binding(2) var<storage, read> u: array<{a}>;\n@group(0) @binding(3) var<storage, read_write> outb: array<i32>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[("w", Read, t), ("prefix", Read, a), ("u", Read, a), ("outb", ReadWrite, "i32")],
     );
     wgsl::entry(&mut s);
     let _ = writeln!(
@@ -126,9 +129,9 @@ fn argmin_blocks_kernel(dt: DType, acc: DType) -> String {
     let (t, a) = (storage_type(dt), storage_type(acc));
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> w: array<{t}>;\n@group(0) @binding(1) var<storage, read> e: array<{a}>;\n@group(0) @binding(2) var<storage, read_write> bkey: array<{a}>;\n@group(0) @binding(3) var<storage, read_write> bidx: array<i32>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[("w", Read, t), ("e", Read, a), ("bkey", ReadWrite, a), ("bidx", ReadWrite, "i32")],
     );
     wgsl::entry(&mut s);
     // +inf from the parameters: a constant one would be folded or refused.
@@ -144,10 +147,7 @@ fn argmin_rows_kernel(acc: DType) -> String {
     let a = storage_type(acc);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> bkey: array<{a}>;\n@group(0) @binding(1) var<storage, read> bidx: array<i32>;\n@group(0) @binding(2) var<storage, read_write> outb: array<i32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("bkey", Read, a), ("bidx", Read, "i32"), ("outb", ReadWrite, "i32")]);
     wgsl::entry(&mut s);
     s.push_str(
         "  let nb = p[1];\n  let base = i * nb;\n  var best = bkey[base];\n  var at = bidx[base];\n  for (var b = 1u; b < nb; b = b + 1u) {\n    let k = bkey[base + b];\n    if (k < best) { best = k; at = bidx[base + b]; }\n  }\n  outb[i] = at;\n}\n",
@@ -161,9 +161,9 @@ fn race_keys_kernel(dt: DType, acc: DType) -> String {
     let (t, a) = (storage_type(dt), storage_type(acc));
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> w: array<{t}>;\n@group(0) @binding(1) var<storage, read> e: array<{a}>;\n@group(0) @binding(2) var<storage, read_write> keys: array<{a}>;\n@group(0) @binding(3) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(4) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[("w", Read, t), ("e", Read, a), ("keys", ReadWrite, a), ("idx", ReadWrite, "u32")],
     );
     wgsl::entry(&mut s);
     let _ = writeln!(
@@ -177,9 +177,7 @@ fn race_keys_kernel(dt: DType, acc: DType) -> String {
 fn race_pick_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> idx: array<u32>;\n@group(0) @binding(1) var<storage, read_write> outb: array<i32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("idx", Read, "u32"), ("outb", ReadWrite, "i32")]);
     wgsl::entry(&mut s);
     s.push_str("  outb[i] = i32(idx[(i / p[2]) * p[1] + i % p[2]]);\n}\n");
     s

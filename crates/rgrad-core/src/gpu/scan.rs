@@ -14,7 +14,8 @@
 //! different order than the host's (as PyTorch's CUDA scans are).
 
 use super::imp::{buffer_of, contiguous, ctx, empty, groups};
-use super::wgsl::{self, storage_type, WORKGROUP};
+use super::wgsl::Access::{Read, ReadWrite};
+use super::wgsl::{self, storage_type, Access, WORKGROUP};
 use crate::error::Result;
 use crate::{DType, Tensor};
 use std::fmt::Write;
@@ -100,31 +101,30 @@ impl Scan {
         s
     }
 
-    /// Bindings `srcv [srci] outv [outi]` from 0 and the load `ld` of an element, the next free
-    /// binding returned. `pairs`: the input carries indices (a scan of block totals), else an
+    /// The buffers `srcv [srci] outv [outi]` every scan kernel binds first (the order `run`
+    /// passes them). `pairs`: the input carries indices (a scan of block totals), else an
     /// element's index is its position in the row.
-    fn io_bindings(self, s: &mut String, pairs: bool) -> usize {
+    fn io_buffers(self, pairs: bool) -> Vec<(&'static str, Access, &'static str)> {
         let t = storage_type(self.dt);
-        let mut b = 0;
-        let mut bind = |s: &mut String, name: &str, access: &str, ty: &str| {
-            let _ = writeln!(s, "@group(0) @binding({b}) var<storage, {access}> {name}: array<{ty}>;");
-            b += 1;
-        };
-        bind(s, "srcv", "read", t);
+        let mut bufs = vec![("srcv", Read, t)];
         if self.indexed() && pairs {
-            bind(s, "srci", "read", "i32");
+            bufs.push(("srci", Read, "i32"));
         }
-        bind(s, "outv", "read_write", t);
+        bufs.push(("outv", ReadWrite, t));
         if self.indexed() {
-            bind(s, "outi", "read_write", "i32");
+            bufs.push(("outi", ReadWrite, "i32"));
         }
+        bufs
+    }
+
+    /// The load `ld` of an element from the buffers of [`Scan::io_buffers`].
+    fn load(self, pairs: bool) -> String {
         let load = match (self.indexed(), pairs) {
             (false, _) => "E(srcv[at])",
             (true, false) => "E(srcv[at], i32(k))",
             (true, true) => "E(srcv[at], srci[at])",
         };
-        let _ = writeln!(s, "fn ld(at: u32, k: u32) -> E {{ return {load}; }}");
-        b
+        format!("fn ld(at: u32, k: u32) -> E {{ return {load}; }}\n")
     }
 
     fn store(self) -> &'static str {
@@ -138,8 +138,8 @@ impl Scan {
     /// p = [rows, len]; one invocation scans one row in order.
     fn row_kernel(self, pairs: bool) -> String {
         let mut s = self.prelude();
-        let b = self.io_bindings(&mut s, pairs);
-        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read> p: array<u32>;");
+        wgsl::bindings(&mut s, &self.io_buffers(pairs));
+        s.push_str(&self.load(pairs));
         s.push_str(self.store());
         wgsl::entry(&mut s);
         s.push_str(
@@ -154,18 +154,16 @@ impl Scan {
     /// writes the block's total to `sumv` (`sumi`).
     fn block_kernel(self, pairs: bool) -> String {
         let mut s = self.prelude();
-        let mut b = self.io_bindings(&mut s, pairs);
-        let t = storage_type(self.dt);
-        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read_write> sumv: array<{t}>;");
-        b += 1;
+        let mut bufs = self.io_buffers(pairs);
+        bufs.push(("sumv", ReadWrite, storage_type(self.dt)));
         let total = if self.indexed() {
-            let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read_write> sumi: array<i32>;");
-            b += 1;
+            bufs.push(("sumi", ReadWrite, "i32"));
             "sumv[blk] = sh[l].v; sumi[blk] = sh[l].i;"
         } else {
             "sumv[blk] = sh[l].v;"
         };
-        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read> p: array<u32>;");
+        wgsl::bindings(&mut s, &bufs);
+        s.push_str(&self.load(pairs));
         s.push_str(self.store());
         // Barriers stay in uniform control flow: invocations past the row's end (or past the
         // last block) keep running the loop and only skip their loads and stores.
@@ -182,22 +180,18 @@ impl Scan {
     fn carry_kernel(self) -> String {
         let mut s = self.prelude();
         let t = storage_type(self.dt);
-        let _ = writeln!(s, "@group(0) @binding(0) var<storage, read_write> outv: array<{t}>;");
-        let mut b = 1;
+        let mut bufs = vec![("outv", ReadWrite, t)];
         if self.indexed() {
-            let _ = writeln!(s, "@group(0) @binding(1) var<storage, read_write> outi: array<i32>;");
-            b = 2;
+            bufs.push(("outi", ReadWrite, "i32"));
         }
-        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read> sumv: array<{t}>;");
-        b += 1;
+        bufs.push(("sumv", Read, t));
         let (cur, prev) = if self.indexed() {
-            let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read> sumi: array<i32>;");
-            b += 1;
+            bufs.push(("sumi", Read, "i32"));
             ("E(outv[i], outi[i])", "E(sumv[q], sumi[q])")
         } else {
             ("E(outv[i])", "E(sumv[q])")
         };
-        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, read> p: array<u32>;");
+        wgsl::bindings(&mut s, &bufs);
         s.push_str(self.store());
         wgsl::entry(&mut s);
         let _ = writeln!(
@@ -225,7 +219,7 @@ impl Scan {
         let pairs = src.i.is_some();
         let out = self.outputs(&[rows * len])?;
         let mut bufs = vec![buffer_of(&src.v)?.raw()];
-        if let Some(i) = src.i.as_ref().filter(|_| pairs) {
+        if let Some(i) = &src.i {
             bufs.push(buffer_of(i)?.raw());
         }
         bufs.push(buffer_of(&out.v)?.raw());

@@ -4,6 +4,7 @@
 //! after every boundary). NaN is tested on the bits: WGSL compilers may fold `x != x`.
 
 use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::error::Result;
 use crate::{DType, Tensor};
@@ -14,10 +15,7 @@ fn kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> bd: array<{t}>;\n@group(0) @binding(1) var<storage, read> vals: array<{t}>;\n@group(0) @binding(2) var<storage, read_write> outb: array<i32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("bd", Read, t), ("vals", Read, t), ("outb", ReadWrite, "i32")]);
     if dt == DType::F32 {
         s.push_str(wgsl::nan_helpers(t));
     } else {

@@ -11,6 +11,7 @@
 
 use super::imp::{buffer_of, contiguous, ctx, empty, groups};
 use super::sort::{key_type, key_words, nan_key, sort_rows};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, WORKGROUP};
 use crate::error::{Error, Result};
 use crate::{DType, Tensor};
@@ -21,10 +22,7 @@ fn flags_kernel(words: usize) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
     let kt = key_type(words);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> keys: array<{kt}>;\n@group(0) @binding(1) var<storage, read_write> ids: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("keys", Read, kt), ("ids", ReadWrite, "u32")]);
     wgsl::entry(&mut s);
     // Scalar and vector comparisons differ in WGSL (`any`/`all` reduce the vector ones).
     let (ne, eq) = if words == 1 { ("k != q", "k == nan") } else { ("any(k != q)", "all(k == nan)") };
@@ -55,22 +53,14 @@ fn scatter_kernel(dt: DType, starts: bool, inverse: bool) -> String {
     let words = key_words(dt).unwrap_or(1);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let mut decls = vec![
-        format!("read> keys: array<{}>", key_type(words)),
-        "read> ids: array<u32>".to_string(),
-        "read_write> outv: array<u32>".to_string(),
-    ];
+    let mut bufs = vec![("keys", Read, key_type(words)), ("ids", Read, "u32"), ("outv", ReadWrite, "u32")];
     if starts {
-        decls.push("read_write> starts: array<u32>".to_string());
+        bufs.push(("starts", ReadWrite, "u32"));
     }
     if inverse {
-        decls.push("read> idx: array<u32>".to_string());
-        decls.push("read_write> inv: array<i32>".to_string());
+        bufs.extend([("idx", Read, "u32"), ("inv", ReadWrite, "i32")]);
     }
-    decls.push("read> p: array<u32>".to_string());
-    for (b, d) in decls.iter().enumerate() {
-        let _ = writeln!(s, "@group(0) @binding({b}) var<storage, {d};");
-    }
+    wgsl::bindings(&mut s, &bufs);
     wgsl::entry(&mut s);
     s.push_str("  let id = ids[i];\n  let g = id - 1u;\n  if (i == 0u || ids[i - 1u] != id) {\n    let k = keys[i];\n");
     s.push_str(decode_value(dt));
@@ -89,9 +79,7 @@ fn scatter_kernel(dt: DType, starts: bool, inverse: bool) -> String {
 pub(super) fn counts_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> starts: array<u32>;\n@group(0) @binding(1) var<storage, read_write> counts: array<i32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("starts", Read, "u32"), ("counts", ReadWrite, "i32")]);
     wgsl::entry(&mut s);
     s.push_str("  var end = p[1];\n  if (i + 1u < p[0]) { end = starts[i + 1u]; }\n  counts[i] = i32(end - starts[i]);\n}\n");
     s
@@ -186,10 +174,7 @@ fn isin_kernel(dt: DType) -> String {
     let kt = key_type(words);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read> tset: array<{kt}>;\n@group(0) @binding(2) var<storage, read_write> outb: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("src", Read, "u32"), ("tset", Read, kt), ("outb", ReadWrite, "u32")]);
     s.push_str(&super::sort::key_fn(dt));
     s.push_str(&lt_fn(words));
     wgsl::entry(&mut s);

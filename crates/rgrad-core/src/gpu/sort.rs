@@ -7,6 +7,7 @@
 //! so the order is the stable one. The set ops (gpu/set_ops.rs) sort with the same kernels.
 
 use super::imp::{buffer_of, ctx, empty, groups};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::error::Result;
 use crate::{DType, Tensor};
@@ -81,10 +82,9 @@ fn init_kernel(dt: DType) -> String {
     let words = key_words(dt).unwrap_or(1);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read_write> keys: array<{}>;\n@group(0) @binding(2) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;",
-        key_type(words)
+    wgsl::bindings(
+        &mut s,
+        &[("src", Read, "u32"), ("keys", ReadWrite, key_type(words)), ("idx", ReadWrite, "u32")],
     );
     s.push_str(&key_fn(dt));
     wgsl::entry(&mut s);
@@ -102,10 +102,7 @@ fn init_kernel(dt: DType) -> String {
 fn step_kernel(key: &str) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read_write> keys: array<{key}>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;"
-    );
+    wgsl::bindings(&mut s, &[("keys", ReadWrite, key), ("idx", ReadWrite, "u32")]);
     s.push_str(&after_fn(key));
     wgsl::entry(&mut s);
     s.push_str(
@@ -119,9 +116,15 @@ fn pick_kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> keys: array<u32>;\n@group(0) @binding(2) var<storage, read> idx: array<u32>;\n@group(0) @binding(3) var<storage, read_write> outv: array<{t}>;\n@group(0) @binding(4) var<storage, read_write> outi: array<i32>;\n@group(0) @binding(5) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[
+            ("src", Read, t),
+            ("keys", Read, "u32"),
+            ("idx", Read, "u32"),
+            ("outv", ReadWrite, t),
+            ("outi", ReadWrite, "i32"),
+        ],
     );
     wgsl::entry(&mut s);
     let _ = writeln!(

@@ -12,6 +12,7 @@
 use super::imp::{buffer_of, contiguous, ctx, empty, groups};
 use super::set_ops::{counts_kernel, plain, Groups};
 use super::sort::{key_fn, key_words, nan_key};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, WORKGROUP};
 use crate::error::{Error, Result};
 use crate::{DType, Tensor};
@@ -36,9 +37,7 @@ fn row_fns(dt: DType) -> String {
 fn iota_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(1) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("idx", ReadWrite, "u32")]);
     wgsl::entry(&mut s);
     s.push_str("  idx[i] = i;\n}\n");
     s
@@ -49,9 +48,7 @@ fn iota_kernel() -> String {
 fn step_kernel(dt: DType) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read_write> idx: array<u32>;\n@group(0) @binding(2) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("src", Read, "u32"), ("idx", ReadWrite, "u32")]);
     s.push_str(&row_fns(dt));
     wgsl::entry(&mut s);
     s.push_str(
@@ -64,9 +61,7 @@ fn step_kernel(dt: DType) -> String {
 fn flags_kernel(dt: DType) -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read> idx: array<u32>;\n@group(0) @binding(2) var<storage, read_write> ids: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("src", Read, "u32"), ("idx", Read, "u32"), ("ids", ReadWrite, "u32")]);
     s.push_str(&row_fns(dt));
     wgsl::entry(&mut s);
     s.push_str(
@@ -79,8 +74,15 @@ fn flags_kernel(dt: DType) -> String {
 fn scatter_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> idx: array<u32>;\n@group(0) @binding(1) var<storage, read> ids: array<u32>;\n@group(0) @binding(2) var<storage, read_write> picks: array<u32>;\n@group(0) @binding(3) var<storage, read_write> starts: array<u32>;\n@group(0) @binding(4) var<storage, read_write> inv: array<u32>;\n@group(0) @binding(5) var<storage, read> p: array<u32>;\n",
+    wgsl::bindings(
+        &mut s,
+        &[
+            ("idx", Read, "u32"),
+            ("ids", Read, "u32"),
+            ("picks", ReadWrite, "u32"),
+            ("starts", ReadWrite, "u32"),
+            ("inv", ReadWrite, "u32"),
+        ],
     );
     wgsl::entry(&mut s);
     s.push_str(
@@ -94,9 +96,7 @@ fn scatter_kernel() -> String {
 fn gather_kernel() -> String {
     let mut s = String::new();
     wgsl::header(&mut s);
-    s.push_str(
-        "@group(0) @binding(0) var<storage, read> src: array<u32>;\n@group(0) @binding(1) var<storage, read> picks: array<u32>;\n@group(0) @binding(2) var<storage, read_write> outb: array<u32>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;\n",
-    );
+    wgsl::bindings(&mut s, &[("src", Read, "u32"), ("picks", Read, "u32"), ("outb", ReadWrite, "u32")]);
     wgsl::entry(&mut s);
     s.push_str(
         "  let w = p[4];\n  let e = i / w;\n  let post = p[3];\n  let b = e % post;\n  let g = (e / post) % p[2];\n  let a = e / (post * p[2]);\n  let at = (a * p[1] + picks[g]) * post + b;\n  outb[i] = src[at * w + i % w];\n}\n",

@@ -2,6 +2,7 @@
 //! `u32` words: `[n, ndim, shape.., then per tensor: offset, strides..]`, so one compiled
 //! pipeline serves every shape and layout of a given op and dtype combination.
 
+use self::Access::{Read, ReadWrite};
 use super::wgsl_trig::{TRIG_F32, TRIG_F64, TRIG_F64_SOFT};
 use crate::DType;
 use std::fmt::Write;
@@ -62,6 +63,28 @@ pub fn store(expr: &str, from: DType, to: DType) -> String {
 /// Header lines shared by all kernels (64-bit types need no `enable` in naga's WGSL).
 pub(super) fn header(out: &mut String) {
     out.push_str("// rgrad generated kernel\n");
+}
+
+/// How a kernel uses one of its storage buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Access {
+    Read,
+    ReadWrite,
+}
+
+/// Declares `buffers` (name, access, element type) at group 0 in order, then the parameter
+/// block `p: array<u32>`. A buffer's binding is its place in the list a dispatch passes, and
+/// `Context::dispatch` binds the parameter block after them, so `p` is last.
+pub(super) fn bindings<N: AsRef<str>, E: AsRef<str>>(out: &mut String, buffers: &[(N, Access, E)]) {
+    for (k, (name, access, elem)) in buffers.iter().enumerate() {
+        let access = match access {
+            Access::Read => "read",
+            Access::ReadWrite => "read_write",
+        };
+        let (name, elem) = (name.as_ref(), elem.as_ref());
+        let _ = writeln!(out, "@group(0) @binding({k}) var<storage, {access}> {name}: array<{elem}>;");
+    }
+    let _ = writeln!(out, "@group(0) @binding({}) var<storage, read> p: array<u32>;", buffers.len());
 }
 
 /// erf to ~1e-7: Taylor series near 0, then Numerical Recipes' erfc fit.
@@ -538,13 +561,10 @@ pub fn map_kernel(
     let mut s = String::new();
     header(&mut s);
     let n = inputs.len();
-    for (k, (st, _)) in inputs.iter().enumerate() {
-        let _ =
-            writeln!(s, "@group(0) @binding({k}) var<storage, read> in{k}: array<{}>;", storage_type(*st));
-    }
-    let _ =
-        writeln!(s, "@group(0) @binding({n}) var<storage, read_write> outb: array<{}>;", storage_type(out));
-    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", n + 1);
+    let mut bufs: Vec<_> =
+        inputs.iter().enumerate().map(|(k, (st, _))| (format!("in{k}"), Read, storage_type(*st))).collect();
+    bufs.push(("outb".into(), ReadWrite, storage_type(out)));
+    bindings(&mut s, &bufs);
     let mut types: Vec<DType> = inputs.iter().map(|x| x.1).collect();
     types.push(expr_dtype);
     helpers_for(&mut s, &types);
@@ -566,16 +586,14 @@ pub fn map_vec4_kernel(inputs: &[(DType, DType)], expr: &str, expr_dtype: DType,
     let mut s = String::new();
     header(&mut s);
     let n = inputs.len();
-    for (k, (st, _)) in inputs.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "@group(0) @binding({k}) var<storage, read> in{k}: array<vec4<{}>>;",
-            storage_type(*st)
-        );
-    }
     let so = storage_type(out);
-    let _ = writeln!(s, "@group(0) @binding({n}) var<storage, read_write> outb: array<vec4<{so}>>;");
-    let _ = writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", n + 1);
+    let mut bufs: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .map(|(k, (st, _))| (format!("in{k}"), Read, format!("vec4<{}>", storage_type(*st))))
+        .collect();
+    bufs.push(("outb".into(), ReadWrite, format!("vec4<{so}>")));
+    bindings(&mut s, &bufs);
     let mut types: Vec<DType> = inputs.iter().map(|x| x.1).collect();
     types.push(expr_dtype);
     helpers_for(&mut s, &types);
@@ -607,10 +625,7 @@ pub fn gather_kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> idx: array<i32>;\n@group(0) @binding(2) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    bindings(&mut s, &[("src", Read, t), ("idx", Read, "i32"), ("outb", ReadWrite, t)]);
     entry(&mut s);
     let _ = writeln!(
         s,
@@ -624,10 +639,7 @@ pub fn scatter_kernel(dt: DType, accumulate: bool) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> src: array<{t}>;\n@group(0) @binding(1) var<storage, read> idx: array<i32>;\n@group(0) @binding(2) var<storage, read_write> dst: array<{t}>;\n@group(0) @binding(3) var<storage, read> p: array<u32>;"
-    );
+    bindings(&mut s, &[("src", Read, t), ("idx", Read, "i32"), ("dst", ReadWrite, t)]);
     entry(&mut s);
     // p = [n, start]: this round covers entries start .. start + n of `idx` and `src`.
     let _ = writeln!(s, "  let k = p[1] + i;\n  let j = u32(idx[k]);");
@@ -648,15 +660,12 @@ pub fn update_kernel(dt: DType, k: usize, scalars: usize, body: &str) -> String 
     let t = storage_type(dt);
     let mut s = String::new();
     header(&mut s);
-    for j in 0..k {
-        let _ = writeln!(s, "@group(0) @binding({j}) var<storage, read_write> t{j}: array<{t}>;");
-    }
+    let mut bufs: Vec<_> = (0..k).map(|j| (format!("t{j}"), ReadWrite, t)).collect();
     let in_params = dt == DType::F32;
     if !in_params {
-        let _ = writeln!(s, "@group(0) @binding({k}) var<storage, read> sc: array<{t}>;");
+        bufs.push(("sc".into(), Read, t));
     }
-    let _ =
-        writeln!(s, "@group(0) @binding({}) var<storage, read> p: array<u32>;", k + usize::from(!in_params));
+    bindings(&mut s, &bufs);
     entry(&mut s);
     for j in 0..k {
         let _ = writeln!(s, "  let o{j} = p[{}] + i;", j + 1);
