@@ -3,12 +3,12 @@
 //! itself (4 bytes), for PyTorch's error when `source` is too short; the data stays here.
 
 use super::imp::{buffer_of, contiguous, ctx, empty, groups, map};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use super::Input;
 use crate::bail;
 use crate::error::Result;
 use crate::{DType, Tensor};
-use std::fmt::Write;
 
 /// p = [n]: `out[i] = src[pos[i] - 1]` where the mask holds (pos is its inclusive count),
 /// `x[i]` elsewhere.
@@ -16,9 +16,9 @@ fn scatter_kernel(dt: DType) -> String {
     let t = storage_type(dt);
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> x: array<{t}>;\n@group(0) @binding(1) var<storage, read> m: array<u32>;\n@group(0) @binding(2) var<storage, read> pos: array<u32>;\n@group(0) @binding(3) var<storage, read> src: array<{t}>;\n@group(0) @binding(4) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(5) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[("x", Read, t), ("m", Read, "u32"), ("pos", Read, "u32"), ("src", Read, t), ("outb", ReadWrite, t)],
     );
     wgsl::entry(&mut s);
     // An `if`, not `select`: select would read src[-1] at an unmasked place before any mask.
