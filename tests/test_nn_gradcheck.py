@@ -175,6 +175,12 @@ GRADCHECK = {
         lambda w: F.embedding(rgrad.tensor([[0, 2], [2, 3]]), w),
         [rnd(4, 3)],
     ),
+    "embedding_bag_sum": (
+        lambda w, p: F.embedding_bag(
+            rgrad.tensor([0, 2, 2, 3]), w, rgrad.tensor([0, 1]), mode="sum", per_sample_weights=p
+        ),
+        [rnd(4, 3), rnd(4, seed=1)],
+    ),
     "normalize": (lambda x: F.normalize(x, p=3.0, dim=0), [rnd(3, 4)]),
     "one_hot_mul": (lambda x: F.one_hot(labels(4, 3), 3).double() * x, [rnd(4, 3)]),
     "pad_constant": (lambda x: F.pad(x, (1, 2, -1, 1), value=0.5), [rnd(2, 3, 3)]),

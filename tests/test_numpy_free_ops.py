@@ -268,6 +268,9 @@ CALLS = {
     "F.embedding": lambda x, sq, i, b, v: F.embedding(
         i, x.t().contiguous(), padding_idx=0, max_norm=1.0, scale_grad_by_freq=True
     ),
+    "F.embedding_bag": lambda x, sq, i, b, v: F.embedding_bag(
+        rgrad.tensor([0, 1, 1]), x.t().contiguous(), rgrad.tensor([0, 2]), max_norm=1.0
+    ),
     "F.multilabel_margin_loss": lambda x, sq, i, b, v: F.multilabel_margin_loss(
         x, rgrad.tensor([[3, 0, -1, 1], [1, -1, 0, 0], [0, 1, 2, 3]])
     ),

@@ -25,7 +25,6 @@ FLOAT = {"float64": rgrad.float64, "float32": rgrad.float32}
 # here that starts passing fails that test until it is removed from the list.
 NOT_YET: set = {
     "ctc_loss",
-    "embedding_bag_mean",
 }
 
 # Also failing on wgpu only (none now: the device's float comparisons and NaN tests read NaN

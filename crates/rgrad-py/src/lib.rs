@@ -178,6 +178,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::native_batch_norm, m)?)?;
     m.add_function(wrap_pyfunction!(layers::gelu, m)?)?;
     m.add_function(wrap_pyfunction!(layers::native_layer_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(layers::embedding_bag, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_interpolate, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_pad_map, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_im2col, m)?)?;

@@ -498,6 +498,8 @@ pub enum Op {
         rstd: Tensor,
         spec: Arc<crate::ops::layer_norm::LayerNormSpec>,
     },
+    /// `embedding_bag` (ops/embedding_bag.rs); inputs (weight[, per_sample_weights]).
+    EmbeddingBag(Box<crate::ops::embedding_bag::BagSaved>),
     Custom(Box<dyn BackwardFn>),
 }
 

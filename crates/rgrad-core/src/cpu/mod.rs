@@ -7,6 +7,7 @@ pub mod conv_direct;
 pub mod conv_direct_grad;
 pub mod copy;
 pub mod elementwise;
+pub mod embedding_bag;
 pub mod gelu;
 pub mod index;
 pub mod layer_norm;

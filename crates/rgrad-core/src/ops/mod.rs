@@ -8,6 +8,7 @@ pub mod conv;
 mod conv_device;
 pub mod cumulative;
 pub mod distributions;
+pub mod embedding_bag;
 pub mod factory;
 pub mod gelu;
 pub mod index;

@@ -2,6 +2,7 @@
 one-hot encoding and padding."""
 
 import math
+import warnings
 
 import rgrad
 from rgrad import _rgrad
@@ -11,6 +12,7 @@ __all__ = [
     "bilinear",
     "dropout",
     "embedding",
+    "embedding_bag",
     "group_norm",
     "layer_norm",
     "linear",
@@ -139,6 +141,59 @@ def embedding(
         frozen = out.detach()
         out = frozen + (out - frozen) * s
     return out.reshape(*input.shape, weight.shape[1])
+
+
+def embedding_bag(
+    input,
+    weight,
+    offsets=None,
+    max_norm=None,
+    norm_type=2,
+    scale_grad_by_freq=False,
+    mode="mean",
+    sparse=False,
+    per_sample_weights=None,
+    include_last_offset=False,
+    padding_idx=None,
+):
+    """Sums, averages or takes the per-feature max of the ``weight`` rows each bag of indices
+    picks: ``(B, embedding_dim)`` for ``B`` bags.
+
+    A 1-D ``input`` is split by ``offsets`` (bag ``i`` is ``input[offsets[i]:offsets[i+1]]``,
+    the last one to the end unless ``include_last_offset``); a 2-D ``(B, N)`` input is ``B``
+    bags of ``N``. Empty bags give zeros; ``padding_idx`` entries are skipped (not counted in
+    a mean). ``per_sample_weights`` (mode ``'sum'`` only) scales each entry. ``max_norm``
+    renormalizes the used rows in place first, as :func:`embedding`. rgrad has no sparse
+    tensors: ``sparse=True`` is accepted and the weight gets a dense gradient.
+    """
+    # The old argument order embedding_bag(weight, input, ...), as PyTorch still accepts it.
+    if weight.dtype == rgrad.int64 and input.is_floating_point():
+        warnings.warn(
+            "Argument order of nn.functional.embedding_bag was changed. "
+            "Usage `embedding_bag(weight, input, ...)` is deprecated, "
+            "and should now be `embedding_bag(input, weight, ...)`.",
+            stacklevel=2,
+        )
+        weight, input = input, weight
+    # The checks PyTorch makes before renormalizing (the rest are the core op's).
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
+    if max_norm is not None and weight.dim() == 2:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
+    return _rgrad.embedding_bag(
+        weight,
+        input,
+        offsets,
+        mode,
+        per_sample_weights,
+        padding_idx,
+        include_last_offset,
+        scale_grad_by_freq,
+    )
 
 
 def _normalized(x, dims, eps):

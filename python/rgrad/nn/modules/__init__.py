@@ -169,6 +169,7 @@ from rgrad.nn.modules.rnn import (
 )
 from rgrad.nn.modules.sparse import (
     Embedding,
+    EmbeddingBag,
 )
 from rgrad.nn.modules.transformer import (
     Transformer,
@@ -231,6 +232,7 @@ __all__ = [
     "Dropout3d",
     "ELU",
     "Embedding",
+    "EmbeddingBag",
     "FeatureAlphaDropout",
     "Flatten",
     "GRU",

@@ -15,6 +15,7 @@ use smallvec::{smallvec, SmallVec};
 mod attention;
 mod conv;
 mod cumulative;
+mod embedding_bag;
 mod layer_norm;
 mod linalg;
 mod linalg_decomp;
@@ -503,6 +504,7 @@ pub(crate) fn backward(
             Ok(smallvec![Some(gx.mul(g)?), None])
         }
         Op::Attention(saved) => attention::attention(saved, g, &need, create_graph),
+        Op::EmbeddingBag(s) => embedding_bag::embedding_bag(g, s, &need),
         Op::Gelu { x, tanh } => {
             let x = x.get()?;
             one(if create_graph {
