@@ -24,7 +24,6 @@ FLOAT = {"float64": rgrad.float64, "float32": rgrad.float32}
 # Cases the op table does not cover yet. test_gap_is_real keeps this list honest: a case listed
 # here that starts passing fails that test until it is removed from the list.
 NOT_YET: set = {
-    "ctc_loss",
     "embedding_bag_mean",
 }
 

@@ -492,6 +492,8 @@ pub enum Op {
         rstd: Tensor,
         spec: Arc<crate::ops::layer_norm::LayerNormSpec>,
     },
+    /// The CTC loss (ops/ctc.rs): the input, the packed targets, the losses and alphas.
+    Ctc(Box<crate::ops::ctc::CtcSaved>),
     Custom(Box<dyn BackwardFn>),
 }
 

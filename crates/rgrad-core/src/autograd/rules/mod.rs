@@ -14,6 +14,7 @@ use smallvec::{smallvec, SmallVec};
 // per recorded op, called from the table below.
 mod attention;
 mod conv;
+mod ctc;
 mod cumulative;
 mod layer_norm;
 mod linalg;
@@ -500,6 +501,7 @@ pub(crate) fn backward(
             Ok(smallvec![Some(gx.mul(g)?), None])
         }
         Op::Attention(saved) => attention::attention(saved, g, &need, create_graph),
+        Op::Ctc(saved) => one(ctc::ctc(saved, g, create_graph)),
         Op::Gelu { x, tanh } => {
             let x = x.get()?;
             one(if create_graph {
