@@ -345,6 +345,13 @@ GRADCHECK = {
     "lp_pool1d": (lambda x: F.lp_pool1d(x.abs() + 0.5, 2, 2), [rnd(2, 2, 6)]),
     "lp_pool2d": (lambda x: F.lp_pool2d(x.abs() + 0.5, 3, 2), [rnd(1, 2, 4, 4)]),
     "lp_pool3d": (lambda x: F.lp_pool3d(x.abs() + 0.5, 2, 2), [rnd(1, 1, 4, 4, 2)]),
+    # through log_softmax: PyTorch's ctc gradient is the one with respect to the logits
+    "ctc_loss": (
+        lambda x: F.ctc_loss(
+            x.log_softmax(2), rgrad.tensor([[1, 2, 2], [3, 1, 0]]), [5, 4], [3, 2]
+        ),
+        [rnd(5, 2, 4)],
+    ),
     "max_unpool1d": (
         lambda x: F.max_unpool1d(x, rgrad.tensor([[[1, 2, 5]]]), 2),
         [rnd(1, 1, 3)],

@@ -278,6 +278,12 @@ CALLS = {
     "F.one_hot": lambda x, sq, i, b, v: F.one_hot(i.reshape(-1)),
     "F.nll_loss": lambda x, sq, i, b, v: F.nll_loss(x, rgrad.tensor([0, 3, 1])),
     "F.cross_entropy": lambda x, sq, i, b, v: F.cross_entropy(x, rgrad.tensor([0, 3, 1])),
+    "F.ctc_loss": lambda x, sq, i, b, v: F.ctc_loss(
+        x.unsqueeze(1).log_softmax(2), rgrad.tensor([[1, 2]]), rgrad.tensor([3]), rgrad.tensor([2])
+    ),
+    "rgrad.ctc_loss": lambda x, sq, i, b, v: rgrad.ctc_loss(
+        x.log_softmax(1), rgrad.tensor([1, 2]), [3], [2], 0, 2
+    ),
     "linalg.lu_factor": lambda x, sq, i, b, v: rgrad.linalg.lu_factor(sq),
     "rgrad.lu_unpack": lambda x, sq, i, b, v: rgrad.lu_unpack(*rgrad.linalg.lu_factor(sq)),
     "rgrad.multinomial": lambda x, sq, i, b, v: rgrad.multinomial(v, 4, True),

@@ -23,9 +23,7 @@ FLOAT = {"float64": rgrad.float64, "float32": rgrad.float32}
 
 # Cases the op table does not cover yet. test_gap_is_real keeps this list honest: a case listed
 # here that starts passing fails that test until it is removed from the list.
-NOT_YET: set = {
-    "ctc_loss",
-}
+NOT_YET: set = set()
 
 # Also failing on wgpu only (none now: the device's float comparisons and NaN tests read NaN
 # from the bits, as a WGSL compiler may fold `x != x` to false).

@@ -420,6 +420,7 @@ from rgrad.distributions._samplers import binomial, poisson  # noqa: E402
 from rgrad.distributions._samplers import (  # noqa: E402, F401
     standard_gamma as _standard_gamma,
 )
+from rgrad.nn._functional.ctc import torch_ctc_loss as ctc_loss  # noqa: E402
 from rgrad.nn._functional.pooling import (  # noqa: E402
     adaptive_avg_pool1d,
     avg_pool1d,
@@ -657,6 +658,7 @@ __all__ = [
     "max_pool1d_with_indices",
     "max_pool2d",
     "max_pool3d",
+    "ctc_loss",
     "cdist",
     "compile",
     "deg2rad",

@@ -74,6 +74,27 @@ pub fn _cross_entropy(
     wrap_opt(py, run(py, x.numel(), || x.cross_entropy(&y, &opts))?)
 }
 
+/// `_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity)`: the
+/// per-sample losses of a `(T, N, C)` input (the Python caller handles the unbatched form,
+/// the lengths' types, `zero_infinity`'s zeroing of the losses and the reduction).
+#[rgrad_py_macros::boundary]
+#[pyfunction]
+#[pyo3(signature = (log_probs, targets, input_lengths, target_lengths, blank, zero_infinity))]
+pub fn _ctc_loss(
+    py: Python<'_>,
+    log_probs: &Bound<'_, PyAny>,
+    targets: &Bound<'_, PyAny>,
+    input_lengths: Vec<i64>,
+    target_lengths: Vec<i64>,
+    blank: i64,
+    zero_infinity: bool,
+) -> PyResult<Py<PyTensor>> {
+    let x = tensor_param(log_probs, "ctc_loss", "log_probs", 1)?;
+    let t = tensor_param(targets, "ctc_loss", "targets", 2)?;
+    let work = x.numel().saturating_mul(t.numel().max(1));
+    wrap(py, run(py, work, || x.ctc_loss(&t, &input_lengths, &target_lengths, blank, zero_infinity))?)
+}
+
 /// `binary_cross_entropy` of probabilities, or None.
 #[rgrad_py_macros::boundary]
 #[pyfunction]

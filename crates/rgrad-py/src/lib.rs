@@ -184,6 +184,7 @@ fn _rgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functional::_im2col, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_col2im, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::_ctc_loss, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(functional::_binary_cross_entropy_with_logits, m)?)?;
     m.add_function(wrap_pyfunction!(io::_save_safetensors, m)?)?;

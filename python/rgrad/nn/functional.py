@@ -47,6 +47,7 @@ from rgrad.nn._functional.conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
+from rgrad.nn._functional.ctc import ctc_loss
 from rgrad.nn._functional.distance import (
     cosine_similarity,
     pairwise_distance,
@@ -193,6 +194,7 @@ __all__ = [
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
+    "ctc_loss",
     "dropout",
     "dropout1d",
     "dropout2d",

@@ -500,6 +500,8 @@ pub enum Op {
     },
     /// `embedding_bag` (ops/embedding_bag.rs); inputs (weight[, per_sample_weights]).
     EmbeddingBag(Box<crate::ops::embedding_bag::BagSaved>),
+    /// The CTC loss (ops/ctc.rs): the input, the packed targets, the losses and alphas.
+    Ctc(Box<crate::ops::ctc::CtcSaved>),
     Custom(Box<dyn BackwardFn>),
 }
 

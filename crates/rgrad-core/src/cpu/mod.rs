@@ -6,6 +6,7 @@ pub mod conv;
 pub mod conv_direct;
 pub mod conv_direct_grad;
 pub mod copy;
+pub mod ctc;
 pub mod elementwise;
 pub mod embedding_bag;
 pub mod gelu;

@@ -7,6 +7,7 @@
 //! raise PyTorch's message. Sizes beyond the kernel's u32 arithmetic run on the host.
 
 use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::error::Result;
 use crate::ops::embedding_bag::{bag_bounds, check_indices, host_forward, host_i64, BagMode, BagOptions};
@@ -19,9 +20,17 @@ fn kernel(dt: DType, it: DType, ot: DType) -> String {
     let (t, i, o) = (storage_type(dt), storage_type(it), storage_type(ot));
     let mut s = String::new();
     wgsl::header(&mut s);
-    let _ = writeln!(
-        s,
-        "@group(0) @binding(0) var<storage, read> w: array<{t}>;\n@group(0) @binding(1) var<storage, read> idx: array<{i}>;\n@group(0) @binding(2) var<storage, read> offs: array<{o}>;\n@group(0) @binding(3) var<storage, read> psw: array<{t}>;\n@group(0) @binding(4) var<storage, read_write> outb: array<{t}>;\n@group(0) @binding(5) var<storage, read_write> arg: array<i32>;\n@group(0) @binding(6) var<storage, read_write> st: array<atomic<u32>>;\n@group(0) @binding(7) var<storage, read> p: array<u32>;"
+    wgsl::bindings(
+        &mut s,
+        &[
+            ("w", Read, t),
+            ("idx", Read, i),
+            ("offs", Read, o),
+            ("psw", Read, t),
+            ("outb", ReadWrite, t),
+            ("arg", ReadWrite, "i32"),
+            ("st", ReadWrite, "atomic<u32>"),
+        ],
     );
     wgsl::entry(&mut s);
     let _ = writeln!(

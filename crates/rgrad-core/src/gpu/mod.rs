@@ -14,6 +14,8 @@ pub mod chacha;
 #[cfg(feature = "wgpu")]
 mod context;
 #[cfg(feature = "wgpu")]
+pub mod ctc;
+#[cfg(feature = "wgpu")]
 pub mod embedding_bag;
 #[cfg(feature = "wgpu")]
 pub mod histogram;

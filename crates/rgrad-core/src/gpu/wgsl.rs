@@ -490,6 +490,11 @@ fn use_f64_math(src: String) -> String {
     out
 }
 
+/// [`finish`] for a hand-written kernel that computes in `dt` alone.
+pub(super) fn finish_for(src: String, dt: DType) -> String {
+    finish(src, &[dt])
+}
+
 /// Finishes a kernel's source: f64 kernels get the software transcendental functions.
 fn finish(src: String, dtypes: &[DType]) -> String {
     // Kernels mix f32 and f64 only in conversions, which call no transcendental function.
@@ -541,9 +546,14 @@ fn strided_offsets(out: &mut String, tensors: usize, contiguous: bool) {
 }
 
 pub(super) fn entry(out: &mut String) {
+    entry_with(out, WORKGROUP)
+}
+
+/// [`entry`] with `threads` invocations per workgroup (dispatch `groups(n, threads)`).
+pub(super) fn entry_with(out: &mut String, threads: u32) {
     let _ = writeln!(
         out,
-        "@compute @workgroup_size({WORKGROUP})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {{\n  let i = gid.x + gid.y * nw.x * {WORKGROUP}u;\n  if (i >= p[0]) {{ return; }}"
+        "@compute @workgroup_size({threads})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {{\n  let i = gid.x + gid.y * nw.x * {threads}u;\n  if (i >= p[0]) {{ return; }}"
     );
 }
 

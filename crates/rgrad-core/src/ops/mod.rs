@@ -6,6 +6,7 @@ pub mod attention;
 pub mod binary;
 pub mod conv;
 mod conv_device;
+pub mod ctc;
 pub mod cumulative;
 pub mod distributions;
 pub mod embedding_bag;

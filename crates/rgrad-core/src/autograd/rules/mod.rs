@@ -14,6 +14,7 @@ use smallvec::{smallvec, SmallVec};
 // per recorded op, called from the table below.
 mod attention;
 mod conv;
+mod ctc;
 mod cumulative;
 mod embedding_bag;
 mod layer_norm;
@@ -505,6 +506,7 @@ pub(crate) fn backward(
         }
         Op::Attention(saved) => attention::attention(saved, g, &need, create_graph),
         Op::EmbeddingBag(s) => embedding_bag::embedding_bag(g, s, &need),
+        Op::Ctc(saved) => one(ctc::ctc(saved, g, create_graph)),
         Op::Gelu { x, tanh } => {
             let x = x.get()?;
             one(if create_graph {
