@@ -210,6 +210,14 @@ class _WrongGrad(rgrad.autograd.Function):
 
 CALLS = {
     "scatter_add": lambda: rgrad.scatter_add(_x(3, 2), 0, rgrad.tensor([[2, 0]]), _x(1, 2)),
+    "masked_scatter": lambda: (
+        rgrad.masked_scatter(
+            _x(2, 3).requires_grad_(), rgrad.tensor([True, False, True]), _x(5).requires_grad_()
+        )
+        .sum()
+        .backward()
+    ),
+    "masked_scatter_": lambda: _x(2, 3).masked_scatter_(rgrad.tensor([True, False, True]), _x(4)),
     "tril_indices": lambda: rgrad.tril_indices(3, 4, 1),
     "triu_indices": lambda: rgrad.triu_indices(4, 3, -1),
     "repeat_interleave": lambda: (

@@ -1,7 +1,8 @@
 """Tier-5 reference cases (tests/data/table.json, made with PyTorch 2.15): the op-table families
 (sorting and selection, set ops, searching, scans, NaN tests, logical and bitwise ops, index
 ops, a few losses), with NaN, infinities and ties in the inputs. Forward values and the
-gradients of (out * cot).sum(), in float64 (~1e-10) and float32 (~1e-4), on every backend."""
+gradients of (out * cot).sum(), in float64 (~1e-10) and float32 (~1e-4), on every backend (float64
+on wgpu where the adapter has it)."""
 
 import json
 import os
@@ -79,6 +80,15 @@ WGPU = pytest.mark.skipif(
 @pytest.mark.parametrize("case", [c for c in SUPPORTED if c["name"] not in WGPU_NOT_YET], ids=IDS)
 def test_wgpu_float32(case):
     check(case, "float32", 1e-4, device="wgpu")
+
+
+@pytest.mark.wgpu
+@WGPU
+@pytest.mark.parametrize("case", [c for c in SUPPORTED if c["name"] not in WGPU_NOT_YET], ids=IDS)
+def test_wgpu_float64(case):
+    if not rgrad.wgpu.supports_dtype(rgrad.float64):
+        pytest.skip("the adapter has no float64")
+    check(case, "float64", 1e-10, device="wgpu")
 
 
 @pytest.mark.wgpu

@@ -53,6 +53,13 @@ impl Tensor {
             let hit = self.truth_mask()?.item()?.to_f64() != 0.0;
             return Tensor::from_vec(Vec::<i64>::new(), &[hit as usize, 0]).to_device_kernel(self.device());
         }
+        #[cfg(feature = "wgpu")]
+        if self.is_gpu() {
+            let mask = self.detach().device_truth()?;
+            if let Some(t) = crate::gpu::masked::nonzero(&mask)? {
+                return Ok(t);
+            }
+        }
         let coords = self.truth_mask()?.nonzero_coords()?;
         let n = coords.first().map_or(0, |c| c.len());
         let nd = coords.len();
@@ -66,6 +73,12 @@ impl Tensor {
     /// `nonzero(as_tuple=True)`: one index vector per dim (a 0-dim input counts as 1-dim).
     pub fn nonzero_tuple(&self) -> Result<Vec<Tensor>> {
         let m = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        #[cfg(feature = "wgpu")]
+        if m.is_gpu() {
+            if let Some(rows) = crate::gpu::masked::nonzero(&m.detach().device_truth()?)? {
+                return (0..m.ndim() as i64).map(|d| rows.select(1, d)?.contiguous()).collect();
+            }
+        }
         let coords = m.truth_mask()?.nonzero_coords()?;
         coords
             .into_iter()
@@ -74,6 +87,15 @@ impl Tensor {
                 Tensor::from_vec(c, &[n]).to_device_kernel(self.device())
             })
             .collect()
+    }
+
+    /// Where a device tensor is nonzero (NaN counts), computed on the device.
+    #[cfg(feature = "wgpu")]
+    fn device_truth(&self) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            return Ok(self.clone());
+        }
+        self.logical_not()?.logical_not()
     }
 
     fn truth_mask(&self) -> Result<Tensor> {
