@@ -9,7 +9,7 @@
 //! WGSL has no infinity literal: -inf is made from its bits, and "is -inf" is `x < -MAX`,
 //! which no finite value meets and no compiler folds away.
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups, supports, upload};
+use super::imp::{buffer_of, contiguous, ctx, empty, groups, plain, supports, upload};
 use super::wgsl::Access;
 use super::wgsl::{self, storage_type};
 use crate::error::Result;
@@ -291,8 +291,7 @@ pub fn backward(
     let Some((lab, meta)) = targets_on_device(tg)? else { return Ok(None) };
     let (lp, g) = (dense(lp)?, dense(g)?);
     // The saved results were made by `forward` (contiguous from 0); copies otherwise.
-    let nll = if nll.is_contiguous() && nll.layout().offset == 0 { nll.clone() } else { contiguous(nll)? };
-    let la = if la.is_contiguous() && la.layout().offset == 0 { la.clone() } else { contiguous(la)? };
+    let (nll, la) = (plain(nll)?, plain(la)?);
     let lb = empty(&tg.alpha_shape(), dt)?;
     let grad = empty(lp.shape(), dt)?;
     let c = ctx()?;

@@ -6,7 +6,7 @@
 //! the call's one readback (4 bytes): on a bad input the host reruns its checks on a copy to
 //! raise PyTorch's message. Sizes beyond the kernel's u32 arithmetic run on the host.
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::imp::{buffer_of, ctx, empty, groups, plain};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::error::Result;
@@ -83,15 +83,6 @@ fn kernel(dt: DType, it: DType, ot: DType) -> String {
     s
 }
 
-fn dense(t: &Tensor) -> Result<Tensor> {
-    let t = t.detach();
-    if t.is_contiguous() && t.layout().offset == 0 {
-        Ok(t)
-    } else {
-        contiguous(&t)
-    }
-}
-
 /// The host's checks on copies of the indices and offsets, for the message of a bad input
 /// the kernel flagged (or found nothing wrong with: sizes it does not cover).
 fn host_checks(
@@ -136,11 +127,8 @@ pub fn forward(
     opts: &BagOptions,
 ) -> Result<(Tensor, Option<Tensor>)> {
     let (rows, dim) = (weight.shape()[0], weight.shape()[1]);
-    let n_bags = match offsets {
-        None => fixed.0,
-        Some(o) if opts.include_last_offset => o.numel().saturating_sub(1),
-        Some(o) => o.numel(),
-    };
+    // The caller counted the bags, with offsets or without (`fixed = (bags, bag length)`).
+    let n_bags = fixed.0;
     let is_max = opts.mode == BagMode::Max;
     let zeros = || -> Result<(Tensor, Option<Tensor>)> {
         let out = Tensor::full_on(&[n_bags, dim], Scalar::Int(0), weight.dtype(), Device::Wgpu)?;
@@ -158,9 +146,9 @@ pub fn forward(
         return on_host(weight, index, offsets, fixed, psw, padding, opts);
     }
     let c = ctx()?;
-    let (w, x) = (dense(weight)?, dense(index)?);
-    let o = offsets.map(dense).transpose()?;
-    let p = psw.map(dense).transpose()?;
+    let (w, x) = (plain(weight)?, plain(index)?);
+    let o = offsets.map(plain).transpose()?;
+    let p = psw.map(plain).transpose()?;
     let out = empty(&[n_bags, dim], weight.dtype())?;
     let arg = empty(&[if is_max { n } else { 1 }], DType::I32)?;
     let status = c.upload(&0u32.to_le_bytes())?;

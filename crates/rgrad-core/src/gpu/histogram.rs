@@ -22,8 +22,7 @@
 //!   IEEE and keep subnormals, as WGSL asks; no atomics, hence no order to differ). A bin
 //!   holding most of a large input is summed by one invocation: correct, not fast.
 
-use super::imp::{buffer_of, ctx, empty, groups, supports, upload};
-use super::set_ops::plain;
+use super::imp::{buffer_of, ctx, empty, groups, plain, supports, upload};
 use super::sort::{key_fn, key_type, key_words, nan_key, sort_rows};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};

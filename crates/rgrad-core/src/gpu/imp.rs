@@ -142,6 +142,15 @@ pub(super) fn contiguous(t: &Tensor) -> Result<Tensor> {
     map(&[Input::of(t, t.dtype())], "a", t.dtype(), t.shape(), t.dtype())
 }
 
+/// `x` itself when it is contiguous at offset 0 (what the kernels index), else a copy.
+pub(super) fn plain(x: &Tensor) -> Result<Tensor> {
+    if x.is_contiguous() && x.layout().offset == 0 {
+        Ok(x.clone())
+    } else {
+        contiguous(x)
+    }
+}
+
 /// Workgroup counts covering `n` invocations (2-D beyond the 65535 limit per dimension).
 pub(super) fn groups(n: usize, per_group: u32) -> (u32, u32) {
     let total = (n as u64).div_ceil(per_group as u64).max(1);

@@ -3,7 +3,7 @@
 //! its output row (nonzero). The one readback is the count itself (4 bytes): PyTorch's error
 //! when `source` is too short, the number of rows of `nonzero`; the data stays here.
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups, map, supports};
+use super::imp::{buffer_of, contiguous, ctx, empty, groups, map, plain, supports};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use super::Input;
@@ -50,7 +50,7 @@ pub fn masked_scatter(x: &Tensor, mask: &Tensor, src: &Tensor) -> Result<Tensor>
     if count == 0 {
         return Ok(xs);
     }
-    let src = if src.is_contiguous() && src.layout().offset == 0 { src.clone() } else { contiguous(src)? };
+    let src = plain(src)?;
     let out = empty(x.shape(), dt)?;
     let k = c.kernel(&format!("masked_scatter|{dt:?}"), || scatter_kernel(dt))?;
     let bufs = [

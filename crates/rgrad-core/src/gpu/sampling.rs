@@ -24,7 +24,7 @@
 //! status word (4 bytes; PyTorch's CUDA multinomial synchronises for its checks too); the
 //! weights never leave the device.
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups, supports, upload};
+use super::imp::{buffer_of, ctx, empty, groups, plain, supports, upload};
 use super::sort::bitonic;
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
@@ -215,8 +215,7 @@ pub fn multinomial(
         return Ok(None);
     }
     let acc = accumulator(dt);
-    let x =
-        if probs.is_contiguous() && probs.layout().offset == 0 { probs.clone() } else { contiguous(probs)? };
+    let x = plain(probs)?;
     let c = ctx()?;
     let u = |v: usize| v as u32;
     let wb = buffer_of(&x)?.raw();

@@ -13,7 +13,7 @@
 //! exact either way; a float sum, product or log-add-exp of a long row is rounded in a
 //! different order than the host's (as PyTorch's CUDA scans are).
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::imp::{buffer_of, ctx, empty, groups, plain};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, Access, WORKGROUP};
 use crate::error::Result;
@@ -266,7 +266,7 @@ impl Scan {
         if n == 0 || len == 0 || n > u32::MAX as usize {
             return Ok(None);
         }
-        let x = if x.is_contiguous() && x.layout().offset == 0 { x.clone() } else { contiguous(x)? };
+        let x = plain(x)?;
         let out = self.run(&Rows { v: x.reshape(&[n as i64])?, i: None }, n / len, len)?;
         let shape: Vec<i64> = x.shape().iter().map(|&s| s as i64).collect();
         Ok(Some(Rows { v: out.v.reshape(&shape)?, i: out.i.map(|i| i.reshape(&shape)).transpose()? }))

@@ -3,7 +3,7 @@
 //! for the right one; with a NaN on either side the search goes right, so a NaN value lands
 //! after every boundary). NaN is tested on the bits: WGSL compilers may fold `x != x`.
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::imp::{buffer_of, ctx, empty, groups, plain};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, storage_type, WORKGROUP};
 use crate::error::Result;
@@ -42,8 +42,6 @@ pub fn searchsorted(boundaries: &Tensor, values: &Tensor, right: bool) -> Result
         return Ok(None);
     }
     let per_row = if values.ndim() == 0 { 1 } else { values.shape().last().copied().unwrap_or(1) };
-    let plain =
-        |t: &Tensor| if t.is_contiguous() && t.layout().offset == 0 { Ok(t.clone()) } else { contiguous(t) };
     let (bd, vals) = (plain(boundaries)?, plain(values)?);
     let c = ctx()?;
     let out = empty(values.shape(), DType::I32)?;

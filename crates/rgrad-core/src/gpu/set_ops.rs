@@ -9,7 +9,7 @@
 //! so -0.0 comes out as 0.0 and NaN as the host's NaN, as on the CPU), its first position and
 //! the inverse, and one more the counts as differences of first positions.
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups};
+use super::imp::{buffer_of, ctx, empty, groups, plain};
 use super::sort::{key_type, key_words, nan_key, sort_rows};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, WORKGROUP};
@@ -111,7 +111,7 @@ pub fn unique(x: &Tensor, consecutive: bool, inverse: bool, counts: bool) -> Res
     if n > i32::MAX as usize {
         return Ok(None);
     }
-    let src = if x.is_contiguous() && x.layout().offset == 0 { x.clone() } else { contiguous(x)? };
+    let src = plain(x)?;
     let Some(sorted) = sort_rows(&src, 1, n, false, !consecutive)? else { return Ok(None) };
     let c = ctx()?;
     let (kb, ib) = (buffer_of(&sorted.keys)?.raw(), buffer_of(&sorted.idx)?.raw());
@@ -186,15 +186,6 @@ fn isin_kernel(dt: DType) -> String {
         nan_key(words)
     );
     s
-}
-
-/// `x` itself when it is contiguous at offset 0 (what the kernels index), else a copy.
-pub(super) fn plain(x: &Tensor) -> Result<Tensor> {
-    if x.is_contiguous() && x.layout().offset == 0 {
-        Ok(x.clone())
-    } else {
-        contiguous(x)
-    }
 }
 
 /// `isin(elements, test)` of the device tensor `elements` in the promoted dtype `dt` (the

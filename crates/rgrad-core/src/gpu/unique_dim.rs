@@ -9,8 +9,8 @@
 //! (the one synchronization), the first row of every group, the inverse and the counts, and
 //! the picked slices gathered into the result's layout (that of the host's `index_select`).
 
-use super::imp::{buffer_of, contiguous, ctx, empty, groups};
-use super::set_ops::{counts_kernel, plain, Groups};
+use super::imp::{buffer_of, contiguous, ctx, empty, groups, plain};
+use super::set_ops::{counts_kernel, Groups};
 use super::sort::{key_fn, key_words, nan_key};
 use super::wgsl::Access::{Read, ReadWrite};
 use super::wgsl::{self, WORKGROUP};

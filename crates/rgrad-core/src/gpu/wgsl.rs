@@ -491,6 +491,7 @@ fn use_f64_math(src: String) -> String {
 }
 
 /// [`finish`] for a hand-written kernel that computes in `dt` alone.
+#[cfg(feature = "wgpu")]
 pub(super) fn finish_for(src: String, dt: DType) -> String {
     finish(src, &[dt])
 }

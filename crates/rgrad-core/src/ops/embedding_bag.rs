@@ -269,32 +269,6 @@ pub(crate) fn host_forward(
     cpu_forward(weight, &ix, &bounds, psw, padding, opts.mode)
 }
 
-#[cfg(feature = "wgpu")]
-fn device_forward(
-    weight: &Tensor,
-    index: &Tensor,
-    offsets: Option<&Tensor>,
-    fixed: (usize, usize),
-    psw: Option<&Tensor>,
-    padding: Option<i64>,
-    opts: &BagOptions,
-) -> Result<(Tensor, Option<Tensor>)> {
-    crate::gpu::embedding_bag::forward(weight, index, offsets, fixed, psw, padding, opts)
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn device_forward(
-    _weight: &Tensor,
-    _index: &Tensor,
-    _offsets: Option<&Tensor>,
-    _fixed: (usize, usize),
-    _psw: Option<&Tensor>,
-    _padding: Option<i64>,
-    _opts: &BagOptions,
-) -> Result<(Tensor, Option<Tensor>)> {
-    bail!(Runtime, "rgrad was built without the wgpu backend (cargo feature `wgpu`)")
-}
-
 impl Tensor {
     /// `embedding_bag(weight=self, input, offsets, mode, per_sample_weights, padding_idx,
     /// include_last_offset, scale_grad_by_freq)`: the `(bags, dim)` output.
@@ -319,10 +293,13 @@ impl Tensor {
             Some(o) => o.numel(),
         };
         let flat = input.detach().reshape(&[-1])?;
-        let (out, argmax) = if weight.is_gpu() {
-            device_forward(weight, &flat, offsets, (n_bags, bag_len), psw, padding, &opts)?
-        } else {
-            host_forward(weight, &flat, offsets, (n_bags, bag_len), psw, padding, &opts)?
+        let fixed = (n_bags, bag_len);
+        let (out, argmax) = match () {
+            #[cfg(feature = "wgpu")]
+            _ if weight.is_gpu() => {
+                crate::gpu::embedding_bag::forward(weight, &flat, offsets, fixed, psw, padding, &opts)?
+            }
+            _ => host_forward(weight, &flat, offsets, fixed, psw, padding, &opts)?,
         };
         let mut inputs = vec![weight];
         inputs.extend(psw);
